@@ -1,0 +1,73 @@
+"""Clients for the enterprise systems Switchboard federates, behind one transport seam.
+
+Nothing here knows of GraphQL; resolvers see records (`sources.records`) and typed errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import httpx
+
+from ._errors import (
+    SourceBadResponse,
+    SourceError,
+    SourceRateLimited,
+    SourceTimeout,
+    SourceUnavailable,
+)
+from ._transport import SourceSettings, Transport
+from .ccaas import CcaasClient
+from .core import CoreClient
+from .crm import CrmClient
+from .knowledge import KnowledgeClient
+
+__all__ = [
+    "SYSTEMS",
+    "CcaasClient",
+    "CoreClient",
+    "CrmClient",
+    "KnowledgeClient",
+    "SourceBadResponse",
+    "SourceError",
+    "SourceRateLimited",
+    "SourceSettings",
+    "SourceTimeout",
+    "SourceUnavailable",
+    "Sources",
+    "Transport",
+]
+
+SYSTEMS = ("crm", "core", "ccaas", "knowledge")
+
+
+@dataclass(frozen=True, slots=True)
+class Sources:
+    """One client per system, each over its own connection pool; open for the process's life."""
+
+    crm: CrmClient
+    core: CoreClient
+    ccaas: CcaasClient
+    knowledge: KnowledgeClient
+
+    @classmethod
+    def open(
+        cls,
+        settings: Mapping[str, SourceSettings],
+        *,
+        mock: httpx.AsyncBaseTransport | None = None,
+    ) -> Sources:
+        missing = [name for name in SYSTEMS if name not in settings]
+        if missing:
+            raise ValueError(f"no settings for source(s): {', '.join(missing)}")
+        return cls(
+            crm=CrmClient(Transport(settings["crm"], mock=mock)),
+            core=CoreClient(Transport(settings["core"], mock=mock)),
+            ccaas=CcaasClient(Transport(settings["ccaas"], mock=mock)),
+            knowledge=KnowledgeClient(Transport(settings["knowledge"], mock=mock)),
+        )
+
+    async def aclose(self) -> None:
+        for client in (self.crm, self.core, self.ccaas, self.knowledge):
+            await client.transport.aclose()

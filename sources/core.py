@@ -1,0 +1,129 @@
+"""Core banking systems of record: accounts, transactions, cards, risk and events
+(Open Banking-flavoured `Data/Links/Meta` envelopes, decimal amounts as strings)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from ._client import SourceClient
+from ._decode import Reader
+from .records import Account, Card, CoreEvent, Risk, Transaction
+
+__all__ = ["CoreClient"]
+
+
+class CoreClient(SourceClient):
+    async def accounts(self, party_ids: Iterable[str]) -> list[Account]:
+        return await self.batch(
+            "/accounts", "partyId", party_ids, ("Data", "Account"), "account", _account
+        )
+
+    async def accounts_by_number(self, account_number: str) -> list[Account]:
+        return await self.fetch(
+            "/accounts/search",
+            [("accountNumber", account_number)],
+            ("Data", "Account"),
+            "account",
+            _account,
+        )
+
+    async def transactions(self, account_ids: Iterable[str], per_account: int) -> list[Transaction]:
+        return await self.batch(
+            "/transactions",
+            "accountId",
+            account_ids,
+            ("Data", "Transaction"),
+            "transaction",
+            _transaction,
+            [("perAccount", str(per_account))],
+        )
+
+    async def cards(self, party_ids: Iterable[str]) -> list[Card]:
+        return await self.batch("/cards", "partyId", party_ids, ("Data", "Card"), "card", _card)
+
+    async def risk(self, party_ids: Iterable[str]) -> list[Risk]:
+        return await self.batch("/risk", "partyId", party_ids, ("Data", "Risk"), "risk", _risk)
+
+    async def events(self, party_ids: Iterable[str], per_party: int) -> list[CoreEvent]:
+        return await self.batch(
+            "/events",
+            "partyId",
+            party_ids,
+            ("Data", "Event"),
+            "event",
+            _event,
+            [("perParty", str(per_party))],
+        )
+
+
+def _account(r: Reader) -> Account:
+    balance = r.obj("Balance", "balance")
+    if balance is None:
+        raise r.fail("Balance")
+    return Account(
+        id=r.text("AccountId"),
+        party_id=r.text("PartyId"),
+        type=r.text("AccountType"),
+        product_name=r.text("ProductName"),
+        status=r.text("Status"),
+        currency=r.text("Currency"),
+        account_number=r.text("AccountNumber"),
+        balance=balance.decimal("Current"),
+        available_balance=balance.opt_decimal("Available"),
+        opened_on=r.day("OpenedOn"),
+        days_past_due=r.integer("DaysPastDue"),
+    )
+
+
+def _transaction(r: Reader) -> Transaction:
+    amount = r.obj("Amount", "amount")
+    if amount is None:
+        raise r.fail("Amount")
+    indicator = r.text("CreditDebitIndicator")
+    if indicator not in ("Credit", "Debit"):
+        raise r.fail("CreditDebitIndicator")
+    value = amount.decimal("Amount")
+    merchant = r.obj("MerchantDetails", "merchant")
+    return Transaction(
+        id=r.text("TransactionId"),
+        account_id=r.text("AccountId"),
+        posted_at=r.instant("BookingDateTime"),
+        amount=value if indicator == "Credit" else -value,
+        currency=amount.text("Currency"),
+        description=r.text("TransactionInformation"),
+        status=r.text("Status"),
+        merchant=None if merchant is None else merchant.opt_text("MerchantName"),
+    )
+
+
+def _card(r: Reader) -> Card:
+    return Card(
+        id=r.text("CardId"),
+        party_id=r.text("PartyId"),
+        account_id=r.text("AccountId"),
+        pan=r.text("Pan"),
+        brand=r.text("Brand"),
+        status=r.text("Status"),
+        expiry=r.text("Expiry"),
+    )
+
+
+def _risk(r: Reader) -> Risk:
+    return Risk(
+        party_id=r.text("PartyId"),
+        fraud_hold=r.flag("FraudHold"),
+        fraud_reason=r.opt_text("FraudReason"),
+        collections_status=r.text("CollectionsStatus"),
+        days_past_due=r.integer("DaysPastDue"),
+    )
+
+
+def _event(r: Reader) -> CoreEvent:
+    return CoreEvent(
+        id=r.text("EventId"),
+        party_id=r.text("PartyId"),
+        type=r.text("Type"),
+        time=r.instant("Time"),
+        summary=r.text("Summary"),
+        ref_id=r.opt_text("RefId"),
+    )
