@@ -1,0 +1,26 @@
+"""How a field gets its data: per-request loaders over sources, identity resolution, journey
+assembly. Plain async functions; no HTTP details, no GraphQL types."""
+
+from __future__ import annotations
+
+from .errors import BadUserInput, NotFound, ResolverError
+from .identity import find_customers, normalise_phone, valid_contact_id, valid_customer_id
+from .journey import JOURNEY_WINDOW, Journey, JourneyEvent, OpenItem, load_journey, recent_intents
+from .loaders import Loaders
+
+__all__ = [
+    "JOURNEY_WINDOW",
+    "BadUserInput",
+    "Journey",
+    "JourneyEvent",
+    "Loaders",
+    "NotFound",
+    "OpenItem",
+    "ResolverError",
+    "find_customers",
+    "load_journey",
+    "normalise_phone",
+    "recent_intents",
+    "valid_contact_id",
+    "valid_customer_id",
+]

@@ -1,0 +1,184 @@
+"""The journey: the end-to-end view no single system has.
+
+One timeline merged from CCaaS contacts, CRM cases and core events, newest first; a derived
+stage; the open items; the last contact with its bot/IVR intent and ID&V result, so the agent
+does not make the customer repeat themselves; repeat-contact detection (the same intent twice
+within 7 days). Pure functions over records: `load_journey` fetches, `assemble` decides.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sources.records import Case, Contact, CoreEvent, Customer, Risk
+
+from .loaders import Loaders
+
+__all__ = [
+    "JOURNEY_WINDOW",
+    "Journey",
+    "JourneyEvent",
+    "OpenItem",
+    "assemble",
+    "load_journey",
+    "recent_intents",
+]
+
+JOURNEY_WINDOW = 50
+"""How many of the newest contacts and core events a journey considers (the CCaaS maximum)."""
+
+REPEAT_WINDOW = timedelta(days=7)
+
+
+@dataclass(frozen=True, slots=True)
+class JourneyEvent:
+    at: datetime
+    system: str  # CRM | CORE | CCAAS | KNOWLEDGE
+    kind: str
+    channel: str | None
+    summary: str
+    ref_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class OpenItem:
+    kind: str  # LIVE_CONTACT | CASE | FRAUD_HOLD | PAST_DUE
+    ref_id: str | None
+    summary: str
+    since: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Journey:
+    stage: str
+    events: tuple[JourneyEvent, ...]
+    open_items: tuple[OpenItem, ...]
+    last_contact: Contact | None
+    contacts_last_7_days: int
+    repeat_contact: bool
+    repeat_intent: str | None
+
+
+async def load_journey(loaders: Loaders, customer: Customer, now: datetime) -> Journey:
+    """Fetch what the journey needs, through the request's loaders (batched with its siblings)."""
+    party, profile = customer.core_party_id, customer.ccaas_profile_id
+    contacts, cases, events, risk = await asyncio.gather(
+        loaders.contacts_of.load((profile, JOURNEY_WINDOW)) if profile else _nothing(),
+        loaders.cases.load(customer.id),
+        loaders.core_events.load((party, JOURNEY_WINDOW)) if party else _nothing(),
+        loaders.risk.load(party) if party else _none(),
+    )
+    return assemble(contacts, cases, events, risk, now)
+
+
+async def _nothing() -> list[Any]:
+    return []
+
+
+async def _none() -> None:
+    return None
+
+
+def recent_intents(contacts: list[Contact], limit: int = 3) -> list[str]:
+    """The most recent distinct intents, newest first: what the customer came about lately."""
+    intents: list[str] = []
+    for contact in contacts:
+        if contact.intent and contact.intent not in intents:
+            intents.append(contact.intent)
+            if len(intents) == limit:
+                break
+    return intents
+
+
+def assemble(
+    contacts: list[Contact],
+    cases: list[Case],
+    events: list[CoreEvent],
+    risk: Risk | None,
+    now: datetime,
+) -> Journey:
+    contacts = sorted(contacts, key=lambda c: c.started_at, reverse=True)
+    timeline = sorted(
+        [*map(_contact_event, contacts), *_case_events(cases), *map(_core_event, events)],
+        key=lambda e: e.at,
+        reverse=True,
+    )
+    recent = [c for c in contacts if now - c.started_at <= REPEAT_WINDOW]
+    repeated = [i for i, n in Counter(c.intent for c in recent if c.intent).items() if n > 1]
+    repeat_intent = next((c.intent for c in recent if c.intent in repeated), None)
+    items = _open_items(contacts, cases, risk)
+    return Journey(
+        stage=_stage(items, recent, repeat_intent),
+        events=tuple(timeline),
+        open_items=items,
+        last_contact=contacts[0] if contacts else None,
+        contacts_last_7_days=len(recent),
+        repeat_contact=repeat_intent is not None,
+        repeat_intent=repeat_intent,
+    )
+
+
+def _stage(items: tuple[OpenItem, ...], recent: list[Contact], repeat: str | None) -> str:
+    kinds = {item.kind for item in items}
+    if "FRAUD_HOLD" in kinds:
+        return "FRAUD_REVIEW"
+    if "PAST_DUE" in kinds:
+        return "COLLECTIONS"
+    if "LIVE_CONTACT" in kinds:
+        return "IN_CONTACT"
+    if repeat is not None:
+        return "REPEAT_CONTACT"
+    if "CASE" in kinds:
+        return "CASE_OPEN"
+    if recent:
+        return "RECENTLY_CONTACTED"
+    return "STEADY"
+
+
+def _open_items(
+    contacts: list[Contact], cases: list[Case], risk: Risk | None
+) -> tuple[OpenItem, ...]:
+    items = [
+        OpenItem("LIVE_CONTACT", c.id, f"{c.channel.lower()} contact in progress", c.started_at)
+        for c in contacts
+        if c.ended_at is None
+    ]
+    items.extend(
+        OpenItem(
+            "CASE", c.id, f"{c.status} {c.priority.lower()} priority: {c.subject}", c.opened_at
+        )
+        for c in sorted(cases, key=lambda c: c.opened_at, reverse=True)
+        if c.is_open
+    )
+    if risk is not None and risk.fraud_hold:
+        items.append(OpenItem("FRAUD_HOLD", risk.party_id, "fraud hold on the customer", None))
+    if risk is not None and (risk.days_past_due > 0 or risk.collections_status != "CURRENT"):
+        summary = f"{risk.collections_status.lower()}, {risk.days_past_due} days past due"
+        items.append(OpenItem("PAST_DUE", risk.party_id, summary, None))
+    return tuple(items)
+
+
+def _contact_event(c: Contact) -> JourneyEvent:
+    what = (c.intent or "contact").replace("_", " ")
+    summary = f"{what}: {c.summary}" if c.summary else what
+    return JourneyEvent(c.started_at, "CCAAS", "INTERACTION", c.channel, summary, c.id)
+
+
+def _case_events(cases: list[Case]) -> list[JourneyEvent]:
+    events = []
+    for case in cases:
+        opened = f"case {case.number} opened: {case.subject}"
+        events.append(JourneyEvent(case.opened_at, "CRM", "CASE_OPENED", None, opened, case.id))
+        if case.updated_at > case.opened_at:
+            kind = "CASE_CLOSED" if not case.is_open else "CASE_UPDATED"
+            summary = f"case {case.number} {case.status.lower()}"
+            events.append(JourneyEvent(case.updated_at, "CRM", kind, None, summary, case.id))
+    return events
+
+
+def _core_event(e: CoreEvent) -> JourneyEvent:
+    return JourneyEvent(e.time, "CORE", e.type, None, e.summary, e.ref_id)

@@ -1,0 +1,148 @@
+"""The per-request loader registry: one loader per source resource, created on first use.
+
+Every key asked in the same tick goes to the system in ONE call (chunked by its batch limit), so
+an operation costs one call per source resource per nesting level, whatever the number of
+entities. Limited lists (`first: N`) are keyed by (parent, N) and fetched with the largest N asked
+in the batch, then sliced: two different limits still cost one call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from functools import cached_property
+from typing import TypeVar
+
+from sources import Sources
+from sources.crm import CustomerKey
+from sources.records import (
+    Account,
+    Article,
+    Card,
+    Case,
+    Contact,
+    CoreEvent,
+    Customer,
+    Risk,
+    Transaction,
+)
+
+from ._loader import Loader, by_key, grouped
+
+__all__ = ["Loaders"]
+
+R = TypeVar("R")
+Limited = tuple[str, int]
+
+
+def _limited(
+    fetch: Callable[[list[str], int], Awaitable[list[R]]],
+    parent: Callable[[R], str],
+    newest: Callable[[R], datetime],
+) -> Loader[Limited, list[R]]:
+    """A loader of the newest N children per parent, keyed by (parent id, N).
+
+    Sorted here rather than trusted to arrive sorted: the order is part of our contract.
+    """
+
+    async def load(keys: list[Limited]) -> list[list[R]]:
+        widest = max(limit for _, limit in keys)
+        parents = [p for p, _ in keys]
+        groups = grouped(await fetch(parents, widest), parents, parent)
+        return [
+            sorted(group, key=newest, reverse=True)[:limit]
+            for group, (_, limit) in zip(groups, keys, strict=True)
+        ]
+
+    return Loader(load)
+
+
+class Loaders:
+    """Created per request (per operation for subscriptions): caches never cross requests."""
+
+    def __init__(self, sources: Sources) -> None:
+        self.sources = sources
+
+    def _customers(
+        self, key: CustomerKey, ident: Callable[[Customer], str | None]
+    ) -> Loader[str, Customer | None]:
+        async def load(keys: list[str]) -> list[Customer | None]:
+            records = await self.sources.crm.customers(key, keys)
+            if key != "id":
+                for record in records:
+                    self.customer.prime(record.id, record)
+            return by_key(records, keys, lambda c: ident(c) or "")
+
+        return Loader(load)
+
+    @cached_property
+    def customer(self) -> Loader[str, Customer | None]:
+        return self._customers("id", lambda c: c.id)
+
+    @cached_property
+    def customer_by_core_party(self) -> Loader[str, Customer | None]:
+        return self._customers("coreId", lambda c: c.core_party_id)
+
+    @cached_property
+    def customer_by_ccaas_profile(self) -> Loader[str, Customer | None]:
+        return self._customers("ccaasId", lambda c: c.ccaas_profile_id)
+
+    @cached_property
+    def cases(self) -> Loader[str, list[Case]]:
+        async def load(keys: list[str]) -> list[list[Case]]:
+            return grouped(await self.sources.crm.cases(keys), keys, lambda c: c.customer_id)
+
+        return Loader(load)
+
+    @cached_property
+    def accounts(self) -> Loader[str, list[Account]]:
+        async def load(keys: list[str]) -> list[list[Account]]:
+            return grouped(await self.sources.core.accounts(keys), keys, lambda a: a.party_id)
+
+        return Loader(load)
+
+    @cached_property
+    def cards(self) -> Loader[str, list[Card]]:
+        async def load(keys: list[str]) -> list[list[Card]]:
+            return grouped(await self.sources.core.cards(keys), keys, lambda c: c.party_id)
+
+        return Loader(load)
+
+    @cached_property
+    def risk(self) -> Loader[str, Risk | None]:
+        async def load(keys: list[str]) -> list[Risk | None]:
+            return by_key(await self.sources.core.risk(keys), keys, lambda r: r.party_id)
+
+        return Loader(load)
+
+    @cached_property
+    def transactions(self) -> Loader[Limited, list[Transaction]]:
+        return _limited(
+            self.sources.core.transactions, lambda t: t.account_id, lambda t: t.posted_at
+        )
+
+    @cached_property
+    def core_events(self) -> Loader[Limited, list[CoreEvent]]:
+        return _limited(self.sources.core.events, lambda e: e.party_id, lambda e: e.time)
+
+    @cached_property
+    def contacts_of(self) -> Loader[Limited, list[Contact]]:
+        return _limited(
+            self.sources.ccaas.contacts_of, lambda c: c.profile_id, lambda c: c.started_at
+        )
+
+    @cached_property
+    def contact(self) -> Loader[str, Contact | None]:
+        async def load(keys: list[str]) -> list[Contact | None]:
+            return by_key(await self.sources.ccaas.contacts(keys), keys, lambda c: c.id)
+
+        return Loader(load)
+
+    @cached_property
+    def articles_by_intent(self) -> Loader[Limited, list[Article]]:
+        async def load(keys: list[Limited]) -> list[list[Article]]:
+            widest = max(limit for _, limit in keys)
+            found = await self.sources.knowledge.by_intent([i for i, _ in keys], widest)
+            return [found.get(intent, [])[:limit] for intent, limit in keys]
+
+        return Loader(load)
