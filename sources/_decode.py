@@ -54,6 +54,19 @@ class Reader:
         value: int = self._get(key, int, False)
         return value
 
+    def choice(self, key: str, options: frozenset[str]) -> str:
+        """One of a closed set of values: an unknown status must not reach the schema's enums."""
+        value = self.text(key)
+        if value not in options:
+            raise self.fail(key)
+        return value
+
+    def opt_choice(self, key: str, options: frozenset[str]) -> str | None:
+        value = self.opt_text(key)
+        if value is not None and value not in options:
+            raise self.fail(key)
+        return value
+
     def ident(self, key: str) -> str:
         """An id that some systems send as a number (Zendesk), others as a string."""
         value: int | str = self._get(key, (int, str), False)

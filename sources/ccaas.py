@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from ._client import SourceClient
 from ._decode import Reader
-from .records import Contact
+from .records import CHANNELS, CONTACT_STATES, DIRECTIONS, IDV_RESULTS, Contact
 
 __all__ = ["CcaasClient"]
 
@@ -35,17 +35,17 @@ def _contact(r: Reader) -> Contact:
     return Contact(
         id=r.text("Id"),
         profile_id=r.text("ProfileId"),
-        channel=r.text("Channel"),
-        direction=r.text("InitiationMethod"),
+        channel=r.choice("Channel", CHANNELS),
+        direction=r.choice("InitiationMethod", DIRECTIONS),
         started_at=r.instant("InitiationTimestamp"),
         ended_at=r.opt_instant("DisconnectTimestamp"),
-        state=r.text("State"),
+        state=r.choice("State", CONTACT_STATES),
         queue=r.opt_text("QueueName"),
         agent_id=r.opt_text("AgentId"),
         intent=r.opt_text("Intent"),
         summary=r.opt_text("Summary"),
         disposition=r.opt_text("Disposition"),
-        idv_result=r.text("IdvResult"),
+        idv_result=r.choice("IdvResult", IDV_RESULTS),
         ani=None if endpoint is None else endpoint.opt_text("Address"),
         previous_contact_id=r.opt_text("PreviousContactId"),
     )

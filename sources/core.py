@@ -7,7 +7,20 @@ from collections.abc import Iterable
 
 from ._client import SourceClient
 from ._decode import Reader
-from .records import Account, Card, CoreEvent, Risk, Transaction
+from .records import (
+    ACCOUNT_STATUSES,
+    ACCOUNT_TYPES,
+    CARD_BRANDS,
+    CARD_STATUSES,
+    COLLECTIONS_STATUSES,
+    CORE_EVENT_TYPES,
+    TRANSACTION_STATUSES,
+    Account,
+    Card,
+    CoreEvent,
+    Risk,
+    Transaction,
+)
 
 __all__ = ["CoreClient"]
 
@@ -63,9 +76,9 @@ def _account(r: Reader) -> Account:
     return Account(
         id=r.text("AccountId"),
         party_id=r.text("PartyId"),
-        type=r.text("AccountType"),
+        type=r.choice("AccountType", ACCOUNT_TYPES),
         product_name=r.text("ProductName"),
-        status=r.text("Status"),
+        status=r.choice("Status", ACCOUNT_STATUSES),
         currency=r.text("Currency"),
         account_number=r.text("AccountNumber"),
         balance=balance.decimal("Current"),
@@ -91,7 +104,7 @@ def _transaction(r: Reader) -> Transaction:
         amount=value if indicator == "Credit" else -value,
         currency=amount.text("Currency"),
         description=r.text("TransactionInformation"),
-        status=r.text("Status"),
+        status=r.choice("Status", TRANSACTION_STATUSES),
         merchant=None if merchant is None else merchant.opt_text("MerchantName"),
     )
 
@@ -102,8 +115,8 @@ def _card(r: Reader) -> Card:
         party_id=r.text("PartyId"),
         account_id=r.text("AccountId"),
         pan=r.text("Pan"),
-        brand=r.text("Brand"),
-        status=r.text("Status"),
+        brand=r.choice("Brand", CARD_BRANDS),
+        status=r.choice("Status", CARD_STATUSES),
         expiry=r.text("Expiry"),
     )
 
@@ -113,7 +126,7 @@ def _risk(r: Reader) -> Risk:
         party_id=r.text("PartyId"),
         fraud_hold=r.flag("FraudHold"),
         fraud_reason=r.opt_text("FraudReason"),
-        collections_status=r.text("CollectionsStatus"),
+        collections_status=r.choice("CollectionsStatus", COLLECTIONS_STATUSES),
         days_past_due=r.integer("DaysPastDue"),
     )
 
@@ -122,7 +135,7 @@ def _event(r: Reader) -> CoreEvent:
     return CoreEvent(
         id=r.text("EventId"),
         party_id=r.text("PartyId"),
-        type=r.text("Type"),
+        type=r.choice("Type", CORE_EVENT_TYPES),
         time=r.instant("Time"),
         summary=r.text("Summary"),
         ref_id=r.opt_text("RefId"),

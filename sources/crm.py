@@ -7,7 +7,17 @@ from typing import Literal
 
 from ._client import SourceClient
 from ._decode import Reader
-from .records import Address, Case, Customer, Phone
+from .records import (
+    CASE_PRIORITIES,
+    CASE_STATUSES,
+    CASE_TYPES,
+    PHONE_TYPES,
+    SEGMENTS,
+    Address,
+    Case,
+    Customer,
+    Phone,
+)
 
 __all__ = ["CrmClient", "CustomerKey"]
 
@@ -45,7 +55,7 @@ def _customer(r: Reader) -> Customer:
         date_of_birth=r.opt_day("Birthdate"),
         ssn=r.opt_text("SSN__c"),
         phones=tuple(
-            Phone(type=p.text("Type"), number=p.text("Number"))
+            Phone(type=p.choice("Type", PHONE_TYPES), number=p.text("Number"))
             for p in r.objects("Phones", "phone")
         ),
         emails=r.texts("Emails"),
@@ -58,7 +68,7 @@ def _customer(r: Reader) -> Customer:
             postal_code=address.text("postalCode"),
             country=address.text("country"),
         ),
-        segment=r.text("Segment__c"),
+        segment=r.choice("Segment__c", SEGMENTS),
         preferred_language=r.opt_text("PreferredLanguage__c"),
         core_party_id=r.opt_text("CoreParty__c"),
         ccaas_profile_id=r.opt_text("CcaasProfile__c"),
@@ -72,9 +82,9 @@ def _case(r: Reader) -> Case:
         number=r.text("CaseNumber"),
         customer_id=r.text("ContactId"),
         subject=r.text("Subject"),
-        status=r.text("Status"),
-        priority=r.text("Priority"),
-        category=r.text("Type"),
+        status=r.choice("Status", CASE_STATUSES),
+        priority=r.choice("Priority", CASE_PRIORITIES),
+        category=r.choice("Type", CASE_TYPES),
         opened_at=r.instant("CreatedDate"),
         updated_at=r.instant("LastModifiedDate"),
         owner=r.opt_text("OwnerName"),

@@ -168,3 +168,25 @@ class Article:
     url: str
     intents: tuple[str, ...]
     updated_at: datetime | None
+
+
+# The closed vocabularies each system documents; decoders refuse anything else, so the schema's
+# enums never meet a value they cannot represent.
+SEGMENTS = frozenset({"MASS", "PREMIER", "PRIVATE"})
+PHONE_TYPES = frozenset({"Mobile", "Home", "Work"})
+CASE_STATUSES = frozenset({"New", "Working", "Escalated", "Closed"})
+CASE_PRIORITIES = frozenset({"Low", "Medium", "High"})
+CASE_TYPES = frozenset({"Billing", "Card", "Fraud", "Payments", "Account", "Complaint"})
+ACCOUNT_TYPES = frozenset({"CHECKING", "SAVINGS", "CREDIT_CARD", "LOAN"})
+ACCOUNT_STATUSES = frozenset({"Enabled", "Disabled", "Pending"})
+TRANSACTION_STATUSES = frozenset({"BOOK", "PDNG", "RJCT"})
+CARD_BRANDS = frozenset({"VISA", "MASTERCARD"})
+CARD_STATUSES = frozenset({"Active", "Blocked", "Expired"})
+COLLECTIONS_STATUSES = frozenset({"CURRENT", "DELINQUENT", "ARRANGEMENT", "CHARGED_OFF"})
+CORE_EVENT_TYPES = frozenset(
+    {"PAYMENT_POSTED", "FRAUD_ALERT", "CARD_BLOCKED", "ACCOUNT_OPENED", "FEE_CHARGED"}
+)
+CHANNELS = frozenset({"VOICE", "CHAT", "IVR", "BOT"})
+DIRECTIONS = frozenset({"INBOUND", "OUTBOUND", "TRANSFER", "CALLBACK"})
+CONTACT_STATES = frozenset({"CONNECTED", "ENDED"})
+IDV_RESULTS = frozenset({"PASSED", "FAILED", "NOT_ATTEMPTED"})
