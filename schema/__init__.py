@@ -1,0 +1,24 @@
+"""The unified GraphQL schema (strawberry, code-first). It declares the graph; it never reads
+config or tokens: the gateway builds it with the extensions it decides on."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import strawberry
+from strawberry.extensions import SchemaExtension
+from strawberry.schema.config import StrawberryConfig
+
+from .context import Context, Info
+from .query import MAX_IDS, Query
+
+__all__ = ["MAX_IDS", "Context", "Info", "Query", "build_schema"]
+
+
+def build_schema(extensions: Sequence[type[SchemaExtension] | Any] = ()) -> strawberry.Schema:
+    return strawberry.Schema(
+        query=Query,
+        extensions=list(extensions),
+        config=StrawberryConfig(disable_field_suggestions=True),
+    )

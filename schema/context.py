@@ -1,0 +1,19 @@
+"""What the schema needs from the request context; the gateway builds the concrete one."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+import strawberry
+
+from resolvers import Loaders
+
+__all__ = ["Context", "Info"]
+
+
+class Context(Protocol):
+    @property
+    def loaders(self) -> Loaders: ...
+
+
+Info = strawberry.Info[Context, None]
