@@ -1,0 +1,123 @@
+"""GraphiQL served from Switchboard itself: no CDN, no inline script, a header editor.
+
+Strawberry's built-in page loads GraphiQL and React from unpkg.com, which fails on
+offline or air-gapped agent desktops and under a strict Content-Security-Policy.
+This module renders an equivalent page whose every asset comes from
+``gateway/static/graphiql/`` (vendored by ``scripts/vendor_graphiql.sh``; versions
+and sha256 in its MANIFEST.txt). Usage::
+
+    class Gateway(GraphQL):
+        async def render_graphql_ide(self, request: Request) -> Response:
+            return HTMLResponse(
+                render_graphiql_html(), headers={"Content-Security-Policy": csp_header()}
+            )
+
+    routes = [..., Mount("/_graphiql", app=graphiql_assets_app())]
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+from pathlib import Path
+
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+__all__ = ["ASSETS_DIR", "csp_header", "graphiql_assets_app", "render_graphiql_html"]
+
+ASSETS_DIR = Path(__file__).parent / "static" / "graphiql"
+
+# Vendored file names carry their package version, so they may be cached forever;
+# our own boot.js / boot.css / favicon.svg are revalidated (ETag) on every load.
+_STYLESHEETS = ("graphiql-3.8.3.min.css", "plugin-explorer-1.0.2.css", "boot.css")
+_SCRIPTS = (
+    "react-18.2.0.production.min.js",
+    "react-dom-18.2.0.production.min.js",
+    "graphiql-3.8.3.min.js",
+    "plugin-explorer-1.0.2.umd.js",
+    "boot.js",
+)
+_VERSIONED = re.compile(r"-\d+\.\d+\.\d+[.-]")
+_IMMUTABLE = "public, max-age=31536000, immutable"
+_REVALIDATE = "no-cache"
+
+# The page needs: scripts and styles from its own origin only (no 'unsafe-inline',
+# no 'unsafe-eval'); data: fonts and PNGs embedded in graphiql.min.css; fetch and
+# WebSocket to the same origin (CSP Level 3 'self' also matches ws:/wss:).
+_CSP = (
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "font-src 'self' data:",
+    "connect-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+)
+
+
+def csp_header() -> str:
+    """Content-Security-Policy value the page from render_graphiql_html() works under.
+
+    Assumes the GraphQL endpoint is on the page's own origin.
+    """
+    return "; ".join(_CSP)
+
+
+def render_graphiql_html(
+    *,
+    endpoint: str = "/graphql",
+    assets_prefix: str = "/_graphiql",
+    default_headers: str = '{"Authorization": "Bearer <paste a token>"}',
+    title: str = "Switchboard",
+) -> str:
+    """The GraphiQL page: local assets only, header editor open, headers persisted.
+
+    ``default_headers`` fills the header editor until the user edits it; after that
+    the browser's localStorage copy wins. Configuration reaches boot.js through
+    data-* attributes, so the page carries no inline script.
+    """
+    prefix = html.escape(assets_prefix.rstrip("/"))
+    links = "\n".join(f'    <link rel="stylesheet" href="{prefix}/{n}">' for n in _STYLESHEETS)
+    scripts = "\n".join(f'    <script src="{prefix}/{n}"></script>' for n in _SCRIPTS)
+    return f"""<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8">
+    <meta name="viewport" content="width=device-width, initial-scale=1">
+    <title>{html.escape(title)}</title>
+    <link rel="icon" type="image/svg+xml" href="{prefix}/favicon.svg">
+{links}
+  </head>
+  <body>
+    <div id="graphiql" data-endpoint="{html.escape(endpoint)}"
+         data-default-headers="{html.escape(default_headers)}">Loading…</div>
+{scripts}
+  </body>
+</html>
+"""
+
+
+class _GraphiQLAssets(StaticFiles):
+    def file_response(
+        self,
+        full_path: str | os.PathLike[str],
+        stat_result: os.stat_result,
+        scope: Scope,
+        status_code: int = 200,
+    ) -> Response:
+        response = super().file_response(full_path, stat_result, scope, status_code)
+        versioned = _VERSIONED.search(os.path.basename(full_path))
+        response.headers["Cache-Control"] = _IMMUTABLE if versioned else _REVALIDATE
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        return response
+
+
+def graphiql_assets_app() -> StaticFiles:
+    """ASGI app serving the vendored assets; mount it at render_graphiql_html's prefix."""
+    return _GraphiQLAssets(directory=ASSETS_DIR)
