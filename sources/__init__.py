@@ -21,6 +21,7 @@ from ._transport import SourceSettings, Transport
 from .ccaas import CcaasClient
 from .core import CoreClient
 from .crm import CrmClient
+from .identity import IdentityClient
 from .knowledge import KnowledgeClient
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "CcaasClient",
     "CoreClient",
     "CrmClient",
+    "IdentityClient",
     "KnowledgeClient",
     "SourceBadResponse",
     "SourceError",
@@ -68,6 +70,9 @@ class Sources:
             knowledge=KnowledgeClient(Transport(settings["knowledge"], mock=mock)),
         )
 
+    def transports(self) -> dict[str, Transport]:
+        return {c.name: c.transport for c in (self.crm, self.core, self.ccaas, self.knowledge)}
+
     async def aclose(self) -> None:
-        for client in (self.crm, self.core, self.ccaas, self.knowledge):
-            await client.transport.aclose()
+        for transport in self.transports().values():
+            await transport.aclose()

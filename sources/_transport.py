@@ -7,6 +7,7 @@ issue) means rewriting this file only.
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -76,6 +77,19 @@ class Transport:
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+    async def probe(self, within: float = 1.0) -> bool:
+        """Can a TCP connection to the system be opened? Readiness without an API call."""
+        url = httpx.URL(self.settings.base_url)
+        port = url.port or (443 if url.scheme == "https" else 80)
+        try:
+            async with asyncio.timeout(within):
+                _, writer = await asyncio.open_connection(url.host, port)
+            writer.close()
+            await writer.wait_closed()
+        except (OSError, TimeoutError):
+            return False
+        return True
 
     async def get_json(self, path: str, params: Params = (), *, budget: float | None = None) -> Any:
         """GET `path` (a fixed path, never built from user input) with query `params`.

@@ -1,0 +1,126 @@
+"""The ASGI application: Starlette routes, the GraphQL view, health and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import strawberry
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, Response
+from starlette.routing import BaseRoute, Mount, Route
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse
+from strawberry.types import ExecutionResult
+
+from resolvers import Loaders
+from schema import build_schema
+from sources import IdentityClient, Sources
+
+from .auth import Authenticator, Principal
+from .config import Config
+from .errors import format_error, quiet_strawberry_logger
+from .graphiql import csp_header, graphiql_assets_app, render_graphiql_html
+from .middleware import BearerAuth, RequestId
+
+__all__ = ["RequestContext", "create_app"]
+
+log = logging.getLogger("switchboard")
+
+
+@dataclass(slots=True)
+class RequestContext:
+    """Built per HTTP request: loaders (and their caches) never outlive it."""
+
+    request: Request | WebSocket
+    response: Response | WebSocket | None
+    principal: Principal
+    loaders: Loaders
+    request_id: str
+    connection_params: dict[str, Any] | None = None
+
+
+class GraphQLView(GraphQL[RequestContext, None]):
+    def __init__(self, schema: strawberry.Schema, sources: Sources, *, ide: bool) -> None:
+        super().__init__(schema, graphql_ide="graphiql" if ide else None)
+        self.sources = sources
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> RequestContext:
+        return RequestContext(
+            request=request,
+            response=response,
+            principal=request.state.principal,
+            loaders=Loaders(self.sources),
+            request_id=request.state.request_id,
+        )
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        request_id: str = request.state.request_id
+        response: GraphQLHTTPResponse = {"data": result.data}
+        if result.errors:
+            response["errors"] = [format_error(e, request_id) for e in result.errors]
+        response["extensions"] = {**(result.extensions or {}), "requestId": request_id}
+        return response
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        page = render_graphiql_html(endpoint=str(request.url.path))
+        return HTMLResponse(page, headers={"Content-Security-Policy": csp_header()})
+
+    def encode_json(self, data: object) -> str:
+        return orjson.dumps(data).decode()
+
+
+def create_app(config: Config, *, sources: Sources | None = None) -> Starlette:
+    """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends)."""
+    quiet_strawberry_logger()
+    sources = sources or Sources.open(config.sources)
+    authenticator = Authenticator(config.auth, IdentityClient(config.auth.jwks_url))
+    view = GraphQLView(build_schema(), sources, ide=config.server.graphiql)
+    graphql = RequestId(BearerAuth(view, authenticator, ide=config.server.graphiql))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await authenticator.start()
+        if not authenticator.ready:
+            log.warning("no signing keys yet: requests get 401 until the JWKS can be fetched")
+        try:
+            yield
+        finally:
+            await authenticator.close()
+            await sources.aclose()
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok"})
+
+    async def ready(request: Request) -> Response:
+        transports = sources.transports()
+        probes = await asyncio.gather(*(t.probe() for t in transports.values()))
+        checks = {
+            name: "ok" if up else "unreachable" for name, up in zip(transports, probes, strict=True)
+        }
+        checks["jwks"] = "ok" if authenticator.ready else "no keys"
+        ok = all(v == "ok" for v in checks.values())
+        return JSONResponse(
+            {"status": "ready" if ok else "not ready", "checks": checks},
+            status_code=200 if ok else 503,
+        )
+
+    routes: list[BaseRoute] = [
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/graphql", graphql, methods=["GET", "POST"]),
+    ]
+    if config.server.graphiql:
+        routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
+    return Starlette(routes=routes, lifespan=lifespan, max_body_size=config.server.max_body_bytes)

@@ -1,0 +1,180 @@
+"""`switchboard` — serve the gateway, run the sandbox systems, run the demo, print the SDL."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import uvicorn
+
+from schema import build_schema
+
+from .app import create_app
+from .config import ConfigError, build_config, load_config
+
+__all__ = ["main"]
+
+DEMO_ROLES = (
+    ("agent", "agent-0001", "agent"),
+    ("supervisor", "supervisor-0001", "supervisor"),
+    ("fraud analyst", "fraud-0001", "fraud_analyst"),
+    ("ivr bot", "ivr-bot", "ivr"),
+    ("developer", "dev-0001", "developer"),
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="switchboard", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the gateway")
+    serve.add_argument("--config", required=True, help="path to switchboard.toml")
+    serve.add_argument("--host", help="override [server] host")
+    serve.add_argument("--port", type=int, help="override [server] port")
+
+    sandbox = commands.add_parser("sandbox", help="run the stand-in enterprise systems")
+    sandbox.add_argument("--port", type=int, default=8001)
+    _sandbox_options(sandbox)
+
+    demo = commands.add_parser("demo", help="sandbox systems + gateway + GraphiQL")
+    demo.add_argument("--port", type=int, default=8000, help="gateway port; the sandbox uses +1")
+    _sandbox_options(demo)
+
+    commands.add_parser("schema", help="print the GraphQL SDL")
+
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "sandbox":
+            from sources.sandbox import serve as serve_sandbox
+
+            serve_sandbox(port=args.port, **_sandbox_kwargs(args))
+            return 0
+        if args.command == "demo":
+            return asyncio.run(_demo(args))
+        print(build_schema().as_str())
+        return 0
+    except ConfigError as exc:
+        print(f"switchboard: configuration error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _sandbox_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--customers", type=int, default=10_000)
+    parser.add_argument("--latency-ms", type=float, default=0.0)
+
+
+def _sandbox_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    return {"seed": args.seed, "customers": args.customers, "latency_ms": args.latency_ms}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    config = load_config(args.config)
+    host = args.host or config.server.host
+    port = args.port or config.server.port
+    uvicorn.run(create_app(config), host=host, port=port, log_level="info", proxy_headers=False)
+    return 0
+
+
+def demo_config(gateway_port: int, sandbox_port: int) -> dict[str, Any]:
+    base = f"http://127.0.0.1:{sandbox_port}"
+    return {
+        "server": {"host": "127.0.0.1", "port": gateway_port, "graphiql": True},
+        "auth": {
+            "issuer": f"{base}/idp",
+            "audience": "switchboard",
+            "jwks_url": f"{base}/idp/.well-known/jwks.json",
+        },
+        "sources": {
+            name: {"base_url": f"{base}/{name}"} for name in ("crm", "core", "ccaas", "knowledge")
+        },
+    }
+
+
+class _QuietServer(uvicorn.Server):
+    """A second server in the same loop: the gateway's server owns the signal handlers."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+async def _demo(args: argparse.Namespace) -> int:
+    from sources.sandbox.client import mint_token, sample_customers
+
+    from sources.sandbox import create_app as sandbox_app
+
+    sandbox_port = args.port + 1
+    sandbox = _QuietServer(
+        uvicorn.Config(
+            sandbox_app(**_sandbox_kwargs(args)),
+            host="127.0.0.1",
+            port=sandbox_port,
+            log_level="warning",
+        )
+    )
+    sandbox_task = asyncio.create_task(sandbox.serve())
+    while not sandbox.started:
+        if sandbox_task.done():
+            return 1
+        await asyncio.sleep(0.05)
+    base = f"http://127.0.0.1:{sandbox_port}"
+    config = build_config(demo_config(args.port, sandbox_port), env={})
+    tokens = [
+        (label, await mint_token(base, sub=sub, roles=[role], ttl=8 * 3600))
+        for label, sub, role in DEMO_ROLES
+    ]
+    sample = (await sample_customers(base, 1))[0]
+    _print_banner(args.port, base, tokens, sample)
+    gateway = uvicorn.Server(
+        uvicorn.Config(create_app(config), host="127.0.0.1", port=args.port, log_level="info")
+    )
+    try:
+        await gateway.serve()
+    finally:
+        sandbox.should_exit = True
+        await sandbox_task
+    return 0
+
+
+def _print_banner(
+    port: int, sandbox: str, tokens: list[tuple[str, str]], sample: dict[str, Any]
+) -> None:
+    lines = [
+        "",
+        f"Switchboard demo: GraphiQL at http://127.0.0.1:{port}/graphql",
+        f"(sandbox systems at {sandbox})",
+        "",
+        "Paste one of these into GraphiQL's Headers tab (valid 8 hours):",
+    ]
+    for label, token in tokens:
+        lines += [f"  {label}:", f'    {{"Authorization": "Bearer {token}"}}']
+    lines += ["", "A screen-pop query to try:", ""]
+    lines += [SCREEN_POP_QUERY.replace("$PHONE", sample["phones"][0]), ""]
+    print("\n".join(lines), flush=True)
+
+
+SCREEN_POP_QUERY = """query ScreenPop {
+  findCustomers(phone: "$PHONE") {
+    id fullName segment
+    accounts { type productName balance transactions(first: 3) { postedAt amount description } }
+    cards { pan brand status }
+    interactions(first: 5) { channel startedAt intent verified }
+    cases(status: OPEN) { number subject status priority }
+    journey {
+      stage repeatContact
+      lastContact { channel intent idvResult }
+      events(first: 5) { at system kind summary }
+    }
+    suggestedArticles { title url }
+    risk { fraudHold collectionsStatus }
+  }
+}"""

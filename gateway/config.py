@@ -1,0 +1,152 @@
+"""Configuration, in one typed place: a TOML file with environment-variable overrides.
+
+    switchboard serve --config switchboard.toml
+
+Any leaf can be overridden with SWITCHBOARD_<SECTION>_<KEY> (e.g. SWITCHBOARD_AUTH_ISSUER,
+SWITCHBOARD_SOURCES_CORE_BASE_URL), which is how secrets and per-environment values get in
+without being written to the file. Unknown keys are errors: a typo must not silently fall back to
+a default.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+from sources import SYSTEMS, SourceSettings
+
+__all__ = ["AuthSettings", "Config", "ConfigError", "ServerSettings", "load_config"]
+
+ENV_PREFIX = "SWITCHBOARD_"
+
+
+class ConfigError(Exception):
+    """The configuration cannot be used; the message says which key and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    graphiql: bool = False
+    max_body_bytes: int = 256 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    issuer: str
+    audience: str
+    jwks_url: str
+    algorithms: tuple[str, ...] = ("RS256", "ES256")
+    leeway: float = 30.0
+    roles_claim: str = "roles"
+    jwks_refresh_seconds: float = 300.0
+    jwks_min_refetch_seconds: float = 10.0
+    max_token_bytes: int = 8192
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    server: ServerSettings
+    auth: AuthSettings
+    sources: dict[str, SourceSettings] = field(default_factory=dict)
+
+
+def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
+    raw: dict[str, Any] = {}
+    if path is not None:
+        try:
+            raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return build_config(raw, os.environ if env is None else env)
+
+
+def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
+    unknown = set(raw) - {"server", "auth", "sources"}
+    if unknown:
+        raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
+    server = _section(ServerSettings, "server", raw.get("server", {}), env)
+    auth = _section(AuthSettings, "auth", raw.get("auth", {}), env)
+    raw_sources = raw.get("sources", {})
+    if not isinstance(raw_sources, Mapping):
+        raise ConfigError("[sources] must be a table")
+    extra = set(raw_sources) - set(SYSTEMS)
+    if extra:
+        raise ConfigError(f"unknown source(s): {', '.join(sorted(extra))}")
+    sources = {
+        name: _section(
+            SourceSettings, f"sources.{name}", {"name": name, **raw_sources.get(name, {})}, env
+        )
+        for name in SYSTEMS
+    }
+    return Config(server=server, auth=auth, sources=sources)
+
+
+def _section(cls: type[Any], where: str, table: Any, env: Mapping[str, str]) -> Any:
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{where}] must be a table")
+    known = {f.name: f for f in fields(cls)}
+    unknown = set(table) - set(known)
+    if unknown:
+        raise ConfigError(f"[{where}] unknown key(s): {', '.join(sorted(unknown))}")
+    values = dict(table)
+    env_stem = ENV_PREFIX + where.replace(".", "_").upper() + "_"
+    for name, spec in known.items():
+        override = env.get(env_stem + name.upper())
+        if override is not None:
+            values[name] = _from_env(override, spec.type, env_stem + name.upper())
+    for name, value in list(values.items()):
+        values[name] = _coerce(value, known[name].type, f"{where}.{name}")
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        missing = [n for n, f in known.items() if n not in values and _required(f)]
+        raise ConfigError(f"[{where}] missing key(s): {', '.join(missing) or exc}") from None
+    except ValueError as exc:
+        raise ConfigError(f"[{where}] {exc}") from None
+
+
+def _required(spec: Any) -> bool:
+    from dataclasses import MISSING
+
+    return spec.default is MISSING and spec.default_factory is MISSING
+
+
+def _from_env(text: str, annotation: Any, name: str) -> Any:
+    kind = str(annotation)
+    if kind == "bool":
+        if text.lower() in ("1", "true", "yes", "on"):
+            return True
+        if text.lower() in ("0", "false", "no", "off"):
+            return False
+        raise ConfigError(f"{name} must be true or false")
+    if kind.startswith("tuple"):
+        return tuple(item.strip() for item in text.split(",") if item.strip())
+    return text
+
+
+def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    kind = str(annotation)
+    try:
+        if kind == "int" and not isinstance(value, bool):
+            return int(value)
+        if kind == "float" and not isinstance(value, bool):
+            return float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{where} must be a number, got {value!r}") from None
+    if kind == "bool" and not isinstance(value, bool):
+        raise ConfigError(f"{where} must be true or false, got {value!r}")
+    if kind == "str" and not isinstance(value, str):
+        raise ConfigError(f"{where} must be a string, got {value!r}")
+    if kind.startswith("tuple"):
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise ConfigError(f"{where} must be a list of strings")
+        return tuple(value)
+    return value

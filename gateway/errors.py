@@ -1,0 +1,60 @@
+"""How errors reach the client: typed errors keep their message and gain `extensions.code`
+(and `extensions.source`); anything unexpected becomes "internal error" plus the request id, with
+the traceback going to the log only — never a back-end URL, hostname, stack or upstream body."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from graphql import GraphQLError
+
+from resolvers import ResolverError
+from sources import SourceError
+
+__all__ = ["format_error", "quiet_strawberry_logger"]
+
+log = logging.getLogger("switchboard.errors")
+
+
+def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
+    original = error.original_error
+    formatted: dict[str, Any] = {"message": error.message}
+    if error.locations is not None:
+        formatted["locations"] = [
+            {"line": loc.line, "column": loc.column} for loc in error.locations
+        ]
+    if error.path is not None:
+        formatted["path"] = error.path
+    if original is None or isinstance(original, GraphQLError):
+        if error.extensions:
+            formatted["extensions"] = error.extensions
+    elif isinstance(original, SourceError):
+        formatted["message"] = original.message
+        formatted["extensions"] = {"code": original.code, "source": original.source}
+    elif isinstance(original, ResolverError):
+        formatted["message"] = original.message
+        formatted["extensions"] = {"code": original.code}
+    else:
+        log.error(
+            "internal error request_id=%s path=%r",
+            request_id,
+            error.path,
+            exc_info=(type(original), original, original.__traceback__),
+        )
+        formatted["message"] = "internal error"
+        formatted["extensions"] = {"code": "INTERNAL", "requestId": request_id}
+    return formatted
+
+
+class _DropAll(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return False
+
+
+def quiet_strawberry_logger() -> None:
+    """Strawberry logs every GraphQL error with a traceback (an invalid query floods the log);
+    `format_error` logs what deserves it, once, with the request id."""
+    logger = logging.getLogger("strawberry.execution")
+    if not any(isinstance(f, _DropAll) for f in logger.filters):
+        logger.addFilter(_DropAll())
