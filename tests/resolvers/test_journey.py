@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from resolvers.journey import assemble
+from sources.records import Case, Contact, CoreEvent, Risk
+
+NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
+
+
+def contact(cid: str, days_ago: float, intent: str | None, *, live: bool = False) -> Contact:
+    started = NOW - timedelta(days=days_ago)
+    return Contact(
+        id=cid,
+        profile_id="prof",
+        channel="IVR" if intent else "VOICE",
+        direction="INBOUND",
+        started_at=started,
+        ended_at=None if live else started + timedelta(minutes=5),
+        state="CONNECTED" if live else "ENDED",
+        queue="cards",
+        agent_id=None,
+        intent=intent,
+        summary="asked about it",
+        disposition=None,
+        idv_result="PASSED",
+        ani="+12025550143",
+        previous_contact_id=None,
+    )
+
+
+def case(cid: str, days_ago: float, status: str) -> Case:
+    opened = NOW - timedelta(days=days_ago)
+    return Case(
+        cid,
+        "0001",
+        "003X",
+        "Card stuck",
+        status,
+        "High",
+        "Card",
+        opened,
+        opened + timedelta(days=1),
+        "Sam",
+    )
+
+
+def risk(hold: bool = False, dpd: int = 0) -> Risk:
+    return Risk(
+        "PTY1", hold, "mule pattern" if hold else None, "DELINQUENT" if dpd else "CURRENT", dpd
+    )
+
+
+def test_journey_merges_all_systems_newest_first() -> None:
+    event = CoreEvent(
+        "E1", "PTY1", "PAYMENT_POSTED", NOW - timedelta(days=2), "payment 50.00", "TX1"
+    )
+    journey = assemble(
+        [contact("c1", 5, "card_lost"), contact("c2", 1, None)],
+        [case("k1", 3, "Closed")],
+        [event],
+        None,
+        NOW,
+    )
+    kinds = [(e.system, e.kind) for e in journey.events]
+    assert kinds == [
+        ("CCAAS", "INTERACTION"),
+        ("CORE", "PAYMENT_POSTED"),
+        ("CRM", "CASE_CLOSED"),
+        ("CRM", "CASE_OPENED"),
+        ("CCAAS", "INTERACTION"),
+    ]
+    assert [e.at for e in journey.events] == sorted((e.at for e in journey.events), reverse=True)
+    assert journey.last_contact is not None and journey.last_contact.id == "c2"
+    assert journey.contacts_last_7_days == 2
+
+
+def test_repeat_contact_is_the_same_intent_twice_within_7_days() -> None:
+    repeat = assemble(
+        [contact("a", 1, "card_lost"), contact("b", 6, "card_lost")], [], [], None, NOW
+    )
+    assert repeat.repeat_contact and repeat.repeat_intent == "card_lost"
+    assert repeat.stage == "REPEAT_CONTACT"
+    spread = assemble(
+        [contact("a", 1, "card_lost"), contact("b", 8, "card_lost")], [], [], None, NOW
+    )
+    assert not spread.repeat_contact and spread.stage == "RECENTLY_CONTACTED"
+
+
+def test_stage_precedence_fraud_then_collections_then_live_contact() -> None:
+    live = [contact("a", 0, None, live=True)]
+    assert assemble(live, [], [], risk(hold=True, dpd=30), NOW).stage == "FRAUD_REVIEW"
+    assert assemble(live, [], [], risk(dpd=30), NOW).stage == "COLLECTIONS"
+    assert assemble(live, [case("k", 2, "Working")], [], risk(), NOW).stage == "IN_CONTACT"
+    assert assemble([], [case("k", 20, "Working")], [], risk(), NOW).stage == "CASE_OPEN"
+    assert assemble([], [case("k", 20, "Closed")], [], None, NOW).stage == "STEADY"
+
+
+def test_open_items_list_live_contacts_open_cases_and_risk() -> None:
+    journey = assemble(
+        [contact("a", 0, None, live=True)],
+        [case("k1", 2, "Escalated"), case("k2", 9, "Closed")],
+        [],
+        risk(hold=True, dpd=12),
+        NOW,
+    )
+    assert [(i.kind, i.ref_id) for i in journey.open_items] == [
+        ("LIVE_CONTACT", "a"),
+        ("CASE", "k1"),
+        ("FRAUD_HOLD", "PTY1"),
+        ("PAST_DUE", "PTY1"),
+    ]
