@@ -53,7 +53,7 @@ def risk(hold: bool = False, dpd: int = 0) -> Risk:
 
 def test_journey_merges_all_systems_newest_first() -> None:
     event = CoreEvent(
-        "E1", "PTY1", "PAYMENT_POSTED", NOW - timedelta(days=2), "payment 50.00", "TX1"
+        "E1", "PTY1", "PAYMENT_POSTED", NOW - timedelta(days=1.5), "payment 50.00", "TX1"
     )
     journey = assemble(
         [contact("c1", 5, "card_lost"), contact("c2", 1, None)],
