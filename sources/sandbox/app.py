@@ -1,0 +1,191 @@
+"""The sandbox as one raw ASGI callable: route by system prefix, count, inject faults, answer.
+
+A raw callable rather than a framework router: the sandbox is the benchmarks' back-end, and a
+dict look-up plus two `send` calls is as little of its own cost as it can add.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.types import Receive, Scope, Send
+
+from .ccaas import Ccaas
+from .control import DATA_SYSTEMS, SYSTEMS, Control, Counter, Fault
+from .core import Core
+from .crm import Crm
+from .data import Dataset
+from .http import JSON, BadRequest, Handler, Request, Response, error, ok
+from .idp import Idp
+from .knowledge import Knowledge
+from .openapi import document
+
+_GARBAGE = b'{"totalSize": 1, "done": true, "records": [{"Id": "003SB0000'
+_MAX_BODY = 1 << 20
+
+
+class SandboxApp:
+    def __init__(self, *, seed: int, customers: int, latency_ms: float, anchor: datetime) -> None:
+        self.data = Dataset(seed, customers, anchor)
+        self.routes: dict[str, dict[str, Handler]] = {
+            "crm": Crm(self.data).routes(),
+            "core": Core(self.data).routes(),
+            "ccaas": Ccaas(self.data).routes(),
+            "knowledge": Knowledge(seed, self.data.clock).routes(),
+            "idp": Idp().routes(),
+        }
+        self.openapi = {name: document(name) for name in SYSTEMS}
+        self.faults = {
+            name: Fault(latency_ms=latency_ms if name in DATA_SYSTEMS else 0.0) for name in SYSTEMS
+        }
+        self.counters = {name: Counter() for name in SYSTEMS}
+        self.control = Control(self.data, self.faults, self.counters).routes()
+        self._draws = random.Random(seed)  # error_rate decisions, reproducible per seed
+        self._hanging: set[Any] = set()
+        self._closing = False
+
+    def abort_hanging(self) -> None:
+        """Drop connections held open by the `timeout` fault, so a server can shut down."""
+        self._closing = True
+        for transport in list(self._hanging):
+            transport.abort()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await _lifespan(receive, send)
+            return
+        if scope["type"] != "http":
+            return
+        method: str = scope["method"]
+        path: str = scope["path"]
+        _, system, rest = path.split("/", 2) if path.count("/") >= 2 else ("", "", "")
+        route = f"{method} /{rest}"
+        if system == "_sandbox":
+            handler = self.control.get(route)
+        elif system in self.routes:
+            if route == "GET /openapi.json":
+                await _answer(send, ok(self.openapi[system]))
+                return
+            handler = self.routes[system].get(route)
+            if handler is not None:
+                self.counters[system].count(route)
+                if not await self._survive_fault(system, receive, send):
+                    return
+        else:
+            handler = None
+        if handler is None:
+            await _answer(send, error(404, f"no route {method} {path}"))
+            return
+        host, content_type = "127.0.0.1", ""
+        for name, value in scope["headers"]:
+            if name == b"host":
+                host = value.decode("latin-1")
+            elif name == b"content-type":
+                content_type = value.decode("latin-1")
+        try:
+            body = await _read_body(receive) if method == "POST" else b""
+            query = scope["query_string"]
+            response = handler(Request.parse(method, path, query, host, content_type, body))
+        except BadRequest as exc:
+            response = error(400, exc.message)
+        await _answer(send, response)
+
+    async def _survive_fault(self, system: str, receive: Receive, send: Send) -> bool:
+        """Apply the system's fault switches; False when the fault already dealt with the call."""
+        fault = self.faults[system]
+        if fault.mode == "down" or (fault.mode == "timeout" and self._closing):
+            _transport(receive).abort()  # a closed socket, not an HTTP answer
+            await _until_disconnect(receive)
+            return False
+        if fault.mode == "timeout":
+            transport = _transport(receive)
+            self._hanging.add(transport)
+            try:
+                await _until_disconnect(receive)
+            finally:
+                self._hanging.discard(transport)
+            return False
+        if fault.latency_ms > 0:
+            await asyncio.sleep(fault.latency_ms / 1000)
+        if fault.mode == "error" or (
+            fault.error_rate > 0 and self._draws.random() < fault.error_rate
+        ):
+            await _answer(send, error(503, f"{system} is unavailable (injected fault)"))
+            return False
+        if fault.mode == "garbage":
+            await _answer(send, ok(_GARBAGE))
+            return False
+        return True
+
+
+def _transport(receive: Receive) -> Any:
+    """The connection under uvicorn's request cycle (`receive` is its bound method).
+
+    ASGI has no way to say "drop the connection", so `down` and `timeout` reach past it; both
+    uvicorn's httptools and h11 protocols keep the asyncio transport on the cycle.
+    """
+    transport = getattr(getattr(receive, "__self__", None), "transport", None)
+    if transport is None:
+        raise RuntimeError("down/timeout faults need the sandbox to run under uvicorn")
+    return transport
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > _MAX_BODY:
+            raise BadRequest("body too large")
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+async def _answer(send: Send, response: Response) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [
+                (b"content-type", JSON),
+                (b"content-length", str(len(response.body)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": response.body})
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+def create_app(
+    *,
+    seed: int = 7,
+    customers: int = 10_000,
+    latency_ms: float = 0.0,
+    anchor: datetime | None = None,
+) -> SandboxApp:
+    """The five systems in one ASGI app; `anchor` defaults to now, truncated to the minute."""
+    if anchor is None:
+        anchor = datetime.now(UTC).replace(second=0, microsecond=0)
+    return SandboxApp(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)

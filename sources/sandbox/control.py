@@ -1,0 +1,142 @@
+"""`/_sandbox`: counters, fault switches, raw samples and live contacts for tests and benchmarks.
+
+Never part of the systems being imitated: it is not counted, delayed or faulted itself.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import orjson
+
+from .data import Dataset
+from .http import BadRequest, Handler, Request, Response, ok
+from .vocabulary import INTENT_BY_NAME
+
+SYSTEMS = ("crm", "core", "ccaas", "knowledge", "idp")
+DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
+MODES = ("ok", "error", "timeout", "garbage", "down")
+_IDV = ("PASSED", "FAILED", "NOT_ATTEMPTED")
+_CHANNELS = ("VOICE", "CHAT", "IVR", "BOT")
+
+
+@dataclass(slots=True)
+class Fault:
+    """One system's switches; mutable on purpose, set at run time through POST /_sandbox/faults."""
+
+    mode: str = "ok"
+    latency_ms: float = 0.0
+    error_rate: float = 0.0
+
+
+@dataclass(slots=True)
+class Counter:
+    requests: int = 0
+    by_route: dict[str, int] = field(default_factory=dict)
+
+    def count(self, route: str) -> None:
+        # One event loop serves every request, so plain ints cannot lose an increment.
+        self.requests += 1
+        self.by_route[route] = self.by_route.get(route, 0) + 1
+
+
+def _json_object(request: Request) -> dict[str, Any]:
+    try:
+        body = orjson.loads(request.body)
+    except orjson.JSONDecodeError:
+        raise BadRequest("body must be JSON") from None
+    if not isinstance(body, dict):
+        raise BadRequest("body must be a JSON object")
+    return body
+
+
+class Control:
+    def __init__(
+        self, data: Dataset, faults: dict[str, Fault], counters: dict[str, Counter]
+    ) -> None:
+        self.data = data
+        self.faults = faults
+        self.counters = counters
+
+    def routes(self) -> dict[str, Handler]:
+        return {
+            "GET /stats": self.stats,
+            "POST /reset": self.reset,
+            "GET /faults": self.show_faults,
+            "POST /faults": self.set_fault,
+            "GET /sample": self.sample,
+            "POST /contacts": self.start_contact,
+        }
+
+    def stats(self, request: Request) -> Response:
+        return ok(orjson.dumps({name: asdict(counter) for name, counter in self.counters.items()}))
+
+    def reset(self, request: Request) -> Response:
+        for name in self.counters:
+            self.counters[name] = Counter()
+        return self.stats(request)
+
+    def show_faults(self, request: Request) -> Response:
+        return ok(orjson.dumps({name: asdict(fault) for name, fault in self.faults.items()}))
+
+    def set_fault(self, request: Request) -> Response:
+        body = _json_object(request)
+        system = body.get("system")
+        if system not in self.faults:
+            raise BadRequest(f"system must be one of: {', '.join(self.faults)}")
+        fault = self.faults[system]
+        mode = body.get("mode", fault.mode)
+        if mode not in MODES:
+            raise BadRequest(f"mode must be one of: {', '.join(MODES)}")
+        latency = body.get("latency_ms", fault.latency_ms)
+        if isinstance(latency, bool) or not isinstance(latency, int | float) or latency < 0:
+            raise BadRequest("latency_ms must be a number >= 0")
+        rate = body.get("error_rate", fault.error_rate)
+        if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+            raise BadRequest("error_rate must be a number between 0 and 1")
+        fault.mode, fault.latency_ms, fault.error_rate = mode, float(latency), float(rate)
+        return self.show_faults(request)
+
+    def sample(self, request: Request) -> Response:
+        """Raw values straight from the records, for tests proving masked values never leak."""
+        n = request.integer("n", 10, 1, 1000)
+        population = self.data.population
+        customers = []
+        for index in population.sample_order[:n]:
+            who = population.customers[index]
+            customer = self.data.customer(index)
+            banking = self.data.banking(index)
+            customers.append(
+                {
+                    "id": who.crm_id,
+                    "phones": [number for _, number in who.phones],
+                    "emails": list(who.emails),
+                    "accountNumbers": list(who.account_numbers),
+                    "ssn": customer.ssn,
+                    "dateOfBirth": customer.birthdate,
+                    "cards": [{"id": card.card_id, "pan": card.pan} for card in banking.cards],
+                    "balances": [account.current for account in banking.accounts],
+                }
+            )
+        return ok(orjson.dumps({"customers": customers}))
+
+    def start_contact(self, request: Request) -> Response:
+        body = _json_object(request)
+        index = self.data.population.by_crm_id.get(str(body.get("customerId")))
+        if index is None:
+            raise BadRequest("customerId must be a known CRM customer id")
+        agent = body.get("agentId")
+        if not isinstance(agent, str) or not agent:
+            raise BadRequest("agentId is required")
+        idv = body.get("idv", "NOT_ATTEMPTED")
+        if idv not in _IDV:
+            raise BadRequest(f"idv must be one of: {', '.join(_IDV)}")
+        channel = body.get("channel", "VOICE")
+        if channel not in _CHANNELS:
+            raise BadRequest(f"channel must be one of: {', '.join(_CHANNELS)}")
+        intent = body.get("intent")
+        if intent is not None and intent not in INTENT_BY_NAME:
+            raise BadRequest("intent must be a known intent")
+        contact_id = self.data.start_contact(index, agent, idv, channel, intent)
+        return ok(orjson.dumps({"id": contact_id}))

@@ -1,0 +1,75 @@
+"""`/crm`: customer identity, contact points and cases, Salesforce-flavoured.
+
+Envelope `{"totalSize": n, "done": true, "records": [...]}`; see docs/sandbox.md.
+"""
+
+from __future__ import annotations
+
+import re
+
+from .data import Dataset
+from .http import BadRequest, Handler, Request, Response, join, ok
+
+MAX_BATCH = 200
+MAX_SEARCH = 50
+_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
+
+
+def _envelope(records: list[bytes], count: int) -> Response:
+    return ok(b'{"totalSize":%d,"done":true,"records":[%b]}' % (count, join(records)))
+
+
+class Crm:
+    def __init__(self, data: Dataset) -> None:
+        self.data = data
+        population = data.population
+        self._indexes = {
+            "id": population.by_crm_id,
+            "coreId": population.by_party_id,
+            "ccaasId": population.by_profile_id,
+        }
+
+    def routes(self) -> dict[str, Handler]:
+        return {
+            "GET /customers": self.customers,
+            "GET /customers/search": self.search,
+            "GET /cases": self.cases,
+        }
+
+    def _answer(self, indexes: list[int]) -> Response:
+        ordered = sorted(set(indexes), key=self.data.rank.__getitem__)
+        return _envelope([self.data.customer(i).body for i in ordered], len(ordered))
+
+    def customers(self, request: Request) -> Response:
+        kind = request.exactly_one(*self._indexes)
+        index = self._indexes[kind]
+        found = [index[key] for key in request.batch(kind, MAX_BATCH) if key in index]
+        return self._answer(found)
+
+    def search(self, request: Request) -> Response:
+        kind = request.exactly_one("phone", "email")
+        value = request.required(kind)
+        population = self.data.population
+        if kind == "phone":
+            if not _E164.match(value):
+                raise BadRequest("phone must be E.164, like +12025550143")
+            found = population.by_phone.get(value, [])
+        else:
+            found = population.by_email.get(value.strip().lower(), [])
+        return self._answer(found[:MAX_SEARCH])
+
+    def cases(self, request: Request) -> Response:
+        status = request.single("status")
+        if status not in (None, "open", "closed"):
+            raise BadRequest("status must be open or closed")
+        by_crm_id = self.data.population.by_crm_id
+        owners = [
+            by_crm_id[key] for key in request.batch("customerId", MAX_BATCH) if key in by_crm_id
+        ]
+        records = [
+            case.body
+            for index in sorted(set(owners), key=self.data.rank.__getitem__)
+            for case in self.data.cases(index)
+            if status is None or case.closed == (status == "closed")
+        ]
+        return _envelope(records, len(records))

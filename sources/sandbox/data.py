@@ -1,0 +1,155 @@
+"""One sandbox's data: the eager population, lazily generated parts cached once, and live state.
+
+Caches are plain dicts: the population is finite and a record regenerated per request would put
+the sandbox's CPU into the gateway's benchmark numbers. Only transactions, the bulkiest part,
+are bounded.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import OrderedDict
+from datetime import UTC, datetime, timedelta
+
+import orjson
+
+from .activity import Activity
+from .generate import Generator
+from .population import Population
+from .records import Banking, Case, Clock, Contact, Customer, Joined, dumps
+from .vocabulary import INTENT_BY_NAME, Intent
+
+_LEDGER_CACHE = 12_000  # accounts (~3 KiB each): about half the default population's
+
+
+class Dataset:
+    def __init__(self, seed: int, customers: int, anchor: datetime) -> None:
+        self.population = Population(seed, customers)
+        self.clock = Clock(anchor)
+        self.generator = Generator(self.population, self.clock)
+        self.activity = Activity(self.generator)
+        # Answers are ordered by a seeded rank, never by the request: clients must not rely on it.
+        self.rank = [0] * customers
+        for position, index in enumerate(self.population.sample_order):
+            self.rank[index] = (position * 7919 + seed) % customers
+        self._customers: dict[int, Customer] = {}
+        self._banking: dict[int, Banking] = {}
+        self._ledgers: OrderedDict[tuple[int, int], Joined] = OrderedDict()
+        self._events: dict[int, Joined] = {}
+        self._contacts: dict[int, tuple[Contact, ...]] = {}
+        self._contacts_joined: dict[int, Joined] = {}
+        self._cases: dict[int, tuple[Case, ...]] = {}
+        self._live: dict[int, list[Contact]] = {}  # newest first
+        self._live_by_id: dict[str, tuple[int, Contact]] = {}
+
+    def customer(self, index: int) -> Customer:
+        found = self._customers.get(index)
+        if found is None:
+            found = self._customers[index] = self.generator.customer(index)
+        return found
+
+    def banking(self, index: int) -> Banking:
+        found = self._banking.get(index)
+        if found is None:
+            found = self._banking[index] = self.generator.banking(index)
+        return found
+
+    def ledger(self, index: int, ordinal: int) -> Joined:
+        key = (index, ordinal)
+        found = self._ledgers.get(key)
+        if found is None:
+            account = self.banking(index).accounts[ordinal]
+            found = self._ledgers[key] = self.generator.ledger(index, ordinal, account)
+            if len(self._ledgers) > _LEDGER_CACHE:
+                self._ledgers.popitem(last=False)
+        return found
+
+    def events(self, index: int) -> Joined:
+        found = self._events.get(index)
+        if found is None:
+            found = self._events[index] = self.activity.events(index, self.banking(index))
+        return found
+
+    def generated_contacts(self, index: int) -> tuple[Contact, ...]:
+        found = self._contacts.get(index)
+        if found is None:
+            found = self._contacts[index] = self.activity.contacts(index, self.banking(index))
+        return found
+
+    def contacts_joined(self, index: int) -> Joined:
+        found = self._contacts_joined.get(index)
+        if found is None:
+            bodies = [contact.body for contact in self.generated_contacts(index)]
+            found = self._contacts_joined[index] = Joined.of(bodies)
+        return found
+
+    def newest_contacts(self, index: int, k: int) -> list[bytes]:
+        live = [contact.body for contact in self._live.get(index, ())[:k]]
+        return [*live, self.contacts_joined(index).newest(k - len(live))]
+
+    def contact_by_id(self, contact_id: str) -> tuple[int, Contact] | None:
+        live = self._live_by_id.get(contact_id)
+        if live is not None:
+            return live
+        owner = self.activity.owner_of(contact_id)
+        if owner is None:
+            return None
+        for contact in self.generated_contacts(owner[0]):
+            if contact.contact_id == contact_id:
+                return owner[0], contact
+        return None
+
+    def cases(self, index: int) -> tuple[Case, ...]:
+        found = self._cases.get(index)
+        if found is None:
+            found = self._cases[index] = self.activity.cases(index)
+        return found
+
+    def start_contact(
+        self, index: int, agent_id: str, idv: str, channel: str, intent: str | None
+    ) -> str:
+        """A live, CONNECTED contact that becomes the profile's newest (the screen-pop case)."""
+        who = self.population.customers[index]
+        newest = [c.time for c in self._live.get(index, ())] + [
+            c.time for c in self.generated_contacts(index)[:1]
+        ]
+        moment = datetime.now(UTC).replace(microsecond=0)
+        if newest:
+            latest = datetime.strptime(max(newest), "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+            moment = max(moment, latest + timedelta(seconds=1))
+        started = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+        chosen = INTENT_BY_NAME[intent] if intent else self._likely_intent(index)
+        contact_id = str(uuid.uuid4())
+        body = dumps(
+            {
+                "Id": contact_id,
+                "ProfileId": who.profile_id,
+                "Channel": channel,
+                "InitiationMethod": "INBOUND",
+                "InitiationTimestamp": started,
+                "DisconnectTimestamp": None,
+                "State": "CONNECTED",
+                "QueueName": chosen.queue,
+                "AgentId": agent_id,
+                "Intent": chosen.name,
+                "Summary": f"Live contact about {chosen.topic}.",
+                "Disposition": None,
+                "IdvResult": idv,
+                "CustomerEndpoint": {"Address": who.phones[0][1]},
+                "PreviousContactId": None,
+            }
+        )
+        contact = Contact(contact_id, started, body)
+        self._live.setdefault(index, []).insert(0, contact)
+        self._live_by_id[contact_id] = (index, contact)
+        return contact_id
+
+    def _likely_intent(self, index: int) -> Intent:
+        """Callers with a fraud hold call about it; others most often call back about the last
+        thing they called about, which is what repeat-contact detection looks for."""
+        if self.banking(index).fraud_hold:
+            return INTENT_BY_NAME["fraud_report"]
+        previous = self.generated_contacts(index)
+        if previous:
+            return INTENT_BY_NAME[str(orjson.loads(previous[0].body)["Intent"])]
+        return INTENT_BY_NAME["balance_inquiry"]

@@ -1,0 +1,98 @@
+"""Serving the sandbox over real sockets: `running` for tests and benchmarks, `serve` for the CLI.
+
+httptools is picked explicitly (it is what `uvicorn[standard]` brings and the faster parser);
+h11 works too and the fault tests exercise both, because `down` and `timeout` reach into the
+protocol's request cycle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any, Literal
+
+import uvicorn
+
+from .app import SandboxApp, create_app
+
+Protocol = Literal["httptools", "h11"]
+
+
+def _config(app: SandboxApp, http: Protocol, log_level: str, **more: Any) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        **more,
+        http=http,
+        ws="none",
+        lifespan="off",
+        log_level=log_level,
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@contextmanager
+def running(
+    *,
+    seed: int = 7,
+    customers: int = 10_000,
+    latency_ms: float = 0.0,
+    anchor: datetime | None = None,
+    http: Protocol = "httptools",
+) -> Iterator[str]:
+    """Serve a fresh sandbox on a free 127.0.0.1 port in a background thread; yield its URL."""
+    app = create_app(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
+    server = uvicorn.Server(_config(app, http, "warning"))
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    loop = asyncio.new_event_loop()
+    failure: list[BaseException] = []
+
+    def serve_in_thread() -> None:
+        try:
+            loop.run_until_complete(server.serve(sockets=[sock]))
+        except BaseException as exc:  # reported to the caller's thread, not lost
+            failure.append(exc)
+        finally:
+            loop.run_until_complete(loop.shutdown_asyncgens())
+            loop.close()
+
+    thread = threading.Thread(target=serve_in_thread, name=f"sandbox:{port}", daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if failure or not thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the sandbox did not start") from (
+                    failure[0] if failure else None
+                )
+            time.sleep(0.005)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(RuntimeError):  # the loop may already be closed
+            loop.call_soon_threadsafe(app.abort_hanging)
+        server.should_exit = True
+        thread.join(timeout=30)
+        sock.close()
+
+
+def serve(
+    *,
+    host: str = "127.0.0.1",
+    port: int,
+    seed: int = 7,
+    customers: int = 10_000,
+    latency_ms: float = 0.0,
+    anchor: datetime | None = None,
+) -> None:
+    """Block serving the sandbox until interrupted (`switchboard sandbox --port P`)."""
+    app = create_app(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
+    uvicorn.Server(_config(app, "httptools", "info", host=host, port=port)).run()
