@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from gateway.config import ConfigError, build_config, load_config
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "switchboard.example.toml"
+
+
+def test_example_config_loads() -> None:
+    config = load_config(EXAMPLE, env={})
+    assert config.auth.audience == "switchboard"
+    assert config.sources["core"].base_url == "https://core.internal/open-banking"
+    assert config.sources["core"].max_batch == 200
+    assert config.server.graphiql is False
+
+
+def test_env_overrides_win_and_are_typed() -> None:
+    env = {
+        "SWITCHBOARD_AUTH_ISSUER": "https://other",
+        "SWITCHBOARD_SOURCES_CORE_MAX_BATCH": "50",
+        "SWITCHBOARD_SERVER_GRAPHIQL": "true",
+        "SWITCHBOARD_AUTH_ALGORITHMS": "ES256",
+    }
+    config = load_config(EXAMPLE, env=env)
+    assert config.auth.issuer == "https://other"
+    assert config.sources["core"].max_batch == 50
+    assert config.server.graphiql is True
+    assert config.auth.algorithms == ("ES256",)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({"srever": {}}, "unknown section"),
+        ({"auth": {"issuer": "x", "audience": "y"}}, "missing key(s): jwks_url"),
+        (
+            {"auth": {"issuer": "x", "audience": "y", "jwks_url": "z", "leway": 3}},
+            "unknown key(s): leway",
+        ),
+        (
+            {"auth": {"issuer": "x", "audience": "y", "jwks_url": "z", "leeway": "lots"}},
+            "auth.leeway must be a number",
+        ),
+        (
+            {"auth": {"issuer": "x", "audience": "y", "jwks_url": "z"}, "sources": {"erp": {}}},
+            "unknown source(s): erp",
+        ),
+    ],
+)
+def test_bad_config_fails_with_the_key_named(raw: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config(raw, env={})
+    assert message in str(caught.value)
+
+
+def test_missing_source_base_url_is_named() -> None:
+    raw = {"auth": {"issuer": "x", "audience": "y", "jwks_url": "z"}}
+    with pytest.raises(ConfigError, match=r"sources\.crm"):
+        build_config(raw, env={})
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml", env={})
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[server\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad, env={})
