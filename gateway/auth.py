@@ -46,7 +46,6 @@ class Authenticator:
         self.settings = settings
         self.identity = identity
         self._keys: dict[str, jwt.PyJWK] = {}
-        self._fetched_at = 0.0
         self._attempted_at = float("-inf")
         self._lock = asyncio.Lock()
         self._refresher: asyncio.Task[None] | None = None
@@ -72,12 +71,15 @@ class Authenticator:
             await self.refresh(force=True)
 
     async def refresh(self, *, force: bool = False) -> None:
-        """Fetch the key set; unless forced, at most once per `jwks_min_refetch_seconds`."""
+        """Fetch the key set. Unforced refetches (an unknown `kid`) happen at most once per
+        `jwks_min_refetch_seconds`, so random kids cannot hammer the IdP; scheduled ones do not
+        start that cooldown, so a key rotated just after one is still picked up at once."""
         async with self._lock:
             now = time.monotonic()
-            if not force and now - self._attempted_at < self.settings.jwks_min_refetch_seconds:
-                return
-            self._attempted_at = now
+            if not force:
+                if now - self._attempted_at < self.settings.jwks_min_refetch_seconds:
+                    return
+                self._attempted_at = now
             try:
                 document = await self.identity.jwks()
             except SourceError as exc:
@@ -86,7 +88,6 @@ class Authenticator:
                 )
                 return
             self._keys = _usable_keys(document, self.settings.algorithms)
-            self._fetched_at = now
 
     async def authenticate(self, authorization: str | None) -> Principal:
         token = _bearer(authorization)
