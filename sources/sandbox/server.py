@@ -48,12 +48,16 @@ def running(
 ) -> Iterator[str]:
     """Serve a fresh sandbox on a free 127.0.0.1 port in a background thread; yield its URL."""
     app = create_app(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
-    server = uvicorn.Server(_config(app, http, "warning"))
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    config = _config(app, http, "warning")
+    server = uvicorn.Server(config)
+    # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
+    # listener says TCP, and without it every answer waits out a 40 ms delayed ACK.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    loop = asyncio.new_event_loop()
+    loop_factory = config.get_loop_factory() or asyncio.new_event_loop  # uvloop when installed
+    loop = loop_factory()
     failure: list[BaseException] = []
 
     def serve_in_thread() -> None:
