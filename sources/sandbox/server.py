@@ -66,6 +66,13 @@ def running(
         except BaseException as exc:  # reported to the caller's thread, not lost
             failure.append(exc)
         finally:
+            # Anything uvicorn's graceful-shutdown timeout cancelled must finish before the
+            # loop closes, or it is reported as a task destroyed while pending.
+            pending = asyncio.all_tasks(loop)
+            for task in pending:
+                task.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
