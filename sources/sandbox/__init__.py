@@ -8,6 +8,6 @@ other side of the wire.
 from __future__ import annotations
 
 from .app import SandboxApp, create_app
-from .server import running, serve
+from .server import background_server, running, serve
 
-__all__ = ["SandboxApp", "create_app", "running", "serve"]
+__all__ = ["SandboxApp", "background_server", "create_app", "running", "serve"]

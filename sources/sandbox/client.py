@@ -1,7 +1,5 @@
-"""A small client for the sandbox's IdP and control surface, for the demo, tests and benchmarks.
-
-This is tooling around the stand-in systems, not the gateway's way to reach a back-end (that is
-`sources._transport`), so it talks to the sandbox directly.
+"""Async helpers for driving a running sandbox's control surface and IdP from tests, benchmarks
+and the demo, so none of them hand-roll the `/_sandbox` and `/idp/token` calls.
 """
 
 from __future__ import annotations
@@ -11,46 +9,81 @@ from typing import Any
 
 import httpx
 
-__all__ = ["mint_token", "reset_stats", "sample_customers", "set_fault", "start_contact", "stats"]
-
 
 async def _call(base_url: str, method: str, path: str, **kwargs: Any) -> Any:
-    async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
         response = await http.request(method, path, **kwargs)
-        response.raise_for_status()
-        return response.json()
+    response.raise_for_status()
+    return response.json()
 
 
 async def mint_token(
-    base_url: str, *, sub: str, roles: Sequence[str], ttl: int = 3600, **claims: str
+    base_url: str,
+    *,
+    sub: str,
+    roles: Sequence[str] = (),
+    ttl: int = 3600,
+    alg: str = "RS256",
+    **claims: str | int,
 ) -> str:
-    """An RS256 token from the sandbox IdP (`claims`: aud, iss, nbf, alg overrides)."""
-    form = {"sub": sub, "roles": ",".join(roles), "ttl": str(ttl), **claims}
+    """A bearer token from the sandbox IdP; `claims` may override `aud`, `iss` or set `nbf`."""
+    form = {"sub": sub, "roles": ",".join(roles), "ttl": str(ttl), "alg": alg}
+    form.update({name: str(value) for name, value in claims.items()})
     body = await _call(base_url, "POST", "/idp/token", data=form)
     token: str = body["access_token"]
     return token
 
 
-async def sample_customers(base_url: str, n: int) -> list[dict[str, Any]]:
+async def sample_customers(base_url: str, n: int = 10) -> list[dict[str, Any]]:
     body = await _call(base_url, "GET", "/_sandbox/sample", params={"n": n})
     customers: list[dict[str, Any]] = body["customers"]
     return customers
 
 
 async def stats(base_url: str) -> dict[str, Any]:
-    body: dict[str, Any] = await _call(base_url, "GET", "/_sandbox/stats")
-    return body
+    counters: dict[str, Any] = await _call(base_url, "GET", "/_sandbox/stats")
+    return counters
 
 
 async def reset_stats(base_url: str) -> None:
     await _call(base_url, "POST", "/_sandbox/reset")
 
 
-async def set_fault(base_url: str, system: str, **settings: Any) -> None:
-    await _call(base_url, "POST", "/_sandbox/faults", json={"system": system, **settings})
+async def set_fault(
+    base_url: str,
+    system: str,
+    *,
+    mode: str | None = None,
+    latency_ms: float | None = None,
+    error_rate: float | None = None,
+) -> dict[str, Any]:
+    """Change one system's fault switches (omitted ones keep their value); returns them all."""
+    fault: dict[str, Any] = {"system": system}
+    for name, value in (("mode", mode), ("latency_ms", latency_ms), ("error_rate", error_rate)):
+        if value is not None:
+            fault[name] = value
+    faults: dict[str, Any] = await _call(base_url, "POST", "/_sandbox/faults", json=fault)
+    return faults
 
 
-async def start_contact(base_url: str, **contact: Any) -> str:
-    body = await _call(base_url, "POST", "/_sandbox/contacts", json=contact)
+async def start_contact(
+    base_url: str,
+    *,
+    customer_id: str,
+    agent_id: str,
+    idv: str = "PASSED",
+    channel: str = "VOICE",
+    intent: str | None = None,
+) -> str:
+    """A live contact for the customer, assigned to the agent (the screen-pop moment)."""
+    payload: dict[str, Any] = {
+        "customerId": customer_id,
+        "agentId": agent_id,
+        "idv": idv,
+        "channel": channel,
+    }
+    if intent is not None:
+        payload["intent"] = intent
+    body = await _call(base_url, "POST", "/_sandbox/contacts", json=payload)
     contact_id: str = body["id"]
     return contact_id

@@ -12,25 +12,27 @@ import contextlib
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, Literal
 
 import uvicorn
+from starlette.types import ASGIApp
 
-from .app import SandboxApp, create_app
+from .app import create_app
 
 Protocol = Literal["httptools", "h11"]
+Lifespan = Literal["auto", "on", "off"]
 
 
-def _config(app: SandboxApp, http: Protocol, log_level: str, **more: Any) -> uvicorn.Config:
+def _config(app: ASGIApp, http: Protocol, log_level: str, **more: Any) -> uvicorn.Config:
+    more.setdefault("lifespan", "off")
     return uvicorn.Config(
         app,
         **more,
         http=http,
         ws="none",
-        lifespan="off",
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
@@ -38,17 +40,17 @@ def _config(app: SandboxApp, http: Protocol, log_level: str, **more: Any) -> uvi
 
 
 @contextmanager
-def running(
+def background_server(
+    app: ASGIApp,
     *,
-    seed: int = 7,
-    customers: int = 10_000,
-    latency_ms: float = 0.0,
-    anchor: datetime | None = None,
+    lifespan: Lifespan = "auto",
     http: Protocol = "httptools",
+    before_exit: Callable[[], None] | None = None,
 ) -> Iterator[str]:
-    """Serve a fresh sandbox on a free 127.0.0.1 port in a background thread; yield its URL."""
-    app = create_app(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
-    config = _config(app, http, "warning")
+    """Serve any ASGI app on a free 127.0.0.1 port in a thread with its own event loop; yield
+    its base URL. `before_exit` runs on that loop before shutdown (to release held requests).
+    """
+    config = _config(app, http, "warning", lifespan=lifespan)
     server = uvicorn.Server(config)
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
     # listener says TCP, and without it every answer waits out a 40 ms delayed ACK.
@@ -76,23 +78,39 @@ def running(
             loop.run_until_complete(loop.shutdown_asyncgens())
             loop.close()
 
-    thread = threading.Thread(target=serve_in_thread, name=f"sandbox:{port}", daemon=True)
+    thread = threading.Thread(target=serve_in_thread, name=f"server:{port}", daemon=True)
     thread.start()
     try:
         deadline = time.monotonic() + 30
         while not server.started:
             if failure or not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the sandbox did not start") from (
+                raise RuntimeError("the server did not start") from (
                     failure[0] if failure else None
                 )
             time.sleep(0.005)
         yield f"http://127.0.0.1:{port}"
     finally:
-        with contextlib.suppress(RuntimeError):  # the loop may already be closed
-            loop.call_soon_threadsafe(app.abort_hanging)
+        if before_exit is not None:
+            with contextlib.suppress(RuntimeError):  # the loop may already be closed
+                loop.call_soon_threadsafe(before_exit)
         server.should_exit = True
         thread.join(timeout=30)
         sock.close()
+
+
+@contextmanager
+def running(
+    *,
+    seed: int = 7,
+    customers: int = 10_000,
+    latency_ms: float = 0.0,
+    anchor: datetime | None = None,
+    http: Protocol = "httptools",
+) -> Iterator[str]:
+    """Serve a fresh sandbox on a free 127.0.0.1 port in a background thread; yield its URL."""
+    app = create_app(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
+    with background_server(app, lifespan="off", http=http, before_exit=app.abort_hanging) as url:
+        yield url
 
 
 def serve(

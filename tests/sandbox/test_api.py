@@ -4,7 +4,13 @@ import sources.sandbox
 
 
 def test_sandbox_exports_a_short_public_surface() -> None:
-    assert sorted(sources.sandbox.__all__) == ["SandboxApp", "create_app", "running", "serve"]
+    assert sorted(sources.sandbox.__all__) == [
+        "SandboxApp",
+        "background_server",
+        "create_app",
+        "running",
+        "serve",
+    ]
 
 
 def test_sandbox_does_not_import_the_gateway() -> None:

@@ -178,3 +178,13 @@ def test_running_shuts_down_while_a_timeout_fault_holds_a_request() -> None:
     caller.join(timeout=30)
     assert not caller.is_alive()
     assert len(errors) == 1
+
+
+def test_sample_customers_have_contacts(client: httpx.Client, sample: list[dict[str, Any]]) -> None:
+    ids = [customer["id"] for customer in sample[:50]]
+    records = client.get("/crm/customers", params={"id": ids}).json()["records"]
+    profiles = [record["CcaasProfile__c"] for record in records]
+    contacts = client.get(
+        "/ccaas/contacts", params={"profileId": profiles, "perProfile": 1}
+    ).json()["Contacts"]
+    assert len({contact["ProfileId"] for contact in contacts}) == 50
