@@ -1,0 +1,84 @@
+"""Real sockets on 127.0.0.1: the sandbox systems and the gateway, each on its own server, for
+the whole integration session. Tests that inject faults restore them."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.app import create_app
+from gateway.cli import demo_config
+from gateway.config import build_config
+from sources.sandbox import running
+from sources.sandbox.client import mint_token, reset_stats, sample_customers, stats
+from sources.sandbox.server import background_server
+
+ROOT = Path(__file__).resolve().parents[2]
+DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
+
+
+@dataclass(frozen=True)
+class Gateway:
+    url: str
+    sandbox: str
+    token: str
+
+    async def post(
+        self,
+        payload: dict[str, Any],
+        *,
+        token: str | bool | None = True,
+        headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        all_headers = dict(headers or {})
+        if token is True:
+            all_headers["authorization"] = f"Bearer {self.token}"
+        elif isinstance(token, str):
+            all_headers["authorization"] = f"Bearer {token}"
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
+            return await http.post("/graphql", json=payload, headers=all_headers)
+
+    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = await self.post({"query": query, "variables": variables or {}})
+        assert response.status_code == 200, response.text
+        body: dict[str, Any] = response.json()
+        return body
+
+    async def reset(self) -> None:
+        await reset_stats(self.sandbox)
+
+    async def calls(self) -> dict[str, int]:
+        """Back-end calls since the last reset, as {"core GET /accounts": n}; zeros left out."""
+        counters = await stats(self.sandbox)
+        return {
+            f"{system} {route}": n
+            for system in DATA_SYSTEMS
+            for route, n in counters[system]["by_route"].items()
+            if n
+        }
+
+
+@pytest.fixture(scope="session")
+def sandbox_url() -> Iterator[str]:
+    with running(seed=7, customers=2_000) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def gateway(sandbox_url: str) -> Iterator[Gateway]:
+    sandbox_port = int(sandbox_url.rsplit(":", 1)[1])
+    config = build_config(demo_config(0, sandbox_port), env={})
+    with background_server(create_app(config), lifespan="on") as url:
+        token = asyncio.run(mint_token(sandbox_url, sub="agent-0001", roles=["agent"]))
+        yield Gateway(url=url, sandbox=sandbox_url, token=token)
+
+
+@pytest.fixture(scope="session")
+def sample(sandbox_url: str) -> list[dict[str, Any]]:
+    return asyncio.run(sample_customers(sandbox_url, 200))
