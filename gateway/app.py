@@ -49,9 +49,12 @@ class RequestContext:
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
-    def __init__(self, schema: strawberry.Schema, sources: Sources, *, ide: bool) -> None:
+    def __init__(
+        self, schema: strawberry.Schema, sources: Sources, *, ide: bool, ide_headers: str | None
+    ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if ide else None)
         self.sources = sources
+        self.ide_headers = ide_headers
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -84,19 +87,26 @@ class GraphQLView(GraphQL[RequestContext, None]):
         return response
 
     async def render_graphql_ide(self, request: Request) -> Response:
-        page = render_graphiql_html(endpoint=str(request.url.path))
+        page = (
+            render_graphiql_html(endpoint=request.url.path, default_headers=self.ide_headers)
+            if self.ide_headers
+            else render_graphiql_html(endpoint=request.url.path)
+        )
         return HTMLResponse(page, headers={"Content-Security-Policy": csp_header()})
 
     def encode_json(self, data: object) -> str:
         return orjson.dumps(data).decode()
 
 
-def create_app(config: Config, *, sources: Sources | None = None) -> Starlette:
-    """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends)."""
+def create_app(
+    config: Config, *, sources: Sources | None = None, ide_headers: str | None = None
+) -> Starlette:
+    """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends);
+    `ide_headers` pre-fills GraphiQL's header editor (the demo puts a sandbox token there)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     authenticator = Authenticator(config.auth, IdentityClient(config.auth.jwks_url))
-    view = GraphQLView(build_schema(), sources, ide=config.server.graphiql)
+    view = GraphQLView(build_schema(), sources, ide=config.server.graphiql, ide_headers=ide_headers)
     graphql = RequestId(BearerAuth(view, authenticator, ide=config.server.graphiql))
 
     @contextlib.asynccontextmanager

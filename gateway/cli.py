@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import json
 import logging
 import sys
 from collections.abc import Iterator, Sequence
@@ -108,9 +109,8 @@ class _QuietServer(uvicorn.Server):
 
 
 async def _demo(args: argparse.Namespace) -> int:
-    from sources.sandbox.client import mint_token, sample_customers
-
     from sources.sandbox import create_app as sandbox_app
+    from sources.sandbox.client import mint_token, sample_customers
 
     sandbox_port = args.port + 1
     sandbox = _QuietServer(
@@ -134,8 +134,14 @@ async def _demo(args: argparse.Namespace) -> int:
     ]
     sample = (await sample_customers(base, 1))[0]
     _print_banner(args.port, base, tokens, sample)
+    ide_headers = json.dumps({"Authorization": f"Bearer {tokens[0][1]}"})
     gateway = uvicorn.Server(
-        uvicorn.Config(create_app(config), host="127.0.0.1", port=args.port, log_level="info")
+        uvicorn.Config(
+            create_app(config, ide_headers=ide_headers),
+            host="127.0.0.1",
+            port=args.port,
+            log_level="info",
+        )
     )
     try:
         await gateway.serve()
@@ -153,7 +159,8 @@ def _print_banner(
         f"Switchboard demo: GraphiQL at http://127.0.0.1:{port}/graphql",
         f"(sandbox systems at {sandbox})",
         "",
-        "Paste one of these into GraphiQL's Headers tab (valid 8 hours):",
+        "GraphiQL's Headers tab starts with the agent token; paste another to switch role",
+        "(tokens are valid 8 hours):",
     ]
     for label, token in tokens:
         lines += [f"  {label}:", f'    {{"Authorization": "Bearer {token}"}}']

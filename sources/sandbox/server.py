@@ -28,11 +28,11 @@ Lifespan = Literal["auto", "on", "off"]
 
 def _config(app: ASGIApp, http: Protocol, log_level: str, **more: Any) -> uvicorn.Config:
     more.setdefault("lifespan", "off")
+    more.setdefault("ws", "none")
     return uvicorn.Config(
         app,
         **more,
         http=http,
-        ws="none",
         log_level=log_level,
         access_log=False,
         timeout_graceful_shutdown=5,
@@ -45,12 +45,13 @@ def background_server(
     *,
     lifespan: Lifespan = "auto",
     http: Protocol = "httptools",
+    websockets: bool = False,
     before_exit: Callable[[], None] | None = None,
 ) -> Iterator[str]:
     """Serve any ASGI app on a free 127.0.0.1 port in a thread with its own event loop; yield
     its base URL. `before_exit` runs on that loop before shutdown (to release held requests).
     """
-    config = _config(app, http, "warning", lifespan=lifespan)
+    config = _config(app, http, "warning", lifespan=lifespan, ws="auto" if websockets else "none")
     server = uvicorn.Server(config)
     # proto=IPPROTO_TCP matters: asyncio only sets TCP_NODELAY on accepted sockets whose
     # listener says TCP, and without it every answer waits out a 40 ms delayed ACK.
