@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sys
 from collections.abc import Iterator, Sequence
 from typing import Any
@@ -50,6 +51,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per back-end call is noise
     try:
         if args.command == "serve":
             return _serve(args)
@@ -101,7 +103,8 @@ def demo_config(gateway_port: int, sandbox_port: int) -> dict[str, Any]:
 
 
 class _QuietServer(uvicorn.Server):
-    """A second server in the same loop: the gateway's server owns the signal handlers."""
+    """Two servers share the demo's loop, so neither installs signal handlers: `_demo` does,
+    and stops both (sandbox last) on SIGINT/SIGTERM with exit code 0."""
 
     @contextlib.contextmanager
     def capture_signals(self) -> Iterator[None]:
@@ -135,7 +138,7 @@ async def _demo(args: argparse.Namespace) -> int:
     sample = (await sample_customers(base, 1))[0]
     _print_banner(args.port, base, tokens, sample)
     ide_headers = json.dumps({"Authorization": f"Bearer {tokens[0][1]}"})
-    gateway = uvicorn.Server(
+    gateway = _QuietServer(
         uvicorn.Config(
             create_app(config, ide_headers=ide_headers),
             host="127.0.0.1",
@@ -143,6 +146,9 @@ async def _demo(args: argparse.Namespace) -> int:
             log_level="info",
         )
     )
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, setattr, gateway, "should_exit", True)
     try:
         await gateway.serve()
     finally:
