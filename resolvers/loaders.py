@@ -35,6 +35,28 @@ R = TypeVar("R")
 Limited = tuple[str, int]
 
 
+def _children(
+    fetch: Callable[[list[str]], Awaitable[list[R]]], parent: Callable[[R], str]
+) -> Loader[str, list[R]]:
+    """A loader of every child record per parent id."""
+
+    async def load(keys: list[str]) -> list[list[R]]:
+        return grouped(await fetch(keys), keys, parent)
+
+    return Loader(load)
+
+
+def _one_each(
+    fetch: Callable[[list[str]], Awaitable[list[R]]], ident: Callable[[R], str]
+) -> Loader[str, R | None]:
+    """A loader of at most one record per id; None where the system does not know the id."""
+
+    async def load(keys: list[str]) -> list[R | None]:
+        return by_key(await fetch(keys), keys, ident)
+
+    return Loader(load)
+
+
 def _limited(
     fetch: Callable[[list[str], int], Awaitable[list[R]]],
     parent: Callable[[R], str],
@@ -89,31 +111,19 @@ class Loaders:
 
     @cached_property
     def cases(self) -> Loader[str, list[Case]]:
-        async def load(keys: list[str]) -> list[list[Case]]:
-            return grouped(await self.sources.crm.cases(keys), keys, lambda c: c.customer_id)
-
-        return Loader(load)
+        return _children(self.sources.crm.cases, lambda c: c.customer_id)
 
     @cached_property
     def accounts(self) -> Loader[str, list[Account]]:
-        async def load(keys: list[str]) -> list[list[Account]]:
-            return grouped(await self.sources.core.accounts(keys), keys, lambda a: a.party_id)
-
-        return Loader(load)
+        return _children(self.sources.core.accounts, lambda a: a.party_id)
 
     @cached_property
     def cards(self) -> Loader[str, list[Card]]:
-        async def load(keys: list[str]) -> list[list[Card]]:
-            return grouped(await self.sources.core.cards(keys), keys, lambda c: c.party_id)
-
-        return Loader(load)
+        return _children(self.sources.core.cards, lambda c: c.party_id)
 
     @cached_property
     def risk(self) -> Loader[str, Risk | None]:
-        async def load(keys: list[str]) -> list[Risk | None]:
-            return by_key(await self.sources.core.risk(keys), keys, lambda r: r.party_id)
-
-        return Loader(load)
+        return _one_each(self.sources.core.risk, lambda r: r.party_id)
 
     @cached_property
     def transactions(self) -> Loader[Limited, list[Transaction]]:
@@ -133,10 +143,7 @@ class Loaders:
 
     @cached_property
     def contact(self) -> Loader[str, Contact | None]:
-        async def load(keys: list[str]) -> list[Contact | None]:
-            return by_key(await self.sources.ccaas.contacts(keys), keys, lambda c: c.id)
-
-        return Loader(load)
+        return _one_each(self.sources.ccaas.contacts, lambda c: c.id)
 
     @cached_property
     def articles_by_intent(self) -> Loader[Limited, list[Article]]:
