@@ -102,3 +102,12 @@ def test_checked_in_sdl_matches_the_schema() -> None:
     assert (ROOT / "schema.graphql").read_text() == printed, (
         "run: switchboard schema > schema.graphql"
     )
+
+
+async def test_health_and_ready_make_no_calls_to_data_systems(gateway: Gateway) -> None:
+    await gateway.reset()
+    async with httpx.AsyncClient(base_url=gateway.url) as http:
+        for _ in range(3):
+            assert (await http.get("/ready")).status_code == 200
+            assert (await http.get("/health")).status_code == 200
+    assert await gateway.calls() == {}
