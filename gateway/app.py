@@ -23,7 +23,7 @@ from strawberry.types import ExecutionResult
 
 from resolvers import Loaders
 from schema import build_schema
-from sources import IdentityClient, Sources
+from sources import Sources
 
 from .auth import Authenticator, Principal
 from .config import Config
@@ -105,7 +105,7 @@ def create_app(
     `ide_headers` pre-fills GraphiQL's header editor (the demo puts a sandbox token there)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
-    authenticator = Authenticator(config.auth, IdentityClient(config.auth.jwks_url))
+    authenticator = Authenticator(config.auth)
     view = GraphQLView(build_schema(), sources, ide=config.server.graphiql, ide_headers=ide_headers)
     graphql = RequestId(BearerAuth(view, authenticator, ide=config.server.graphiql))
 

@@ -19,7 +19,15 @@ from typing import Any
 
 from sources import SYSTEMS, SourceSettings
 
-__all__ = ["AuthSettings", "Config", "ConfigError", "ServerSettings", "load_config"]
+__all__ = [
+    "AuthSettings",
+    "Config",
+    "ConfigError",
+    "IssuerSettings",
+    "ServerSettings",
+    "build_config",
+    "load_config",
+]
 
 ENV_PREFIX = "SWITCHBOARD_"
 
@@ -36,14 +44,34 @@ class ServerSettings:
     max_body_bytes: int = 256 * 1024
 
 
+ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
+
+
 @dataclass(frozen=True, slots=True)
-class AuthSettings:
+class IssuerSettings:
+    """One trusted token issuer: tokens are matched to it by an exact `iss`."""
+
     issuer: str
     audience: str
     jwks_url: str
     algorithms: tuple[str, ...] = ("RS256", "ES256")
-    leeway: float = 30.0
     roles_claim: str = "roles"
+
+    def __post_init__(self) -> None:
+        refused = set(self.algorithms) - ALLOWED_ALGORITHMS
+        if refused or not self.algorithms:
+            # Symmetric (HS*) and "none" are never accepted: keys come from a public JWKS.
+            raise ValueError(f"algorithms must be among {sorted(ALLOWED_ALGORITHMS)}")
+        if not self.jwks_url.startswith(("http://", "https://")):
+            raise ValueError("jwks_url must be an http(s) URL")
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """[auth] names the primary issuer; [[auth.issuers]] adds more."""
+
+    issuers: tuple[IssuerSettings, ...]
+    leeway: float = 30.0
     jwks_refresh_seconds: float = 300.0
     jwks_min_refetch_seconds: float = 10.0
     max_token_bytes: int = 8192
@@ -73,7 +101,7 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = _section(ServerSettings, "server", raw.get("server", {}), env)
-    auth = _section(AuthSettings, "auth", raw.get("auth", {}), env)
+    auth = _auth(raw.get("auth", {}), env)
     raw_sources = raw.get("sources", {})
     if not isinstance(raw_sources, Mapping):
         raise ConfigError("[sources] must be a table")
@@ -87,6 +115,26 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         for name in SYSTEMS
     }
     return Config(server=server, auth=auth, sources=sources)
+
+
+def _auth(table: Any, env: Mapping[str, str]) -> AuthSettings:
+    if not isinstance(table, Mapping):
+        raise ConfigError("[auth] must be a table")
+    issuer_keys = {f.name for f in fields(IssuerSettings)}
+    primary = {k: v for k, v in table.items() if k in issuer_keys}
+    extra = table.get("issuers", [])
+    if not isinstance(extra, list):
+        raise ConfigError("[[auth.issuers]] must be an array of tables")
+    common = {k: v for k, v in table.items() if k not in issuer_keys and k != "issuers"}
+    issuers = [_section(IssuerSettings, "auth", primary, env)]
+    issuers += [_section(IssuerSettings, f"auth.issuers.{i}", t, {}) for i, t in enumerate(extra)]
+    names = [i.issuer for i in issuers]
+    if len(set(names)) != len(names):
+        raise ConfigError("[auth] the same issuer is configured twice")
+    settings: AuthSettings = _section(
+        AuthSettings, "auth", {**common, "issuers": tuple(issuers)}, env
+    )
+    return settings
 
 
 def _section(cls: type[Any], where: str, table: Any, env: Mapping[str, str]) -> Any:
@@ -127,7 +175,7 @@ def _from_env(text: str, annotation: Any, name: str) -> Any:
         if text.lower() in ("0", "false", "no", "off"):
             return False
         raise ConfigError(f"{name} must be true or false")
-    if kind.startswith("tuple"):
+    if kind == "tuple[str, ...]":
         return tuple(item.strip() for item in text.split(",") if item.strip())
     return text
 
@@ -145,7 +193,7 @@ def _coerce(value: Any, annotation: Any, where: str) -> Any:
         raise ConfigError(f"{where} must be true or false, got {value!r}")
     if kind == "str" and not isinstance(value, str):
         raise ConfigError(f"{where} must be a string, got {value!r}")
-    if kind.startswith("tuple"):
+    if kind == "tuple[str, ...]":
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise ConfigError(f"{where} must be a list of strings")
         return tuple(value)

@@ -11,7 +11,7 @@ EXAMPLE = Path(__file__).resolve().parents[2] / "switchboard.example.toml"
 
 def test_example_config_loads() -> None:
     config = load_config(EXAMPLE, env={})
-    assert config.auth.audience == "switchboard"
+    assert config.auth.issuers[0].audience == "switchboard"
     assert config.sources["core"].base_url == "https://core.internal/open-banking"
     assert config.sources["core"].max_batch == 200
     assert config.server.graphiql is False
@@ -25,10 +25,10 @@ def test_env_overrides_win_and_are_typed() -> None:
         "SWITCHBOARD_AUTH_ALGORITHMS": "ES256",
     }
     config = load_config(EXAMPLE, env=env)
-    assert config.auth.issuer == "https://other"
+    assert config.auth.issuers[0].issuer == "https://other"
     assert config.sources["core"].max_batch == 50
     assert config.server.graphiql is True
-    assert config.auth.algorithms == ("ES256",)
+    assert config.auth.issuers[0].algorithms == ("ES256",)
 
 
 @pytest.mark.parametrize(
@@ -37,15 +37,18 @@ def test_env_overrides_win_and_are_typed() -> None:
         ({"srever": {}}, "unknown section"),
         ({"auth": {"issuer": "x", "audience": "y"}}, "missing key(s): jwks_url"),
         (
-            {"auth": {"issuer": "x", "audience": "y", "jwks_url": "z", "leway": 3}},
+            {"auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z", "leway": 3}},
             "unknown key(s): leway",
         ),
         (
-            {"auth": {"issuer": "x", "audience": "y", "jwks_url": "z", "leeway": "lots"}},
+            {"auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z", "leeway": "lots"}},
             "auth.leeway must be a number",
         ),
         (
-            {"auth": {"issuer": "x", "audience": "y", "jwks_url": "z"}, "sources": {"erp": {}}},
+            {
+                "auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z"},
+                "sources": {"erp": {}},
+            },
             "unknown source(s): erp",
         ),
     ],
@@ -56,8 +59,20 @@ def test_bad_config_fails_with_the_key_named(raw: dict[str, object], message: st
     assert message in str(caught.value)
 
 
+def test_several_issuers_and_refused_algorithms() -> None:
+    primary = {"issuer": "https://a", "audience": "sb", "jwks_url": "https://a/jwks"}
+    partner = {"issuer": "https://b", "audience": "api://sb", "jwks_url": "https://b/keys"}
+    sources = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+    config = build_config({"auth": {**primary, "issuers": [partner]}, "sources": sources}, env={})
+    assert [i.issuer for i in config.auth.issuers] == ["https://a", "https://b"]
+    with pytest.raises(ConfigError, match="algorithms must be among"):
+        build_config({"auth": {**primary, "algorithms": ["HS256"]}, "sources": sources}, env={})
+    with pytest.raises(ConfigError, match="configured twice"):
+        build_config({"auth": {**primary, "issuers": [primary]}, "sources": sources}, env={})
+
+
 def test_missing_source_base_url_is_named() -> None:
-    raw = {"auth": {"issuer": "x", "audience": "y", "jwks_url": "z"}}
+    raw = {"auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z"}}
     with pytest.raises(ConfigError, match=r"sources\.crm"):
         build_config(raw, env={})
 
