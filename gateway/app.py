@@ -25,10 +25,13 @@ from resolvers import Loaders
 from schema import build_schema
 from sources import Sources
 
+from .access import Access
 from .auth import Authenticator, Principal
 from .config import Config
 from .errors import format_error, quiet_strawberry_logger
 from .graphiql import csp_header, graphiql_assets_app, render_graphiql_html
+from .guard import Guard
+from .masking import install_masking
 from .middleware import BearerAuth, RequestId
 
 __all__ = ["RequestContext", "create_app"]
@@ -44,16 +47,24 @@ class RequestContext:
     response: Response | WebSocket | None
     principal: Principal
     loaders: Loaders
+    access: Access
     request_id: str
     connection_params: dict[str, Any] | None = None
 
 
 class GraphQLView(GraphQL[RequestContext, None]):
     def __init__(
-        self, schema: strawberry.Schema, sources: Sources, *, ide: bool, ide_headers: str | None
+        self,
+        schema: strawberry.Schema,
+        sources: Sources,
+        guard: Guard,
+        *,
+        ide: bool,
+        ide_headers: str | None,
     ) -> None:
         super().__init__(schema, graphql_ide="graphiql" if ide else None)
         self.sources = sources
+        self.guard = guard
         self.ide_headers = ide_headers
 
     async def get_context(
@@ -68,11 +79,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
             ):
                 return cast(RequestContext, None)
             raise HTTPException(401, "invalid token")
+        loaders = Loaders(self.sources)
+        interaction_id = request.headers.get("x-interaction-id")
         return RequestContext(
             request=request,
             response=response,
             principal=principal,
-            loaders=Loaders(self.sources),
+            loaders=loaders,
+            access=await self.guard.access(principal, loaders, interaction_id),
             request_id=request.state.request_id,
         )
 
@@ -99,14 +113,22 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
 
 def create_app(
-    config: Config, *, sources: Sources | None = None, ide_headers: str | None = None
+    config: Config,
+    *,
+    sources: Sources | None = None,
+    guard: Guard | None = None,
+    ide_headers: str | None = None,
 ) -> Starlette:
-    """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends);
-    `ide_headers` pre-fills GraphiQL's header editor (the demo puts a sandbox token there)."""
+    """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends), and so
+    may `guard` (tests capture the audit trail); `ide_headers` pre-fills GraphiQL's header
+    editor (the demo puts a sandbox token there)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
+    guard = guard or Guard.from_config(config)
+    schema = build_schema(extensions=[guard.audit_extension()])
+    install_masking(schema)
     authenticator = Authenticator(config.auth)
-    view = GraphQLView(build_schema(), sources, ide=config.server.graphiql, ide_headers=ide_headers)
+    view = GraphQLView(schema, sources, guard, ide=config.server.graphiql, ide_headers=ide_headers)
     graphql = RequestId(BearerAuth(view, authenticator, ide=config.server.graphiql))
 
     @contextlib.asynccontextmanager
@@ -119,6 +141,7 @@ def create_app(
         finally:
             await authenticator.close()
             await sources.aclose()
+            guard.audit.close()
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

@@ -113,7 +113,7 @@ class _QuietServer(uvicorn.Server):
 
 async def _demo(args: argparse.Namespace) -> int:
     from sources.sandbox import create_app as sandbox_app
-    from sources.sandbox.client import mint_token, sample_customers
+    from sources.sandbox.client import mint_token, sample_customers, start_contact
 
     sandbox_port = args.port + 1
     sandbox = _QuietServer(
@@ -131,13 +131,19 @@ async def _demo(args: argparse.Namespace) -> int:
         await asyncio.sleep(0.05)
     base = f"http://127.0.0.1:{sandbox_port}"
     config = build_config(demo_config(args.port, sandbox_port), env={})
-    tokens = [
-        (label, await mint_token(base, sub=sub, roles=[role], ttl=8 * 3600))
-        for label, sub, role in DEMO_ROLES
-    ]
     sample = (await sample_customers(base, 1))[0]
-    _print_banner(args.port, base, tokens, sample)
-    ide_headers = json.dumps({"Authorization": f"Bearer {tokens[0][1]}"})
+    # The agent is on a live call with the sample customer, who passed ID&V: with this
+    # interaction named in X-Interaction-Id, the agent sees that customer's verified view.
+    call = await start_contact(
+        base, customer_id=sample["id"], agent_id=DEMO_ROLES[0][1], idv="PASSED", channel="VOICE"
+    )
+    headers = []
+    for label, sub, role in DEMO_ROLES:
+        token = await mint_token(base, sub=sub, roles=[role], ttl=8 * 3600)
+        extra = {"X-Interaction-Id": call} if sub == DEMO_ROLES[0][1] else {}
+        headers.append((label, json.dumps({"Authorization": f"Bearer {token}", **extra})))
+    _print_banner(args.port, base, headers, sample)
+    ide_headers = headers[0][1]
     gateway = _QuietServer(
         uvicorn.Config(
             create_app(config, ide_headers=ide_headers),
@@ -158,18 +164,20 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 def _print_banner(
-    port: int, sandbox: str, tokens: list[tuple[str, str]], sample: dict[str, Any]
+    port: int, sandbox: str, headers: list[tuple[str, str]], sample: dict[str, Any]
 ) -> None:
     lines = [
         "",
         f"Switchboard demo: GraphiQL at http://127.0.0.1:{port}/graphql",
         f"(sandbox systems at {sandbox})",
         "",
-        "GraphiQL's Headers tab starts with the agent token; paste another to switch role",
-        "(tokens are valid 8 hours):",
+        "GraphiQL's Headers tab starts with the agent's headers: a token and the live call",
+        f"(X-Interaction-Id) on which customer {sample['id']} passed ID&V. Paste another set to",
+        "see what each role may see; drop X-Interaction-Id to see the agent's unverified view.",
+        "(Tokens are valid 8 hours; audit events are printed as JSON lines.)",
     ]
-    for label, token in tokens:
-        lines += [f"  {label}:", f'    {{"Authorization": "Bearer {token}"}}']
+    for label, header in headers:
+        lines += [f"  {label}:", f"    {header}"]
     lines += ["", "A screen-pop query to try:", ""]
     lines += [SCREEN_POP_QUERY.replace("$PHONE", sample["phones"][0]), ""]
     print("\n".join(lines), flush=True)

@@ -20,10 +20,12 @@ from typing import Any
 from sources import SYSTEMS, SourceSettings
 
 __all__ = [
+    "AuditSettings",
     "AuthSettings",
     "Config",
     "ConfigError",
     "IssuerSettings",
+    "PolicySettings",
     "ServerSettings",
     "build_config",
     "load_config",
@@ -78,10 +80,27 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicySettings:
+    file: str = ""
+    """The role policy (TOML); empty: the default policy shipped in gateway/policy.toml."""
+    hash_key: str = ""
+    """The deployment's secret for the `hash` treatment (set SWITCHBOARD_POLICY_HASH_KEY); empty:
+    a random key per process, so hashes are not stable across restarts or replicas."""
+
+
+@dataclass(frozen=True, slots=True)
+class AuditSettings:
+    sink: str = "stdout"
+    """Where audit events go, one JSON line each: "stdout", "stderr" or a file path."""
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerSettings
     auth: AuthSettings
     sources: dict[str, SourceSettings] = field(default_factory=dict)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+    audit: AuditSettings = field(default_factory=AuditSettings)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -97,7 +116,7 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
 
 
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
-    unknown = set(raw) - {"server", "auth", "sources"}
+    unknown = set(raw) - {"server", "auth", "sources", "policy", "audit"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = _section(ServerSettings, "server", raw.get("server", {}), env)
@@ -114,7 +133,9 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         )
         for name in SYSTEMS
     }
-    return Config(server=server, auth=auth, sources=sources)
+    policy = _section(PolicySettings, "policy", raw.get("policy", {}), env)
+    audit = _section(AuditSettings, "audit", raw.get("audit", {}), env)
+    return Config(server=server, auth=auth, sources=sources, policy=policy, audit=audit)
 
 
 def _auth(table: Any, env: Mapping[str, str]) -> AuthSettings:

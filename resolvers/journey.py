@@ -42,6 +42,8 @@ class JourneyEvent:
     channel: str | None
     summary: str
     ref_id: str | None
+    sensitivity: str | None = None
+    """The data class of `summary` (a conversation, a transaction, fraud detail), or None."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class OpenItem:
     ref_id: str | None
     summary: str
     since: datetime | None
+    sensitivity: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,15 +160,18 @@ def _open_items(
     if risk is not None and risk.fraud_hold:
         items.append(OpenItem("FRAUD_HOLD", risk.party_id, "fraud hold on the customer", None))
     if risk is not None and (risk.days_past_due > 0 or risk.collections_status != "CURRENT"):
-        summary = f"{risk.collections_status.lower()}, {risk.days_past_due} days past due"
-        items.append(OpenItem("PAST_DUE", risk.party_id, summary, None))
+        # the days past due stay out of the summary: they are collections detail
+        summary = f"past due ({risk.collections_status.lower().replace('_', ' ')})"
+        items.append(OpenItem("PAST_DUE", risk.party_id, summary, None, "RISK_SUMMARY"))
     return tuple(items)
 
 
 def _contact_event(c: Contact) -> JourneyEvent:
     what = (c.intent or "contact").replace("_", " ")
     summary = f"{what}: {c.summary}" if c.summary else what
-    return JourneyEvent(c.started_at, "CCAAS", "INTERACTION", c.channel, summary, c.id)
+    return JourneyEvent(
+        c.started_at, "CCAAS", "INTERACTION", c.channel, summary, c.id, "CONVERSATION"
+    )
 
 
 def _case_events(cases: list[Case]) -> list[JourneyEvent]:
@@ -180,5 +186,16 @@ def _case_events(cases: list[Case]) -> list[JourneyEvent]:
     return events
 
 
+_CORE_EVENT_SENSITIVITY = {
+    "PAYMENT_POSTED": "TRANSACTIONS",
+    "FEE_CHARGED": "TRANSACTIONS",
+    "FRAUD_ALERT": "FRAUD_DETAIL",
+    "CARD_BLOCKED": "RISK_SUMMARY",
+    "ACCOUNT_OPENED": None,
+}
+
+
 def _core_event(e: CoreEvent) -> JourneyEvent:
-    return JourneyEvent(e.time, "CORE", e.type, None, e.summary, e.ref_id)
+    # unknown types are treated as the most guarded kind of core detail
+    sensitivity = _CORE_EVENT_SENSITIVITY.get(e.type, "FRAUD_DETAIL")
+    return JourneyEvent(e.time, "CORE", e.type, None, e.summary, e.ref_id, sensitivity)

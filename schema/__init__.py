@@ -12,8 +12,19 @@ from strawberry.schema.config import StrawberryConfig
 
 from .context import Context, Info
 from .query import MAX_IDS, Query
+from .sensitive import PARTIAL_TREATMENTS, Owner, Sensitive, SensitiveClass
 
-__all__ = ["MAX_IDS", "Context", "Info", "Query", "build_schema"]
+__all__ = [
+    "MAX_IDS",
+    "PARTIAL_TREATMENTS",
+    "Context",
+    "Info",
+    "Owner",
+    "Query",
+    "Sensitive",
+    "SensitiveClass",
+    "build_schema",
+]
 
 
 def build_schema(extensions: Sequence[type[SchemaExtension] | Any] = ()) -> strawberry.Schema:

@@ -16,6 +16,7 @@ from resolvers import (
 
 from ._limits import first_in_range
 from .context import Info
+from .sensitive import Owner
 from .types import Article, Customer, Interaction
 
 __all__ = ["MAX_IDS", "Query"]
@@ -78,7 +79,7 @@ class Query:
         found = await info.context.loaders.contact.load(valid_contact_id(id))
         if found is None:
             raise NotFound(f"no interaction with id {id!r}")
-        return Interaction.of(found)
+        return Interaction.of(found, Owner(customer_id=None, profile_id=found.profile_id))
 
     @strawberry.field(description="Full-text search of the knowledge base (first: 1-20).")
     async def search_articles(self, info: Info, query: str, first: int = 5) -> list[Article]:

@@ -1,10 +1,14 @@
 """The unified graph's object types. Leaves are plain attributes (no resolver, no extension: the
 fast path, ~3 us per field); only fields that reach another system are async resolvers, and they
-go through the request's loaders so siblings batch into one call per source resource."""
+go through the request's loaders so siblings batch into one call per source resource.
+
+Every object carries its `owner` (whose data it is) for masking and audit; sensitive fields are
+nullable, so a denied value nulls only itself.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import strawberry
@@ -38,6 +42,8 @@ from .enums import (
     Segment,
     TransactionStatus,
 )
+from .sensitive import Owner, Sensitive, sensitive
+from .sensitive import SensitiveClass as S
 
 __all__ = [
     "Account",
@@ -58,17 +64,19 @@ __all__ = [
 
 @strawberry.type
 class PhoneNumber:
-    number: str = strawberry.field(description="E.164.")
+    number: str | None = sensitive(S.PII_PHONE, description="E.164.")
     type: PhoneType
+    owner: strawberry.Private[Owner]
 
 
 @strawberry.type
 class Address:
-    street: str
-    city: str
+    street: str | None = sensitive(S.PII_ADDRESS)
+    city: str | None = sensitive(S.PII_ADDRESS)
     state: str
-    postal_code: str
+    postal_code: str | None = sensitive(S.PII_ADDRESS)
     country: str
+    owner: strawberry.Private[Owner]
 
 
 @strawberry.type(description="A knowledge-base article.")
@@ -100,7 +108,7 @@ class Case:
     category: CaseCategory
     opened_at: datetime
     updated_at: datetime
-    owner: str | None
+    owner: str | None = strawberry.field(description="The CRM user or queue working the case.")
 
     @classmethod
     def of(cls, r: records.Case) -> Case:
@@ -121,14 +129,15 @@ class Case:
 class Transaction:
     id: strawberry.ID
     posted_at: datetime
-    amount: Decimal
+    amount: Decimal | None = sensitive(S.TRANSACTIONS)
     currency: str
-    description: str
+    description: str | None = sensitive(S.TRANSACTIONS)
     status: TransactionStatus
-    merchant: str | None
+    merchant: str | None = sensitive(S.TRANSACTIONS)
+    owner: strawberry.Private[Owner]
 
     @classmethod
-    def of(cls, r: records.Transaction) -> Transaction:
+    def of(cls, r: records.Transaction, owner: Owner) -> Transaction:
         return cls(
             id=strawberry.ID(r.id),
             posted_at=r.posted_at,
@@ -137,6 +146,7 @@ class Transaction:
             description=r.description,
             status=TransactionStatus(r.status),
             merchant=r.merchant,
+            owner=owner,
         )
 
 
@@ -147,14 +157,15 @@ class Account:
     product_name: str
     status: AccountStatus
     currency: str
-    account_number: str
-    balance: Decimal
-    available_balance: Decimal | None
-    opened_on: date
-    days_past_due: int
+    account_number: str | None = sensitive(S.ACCOUNT_NUMBER)
+    balance: Decimal | None = sensitive(S.BALANCE)
+    available_balance: Decimal | None = sensitive(S.BALANCE)
+    opened_on: str = strawberry.field(description="ISO 8601 date.")
+    days_past_due: int | None = sensitive(S.COLLECTIONS_DETAIL)
+    owner: strawberry.Private[Owner]
 
     @classmethod
-    def of(cls, r: records.Account) -> Account:
+    def of(cls, r: records.Account, owner: Owner) -> Account:
         return cls(
             id=strawberry.ID(r.id),
             type=AccountType(r.type),
@@ -164,58 +175,67 @@ class Account:
             account_number=r.account_number,
             balance=r.balance,
             available_balance=r.available_balance,
-            opened_on=r.opened_on,
+            opened_on=r.opened_on.isoformat(),
             days_past_due=r.days_past_due,
+            owner=owner,
         )
 
-    @strawberry.field(description="The newest transactions, newest first (first: 1-100).")
+    @strawberry.field(
+        description="The newest transactions, newest first (first: 1-100).",
+        directives=[Sensitive(class_=S.TRANSACTIONS)],
+    )
     async def transactions(self, info: Info, first: int = 10) -> list[Transaction] | None:
         found = await info.context.loaders.transactions.load((str(self.id), first_in_range(first)))
-        return [Transaction.of(t) for t in found]
-
-
-def display_pan(pan: str) -> str:
-    """At most BIN + last 4 (PCI DSS 3.4.1): the widest display any role may get."""
-    return pan[:6] + "*" * max(len(pan) - 10, 0) + pan[-4:]
+        return [Transaction.of(t, self.owner) for t in found]
 
 
 @strawberry.type
 class Card:
     id: strawberry.ID
-    pan: str = strawberry.field(description="Masked for display: at most BIN + last 4.")
-    last4: str
+    pan: str | None = sensitive(S.PCI_PAN, description="Never more than BIN + last 4.")
+    last4: str | None = sensitive(S.PCI_PAN)
     brand: CardBrand
     status: CardStatus
-    expiry: str = strawberry.field(description="YYYY-MM.")
+    expiry: str | None = sensitive(S.PCI_EXPIRY, description="YYYY-MM.")
     account_id: strawberry.ID
+    owner: strawberry.Private[Owner]
 
     @classmethod
-    def of(cls, r: records.Card) -> Card:
+    def of(cls, r: records.Card, owner: Owner) -> Card:
         return cls(
             id=strawberry.ID(r.id),
-            pan=display_pan(r.pan),
+            pan=r.pan,
             last4=r.pan[-4:],
             brand=CardBrand(r.brand),
             status=CardStatus(r.status),
             expiry=r.expiry,
             account_id=strawberry.ID(r.account_id),
+            owner=owner,
         )
 
 
 @strawberry.type(description="Fraud and collections standing, from the core system.")
 class RiskProfile:
-    fraud_hold: bool
-    fraud_reason: str | None
-    collections_status: CollectionsStatus
-    days_past_due: int
+    needs_specialist: bool = strawberry.field(
+        description="A fraud hold or arrears: route to a specialist. Visible to every role."
+    )
+    fraud_hold: bool | None = sensitive(S.RISK_SUMMARY)
+    fraud_reason: str | None = sensitive(S.FRAUD_DETAIL)
+    collections_status: CollectionsStatus | None = sensitive(S.RISK_SUMMARY)
+    days_past_due: int | None = sensitive(S.COLLECTIONS_DETAIL)
+    owner: strawberry.Private[Owner]
 
     @classmethod
-    def of(cls, r: records.Risk) -> RiskProfile:
+    def of(cls, r: records.Risk, owner: Owner) -> RiskProfile:
         return cls(
+            needs_specialist=r.fraud_hold
+            or r.days_past_due > 0
+            or r.collections_status != "CURRENT",
             fraud_hold=r.fraud_hold,
             fraud_reason=r.fraud_reason,
             collections_status=CollectionsStatus(r.collections_status),
             days_past_due=r.days_past_due,
+            owner=owner,
         )
 
 
@@ -230,14 +250,14 @@ class Interaction:
     queue: str | None
     agent_id: str | None
     intent: str | None = strawberry.field(description="What the bot/IVR or agent recorded.")
-    summary: str | None
+    summary: str | None = sensitive(S.CONVERSATION)
     disposition: str | None
     idv_result: IdvResult
     verified: bool = strawberry.field(description="ID&V passed on this contact.")
-    profile_id: strawberry.Private[str]
+    owner: strawberry.Private[Owner]
 
     @classmethod
-    def of(cls, r: records.Contact) -> Interaction:
+    def of(cls, r: records.Contact, owner: Owner) -> Interaction:
         return cls(
             id=strawberry.ID(r.id),
             channel=Channel(r.channel),
@@ -252,12 +272,15 @@ class Interaction:
             disposition=r.disposition,
             idv_result=IdvResult(r.idv_result),
             verified=r.verified,
-            profile_id=r.profile_id,
+            owner=owner,
         )
 
     @strawberry.field(description="The customer this contact belongs to (resolved via the CRM).")
     async def customer(self, info: Info) -> Customer | None:
-        found = await info.context.loaders.customer_by_ccaas_profile.load(self.profile_id)
+        profile = self.owner.profile_id
+        if profile is None:
+            return None
+        found = await info.context.loaders.customer_by_ccaas_profile.load(profile)
         return None if found is None else Customer.of(found)
 
 
@@ -267,11 +290,17 @@ class JourneyEvent:
     system: JourneySystem
     kind: str
     channel: Channel | None
-    summary: str
+    summary: str | None = sensitive(
+        S.CONVERSATION,
+        description="Its class depends on the event: CONVERSATION for contacts, TRANSACTIONS for "
+        "payments and fees, RISK_SUMMARY or FRAUD_DETAIL for fraud events; none for cases.",
+    )
     ref_id: strawberry.ID | None
+    owner: strawberry.Private[Owner]
+    sensitivity: strawberry.Private[S | None]
 
     @classmethod
-    def of(cls, r: JourneyEventRecord) -> JourneyEvent:
+    def of(cls, r: JourneyEventRecord, owner: Owner) -> JourneyEvent:
         return cls(
             at=r.at,
             system=JourneySystem(r.system),
@@ -279,24 +308,38 @@ class JourneyEvent:
             channel=None if r.channel is None else Channel(r.channel),
             summary=r.summary,
             ref_id=None if r.ref_id is None else strawberry.ID(r.ref_id),
+            owner=owner,
+            sensitivity=None if r.sensitivity is None else S(r.sensitivity),
         )
+
+    def sensitive_class(self, field: str) -> S | None:
+        return self.sensitivity
 
 
 @strawberry.type(description="Something unresolved the agent should know about.")
 class OpenItem:
     kind: OpenItemKind
     ref_id: strawberry.ID | None
-    summary: str
+    summary: str | None = sensitive(
+        S.RISK_SUMMARY, description="RISK_SUMMARY for arrears; not sensitive for other kinds."
+    )
     since: datetime | None
+    owner: strawberry.Private[Owner]
+    sensitivity: strawberry.Private[S | None]
 
     @classmethod
-    def of(cls, r: OpenItemRecord) -> OpenItem:
+    def of(cls, r: OpenItemRecord, owner: Owner) -> OpenItem:
         return cls(
             kind=OpenItemKind(r.kind),
             ref_id=None if r.ref_id is None else strawberry.ID(r.ref_id),
             summary=r.summary,
             since=r.since,
+            owner=owner,
+            sensitivity=None if r.sensitivity is None else S(r.sensitivity),
         )
+
+    def sensitive_class(self, field: str) -> S | None:
+        return self.sensitivity
 
 
 @strawberry.type(
@@ -313,22 +356,24 @@ class Journey:
     repeat_contact: bool = strawberry.field(description="The same intent twice within 7 days.")
     repeat_intent: str | None
     record: strawberry.Private[JourneyRecord]
+    owner: strawberry.Private[Owner]
 
     @classmethod
-    def of(cls, r: JourneyRecord) -> Journey:
+    def of(cls, r: JourneyRecord, owner: Owner) -> Journey:
         return cls(
             stage=JourneyStage(r.stage),
-            open_items=[OpenItem.of(i) for i in r.open_items],
-            last_contact=None if r.last_contact is None else Interaction.of(r.last_contact),
+            open_items=[OpenItem.of(i, owner) for i in r.open_items],
+            last_contact=None if r.last_contact is None else Interaction.of(r.last_contact, owner),
             contacts_last_7_days=r.contacts_last_7_days,
             repeat_contact=r.repeat_contact,
             repeat_intent=r.repeat_intent,
             record=r,
+            owner=owner,
         )
 
     @strawberry.field(description="The timeline, newest first (first: 1-100).")
     def events(self, first: int = 20) -> list[JourneyEvent]:
-        return [JourneyEvent.of(e) for e in self.record.events[: first_in_range(first)]]
+        return [JourneyEvent.of(e, self.owner) for e in self.record.events[: first_in_range(first)]]
 
 
 @strawberry.type(description="One customer, assembled at read time from every system.")
@@ -337,26 +382,30 @@ class Customer:
     full_name: str
     first_name: str
     last_name: str
-    date_of_birth: date | None
-    ssn: str | None
+    date_of_birth: str | None = sensitive(S.PII_DOB, description="ISO 8601 date.")
+    ssn: str | None = sensitive(S.PII_NATIONAL_ID)
     phones: list[PhoneNumber]
-    emails: list[str]
-    address: Address | None
+    emails: list[str] | None = sensitive(S.PII_EMAIL)
+    address: Address | None = sensitive(S.PII_ADDRESS)
     segment: Segment
     preferred_language: str | None
     record: strawberry.Private[records.Customer]
+    owner: strawberry.Private[Owner]
 
     @classmethod
     def of(cls, r: records.Customer) -> Customer:
+        owner = Owner(customer_id=r.id, profile_id=r.ccaas_profile_id)
         a = r.address
         return cls(
             id=strawberry.ID(r.id),
             full_name=f"{r.first_name} {r.last_name}",
             first_name=r.first_name,
             last_name=r.last_name,
-            date_of_birth=r.date_of_birth,
+            date_of_birth=None if r.date_of_birth is None else r.date_of_birth.isoformat(),
             ssn=r.ssn,
-            phones=[PhoneNumber(number=p.number, type=PhoneType(p.type)) for p in r.phones],
+            phones=[
+                PhoneNumber(number=p.number, type=PhoneType(p.type), owner=owner) for p in r.phones
+            ],
             emails=list(r.emails),
             address=None
             if a is None
@@ -366,10 +415,12 @@ class Customer:
                 state=a.state,
                 postal_code=a.postal_code,
                 country=a.country,
+                owner=owner,
             ),
             segment=Segment(r.segment),
             preferred_language=r.preferred_language,
             record=r,
+            owner=owner,
         )
 
     @strawberry.field(description="Accounts in the core system of record.")
@@ -377,14 +428,14 @@ class Customer:
         party = self.record.core_party_id
         if party is None:
             return []
-        return [Account.of(a) for a in await info.context.loaders.accounts.load(party)]
+        return [Account.of(a, self.owner) for a in await info.context.loaders.accounts.load(party)]
 
     @strawberry.field
     async def cards(self, info: Info) -> list[Card] | None:
         party = self.record.core_party_id
         if party is None:
             return []
-        return [Card.of(c) for c in await info.context.loaders.cards.load(party)]
+        return [Card.of(c, self.owner) for c in await info.context.loaders.cards.load(party)]
 
     @strawberry.field(description="The newest contacts, newest first (first: 1-50).")
     async def interactions(self, info: Info, first: int = 10) -> list[Interaction] | None:
@@ -393,7 +444,7 @@ class Customer:
         if profile is None:
             return []
         found = await info.context.loaders.contacts_of.load((profile, first))
-        return [Interaction.of(c) for c in found]
+        return [Interaction.of(c, self.owner) for c in found]
 
     @strawberry.field(description="CRM cases, newest first.")
     async def cases(self, info: Info, status: CaseFilter = CaseFilter.ALL) -> list[Case] | None:
@@ -406,7 +457,8 @@ class Customer:
 
     @strawberry.field
     async def journey(self, info: Info) -> Journey | None:
-        return Journey.of(await load_journey(info.context.loaders, self.record, datetime.now(UTC)))
+        journey = await load_journey(info.context.loaders, self.record, datetime.now(UTC))
+        return Journey.of(journey, self.owner)
 
     @strawberry.field(description="Articles for the customer's most recent intents (first: 1-20).")
     async def suggested_articles(self, info: Info, first: int = 3) -> list[Article] | None:
@@ -432,4 +484,4 @@ class Customer:
         if party is None:
             return None
         found = await info.context.loaders.risk.load(party)
-        return None if found is None else RiskProfile.of(found)
+        return None if found is None else RiskProfile.of(found, self.owner)

@@ -75,7 +75,7 @@ def gateway(sandbox_url: str) -> Iterator[Gateway]:
     sandbox_port = int(sandbox_url.rsplit(":", 1)[1])
     config = build_config(demo_config(0, sandbox_port), env={})
     with background_server(create_app(config), lifespan="on") as url:
-        token = asyncio.run(mint_token(sandbox_url, sub="agent-0001", roles=["agent"]))
+        token = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))
         yield Gateway(url=url, sandbox=sandbox_url, token=token)
 
 

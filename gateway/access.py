@@ -1,0 +1,130 @@
+"""Per-request access decisions: which treatment a sensitive field gets for this caller and this
+customer, and the audit records of what was read. Decisions are synchronous and cached per
+(class, verified) for the request, so masking costs a dict lookup per sensitive value."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from graphql import GraphQLError
+
+from schema import Owner, SensitiveClass
+from sources.records import Contact
+
+from .auth import Principal
+from .policy import Policy
+from .treatments import Masker
+
+__all__ = ["Access", "FieldForbidden", "Verification"]
+
+
+class FieldForbidden(GraphQLError):
+    """The policy denies this field to the caller: null plus FORBIDDEN_FIELD at its path."""
+
+    def __init__(self, klass: SensitiveClass) -> None:
+        super().__init__(
+            "not permitted for the caller's roles",
+            extensions={"code": "FORBIDDEN_FIELD", "class": klass.value},
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Verification:
+    """The caller's own interaction, as the CCaaS system reports it (None: not given or unknown).
+
+    It verifies a customer only while it is live, assigned to the caller (`sub`) and its ID&V
+    passed; and then only the customer whose CCaaS profile it belongs to."""
+
+    contact: Contact | None
+    subject: str
+
+    @property
+    def active(self) -> bool:
+        c = self.contact
+        return (
+            c is not None
+            and c.agent_id == self.subject
+            and c.verified
+            and c.state == "CONNECTED"
+            and c.ended_at is None
+        )
+
+    def covers(self, owner: Owner) -> bool:
+        return (
+            self.active
+            and owner.profile_id is not None
+            and self.contact is not None
+            and owner.profile_id == self.contact.profile_id
+        )
+
+
+@dataclass(slots=True)
+class _Read:
+    klass: SensitiveClass
+    treatment: str
+    path: str
+    owner: Owner
+    count: int = 1
+
+
+class Access:
+    def __init__(
+        self,
+        policy: Policy,
+        masker: Masker,
+        principal: Principal,
+        verification: Verification,
+        *,
+        interaction_id: str | None,
+    ) -> None:
+        self.policy = policy
+        self.masker = masker
+        self.principal = principal
+        self.verification = verification
+        self.interaction_id = interaction_id
+        self._decided: dict[tuple[SensitiveClass, bool], str] = {}
+        self._reads: dict[tuple[str, SensitiveClass, Owner], _Read] = {}
+
+    def decide(self, coordinate: str, klass: SensitiveClass, owner: Owner, path: Any) -> str:
+        """The treatment for one value; remembered for the audit (never the value itself)."""
+        verified = self.verification.covers(owner)
+        key = (klass, verified)
+        treatment = self._decided.get(key)
+        if treatment is None:
+            treatment = self.policy.treatment(self.principal.roles, klass, verified)
+            self._decided[key] = treatment
+        if treatment != "redact":
+            read = self._reads.get((coordinate, klass, owner))
+            if read is None:
+                dotted = ".".join(str(p) for p in path.as_list())
+                self._reads[(coordinate, klass, owner)] = _Read(klass, treatment, dotted, owner)
+            else:
+                read.count += 1
+        return treatment
+
+    def audit_events(self, request_id: str, operation: str | None) -> list[dict[str, Any]]:
+        now = datetime.now(UTC).isoformat()
+        return [
+            {
+                "type": "sensitive_read",
+                "time": now,
+                "requestId": request_id,
+                "subject": self.principal.subject,
+                "issuer": self.principal.issuer,
+                "roles": sorted(self.principal.roles),
+                "operation": operation,
+                "class": read.klass.value,
+                "field": coordinate,
+                "path": read.path,
+                "values": read.count,
+                "customerId": read.owner.customer_id,
+                "profileId": read.owner.profile_id,
+                "interactionId": self.interaction_id,
+                "verified": self.verification.covers(read.owner),
+                "treatment": read.treatment,
+                "outcome": "denied" if read.treatment == "deny" else "granted",
+            }
+            for (coordinate, _, _), read in self._reads.items()
+        ]

@@ -1,0 +1,86 @@
+"""The gateway's side of masking: the policy, the masker and the audit log, and per request the
+caller's `Access` (including whether their named interaction verifies a customer)."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Iterator
+
+from strawberry.extensions import SchemaExtension
+
+from resolvers import BadUserInput, Loaders, valid_contact_id
+from sources import SourceError
+
+from .access import Access, Verification
+from .audit import AuditLog, safe_operation_name
+from .auth import Principal
+from .config import Config
+from .policy import Policy
+from .treatments import Masker
+
+__all__ = ["Guard"]
+
+log = logging.getLogger("switchboard.access")
+
+
+class Guard:
+    def __init__(self, policy: Policy, masker: Masker, audit: AuditLog) -> None:
+        self.policy = policy
+        self.masker = masker
+        self.audit = audit
+
+    @classmethod
+    def from_config(cls, config: Config, audit: AuditLog | None = None) -> Guard:
+        policy = Policy.load(config.policy.file or None)
+        key = config.policy.hash_key.encode()
+        if not key:
+            log.warning(
+                "no policy.hash_key: hashes are random per process "
+                "(set SWITCHBOARD_POLICY_HASH_KEY)"
+            )
+            key = secrets.token_bytes(32)
+        return cls(policy, Masker(key), audit or AuditLog(config.audit.sink))
+
+    async def access(
+        self, principal: Principal, loaders: Loaders, interaction_id: str | None
+    ) -> Access:
+        """The caller's access for one request. The CCaaS system is asked about the named
+        interaction only when one of the caller's roles has verified treatments; any failure to
+        confirm it leaves the caller unverified (fail closed)."""
+        contact_id = None
+        if interaction_id is not None:
+            try:
+                contact_id = valid_contact_id(interaction_id)
+            except BadUserInput:
+                contact_id = None
+        contact = None
+        if contact_id is not None and self.policy.uses_verification(principal.roles):
+            try:
+                contact = await loaders.contact.load(contact_id)
+            except SourceError as exc:
+                log.warning(
+                    "cannot confirm interaction %s (%s): caller unverified", contact_id, exc.code
+                )
+        return Access(
+            self.policy,
+            self.masker,
+            principal,
+            Verification(contact, principal.subject),
+            interaction_id=contact_id,
+        )
+
+    def audit_extension(self) -> type[SchemaExtension]:
+        """A schema extension that writes the request's audit events once it has executed."""
+        audit = self.audit
+
+        class AuditTrail(SchemaExtension):
+            def on_operation(self) -> Iterator[None]:
+                yield
+                context = self.execution_context.context
+                access = getattr(context, "access", None)
+                if isinstance(access, Access):
+                    name = safe_operation_name(self.execution_context.operation_name)
+                    audit.write(access.audit_events(context.request_id, name))
+
+        return AuditTrail

@@ -1,0 +1,80 @@
+"""Field-level masking, installed once when the gateway builds the schema.
+
+The schema marks sensitive fields with `@sensitive(class: ...)`; here each such field's resolver
+is wrapped, once, at start-up. On a leaf the wrapper masks the value after it arrives,
+synchronously (async per-field hooks cost 7-10x on large lists); on an object or list field it
+is a gate: a denied class is refused before the field's resolver runs, so no back-end call is
+made for it. Every other field keeps its plain resolver. Because the wrapper sits on the field
+itself, aliases, fragments, nested paths and lists all pass through it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import strawberry
+from graphql import GraphQLObjectType, GraphQLResolveInfo, default_field_resolver, get_named_type
+
+from schema import Sensitive, SensitiveClass
+
+from .access import Access, FieldForbidden
+
+__all__ = ["install_masking"]
+
+Resolver = Callable[..., Any]
+
+
+def install_masking(schema: strawberry.Schema) -> dict[str, SensitiveClass]:
+    """Wrap every sensitive field of `schema`; returns {"Type.field": class} of what was wrapped."""
+    wrapped: dict[str, SensitiveClass] = {}
+    for gql_type in schema._schema.type_map.values():
+        if not isinstance(gql_type, GraphQLObjectType) or gql_type.name.startswith("__"):
+            continue
+        for name, field in gql_type.fields.items():
+            definition = field.extensions.get("strawberry-definition")
+            klass = _sensitive_class(definition)
+            if klass is None:
+                continue
+            coordinate = f"{gql_type.name}.{name}"
+            original = field.resolve or default_field_resolver
+            if isinstance(get_named_type(field.type), GraphQLObjectType):
+                field.resolve = _gate(original, coordinate, klass)
+            else:
+                field.resolve = _mask(original, coordinate, klass, definition.python_name)
+            wrapped[coordinate] = klass
+    return wrapped
+
+
+def _sensitive_class(definition: Any) -> SensitiveClass | None:
+    for directive in getattr(definition, "directives", None) or ():
+        if isinstance(directive, Sensitive):
+            return directive.class_
+    return None
+
+
+def _mask(original: Resolver, coordinate: str, klass: SensitiveClass, python_name: str) -> Resolver:
+    def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
+        value = original(source, info, **args)
+        actual = (
+            source.sensitive_class(python_name) if hasattr(source, "sensitive_class") else klass
+        )
+        if actual is None:
+            return value
+        access: Access = info.context.access
+        treatment = access.decide(coordinate, actual, source.owner, info.path)
+        if treatment == "deny":
+            raise FieldForbidden(actual)
+        return access.masker.apply(treatment, actual, value)
+
+    return resolve
+
+
+def _gate(original: Resolver, coordinate: str, klass: SensitiveClass) -> Resolver:
+    def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
+        access: Access = info.context.access
+        if access.decide(coordinate, klass, source.owner, info.path) == "deny":
+            raise FieldForbidden(klass)
+        return original(source, info, **args)
+
+    return resolve

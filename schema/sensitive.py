@@ -1,0 +1,81 @@
+"""What is sensitive, declared in the schema and visible in the SDL as `@sensitive(class: ...)`.
+
+The schema says *what* is sensitive; the gateway's policy decides *who* sees it and how (full,
+last 4, BIN + last 4, redacted, hashed or denied). A directive on a leaf masks its value; on an
+object or list field it gates the whole field (a denied class never even reaches the system).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any, Protocol
+
+import strawberry
+from strawberry.schema_directive import Location
+
+__all__ = [
+    "PARTIAL_TREATMENTS",
+    "Owner",
+    "Sensitive",
+    "SensitiveClass",
+    "VariablySensitive",
+    "sensitive",
+]
+
+
+@strawberry.enum(description="Classes of sensitive data; the role policy maps each to a treatment.")
+class SensitiveClass(Enum):
+    PII_NATIONAL_ID = "PII_NATIONAL_ID"
+    PII_DOB = "PII_DOB"
+    PII_ADDRESS = "PII_ADDRESS"
+    PII_PHONE = "PII_PHONE"
+    PII_EMAIL = "PII_EMAIL"
+    PCI_PAN = "PCI_PAN"
+    PCI_EXPIRY = "PCI_EXPIRY"
+    ACCOUNT_NUMBER = "ACCOUNT_NUMBER"
+    BALANCE = "BALANCE"
+    TRANSACTIONS = "TRANSACTIONS"
+    RISK_SUMMARY = "RISK_SUMMARY"
+    FRAUD_DETAIL = "FRAUD_DETAIL"
+    COLLECTIONS_DETAIL = "COLLECTIONS_DETAIL"
+    CONVERSATION = "CONVERSATION"
+
+
+PARTIAL_TREATMENTS: dict[SensitiveClass, frozenset[str]] = {
+    SensitiveClass.PCI_PAN: frozenset({"last4", "bin_last4"}),
+    SensitiveClass.PII_NATIONAL_ID: frozenset({"last4"}),
+    SensitiveClass.PII_PHONE: frozenset({"last4"}),
+    SensitiveClass.ACCOUNT_NUMBER: frozenset({"last4"}),
+}
+"""Which classes admit partial treatments; every class admits full, hash, redact and deny."""
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    description="The field carries sensitive data of this class; what a caller sees of it "
+    "depends on their roles and on whether the customer is verified on their interaction.",
+)
+class Sensitive:
+    class_: SensitiveClass = strawberry.directive_field(name="class")
+
+
+def sensitive(klass: SensitiveClass, **kwargs: Any) -> Any:
+    """A plain-attribute field marked sensitive: `ssn: str | None = sensitive(PII_NATIONAL_ID)`."""
+    return strawberry.field(directives=[Sensitive(class_=klass)], **kwargs)
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Whose data an object is: masking needs it to know whether the customer is verified on
+    the caller's interaction, and audit needs it to say which customer was read."""
+
+    customer_id: str | None
+    profile_id: str | None
+
+
+class VariablySensitive(Protocol):
+    """An object whose field's class depends on the value (a journey event's summary is a
+    conversation, a transaction or fraud detail, depending on where the event came from)."""
+
+    def sensitive_class(self, field: str) -> SensitiveClass | None: ...
