@@ -4,6 +4,7 @@ the whole integration session. Tests that inject faults restore them."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,14 +14,19 @@ import httpx
 import pytest
 
 from gateway.app import create_app
+from gateway.audit import AuditLog
 from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.guard import Guard
+from gateway.policy import Policy
+from gateway.treatments import Masker
 from sources.sandbox import running
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, stats
 from sources.sandbox.server import background_server
 
 ROOT = Path(__file__).resolve().parents[2]
 DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
+HASH_KEY = b"test-only-hash-key"
 
 
 @dataclass(frozen=True)
@@ -28,6 +34,8 @@ class Gateway:
     url: str
     sandbox: str
     token: str
+    audit: list[dict[str, Any]]
+    """Audit events the gateway wrote, oldest first (tests may clear it)."""
 
     async def post(
         self,
@@ -44,8 +52,17 @@ class Gateway:
         async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
             return await http.post("/graphql", json=payload, headers=all_headers)
 
-    async def query(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = await self.post({"query": query, "variables": variables or {}})
+    async def query(
+        self,
+        query: str,
+        variables: dict[str, Any] | None = None,
+        *,
+        token: str | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        response = await self.post(
+            {"query": query, "variables": variables or {}}, token=token or True, headers=headers
+        )
         assert response.status_code == 200, response.text
         body: dict[str, Any] = response.json()
         return body
@@ -74,9 +91,15 @@ def sandbox_url() -> Iterator[str]:
 def gateway(sandbox_url: str) -> Iterator[Gateway]:
     sandbox_port = int(sandbox_url.rsplit(":", 1)[1])
     config = build_config(demo_config(0, sandbox_port), env={})
-    with background_server(create_app(config), lifespan="on") as url:
+    audit: list[dict[str, Any]] = []
+
+    def sink(lines: bytes) -> None:
+        audit.extend(json.loads(line) for line in lines.splitlines())
+
+    guard = Guard(Policy.load(), Masker(HASH_KEY), AuditLog(sink))
+    with background_server(create_app(config, guard=guard), lifespan="on") as url:
         token = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))
-        yield Gateway(url=url, sandbox=sandbox_url, token=token)
+        yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit)
 
 
 @pytest.fixture(scope="session")

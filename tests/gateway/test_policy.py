@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from gateway.policy import Policy, PolicyError
+from schema import SensitiveClass as S
+
+DEFAULT = Policy.load()
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        ({}, "no [roles.<name>] tables"),
+        ({"roles": {"agent": {"SSN": "full"}}}, "unknown sensitive class 'SSN'"),
+        ({"roles": {"agent": {"PCI_PAN": "show"}}}, "unknown treatment"),
+        ({"roles": {"agent": {"BALANCE": "last4"}}}, "BALANCE does not admit last4"),
+        ({"roles": {"agent": {"PII_NATIONAL_ID": "bin_last4"}}}, "does not admit bin_last4"),
+        ({"roles": {"agent": {"verified": {"PCI_PAN": "everything"}}}}, "[roles.agent.verified]"),
+        ({"roles": {"agent": "full"}}, "must be a table"),
+        ({"roles": {"agent": {}}, "defaults": {}}, "unknown section"),
+    ],
+)
+def test_bad_policy_fails_at_start_up_naming_the_problem(raw: dict[str, Any], message: str) -> None:
+    with pytest.raises(PolicyError) as caught:
+        Policy.from_mapping(raw)
+    assert message in str(caught.value)
+
+
+def test_policy_file_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(PolicyError, match="not found"):
+        Policy.load(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[roles.agent\n")
+    with pytest.raises(PolicyError, match="not valid TOML"):
+        Policy.load(bad)
+
+
+def test_most_permissive_role_wins_and_unknown_roles_get_nothing() -> None:
+    assert DEFAULT.treatment({"ivr", "fraud_analyst"}, S.PCI_PAN, False) == "bin_last4"
+    assert DEFAULT.treatment({"developer", "agent"}, S.PII_NATIONAL_ID, False) == "redact"
+    assert DEFAULT.treatment({"admin"}, S.PCI_PAN, False) == "deny"
+    assert DEFAULT.treatment(set(), S.PCI_PAN, True) == "deny"
+
+
+def test_unlisted_class_is_denied() -> None:
+    policy = Policy.from_mapping({"roles": {"agent": {"PCI_PAN": "last4"}}})
+    assert policy.treatment({"agent"}, S.PII_DOB, True) == "deny"
+
+
+# The role display matrix of DOMAIN.md, column by column.
+MATRIX = [
+    # (role, verified, class, treatment)
+    ("ivr", False, S.PCI_PAN, "last4"),
+    ("ivr", False, S.PII_NATIONAL_ID, "deny"),
+    ("ivr", False, S.PII_DOB, "deny"),
+    ("ivr", False, S.BALANCE, "deny"),
+    ("ivr", True, S.BALANCE, "full"),
+    ("ivr", True, S.TRANSACTIONS, "deny"),
+    ("ivr", True, S.RISK_SUMMARY, "deny"),
+    ("agent", False, S.PCI_PAN, "deny"),
+    ("agent", False, S.PII_NATIONAL_ID, "deny"),
+    ("agent", False, S.PII_DOB, "deny"),
+    ("agent", False, S.BALANCE, "deny"),
+    ("agent", False, S.TRANSACTIONS, "deny"),
+    ("agent", False, S.RISK_SUMMARY, "deny"),
+    ("agent", True, S.PCI_PAN, "last4"),
+    ("agent", True, S.PII_NATIONAL_ID, "last4"),
+    ("agent", True, S.PII_DOB, "full"),
+    ("agent", True, S.BALANCE, "full"),
+    ("agent", True, S.TRANSACTIONS, "full"),
+    ("agent", True, S.RISK_SUMMARY, "full"),
+    ("agent", True, S.FRAUD_DETAIL, "deny"),
+    ("supervisor", False, S.PCI_PAN, "last4"),
+    ("supervisor", False, S.PII_NATIONAL_ID, "last4"),
+    ("supervisor", False, S.PII_DOB, "full"),
+    ("supervisor", False, S.BALANCE, "full"),
+    ("supervisor", False, S.FRAUD_DETAIL, "deny"),
+    ("fraud_analyst", False, S.PCI_PAN, "bin_last4"),
+    ("fraud_analyst", False, S.PII_NATIONAL_ID, "last4"),
+    ("fraud_analyst", False, S.FRAUD_DETAIL, "full"),
+    ("collections", False, S.COLLECTIONS_DETAIL, "full"),
+    ("collections", False, S.BALANCE, "deny"),
+    ("collections", True, S.BALANCE, "full"),
+    ("collections", True, S.FRAUD_DETAIL, "deny"),
+]
+
+
+@pytest.mark.parametrize(("role", "verified", "klass", "treatment"), MATRIX)
+def test_default_policy_follows_the_role_display_matrix(
+    role: str, verified: bool, klass: S, treatment: str
+) -> None:
+    assert DEFAULT.treatment({role}, klass, verified) == treatment
+
+
+@pytest.mark.parametrize("klass", list(S))
+def test_developer_sees_every_class_redacted(klass: S) -> None:
+    assert DEFAULT.treatment({"developer"}, klass, False) == "redact"
+    assert DEFAULT.treatment({"developer"}, klass, True) == "redact"
+
+
+def test_default_policy_never_shows_more_than_bin_last4_of_a_pan() -> None:
+    for role in DEFAULT.roles:
+        for verified in (False, True):
+            assert DEFAULT.treatment({role}, S.PCI_PAN, verified) != "full"
