@@ -64,7 +64,7 @@ class Verification:
 class _Read:
     klass: SensitiveClass
     treatment: str
-    path: str
+    path: Any  # graphql-core's Path, formatted only if audited
     owner: Owner
     count: int = 1
 
@@ -85,23 +85,26 @@ class Access:
         self.verification = verification
         self.interaction_id = interaction_id
         self._decided: dict[tuple[SensitiveClass, bool], str] = {}
-        self._reads: dict[tuple[str, SensitiveClass, Owner], _Read] = {}
+        self._reads: dict[tuple[str, str | None, str | None], _Read] = {}
 
-    def decide(self, coordinate: str, klass: SensitiveClass, owner: Owner, path: Any) -> str:
-        """The treatment for one value; remembered for the audit (never the value itself)."""
+    def decide(self, field: str, klass: SensitiveClass, owner: Owner, path: Any) -> str:
+        """The treatment for one value of `field` (a "Type.field" coordinate, suffixed with the
+        class where it varies per value) owned by `owner`, remembered for the audit.
+
+        The hot path is one dict lookup: the first value of a field for a customer decides, the
+        rest of that customer's values (a list of cards) reuse the decision."""
+        read = self._reads.get((field, owner.customer_id, owner.profile_id))
+        if read is not None:
+            read.count += 1
+            return read.treatment
         verified = self.verification.covers(owner)
-        key = (klass, verified)
-        treatment = self._decided.get(key)
+        treatment = self._decided.get((klass, verified))
         if treatment is None:
             treatment = self.policy.treatment(self.principal.roles, klass, verified)
-            self._decided[key] = treatment
-        if treatment != "redact":
-            read = self._reads.get((coordinate, klass, owner))
-            if read is None:
-                dotted = ".".join(str(p) for p in path.as_list())
-                self._reads[(coordinate, klass, owner)] = _Read(klass, treatment, dotted, owner)
-            else:
-                read.count += 1
+            self._decided[(klass, verified)] = treatment
+        self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
+            klass, treatment, path, owner
+        )
         return treatment
 
     def audit_events(self, request_id: str, operation: str | None) -> list[dict[str, Any]]:
@@ -116,8 +119,8 @@ class Access:
                 "roles": sorted(self.principal.roles),
                 "operation": operation,
                 "class": read.klass.value,
-                "field": coordinate,
-                "path": read.path,
+                "field": field.partition(":")[0],
+                "path": ".".join(str(key) for key in read.path.as_list()),
                 "values": read.count,
                 "customerId": read.owner.customer_id,
                 "profileId": read.owner.profile_id,
@@ -126,5 +129,6 @@ class Access:
                 "treatment": read.treatment,
                 "outcome": "denied" if read.treatment == "deny" else "granted",
             }
-            for (coordinate, _, _), read in self._reads.items()
+            for (field, _, _), read in self._reads.items()
+            if read.treatment != "redact"
         ]

@@ -38,10 +38,15 @@ def install_masking(schema: strawberry.Schema) -> dict[str, SensitiveClass]:
                 continue
             coordinate = f"{gql_type.name}.{name}"
             original = field.resolve or default_field_resolver
+            owner_type = gql_type.extensions["strawberry-definition"].origin
             if isinstance(get_named_type(field.type), GraphQLObjectType):
                 field.resolve = _gate(original, coordinate, klass)
+            elif hasattr(owner_type, "sensitive_class"):
+                field.resolve = _mask_variable(original, coordinate, definition.python_name)
+            elif definition.base_resolver is None:
+                field.resolve = _mask_attribute(definition.python_name, coordinate, klass)
             else:
-                field.resolve = _mask(original, coordinate, klass, definition.python_name)
+                field.resolve = _mask(original, coordinate, klass)
             wrapped[coordinate] = klass
     return wrapped
 
@@ -53,19 +58,49 @@ def _sensitive_class(definition: Any) -> SensitiveClass | None:
     return None
 
 
-def _mask(original: Resolver, coordinate: str, klass: SensitiveClass, python_name: str) -> Resolver:
+def _mask(original: Resolver, coordinate: str, klass: SensitiveClass) -> Resolver:
     def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
         value = original(source, info, **args)
-        actual = (
-            source.sensitive_class(python_name) if hasattr(source, "sensitive_class") else klass
-        )
-        if actual is None:
+        access: Access = info.context.access
+        treatment = access.decide(coordinate, klass, source.owner, info.path)
+        if treatment == "full":
+            return value
+        if treatment == "deny":
+            raise FieldForbidden(klass)
+        return access.masker.apply(treatment, klass, value)
+
+    return resolve
+
+
+def _mask_attribute(name: str, coordinate: str, klass: SensitiveClass) -> Resolver:
+    """`_mask` for a plain attribute (most sensitive leaves): reads it directly, the way
+    strawberry's basic-field fast path would, with no extra call."""
+
+    def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
+        access: Access = info.context.access
+        treatment = access.decide(coordinate, klass, source.owner, info.path)
+        if treatment == "full":
+            return getattr(source, name)
+        if treatment == "deny":
+            raise FieldForbidden(klass)
+        return access.masker.apply(treatment, klass, getattr(source, name))
+
+    return resolve
+
+
+def _mask_variable(original: Resolver, coordinate: str, python_name: str) -> Resolver:
+    """For objects whose field's class depends on the value (`VariablySensitive`)."""
+
+    def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
+        value = original(source, info, **args)
+        klass = source.sensitive_class(python_name)
+        if klass is None:
             return value
         access: Access = info.context.access
-        treatment = access.decide(coordinate, actual, source.owner, info.path)
+        treatment = access.decide(f"{coordinate}:{klass.value}", klass, source.owner, info.path)
         if treatment == "deny":
-            raise FieldForbidden(actual)
-        return access.masker.apply(treatment, actual, value)
+            raise FieldForbidden(klass)
+        return access.masker.apply(treatment, klass, value)
 
     return resolve
 

@@ -55,26 +55,20 @@ class Masker:
             digest = hmac.new(self._hash_key, f"{klass.value}:{text}".encode(), hashlib.sha256)
             return "hash:" + digest.hexdigest()[:24]
         if treatment == "bin_last4":
-            return _keep(text, lead=6, tail=4) if _alnum_count(text) > 10 else _keep(text, 0, 4)
+            return _keep(text, lead=6 if len(text) > 10 else 0, tail=4)
         if treatment == "last4":
             return _keep(text, lead=0, tail=4)
         raise ValueError(f"no such treatment: {treatment}")
 
 
-def _alnum_count(text: str) -> int:
-    return sum(ch.isalnum() for ch in text)
-
-
 def _keep(text: str, lead: int, tail: int) -> str:
     """Mask every letter and digit but the first `lead` and last `tail`; keep separators, so
     "912-34-5678" becomes "***-**-5678" and a PAN "411111******1111"."""
-    total = _alnum_count(text)
-    out = []
-    seen = 0
-    for ch in text:
-        if ch.isalnum():
-            out.append(ch if seen < lead or seen >= total - tail else "*")
-            seen += 1
-        else:
-            out.append(ch)
-    return "".join(out)
+    positions = [i for i, ch in enumerate(text) if ch.isalnum()]
+    hidden = positions[lead : max(len(positions) - tail, lead)]
+    if not hidden:
+        return text
+    chars = list(text)
+    for i in hidden:
+        chars[i] = "*"
+    return "".join(chars)

@@ -106,3 +106,11 @@ def test_default_policy_never_shows_more_than_bin_last4_of_a_pan() -> None:
     for role in DEFAULT.roles:
         for verified in (False, True):
             assert DEFAULT.treatment({role}, S.PCI_PAN, verified) != "full"
+
+
+def test_readme_shows_the_default_policy_as_it_is() -> None:
+    from gateway.policy_table import policy_table
+
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    table = readme.split("<!-- policy-table -->\n", 1)[1].split("\n<!-- /policy-table -->", 1)[0]
+    assert table == policy_table(DEFAULT), "README's policy table drifted from gateway/policy.toml"

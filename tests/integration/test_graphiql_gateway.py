@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
 from playwright.sync_api import expect
 
@@ -48,3 +49,21 @@ def test_graphiql_without_a_token_shows_the_refusal_not_data(
         expect(result).not_to_contain_text(sample[0]["id"])
         # the browser logs the 401 itself; that one is expected
         seen.errors[:] = [e for e in seen.errors if "401" not in e]
+
+
+def test_switching_the_token_in_graphiql_changes_what_is_masked(
+    chromium: Chromium, gateway: Gateway, sample: list[dict[str, Any]]
+) -> None:
+    raw = sample[3]
+    query = f'{{ customer(id: "{raw["id"]}") {{ ssn }} }}'
+    # playwright's sync API owns this thread's event loop: mint with a plain blocking call
+    minted = httpx.post(
+        f"{gateway.sandbox}/idp/token", data={"sub": "dev-0001", "roles": "developer"}
+    )
+    developer = minted.json()["access_token"]
+    analyst = {"Authorization": f"Bearer {gateway.token}"}
+    with graphiql_page(chromium, f"{gateway.url}/graphql", stored_headers=analyst) as (page, _):
+        expect(run_query(page, query, analyst)).to_contain_text("***-**-" + raw["ssn"][-4:])
+        redacted = run_query(page, query, {"Authorization": f"Bearer {developer}"})
+        expect(redacted).to_contain_text("***-**-****")
+        expect(redacted).not_to_contain_text(raw["ssn"][-4:])
