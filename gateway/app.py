@@ -23,11 +23,11 @@ from strawberry.types import ExecutionResult
 
 from resolvers import Loaders
 from schema import build_schema
-from sources import Sources
+from sources import Sources, current_scope, open_scope
 
 from .access import Access
 from .auth import Authenticator, Principal
-from .config import Config
+from .config import Config, ServerSettings
 from .errors import format_error, quiet_strawberry_logger
 from .graphiql import csp_header, graphiql_assets_app, render_graphiql_html
 from .guard import Guard
@@ -58,13 +58,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
         schema: strawberry.Schema,
         sources: Sources,
         guard: Guard,
+        server: ServerSettings,
         *,
-        ide: bool,
         ide_headers: str | None,
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if ide else None)
+        super().__init__(schema, graphql_ide="graphiql" if server.graphiql else None)
         self.sources = sources
         self.guard = guard
+        self.server = server
         self.ide_headers = ide_headers
 
     async def get_context(
@@ -79,6 +80,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             ):
                 return cast(RequestContext, None)
             raise HTTPException(401, "invalid token")
+        open_scope(self._deadline(request), self.server.deadline_margin_seconds)
         loaders = Loaders(self.sources)
         interaction_id = request.headers.get("x-interaction-id")
         return RequestContext(
@@ -97,8 +99,20 @@ class GraphQLView(GraphQL[RequestContext, None]):
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             response["errors"] = [format_error(e, request_id) for e in result.errors]
-        response["extensions"] = {**(result.extensions or {}), "requestId": request_id}
+        extensions = {**(result.extensions or {}), "requestId": request_id}
+        scope = current_scope()
+        if scope is not None and scope.reports:
+            extensions["sources"] = scope.summary()
+        response["extensions"] = extensions
         return response
+
+    def _deadline(self, request: Request | WebSocket) -> float:
+        """The configured deadline, or less if the client asks (never more)."""
+        deadline = self.server.deadline_seconds
+        asked = request.headers.get("x-request-timeout-ms", "")
+        if asked.isdigit() and 0 < int(asked) < deadline * 1000:
+            deadline = int(asked) / 1000
+        return deadline
 
     async def render_graphql_ide(self, request: Request) -> Response:
         page = (
@@ -128,7 +142,7 @@ def create_app(
     schema = build_schema(extensions=[guard.audit_extension()])
     install_masking(schema)
     authenticator = Authenticator(config.auth)
-    view = GraphQLView(schema, sources, guard, ide=config.server.graphiql, ide_headers=ide_headers)
+    view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
     graphql = RequestId(BearerAuth(view, authenticator, ide=config.server.graphiql))
 
     @contextlib.asynccontextmanager
@@ -154,8 +168,10 @@ def create_app(
         }
         checks["jwks"] = "ok" if authenticator.ready else "no keys"
         ok = all(v == "ok" for v in checks.values())
+        # An open circuit degrades only that system's fields: shown, but still ready.
+        circuits = {name: t.breaker.state for name, t in transports.items()}
         return JSONResponse(
-            {"status": "ready" if ok else "not ready", "checks": checks},
+            {"status": "ready" if ok else "not ready", "checks": checks, "circuits": circuits},
             status_code=200 if ok else 503,
         )
 

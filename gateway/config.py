@@ -33,6 +33,11 @@ __all__ = [
 
 ENV_PREFIX = "SWITCHBOARD_"
 
+SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
+    # reference data may stand in for a failed call, 10 minutes at most; customer data never
+    "knowledge": {"stale_if_error_seconds": 600.0},
+}
+
 
 class ConfigError(Exception):
     """The configuration cannot be used; the message says which key and why."""
@@ -44,6 +49,10 @@ class ServerSettings:
     port: int = 8000
     graphiql: bool = False
     max_body_bytes: int = 256 * 1024
+    deadline_seconds: float = 2.0
+    """Each request's deadline; a client may ask for less with X-Request-Timeout-Ms."""
+    deadline_margin_seconds: float = 0.05
+    """Kept back from back-end calls for assembling and sending the response."""
 
 
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
@@ -129,7 +138,10 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         raise ConfigError(f"unknown source(s): {', '.join(sorted(extra))}")
     sources = {
         name: _section(
-            SourceSettings, f"sources.{name}", {"name": name, **raw_sources.get(name, {})}, env
+            SourceSettings,
+            f"sources.{name}",
+            {"name": name, **SOURCE_DEFAULTS.get(name, {}), **raw_sources.get(name, {})},
+            env,
         )
         for name in SYSTEMS
     }

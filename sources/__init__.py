@@ -12,12 +12,16 @@ import httpx
 
 from ._errors import (
     SourceBadResponse,
+    SourceCircuitOpen,
     SourceError,
+    SourceOverloaded,
     SourceRateLimited,
     SourceTimeout,
     SourceUnavailable,
 )
-from ._transport import SourceSettings, Transport
+from ._scope import RequestScope, current_scope, open_scope, request_scope
+from ._settings import REFERENCE_DATA, SourceSettings
+from ._transport import Transport
 from .ccaas import CcaasClient
 from .core import CoreClient
 from .crm import CrmClient
@@ -25,20 +29,27 @@ from .identity import IdentityClient
 from .knowledge import KnowledgeClient
 
 __all__ = [
+    "REFERENCE_DATA",
     "SYSTEMS",
     "CcaasClient",
     "CoreClient",
     "CrmClient",
     "IdentityClient",
     "KnowledgeClient",
+    "RequestScope",
     "SourceBadResponse",
+    "SourceCircuitOpen",
     "SourceError",
+    "SourceOverloaded",
     "SourceRateLimited",
     "SourceSettings",
     "SourceTimeout",
     "SourceUnavailable",
     "Sources",
     "Transport",
+    "current_scope",
+    "open_scope",
+    "request_scope",
 ]
 
 SYSTEMS = ("crm", "core", "ccaas", "knowledge")

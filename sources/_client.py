@@ -7,6 +7,7 @@ from typing import TypeVar
 
 from ._batch import chunked
 from ._decode import Reader, records_in
+from ._errors import SourceBadResponse
 from ._transport import Params, Transport
 
 __all__ = ["SourceClient"]
@@ -39,13 +40,33 @@ class SourceClient:
         envelope: Sequence[str],
         kind: str,
         decode: Callable[[Reader], T],
+        *,
+        asked: Callable[[T], str | None],
+        ident: Callable[[T], str],
         extra: Params = (),
     ) -> list[T]:
-        """GET `path?key=v1&key=v2...`, chunked by the source's max batch size."""
+        """GET `path?key=v1&key=v2...`, chunked by the source's max batch size.
+
+        `asked(record)` is the value of `key` the record answers and `ident(record)` its own id:
+        an answer with a record nobody asked for, or the same record twice, is refused whole
+        (SOURCE_BAD_RESPONSE) — a misbehaving system must never attach a record to the wrong
+        customer."""
 
         async def fetch_chunk(chunk: Sequence[str]) -> list[T]:
             params = [(key, v) for v in chunk]
             params.extend(extra)
-            return await self.fetch(path, params, envelope, kind, decode)
+            records = await self.fetch(path, params, envelope, kind, decode)
+            wanted = set(chunk)
+            seen: set[str] = set()
+            for record in records:
+                if asked(record) not in wanted:
+                    raise SourceBadResponse(
+                        self.name, f"{self.name} answered a {kind} not asked for"
+                    )
+                own = ident(record)
+                if own in seen:
+                    raise SourceBadResponse(self.name, f"{self.name} answered a {kind} twice")
+                seen.add(own)
+            return records
 
         return await chunked(values, self.transport.settings.max_batch, fetch_chunk)

@@ -1,10 +1,13 @@
-"""The errors a source raises, each carrying the client-facing code it maps to.
+"""The errors a source raises, each carrying the client-facing code it maps to and the status it
+gives its system in the response's `extensions.sources`.
 
     SourceError                 (code SOURCE_ERROR)
     ├── SourceUnavailable       connection refused or dropped, 5xx       SOURCE_UNAVAILABLE
     ├── SourceTimeout           no answer within the deadline            SOURCE_TIMEOUT
     ├── SourceBadResponse       malformed body, wrong types, bad status  SOURCE_BAD_RESPONSE
-    └── SourceRateLimited       429 from the system                      RATE_LIMITED
+    ├── SourceRateLimited       429 from the system                      RATE_LIMITED
+    ├── SourceCircuitOpen       failing fast: the system keeps failing   CIRCUIT_OPEN
+    └── SourceOverloaded        too many calls already waiting on it     SOURCE_OVERLOADED
 
 Messages name the system ("core"), never a URL, host or upstream body: they reach the client.
 """
@@ -13,7 +16,9 @@ from __future__ import annotations
 
 __all__ = [
     "SourceBadResponse",
+    "SourceCircuitOpen",
     "SourceError",
+    "SourceOverloaded",
     "SourceRateLimited",
     "SourceTimeout",
     "SourceUnavailable",
@@ -24,6 +29,11 @@ class SourceError(Exception):
     """A back-end system failed to give a usable answer."""
 
     code = "SOURCE_ERROR"
+    status = "error"
+    retryable = False
+    """Worth another attempt, for an idempotent read, if time and the retry budget allow."""
+    counts_against_system = True
+    """A sign the system itself is failing (feeds its circuit breaker)."""
 
     def __init__(self, source: str, message: str) -> None:
         super().__init__(message)
@@ -33,19 +43,44 @@ class SourceError(Exception):
 
 class SourceUnavailable(SourceError):
     code = "SOURCE_UNAVAILABLE"
+    status = "unavailable"
+
+    def __init__(self, source: str, message: str, http_status: int | None = None) -> None:
+        super().__init__(source, message)
+        self.http_status = http_status
+        # connection failures and gateway-ish statuses are transient; a 500 is a bug upstream
+        self.retryable = http_status in (None, 502, 503, 504)
 
 
 class SourceTimeout(SourceError):
     code = "SOURCE_TIMEOUT"
+    status = "timeout"
+    retryable = True
 
 
 class SourceBadResponse(SourceError):
     code = "SOURCE_BAD_RESPONSE"
+    status = "bad_response"
 
 
 class SourceRateLimited(SourceError):
     code = "RATE_LIMITED"
+    status = "rate_limited"
+    retryable = True
+    counts_against_system = False
 
     def __init__(self, source: str, message: str, retry_after: float | None = None) -> None:
         super().__init__(source, message)
         self.retry_after = retry_after
+
+
+class SourceCircuitOpen(SourceError):
+    code = "CIRCUIT_OPEN"
+    status = "circuit_open"
+    counts_against_system = False
+
+
+class SourceOverloaded(SourceError):
+    code = "SOURCE_OVERLOADED"
+    status = "overloaded"
+    counts_against_system = False

@@ -1,163 +1,138 @@
-"""The one HTTP seam: every use of the HTTP client in Switchboard lives in this module.
+"""A system as the clients see it: GET a path, get decoded JSON or a typed `SourceError`, with
+the request's deadline, retries, the circuit breaker, the bulkhead and (reference data only)
+stale-if-error applied around the one HTTP seam (`sources._http`).
 
-Foreign errors are mapped here into the hierarchy of `sources._errors` (`raise ... from exc`),
-so nothing above this module ever sees an httpx type. Swapping the client (see the Performance I
-issue) means rewriting this file only.
+Every call here is an idempotent read (GET), so retrying is safe; writes, when they come, must
+not go through `get_json`'s retry loop.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
-from collections.abc import Sequence
-from dataclasses import dataclass
+import random
+import time
 from typing import Any
 
 import httpx
-import orjson
+from cachetools import TTLCache
 
-from ._errors import (
-    SourceBadResponse,
-    SourceRateLimited,
-    SourceTimeout,
-    SourceUnavailable,
-)
+from ._errors import SourceError, SourceTimeout
+from ._http import HttpClient, Params, probe
+from ._resilience import Bulkhead, CircuitBreaker, RetryBudget
+from ._scope import current_scope
+from ._settings import SourceSettings
 
 __all__ = ["Params", "SourceSettings", "Transport"]
 
-Params = Sequence[tuple[str, str]]
-
-
-@dataclass(frozen=True, slots=True)
-class SourceSettings:
-    """How to reach one back-end system."""
-
-    name: str
-    base_url: str
-    timeout: float = 2.0
-    connect_timeout: float = 1.0
-    max_connections: int = 64
-    max_keepalive: int = 32
-    max_batch: int = 200
-    max_body_bytes: int = 8 * 1024 * 1024
-
-    def __post_init__(self) -> None:
-        if not self.base_url.startswith(("http://", "https://")):
-            raise ValueError(f"source {self.name!r}: base_url must be an http(s) URL")
-        if self.max_batch < 1:
-            raise ValueError(f"source {self.name!r}: max_batch must be >= 1")
-        if not (self.timeout > 0 and self.connect_timeout > 0):
-            raise ValueError(f"source {self.name!r}: timeouts must be > 0")
+_MIN_ATTEMPT = 0.01
+"""A retry that would have less than this many seconds left is not worth starting."""
 
 
 class Transport:
-    """A pooled client for one system: GET a path, get decoded JSON or a typed `SourceError`."""
-
     def __init__(
-        self,
-        settings: SourceSettings,
-        *,
-        mock: httpx.AsyncBaseTransport | None = None,
+        self, settings: SourceSettings, *, mock: httpx.AsyncBaseTransport | None = None
     ) -> None:
         self.settings = settings
         self.name = settings.name
-        limits = httpx.Limits(
-            max_connections=settings.max_connections,
-            max_keepalive_connections=settings.max_keepalive,
+        self.http = HttpClient(settings, mock)
+        self.breaker = CircuitBreaker(
+            settings.name,
+            window=settings.breaker_window,
+            min_calls=settings.breaker_min_calls,
+            failure_ratio=settings.breaker_failure_ratio,
+            open_seconds=settings.breaker_open_seconds,
         )
-        timeout = httpx.Timeout(settings.timeout, connect=settings.connect_timeout)
-        self._client = httpx.AsyncClient(
-            base_url=settings.base_url.rstrip("/"),
-            limits=limits,
-            timeout=timeout,
-            transport=mock,
-            headers={"accept": "application/json"},
-            follow_redirects=False,
+        self.bulkhead = Bulkhead(
+            settings.name, max_in_flight=settings.max_in_flight, max_queue=settings.max_queue
+        )
+        self.retry_budget = RetryBudget(settings.retry_budget_ratio)
+        self._stale: TTLCache[tuple[str, tuple[tuple[str, str], ...]], Any] | None = (
+            TTLCache(maxsize=4096, ttl=settings.stale_if_error_seconds)
+            if settings.stale_if_error_seconds > 0
+            else None
         )
 
     async def aclose(self) -> None:
-        await self._client.aclose()
+        await self.http.aclose()
 
     async def probe(self, within: float = 1.0) -> bool:
-        """Can a TCP connection to the system be opened? Readiness without an API call."""
-        url = httpx.URL(self.settings.base_url)
-        port = url.port or (443 if url.scheme == "https" else 80)
-        try:
-            async with asyncio.timeout(within):
-                _, writer = await asyncio.open_connection(url.host, port)
-            writer.close()
-            await writer.wait_closed()
-        except (OSError, TimeoutError):
-            return False
-        return True
+        return await probe(self.settings.base_url, within)
 
-    async def get_json(self, path: str, params: Params = (), *, budget: float | None = None) -> Any:
-        """GET `path` (a fixed path, never built from user input) with query `params`.
-
-        `budget` (seconds) caps this call below the source's own timeouts, e.g. the time left
-        before the request's deadline.
-        """
-        name = self.name
-        request_timeout: httpx.Timeout | None = None
-        if budget is not None:
-            if budget <= 0:
-                raise SourceTimeout(name, f"{name} call skipped: no time left")
-            request_timeout = httpx.Timeout(min(budget, self.settings.timeout))
+    async def get_json(self, path: str, params: Params = ()) -> Any:
+        """One logical call (retries included), recorded once in the request's scope."""
+        started = time.monotonic()
         try:
-            request = self._client.build_request(
-                "GET",
-                path,
-                params=list(params),
-                timeout=request_timeout or self._client.timeout,
-            )
-            response = await self._client.send(request, stream=True)
+            body = await self._call(path, params)
+        except SourceError as exc:
+            stale = self._stale.get((path, tuple(params))) if self._stale is not None else None
+            self._record("stale" if stale is not None else exc.status, started)
+            if stale is None:
+                raise
+            return stale
+        self._record("ok", started)
+        if self._stale is not None:
+            self._stale[(path, tuple(params))] = body
+        return body
+
+    async def _call(self, path: str, params: Params) -> Any:
+        self.retry_budget.deposit()
+        attempt = 0
+        while True:
             try:
-                self._check_status(response)
-                body = await self._read_capped(response)
-            finally:
-                await response.aclose()
-        except httpx.TimeoutException as exc:
-            raise SourceTimeout(name, f"{name} did not answer in time") from exc
-        except httpx.TransportError as exc:
-            raise SourceUnavailable(name, f"{name} is unreachable") from exc
+                return await self._attempt(path, params)
+            except SourceError as exc:
+                delay = self._retry_delay(exc, attempt)
+                if delay is None:
+                    raise
+            await asyncio.sleep(delay)
+            attempt += 1
+
+    async def _attempt(self, path: str, params: Params) -> Any:
+        budget = self._budget()
+        self.breaker.check()
+        started = time.monotonic()
         try:
-            return orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise SourceBadResponse(name, f"{name} answered a malformed body") from exc
+            async with self.bulkhead.slot(budget):
+                left = budget - (time.monotonic() - started)
+                body = await self.http.get_json(path, params, max(left, 0.001))
+        except SourceError as exc:
+            if exc.counts_against_system:
+                self.breaker.failure()
+            else:
+                self.breaker.neutral()
+            raise
+        self.breaker.success()
+        return body
 
-    def _check_status(self, response: httpx.Response) -> None:
-        name, status = self.name, response.status_code
-        if status == 200:
-            return
-        if status == 429:
-            raise SourceRateLimited(
-                name, f"{name} is rate limiting", _retry_after(response.headers.get("retry-after"))
-            )
-        if status >= 500:
-            raise SourceUnavailable(name, f"{name} is unavailable ({status})")
-        raise SourceBadResponse(name, f"{name} refused the request ({status})")
+    def _budget(self) -> float:
+        """This attempt's time: the source's own timeout, cut to what the request has left."""
+        budget = self.settings.timeout
+        scope = current_scope()
+        if scope is not None:
+            budget = min(budget, scope.remaining())
+        if budget <= 0:
+            raise SourceTimeout(self.name, f"{self.name} call skipped: no time left")
+        return budget
 
-    async def _read_capped(self, response: httpx.Response) -> bytes:
-        cap = self.settings.max_body_bytes
-        declared = response.headers.get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > cap:
-            raise SourceBadResponse(self.name, f"{self.name} answered an oversized body")
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in response.aiter_bytes():
-            size += len(chunk)
-            if size > cap:
-                raise SourceBadResponse(self.name, f"{self.name} answered an oversized body")
-            chunks.append(chunk)
-        return b"".join(chunks)
+    def _retry_delay(self, exc: SourceError, attempt: int) -> float | None:
+        """How long to wait before retrying, or None: not retryable, out of attempts, out of
+        time (never past the deadline) or out of retry budget."""
+        if not exc.retryable or attempt >= self.settings.retries:
+            return None
+        retry_after = getattr(exc, "retry_after", None)
+        if retry_after is not None:
+            delay = float(retry_after)
+        else:  # full jitter: spreads the retries of many callers apart
+            cap = min(self.settings.retry_max_delay, self.settings.retry_base_delay * 2**attempt)
+            delay = random.uniform(0, cap)
+        scope = current_scope()
+        if scope is not None and delay + _MIN_ATTEMPT > scope.remaining():
+            return None
+        if not self.retry_budget.withdraw():
+            return None
+        return delay
 
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header given as delta-seconds (HTTP-dates are ignored)."""
-    if value is None:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        return None
-    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+    def _record(self, status: str, started: float) -> None:
+        scope = current_scope()
+        if scope is not None:
+            scope.record(self.name, status, time.monotonic() - started)

@@ -15,7 +15,16 @@ _ENVELOPE = ("Contacts",)
 
 class CcaasClient(SourceClient):
     async def contacts(self, contact_ids: Iterable[str]) -> list[Contact]:
-        return await self.batch("/contacts", "id", contact_ids, _ENVELOPE, "contact", _contact)
+        return await self.batch(
+            "/contacts",
+            "id",
+            contact_ids,
+            _ENVELOPE,
+            "contact",
+            _contact,
+            asked=lambda c: c.id,
+            ident=lambda c: c.id,
+        )
 
     async def contacts_of(self, profile_ids: Iterable[str], per_profile: int) -> list[Contact]:
         """The newest `per_profile` contacts of each profile."""
@@ -26,7 +35,9 @@ class CcaasClient(SourceClient):
             _ENVELOPE,
             "contact",
             _contact,
-            [("perProfile", str(per_profile))],
+            asked=lambda c: c.profile_id,
+            ident=lambda c: c.id,
+            extra=[("perProfile", str(per_profile))],
         )
 
 

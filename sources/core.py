@@ -28,7 +28,14 @@ __all__ = ["CoreClient"]
 class CoreClient(SourceClient):
     async def accounts(self, party_ids: Iterable[str]) -> list[Account]:
         return await self.batch(
-            "/accounts", "partyId", party_ids, ("Data", "Account"), "account", _account
+            "/accounts",
+            "partyId",
+            party_ids,
+            ("Data", "Account"),
+            "account",
+            _account,
+            asked=lambda a: a.party_id,
+            ident=lambda a: a.id,
         )
 
     async def accounts_by_number(self, account_number: str) -> list[Account]:
@@ -48,14 +55,34 @@ class CoreClient(SourceClient):
             ("Data", "Transaction"),
             "transaction",
             _transaction,
-            [("perAccount", str(per_account))],
+            asked=lambda t: t.account_id,
+            ident=lambda t: t.id,
+            extra=[("perAccount", str(per_account))],
         )
 
     async def cards(self, party_ids: Iterable[str]) -> list[Card]:
-        return await self.batch("/cards", "partyId", party_ids, ("Data", "Card"), "card", _card)
+        return await self.batch(
+            "/cards",
+            "partyId",
+            party_ids,
+            ("Data", "Card"),
+            "card",
+            _card,
+            asked=lambda c: c.party_id,
+            ident=lambda c: c.id,
+        )
 
     async def risk(self, party_ids: Iterable[str]) -> list[Risk]:
-        return await self.batch("/risk", "partyId", party_ids, ("Data", "Risk"), "risk", _risk)
+        return await self.batch(
+            "/risk",
+            "partyId",
+            party_ids,
+            ("Data", "Risk"),
+            "risk",
+            _risk,
+            asked=lambda r: r.party_id,
+            ident=lambda r: r.party_id,
+        )
 
     async def events(self, party_ids: Iterable[str], per_party: int) -> list[CoreEvent]:
         return await self.batch(
@@ -65,7 +92,9 @@ class CoreClient(SourceClient):
             ("Data", "Event"),
             "event",
             _event,
-            [("perParty", str(per_party))],
+            asked=lambda e: e.party_id,
+            ident=lambda e: e.id,
+            extra=[("perParty", str(per_party))],
         )
 
 

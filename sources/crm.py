@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from ._client import SourceClient
@@ -23,11 +23,26 @@ __all__ = ["CrmClient", "CustomerKey"]
 
 CustomerKey = Literal["id", "coreId", "ccaasId"]
 
+_ASKED_BY: dict[str, Callable[[Customer], str | None]] = {
+    "id": lambda c: c.id,
+    "coreId": lambda c: c.core_party_id,
+    "ccaasId": lambda c: c.ccaas_profile_id,
+}
+
 
 class CrmClient(SourceClient):
     async def customers(self, key: CustomerKey, values: Iterable[str]) -> list[Customer]:
         """Customers by CRM id or by their id in another system; unknown values are absent."""
-        return await self.batch("/customers", key, values, ("records",), "customer", _customer)
+        return await self.batch(
+            "/customers",
+            key,
+            values,
+            ("records",),
+            "customer",
+            _customer,
+            asked=_ASKED_BY[key],
+            ident=lambda c: c.id,
+        )
 
     async def search_customers(
         self, *, phone: str | None = None, email: str | None = None
@@ -43,7 +58,16 @@ class CrmClient(SourceClient):
 
     async def cases(self, customer_ids: Iterable[str]) -> list[Case]:
         """Every case of these customers, open and closed."""
-        return await self.batch("/cases", "customerId", customer_ids, ("records",), "case", _case)
+        return await self.batch(
+            "/cases",
+            "customerId",
+            customer_ids,
+            ("records",),
+            "case",
+            _case,
+            asked=lambda c: c.customer_id,
+            ident=lambda c: c.id,
+        )
 
 
 def _customer(r: Reader) -> Customer:

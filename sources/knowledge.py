@@ -34,7 +34,12 @@ class KnowledgeClient(SourceClient):
             if not isinstance(results, dict):
                 raise SourceBadResponse(self.name, f"{self.name} answered a malformed envelope")
             out = []
+            wanted = set(chunk)
             for intent, articles in results.items():
+                if intent not in wanted:
+                    raise SourceBadResponse(
+                        self.name, f"{self.name} answered an intent not asked for"
+                    )
                 if not isinstance(articles, list):
                     raise SourceBadResponse(self.name, f"{self.name} answered a malformed envelope")
                 out.append((intent, [_article(Reader(self.name, "article", a)) for a in articles]))

@@ -124,3 +124,34 @@ async def test_knowledge_by_intent_refuses_a_malformed_map() -> None:
     with pytest.raises(SourceBadResponse):
         await sources.knowledge.by_intent(["card_lost"], 3)
     await sources.aclose()
+
+
+@pytest.mark.parametrize(
+    ("records", "message"),
+    [
+        ([{**ACCOUNT, "PartyId": "PTY9"}], "not asked for"),  # someone else's account
+        ([ACCOUNT, ACCOUNT], "twice"),  # the same record twice
+    ],
+)
+async def test_a_batch_answer_with_strangers_or_duplicates_is_refused_whole(
+    records: list[dict[str, Any]], message: str
+) -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"Data": {"Account": records}})
+
+    sources = open_sources(handler)
+    with pytest.raises(SourceBadResponse, match=message):
+        await sources.core.accounts(["PTY1", "PTY2"])
+    await sources.aclose()
+
+
+async def test_customers_answered_for_other_external_ids_are_refused() -> None:
+    other = {**CUSTOMER, "CoreParty__c": "PTY-SOMEONE-ELSE"}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, json={"totalSize": 1, "done": True, "records": [other]})
+
+    sources = open_sources(handler)
+    with pytest.raises(SourceBadResponse, match="not asked for"):
+        await sources.crm.customers("coreId", ["PTY1"])
+    await sources.aclose()

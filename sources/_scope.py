@@ -1,0 +1,90 @@
+"""The request's scope as the sources see it: its deadline, and what each system answered.
+
+The gateway opens one per request (`request_scope`); every back-end call made while serving it
+(including from loader batches, which run in tasks that inherit the context) reads the deadline
+from it and records its outcome into it, which becomes the response's `extensions.sources`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["RequestScope", "current_scope", "open_scope", "request_scope"]
+
+# Worst first: a system's status in a response is the worst of its calls.
+_SEVERITY = {
+    "circuit_open": 7,
+    "unavailable": 6,
+    "timeout": 5,
+    "bad_response": 4,
+    "overloaded": 3,
+    "rate_limited": 2,
+    "stale": 1,
+    "ok": 0,
+}
+
+
+@dataclass(slots=True)
+class _Report:
+    status: str
+    ms: float
+    calls: int
+
+
+@dataclass(slots=True)
+class RequestScope:
+    deadline: float
+    """time.monotonic() by which every back-end call must be over."""
+    margin: float = 0.05
+    """Kept back from each call's budget, for assembling and sending the response."""
+    reports: dict[str, _Report] = field(default_factory=dict)
+
+    def remaining(self) -> float:
+        return self.deadline - time.monotonic() - self.margin
+
+    def record(self, source: str, status: str, seconds: float) -> None:
+        report = self.reports.get(source)
+        ms = round(seconds * 1000, 1)
+        if report is None:
+            self.reports[source] = _Report(status, ms, 1)
+            return
+        report.calls += 1
+        report.ms = max(report.ms, ms)
+        if _SEVERITY.get(status, 5) > _SEVERITY.get(report.status, 5):
+            report.status = status
+
+    def summary(self) -> dict[str, dict[str, Any]]:
+        """{"core": {"status": "timeout", "ms": 800.0, "calls": 2}, ...}: ms is the longest call."""
+        return {
+            name: {"status": r.status, "ms": r.ms, "calls": r.calls}
+            for name, r in sorted(self.reports.items())
+        }
+
+
+_SCOPE: ContextVar[RequestScope | None] = ContextVar("switchboard_request_scope", default=None)
+
+
+def current_scope() -> RequestScope | None:
+    return _SCOPE.get()
+
+
+def open_scope(timeout: float, margin: float = 0.05) -> RequestScope:
+    """Open a scope for the rest of the current task (each ASGI request runs in its own)."""
+    scope = RequestScope(deadline=time.monotonic() + timeout, margin=margin)
+    _SCOPE.set(scope)
+    return scope
+
+
+@contextmanager
+def request_scope(timeout: float, margin: float = 0.05) -> Iterator[RequestScope]:
+    scope = RequestScope(deadline=time.monotonic() + timeout, margin=margin)
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
