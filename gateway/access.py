@@ -66,6 +66,7 @@ class _Read:
     treatment: str
     path: Any  # graphql-core's Path, formatted only if audited
     owner: Owner
+    verified: bool
     count: int = 1
 
 
@@ -103,32 +104,38 @@ class Access:
             treatment = self.policy.treatment(self.principal.roles, klass, verified)
             self._decided[(klass, verified)] = treatment
         self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
-            klass, treatment, path, owner
+            klass, treatment, path, owner, verified
         )
         return treatment
 
     def audit_events(self, request_id: str, operation: str | None) -> list[dict[str, Any]]:
-        now = datetime.now(UTC).isoformat()
-        return [
-            {
-                "type": "sensitive_read",
-                "time": now,
-                "requestId": request_id,
-                "subject": self.principal.subject,
-                "issuer": self.principal.issuer,
-                "roles": sorted(self.principal.roles),
-                "operation": operation,
-                "class": read.klass.value,
-                "field": field.partition(":")[0],
-                "path": ".".join(str(key) for key in read.path.as_list()),
-                "values": read.count,
-                "customerId": read.owner.customer_id,
-                "profileId": read.owner.profile_id,
-                "interactionId": self.interaction_id,
-                "verified": self.verification.covers(read.owner),
-                "treatment": read.treatment,
-                "outcome": "denied" if read.treatment == "deny" else "granted",
-            }
-            for (field, _, _), read in self._reads.items()
-            if read.treatment != "redact"
-        ]
+        common = {
+            "type": "sensitive_read",
+            "time": datetime.now(UTC).isoformat(),
+            "requestId": request_id,
+            "subject": self.principal.subject,
+            "issuer": self.principal.issuer,
+            "roles": sorted(self.principal.roles),
+            "operation": operation,
+            "interactionId": self.interaction_id,
+        }
+        events = []
+        for (field, _, _), read in self._reads.items():
+            if read.treatment == "redact":
+                continue
+            owner = read.owner
+            events.append(
+                {
+                    **common,
+                    "class": read.klass.value,
+                    "field": field.partition(":")[0],
+                    "path": ".".join(map(str, read.path.as_list())),
+                    "values": read.count,
+                    "customerId": owner.customer_id,
+                    "profileId": owner.profile_id,
+                    "verified": read.verified,
+                    "treatment": read.treatment,
+                    "outcome": "denied" if read.treatment == "deny" else "granted",
+                }
+            )
+        return events
