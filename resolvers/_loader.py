@@ -9,12 +9,14 @@ the cached future keeps it intact for every other awaiter.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
 from aiodataloader import DataLoader
 
-__all__ = ["Loader", "by_key", "grouped"]
+from sources import SourceError, SourcePartial
+
+__all__ = ["Loader", "by_key", "grouped", "settled"]
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -24,26 +26,54 @@ R = TypeVar("R")
 class Loader(DataLoader[K, V], Generic[K, V]):
     """A per-request batching loader whose `load()` survives cancelled siblings."""
 
-    def __init__(self, batch_load_fn: Callable[[list[K]], Awaitable[list[V]]]) -> None:
+    def __init__(
+        self, batch_load_fn: Callable[[list[K]], Awaitable[Sequence[V | Exception]]]
+    ) -> None:
+        """`batch_load_fn` answers one value per key, in key order; an Exception in place of a
+        value rejects that key only."""
         super().__init__(batch_load_fn)  # type: ignore[arg-type]
 
     def load(self, key: K) -> asyncio.Future[V]:
         return asyncio.shield(super().load(key))
 
 
-def by_key(records: Iterable[R], keys: Sequence[str], key: Callable[[R], str]) -> list[R | None]:
-    """Align records to `keys` by id, never by position: systems answer unordered, with gaps."""
+async def settled(fetch: Awaitable[list[R]]) -> tuple[list[R], dict[str, SourceError]]:
+    """A batch's records, plus the keys whose chunk failed (and why) when only some did."""
+    try:
+        return await fetch, {}
+    except SourcePartial as partial:
+        records: list[R] = partial.records  # type: ignore[assignment]
+        return records, dict.fromkeys(partial.failed, partial.error)
+
+
+def by_key(
+    records: Iterable[R],
+    keys: Sequence[str],
+    key: Callable[[R], str],
+    failed: Mapping[str, Exception] | None = None,
+) -> list[R | Exception | None]:
+    """Align records to `keys` by id, never by position: systems answer unordered, with gaps.
+    A key whose chunk failed gets its error, which rejects that key only."""
     found: dict[str, R] = {}
     for record in records:
         found.setdefault(key(record), record)
+    if failed:
+        return [failed[k] if k in failed else found.get(k) for k in keys]
     return [found.get(k) for k in keys]
 
 
-def grouped(records: Iterable[R], keys: Sequence[str], key: Callable[[R], str]) -> list[list[R]]:
-    """Group child records under their parent keys; records for keys not asked are dropped."""
+def grouped(
+    records: Iterable[R],
+    keys: Sequence[str],
+    key: Callable[[R], str],
+    failed: Mapping[str, Exception] | None = None,
+) -> list[list[R] | Exception]:
+    """Group child records under their parent keys (failed chunks: their error)."""
     groups: dict[str, list[R]] = {k: [] for k in keys}
     for record in records:
         bucket = groups.get(key(record))
         if bucket is not None:
             bucket.append(record)
+    if failed:
+        return [failed[k] if k in failed else groups[k] for k in keys]
     return [groups[k] for k in keys]

@@ -27,7 +27,7 @@ from sources.records import (
     Transaction,
 )
 
-from ._loader import Loader, by_key, grouped
+from ._loader import Loader, by_key, grouped, settled
 
 __all__ = ["Loaders"]
 
@@ -40,8 +40,9 @@ def _children(
 ) -> Loader[str, list[R]]:
     """A loader of every child record per parent id."""
 
-    async def load(keys: list[str]) -> list[list[R]]:
-        return grouped(await fetch(keys), keys, parent)
+    async def load(keys: list[str]) -> list[list[R] | Exception]:
+        records, failed = await settled(fetch(keys))
+        return grouped(records, keys, parent, failed)
 
     return Loader(load)
 
@@ -51,8 +52,9 @@ def _one_each(
 ) -> Loader[str, R | None]:
     """A loader of at most one record per id; None where the system does not know the id."""
 
-    async def load(keys: list[str]) -> list[R | None]:
-        return by_key(await fetch(keys), keys, ident)
+    async def load(keys: list[str]) -> list[R | Exception | None]:
+        records, failed = await settled(fetch(keys))
+        return by_key(records, keys, ident, failed)
 
     return Loader(load)
 
@@ -67,13 +69,17 @@ def _limited(
     Sorted here rather than trusted to arrive sorted: the order is part of our contract.
     """
 
-    async def load(keys: list[Limited]) -> list[list[R]]:
+    async def load(keys: list[Limited]) -> list[list[R] | Exception]:
         widest = max(limit for _, limit in keys)
         parents = [p for p, _ in keys]
-        groups = grouped(await fetch(parents, widest), parents, parent)
+        records, failed = await settled(fetch(parents, widest))
         return [
-            sorted(group, key=newest, reverse=True)[:limit]
-            for group, (_, limit) in zip(groups, keys, strict=True)
+            group
+            if isinstance(group, Exception)
+            else sorted(group, key=newest, reverse=True)[:limit]
+            for group, (_, limit) in zip(
+                grouped(records, parents, parent, failed), keys, strict=True
+            )
         ]
 
     return Loader(load)
@@ -88,12 +94,12 @@ class Loaders:
     def _customers(
         self, key: CustomerKey, ident: Callable[[Customer], str | None]
     ) -> Loader[str, Customer | None]:
-        async def load(keys: list[str]) -> list[Customer | None]:
-            records = await self.sources.crm.customers(key, keys)
+        async def load(keys: list[str]) -> list[Customer | Exception | None]:
+            records, failed = await settled(self.sources.crm.customers(key, keys))
             if key != "id":
                 for record in records:
                     self.customer.prime(record.id, record)
-            return by_key(records, keys, lambda c: ident(c) or "")
+            return by_key(records, keys, lambda c: ident(c) or "", failed)
 
         return Loader(load)
 

@@ -7,7 +7,8 @@ gives its system in the response's `extensions.sources`.
     ├── SourceBadResponse       malformed body, wrong types, bad status  SOURCE_BAD_RESPONSE
     ├── SourceRateLimited       429 from the system                      RATE_LIMITED
     ├── SourceCircuitOpen       failing fast: the system keeps failing   CIRCUIT_OPEN
-    └── SourceOverloaded        too many calls already waiting on it     SOURCE_OVERLOADED
+    ├── SourceOverloaded        too many calls already waiting on it     SOURCE_OVERLOADED
+    └── SourcePartial           some chunks of a batch failed            (the failure's code)
 
 Messages name the system ("core"), never a URL, host or upstream body: they reach the client.
 """
@@ -19,6 +20,7 @@ __all__ = [
     "SourceCircuitOpen",
     "SourceError",
     "SourceOverloaded",
+    "SourcePartial",
     "SourceRateLimited",
     "SourceTimeout",
     "SourceUnavailable",
@@ -84,3 +86,17 @@ class SourceOverloaded(SourceError):
     code = "SOURCE_OVERLOADED"
     status = "overloaded"
     counts_against_system = False
+
+
+class SourcePartial(SourceError):
+    """A batch split into chunks where some chunks failed: `records` are what the others
+    answered, `failed` the keys whose chunk failed with `error`. Callers that can use a partial
+    answer catch it; to anyone else it is simply `error`."""
+
+    def __init__(self, error: SourceError, records: list[object], failed: set[str]) -> None:
+        super().__init__(error.source, error.message)
+        self.error = error
+        self.records = records
+        self.failed = failed
+        self.code = error.code
+        self.status = error.status

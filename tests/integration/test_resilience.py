@@ -142,3 +142,57 @@ async def test_knowledge_down_serves_recent_articles_marked_stale_but_never_cust
     assert stale["extensions"]["sources"]["knowledge"]["status"] == "stale"
     assert customer["accounts"] is None  # core data is never served from a cache
     assert set(errors_by_path(stale)) == {("customer", "accounts")}
+
+
+@pytest.fixture
+def tuned(sandbox_url: str, request: pytest.FixtureRequest) -> Iterator[Client]:
+    """A gateway whose core settings the test names (indirect parametrisation)."""
+    raw = demo_config(0, int(sandbox_url.rsplit(":", 1)[1]))
+    raw["server"]["deadline_seconds"] = DEADLINE
+    raw["sources"]["core"].update(request.param)
+    with background_server(create_app(build_config(raw, env={})), lifespan="on") as url:
+        token = asyncio.run(mint_token(sandbox_url, sub="analyst-0003", roles=["fraud_analyst"]))
+        yield Client(url, sandbox_url, token)
+
+
+async def core_calls(sandbox: str, route: str) -> int:
+    async with httpx.AsyncClient() as http:
+        stats = (await http.get(f"{sandbox}/_sandbox/stats")).json()
+    count: int = stats["core"]["by_route"].get(route, 0)
+    return count
+
+
+@pytest.mark.parametrize("tuned", [{"retries": 2, "retry_base_delay": 0.01}], indirect=True)
+async def test_transient_errors_are_retried_and_garbage_is_not(
+    tuned: Client, sample: list[dict[str, Any]], restore: None
+) -> None:
+    query = "query($id: ID!) { customer(id: $id) { accounts { id } } }"
+    await set_fault(tuned.sandbox, "core", mode="error")  # 503 every time
+    before = await core_calls(tuned.sandbox, "GET /accounts")
+    body, _ = await tuned.query(query, {"id": sample[10]["id"]})
+    assert errors_by_path(body)[("customer", "accounts")]["code"] == "SOURCE_UNAVAILABLE"
+    assert await core_calls(tuned.sandbox, "GET /accounts") - before == 3  # 1 + 2 retries
+    await set_fault(tuned.sandbox, "core", mode="garbage")
+    before = await core_calls(tuned.sandbox, "GET /accounts")
+    body, _ = await tuned.query(query, {"id": sample[11]["id"]})
+    assert errors_by_path(body)[("customer", "accounts")]["code"] == "SOURCE_BAD_RESPONSE"
+    assert await core_calls(tuned.sandbox, "GET /accounts") - before == 1
+
+
+@pytest.mark.parametrize(
+    "tuned", [{"max_in_flight": 1, "max_queue": 0, "max_batch": 100, "retries": 0}], indirect=True
+)
+async def test_a_saturated_system_fails_fast_instead_of_queueing(
+    tuned: Client, sample: list[dict[str, Any]], restore: None
+) -> None:
+    await set_fault(tuned.sandbox, "core", latency_ms=300)
+    ids = [c["id"] for c in sample[:200]]  # two chunks of 100 for core: one in flight, one refused
+    body, elapsed = await tuned.query(
+        "query($ids: [ID!]!) { customers(ids: $ids) { id accounts { id } } }", {"ids": ids}
+    )
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes == {"SOURCE_OVERLOADED"}
+    assert body["extensions"]["sources"]["core"]["status"] == "overloaded"
+    served = [c for c in body["data"]["customers"] if c["accounts"] is not None]
+    assert len(served) == 100  # the chunk that got the slot was answered
+    assert elapsed < DEADLINE + MARGIN

@@ -8,7 +8,7 @@ from typing import Any
 import httpx
 import pytest
 
-from sources import SourceBadResponse, Sources, SourceSettings
+from sources import SourceBadResponse, SourcePartial, Sources, SourceSettings, SourceUnavailable
 
 ACCOUNT = {
     "AccountId": "ACC1",
@@ -154,4 +154,23 @@ async def test_customers_answered_for_other_external_ids_are_refused() -> None:
     sources = open_sources(handler)
     with pytest.raises(SourceBadResponse, match="not asked for"):
         await sources.crm.customers("coreId", ["PTY1"])
+    await sources.aclose()
+
+
+async def test_a_failed_chunk_fails_only_its_own_keys() -> None:
+    def handler(request: httpx.Request) -> httpx.Response:
+        ids = request.url.params.get_list("partyId")
+        if "p3" in ids:
+            return httpx.Response(503)
+        records = [{**ACCOUNT, "AccountId": f"A-{p}", "PartyId": p} for p in ids]
+        return httpx.Response(200, json={"Data": {"Account": records}})
+
+    sources = open_sources(handler, max_batch=2)
+    with pytest.raises(SourcePartial) as caught:
+        await sources.core.accounts(["p1", "p2", "p3", "p4"])
+    assert caught.value.failed == {"p3", "p4"}
+    assert sorted(a.party_id for a in caught.value.records) == ["p1", "p2"]  # type: ignore[attr-defined]
+    assert caught.value.code == "SOURCE_UNAVAILABLE"
+    with pytest.raises(SourceUnavailable):  # every chunk failed: the plain error
+        await sources.core.accounts(["p3", "p5"])
     await sources.aclose()
