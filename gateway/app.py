@@ -13,11 +13,14 @@ import orjson
 import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
+from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.extensions import ParserCache
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
@@ -31,8 +34,11 @@ from .config import Config, ServerSettings
 from .errors import format_error, quiet_strawberry_logger
 from .graphiql import csp_header, graphiql_assets_app, render_graphiql_html
 from .guard import Guard
+from .guardrails import guardrails
 from .masking import install_masking
 from .middleware import BearerAuth, RequestId
+from .ratelimit import limiter_for
+from .trusted import TrustedDocuments
 
 __all__ = ["RequestContext", "create_app"]
 
@@ -49,6 +55,7 @@ class RequestContext:
     loaders: Loaders
     access: Access
     request_id: str
+    may_introspect: bool = False
     connection_params: dict[str, Any] | None = None
 
 
@@ -62,7 +69,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
         *,
         ide_headers: str | None,
     ) -> None:
-        super().__init__(schema, graphql_ide="graphiql" if server.graphiql else None)
+        super().__init__(
+            schema,
+            graphql_ide="graphiql" if ide_enabled(server) else None,
+            allow_queries_via_get=False,  # POST only: no operation rides in a URL or a link
+        )
         self.sources = sources
         self.guard = guard
         self.server = server
@@ -90,6 +101,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             loaders=loaders,
             access=await self.guard.access(principal, loaders, interaction_id),
             request_id=request.state.request_id,
+            may_introspect=self.server.may_introspect(principal.roles),
         )
 
     async def process_result(
@@ -126,6 +138,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
         return orjson.dumps(data).decode()
 
 
+def ide_enabled(server: ServerSettings) -> bool:
+    return server.graphiql or server.profile == "development"
+
+
 def create_app(
     config: Config,
     *,
@@ -139,11 +155,39 @@ def create_app(
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
-    schema = build_schema(extensions=[guard.audit_extension()])
+    trusted = None
+    if config.trusted_documents.manifest:  # parsed and validated once, here
+        trusted = TrustedDocuments.load(config.trusted_documents.manifest, build_schema()._schema)
+    rails = guardrails(config.limits, trusted, frozenset(config.trusted_documents.roles))
+    extensions = [rails, lambda: ParserCache(maxsize=512), guard.audit_extension()]
+    schema = build_schema(extensions=extensions)
     install_masking(schema)
     authenticator = Authenticator(config.auth)
     view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
-    graphql = RequestId(BearerAuth(view, authenticator, ide=config.server.graphiql))
+    limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
+    graphql: ASGIApp = RequestId(
+        BearerAuth(
+            view,
+            authenticator,
+            ide=ide_enabled(config.server),
+            limiter=limiter,
+            limits=config.rate_limit,
+        )
+    )
+    if config.server.cors_origins:
+        graphql = CORSMiddleware(
+            graphql,
+            allow_origins=list(config.server.cors_origins),
+            allow_methods=["POST"],
+            allow_headers=[
+                "authorization",
+                "content-type",
+                "x-interaction-id",
+                "x-request-id",
+                "x-request-timeout-ms",
+            ],
+            expose_headers=["x-request-id", "retry-after"],
+        )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -155,6 +199,8 @@ def create_app(
         finally:
             await authenticator.close()
             await sources.aclose()
+            if limiter is not None:
+                await limiter.aclose()
             guard.audit.close()
 
     async def health(request: Request) -> Response:
@@ -180,6 +226,6 @@ def create_app(
         Route("/ready", ready, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST"]),
     ]
-    if config.server.graphiql:
+    if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
     return Starlette(routes=routes, lifespan=lifespan, max_body_size=config.server.max_body_bytes)

@@ -90,7 +90,7 @@ def _serve(args: argparse.Namespace) -> int:
 def demo_config(gateway_port: int, sandbox_port: int) -> dict[str, Any]:
     base = f"http://127.0.0.1:{sandbox_port}"
     return {
-        "server": {"host": "127.0.0.1", "port": gateway_port, "graphiql": True},
+        "server": {"host": "127.0.0.1", "port": gateway_port, "profile": "development"},
         "auth": {
             "issuer": f"{base}/idp",
             "audience": "switchboard",

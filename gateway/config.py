@@ -19,6 +19,9 @@ from typing import Any
 
 from sources import SYSTEMS, SourceSettings
 
+from .limits import LimitSettings
+from .ratelimit import RateLimitSettings, Rule
+
 __all__ = [
     "AuditSettings",
     "AuthSettings",
@@ -27,6 +30,7 @@ __all__ = [
     "IssuerSettings",
     "PolicySettings",
     "ServerSettings",
+    "TrustedDocumentSettings",
     "build_config",
     "load_config",
 ]
@@ -47,12 +51,37 @@ class ConfigError(Exception):
 class ServerSettings:
     host: str = "127.0.0.1"
     port: int = 8000
+    profile: str = "production"
+    """production: introspection only for `introspection_roles`, no GraphiQL unless asked;
+    development (the demo): introspection and GraphiQL for everyone."""
     graphiql: bool = False
+    introspection_roles: tuple[str, ...] = ()
+    cors_origins: tuple[str, ...] = ()
+    """Browser origins allowed to call the API (CORS); none by default."""
     max_body_bytes: int = 256 * 1024
     deadline_seconds: float = 2.0
     """Each request's deadline; a client may ask for less with X-Request-Timeout-Ms."""
     deadline_margin_seconds: float = 0.05
     """Kept back from back-end calls for assembling and sending the response."""
+
+    def __post_init__(self) -> None:
+        if self.profile not in ("production", "development"):
+            raise ValueError("profile must be 'production' or 'development'")
+        if self.profile == "production" and self.graphiql and not self.introspection_roles:
+            raise ValueError("graphiql in production needs introspection_roles (who may use it)")
+        if "*" in self.cors_origins:
+            raise ValueError("cors_origins must list origins; '*' is refused")
+
+    def may_introspect(self, roles: frozenset[str]) -> bool:
+        return self.profile == "development" or bool(roles & set(self.introspection_roles))
+
+
+@dataclass(frozen=True, slots=True)
+class TrustedDocumentSettings:
+    manifest: str = ""
+    """A persisted-query manifest (Apollo or Relay format); empty: none registered."""
+    roles: tuple[str, ...] = ("ivr",)
+    """Roles that may run registered operations only (bots, IVR)."""
 
 
 ALLOWED_ALGORITHMS = frozenset({"RS256", "RS384", "RS512", "PS256", "ES256", "ES384", "EdDSA"})
@@ -110,6 +139,9 @@ class Config:
     sources: dict[str, SourceSettings] = field(default_factory=dict)
     policy: PolicySettings = field(default_factory=PolicySettings)
     audit: AuditSettings = field(default_factory=AuditSettings)
+    limits: LimitSettings = field(default_factory=LimitSettings)
+    trusted_documents: TrustedDocumentSettings = field(default_factory=TrustedDocumentSettings)
+    rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -125,7 +157,8 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
 
 
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
-    unknown = set(raw) - {"server", "auth", "sources", "policy", "audit"}
+    sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
+    unknown = set(raw) - sections - {"rate_limit"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = _section(ServerSettings, "server", raw.get("server", {}), env)
@@ -147,7 +180,44 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     }
     policy = _section(PolicySettings, "policy", raw.get("policy", {}), env)
     audit = _section(AuditSettings, "audit", raw.get("audit", {}), env)
-    return Config(server=server, auth=auth, sources=sources, policy=policy, audit=audit)
+    return Config(
+        server=server,
+        auth=auth,
+        sources=sources,
+        policy=policy,
+        audit=audit,
+        limits=_section(LimitSettings, "limits", raw.get("limits", {}), env),
+        trusted_documents=_section(
+            TrustedDocumentSettings, "trusted_documents", raw.get("trusted_documents", {}), env
+        ),
+        rate_limit=_rate_limit(raw.get("rate_limit", {}), env),
+    )
+
+
+def _rate_limit(table: Any, env: Mapping[str, str]) -> RateLimitSettings:
+    if not isinstance(table, Mapping):
+        raise ConfigError("[rate_limit] must be a table")
+    roles = table.get("roles", {})
+    if not isinstance(roles, Mapping):
+        raise ConfigError("[rate_limit.roles.<role>] must be tables")
+    rules = {}
+    for role, rule in roles.items():
+        where = f"rate_limit.roles.{role}"
+        if not isinstance(rule, Mapping) or set(rule) - {"rate", "burst"}:
+            raise ConfigError(f"[{where}] takes rate and burst")
+        try:
+            rules[role] = Rule(float(rule.get("rate", 0)), int(rule.get("burst", 0)))
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"[{where}] {exc}") from None
+    common = {k: v for k, v in table.items() if k != "roles"}
+    settings: RateLimitSettings = _section(RateLimitSettings, "rate_limit", common, env)
+    return RateLimitSettings(
+        enabled=settings.enabled,
+        rate=settings.rate,
+        burst=settings.burst,
+        redis_url=settings.redis_url,
+        roles=rules,
+    )
 
 
 def _auth(table: Any, env: Mapping[str, str]) -> AuthSettings:

@@ -29,6 +29,9 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     if original is None or isinstance(original, GraphQLError):
         if error.extensions:
             formatted["extensions"] = error.extensions
+        elif error.path is None:  # graphql-core's own: the document or its variables are wrong
+            failed = "PARSE" if error.message.startswith("Syntax Error") else "VALIDATION"
+            formatted["extensions"] = {"code": f"GRAPHQL_{failed}_FAILED"}
     elif isinstance(original, SourceError):
         formatted["message"] = original.message
         formatted["extensions"] = {"code": original.code, "source": original.source}

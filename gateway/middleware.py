@@ -9,6 +9,7 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from .auth import Authenticator, InvalidToken
+from .ratelimit import RateLimiter, RateLimitSettings, retry_after_header
 
 __all__ = ["BearerAuth", "RequestId"]
 
@@ -41,12 +42,23 @@ class RequestId:
 
 class BearerAuth:
     """Every GraphQL request needs a valid bearer JWT; only the GraphiQL page itself (a GET for
-    text/html without a query) is served without one, and only when GraphiQL is on."""
+    text/html without a query) is served without one, and only when GraphiQL is on. Then, per
+    subject, the rate limit; then, for POST, a JSON content type (no form posts: CSRF)."""
 
-    def __init__(self, app: ASGIApp, authenticator: Authenticator, *, ide: bool) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        authenticator: Authenticator,
+        *,
+        ide: bool,
+        limiter: RateLimiter | None = None,
+        limits: RateLimitSettings | None = None,
+    ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.ide = ide
+        self.limiter = limiter
+        self.limits = limits
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or self._is_ide_page(scope):
@@ -56,6 +68,18 @@ class BearerAuth:
             principal = await self.authenticator.authenticate(_header(scope, b"authorization"))
         except InvalidToken:
             await _unauthorized(send, has_credentials=_header(scope, b"authorization") is not None)
+            return
+        if self.limiter is not None and self.limits is not None:
+            wait = await self.limiter.acquire(
+                principal.subject, self.limits.rule_for(principal.roles)
+            )
+            if wait is not None:
+                await _refuse(send, 429, "rate limited", "RATE_LIMITED", retry_after=wait)
+                return
+        if scope["method"] == "POST" and not _json_body(_header(scope, b"content-type")):
+            await _refuse(
+                send, 415, "send the operation as application/json", "UNSUPPORTED_MEDIA_TYPE"
+            )
             return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
@@ -67,6 +91,25 @@ class BearerAuth:
             and b"query=" not in scope.get("query_string", b"")
             and "text/html" in (_header(scope, b"accept") or "")
         )
+
+
+def _json_body(content_type: str | None) -> bool:
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    return media in ("application/json", "application/graphql-response+json")
+
+
+async def _refuse(
+    send: Send, status: int, message: str, code: str, retry_after: float | None = None
+) -> None:
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if retry_after is not None:
+        headers.append((b"retry-after", retry_after_header(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _unauthorized(send: Send, *, has_credentials: bool) -> None:

@@ -22,12 +22,14 @@ def test_env_overrides_win_and_are_typed() -> None:
         "SWITCHBOARD_AUTH_ISSUER": "https://other",
         "SWITCHBOARD_SOURCES_CORE_MAX_BATCH": "50",
         "SWITCHBOARD_SERVER_GRAPHIQL": "true",
+        "SWITCHBOARD_SERVER_INTROSPECTION_ROLES": "developer, supervisor",
         "SWITCHBOARD_AUTH_ALGORITHMS": "ES256",
     }
     config = load_config(EXAMPLE, env=env)
     assert config.auth.issuers[0].issuer == "https://other"
     assert config.sources["core"].max_batch == 50
     assert config.server.graphiql is True
+    assert config.server.introspection_roles == ("developer", "supervisor")
     assert config.auth.issuers[0].algorithms == ("ES256",)
 
 

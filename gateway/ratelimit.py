@@ -1,0 +1,120 @@
+"""Rate limits per subject (a token bucket per `sub`), so no token can walk the customer base or
+starve the others. In-process by default; shared by every replica through Redis when a Redis URL
+is configured. Over the limit: 429 with Retry-After, before any GraphQL work."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from cachetools import TTLCache
+
+__all__ = [
+    "LocalLimiter",
+    "RateLimitSettings",
+    "RateLimiter",
+    "RedisLimiter",
+    "Rule",
+    "limiter_for",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    rate: float
+    """Tokens added per second."""
+    burst: int
+    """Bucket size: requests that may arrive at once."""
+
+    def __post_init__(self) -> None:
+        if self.rate <= 0 or self.burst < 1:
+            raise ValueError("rate limits need rate > 0 and burst >= 1")
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitSettings:
+    enabled: bool = True
+    rate: float = 20.0
+    burst: int = 40
+    redis_url: str = ""
+    roles: Mapping[str, Rule] = field(default_factory=dict)
+    """Per-role rules ([rate_limit.roles.<role>] rate/burst); a caller gets their most generous."""
+
+    def rule_for(self, roles: Iterable[str]) -> Rule:
+        rules = [self.roles[r] for r in roles if r in self.roles]
+        return max(rules, key=lambda r: (r.rate, r.burst)) if rules else Rule(self.rate, self.burst)
+
+
+class RateLimiter(Protocol):
+    async def acquire(self, subject: str, rule: Rule) -> float | None:
+        """None when allowed; else the seconds until a request would be."""
+
+    async def aclose(self) -> None: ...
+
+
+class LocalLimiter:
+    """Buckets in this process (bounded: idle subjects are forgotten after an hour)."""
+
+    def __init__(self, clock: Any = time.monotonic) -> None:
+        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(maxsize=100_000, ttl=3600)
+        self._clock = clock
+
+    async def acquire(self, subject: str, rule: Rule) -> float | None:
+        now = self._clock()
+        tokens, then = self._buckets.get(subject, (float(rule.burst), now))
+        tokens = min(float(rule.burst), tokens + (now - then) * rule.rate)
+        if tokens >= 1.0:
+            self._buckets[subject] = (tokens - 1.0, now)
+            return None
+        self._buckets[subject] = (tokens, now)
+        return float((1.0 - tokens) / rule.rate)
+
+    async def aclose(self) -> None:
+        return None
+
+
+# KEYS[1] bucket; ARGV rate, burst, now (s). One atomic step, so replicas share one bucket.
+_BUCKET_SCRIPT = """
+local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')
+local rate, burst, now = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
+local tokens = tonumber(b[1]) or burst
+local ts = tonumber(b[2]) or now
+tokens = math.min(burst, tokens + math.max(0, now - ts) * rate)
+local wait = 0
+if tokens >= 1 then tokens = tokens - 1 else wait = (1 - tokens) / rate end
+redis.call('HSET', KEYS[1], 'tokens', tokens, 'ts', now)
+redis.call('EXPIRE', KEYS[1], math.ceil(burst / rate) + 60)
+return tostring(wait)
+"""
+
+
+class RedisLimiter:
+    """Buckets in Redis, shared by every replica (one Lua script call per request)."""
+
+    def __init__(self, url: str) -> None:
+        import redis.asyncio as redis  # only when configured
+
+        self._redis = redis.from_url(url)
+        self._script = self._redis.register_script(_BUCKET_SCRIPT)
+
+    async def acquire(self, subject: str, rule: Rule) -> float | None:
+        wait = float(
+            await self._script(
+                keys=[f"switchboard:rl:{subject}"], args=[rule.rate, rule.burst, time.time()]
+            )
+        )
+        return None if wait <= 0 else wait
+
+    async def aclose(self) -> None:
+        await self._redis.aclose()
+
+
+def limiter_for(settings: RateLimitSettings) -> RateLimiter:
+    return RedisLimiter(settings.redis_url) if settings.redis_url else LocalLimiter()
+
+
+def retry_after_header(seconds: float) -> str:
+    return str(max(1, math.ceil(seconds)))
