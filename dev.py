@@ -45,16 +45,35 @@ def ensure_venv(extras: str) -> None:
     stamp.write_text(digest)
 
 
-def ensure_chromium() -> None:
-    if shutil.which("chromium"):
+DEBIAN_PACKAGES = {"chromium": "chromium", "redis-server": "redis-server"}
+"""Programs the tests need (the GraphiQL browser test; the shared rate-limit test): command ->
+Debian package."""
+
+TOOLS = {"clairvoyance": "clairvoyance==2.5.5"}
+"""Command-line tools the tests run, each in a venv of its own under .venv/tools/ (clairvoyance
+pins an old 'asyncio' backport that must not land in the project's environment)."""
+
+
+def ensure_debian_packages() -> None:
+    missing = [package for command, package in DEBIAN_PACKAGES.items() if not shutil.which(command)]
+    if not missing:
         return
     apt = shutil.which("apt-get")
     if apt and hasattr(os, "geteuid") and os.geteuid() == 0:
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         run(apt, "update", "-qq", env=env)
-        run(apt, "install", "-y", "-qq", "--no-install-recommends", "chromium", env=env)
+        run(apt, "install", "-y", "-qq", "--no-install-recommends", *missing, env=env)
     else:
-        print("chromium is missing: install Debian's 'chromium' package for the browser test")
+        print(f"missing Debian packages for some tests: {' '.join(missing)}")
+
+
+def ensure_tools() -> None:
+    for command, requirement in TOOLS.items():
+        home = VENV / "tools" / command
+        if (home / "bin" / command).exists():
+            continue
+        venv.EnvBuilder(with_pip=True, clear=True).create(home)
+        run(home / "bin" / "python", "-m", "pip", "install", "-q", requirement)
 
 
 def main(argv: list[str]) -> int:
@@ -64,7 +83,8 @@ def main(argv: list[str]) -> int:
         return subprocess.call([str(BIN / "switchboard"), "demo", *argv[1:]], cwd=ROOT)
     if command == "test":
         ensure_venv("test")
-        ensure_chromium()
+        ensure_debian_packages()
+        ensure_tools()
         run(BIN / "ruff", "check", ".")
         run(BIN / "ruff", "format", "--check", ".")
         run(BIN / "mypy")

@@ -224,7 +224,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST"]),
+        Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))

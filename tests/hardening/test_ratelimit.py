@@ -1,0 +1,79 @@
+"""Rate limits per subject: 429 with Retry-After before any GraphQL work; per-role rules; shared
+across replicas through Redis."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from gateway.ratelimit import LocalLimiter, RedisLimiter, Rule
+
+from .conftest import Production
+
+
+async def test_a_subject_over_its_rate_gets_429_with_retry_after(production: Production) -> None:
+    await production.reset()
+    statuses = []
+    for _ in range(5):  # the collections role: burst 3, then 1 every 5 s
+        response = await production.post(
+            {"query": '{ customer(id: "003SB0000000000001") { id } }'}, role="collections"
+        )
+        statuses.append(response.status_code)
+    assert statuses[:3] == [200, 200, 200] and statuses[3:] == [429, 429]
+    assert int(response.headers["retry-after"]) >= 1
+    assert response.json()["errors"][0]["extensions"]["code"] == "RATE_LIMITED"
+    other = await production.post({"query": "{ __typename }"}, role="agent")
+    assert other.status_code == 200  # another subject is not affected
+
+
+async def test_local_buckets_refill_at_their_rate() -> None:
+    now = [0.0]
+    limiter = LocalLimiter(clock=lambda: now[0])
+    rule = Rule(rate=2.0, burst=2)
+    assert [await limiter.acquire("s", rule) for _ in range(3)] == [None, None, 0.5]
+    now[0] += 0.5
+    assert await limiter.acquire("s", rule) is None
+    assert await limiter.acquire("t", rule) is None
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is missing: `python3 dev.py test` installs Debian's redis-server")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.05)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+async def test_redis_buckets_are_shared_by_replicas(redis_url: str) -> None:
+    one, two = RedisLimiter(redis_url), RedisLimiter(redis_url)
+    rule = Rule(rate=0.1, burst=2)
+    results = [await one.acquire("agent-1", rule), await two.acquire("agent-1", rule)]
+    assert results == [None, None]
+    wait = await one.acquire("agent-1", rule)  # the third, on either replica: refused
+    assert wait is not None and 0 < wait <= 10
+    assert await two.acquire("agent-2", rule) is None
+    await one.aclose()
+    await two.aclose()
