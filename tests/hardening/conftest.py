@@ -26,6 +26,7 @@ IVR_BALANCE = (
 )
 ORIGIN = "https://desktop.example.com"
 ROLES = ("agent", "ivr", "developer", "supervisor", "fraud_analyst", "collections")
+METERED = "metered"  # a role with a tight rate limit, used by the rate-limit test only
 
 
 def sha256(text: str) -> str:
@@ -79,14 +80,17 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         raw["rate_limit"] = {
             "rate": 1000,
             "burst": 1000,
-            "roles": {"collections": {"rate": 0.2, "burst": 3}},
+            "roles": {"metered": {"rate": 0.2, "burst": 3}},
         }
         raw["audit"] = {"sink": "stderr"}
         app = create_app(build_config(raw, env={}))
         with background_server(app, lifespan="on") as url:
 
             async def setup() -> tuple[dict[str, str], list[dict[str, Any]]]:
-                tokens = {r: await mint_token(sandbox, sub=f"{r}-0001", roles=[r]) for r in ROLES}
+                tokens = {
+                    r: await mint_token(sandbox, sub=f"{r}-0001", roles=[r])
+                    for r in (*ROLES, METERED)
+                }
                 return tokens, await sample_customers(sandbox, 20)
 
             tokens, sample = asyncio.run(setup())
