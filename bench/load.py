@@ -1,18 +1,25 @@
 """A closed-loop load driver: `concurrency` workers each send the next request as soon as the
 previous answer arrives, for a fixed duration after a warm-up. Latencies are wall-clock per
-request; the gateway's CPU is read from the OS for its process (/proc), not from this one."""
+request; CPU is read from the OS for the processes under test (/proc), not for this one.
+
+The driver uses aiohttp (~0.1 ms CPU per request) so that on a 2-core machine it takes as little
+CPU as possible from the processes it measures.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import os
 import statistics
 import time
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
+import orjson
 
-__all__ = ["LoadResult", "cpu_seconds", "drive"]
+__all__ = ["LoadResult", "cpu_seconds", "drive", "peak_rss_mb", "rss_mb"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +29,10 @@ class LoadResult:
     seconds: float
     latencies_ms: list[float]
     gateway_cpu_s: float
+    """CPU (user + system) of the process under test during the measured window."""
+    other_cpu_s: dict[str, float] = field(default_factory=dict)
+    """CPU of the other processes named to `drive` (e.g. the sandbox), same window."""
+    first_error: str | None = None
 
     @property
     def rps(self) -> float:
@@ -52,10 +63,26 @@ def cpu_seconds(pid: int) -> float:
     """User + system CPU of a process, from /proc (Linux)."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    import os
-
     ticks = os.sysconf("SC_CLK_TCK")
     return (int(fields[11]) + int(fields[12])) / ticks
+
+
+def _status_kb(pid: int, key: str) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    raise KeyError(key)
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The process's peak resident set (VmHWM), MiB."""
+    return _status_kb(pid, "VmHWM") / 1024
+
+
+def rss_mb(pid: int) -> float:
+    """The process's resident set now (VmRSS), MiB."""
+    return _status_kb(pid, "VmRSS") / 1024
 
 
 async def drive(
@@ -68,36 +95,58 @@ async def drive(
     warmup: float,
     pid: int,
     accept_errors: bool = False,
+    others: Mapping[str, int] | None = None,
 ) -> LoadResult:
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as http:
+    """Drive POST {url}/graphql with `payload`; an answer is a failure if it is not a 200 or
+    (unless `accept_errors`) carries GraphQL errors."""
+    body = orjson.dumps(payload)
+    all_headers = {**headers, "content-type": "application/json"}
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    first_error: list[str] = []
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, cookie_jar=aiohttp.DummyCookieJar()
+    ) as http:
+        endpoint = url.rstrip("/") + "/graphql"
 
         async def once() -> tuple[float, bool]:
             started = time.perf_counter()
-            response = await http.post("/graphql", json=payload, headers=headers)
-            body = response.json()
-            failed = response.status_code != 200 or ("errors" in body and not accept_errors)
-            return (time.perf_counter() - started) * 1000, failed
+            async with http.post(endpoint, data=body, headers=all_headers) as response:
+                raw = await response.read()
+                status = response.status
+            elapsed = (time.perf_counter() - started) * 1000
+            failed = status != 200
+            if not failed and not accept_errors:
+                answer = orjson.loads(raw)
+                failed = isinstance(answer, dict) and bool(answer.get("errors"))
+            if failed and not first_error:
+                first_error.append(f"{status}: {raw[:300].decode(errors='replace')}")
+            return elapsed, failed
 
         async def worker(until: float, sink: list[tuple[float, bool]]) -> None:
             while time.perf_counter() < until:
                 sink.append(await once())
 
-        warm: list[tuple[float, bool]] = []
-        await asyncio.gather(
-            *(worker(time.perf_counter() + warmup, warm) for _ in range(concurrency))
-        )
+        if warmup > 0:
+            warm: list[tuple[float, bool]] = []
+            until = time.perf_counter() + warmup
+            await asyncio.gather(*(worker(until, warm) for _ in range(concurrency)))
         measured: list[tuple[float, bool]] = []
+        named = dict(others or {})
+        before = {name: cpu_seconds(p) for name, p in named.items()}
         cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
         until = started + seconds
         await asyncio.gather(*(worker(until, measured) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(pid) - cpu_before
+        other = {name: cpu_seconds(p) - before[name] for name, p in named.items()}
     return LoadResult(
         requests=len(measured),
         errors=sum(1 for _, failed in measured if failed),
         seconds=elapsed,
         latencies_ms=[ms for ms, _ in measured],
         gateway_cpu_s=cpu,
+        other_cpu_s=other,
+        first_error=first_error[0] if first_error else None,
     )

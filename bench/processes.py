@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["free_port", "gateway_process", "sandbox_process"]
+__all__ = ["floor_process", "free_port", "gateway_process", "sandbox_process", "sandbox_server"]
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -41,13 +41,19 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> No
 
 
 @contextmanager
-def _running(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes]]:
+def _running(
+    args: list[str],
+    ready_url: str,
+    *,
+    module: str = "gateway",
+    env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "gateway", *args],
+        [sys.executable, "-m", module, *args],
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
         _wait(ready_url, process)
@@ -61,17 +67,27 @@ def _running(args: list[str], ready_url: str) -> Iterator[subprocess.Popen[bytes
 
 
 @contextmanager
-def sandbox_process(customers: int, latency_ms: float = 0.0) -> Iterator[str]:
+def sandbox_server(customers: int, latency_ms: float = 0.0) -> Iterator[tuple[str, int]]:
+    """The sandbox systems in their own process; yields (base url, pid)."""
     port = free_port()
     args = ["sandbox", "--port", str(port), "--customers", str(customers)]
     args += ["--latency-ms", str(latency_ms)]
-    with _running(args, f"http://127.0.0.1:{port}/_sandbox/stats"):
-        yield f"http://127.0.0.1:{port}"
+    with _running(args, f"http://127.0.0.1:{port}/_sandbox/stats") as process:
+        yield f"http://127.0.0.1:{port}", process.pid
 
 
 @contextmanager
-def gateway_process(sandbox: str, extra_toml: str = "") -> Iterator[tuple[str, int]]:
-    """The gateway on its own port, configured for the sandbox; yields (url, pid)."""
+def sandbox_process(customers: int, latency_ms: float = 0.0) -> Iterator[str]:
+    with sandbox_server(customers, latency_ms) as (url, _):
+        yield url
+
+
+@contextmanager
+def gateway_process(
+    sandbox: str, extra_toml: str = "", env: dict[str, str] | None = None
+) -> Iterator[tuple[str, int]]:
+    """The gateway on its own port, configured for the sandbox; yields (url, pid). `env` adds
+    environment variables (e.g. SWITCHBOARD_HTTP_CLIENT)."""
     port = free_port()
     systems = ("crm", "core", "ccaas", "knowledge")
     sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in systems)
@@ -91,7 +107,18 @@ sink = "{os.devnull}"
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
         config.write(toml)
     try:
-        with _running(["serve", "--config", config.name], f"http://127.0.0.1:{port}/ready") as p:
+        ready = f"http://127.0.0.1:{port}/ready"
+        with _running(["serve", "--config", config.name], ready, env=env) as p:
             yield f"http://127.0.0.1:{port}", p.pid
     finally:
         os.unlink(config.name)
+
+
+@contextmanager
+def floor_process(sandbox: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
+    """The floor (bench/floor.py) on its own port; yields (url, pid)."""
+    port = free_port()
+    args = ["--port", str(port), "--sandbox", sandbox]
+    ready = f"http://127.0.0.1:{port}/ready"
+    with _running(args, ready, module="bench.floor", env=env) as p:
+        yield f"http://127.0.0.1:{port}", p.pid
