@@ -4,6 +4,7 @@ schema leaks through errors, limits refused before any back-end call, CSRF and C
 from __future__ import annotations
 
 import re
+from typing import cast
 
 import httpx
 import pytest
@@ -180,3 +181,23 @@ async def test_oversized_bodies_are_refused(production: Production) -> None:
         {"query": "{ __typename }", "variables": {"pad": "x" * 400_000}}
     )
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", ORIGIN])
+async def test_no_websocket_endpoint_accepts_a_connection(
+    production: Production, origin: str
+) -> None:
+    """No subscriptions yet: /graphql refuses every WebSocket handshake (cross-site or not)."""
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import InvalidStatus
+    from websockets.typing import Origin, Subprotocol
+
+    url = production.url.replace("http://", "ws://") + "/graphql"
+    with pytest.raises(InvalidStatus) as refused:
+        async with connect(
+            url,
+            origin=cast(Origin, origin),
+            subprotocols=[cast(Subprotocol, "graphql-transport-ws")],
+        ):
+            pass
+    assert refused.value.response.status_code in (401, 403)
