@@ -48,7 +48,7 @@ class HttpClient:
         self.settings = settings
         self.name = settings.name
         self.cap = settings.max_body_bytes
-        choice = os.environ.get(CLIENT_ENV, "httpx")
+        choice = os.environ.get(CLIENT_ENV, "aiohttp")
         if choice not in ("aiohttp", "httpx"):
             raise ValueError(f"{CLIENT_ENV} must be 'aiohttp' or 'httpx'")
         self._exchange: _Exchange = (
