@@ -10,7 +10,14 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
-from .limits import LimitSettings, estimate_cost, limit_error, measure, rule_sets, validate_cached
+from .limits import (
+    LimitSettings,
+    estimate_cost,
+    limit_error,
+    measure_cached,
+    rule_sets,
+    validate_cached,
+)
 from .trusted import TrustedDocuments
 
 __all__ = ["conceal", "guardrails"]
@@ -55,9 +62,14 @@ def guardrails(
                 )
             yield
             if context is not None and not context.may_introspect:
-                for error in (*(ec.pre_execution_errors or ()), *_result_errors(ec)):
+                written = ec.query or ""
+                if ec.pre_execution_errors:
+                    ec.pre_execution_errors = [
+                        _concealed(e, written) for e in ec.pre_execution_errors
+                    ]
+                for error in _result_errors(ec):
                     if error.original_error is None:
-                        error.message = conceal(error.message, ec.query or "")
+                        error.message = conceal(error.message, written)
 
         def on_validate(self) -> Iterator[None]:
             ec = self.execution_context
@@ -68,13 +80,14 @@ def guardrails(
 
         def _check(self, document: Any) -> list[GraphQLError]:
             ec = self.execution_context
-            violation = measure(document).violation(limits)
+            text = ec.query or ""
+            violation = measure_cached(text, document).violation(limits)
             if violation is not None:
                 return [violation]
             context: Any = ec.context
             may_introspect = context is None or context.may_introspect
             rules = introspective_rules if may_introspect else closed_rules
-            errors = validate_cached(ec.schema._schema, document, rules)
+            errors = validate_cached(ec.schema._schema, text, document, rules)
             if errors:
                 return errors
             try:
@@ -87,6 +100,21 @@ def guardrails(
             return []
 
     return Guardrails
+
+
+def _concealed(error: GraphQLError, written: str) -> GraphQLError:
+    """A copy: validation results are cached and shared between requests."""
+    if error.original_error is not None:
+        return error
+    return GraphQLError(
+        conceal(error.message, written),
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        error.original_error,
+        error.extensions,
+    )
 
 
 def _result_errors(ec: Any) -> list[GraphQLError]:

@@ -14,10 +14,11 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     FieldNode,
@@ -44,6 +45,7 @@ __all__ = [
     "estimate_cost",
     "limit_error",
     "measure",
+    "measure_cached",
     "rule_sets",
     "validate_cached",
 ]
@@ -109,7 +111,6 @@ class Shape:
         return None
 
 
-@functools.lru_cache(maxsize=512)
 def measure(document: DocumentNode) -> Shape:
     """The document's shape in one walk; fragments are followed, cycles are cut (validation
     rejects them later)."""
@@ -281,15 +282,51 @@ def _argument_value(value: Node, variables: Mapping[str, Any]) -> Any:
     return None
 
 
-def rule_sets() -> tuple[tuple[type[ASTValidationRule], ...], tuple[type[ASTValidationRule], ...]]:
-    """(the rules for callers who may introspect, the rules for everyone else), built once."""
+Rules = tuple[type[ASTValidationRule], ...]
+
+
+@functools.cache
+def rule_sets() -> tuple[Rules, Rules]:
+    """(the rules for callers who may introspect, the rules for everyone else), built once, so
+    the validation cache keeps hitting."""
     base = tuple(specified_rules)
     return base, (*base, NoSchemaIntrospectionCustomRule)
 
 
-@functools.lru_cache(maxsize=512)
+class DocumentCache:
+    """Results per query *text*. Keying by text, not by the parsed document, matters: a
+    DocumentNode hashes recursively (~130 us for a screen-pop query), a str hashes once."""
+
+    def __init__(self, maxsize: int = 1024) -> None:
+        self._entries: LRUCache[Hashable, Any] = LRUCache(maxsize=maxsize)
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+        try:
+            value = self._entries[key]
+        except KeyError:
+            self.misses += 1
+            value = self._entries[key] = compute()
+            return value
+        self.hits += 1
+        return value
+
+
+SHAPES = DocumentCache()
+VALIDATIONS = DocumentCache()
+
+
+def measure_cached(text: str, document: DocumentNode) -> Shape:
+    shape: Shape = SHAPES.get(text, lambda: measure(document))
+    return shape
+
+
 def validate_cached(
-    schema: GraphQLSchema, document: DocumentNode, rules: tuple[type[ASTValidationRule], ...]
+    schema: GraphQLSchema, text: str, document: DocumentNode, rules: Rules
 ) -> list[GraphQLError]:
-    """graphql-core validation, cached per (schema, document, rule set)."""
-    return validate(schema, document, rules)
+    """graphql-core validation, cached per (schema, query text, rule set)."""
+    errors: list[GraphQLError] = VALIDATIONS.get(
+        (schema, text, id(rules)), lambda: validate(schema, document, rules)
+    )
+    return errors

@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from graphql import DocumentNode, GraphQLSchema, parse
+from graphql import DocumentNode, GraphQLSchema, parse, validate
 
-from .limits import rule_sets, validate_cached
+from .limits import rule_sets
 
 __all__ = ["TrustedDocument", "TrustedDocuments", "TrustedDocumentsError"]
 
@@ -66,7 +66,7 @@ class TrustedDocuments:
                 raise TrustedDocumentsError(
                     f"manifest document {given_id} does not parse: {exc}"
                 ) from None
-            errors = validate_cached(schema, document, rules)
+            errors = validate(schema, document, rules)
             if errors:
                 raise TrustedDocumentsError(
                     f"manifest document {given_id} is invalid: {errors[0].message}"
