@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from graphql import GraphQLError
 
 from schema import Owner, SensitiveClass
@@ -108,25 +109,32 @@ class Access:
         )
         return treatment
 
-    def audit_events(self, request_id: str, operation: str | None) -> list[dict[str, Any]]:
-        common = {
-            "type": "sensitive_read",
-            "time": datetime.now(UTC).isoformat(),
-            "requestId": request_id,
-            "subject": self.principal.subject,
-            "issuer": self.principal.issuer,
-            "roles": sorted(self.principal.roles),
-            "operation": operation,
-            "interactionId": self.interaction_id,
-        }
-        events = []
+    def audit_lines(self, request_id: str, operation: str | None) -> bytes:
+        """The request's audit events as JSON lines. What every event of the request shares is
+        encoded once; a screen-pop over 200 customers emits ~4,000 events."""
+        common = (
+            orjson.dumps(
+                {
+                    "type": "sensitive_read",
+                    "time": datetime.now(UTC).isoformat(),
+                    "requestId": request_id,
+                    "subject": self.principal.subject,
+                    "issuer": self.principal.issuer,
+                    "roles": sorted(self.principal.roles),
+                    "operation": operation,
+                    "interactionId": self.interaction_id,
+                }
+            )[:-1]
+            + b","
+        )
+        lines = []
         for (field, _, _), read in self._reads.items():
-            if read.treatment == "redact":
+            treatment = read.treatment
+            if treatment == "redact":
                 continue
             owner = read.owner
-            events.append(
+            own = orjson.dumps(
                 {
-                    **common,
                     "class": read.klass.value,
                     "field": field.partition(":")[0],
                     "path": ".".join(map(str, read.path.as_list())),
@@ -134,8 +142,9 @@ class Access:
                     "customerId": owner.customer_id,
                     "profileId": owner.profile_id,
                     "verified": read.verified,
-                    "treatment": read.treatment,
-                    "outcome": "denied" if read.treatment == "deny" else "granted",
+                    "treatment": treatment,
+                    "outcome": "denied" if treatment == "deny" else "granted",
                 }
             )
-        return events
+            lines.append(common + own[1:] + b"\n")
+        return b"".join(lines)

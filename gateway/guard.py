@@ -81,6 +81,6 @@ class Guard:
                 access = getattr(context, "access", None)
                 if isinstance(access, Access):
                     name = safe_operation_name(self.execution_context.operation_name)
-                    audit.write(access.audit_events(context.request_id, name))
+                    audit.write(access.audit_lines(context.request_id, name))
 
         return AuditTrail
