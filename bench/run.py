@@ -601,6 +601,63 @@ def table(out: dict[str, Any]) -> str:
     )
 
 
+def markdown(out: dict[str, Any]) -> str:
+    """The table for docs/performance.md: gateway, floor and gateway/floor rows per scenario."""
+    concurrency = out["settings"]["concurrency"]
+    head = ["scenario", "", "calls/op (optimum)", "p50 / p99 @20 ms (critical path)"]
+    head += [f"rps / p99 ms @{c}" for c in concurrency]
+    head += ["**ops/CPU-s**", "CPU ms/call", "µs/field", "peak RSS MiB"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for client, results in out["runs"].items():
+        for name, row in results.items():
+            for target in ("gateway", "floor"):
+                m = row.get(target)
+                if m is None:
+                    continue
+                slow = m["latency_20ms"]
+                cells = [
+                    f"`{name}` ({client})" if target == "gateway" else "",
+                    target,
+                    f"{_fmt(m['calls_per_op'])} ({m['optimum_calls']})",
+                    f"{_fmt(slow['p50_ms'])} / {_fmt(slow['p99_ms'])} "
+                    f"({_fmt(slow['critical_path_ms'], 0)})",
+                ]
+                for c in concurrency:
+                    point = m["load_0ms"][str(c)]
+                    errors = f" ({point['errors']} err)" if point["errors"] else ""
+                    cells.append(f"{_fmt(point['rps'])} / {_fmt(point['p99_ms'], 0)}{errors}")
+                cells += [
+                    f"**{_fmt(m['ops_per_cpu_s'])}**"
+                    + ("" if m["headline_concurrency"] == 16 else " (@1)"),
+                    _fmt(m["cpu_ms_per_backend_call"], 2),
+                    _fmt(m["us_per_field"]),
+                    _fmt(m["peak_rss_mb"], 0),
+                ]
+                lines.append("| " + " | ".join(cells) + " |")
+            r = row.get("ratio_to_floor")
+            if r is not None:
+                cells = [
+                    "",
+                    "gateway / floor",
+                    _fmt(r["calls_per_op"], 2),
+                    f"{_fmt(r['latency_20ms']['p50_ms'], 2)} / "
+                    f"{_fmt(r['latency_20ms']['p99_ms'], 2)}",
+                ]
+                cells += [
+                    f"{_fmt(r['load_0ms'][str(c)]['rps'], 2)} / "
+                    f"{_fmt(r['load_0ms'][str(c)]['p99_ms'], 2)}"
+                    for c in concurrency
+                ]
+                cells += [
+                    f"**{_fmt(r['ops_per_cpu_s'], 2)}**",
+                    _fmt(r["cpu_ms_per_backend_call"], 2),
+                    _fmt(r["us_per_field"], 2),
+                    _fmt(r["peak_rss_mb"], 2),
+                ]
+                lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _progress(message: str) -> None:
     print(f"[bench] {message}", file=sys.stderr, flush=True)
 
@@ -682,4 +739,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(out, indent=2) + "\n")
     print(f"written: {path}")
+    if options.soak <= 0:
+        path.with_suffix(".md").write_text(markdown(out))
+        print(f"written: {path.with_suffix('.md')}")
     return 0
