@@ -1,1 +1,2 @@
-"""Benchmarks: run as modules (`python -m bench.masking`); not part of the test suite."""
+"""Benchmarks, run as modules and not part of the test suite: `python -m bench` (the harness:
+every figure of docs/performance.md), `python -m bench.faults`, `python -m bench.masking`."""

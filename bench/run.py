@@ -49,7 +49,7 @@ from sources.sandbox.client import (
 )
 
 from .load import cpu_seconds, drive, peak_rss_mb, rss_mb
-from .processes import floor_process, gateway_process, sandbox_server
+from .processes import BENCH_RATE_LIMIT, floor_process, gateway_process, sandbox_server
 from .scenarios import IVR, SCENARIOS, Scenario, count_fields
 
 __all__ = ["main", "run"]
@@ -253,14 +253,13 @@ def gateway_toml(manifest: str) -> str:
     """What the benchmark changes in the gateway's default configuration: the per-caller rate
     limit out of the way (one token drives all the load; the limiter still runs), and the IVR
     query registered as a trusted document (bots may run registered operations only)."""
-    return f"""
-[rate_limit]
-rate = 1000000.0
-burst = 1000000
-
+    return (
+        BENCH_RATE_LIMIT
+        + f"""
 [trusted_documents]
 manifest = "{manifest}"
 """
+    )
 
 
 async def _post(url: str, payload: dict[str, Any], headers: dict[str, str]) -> dict[str, Any]:
