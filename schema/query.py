@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import strawberry
 
 from resolvers import (
@@ -51,10 +49,25 @@ class Query:
     async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
         if len(ids) > MAX_IDS:
             raise BadUserInput(f"at most {MAX_IDS} ids per call")
-        results = await asyncio.gather(*(_customer_or_error(info, i) for i in ids))
+        valid: list[str] = []
+        results: list[Customer | Exception | None] = []
+        for raw in ids:
+            try:
+                valid.append(valid_customer_id(raw))
+                results.append(None)
+            except BadUserInput as exc:
+                results.append(exc)
+        # one load_many, not a coroutine per id: 1,000 ids cost one gather of futures
+        found = iter(await info.context.loaders.customer.load_many(valid))
+        for index, raw in enumerate(ids):
+            if results[index] is None:
+                record = next(found)
+                results[index] = (
+                    Customer.of(record) if record else NotFound(f"no customer with id {raw!r}")
+                )
         # An Exception in the list becomes a located error at its index (graphql-core
         # complete_value), nulling that entry only.
-        return list(results)  # type: ignore[arg-type]
+        return results  # type: ignore[return-value]
 
     @strawberry.field(
         description="Screen-pop lookup: 0..n customers matching every key given. A phone may be "
