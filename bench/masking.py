@@ -63,6 +63,9 @@ class Context:
     access: Access | None
     request_id: str = "bench"
 
+    async def ready(self) -> None:
+        return None
+
 
 async def run(customers: int, rounds: int) -> None:
     quiet_strawberry_logger()  # as the gateway does: denials must not log tracebacks

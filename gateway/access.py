@@ -4,6 +4,7 @@ customer, and the audit records of what was read. Decisions are synchronous and 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -31,15 +32,31 @@ class FieldForbidden(GraphQLError):
         )
 
 
-@dataclass(frozen=True, slots=True)
 class Verification:
-    """The caller's own interaction, as the CCaaS system reports it (None: not given or unknown).
+    """The caller's own interaction, as the CCaaS system reports it (None: not given, unknown,
+    or not confirmed yet).
 
     It verifies a customer only while it is live, assigned to the caller (`sub`) and its ID&V
-    passed; and then only the customer whose CCaaS profile it belongs to."""
+    passed; and then only the customer whose CCaaS profile it belongs to. The CCaaS answer is
+    awaited concurrently with the operation's first back-end calls (`settle`); until it has
+    arrived, nobody is verified (fail closed)."""
 
-    contact: Contact | None
-    subject: str
+    __slots__ = ("_pending", "contact", "subject")
+
+    def __init__(
+        self,
+        contact: Contact | None,
+        subject: str,
+        pending: Awaitable[Contact | None] | None = None,
+    ) -> None:
+        self.contact = contact
+        self.subject = subject
+        self._pending = pending
+
+    async def settle(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            self.contact = await pending
 
     @property
     def active(self) -> bool:

@@ -58,6 +58,10 @@ class RequestContext:
     may_introspect: bool = False
     connection_params: dict[str, Any] | None = None
 
+    async def ready(self) -> None:
+        """Everything masking needs is known (the caller's interaction is confirmed)."""
+        await self.access.verification.settle()
+
 
 class GraphQLView(GraphQL[RequestContext, None]):
     def __init__(

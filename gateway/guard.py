@@ -3,6 +3,7 @@ caller's `Access` (including whether their named interaction verifies a customer
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from strawberry.extensions import SchemaExtension
 
 from resolvers import BadUserInput, Loaders, valid_contact_id
 from sources import SourceError
+from sources.records import Contact
 
 from .access import Access, Verification
 from .audit import AuditLog, safe_operation_name
@@ -22,6 +24,14 @@ from .treatments import Masker
 __all__ = ["Guard"]
 
 log = logging.getLogger("switchboard.access")
+
+
+async def _confirm(loaders: Loaders, contact_id: str) -> Contact | None:
+    try:
+        return await loaders.contact.load(contact_id)
+    except SourceError as exc:
+        log.warning("cannot confirm interaction %s (%s): caller unverified", contact_id, exc.code)
+        return None
 
 
 class Guard:
@@ -54,19 +64,16 @@ class Guard:
                 contact_id = valid_contact_id(interaction_id)
             except BadUserInput:
                 contact_id = None
-        contact = None
+        pending = None
         if contact_id is not None and self.policy.uses_verification(principal.roles):
-            try:
-                contact = await loaders.contact.load(contact_id)
-            except SourceError as exc:
-                log.warning(
-                    "cannot confirm interaction %s (%s): caller unverified", contact_id, exc.code
-                )
+            # asked now, awaited by the first resolvers that return customer data: it costs no
+            # round trip of its own
+            pending = asyncio.ensure_future(_confirm(loaders, contact_id))
         return Access(
             self.policy,
             self.masker,
             principal,
-            Verification(contact, principal.subject),
+            Verification(None, principal.subject, pending),
             interaction_id=contact_id,
         )
 

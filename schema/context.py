@@ -15,5 +15,9 @@ class Context(Protocol):
     @property
     def loaders(self) -> Loaders: ...
 
+    async def ready(self) -> None:
+        """Awaited by every root field before it returns customer data: whatever the gateway
+        needs to decide what the caller may see has arrived by then."""
+
 
 Info = strawberry.Info[Context, None]

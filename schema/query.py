@@ -38,6 +38,7 @@ class Query:
     @strawberry.field(description="One customer by CRM id; null plus a NOT_FOUND error if unknown.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
         result = await _customer_or_error(info, id)
+        await info.context.ready()
         if isinstance(result, Exception):
             raise result
         return result
@@ -65,6 +66,7 @@ class Query:
                 results[index] = (
                     Customer.of(record) if record else NotFound(f"no customer with id {raw!r}")
                 )
+        await info.context.ready()
         # An Exception in the list becomes a located error at its index (graphql-core
         # complete_value), nulling that entry only.
         return results  # type: ignore[return-value]
@@ -83,6 +85,7 @@ class Query:
         found = await find_customers(
             info.context.loaders, phone=phone, email=email, account_number=account_number
         )
+        await info.context.ready()
         return [Customer.of(c) for c in found]
 
     @strawberry.field(
@@ -92,6 +95,7 @@ class Query:
         found = await info.context.loaders.contact.load(valid_contact_id(id))
         if found is None:
             raise NotFound(f"no interaction with id {id!r}")
+        await info.context.ready()
         return Interaction.of(found, Owner(customer_id=None, profile_id=found.profile_id))
 
     @strawberry.field(description="Full-text search of the knowledge base (first: 1-20).")
