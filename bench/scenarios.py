@@ -125,13 +125,12 @@ SCENARIOS: dict[str, Scenario] = {
             "crm GET /customers": 1,
             "core GET /accounts": 1,
         },
-        levels=3,
+        levels=2,
         derivation=(
             "the bot's live, ID&V-passed interaction from CCaaS (1: balance is shown to a "
             "verified ivr only); CRM customer (1); core accounts of its party (1) = 3 calls. "
-            "The gateway confirms the interaction before executing, so 3 dependent round trips; "
-            "the confirmation needs no customer data, so 2 are the physical minimum (the floor "
-            "overlaps it with the CRM read)"
+            "The confirmation needs no customer data, so it overlaps the CRM read (in the "
+            "gateway and in the floor): 2 dependent round trips"
         ),
     ),
     **{f"supervisor-{n}": _supervisor(n) for n in (10, 100, 1000)},
