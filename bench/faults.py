@@ -18,14 +18,7 @@ from sources.sandbox.client import mint_token, sample_customers, set_fault
 
 from .load import drive
 from .processes import BENCH_RATE_LIMIT, gateway_process, sandbox_process
-
-SCREEN_POP = """query ScreenPop($phone: String!) { findCustomers(phone: $phone) {
-  id fullName segment
-  accounts { id type balance transactions(first: 5) { postedAt amount description } }
-  cards { pan brand status } interactions(first: 10) { channel startedAt intent verified }
-  cases(status: OPEN) { number subject } journey { stage events(first: 20) { at kind summary } }
-  suggestedArticles(first: 3) { title } risk { needsSpecialist fraudHold collectionsStatus }
-} }"""
+from .scenarios import SCREEN_POP
 
 
 async def run(seconds: float, concurrencies: list[int]) -> list[dict[str, Any]]:
