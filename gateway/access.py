@@ -4,7 +4,8 @@ customer, and the audit records of what was read. Decisions are synchronous and 
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -37,23 +38,32 @@ class Verification:
     or not confirmed yet).
 
     It verifies a customer only while it is live, assigned to the caller (`sub`) and its ID&V
-    passed; and then only the customer whose CCaaS profile it belongs to. The CCaaS answer is
-    awaited concurrently with the operation's first back-end calls (`settle`); until it has
-    arrived, nobody is verified (fail closed)."""
+    passed; and then only the customer whose CCaaS profile it belongs to. The CCaaS question
+    is asked when execution starts (`start`: after the limits and validation passed, so a
+    refused operation costs no call) and its answer awaited by the root fields before they
+    return customer data (`settle`), overlapping the first reads; until it has arrived, nobody
+    is verified (fail closed)."""
 
-    __slots__ = ("_pending", "contact", "subject")
+    __slots__ = ("_ask", "_pending", "contact", "subject")
 
     def __init__(
         self,
         contact: Contact | None,
         subject: str,
-        pending: Awaitable[Contact | None] | None = None,
+        ask: Callable[[], Awaitable[Contact | None]] | None = None,
     ) -> None:
         self.contact = contact
         self.subject = subject
-        self._pending = pending
+        self._ask = ask
+        self._pending: asyncio.Future[Contact | None] | None = None
+
+    def start(self) -> None:
+        if self._ask is not None:
+            ask, self._ask = self._ask, None
+            self._pending = asyncio.ensure_future(ask())
 
     async def settle(self) -> None:
+        self.start()
         if self._pending is not None:
             pending, self._pending = self._pending, None
             self.contact = await pending

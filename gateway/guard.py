@@ -3,10 +3,9 @@ caller's `Access` (including whether their named interaction verifies a customer
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import secrets
-from collections.abc import Iterator
+from collections.abc import Awaitable, Iterator
 
 from strawberry.extensions import SchemaExtension
 
@@ -64,16 +63,18 @@ class Guard:
                 contact_id = valid_contact_id(interaction_id)
             except BadUserInput:
                 contact_id = None
-        pending = None
+        ask = None
         if contact_id is not None and self.policy.uses_verification(principal.roles):
-            # asked now, awaited by the first resolvers that return customer data: it costs no
-            # round trip of its own
-            pending = asyncio.ensure_future(_confirm(loaders, contact_id))
+            confirmed = contact_id
+
+            def ask() -> Awaitable[Contact | None]:
+                return _confirm(loaders, confirmed)
+
         return Access(
             self.policy,
             self.masker,
             principal,
-            Verification(None, principal.subject, pending),
+            Verification(None, principal.subject, ask),
             interaction_id=contact_id,
         )
 
@@ -82,6 +83,14 @@ class Guard:
         audit = self.audit
 
         class AuditTrail(SchemaExtension):
+            def on_execute(self) -> Iterator[None]:
+                # the operation passed every limit and validation: ask about the caller's
+                # interaction now, concurrently with the first resolvers
+                access = getattr(self.execution_context.context, "access", None)
+                if isinstance(access, Access):
+                    access.verification.start()
+                yield
+
             def on_operation(self) -> Iterator[None]:
                 yield
                 context = self.execution_context.context

@@ -11,6 +11,7 @@ import pytest
 
 from gateway.limits import VALIDATIONS
 from schema import build_schema
+from sources.sandbox.client import start_contact
 
 from .conftest import ORIGIN, Production
 
@@ -201,3 +202,20 @@ async def test_no_websocket_endpoint_accepts_a_connection(
         ):
             pass
     assert refused.value.response.status_code in (401, 403)
+
+
+async def test_a_refused_operation_does_not_even_confirm_the_callers_interaction(
+    production: Production,
+) -> None:
+    raw = production.sample[2]
+    call = await start_contact(production.sandbox, customer_id=raw["id"], agent_id="agent-0001")
+    headers = {"x-interaction-id": call}
+    await production.reset()
+    refused = await production.post({"query": LIMITED["DEPTH_LIMIT"]}, headers=headers)
+    assert refused.json()["errors"][0]["extensions"]["code"] == "DEPTH_LIMIT"
+    assert await production.backend_calls() == 0
+    shown = await production.post(
+        {"query": "query($id: ID!) { customer(id: $id) { ssn } }", "variables": {"id": raw["id"]}},
+        headers=headers,
+    )
+    assert shown.json()["data"]["customer"]["ssn"] == "***-**-" + raw["ssn"][-4:]  # verified
