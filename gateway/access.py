@@ -68,6 +68,12 @@ class Verification:
             pending, self._pending = self._pending, None
             self.contact = await pending
 
+    async def drain(self) -> None:
+        """Wait for a question already asked (never ask one): a request answers only once
+        every back-end call it made is over, so `extensions.sources` reports them all."""
+        if self._pending is not None:
+            await self.settle()
+
     @property
     def active(self) -> bool:
         c = self.contact
@@ -88,11 +94,16 @@ class Verification:
         )
 
 
+def _as_list(path: Any) -> list[Any]:
+    as_list = getattr(path, "as_list", None)  # graphql-core's Path is a tuple too
+    return list(as_list() if as_list is not None else path)
+
+
 @dataclass(slots=True)
 class _Read:
     klass: SensitiveClass
     treatment: str
-    path: Any  # graphql-core's Path, formatted only if audited
+    path: Any  # graphql-core's Path (standard) or a tuple (compiled), formatted if audited
     owner: Owner
     verified: bool
     count: int = 1
@@ -136,6 +147,29 @@ class Access:
         )
         return treatment
 
+    def note(
+        self,
+        field: str,
+        klass: SensitiveClass,
+        owner: Owner,
+        treatments: tuple[str, str],
+        path: tuple[Any, ...],
+        key: str,
+    ) -> str:
+        """`decide` for compiled execution: the plan already holds the caller's treatments
+        (unverified, verified) for this field, and the path is the object's plus the key,
+        joined only if the read is the customer's first of this field."""
+        read = self._reads.get((field, owner.customer_id, owner.profile_id))
+        if read is not None:
+            read.count += 1
+            return read.treatment
+        verified = self.verification.covers(owner)
+        treatment = treatments[verified]
+        self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
+            klass, treatment, (*path, key), owner, verified
+        )
+        return treatment
+
     def audit_lines(self, request_id: str, operation: str | None) -> bytes:
         """The request's audit events as JSON lines. What every event of the request shares is
         encoded once; a screen-pop over 200 customers emits ~4,000 events."""
@@ -164,7 +198,7 @@ class Access:
                 {
                     "class": read.klass.value,
                     "field": field.partition(":")[0],
-                    "path": ".".join(map(str, read.path.as_list())),
+                    "path": ".".join(map(str, _as_list(read.path))),
                     "values": read.count,
                     "customerId": owner.customer_id,
                     "profileId": owner.profile_id,

@@ -32,10 +32,12 @@ from .access import Access
 from .auth import Authenticator, Principal
 from .config import Config, ServerSettings
 from .errors import format_error, quiet_strawberry_logger
+from .executor import PlanCache, executor_class
 from .graphiql import csp_header, graphiql_assets_app, render_graphiql_html
 from .guard import Guard
 from .guardrails import guardrails
 from .masking import install_masking
+from .metrics import CONTENT_TYPE_LATEST, Metrics
 from .middleware import BearerAuth, RequestId
 from .ratelimit import limiter_for
 from .trusted import TrustedDocuments
@@ -164,8 +166,18 @@ def create_app(
         trusted = TrustedDocuments.load(config.trusted_documents.manifest, build_schema()._schema)
     rails = guardrails(config.limits, trusted, frozenset(config.trusted_documents.roles))
     extensions = [rails, lambda: ParserCache(maxsize=512), guard.audit_extension()]
-    schema = build_schema(extensions=extensions)
+    metrics = Metrics()
+    plans = PlanCache(guard.policy, guard.masker, metrics)
+    compiled = config.server.execution == "compiled"
+    schema = build_schema(extensions, executor_class(plans, compiled=compiled))
     install_masking(schema)
+    if compiled and trusted is not None:
+        documents = [(d.text, d.document) for d in trusted.documents.values()]
+        roles = [frozenset({role}) for role in config.trusted_documents.roles]
+        for operation, reason in plans.warm(schema._schema, documents, roles):
+            log.warning(
+                "trusted operation %s will run on standard execution: %s", operation, reason
+            )
     authenticator = Authenticator(config.auth)
     view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
@@ -210,6 +222,9 @@ def create_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
+    async def metrics_page(request: Request) -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
     async def ready(request: Request) -> Response:
         transports = sources.transports()
         probes = await asyncio.gather(*(t.probe() for t in transports.values()))
@@ -228,6 +243,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
     ]
     if ide_enabled(config.server):

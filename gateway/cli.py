@@ -17,7 +17,7 @@ import uvicorn
 from schema import build_schema
 
 from .app import create_app
-from .config import ConfigError, build_config, load_config
+from .config import EXECUTION_MODES, ConfigError, build_config, load_config
 
 __all__ = ["main"]
 
@@ -45,6 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="sandbox systems + gateway + GraphiQL")
     demo.add_argument("--port", type=int, default=8000, help="gateway port; the sandbox uses +1")
+    demo.add_argument(
+        "--execution",
+        choices=EXECUTION_MODES,
+        default="compiled",
+        help="compiled plans (default) or graphql-core's standard execution, to compare them",
+    )
     _sandbox_options(demo)
 
     commands.add_parser("schema", help="print the GraphQL SDL")
@@ -87,10 +93,17 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def demo_config(gateway_port: int, sandbox_port: int) -> dict[str, Any]:
+def demo_config(
+    gateway_port: int, sandbox_port: int, execution: str = "compiled"
+) -> dict[str, Any]:
     base = f"http://127.0.0.1:{sandbox_port}"
     return {
-        "server": {"host": "127.0.0.1", "port": gateway_port, "profile": "development"},
+        "server": {
+            "host": "127.0.0.1",
+            "port": gateway_port,
+            "profile": "development",
+            "execution": execution,
+        },
         "auth": {
             "issuer": f"{base}/idp",
             "audience": "switchboard",
@@ -130,7 +143,7 @@ async def _demo(args: argparse.Namespace) -> int:
             return 1
         await asyncio.sleep(0.05)
     base = f"http://127.0.0.1:{sandbox_port}"
-    config = build_config(demo_config(args.port, sandbox_port), env={})
+    config = build_config(demo_config(args.port, sandbox_port, args.execution), env={})
     sample = (await sample_customers(base, 1))[0]
     # The agent is on a live call with the sample customer, who passed ID&V: with this
     # interaction named in X-Interaction-Id, the agent sees that customer's verified view.

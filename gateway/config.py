@@ -23,6 +23,7 @@ from .limits import LimitSettings
 from .ratelimit import RateLimitSettings, Rule
 
 __all__ = [
+    "EXECUTION_MODES",
     "AuditSettings",
     "AuthSettings",
     "Config",
@@ -36,6 +37,7 @@ __all__ = [
 ]
 
 ENV_PREFIX = "SWITCHBOARD_"
+EXECUTION_MODES = ("compiled", "standard")
 
 SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
     # reference data may stand in for a failed call, 10 minutes at most; customer data never
@@ -63,8 +65,14 @@ class ServerSettings:
     """Each request's deadline; a client may ask for less with X-Request-Timeout-Ms."""
     deadline_margin_seconds: float = 0.05
     """Kept back from back-end calls for assembling and sending the response."""
+    execution: str = "compiled"
+    """compiled: a plan per (document, operation, roles) projects records straight into the
+    response, falling back to standard per operation where unsupported; standard: graphql-core's
+    field-by-field execution for every operation."""
 
     def __post_init__(self) -> None:
+        if self.execution not in EXECUTION_MODES:
+            raise ValueError(f"execution must be one of {', '.join(EXECUTION_MODES)}")
         if self.profile not in ("production", "development"):
             raise ValueError("profile must be 'production' or 'development'")
         if self.profile == "production" and self.graphiql and not self.introspection_roles:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Awaitable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Iterator
 
 from strawberry.extensions import SchemaExtension
 
@@ -91,11 +91,14 @@ class Guard:
                     access.verification.start()
                 yield
 
-            def on_operation(self) -> Iterator[None]:
+            async def on_operation(self) -> AsyncIterator[None]:
                 yield
                 context = self.execution_context.context
                 access = getattr(context, "access", None)
                 if isinstance(access, Access):
+                    # a root field that failed early leaves the caller's verification in
+                    # flight: its call belongs to this request's answer too
+                    await access.verification.drain()
                     name = safe_operation_name(self.execution_context.operation_name)
                     audit.write(access.audit_lines(context.request_id, name))
 

@@ -36,6 +36,40 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     def load(self, key: K) -> asyncio.Future[V]:
         return asyncio.shield(super().load(key))
 
+    def settle_many(self, keys: Sequence[K]) -> Awaitable[list[V | Exception]]:
+        """Every key's value, or the exception that rejected it, in key order: the compiled
+        executor's one wait for a whole level. The keys join the current batch now (the same
+        batch `load()` would join), and the cached futures are only observed, never awaited
+        directly, so a cancelled caller cannot cancel them for anyone else."""
+        futures = [DataLoader.load(self, key) for key in keys]
+        return _settle(futures)
+
+
+async def _settle(futures: list[asyncio.Future[V]]) -> list[V | Exception]:
+    waiting = [f for f in futures if not f.done()]
+    if waiting:
+        done = asyncio.get_running_loop().create_future()
+        left = len(waiting)
+
+        def arrived(_: asyncio.Future[V]) -> None:
+            nonlocal left
+            left -= 1
+            if left == 0 and not done.done():
+                done.set_result(None)
+
+        for future in waiting:
+            future.add_done_callback(arrived)
+        try:
+            await done
+        finally:
+            for future in waiting:
+                future.remove_done_callback(arrived)
+    results: list[V | Exception] = []
+    for future in futures:
+        error = future.exception()
+        results.append(future.result() if error is None else error)  # type: ignore[arg-type]
+    return results
+
 
 async def settled(fetch: Awaitable[list[R]]) -> tuple[list[R], dict[str, SourceError]]:
     """A batch's records, plus the keys whose chunk failed (and why) when only some did."""

@@ -69,12 +69,19 @@ class Journey:
 async def load_journey(loaders: Loaders, customer: Customer, now: datetime) -> Journey:
     """Fetch what the journey needs, through the request's loaders (batched with its siblings)."""
     party, profile = customer.core_party_id, customer.ccaas_profile_id
-    contacts, cases, events, risk = await asyncio.gather(
+    parts = await asyncio.gather(
         loaders.contacts_of.load((profile, JOURNEY_WINDOW)) if profile else _nothing(),
         loaders.cases.load(customer.id),
         loaders.core_events.load((party, JOURNEY_WINDOW)) if party else _nothing(),
         loaders.risk.load(party) if party else _none(),
+        return_exceptions=True,
     )
+    # when two systems fail, the error reported is the first in this order, not whichever
+    # failed first: the same answer every time
+    for part in parts:
+        if isinstance(part, BaseException):
+            raise part
+    contacts, cases, events, risk = parts
     return assemble(contacts, cases, events, risk, now)
 
 

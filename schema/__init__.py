@@ -27,9 +27,15 @@ __all__ = [
 ]
 
 
-def build_schema(extensions: Sequence[type[SchemaExtension] | Any] = ()) -> strawberry.Schema:
+def build_schema(
+    extensions: Sequence[type[SchemaExtension] | Any] = (),
+    execution_context_class: type[Any] | None = None,
+) -> strawberry.Schema:
+    """`execution_context_class`: a graphql-core executor replacing the standard one (the
+    gateway's compiled plans)."""
     return strawberry.Schema(
         query=Query,
         extensions=list(extensions),
         config=StrawberryConfig(disable_field_suggestions=True),
+        execution_context_class=execution_context_class,
     )

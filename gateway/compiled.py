@@ -1,0 +1,391 @@
+"""Running a compiled plan (gateway/plans.py) against one request.
+
+Level by level, the way standard execution's resolvers would reach the systems: every root
+field starts at once; when a field's records arrive, each child field asks the loaders for all
+of its parents in one go (the same loaders, keys and batches, so the same back-end calls), and
+the objects are projected as their records arrive: one generated call per object writes its
+leaves, sensitive ones masked for the caller and the customer's verification. Errors are the
+resolvers' errors, located at the same paths with the same codes; a failing non-null field
+nulls its nearest nullable ancestor, and errors under a nulled position are dropped, as
+graphql-core does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Sequence
+from time import perf_counter
+from typing import Any
+
+from graphql import FieldNode, GraphQLError, located_error
+from graphql.execution.values import VariableValues, get_argument_values
+
+from schema.bindings import owner_of
+
+from .access import Access, FieldForbidden
+from .plans import CHILD, FieldPlan, ObjectPlan, Plan
+
+__all__ = ["execute_plan"]
+
+Path = tuple[Any, ...]
+
+
+class _Dead:
+    """An object nulled by a failing non-null field: its error, not yet placed."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: GraphQLError) -> None:
+        self.error = error
+
+
+class _State:
+    __slots__ = (
+        "access",
+        "busy",
+        "context",
+        "errors",
+        "fields",
+        "loaders",
+        "nulled",
+        "variables",
+    )
+
+    def __init__(self, context: Any, variables: VariableValues) -> None:
+        self.context = context
+        self.loaders = context.loaders
+        self.access: Access = context.access
+        self.variables = variables
+        self.errors: list[GraphQLError] = []
+        self.nulled: set[Path] = set()
+        self.fields = 0
+        self.busy = 0.0
+        """Seconds spent projecting (the synchronous work between the back-end answers)."""
+
+    def located(self, error: Exception, nodes: list[FieldNode], path: Path) -> GraphQLError:
+        return located_error(error, nodes, list(path))
+
+    def error(self, error: Exception, nodes: list[FieldNode], path: Path) -> None:
+        """A nullable field at `path` failed: null plus its error."""
+        self.add(self.located(error, nodes, path), path)
+
+    def add(self, error: GraphQLError, position: Path) -> None:
+        nulled = self.nulled
+        if nulled:
+            for end in range(len(position), -1, -1):
+                if position[:end] in nulled:
+                    return
+        nulled.add(position)
+        self.errors.append(error)
+
+    def args(self, plan: FieldPlan) -> dict[str, Any]:
+        if plan.args is not None:
+            return plan.args
+        return get_argument_values(plan.field_def, plan.details.node, self.variables)
+
+
+async def execute_plan(
+    plan: Plan, context: Any, variables: VariableValues
+) -> tuple[dict[str, Any] | None, list[GraphQLError], int, float]:
+    """(data, errors, projected fields, seconds spent projecting). Root fields run
+    concurrently, as in standard execution; a failing non-null root field nulls `data` and
+    cancels its siblings."""
+    state = _State(context, variables)
+    root: dict[str, Any] = dict.fromkeys(plan.keys)
+    tasks = [asyncio.ensure_future(_root_field(f, state, root)) for f in plan.root]
+    try:
+        if tasks:
+            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in tasks:
+            if task.done() and task.exception() is not None:
+                failure = task.exception()
+                if isinstance(failure, _NonNull):
+                    state.add(failure.error, ())
+                    return None, state.errors, state.fields, state.busy
+                raise failure  # type: ignore[misc]
+    finally:
+        for task in tasks:
+            if not task.done():
+                task.cancel()
+    for key in plan.typename_keys:
+        root[key] = "Query"
+    state.fields += len(plan.keys)
+    return root, state.errors, state.fields, state.busy
+
+
+class _NonNull(Exception):
+    def __init__(self, error: GraphQLError) -> None:
+        self.error = error
+
+
+async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> None:
+    assert plan.root is not None
+    try:
+        value = await plan.root.run(state.context, state.args(plan))
+    except Exception as exc:
+        error = state.located(exc, plan.nodes, (plan.key,))
+        if not plan.nullable:
+            raise _NonNull(error) from None
+        state.add(error, (plan.key,))
+        return
+    if plan.child is None:  # no scalar root fields in this schema, but nothing stops one
+        root[plan.key] = value
+        return
+    outs: list[Any] = [root]
+    more: list[Awaitable[None]] = []
+    started = perf_counter()
+    _place(plan, [0], [value], outs, [None], [()], state, more)
+    state.busy += perf_counter() - started
+    if type(outs[0]) is _Dead:
+        raise _NonNull(outs[0].error)
+    await _settle(more)
+
+
+async def _settle(pending: list[Awaitable[None]]) -> None:
+    if len(pending) == 1:
+        await pending[0]
+    elif pending:
+        await asyncio.gather(*pending)
+
+
+def _run(
+    plan: ObjectPlan,
+    records: Sequence[Any],
+    owners: Sequence[Any],
+    paths: Sequence[Path],
+    state: _State,
+) -> tuple[list[Any], list[Awaitable[None]]]:
+    """Project `records` as objects of `plan`: leaves now, child fields as far as they go
+    without waiting. Returns the objects (a `_Dead` for one nulled by a non-null field) and
+    what remains to await."""
+    project = plan.project
+    outs: list[Any] = [
+        project(r, o, p, state) for r, o, p in zip(records, owners, paths, strict=True)
+    ]
+    state.fields += len(plan.keys) * len(outs)
+    pending: list[Awaitable[None]] = []
+    for branch in plan.branches:
+        live = [i for i, out in enumerate(outs) if type(out) is dict]
+        if not live:
+            break
+        if branch.gate is not None:
+            live = _gated(branch, live, outs, owners, paths, state)
+        if branch.kind == CHILD:
+            _child(branch, live, records, outs, owners, paths, state, pending)
+        else:
+            _fetch(branch, live, records, outs, owners, paths, state, pending)
+    return outs, pending
+
+
+def _gated(
+    branch: FieldPlan,
+    live: list[int],
+    outs: list[Any],
+    owners: Sequence[Any],
+    paths: Sequence[Path],
+    state: _State,
+) -> list[int]:
+    assert branch.gate is not None
+    coordinate, klass, treatments = branch.gate
+    note = state.access.note
+    allowed = []
+    for i in live:
+        if note(coordinate, klass, owners[i], treatments, paths[i], branch.key) == "deny":
+            state.error(FieldForbidden(klass), branch.nodes, (*paths[i], branch.key))
+        else:
+            allowed.append(i)
+    return allowed
+
+
+def _child(
+    branch: FieldPlan,
+    live: list[int],
+    records: Sequence[Any],
+    outs: list[Any],
+    owners: Sequence[Any],
+    paths: Sequence[Path],
+    state: _State,
+    pending: list[Awaitable[None]],
+) -> None:
+    assert branch.get is not None
+    try:
+        args = state.args(branch)
+    except Exception as exc:
+        for i in live:
+            _field_failed(branch, i, exc, outs, paths, state)
+        return
+    values: list[Any] = []
+    parents: list[int] = []
+    for i in live:
+        try:
+            values.append(branch.get(records[i], args))
+        except Exception as exc:
+            _field_failed(branch, i, exc, outs, paths, state)
+            continue
+        parents.append(i)
+    _place(branch, parents, values, outs, owners, paths, state, pending)
+
+
+def _fetch(
+    branch: FieldPlan,
+    live: list[int],
+    records: Sequence[Any],
+    outs: list[Any],
+    owners: Sequence[Any],
+    paths: Sequence[Path],
+    state: _State,
+    pending: list[Awaitable[None]],
+) -> None:
+    assert branch.fetch is not None
+    if not live:
+        return
+    try:
+        args = state.args(branch)
+    except Exception as exc:
+        for i in live:
+            _field_failed(branch, i, exc, outs, paths, state)
+        return
+    settled = branch.fetch.start(state.loaders, [records[i] for i in live], args)
+    pending.append(_complete(branch, live, settled, outs, owners, paths, state))
+
+
+async def _complete(
+    branch: FieldPlan,
+    live: list[int],
+    settled: Awaitable[list[Any]],
+    outs: list[Any],
+    owners: Sequence[Any],
+    paths: Sequence[Path],
+    state: _State,
+) -> None:
+    values = await settled
+    started = perf_counter()
+    parents: list[int] = []
+    found: list[Any] = []
+    for i, value in zip(live, values, strict=True):
+        if isinstance(value, Exception):
+            state.error(value, branch.nodes, (*paths[i], branch.key))
+            continue
+        parents.append(i)
+        found.append(value)
+    more: list[Awaitable[None]] = []
+    _place(branch, parents, found, outs, owners, paths, state, more)
+    state.busy += perf_counter() - started
+    await _settle(more)
+
+
+def _place(
+    branch: FieldPlan,
+    parents: list[int],
+    values: list[Any],
+    outs: list[Any],
+    owners: Sequence[Any],
+    paths: Sequence[Path],
+    state: _State,
+    pending: list[Awaitable[None]],
+) -> None:
+    """Project the child objects of every parent at once (their own child fields batch
+    together), then put each parent's into its response."""
+    child = branch.child
+    assert child is not None
+    key = branch.key
+    type_name = child.type_name
+    records: list[Any] = []
+    child_owners: list[Any] = []
+    child_paths: list[Path] = []
+    # per parent: None (a null value), or the child objects' places in `records`; a
+    # GraphQLError stands in for a list entry that failed on its own (customers(ids:))
+    layouts: list[tuple[int, list[int | GraphQLError] | None]] = []
+    for i, value in zip(parents, values, strict=True):
+        if value is None:
+            layouts.append((i, None))
+            continue
+        base = (*paths[i], key)
+        owner = owners[i]
+        layout: list[int | GraphQLError] = []
+        if branch.is_list:
+            for index, item in enumerate(value):
+                if isinstance(item, Exception):
+                    layout.append(state.located(item, branch.nodes, (*base, index)))
+                    continue
+                layout.append(len(records))
+                records.append(item)
+                child_owners.append(owner_of(type_name, item, owner))
+                child_paths.append((*base, index))
+        else:
+            layout.append(len(records))
+            records.append(value)
+            child_owners.append(owner_of(type_name, value, owner))
+            child_paths.append(base)
+        layouts.append((i, layout))
+    child_outs, child_pending = _run(child, records, child_owners, child_paths, state)
+    pending.extend(child_pending)
+    for i, places in layouts:
+        out = outs[i]
+        if type(out) is not dict:
+            continue
+        if places is None:
+            if not branch.nullable:
+                error = state.located(
+                    TypeError(f"Cannot return null for non-nullable field {branch.name}"),
+                    branch.nodes,
+                    (*paths[i], key),
+                )
+                _field_failed_with(branch, i, error, outs, paths, state)
+            else:
+                out[key] = None
+            continue
+        if not branch.is_list:
+            result = child_outs[places[0]]  # type: ignore[index]
+            if type(result) is _Dead:
+                _field_failed_with(branch, i, result.error, outs, paths, state)
+            else:
+                out[key] = result
+            continue
+        items: list[Any] = []
+        failure: GraphQLError | None = None
+        for index, place in enumerate(places):
+            item = place if isinstance(place, GraphQLError) else child_outs[place]
+            if type(item) is _Dead:
+                item = item.error
+            if isinstance(item, GraphQLError):
+                if not branch.item_nullable:
+                    failure = failure or item
+                    break
+                state.add(item, (*paths[i], key, index))
+                item = None
+            items.append(item)
+        if failure is not None:
+            _field_failed_with(branch, i, failure, outs, paths, state)
+        else:
+            out[key] = items
+
+
+def _field_failed(
+    branch: FieldPlan,
+    i: int,
+    exc: Exception,
+    outs: list[Any],
+    paths: Sequence[Path],
+    state: _State,
+) -> None:
+    error = state.located(exc, branch.nodes, (*paths[i], branch.key))
+    _field_failed_with(branch, i, error, outs, paths, state)
+
+
+def _field_failed_with(
+    branch: FieldPlan,
+    i: int,
+    error: GraphQLError,
+    outs: list[Any],
+    paths: Sequence[Path],
+    state: _State,
+) -> None:
+    """The field's value is an error: null if it may be, else its object is nulled."""
+    if branch.nullable:
+        state.add(error, (*paths[i], branch.key))
+        out = outs[i]
+        if type(out) is dict:
+            out[branch.key] = None
+    else:
+        outs[i] = _Dead(error)

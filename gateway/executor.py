@@ -1,0 +1,199 @@
+"""Which execution an operation gets, and the plan cache.
+
+`execution = "compiled"` (the default): graphql-core's executor is replaced by `PlanExecutor`,
+which looks the operation's plan up in a bounded LRU cache keyed by (document text, operation
+name, role set, values of the @include/@skip variables), compiles it on a miss, and runs it
+(gateway/compiled.py). An operation the compiler cannot plan runs on standard execution, and a
+log line and the `switchboard_operations_total{execution="standard",reason=...}` counter say
+which and why; the verdict is cached with the plan, so the log line comes once per document.
+`execution = "standard"` keeps graphql-core's executor for every operation.
+
+Everything around execution is shared by both: parsing, the limits, validation, the audit
+trail, error formatting, `extensions.sources`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from cachetools import LRUCache
+from graphql import (
+    DocumentNode,
+    FragmentDefinitionNode,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+)
+from graphql.execution.collect_fields import FragmentDetails
+from graphql.execution.values import VariableValues
+from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+
+from .compiled import execute_plan
+from .metrics import Metrics
+from .plans import Plan, Unsupported, compile_plan, directive_variables
+from .policy import Policy
+from .treatments import Masker
+
+__all__ = ["PlanCache", "executor_class"]
+
+log = logging.getLogger("switchboard.execution")
+
+Key = tuple[str, str | None, frozenset[str], tuple[bool, ...]]
+
+
+class PlanCache:
+    """Plans (or the reason there is none) per operation and role set, bounded."""
+
+    def __init__(self, policy: Policy, masker: Masker, metrics: Metrics, size: int = 1024) -> None:
+        self.policy = policy
+        self.masker = masker
+        self.metrics = metrics
+        self._plans: LRUCache[Key, Plan | Unsupported] = LRUCache(maxsize=size)
+        self._directives: LRUCache[tuple[str, str | None], tuple[str, ...]] = LRUCache(maxsize=size)
+
+    def __len__(self) -> int:
+        return len(self._plans)
+
+    def plan_for(
+        self,
+        schema: GraphQLSchema,
+        text: str,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDetails],
+        variables: VariableValues,
+        roles: frozenset[str],
+    ) -> Plan | Unsupported:
+        name = operation.name.value if operation.name else None
+        names = self._directives.get((text, name))
+        if names is None:
+            definitions = [operation, *(f.definition for f in fragments.values())]
+            names = directive_variables(definitions)
+            self._directives[(text, name)] = names
+        coerced = variables.coerced
+        signature = tuple(bool(coerced.get(n)) for n in names)
+        key: Key = (text, name, roles, signature)
+        plan = self._plans.get(key)
+        if plan is None:
+            plan = self._compile(schema, operation, fragments, variables, roles, name)
+            self._plans[key] = plan
+        return plan
+
+    def _compile(
+        self,
+        schema: GraphQLSchema,
+        operation: OperationDefinitionNode,
+        fragments: dict[str, FragmentDetails],
+        variables: VariableValues,
+        roles: frozenset[str],
+        name: str | None,
+    ) -> Plan | Unsupported:
+        started = time.perf_counter()
+        try:
+            plan: Plan | Unsupported = compile_plan(
+                schema, fragments, operation, variables, roles, self.policy, self.masker
+            )
+        except Unsupported as unsupported:
+            log.info(
+                "standard execution for operation %s: %s",
+                name or "(anonymous)",
+                unsupported,
+            )
+            plan = unsupported
+        self.metrics.plan_compiled(time.perf_counter() - started)
+        return plan
+
+    def warm(
+        self,
+        schema: GraphQLSchema,
+        documents: Iterable[tuple[str, DocumentNode]],
+        role_sets: Iterable[frozenset[str]],
+    ) -> list[tuple[str | None, str]]:
+        """Compile trusted documents at start-up, for every @include/@skip combination (up to
+        16) and role set; returns the (operation, reason) of any that would fall back."""
+        from graphql.execution.values import get_variable_values
+
+        fallbacks: list[tuple[str | None, str]] = []
+        roles_list = list(role_sets)
+        for text, document in documents:
+            fragments = {
+                d.name.value: FragmentDetails(d, None)
+                for d in document.definitions
+                if isinstance(d, FragmentDefinitionNode)
+            }
+            for operation in document.definitions:
+                if not isinstance(operation, OperationDefinitionNode):
+                    continue
+                names = directive_variables(
+                    [operation, *(f.definition for f in fragments.values())]
+                )
+                if operation.operation is not OperationType.QUERY or len(names) > 4:
+                    continue
+                for combination in _combinations(len(names)):
+                    raw = dict(zip(names, combination, strict=True))
+                    coerced = get_variable_values(schema, operation.variable_definitions or (), raw)
+                    if not isinstance(coerced, VariableValues):
+                        continue  # required variables besides the directives': at first use
+                    for roles in roles_list:
+                        plan = self.plan_for(schema, text, operation, fragments, coerced, roles)
+                        if isinstance(plan, Unsupported):
+                            name = operation.name.value if operation.name else None
+                            fallbacks.append((name, plan.reason))
+        return fallbacks
+
+
+def _combinations(n: int) -> list[tuple[bool, ...]]:
+    if n == 0:
+        return [()]
+    return [tuple(bool(bits >> i & 1) for i in range(n)) for bits in range(2**n)]
+
+
+def executor_class(
+    plans: PlanCache, *, compiled: bool
+) -> type[StrawberryGraphQLCoreExecutionContext]:
+    """graphql-core's executor with compiled plans in front of it (or, with `compiled` off,
+    just counted)."""
+    metrics = plans.metrics
+
+    class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
+        def execute_operation(self, serially: bool | None = None) -> Any:
+            metrics.operation("standard", "configured")
+            return super().execute_operation(serially)
+
+    if not compiled:
+        return StandardExecutor
+
+    class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
+        def execute_operation(self, serially: bool | None = None) -> Any:
+            context = self.context_value
+            operation = self.operation
+            loc = operation.loc
+            principal = getattr(context, "principal", None)
+            if loc is None or principal is None:
+                metrics.operation("standard", "no_source")
+                return super().execute_operation(serially)
+            plan = plans.plan_for(
+                self.schema,
+                loc.source.body,
+                operation,
+                self.fragments,
+                self.variable_values,
+                principal.roles,
+            )
+            if isinstance(plan, Unsupported):
+                metrics.operation("standard", plan.reason)
+                return super().execute_operation(serially)
+            metrics.operation("compiled")
+            return self._run(plan)
+
+        async def _run(self, plan: Plan) -> Any:
+            data, errors, fields, busy = await execute_plan(
+                plan, self.context_value, self.variable_values
+            )
+            metrics.projected(busy, fields)
+            self.collected_errors.errors.extend(errors)
+            return self.build_response(data)
+
+    return PlanExecutor

@@ -1,0 +1,67 @@
+"""The gateway's Prometheus metrics (prometheus-client), served at GET /metrics.
+
+A registry per application, so two gateways in one process (tests) do not share counters.
+Labels come from fixed sets only (execution mode, fallback reason): nothing a caller writes,
+such as an operation name, becomes a label.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+__all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.operations = Counter(
+            "switchboard_operations",
+            "GraphQL operations executed, by execution mode; for standard execution, why "
+            "(configured, or the reason the compiler could not plan it)",
+            ["execution", "reason"],
+            registry=self.registry,
+        )
+        self.projection_seconds = Counter(
+            "switchboard_projection_seconds",
+            "Time compiled execution spent projecting records into responses",
+            registry=self.registry,
+        )
+        self.projected_fields = Counter(
+            "switchboard_projected_fields",
+            "Response fields written by compiled execution",
+            registry=self.registry,
+        )
+        self.plans = Counter(
+            "switchboard_plans_compiled",
+            "Execution plans compiled (cache misses)",
+            registry=self.registry,
+        )
+        self.plan_seconds = Counter(
+            "switchboard_plan_compile_seconds",
+            "Time spent compiling execution plans",
+            registry=self.registry,
+        )
+        self._compiled = self.operations.labels("compiled", "")
+        self._standard: dict[str, Counter] = {}
+
+    def operation(self, execution: str, reason: str = "") -> None:
+        if execution == "compiled":
+            self._compiled.inc()
+            return
+        child = self._standard.get(reason)
+        if child is None:
+            child = self._standard[reason] = self.operations.labels("standard", reason)
+        child.inc()
+
+    def projected(self, seconds: float, fields: int) -> None:
+        self.projection_seconds.inc(seconds)
+        self.projected_fields.inc(fields)
+
+    def plan_compiled(self, seconds: float) -> None:
+        self.plans.inc()
+        self.plan_seconds.inc(seconds)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

@@ -1,0 +1,456 @@
+"""Compiling an operation into a plan: once per (document, operation, role set, values of the
+variables that @include/@skip read), then cached.
+
+A plan is a tree of `ObjectPlan`s, one per selection set, built from graphql-core's own field
+collection (aliases, fragments, inline fragments, merged fields, @include/@skip) over the
+schema's bindings (schema/bindings.py). Each `ObjectPlan` holds a generated projector that writes
+every leaf of an object into its response dict in one call (plain attributes inline, enums by
+table, sensitive leaves through their masking step), and, in document order, the fields that
+lead to other objects: read from the record (`CHILD`) or fetched through the loaders (`FETCH`).
+Each sensitive field carries its treatment for the caller's roles, unverified and verified, so
+masking at run time is a lookup; the audit records stay those of standard execution.
+
+Whatever the compiler does not support raises `Unsupported` with the reason, and the operation
+runs on standard execution instead (gateway/executor.py).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from graphql import (
+    FieldNode,
+    GraphQLEnumType,
+    GraphQLField,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLScalarType,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    get_named_type,
+)
+from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
+from graphql.execution.values import VariableValues, get_argument_values
+
+from schema import Sensitive, SensitiveClass
+from schema.bindings import BINDINGS, ROOT, Child, Fetch, Read, RootFetch
+
+from .access import FieldForbidden
+from .policy import Policy
+from .treatments import Masker
+
+__all__ = [
+    "CHILD",
+    "FETCH",
+    "ROOT_FIELD",
+    "FieldPlan",
+    "ObjectPlan",
+    "Plan",
+    "Unsupported",
+    "compile_plan",
+    "directive_variables",
+]
+
+CHILD, FETCH, ROOT_FIELD = 1, 2, 3
+TEXTUAL = frozenset({"String", "ID", "Decimal"})
+"""Scalars a partial treatment can keep (last 4, a hash, a fixed mask); any other masked value
+(a boolean, a number, an enum) is withheld as null, as the Masker does in standard execution."""
+
+
+class Unsupported(Exception):
+    """The compiler cannot plan this operation; `reason` is a short, fixed label for metrics."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(slots=True)
+class FieldPlan:
+    key: str
+    name: str
+    kind: int
+    nodes: list[FieldNode]
+    nullable: bool
+    is_list: bool
+    item_nullable: bool
+    field_def: GraphQLField
+    details: FieldDetails
+    args: dict[str, Any] | None
+    """Coerced at compile time when the arguments hold no variables; else per execution."""
+    child: ObjectPlan | None = None
+    get: Callable[[Any, dict[str, Any]], Any] | None = None
+    fetch: Fetch | None = None
+    root: RootFetch | None = None
+    gate: tuple[str, SensitiveClass, tuple[str, str]] | None = None
+    """(coordinate, class, treatments) of a sensitive object/list field: denied, never fetched."""
+
+
+@dataclass(slots=True)
+class ObjectPlan:
+    type_name: str
+    keys: tuple[str, ...]
+    project: Callable[..., dict[str, Any]]
+    """(record, owner, path, state) -> the object's response dict, leaves written, the other
+    keys None until their fields complete."""
+    branches: list[FieldPlan] = field(default_factory=list)
+    leaf_count: int = 0
+
+
+@dataclass(slots=True)
+class Plan:
+    root: list[FieldPlan]
+    keys: tuple[str, ...]
+    typename_keys: tuple[str, ...]
+
+
+def directive_variables(definitions: Iterable[Any]) -> tuple[str, ...]:
+    """The variables any @include/@skip of an operation (and its fragments) reads: a plan is
+    compiled per their values (the rest of the plan does not depend on variables)."""
+    names: list[str] = []
+
+    def visit(node: Any) -> None:
+        for directive in getattr(node, "directives", None) or ():
+            if directive.name.value in ("include", "skip"):
+                for argument in directive.arguments:
+                    value = argument.value
+                    if value.kind == "variable" and value.name.value not in names:
+                        names.append(value.name.value)
+        selection_set = getattr(node, "selection_set", None)
+        for selection in selection_set.selections if selection_set else ():
+            visit(selection)
+
+    for definition in definitions:
+        visit(definition)
+    return tuple(names)
+
+
+def compile_plan(
+    schema: GraphQLSchema,
+    fragments: dict[str, Any],
+    operation: OperationDefinitionNode,
+    variables: VariableValues,
+    roles: frozenset[str],
+    policy: Policy,
+    masker: Masker,
+) -> Plan:
+    if operation.operation is not OperationType.QUERY:
+        raise Unsupported("operation_type", operation.operation.value)
+    compiler = _Compiler(schema, fragments, operation, variables, roles, policy, masker)
+    return compiler.root()
+
+
+class _Compiler:
+    def __init__(
+        self,
+        schema: GraphQLSchema,
+        fragments: dict[str, Any],
+        operation: OperationDefinitionNode,
+        variables: VariableValues,
+        roles: frozenset[str],
+        policy: Policy,
+        masker: Masker,
+    ) -> None:
+        self.schema = schema
+        self.fragments = fragments
+        self.operation = operation
+        self.variables = variables
+        self.roles = roles
+        self.policy = policy
+        self.masker = masker
+        self._names = itertools.count()
+
+    def treatments(self, klass: SensitiveClass) -> tuple[str, str]:
+        return (
+            self.policy.treatment(self.roles, klass, False),
+            self.policy.treatment(self.roles, klass, True),
+        )
+
+    def root(self) -> Plan:
+        query = self.schema.query_type
+        assert query is not None
+        collected = collect_fields(
+            self.schema, self.fragments, self.variables, query, self.operation
+        )
+        grouped = collected.grouped_field_set
+        if collected.new_defer_usages:
+            raise Unsupported("defer")
+        fields: list[FieldPlan] = []
+        typename: list[str] = []
+        for key, details in grouped.items():
+            name = details[0].node.name.value
+            if name == "__typename":
+                typename.append(key)
+                continue
+            if name.startswith("__"):
+                raise Unsupported("introspection", name)
+            root = ROOT.get(name)
+            if root is None:
+                raise Unsupported("unbound_field", f"Query.{name}")
+            plan = self._field(query, key, name, details, ROOT_FIELD)
+            plan.root = root
+            fields.append(plan)
+        return Plan(fields, tuple(grouped), tuple(typename))
+
+    def _field(
+        self, parent: GraphQLObjectType, key: str, name: str, details: list[Any], kind: int
+    ) -> FieldPlan:
+        for detail in details:
+            if detail.defer_usage is not None:
+                raise Unsupported("defer")
+            if detail.fragment_variable_values is not None:
+                raise Unsupported("fragment_arguments")
+        field_def = parent.fields[name]
+        nullable, is_list, item_nullable, named = _shape(field_def.type)
+        plan = FieldPlan(
+            key=key,
+            name=name,
+            kind=kind,
+            nodes=[d.node for d in details],
+            nullable=nullable,
+            is_list=is_list,
+            item_nullable=item_nullable,
+            field_def=field_def,
+            details=details[0],
+            args=self._static_args(field_def, details[0].node),
+        )
+        if isinstance(named, GraphQLObjectType):
+            sub = collect_subfields(
+                self.schema, self.fragments, self.variables, self.operation, named, details
+            )
+            if sub.new_defer_usages:
+                raise Unsupported("defer")
+            plan.child = self._object(named, sub.grouped_field_set)
+        return plan
+
+    def _static_args(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
+        if any(_has_variable(argument.value) for argument in node.arguments or ()):
+            return None
+        return get_argument_values(field_def, node)
+
+    def _object(self, gql_type: GraphQLObjectType, grouped: dict[str, Any]) -> ObjectPlan:
+        bindings = BINDINGS.get(gql_type.name)
+        if bindings is None:
+            raise Unsupported("unbound_type", gql_type.name)
+        origin = gql_type.extensions["strawberry-definition"].origin
+        variable = hasattr(origin, "sensitive_class")
+        parts: list[str] = []
+        scope: dict[str, Any] = {}
+        branches: list[FieldPlan] = []
+        leaves = 0
+        for key, details in grouped.items():
+            name = details[0].node.name.value
+            if name == "__typename":
+                parts.append(f"{key!r}: {gql_type.name!r}")
+                leaves += 1
+                continue
+            if name.startswith("__"):
+                raise Unsupported("introspection", name)
+            field_def = gql_type.fields[name]
+            definition = field_def.extensions.get("strawberry-definition")
+            if definition is None:
+                raise Unsupported("unbound_field", f"{gql_type.name}.{name}")
+            binding = bindings.get(name)
+            klass = _sensitive_class(definition)
+            coordinate = f"{gql_type.name}.{name}"
+            if isinstance(get_named_type(field_def.type), GraphQLObjectType):
+                kind = FETCH if isinstance(binding, Fetch) else CHILD
+                plan = self._field(gql_type, key, name, details, kind)
+                if isinstance(binding, Fetch):
+                    if not plan.nullable:
+                        raise Unsupported("non_null_fetch", coordinate)
+                    plan.fetch = binding
+                elif isinstance(binding, Child):
+                    plan.get = binding.get
+                else:
+                    raise Unsupported("unbound_field", coordinate)
+                if klass is not None:
+                    plan.gate = (coordinate, klass, self.treatments(klass))
+                branches.append(plan)
+                parts.append(f"{key!r}: None")
+                continue
+            if isinstance(binding, (Child, Fetch)) or any(
+                argument for d in details for argument in d.node.arguments or ()
+            ):
+                raise Unsupported("unbound_field", coordinate)
+            getter = _getter(binding, definition.python_name)
+            ser = _serializer(field_def.type)
+            masked_kept = get_named_type(field_def.type).name in TEXTUAL
+            name_ = f"f{next(self._names)}"
+            if variable and klass is not None:
+                scope[name_] = self._variable_leaf(
+                    getter, ser, coordinate, key, details, definition.python_name
+                )
+                parts.append(f"{key!r}: {name_}(r, o, p, s)")
+            elif klass is not None:
+                scope[name_] = self._masked_leaf(
+                    getter, ser, coordinate, key, details, klass, masked_kept
+                )
+                parts.append(f"{key!r}: {name_}(r, o, p, s)")
+            elif binding is None and ser is None:
+                parts.append(f"{key!r}: r.{_identifier(definition.python_name)}")
+            elif binding is None and isinstance(ser, dict):
+                scope[name_] = ser
+                parts.append(f"{key!r}: {name_}[r.{_identifier(definition.python_name)}]")
+            else:
+                scope[name_] = _compose(getter, ser)
+                parts.append(f"{key!r}: {name_}(r)")
+            leaves += 1
+        source = f"def project(r, o, p, s):\n    return {{{', '.join(parts)}}}\n"
+        exec(compile(source, f"<plan {gql_type.name}>", "exec"), scope)  # noqa: S102
+        return ObjectPlan(
+            type_name=gql_type.name,
+            keys=tuple(grouped),
+            project=scope["project"],
+            branches=branches,
+            leaf_count=leaves,
+        )
+
+    def _masked_leaf(
+        self,
+        get: Callable[[Any], Any],
+        ser: Any,
+        coordinate: str,
+        key: str,
+        details: list[Any],
+        klass: SensitiveClass,
+        kept: bool,
+    ) -> Callable[..., Any]:
+        treatments = self.treatments(klass)
+        nodes = [d.node for d in details]
+        apply = self.masker.apply
+        full = _compose(lambda v: v, ser)
+
+        def leaf(r: Any, o: Any, p: tuple[Any, ...], s: Any) -> Any:
+            treatment = s.access.note(coordinate, klass, o, treatments, p, key)
+            if treatment == "full":
+                return full(get(r))
+            if treatment == "deny":
+                s.error(FieldForbidden(klass), nodes, (*p, key))
+                return None
+            value = get(r)
+            if value is None or not kept:
+                return None
+            return apply(treatment, klass, value)
+
+        return leaf
+
+    def _variable_leaf(
+        self,
+        get: Callable[[Any], Any],
+        ser: Any,
+        coordinate: str,
+        key: str,
+        details: list[Any],
+        python_name: str,
+    ) -> Callable[..., Any]:
+        """A leaf whose class depends on the record (`VariablySensitive`)."""
+        treatments = {k.value: self.treatments(k) for k in SensitiveClass}
+        nodes = [d.node for d in details]
+        apply = self.masker.apply
+        full = _compose(lambda v: v, ser)
+
+        def leaf(r: Any, o: Any, p: tuple[Any, ...], s: Any) -> Any:
+            value = get(r)
+            sensitivity = r.sensitivity
+            if sensitivity is None:
+                return full(value)
+            klass = SensitiveClass(sensitivity)
+            field_ = f"{coordinate}:{sensitivity}"
+            treatment = s.access.note(field_, klass, o, treatments[sensitivity], p, key)
+            if treatment == "deny":
+                s.error(FieldForbidden(klass), nodes, (*p, key))
+                return None
+            return full(apply(treatment, klass, value))
+
+        return leaf
+
+
+def _shape(type_: GraphQLOutputType) -> tuple[bool, bool, bool, Any]:
+    """(nullable, is_list, item_nullable, named type); lists of lists are not in this schema."""
+    nullable = not isinstance(type_, GraphQLNonNull)
+    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
+    if isinstance(inner, GraphQLList):
+        item = inner.of_type
+        item_nullable = not isinstance(item, GraphQLNonNull)
+        named = item.of_type if isinstance(item, GraphQLNonNull) else item
+        if isinstance(named, GraphQLList):
+            raise Unsupported("nested_list")
+        return nullable, True, item_nullable, named
+    return nullable, False, True, inner
+
+
+def _serializer(type_: GraphQLOutputType) -> Any:
+    """None (the value is already its JSON form), a dict (enum: system value -> GraphQL name),
+    or a function (DateTime, Decimal), applied to each item of a list."""
+    named = get_named_type(type_)
+    if isinstance(named, GraphQLEnumType):
+        table: dict[Any, Any] = {None: None}
+        for name, value in named.values.items():
+            table[getattr(value.value, "value", value.value)] = name
+        return table
+    if isinstance(named, GraphQLScalarType) and named.name in ("DateTime", "Date"):
+        return _isoformat
+    if isinstance(named, GraphQLScalarType) and named.name == "Decimal":
+        return _decimal
+    if isinstance(named, GraphQLScalarType) and named.name in ("String", "ID", "Int", "Boolean"):
+        return None
+    raise Unsupported("scalar", named.name)
+
+
+def _isoformat(value: Any) -> Any:
+    return None if value is None else value.isoformat()
+
+
+def _decimal(value: Any) -> Any:
+    return None if value is None else str(value)
+
+
+def _compose(get: Callable[[Any], Any], ser: Any) -> Callable[[Any], Any]:
+    if ser is None:
+        return get
+    convert: Callable[[Any], Any] = ser.__getitem__ if isinstance(ser, dict) else ser
+
+    def read(r: Any) -> Any:
+        value = get(r)
+        if isinstance(value, list):
+            return [convert(v) for v in value]
+        return convert(value)
+
+    return read
+
+
+def _getter(binding: Any, python_name: str) -> Callable[[Any], Any]:
+    if isinstance(binding, Read):
+        return binding.get
+    name = _identifier(python_name)
+    return lambda r: getattr(r, name)
+
+
+def _identifier(name: str) -> str:
+    if not name.isidentifier():
+        raise Unsupported("field_name", name)
+    return name
+
+
+def _sensitive_class(definition: Any) -> SensitiveClass | None:
+    for directive in getattr(definition, "directives", None) or ():
+        if isinstance(directive, Sensitive):
+            return directive.class_
+    return None
+
+
+def _has_variable(value: Any) -> bool:
+    if value.kind == "variable":
+        return True
+    if value.kind == "list_value":
+        return any(_has_variable(v) for v in value.values)
+    if value.kind == "object_value":
+        return any(_has_variable(f.value) for f in value.fields)
+    return False

@@ -1,0 +1,185 @@
+"""Two gateways on one sandbox, identical but for `execution`: compiled plans and graphql-core's
+standard execution. Every differential test sends the same request to both and compares the
+answers after JSON canonicalisation, and the back-end calls each made."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from gateway.app import create_app
+from gateway.audit import AuditLog
+from gateway.cli import demo_config
+from gateway.config import build_config
+from gateway.guard import Guard
+from gateway.policy import Policy
+from gateway.treatments import Masker
+from sources.sandbox import running
+from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_contact, stats
+from sources.sandbox.server import background_server
+
+ROLES = ("agent", "ivr", "developer", "supervisor", "fraud_analyst", "collections")
+DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
+HASH_KEY = b"differential-test-hash-key"
+
+
+def canonical(body: dict[str, Any]) -> bytes:
+    """The answer with what legitimately differs between two requests taken out, keys sorted:
+    the request id, each system's `ms` (timing) in `extensions.sources`, and the order of
+    `errors` (GraphQL leaves it unspecified: sorted by path, then message)."""
+    body = json.loads(json.dumps(body))
+    extensions = body.get("extensions") or {}
+    extensions.pop("requestId", None)
+    for report in (extensions.get("sources") or {}).values():
+        report.pop("ms", None)
+    errors = body.get("errors")
+    if errors:
+        for error in errors:
+            (error.get("extensions") or {}).pop("requestId", None)
+        errors.sort(key=lambda e: (json.dumps(e.get("path")), e.get("message", "")))
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
+
+
+def audit_events(lines: list[dict[str, Any]]) -> list[str]:
+    """Audit events without their time and request id, in a stable order."""
+    events = []
+    for event in lines:
+        event = {k: v for k, v in event.items() if k not in ("time", "requestId")}
+        events.append(json.dumps(event, sort_keys=True))
+    return sorted(events)
+
+
+@dataclass
+class Answer:
+    status: int
+    body: dict[str, Any]
+    canonical: bytes
+    calls: dict[str, int] | None = None
+    audit: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Pair:
+    sandbox: str
+    compiled: str
+    standard: str
+    tokens: dict[str, str]
+    interaction: dict[str, str]
+    """A live, ID&V-passed interaction per role, on the sample's first customer."""
+    sample: list[dict[str, Any]]
+    audits: dict[str, list[dict[str, Any]]]
+
+    def headers(self, role: str, *, verified: bool = True) -> dict[str, str]:
+        headers = {"authorization": f"Bearer {self.tokens[role]}"}
+        if verified:
+            headers["x-interaction-id"] = self.interaction[role]
+        return headers
+
+    async def ask(
+        self,
+        http: httpx.AsyncClient,
+        which: str,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+    ) -> Answer:
+        url = self.compiled if which == "compiled" else self.standard
+        response = await http.post(f"{url}/graphql", json=payload, headers=headers)
+        body = response.json()
+        return Answer(response.status_code, body, canonical(body))
+
+    async def both(
+        self,
+        http: httpx.AsyncClient,
+        payload: dict[str, Any],
+        headers: dict[str, str],
+        *,
+        count_calls: bool = False,
+    ) -> tuple[Answer, Answer]:
+        """The same request to both gateways. With `count_calls`, one after the other with
+        the sandbox's per-route counters read around each, and their audit trails kept."""
+        if not count_calls:
+            compiled, standard = await asyncio.gather(
+                self.ask(http, "compiled", payload, headers),
+                self.ask(http, "standard", payload, headers),
+            )
+            return compiled, standard
+        answers = []
+        for which in ("compiled", "standard"):
+            self.audits[which].clear()
+            await reset_stats(self.sandbox)
+            answer = await self.ask(http, which, payload, headers)
+            answer.calls = await routes(self.sandbox)
+            answer.audit = audit_events(self.audits[which])
+            answers.append(answer)
+        return answers[0], answers[1]
+
+
+async def routes(sandbox: str) -> dict[str, int]:
+    counters = await stats(sandbox)
+    return {
+        f"{system} {route}": n
+        for system in DATA_SYSTEMS
+        for route, n in counters[system]["by_route"].items()
+        if n
+    }
+
+
+def assert_same(compiled: Answer, standard: Answer, what: object) -> None:
+    assert compiled.status == standard.status, what
+    assert compiled.canonical == standard.canonical, (
+        f"{what}\ncompiled: {compiled.canonical.decode()}\nstandard: {standard.canonical.decode()}"
+    )
+    assert compiled.calls == standard.calls, what
+    assert compiled.audit == standard.audit, what
+    for error in compiled.body.get("errors") or ():
+        assert (error.get("extensions") or {}).get("code") != "INTERNAL", (what, error)
+
+
+def _config(sandbox_port: int, execution: str) -> Any:
+    raw = demo_config(0, sandbox_port, execution)
+    for source in raw["sources"].values():
+        source["breaker_min_calls"] = 10_000  # faults come one after another: no open circuits
+    raw["trusted_documents"] = {"roles": []}
+    raw["rate_limit"] = {"enabled": False}
+    return build_config(raw, env={})
+
+
+@pytest.fixture(scope="session")
+def pair() -> Iterator[Pair]:
+    with running(seed=11, customers=1_000) as sandbox:
+        port = int(sandbox.rsplit(":", 1)[1])
+        audits: dict[str, list[dict[str, Any]]] = {"compiled": [], "standard": []}
+
+        def guard(which: str) -> Guard:
+            def sink(lines: bytes) -> None:
+                audits[which].extend(json.loads(line) for line in lines.splitlines())
+
+            return Guard(Policy.load(), Masker(HASH_KEY), AuditLog(sink))
+
+        compiled_app = create_app(_config(port, "compiled"), guard=guard("compiled"))
+        standard_app = create_app(_config(port, "standard"), guard=guard("standard"))
+        with (
+            background_server(compiled_app, lifespan="on") as compiled,
+            background_server(standard_app, lifespan="on") as standard,
+        ):
+            sample = asyncio.run(sample_customers(sandbox, 120))
+
+            async def setup() -> tuple[dict[str, str], dict[str, str]]:
+                tokens, calls = {}, {}
+                for role in ROLES:
+                    subject = f"{role}-diff"
+                    tokens[role] = await mint_token(sandbox, sub=subject, roles=[role])
+                    calls[role] = await start_contact(
+                        sandbox, customer_id=sample[0]["id"], agent_id=subject, idv="PASSED"
+                    )
+                return tokens, calls
+
+            tokens, interaction = asyncio.run(setup())
+            yield Pair(sandbox, compiled, standard, tokens, interaction, sample, audits)
