@@ -4,12 +4,17 @@ request; CPU is read from the OS for the processes under test (/proc), not for t
 
 The driver uses aiohttp (~0.1 ms CPU per request) so that on a 2-core machine it takes as little
 CPU as possible from the processes it measures.
+
+Asked to (`metrics=True`), it also reads the process's `GET /metrics` (Prometheus text format)
+right before and right after the measured window, outside the CPU reading, and keeps the
+difference: what the counters say about exactly the measured requests.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import re
 import statistics
 import time
 from collections.abc import Mapping
@@ -19,7 +24,21 @@ from typing import Any
 import aiohttp
 import orjson
 
-__all__ = ["LoadResult", "cpu_seconds", "drive", "peak_rss_mb", "rss_mb"]
+__all__ = [
+    "LoadResult",
+    "Metrics",
+    "cpu_seconds",
+    "drive",
+    "metric_sum",
+    "metrics_delta",
+    "parse_metrics",
+    "peak_rss_mb",
+    "rss_mb",
+    "scrape_metrics",
+]
+
+Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+"""Samples of a Prometheus exposition: (name, sorted (label, value) pairs) -> value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,6 +52,9 @@ class LoadResult:
     other_cpu_s: dict[str, float] = field(default_factory=dict)
     """CPU of the other processes named to `drive` (e.g. the sandbox), same window."""
     first_error: str | None = None
+    metrics: Metrics | None = None
+    """With `metrics=True`: the counters' increase over the measured window; None when the
+    process has no `GET /metrics` (404) or was not asked."""
 
     @property
     def rps(self) -> float:
@@ -96,9 +118,11 @@ async def drive(
     pid: int,
     accept_errors: bool = False,
     others: Mapping[str, int] | None = None,
+    metrics: bool = False,
 ) -> LoadResult:
     """Drive POST {url}/graphql with `payload`; an answer is a failure if it is not a 200 or
-    (unless `accept_errors`) carries GraphQL errors."""
+    (unless `accept_errors`) carries GraphQL errors. With `metrics`, `GET {url}/metrics` is read
+    just before and just after the measured window (outside its CPU reading)."""
     body = orjson.dumps(payload)
     all_headers = {**headers, "content-type": "application/json"}
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -133,6 +157,7 @@ async def drive(
             await asyncio.gather(*(worker(until, warm) for _ in range(concurrency)))
         measured: list[tuple[float, bool]] = []
         named = dict(others or {})
+        metrics_before = await scrape_metrics(http, url) if metrics else None
         before = {name: cpu_seconds(p) for name, p in named.items()}
         cpu_before = cpu_seconds(pid)
         started = time.perf_counter()
@@ -141,6 +166,7 @@ async def drive(
         elapsed = time.perf_counter() - started
         cpu = cpu_seconds(pid) - cpu_before
         other = {name: cpu_seconds(p) - before[name] for name, p in named.items()}
+        metrics_after = await scrape_metrics(http, url) if metrics_before is not None else None
     return LoadResult(
         requests=len(measured),
         errors=sum(1 for _, failed in measured if failed),
@@ -149,4 +175,66 @@ async def drive(
         gateway_cpu_s=cpu,
         other_cpu_s=other,
         first_error=first_error[0] if first_error else None,
+        metrics=metrics_delta(metrics_before, metrics_after),
     )
+
+
+# -- GET /metrics ------------------------------------------------------------------------------
+
+_SAMPLE = re.compile(r"^([a-zA-Z_:][a-zA-Z0-9_:]*)\s*(?:\{(.*)\})?\s+(\S+)(?:\s+\S+)?\s*$")
+_LABEL = re.compile(r'\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*=\s*"((?:[^"\\]|\\.)*)"\s*,?')
+_ESCAPE = re.compile(r"\\(.)")
+
+
+def parse_metrics(text: str) -> Metrics:
+    """The samples of a Prometheus text exposition (or OpenMetrics): comments, blank lines and
+    lines that do not parse are skipped; a sample's timestamp is ignored."""
+    out: Metrics = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _SAMPLE.match(line)
+        if match is None:
+            continue
+        name, labels_text, raw_value = match.groups()
+        try:
+            value = float(raw_value)
+        except ValueError:
+            continue
+        labels: list[tuple[str, str]] = []
+        if labels_text:
+            position = 0
+            while position < len(labels_text):
+                label = _LABEL.match(labels_text, position)
+                if label is None or label.end() == position:
+                    break
+                escaped = _ESCAPE.sub(lambda m: "\n" if m[1] == "n" else m[1], label[2])
+                labels.append((label[1], escaped))
+                position = label.end()
+            if labels_text[position:].strip():
+                continue  # a label set this parser does not understand: skip the sample
+        key = (name, tuple(sorted(labels)))
+        out[key] = out.get(key, 0.0) + value
+    return out
+
+
+async def scrape_metrics(http: aiohttp.ClientSession, url: str) -> Metrics | None:
+    """`GET {url}/metrics`, parsed; None unless it answers 200 (e.g. no such endpoint)."""
+    async with http.get(url.rstrip("/") + "/metrics") as response:
+        text = await response.text(errors="replace")
+        if response.status != 200:
+            return None
+    return parse_metrics(text)
+
+
+def metrics_delta(before: Metrics | None, after: Metrics | None) -> Metrics | None:
+    """How much each sample grew between two readings (counters); None if either is missing."""
+    if before is None or after is None:
+        return None
+    return {key: value - before.get(key, 0.0) for key, value in after.items()}
+
+
+def metric_sum(metrics: Metrics, name: str) -> float:
+    """The sum of the samples called `name`, whatever their labels."""
+    return sum(value for (sample, _), value in metrics.items() if sample == name)

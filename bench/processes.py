@@ -1,4 +1,9 @@
-"""The systems under test as separate processes on 127.0.0.1: the sandbox and the gateway."""
+"""The systems under test as separate processes on 127.0.0.1: the sandbox, the gateway and the
+floor.
+
+`gateway_process` and `floor_process` start a process and wait until it is ready;
+`gateway_starting` and `floor_starting` only start it (`Starting.ready()` waits), so that several
+can start at once: imports are most of a start, and they run in parallel on several cores."""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,9 +30,12 @@ burst = 1000000
 
 __all__ = [
     "BENCH_RATE_LIMIT",
+    "Starting",
     "floor_process",
+    "floor_starting",
     "free_port",
     "gateway_process",
+    "gateway_starting",
     "sandbox_process",
     "sandbox_server",
 ]
@@ -55,6 +64,20 @@ def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> No
     raise RuntimeError(f"{url} did not become ready")
 
 
+@dataclass(frozen=True, slots=True)
+class Starting:
+    """A server process started, perhaps not ready yet."""
+
+    url: str
+    process: subprocess.Popen[bytes]
+    ready_url: str
+
+    def ready(self) -> tuple[str, int]:
+        """Wait until it answers its readiness URL; (base url, pid)."""
+        _wait(self.ready_url, self.process)
+        return self.url, self.process.pid
+
+
 @contextmanager
 def _running(
     args: list[str],
@@ -62,6 +85,15 @@ def _running(
     *,
     module: str = "gateway",
     env: dict[str, str] | None = None,
+) -> Iterator[subprocess.Popen[bytes]]:
+    with _started(args, module=module, env=env) as process:
+        _wait(ready_url, process)
+        yield process
+
+
+@contextmanager
+def _started(
+    args: list[str], *, module: str = "gateway", env: dict[str, str] | None = None
 ) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         [sys.executable, "-m", module, *args],
@@ -71,7 +103,6 @@ def _running(
         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
     )
     try:
-        _wait(ready_url, process)
         yield process
     finally:
         process.terminate()
@@ -102,7 +133,16 @@ def gateway_process(
     sandbox: str, extra_toml: str = "", env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, int]]:
     """The gateway on its own port, configured for the sandbox; yields (url, pid). `env` adds
-    environment variables (e.g. SWITCHBOARD_HTTP_CLIENT)."""
+    environment variables (e.g. SWITCHBOARD_HTTP_CLIENT, SWITCHBOARD_SERVER_EXECUTION)."""
+    with gateway_starting(sandbox, extra_toml, env) as starting:
+        yield starting.ready()
+
+
+@contextmanager
+def gateway_starting(
+    sandbox: str, extra_toml: str = "", env: dict[str, str] | None = None
+) -> Iterator[Starting]:
+    """`gateway_process` without the wait: call `ready()` on what it yields."""
     port = free_port()
     systems = ("crm", "core", "ccaas", "knowledge")
     sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in systems)
@@ -122,9 +162,9 @@ sink = "{os.devnull}"
     with tempfile.NamedTemporaryFile("w", suffix=".toml", delete=False) as config:
         config.write(toml)
     try:
-        ready = f"http://127.0.0.1:{port}/ready"
-        with _running(["serve", "--config", config.name], ready, env=env) as p:
-            yield f"http://127.0.0.1:{port}", p.pid
+        url = f"http://127.0.0.1:{port}"
+        with _started(["serve", "--config", config.name], env=env) as p:
+            yield Starting(url, p, f"{url}/ready")
     finally:
         os.unlink(config.name)
 
@@ -132,8 +172,14 @@ sink = "{os.devnull}"
 @contextmanager
 def floor_process(sandbox: str, env: dict[str, str] | None = None) -> Iterator[tuple[str, int]]:
     """The floor (bench/floor.py) on its own port; yields (url, pid)."""
+    with floor_starting(sandbox, env) as starting:
+        yield starting.ready()
+
+
+@contextmanager
+def floor_starting(sandbox: str, env: dict[str, str] | None = None) -> Iterator[Starting]:
+    """`floor_process` without the wait: call `ready()` on what it yields."""
     port = free_port()
-    args = ["--port", str(port), "--sandbox", sandbox]
-    ready = f"http://127.0.0.1:{port}/ready"
-    with _running(args, ready, module="bench.floor", env=env) as p:
-        yield f"http://127.0.0.1:{port}", p.pid
+    url = f"http://127.0.0.1:{port}"
+    with _started(["--port", str(port), "--sandbox", sandbox], module="bench.floor", env=env) as p:
+        yield Starting(url, p, f"{url}/ready")

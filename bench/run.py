@@ -1,21 +1,28 @@
-"""The benchmark harness: one command for every figure of the Performance issue.
+"""The benchmark harness: one command for every figure of the Performance issues.
 
     python -m bench [--seconds 5] [--warmup 2] [--scenarios screenpop ivr ...] [--quick]
-                    [--clients aiohttp httpx] [--json bench/results/latest.json]
+                    [--execution compiled standard] [--clients aiohttp httpx]
+                    [--json bench/results/latest.json]
     python -m bench --soak 300          RSS of the gateway over a sustained screen-pop load
 
-It starts the sandbox systems, the gateway and the floor (bench/floor.py) as separate processes
-on 127.0.0.1 and drives them from this one (bench/load.py, closed loop). For each scenario
-(bench/scenarios.py), on the gateway and on the floor:
+It starts the sandbox systems, the gateway once per execution mode (`compiled` and `standard`,
+SWITCHBOARD_SERVER_EXECUTION) and the floor (bench/floor.py) as separate processes on 127.0.0.1
+and drives them from this one (bench/load.py, closed loop), one process under load at a time.
+For each scenario (bench/scenarios.py), on each gateway mode and then on the floor:
 
 - back-end calls per operation, from the sandbox's counters, next to the optimum;
 - p50/p99 at concurrency 1 with every system answering after 20 ms, next to the critical path;
 - throughput and p99 at concurrency 1/16/64 with no sandbox latency;
 - operations per CPU-second of the process under test (the headline, at concurrency 16: CPU
   time from /proc survives a noisy shared machine), CPU per back-end call, microseconds per
-  resolved field, and the process's peak RSS (VmHWM).
+  resolved field, and the process's peak RSS (VmHWM);
+- on the gateway, from its `GET /metrics` around each measured window: which execution ran the
+  operations (compiled, or standard and why: the fallback rate) and the compiled projection's
+  microseconds per projected field ("-" while the gateway has no /metrics).
 
-Prints a table (every gateway figure also as a ratio to the floor) and writes the JSON file.
+It checks that both modes and the floor return the same `data`, prints the two modes side by
+side, every figure (also as a ratio to the floor) and the targets of the compiled-execution issue
+evaluated from this run, and writes the JSON file (and the tables as Markdown next to it).
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Coroutine, Sequence
+from contextlib import ExitStack
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -48,8 +56,15 @@ from sources.sandbox.client import (
     stats,
 )
 
-from .load import cpu_seconds, drive, peak_rss_mb, rss_mb
-from .processes import BENCH_RATE_LIMIT, floor_process, gateway_process, sandbox_server
+from .load import Metrics, cpu_seconds, drive, metric_sum, peak_rss_mb, rss_mb
+from .processes import (
+    BENCH_RATE_LIMIT,
+    Starting,
+    floor_starting,
+    gateway_process,
+    gateway_starting,
+    sandbox_server,
+)
 from .scenarios import IVR, SCENARIOS, Scenario, count_fields
 
 __all__ = ["main", "run"]
@@ -60,6 +75,21 @@ DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
 LATENCY_MS = 20.0
 HEADLINE_CONCURRENCY = 16
 CALL_SAMPLES = 3
+EXECUTION_ENV = "SWITCHBOARD_SERVER_EXECUTION"
+EXECUTION_MODES = ("compiled", "standard")
+"""`[server] execution` of the gateway: compiled plans (falling back to standard per operation
+where unsupported) or graphql-core's standard execution for everything."""
+OPERATIONS = "switchboard_operations_total"
+PROJECTION_SECONDS = "switchboard_projection_seconds_total"
+PROJECTED_FIELDS = "switchboard_projected_fields_total"
+
+# The compiled-execution issue's targets, evaluated from one run (see `targets`).
+OPS_PER_CPU_S_TO_FLOOR = {"screenpop": 0.5, "ivr": 0.6, "supervisor-100": 0.5}
+"""ops/CPU-s of the compiled gateway >= this x the floor's."""
+PROJECTION_US_PER_FIELD = {"supervisor-1000": 1.0}
+"""The compiled projection's microseconds per projected field <= this."""
+P99_TO_STANDARD = 0.5
+"""p99 at concurrency 16, compiled <= this x standard, every scenario."""
 
 
 class Options(argparse.Namespace):
@@ -69,6 +99,7 @@ class Options(argparse.Namespace):
     scenarios: list[str]
     clients: list[str]
     customers: int
+    execution: list[str]
     json: str
     quick: bool
     soak: float
@@ -153,7 +184,11 @@ class Bench:
         for system in DATA_SYSTEMS:
             await set_fault(self.sandbox, system, latency_ms=ms)
 
-    async def measure(self, scenario: Scenario, url: str, pid: int) -> dict[str, Any]:
+    async def measure(
+        self, scenario: Scenario, url: str, pid: int, *, metrics: bool = False
+    ) -> dict[str, Any]:
+        """Every figure of `scenario` on the process at `url`; with `metrics`, also what the
+        process's GET /metrics counted over the measured windows (`execution`)."""
         o = self.o
         payload, headers = self.request(scenario)
         await self.latency(0)
@@ -177,8 +212,11 @@ class Bench:
             seconds=o.seconds,
             warmup=o.warmup,
             pid=pid,
+            metrics=metrics,
         )
         await self.latency(0)
+        deltas = [slow.metrics]
+        requests = slow.requests
 
         load: dict[str, Any] = {}
         for concurrency in o.concurrency:
@@ -192,6 +230,7 @@ class Bench:
                 pid=pid,
                 accept_errors=False,
                 others={"sandbox": self.sandbox_pid},
+                metrics=metrics,
             )
             row = result.row()
             row["cpu_ms_per_op"] = _per(result.gateway_cpu_s * 1000, result.requests)
@@ -200,6 +239,10 @@ class Bench:
             )
             if result.first_error:
                 row["first_error"] = result.first_error
+            if metrics:
+                row["execution"] = execution_figures(result.metrics, result.requests)
+            deltas.append(result.metrics)
+            requests += result.requests
             load[str(concurrency)] = row
 
         # the headline: at concurrency 16, or the lowest level whose answers all succeeded when
@@ -209,7 +252,7 @@ class Bench:
         headline_key = str(max(clean) if clean else max(preferred or o.concurrency))
         headline = load[headline_key]
         cpu_ms = headline["cpu_ms_per_op"]
-        return {
+        out: dict[str, Any] = {
             "errors_in_answer": len(errors),
             "fields_per_op": fields,
             "calls_per_op": calls_per_op,
@@ -232,6 +275,76 @@ class Bench:
             "peak_rss_mb": round(peak_rss_mb(pid), 1),
             "_data": body.get("data"),
         }
+        if metrics:
+            out["latency_20ms"]["execution"] = execution_figures(slow.metrics, slow.requests)
+            out["execution"] = execution_figures(_sum(deltas), requests)
+        return out
+
+
+def execution_figures(delta: Metrics | None, requests: int) -> dict[str, Any]:
+    """What the gateway's counters say about `requests` measured operations: how many ran
+    compiled, how many standard because it is configured, how many fell back (and why), and the
+    compiled projection's cost per projected field. Figures are None without GET /metrics."""
+    out: dict[str, Any] = {"metrics": delta is not None, "requests": requests}
+    if delta is None:
+        return {
+            **out,
+            **dict.fromkeys(
+                (
+                    "operations",
+                    "compiled",
+                    "standard_configured",
+                    "fallbacks",
+                    "fallback_reasons",
+                    "fallback_rate",
+                    "projection_s",
+                    "projected_fields",
+                    "projection_us_per_field",
+                )
+            ),
+        }
+
+    compiled = configured = fallbacks = 0.0
+    reasons: dict[str, int] = {}
+    for (name, labels), value in delta.items():
+        label = dict(labels)
+        if name != OPERATIONS or label.get("execution") not in EXECUTION_MODES:
+            continue
+        if label["execution"] == "compiled":
+            compiled += value
+        elif label.get("reason") == "configured":
+            configured += value
+        else:
+            fallbacks += value
+            if value:
+                reason = label.get("reason", "")
+                reasons[reason] = reasons.get(reason, 0) + round(value)
+    operations = metric_sum(delta, OPERATIONS)
+    seconds = metric_sum(delta, PROJECTION_SECONDS)
+    fields = metric_sum(delta, PROJECTED_FIELDS)
+    return {
+        **out,
+        "operations": round(operations),
+        "compiled": round(compiled),
+        "standard_configured": round(configured),
+        "fallbacks": round(fallbacks),
+        "fallback_reasons": reasons,
+        "fallback_rate": round(fallbacks / operations, 4) if operations else None,
+        "projection_s": round(seconds, 6),
+        "projected_fields": round(fields),
+        "projection_us_per_field": round(seconds * 1e6 / fields, 4) if fields else None,
+    }
+
+
+def _sum(deltas: Sequence[Metrics | None]) -> Metrics | None:
+    if any(d is None for d in deltas):
+        return None
+    total: Metrics = {}
+    for delta in deltas:
+        assert delta is not None
+        for key, value in delta.items():
+            total[key] = total.get(key, 0.0) + value
+    return total
 
 
 def _full(c: dict[str, Any]) -> bool:
@@ -286,10 +399,10 @@ def _per(total: float | None, count: float | None) -> float | None:
     return round(total / count, 4)
 
 
-def _ratio(gateway: Any, floor: Any) -> float | None:
+def _ratio(gateway: Any, floor: Any, digits: int = 2) -> float | None:
     if not isinstance(gateway, int | float) or not isinstance(floor, int | float) or not floor:
         return None
-    return round(gateway / floor, 2)
+    return round(gateway / floor, digits)
 
 
 def _ratios(gateway: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
@@ -395,6 +508,7 @@ async def run(options: Options) -> dict[str, Any]:
             "warmup": o.warmup,
             "concurrency": o.concurrency,
             "customers": o.customers,
+            "execution": o.execution,
             "sandbox_latency_ms": LATENCY_MS,
             "headline_concurrency": HEADLINE_CONCURRENCY,
             "quick": o.quick,
@@ -420,35 +534,179 @@ async def run(options: Options) -> dict[str, Any]:
             out["transport"][client] = await transport_cost(sandbox, client, o.transport_calls)
             env = {CLIENT_ENV: client}
             results: dict[str, Any] = {}
-            with gateway_process(sandbox, extra, env=env) as (gateway, gateway_pid):
+            # One process per gateway mode and the floor, each kept for every scenario, all
+            # started together up front (and idle but for the one being measured) so that a
+            # scenario's figures on each are taken seconds apart, not a whole run apart.
+            with ExitStack() as processes:
+                names = [f"the gateway ({mode})" for mode in o.execution]
+                _progress(f"{client}: starting {', '.join(names + ['the floor'][o.no_floor :])}")
+                starting: dict[str, Starting] = {
+                    mode: processes.enter_context(
+                        gateway_starting(sandbox, extra, env={**env, EXECUTION_ENV: mode})
+                    )
+                    for mode in o.execution
+                }
+                if not o.no_floor:
+                    starting["floor"] = processes.enter_context(floor_starting(sandbox, env=env))
+                under_test = {target: s.ready() for target, s in starting.items()}
                 if "screenpop" in o.scenarios:
-                    await bench.pick_phone(gateway)
+                    reference = "standard" if "standard" in under_test else o.execution[0]
+                    await bench.pick_phone(under_test[reference][0])
                 for scenario in bench._scenarios():
-                    _progress(f"{client}: {scenario.name} on the gateway")
-                    results[scenario.name] = {
-                        "gateway": await bench.measure(scenario, gateway, gateway_pid)
-                    }
-            if not o.no_floor:
-                with floor_process(sandbox, env=env) as (floor, floor_pid):
-                    for scenario in bench._scenarios():
-                        _progress(f"{client}: {scenario.name} on the floor")
-                        floor_result = await bench.measure(scenario, floor, floor_pid)
-                        row = results[scenario.name]
-                        row["floor"] = floor_result
-                        row["same_data_as_floor"] = row["gateway"]["_data"] == floor_result["_data"]
-                        row["ratio_to_floor"] = _ratios(row["gateway"], floor_result)
-            for row in results.values():
-                for target in ("gateway", "floor"):
-                    if target in row:
-                        row[target].pop("_data", None)
+                    row: dict[str, Any] = {}
+                    for target, (url, pid) in under_test.items():
+                        where = "the floor" if target == "floor" else f"the gateway ({target})"
+                        _progress(f"{client}: {scenario.name} on {where}")
+                        row[target] = await bench.measure(
+                            scenario, url, pid, metrics=target != "floor"
+                        )
+                    results[scenario.name] = compare(row, o.execution)
             out["runs"][client] = results
     out["machine"]["loadavg_at_end"] = list(os.getloadavg())
+    out["targets"] = targets(out)
     return out
 
 
+def compare(row: dict[str, Any], modes: Sequence[str]) -> dict[str, Any]:
+    """The checks and ratios between one scenario's measurements (keyed by mode and "floor"):
+    the same `data` everywhere, each mode against the floor, compiled against standard."""
+    floor = row.get("floor")
+    if floor is not None:
+        row["ratio_to_floor"] = {}
+        for mode in modes:
+            row[mode]["same_data_as_floor"] = row[mode]["_data"] == floor["_data"]
+            row["ratio_to_floor"][mode] = _ratios(row[mode], floor)
+        row["same_data_as_floor"] = all(row[mode]["same_data_as_floor"] for mode in modes)
+    compiled, standard = row.get("compiled"), row.get("standard")
+    if compiled is not None and standard is not None:
+        row["same_data_as_standard"] = compiled["_data"] == standard["_data"]
+        # equal data may still list an object's fields in another order (GraphQL wants the
+        # selection's order): compare the serialized answers too
+        row["same_field_order_as_standard"] = row["same_data_as_standard"] and json.dumps(
+            compiled["_data"]
+        ) == json.dumps(standard["_data"])
+        row["ratio_to_standard"] = _ratios(compiled, standard)
+    else:
+        row["same_data_as_standard"] = None
+    for mode in modes:
+        execution = row[mode].get("execution")
+        if execution is not None and execution["metrics"]:
+            operations = execution["operations"]
+            configured = execution["standard_configured"]
+            # the counters confirm the process ran in the mode it was started in
+            execution["mode_confirmed"] = bool(operations) and (
+                configured == operations if mode == "standard" else configured == 0
+            )
+    for target in (*modes, "floor"):
+        if target in row:
+            row[target].pop("_data", None)
+    return row
+
+
+# -- targets -----------------------------------------------------------------------------------
+
+
+def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
+    """The compiled-execution issue's targets, each from this run's figures: the figure, the
+    limit, and met / missed (or "not measured" with why, when this run has no such figure)."""
+    return [line for client, results in out["runs"].items() for line in _targets(client, results)]
+
+
+def _targets(client: str, results: dict[str, Any]) -> list[dict[str, Any]]:
+    lines: list[dict[str, Any]] = []
+
+    def line(
+        scenario: str,
+        what: str,
+        figure: Any,
+        op: str,
+        limit: float,
+        missing: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        if scenario not in results:
+            figure, missing = None, "scenario not run"
+        if figure is None:
+            status = "not measured"
+            note = missing or note
+        elif op == "<=":
+            status = "met" if figure <= limit else "missed"
+        elif op == ">=":
+            status = "met" if figure >= limit else "missed"
+        else:
+            status = "met" if figure == limit else "missed"
+        lines.append(
+            {
+                "client": client,
+                "scenario": scenario,
+                "target": what,
+                "figure": figure,
+                "op": op,
+                "limit": limit,
+                "status": status,
+                "note": note,
+            }
+        )
+
+    def get(scenario: str, *path: str) -> Any:
+        return _get(results.get(scenario), *path)
+
+    for scenario, limit in OPS_PER_CPU_S_TO_FLOOR.items():
+        figure = _ratio(
+            get(scenario, "compiled", "ops_per_cpu_s"), get(scenario, "floor", "ops_per_cpu_s"), 3
+        )
+        missing = (
+            "compiled mode not run"
+            if get(scenario, "compiled") is None
+            else "floor not run"
+            if get(scenario, "floor") is None
+            else None
+        )
+        at = [get(scenario, t, "headline_concurrency") for t in ("compiled", "floor")]
+        at_16 = all(c in (None, HEADLINE_CONCURRENCY) for c in at)
+        note = None if at_16 else f"not both at concurrency {HEADLINE_CONCURRENCY}"
+        line(scenario, "ops/CPU-s compiled / floor", figure, ">=", limit, missing, note)
+    for scenario, limit in PROJECTION_US_PER_FIELD.items():
+        figure = get(scenario, "compiled", "execution", "projection_us_per_field")
+        missing = (
+            "compiled mode not run"
+            if get(scenario, "compiled") is None
+            else "no GET /metrics"
+            if not get(scenario, "compiled", "execution", "metrics")
+            else "nothing projected"
+        )
+        line(scenario, "projection us / projected field", figure, "<=", limit, missing)
+    point = str(HEADLINE_CONCURRENCY)
+    for scenario in results:
+        c = get(scenario, "compiled", "load_0ms", point)
+        s = get(scenario, "standard", "load_0ms", point)
+        errors = any(p and p["errors"] for p in (c, s))
+        line(
+            scenario,
+            f"p99@{point} compiled / standard",
+            _ratio(c and c["p99_ms"], s and s["p99_ms"], 3),
+            "<=",
+            P99_TO_STANDARD,
+            "both modes needed" if c is None or s is None else None,
+            f"errors @{point}" if errors else None,
+        )
+    for scenario in results:
+        figure = get(scenario, "compiled", "execution", "fallback_rate")
+        missing = (
+            "compiled mode not run"
+            if get(scenario, "compiled") is None
+            else "no GET /metrics"
+            if not get(scenario, "compiled", "execution", "metrics")
+            else "no operations counted"
+        )
+        line(scenario, "fallback rate (compiled)", figure, "==", 0.0, missing)
+    return lines
+
+
 async def soak(options: Options) -> dict[str, Any]:
-    """The screen-pop at concurrency 16 for `options.soak` seconds; the gateway's RSS sampled
-    every few seconds. Flat means the end within 10% of the first sample after warm-up."""
+    """The screen-pop at concurrency 16 for `options.soak` seconds on the gateway in the first
+    mode of `--execution`; its RSS sampled every few seconds. Flat means the end within 10% of
+    the first sample after warm-up."""
     o = options
     o.scenarios = ["screenpop"]
     samples: list[tuple[float, float]] = []
@@ -461,7 +719,7 @@ async def soak(options: Options) -> dict[str, Any]:
         manifest.write_text(json.dumps({_sha256(IVR): IVR}))
         bench = Bench(o, sandbox, sandbox_pid)
         await bench.prepare()
-        env = {CLIENT_ENV: o.clients[0]}
+        env = {CLIENT_ENV: o.clients[0], EXECUTION_ENV: o.execution[0]}
         with gateway_process(sandbox, gateway_toml(str(manifest)), env=env) as (gateway, pid):
             await bench.pick_phone(gateway)
             payload, headers = bench.request(SCENARIOS["screenpop"])
@@ -499,6 +757,7 @@ async def soak(options: Options) -> dict[str, Any]:
     return {
         "machine": machine(),
         "client": o.clients[0],
+        "execution": o.execution[0],
         "seconds": o.soak,
         "concurrency": 16,
         "requests": requests,
@@ -527,49 +786,94 @@ def _fmt(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def table(out: dict[str, Any]) -> str:
+def _pct(rate: float | None) -> str:
+    if rate is None:
+        return "-"
+    if rate == 0:
+        return "0"
+    return f"{rate:.2%}" if rate < 0.01 else f"{rate:.0%}"
+
+
+def _pair(a: Any, b: Any, digits: int = 1) -> str:
+    return f"{_fmt(a, digits)} / {_fmt(b, digits)}"
+
+
+def _targets_of(out: dict[str, Any]) -> list[str]:
+    """The measured processes in table order: the gateway modes, then the floor."""
+    return [*out["settings"]["execution"], "floor"]
+
+
+def _get(row: dict[str, Any] | None, *path: str) -> Any:
+    value: Any = row
+    for key in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(key)
+    return value
+
+
+def side_by_side(out: dict[str, Any], markdown: bool = False) -> list[list[str]]:
+    """Per scenario, compiled and standard next to each other (each cell "compiled / standard";
+    the projection and fallback figures are the compiled mode's)."""
+    point = str(HEADLINE_CONCURRENCY)
+    us = "µs" if markdown else "us"
+    head = [
+        "scenario",
+        "calls/op (opt)",
+        "p50 @20 ms",
+        f"p99 @{point}",
+        "ops/CPU-s",
+        "floor ops/CPU-s",
+        "x floor",
+        f"{us}/field",
+        f"proj {us}/field",
+        "fallback",
+    ]
+    lines = [head]
+    for client, results in out["runs"].items():
+        for name, row in results.items():
+            c, s = row.get("compiled"), row.get("standard")
+            lines.append(
+                [
+                    f"`{name}` ({client})" if markdown else f"{name} [{client}]",
+                    f"{_pair(_get(c, 'calls_per_op'), _get(s, 'calls_per_op'))} "
+                    f"({SCENARIOS[name].optimum_calls})",
+                    _pair(_get(c, "latency_20ms", "p50_ms"), _get(s, "latency_20ms", "p50_ms")),
+                    _pair(
+                        _get(c, "load_0ms", point, "p99_ms"), _get(s, "load_0ms", point, "p99_ms")
+                    ),
+                    _pair(_get(c, "ops_per_cpu_s"), _get(s, "ops_per_cpu_s")),
+                    _fmt(_get(row, "floor", "ops_per_cpu_s")),
+                    _pair(
+                        _get(row, "ratio_to_floor", "compiled", "ops_per_cpu_s"),
+                        _get(row, "ratio_to_floor", "standard", "ops_per_cpu_s"),
+                        2,
+                    ),
+                    _pair(_get(c, "us_per_field"), _get(s, "us_per_field")),
+                    _fmt(_get(c, "execution", "projection_us_per_field"), 3),
+                    _pct(_get(c, "execution", "fallback_rate")),
+                ]
+            )
+    return lines
+
+
+def detail(out: dict[str, Any]) -> list[list[str]]:
+    """Every figure: a row per process under test, then each mode / the floor."""
     concurrency = out["settings"]["concurrency"]
     head = ["scenario", "target", "calls/op", "opt", "p50@20", "p99@20", "crit"]
     for c in concurrency:
         head += [f"rps@{c}", f"p99@{c}"]
     head += ["ops/CPU-s", "CPU ms/op", "ms/call", "us/field", "RSS MiB"]
-    lines: list[list[str]] = []
+    lines: list[list[str]] = [head]
     for client, results in out["runs"].items():
         for name, row in results.items():
-            for target in ("gateway", "floor", "ratio"):
-                if target == "ratio":
-                    r = row.get("ratio_to_floor")
-                    if r is None:
-                        continue
-                    cells = [
-                        "",
-                        "gw/floor",
-                        _fmt(r["calls_per_op"], 2),
-                        "",
-                        _fmt(r["latency_20ms"]["p50_ms"], 2),
-                        _fmt(r["latency_20ms"]["p99_ms"], 2),
-                        "",
-                    ]
-                    for c in concurrency:
-                        cells += [
-                            _fmt(r["load_0ms"][str(c)]["rps"], 2),
-                            _fmt(r["load_0ms"][str(c)]["p99_ms"], 2),
-                        ]
-                    cells += [
-                        _fmt(r["ops_per_cpu_s"], 2),
-                        _fmt(r["cpu_ms_per_op"], 2),
-                        _fmt(r["cpu_ms_per_backend_call"], 2),
-                        _fmt(r["us_per_field"], 2),
-                        _fmt(r["peak_rss_mb"], 2),
-                    ]
-                    lines.append(cells)
-                    continue
+            first = True
+            for target in _targets_of(out):
                 m = row.get(target)
                 if m is None:
                     continue
-                label = f"{name} [{client}]" if target == "gateway" else ""
                 cells = [
-                    label,
+                    f"{name} [{client}]" if first else "",
                     target,
                     _fmt(m["calls_per_op"]),
                     _fmt(m["optimum_calls"]),
@@ -577,6 +881,7 @@ def table(out: dict[str, Any]) -> str:
                     _fmt(m["latency_20ms"]["p99_ms"]),
                     _fmt(m["latency_20ms"]["critical_path_ms"], 0),
                 ]
+                first = False
                 for c in concurrency:
                     point = m["load_0ms"][str(c)]
                     errors = f"!{point['errors']}" if point["errors"] else ""
@@ -589,55 +894,133 @@ def table(out: dict[str, Any]) -> str:
                     _fmt(m["peak_rss_mb"]),
                 ]
                 lines.append(cells)
-    widths = [max(len(x) for x in col) for col in zip(head, *lines, strict=True)]
-    rows = [head, *lines]
+            for mode, r in (row.get("ratio_to_floor") or {}).items():
+                cells = [
+                    "",
+                    f"{mode}/floor",
+                    _fmt(r["calls_per_op"], 2),
+                    "",
+                    _fmt(r["latency_20ms"]["p50_ms"], 2),
+                    _fmt(r["latency_20ms"]["p99_ms"], 2),
+                    "",
+                ]
+                for c in concurrency:
+                    cells += [
+                        _fmt(r["load_0ms"][str(c)]["rps"], 2),
+                        _fmt(r["load_0ms"][str(c)]["p99_ms"], 2),
+                    ]
+                cells += [
+                    _fmt(r["ops_per_cpu_s"], 2),
+                    _fmt(r["cpu_ms_per_op"], 2),
+                    _fmt(r["cpu_ms_per_backend_call"], 2),
+                    _fmt(r["us_per_field"], 2),
+                    _fmt(r["peak_rss_mb"], 2),
+                ]
+                lines.append(cells)
+    return lines
+
+
+def _figure(line: dict[str, Any]) -> str:
+    figure = line["figure"]
+    if line["target"].startswith("fallback"):
+        return _pct(figure)
+    return _fmt(figure, 3)
+
+
+def _limit(line: dict[str, Any]) -> str:
+    limit = line["limit"]
+    if line["target"].startswith("fallback"):
+        return f"{line['op']} {_pct(limit)}"
+    return f"{line['op']} {limit:g}"
+
+
+def target_lines(out: dict[str, Any]) -> list[list[str]]:
+    head = ["scenario", "target", "figure", "limit", "status"]
+    lines = [head]
+    clients = len(out["runs"])
+    for line in out["targets"]:
+        status = line["status"] + (f" ({line['note']})" if line["note"] else "")
+        scenario = line["scenario"] + (f" [{line['client']}]" if clients > 1 else "")
+        lines.append([scenario, line["target"], _figure(line), _limit(line), status])
+    return lines
+
+
+def _align(rows: list[list[str]], left: int, last_left: bool = False) -> str:
+    """Columns padded to their widths: the first `left` (and with `last_left` the last) to the
+    left, the figures to the right."""
+    widths = [max(len(x) for x in col) for col in zip(*rows, strict=True)]
+    n = len(widths)
     return "\n".join(
         "  ".join(
-            c.ljust(w) if i < 2 else c.rjust(w)
+            c.ljust(w) if i < left or (last_left and i == n - 1) else c.rjust(w)
             for i, (c, w) in enumerate(zip(r, widths, strict=True))
-        )
+        ).rstrip()
         for r in rows
     )
 
 
+def table(out: dict[str, Any]) -> str:
+    """What `python -m bench` prints: the modes side by side, every figure, the targets."""
+    return "\n\n".join(
+        [
+            "compiled / standard side by side (projection and fallback: compiled)\n"
+            + _align(side_by_side(out), 1),
+            "every figure\n" + _align(detail(out), 2),
+            "targets (compiled execution, from this run)\n"
+            + _align(target_lines(out), 2, last_left=True),
+        ]
+    )
+
+
+def _md(rows: list[list[str]]) -> list[str]:
+    head, *body = rows
+    return [
+        "| " + " | ".join(head) + " |",
+        "|" + "---|" * len(head),
+        *("| " + " | ".join(cells) + " |" for cells in body),
+    ]
+
+
 def markdown(out: dict[str, Any]) -> str:
-    """The table for docs/performance.md: gateway, floor and gateway/floor rows per scenario."""
+    """The tables for docs/performance.md: the modes side by side, every figure (a row per
+    process under test and per mode / floor), and the targets."""
     concurrency = out["settings"]["concurrency"]
     head = ["scenario", "", "calls/op (optimum)", "p50 / p99 @20 ms (critical path)"]
     head += [f"rps / p99 ms @{c}" for c in concurrency]
     head += ["**ops/CPU-s**", "CPU ms/call", "µs/field", "peak RSS MiB"]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = [head]
     for client, results in out["runs"].items():
         for name, row in results.items():
-            for target in ("gateway", "floor"):
+            first = True
+            for target in _targets_of(out):
                 m = row.get(target)
                 if m is None:
                     continue
                 slow = m["latency_20ms"]
                 cells = [
-                    f"`{name}` ({client})" if target == "gateway" else "",
+                    f"`{name}` ({client})" if first else "",
                     target,
                     f"{_fmt(m['calls_per_op'])} ({m['optimum_calls']})",
                     f"{_fmt(slow['p50_ms'])} / {_fmt(slow['p99_ms'])} "
                     f"({_fmt(slow['critical_path_ms'], 0)})",
                 ]
+                first = False
                 for c in concurrency:
                     point = m["load_0ms"][str(c)]
                     errors = f" ({point['errors']} err)" if point["errors"] else ""
                     cells.append(f"{_fmt(point['rps'])} / {_fmt(point['p99_ms'], 0)}{errors}")
                 cells += [
                     f"**{_fmt(m['ops_per_cpu_s'])}**"
-                    + ("" if m["headline_concurrency"] == 16 else " (@1)"),
+                    + ("" if m["headline_concurrency"] == HEADLINE_CONCURRENCY else " (@1)"),
                     _fmt(m["cpu_ms_per_backend_call"], 2),
                     _fmt(m["us_per_field"]),
                     _fmt(m["peak_rss_mb"], 0),
                 ]
-                lines.append("| " + " | ".join(cells) + " |")
-            r = row.get("ratio_to_floor")
-            if r is not None:
+                rows.append(cells)
+            for mode, r in (row.get("ratio_to_floor") or {}).items():
                 cells = [
                     "",
-                    "gateway / floor",
+                    f"{mode} / floor",
                     _fmt(r["calls_per_op"], 2),
                     f"{_fmt(r['latency_20ms']['p50_ms'], 2)} / "
                     f"{_fmt(r['latency_20ms']['p99_ms'], 2)}",
@@ -653,8 +1036,23 @@ def markdown(out: dict[str, Any]) -> str:
                     _fmt(r["us_per_field"], 2),
                     _fmt(r["peak_rss_mb"], 2),
                 ]
-                lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+                rows.append(cells)
+    targets_rows = [[c.replace(" us ", " µs ") for c in r] for r in target_lines(out)]
+    parts = [
+        "Compiled / standard side by side (each cell: compiled / standard; projection and "
+        "fallback: the compiled mode's)",
+        "",
+        *_md(side_by_side(out, markdown=True)),
+        "",
+        "Every figure",
+        "",
+        *_md(rows),
+        "",
+        "Targets (compiled execution, from this run)",
+        "",
+        *_md(targets_rows),
+    ]
+    return "\n".join(parts) + "\n"
 
 
 def _progress(message: str) -> None:
@@ -668,7 +1066,18 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per point")
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument(
-        "--scenarios", nargs="+", default=list(SCENARIOS), choices=list(SCENARIOS), metavar="NAME"
+        "--scenarios",
+        nargs="+",
+        choices=list(SCENARIOS),
+        metavar="NAME",
+        help=f"among {', '.join(SCENARIOS)} (default: all; with --quick: screenpop)",
+    )
+    parser.add_argument(
+        "--execution",
+        nargs="+",
+        default=list(EXECUTION_MODES),
+        choices=EXECUTION_MODES,
+        help="the gateway's execution mode(s), each its own process (default: both)",
     )
     parser.add_argument(
         "--clients",
@@ -679,7 +1088,11 @@ def parse(argv: Sequence[str] | None) -> Options:
     )
     parser.add_argument("--customers", type=int, default=5000, help="sandbox population")
     parser.add_argument("--json", default=str(DEFAULT_JSON), help="where to write the results")
-    parser.add_argument("--quick", action="store_true", help="a smoke run: a fraction of a second")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="a smoke run: points of a fraction of a second, screenpop unless --scenarios",
+    )
     parser.add_argument("--no-floor", action="store_true", help="skip the floor")
     parser.add_argument(
         "--transport-calls", type=int, default=4000, help="calls for the seam-alone figure"
@@ -688,11 +1101,59 @@ def parse(argv: Sequence[str] | None) -> Options:
         "--soak", type=float, default=0.0, metavar="SECONDS", help="run the RSS soak instead"
     )
     options = parser.parse_args(argv, namespace=Options())
+    options.execution = list(dict.fromkeys(options.execution))
+    if not options.scenarios:  # not given
+        options.scenarios = ["screenpop"] if options.quick else list(SCENARIOS)
     if options.quick:
         options.seconds, options.warmup = 0.3, 0.1
         options.transport_calls = min(options.transport_calls, 200)
         options.customers = min(options.customers, 2000)
     return options
+
+
+def warnings(out: dict[str, Any]) -> list[str]:
+    """What a reader of the tables must not miss: different answers, calls off the optimum, a
+    gateway not in the mode it was started in, figures missing for want of GET /metrics."""
+    lines: list[str] = []
+    no_metrics: set[str] = set()
+    for client, results in out["runs"].items():
+        for name, row in results.items():
+            where = f"[{client}] {name}"
+            if row.get("same_data_as_standard") is False:
+                lines.append(f"WARNING {where}: compiled and standard return different data")
+            elif row.get("same_field_order_as_standard") is False:
+                lines.append(f"WARNING {where}: compiled orders fields unlike standard")
+            for mode in out["settings"]["execution"]:
+                m = row[mode]
+                if m.get("same_data_as_floor") is False:
+                    lines.append(f"WARNING {where}: the floor's data differs from {mode}'s")
+                if not m["calls_at_optimum"]:
+                    lines.append(
+                        f"WARNING {where} ({mode}): back-end calls {m['calls_by_route']} "
+                        "differ from the optimum"
+                    )
+                execution = m.get("execution") or {}
+                if not execution.get("metrics"):
+                    no_metrics.add(mode)
+                elif execution.get("mode_confirmed") is False:
+                    lines.append(
+                        f"WARNING {where}: the {mode} gateway's counters do not confirm its mode "
+                        f"({execution['operations']} operations: {execution['compiled']} "
+                        f"compiled, {execution['standard_configured']} standard as configured, "
+                        f"{execution['fallbacks']} fallbacks)"
+                    )
+                if mode == "compiled" and execution.get("fallbacks"):
+                    lines.append(
+                        f"note {where}: compiled fell back to standard for "
+                        f"{execution['fallbacks']} of {execution['operations']} operations "
+                        f"(reasons: {execution['fallback_reasons']})"
+                    )
+    if no_metrics:
+        lines.append(
+            f"note: no GET /metrics on the gateway ({', '.join(sorted(no_metrics))}): "
+            "projection and fallback figures are '-'"
+        )
+    return lines
 
 
 def _run(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
@@ -723,15 +1184,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"transport seam alone [{client}]: {seam['cpu_ms_per_call']:.3f} ms CPU per call "
                 f"({seam['calls_per_cpu_s']:.0f} calls per CPU-second, concurrency 16)"
             )
-        for client, results in out["runs"].items():
-            for name, row in results.items():
-                if row.get("same_data_as_floor") is False:
-                    print(f"WARNING [{client}] {name}: the floor's data differs from the gateway's")
-                if not row["gateway"]["calls_at_optimum"]:
-                    print(
-                        f"WARNING [{client}] {name}: back-end calls "
-                        f"{row['gateway']['calls_by_route']} differ from the optimum"
-                    )
+        for warning in warnings(out):
+            print(warning)
     path = Path(options.json)
     if options.soak > 0 and options.json == str(DEFAULT_JSON):
         path = path.with_name("soak.json")

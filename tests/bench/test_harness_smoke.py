@@ -1,6 +1,7 @@
-"""The benchmark harness end to end in its quick mode: the sandbox, the gateway and the floor as
-processes on 127.0.0.1, one scenario. Checks the JSON's shape and the back-end call counts (which
-are deterministic); never a timing: performance is read from the harness, not asserted here."""
+"""The benchmark harness end to end in its quick mode: the sandbox, the gateway in both execution
+modes and the floor as processes on 127.0.0.1, one scenario. Checks the JSON's shape, the
+back-end call counts (which are deterministic) and that every process answers the same data;
+never a timing: performance is read from the harness, not asserted here."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+from bench.load import metrics_delta, parse_metrics
+from bench.run import execution_figures, parse
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -26,32 +30,56 @@ FIGURES = {
     "us_per_field",
     "peak_rss_mb",
 }
+EXECUTION = {
+    "metrics",
+    "requests",
+    "operations",
+    "compiled",
+    "standard_configured",
+    "fallbacks",
+    "fallback_reasons",
+    "fallback_rate",
+    "projection_s",
+    "projected_fields",
+    "projection_us_per_field",
+}
+MODES = ("compiled", "standard")
 
 
-def test_quick_run_reports_every_figure_with_calls_at_the_optimum(tmp_path: Path) -> None:
+def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
+    tmp_path: Path,
+) -> None:
     out = tmp_path / "bench.json"
     done = subprocess.run(
-        [sys.executable, "-m", "bench", "--quick", "--scenarios", "screenpop", "--json", str(out)],
+        [sys.executable, "-m", "bench", "--quick", "--json", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=180,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert "screenpop" in done.stdout and "gw/floor" in done.stdout
+    for printed in ("side by side", "compiled/floor", "standard/floor", "targets"):
+        assert printed in done.stdout
+    assert "screenpop" in done.stdout
 
     results = json.loads(out.read_text())
-    assert {"machine", "settings", "optimum", "runs"} <= set(results)
+    assert {"machine", "settings", "optimum", "runs", "targets"} <= set(results)
+    assert results["settings"]["execution"] == list(MODES)
+    assert results["optimum"] == {"screenpop": results["optimum"]["screenpop"]}  # quick: one
     assert results["optimum"]["screenpop"]["calls"] == 9
     [(client, runs)] = results["runs"].items()
     assert client in ("aiohttp", "httpx")
     row = runs["screenpop"]
-    assert {"gateway", "floor", "ratio_to_floor", "same_data_as_floor"} <= set(row)
-    assert row["same_data_as_floor"] is True  # the floor answers exactly what the gateway does
+    assert {*MODES, "floor", "ratio_to_floor", "ratio_to_standard"} <= set(row)
+    # the floor and both modes answer exactly the same data
+    assert row["same_data_as_floor"] is True
+    assert row["same_data_as_standard"] is True
+    assert set(row["ratio_to_floor"]) == set(MODES)
 
-    for target in ("gateway", "floor"):
+    for target in (*MODES, "floor"):
         figures = row[target]
         assert set(figures) >= FIGURES
+        assert "_data" not in figures
         assert figures["errors_in_answer"] == 0
         assert figures["calls_per_op"] == figures["optimum_calls"] == 9
         assert figures["calls_at_optimum"] is True
@@ -61,4 +89,68 @@ def test_quick_run_reports_every_figure_with_calls_at_the_optimum(tmp_path: Path
             assert {"rps", "p50_ms", "p99_ms", "ops_per_cpu_s", "errors"} <= set(point)
         assert figures["fields_per_op"] > 100
         assert figures["peak_rss_mb"] > 0
-    assert set(row["ratio_to_floor"]["load_0ms"]) == {"1", "16", "64"}
+    for mode in MODES:
+        assert row[mode]["same_data_as_floor"] is True
+        assert set(row["ratio_to_floor"][mode]["load_0ms"]) == {"1", "16", "64"}
+        execution = row[mode]["execution"]
+        assert set(execution) >= EXECUTION
+        assert set(row[mode]["load_0ms"]["16"]["execution"]) >= EXECUTION
+        if execution["metrics"]:  # the gateway serves GET /metrics: it ran in the mode asked
+            assert execution["mode_confirmed"] is True
+            assert execution["operations"] > 0
+    assert "execution" not in row["floor"]
+
+    targets = results["targets"]
+    assert {(t["scenario"], t["target"]) for t in targets} >= {
+        ("screenpop", "ops/CPU-s compiled / floor"),
+        ("ivr", "ops/CPU-s compiled / floor"),
+        ("supervisor-100", "ops/CPU-s compiled / floor"),
+        ("supervisor-1000", "projection us / projected field"),
+        ("screenpop", "p99@16 compiled / standard"),
+        ("screenpop", "fallback rate (compiled)"),
+    }
+    for t in targets:
+        assert {"client", "figure", "op", "limit", "status", "note"} <= set(t)
+        assert t["status"] in ("met", "missed", "not measured")
+        assert (t["figure"] is None) == (t["status"] == "not measured")
+    by_name = {(t["scenario"], t["target"]): t for t in targets}
+    assert by_name[("ivr", "ops/CPU-s compiled / floor")]["note"] == "scenario not run"
+    assert by_name[("screenpop", "ops/CPU-s compiled / floor")]["figure"] is not None
+    assert by_name[("screenpop", "p99@16 compiled / standard")]["figure"] is not None
+    assert out.with_suffix(".md").read_text().count("| screenpop |") >= 2
+
+
+def test_quick_defaults_to_screenpop_and_both_modes() -> None:
+    quick = parse(["--quick"])
+    assert quick.scenarios == ["screenpop"] and quick.execution == list(MODES)
+    assert parse([]).scenarios[0] == "screenpop" and len(parse([]).scenarios) == 5
+    one = parse(["--quick", "--scenarios", "ivr", "--execution", "standard", "standard"])
+    assert one.scenarios == ["ivr"] and one.execution == ["standard"]
+
+
+EXPOSITION = """# HELP switchboard_operations_total GraphQL operations executed
+# TYPE switchboard_operations_total counter
+switchboard_operations_total{execution="compiled",reason=""} %d.0
+switchboard_operations_total{execution="standard",reason="introspection"} %d.0
+switchboard_operations_created{execution="compiled",reason=""} 1.7e+09
+# TYPE switchboard_projection_seconds_total counter
+switchboard_projection_seconds_total %s
+switchboard_projected_fields_total %d.0
+a line that is not a sample
+"""
+
+
+def test_the_metrics_of_a_measured_window_give_the_fallback_rate_and_projection_cost() -> None:
+    before = parse_metrics(EXPOSITION % (10, 1, "0.5", 100_000))
+    after = parse_metrics(EXPOSITION % (40, 11, "0.53", 130_000))
+    figures = execution_figures(metrics_delta(before, after), 40)
+    assert figures["operations"] == 40
+    assert figures["compiled"] == 30 and figures["fallbacks"] == 10
+    assert figures["standard_configured"] == 0
+    assert figures["fallback_reasons"] == {"introspection": 10}
+    assert figures["fallback_rate"] == 0.25
+    assert figures["projected_fields"] == 30_000
+    assert abs(figures["projection_us_per_field"] - 1.0) < 1e-6
+
+    no_endpoint = execution_figures(metrics_delta(before, None), 40)
+    assert no_endpoint["metrics"] is False and no_endpoint["fallback_rate"] is None
