@@ -63,10 +63,12 @@ class Verification:
             self._pending = asyncio.ensure_future(ask())
 
     async def settle(self) -> None:
+        """Until the answer is in. Every root field waits on the same question: the one that
+        asked first must not leave the others believing nobody is verified while the answer
+        is still on its way (shielded: a cancelled field does not cancel it for the rest)."""
         self.start()
         if self._pending is not None:
-            pending, self._pending = self._pending, None
-            self.contact = await pending
+            self.contact = await asyncio.shield(self._pending)
 
     async def drain(self) -> None:
         """Wait for a question already asked (never ask one): a request answers only once

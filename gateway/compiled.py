@@ -13,19 +13,21 @@ graphql-core does.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from functools import partial
 from time import perf_counter
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, located_error
 from graphql.execution.values import VariableValues, get_argument_values
 
-from schema.bindings import owner_of
+from resolvers import ResolverError
+from schema.bindings import ROOT_CHECKS, owner_of
 
 from .access import Access, FieldForbidden
 from .plans import CHILD, FieldPlan, ObjectPlan, Plan
 
-__all__ = ["execute_plan"]
+__all__ = ["execute_plan", "precheck"]
 
 Path = tuple[Any, ...]
 
@@ -91,18 +93,28 @@ async def execute_plan(
     concurrently, as in standard execution; a failing non-null root field nulls `data` and
     cancels its siblings."""
     state = _State(context, variables)
+    for field_ in plan.root:
+        failed = precheck(field_.name, field_.nodes, (field_.key,), partial(state.args, field_))
+        if failed is not None:
+            state.add(failed, ())
+            return None, state.errors, state.fields, state.busy
     root: dict[str, Any] = dict.fromkeys(plan.keys)
     tasks = [asyncio.ensure_future(_root_field(f, state, root)) for f in plan.root]
     try:
         if tasks:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-        for task in tasks:
-            if task.done() and task.exception() is not None:
-                failure = task.exception()
-                if isinstance(failure, _NonNull):
-                    state.add(failure.error, ())
-                    return None, state.errors, state.fields, state.busy
-                raise failure  # type: ignore[misc]
+        if any(t.done() and not t.cancelled() and t.exception() for t in tasks):
+            # as graphql-core does: cancel the other root fields, and let them finish
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        failures = [t.exception() for t in tasks if t.done() and not t.cancelled()]
+        failure = next((f for f in failures if f is not None), None)
+        if isinstance(failure, _NonNull):
+            state.add(failure.error, ())
+            return None, state.errors, state.fields, state.busy
+        if failure is not None:
+            raise failure
     finally:
         for task in tasks:
             if not task.done():
@@ -111,6 +123,23 @@ async def execute_plan(
         root[key] = "Query"
     state.fields += len(plan.keys)
     return root, state.errors, state.fields, state.busy
+
+
+def precheck(
+    name: str, nodes: list[FieldNode], path: Path, args: Callable[[], dict[str, Any]]
+) -> GraphQLError | None:
+    """The error of a non-null root field whose arguments are wrong (schema ROOT_CHECKS): it
+    nulls the whole answer, so it is found before any field starts and nothing is fetched."""
+    check = ROOT_CHECKS.get(name)
+    if check is None:
+        return None
+    try:
+        check(args())
+    except ResolverError as exc:
+        return located_error(exc, nodes, list(path))
+    except GraphQLError:
+        return None  # the arguments do not coerce: execution reports it, as ever
+    return None
 
 
 class _NonNull(Exception):

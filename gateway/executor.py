@@ -23,15 +23,16 @@ from cachetools import LRUCache
 from graphql import (
     DocumentNode,
     FragmentDefinitionNode,
+    GraphQLError,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
 )
-from graphql.execution.collect_fields import FragmentDetails
-from graphql.execution.values import VariableValues
+from graphql.execution.collect_fields import FragmentDetails, collect_fields
+from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from .compiled import execute_plan
+from .compiled import execute_plan, precheck
 from .metrics import Metrics
 from .plans import Plan, Unsupported, compile_plan, directive_variables
 from .policy import Policy
@@ -159,13 +160,19 @@ def executor_class(
 
     class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
         def execute_operation(self, serially: bool | None = None) -> Any:
+            if compiled:
+                return super().execute_operation(serially)
             metrics.operation("standard", "configured")
+            failed = _precheck(self)
+            if failed is not None:
+                self.collected_errors.add(failed, None)
+                return self.build_response(None)
             return super().execute_operation(serially)
 
     if not compiled:
         return StandardExecutor
 
-    class PlanExecutor(StrawberryGraphQLCoreExecutionContext):
+    class PlanExecutor(StandardExecutor):
         def execute_operation(self, serially: bool | None = None) -> Any:
             context = self.context_value
             operation = self.operation
@@ -173,7 +180,7 @@ def executor_class(
             principal = getattr(context, "principal", None)
             if loc is None or principal is None:
                 metrics.operation("standard", "no_source")
-                return super().execute_operation(serially)
+                return StrawberryGraphQLCoreExecutionContext.execute_operation(self, serially)
             plan = plans.plan_for(
                 self.schema,
                 loc.source.body,
@@ -184,6 +191,10 @@ def executor_class(
             )
             if isinstance(plan, Unsupported):
                 metrics.operation("standard", plan.reason)
+                failed = _precheck(self)
+                if failed is not None:
+                    self.collected_errors.add(failed, None)
+                    return self.build_response(None)
                 return super().execute_operation(serially)
             metrics.operation("compiled")
             return self._run(plan)
@@ -197,3 +208,35 @@ def executor_class(
             return self.build_response(data)
 
     return PlanExecutor
+
+
+def _precheck(executor: StrawberryGraphQLCoreExecutionContext) -> GraphQLError | None:
+    """`compiled.precheck` for standard execution: the root fields' argument checks, before
+    any field starts, so both executions fail the same way at the same cost."""
+    root = executor.schema.query_type
+    if root is None or executor.operation.operation is not OperationType.QUERY:
+        return None
+    try:
+        collected = collect_fields(
+            executor.schema,
+            executor.fragments,
+            executor.variable_values,
+            root,
+            executor.operation,
+        )
+    except Exception:
+        return None
+    for key, details in collected.grouped_field_set.items():
+        name = details[0].node.name.value
+        field_def = root.fields.get(name)
+        if field_def is None:
+            continue
+        node = details[0].node
+
+        def args(field_def: Any = field_def, node: Any = node) -> dict[str, Any]:
+            return get_argument_values(field_def, node, executor.variable_values)
+
+        failed = precheck(name, [d.node for d in details], (key,), args)
+        if failed is not None:
+            return failed
+    return None

@@ -96,9 +96,10 @@ class Guard:
                 context = self.execution_context.context
                 access = getattr(context, "access", None)
                 if isinstance(access, Access):
-                    # a root field that failed early leaves the caller's verification in
-                    # flight: its call belongs to this request's answer too
+                    # a root field that failed early leaves calls in flight (the caller's
+                    # verification, its siblings' loads): they belong to this answer too
                     await access.verification.drain()
+                    await context.loaders.drain()
                     name = safe_operation_name(self.execution_context.operation_name)
                     audit.write(access.audit_lines(context.request_id, name))
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -299,18 +300,26 @@ class DocumentCache:
 
     def __init__(self, maxsize: int = 1024) -> None:
         self._entries: LRUCache[Hashable, Any] = LRUCache(maxsize=maxsize)
+        # module-wide, so shared by every gateway in the process: an LRU reorders itself on
+        # reads, and two apps on two threads (tests, embedding) must not corrupt it
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
-        try:
-            value = self._entries[key]
-        except KeyError:
+        with self._lock:
+            value = self._entries.get(key, _MISSING)
+            if value is not _MISSING:
+                self.hits += 1
+                return value
             self.misses += 1
-            value = self._entries[key] = compute()
-            return value
-        self.hits += 1
+        value = compute()
+        with self._lock:
+            self._entries[key] = value
         return value
+
+
+_MISSING = object()
 
 
 SHAPES = DocumentCache()

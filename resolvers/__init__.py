@@ -4,7 +4,13 @@ assembly. Plain async functions; no HTTP details, no GraphQL types."""
 from __future__ import annotations
 
 from .errors import BadUserInput, NotFound, ResolverError
-from .identity import find_customers, normalise_phone, valid_contact_id, valid_customer_id
+from .identity import (
+    check_keys,
+    find_customers,
+    normalise_phone,
+    valid_contact_id,
+    valid_customer_id,
+)
 from .journey import JOURNEY_WINDOW, Journey, JourneyEvent, OpenItem, load_journey, recent_intents
 from .loaders import Loaders
 
@@ -17,6 +23,7 @@ __all__ = [
     "NotFound",
     "OpenItem",
     "ResolverError",
+    "check_keys",
     "find_customers",
     "load_journey",
     "normalise_phone",

@@ -12,11 +12,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-from aiodataloader import DataLoader
+from aiodataloader import DataLoader, dispatch_queue
+from aiodataloader import Loader as Loading
 
 from sources import SourceError, SourcePartial
 
 __all__ = ["Loader", "by_key", "grouped", "settled"]
+
+DISPATCH_TURNS = 6
+"""Event-loop turns between a batch's first key and its call."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -31,10 +35,48 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     ) -> None:
         """`batch_load_fn` answers one value per key, in key order; an Exception in place of a
         value rejects that key only."""
-        super().__init__(batch_load_fn)  # type: ignore[arg-type]
+        self._running: set[asyncio.Future[None]] = set()
+
+        async def tracked(keys: list[K]) -> Sequence[V | Exception]:
+            running = asyncio.get_running_loop().create_future()
+            self._running.add(running)
+            try:
+                return await batch_load_fn(keys)
+            finally:
+                self._running.discard(running)
+                running.set_result(None)
+
+        super().__init__(tracked)  # type: ignore[arg-type]
+
+    @property
+    def busy(self) -> bool:
+        """Keys queued for a call, or a call in flight."""
+        return bool(self._queue or self._running)
+
+    async def idle(self) -> None:
+        """Until every key asked so far has been fetched (its call over, whatever its end)."""
+        while self._queue or self._running:
+            if self._running:
+                await asyncio.gather(*self._running, return_exceptions=True)
+            else:
+                await asyncio.sleep(0)  # queued: the dispatch is a few turns away
 
     def load(self, key: K) -> asyncio.Future[V]:
         return asyncio.shield(super().load(key))
+
+    def do_resolve_reject(self, key: K, future: asyncio.Future[V]) -> None:
+        """Queue the key; the first of a batch schedules its dispatch `DISPATCH_TURNS` turns
+        of the event loop later (aiodataloader: 2), so keys asked by siblings a few awaits
+        apart (a gather, a shield, a task starting) still share the call."""
+        self._queue.append(Loading(key=key, future=future))
+        if len(self._queue) == 1:
+            self.loop.call_soon(self._turn, DISPATCH_TURNS - 1)
+
+    def _turn(self, left: int) -> None:
+        if left > 0:
+            self.loop.call_soon(self._turn, left - 1)
+        else:
+            dispatch_queue(self)
 
     def settle_many(self, keys: Sequence[K]) -> Awaitable[list[V | Exception]]:
         """Every key's value, or the exception that rejected it, in key order: the compiled

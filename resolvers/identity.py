@@ -16,6 +16,7 @@ from .errors import BadUserInput
 from .loaders import Loaders
 
 __all__ = [
+    "check_keys",
     "find_customers",
     "normalise_phone",
     "valid_contact_id",
@@ -75,6 +76,19 @@ def _valid_account_number(raw: str) -> str:
     return number
 
 
+def check_keys(
+    phone: str | None, email: str | None, account_number: str | None
+) -> tuple[str | None, str | None, str | None]:
+    """The lookup keys, normalised; BadUserInput if one is malformed or none is given."""
+    if phone is None and email is None and account_number is None:
+        raise BadUserInput("findCustomers needs at least one of phone, email, accountNumber")
+    return (
+        None if phone is None else normalise_phone(phone),
+        None if email is None else _valid_email(email),
+        None if account_number is None else _valid_account_number(account_number),
+    )
+
+
 async def find_customers(
     loaders: Loaders,
     *,
@@ -87,15 +101,16 @@ async def find_customers(
     With several keys the answer is their intersection, so an agent can narrow a shared phone
     down with an email. The lookups run concurrently.
     """
+    # every key is checked before any lookup starts: a bad email must not leave the phone's
+    # search created and never awaited
+    phone, email, number = check_keys(phone, email, account_number)
     lookups = []
     if phone is not None:
-        lookups.append(loaders.sources.crm.search_customers(phone=normalise_phone(phone)))
+        lookups.append(loaders.sources.crm.search_customers(phone=phone))
     if email is not None:
-        lookups.append(loaders.sources.crm.search_customers(email=_valid_email(email)))
-    if account_number is not None:
-        lookups.append(_by_account_number(loaders, _valid_account_number(account_number)))
-    if not lookups:
-        raise BadUserInput("findCustomers needs at least one of phone, email, accountNumber")
+        lookups.append(loaders.sources.crm.search_customers(email=email))
+    if number is not None:
+        lookups.append(_by_account_number(loaders, number))
     answers = await asyncio.gather(*lookups)
     matches = answers[0]
     for other in answers[1:]:

@@ -91,6 +91,14 @@ class Loaders:
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
 
+    async def drain(self) -> None:
+        """Until no call any loader was asked for is queued or in flight: an operation that
+        ended early (a failed root field cancels its siblings) still answers only after the
+        calls it started, so `extensions.sources` reports them all, every time."""
+        while busy := [v for v in vars(self).values() if isinstance(v, Loader) and v.busy]:
+            for loader in busy:
+                await loader.idle()
+
     def _customers(
         self, key: CustomerKey, ident: Callable[[Customer], str | None]
     ) -> Loader[str, Customer | None]:

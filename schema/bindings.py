@@ -25,6 +25,7 @@ from resolvers import (
     BadUserInput,
     Loaders,
     NotFound,
+    check_keys,
     find_customers,
     recent_intents,
     valid_contact_id,
@@ -38,7 +39,7 @@ from .context import Context
 from .query import MAX_IDS
 from .sensitive import Owner
 
-__all__ = ["BINDINGS", "ROOT", "Child", "Fetch", "Read", "RootFetch", "owner_of"]
+__all__ = ["BINDINGS", "ROOT", "ROOT_CHECKS", "Child", "Fetch", "Read", "RootFetch", "owner_of"]
 
 Args = dict[str, Any]
 Settled = list[Any]
@@ -76,6 +77,30 @@ class RootFetch:
     list whose entries may fail individually, entries are values or Exceptions."""
 
     run: Callable[[Context, Args], Awaitable[Any]]
+
+
+def _check_customers(args: Args) -> None:
+    if len(args["ids"]) > MAX_IDS:
+        raise BadUserInput(f"at most {MAX_IDS} ids per call")
+
+
+def _check_find(args: Args) -> None:
+    check_keys(args.get("phone"), args.get("email"), args.get("accountNumber"))
+
+
+def _check_search(args: Args) -> None:
+    if not 1 <= len(args["query"].strip()) <= 200:
+        raise BadUserInput("query must be 1 to 200 characters")
+    first_in_range(args["first"], 20)
+
+
+ROOT_CHECKS: dict[str, Callable[[Args], None]] = {
+    "customers": _check_customers,
+    "findCustomers": _check_find,
+    "searchArticles": _check_search,
+}
+"""The argument checks of the non-null root fields, run before any field starts (by both
+executions): such a field failing nulls the whole answer, so nothing else need be fetched."""
 
 
 Binding = Read | Child | Fetch

@@ -7,23 +7,17 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
 
-from gateway.app import create_app
-from gateway.audit import AuditLog
-from gateway.cli import demo_config
-from gateway.config import build_config
-from gateway.guard import Guard
-from gateway.policy import Policy
-from gateway.treatments import Masker
-from sources.sandbox import running
+from bench.processes import gateway_starting, sandbox_process
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_contact, stats
-from sources.sandbox.server import background_server
 
 ROLES = ("agent", "ivr", "developer", "supervisor", "fraud_analyst", "collections")
 DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
@@ -56,6 +50,26 @@ def audit_events(lines: list[dict[str, Any]]) -> list[str]:
     return sorted(events)
 
 
+class AuditFile:
+    """A gateway's audit trail, read as it grows (written before each response is sent)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.offset = 0
+
+    def skip(self) -> None:
+        self.offset = self.path.stat().st_size if self.path.exists() else 0
+
+    def new(self) -> list[dict[str, Any]]:
+        if not self.path.exists():
+            return []
+        with self.path.open("rb") as file:
+            file.seek(self.offset)
+            data = file.read()
+        self.offset += len(data)
+        return [json.loads(line) for line in data.splitlines() if line]
+
+
 @dataclass
 class Answer:
     status: int
@@ -74,7 +88,7 @@ class Pair:
     interaction: dict[str, str]
     """A live, ID&V-passed interaction per role, on the sample's first customer."""
     sample: list[dict[str, Any]]
-    audits: dict[str, list[dict[str, Any]]]
+    audits: dict[str, AuditFile]
 
     def headers(self, role: str, *, verified: bool = True) -> dict[str, str]:
         headers = {"authorization": f"Bearer {self.tokens[role]}"}
@@ -112,11 +126,11 @@ class Pair:
             return compiled, standard
         answers = []
         for which in ("compiled", "standard"):
-            self.audits[which].clear()
+            self.audits[which].skip()
             await reset_stats(self.sandbox)
             answer = await self.ask(http, which, payload, headers)
             answer.calls = await routes(self.sandbox)
-            answer.audit = audit_events(self.audits[which])
+            answer.audit = audit_events(self.audits[which].new())
             answers.append(answer)
         return answers[0], answers[1]
 
@@ -142,44 +156,72 @@ def assert_same(compiled: Answer, standard: Answer, what: object) -> None:
         assert (error.get("extensions") or {}).get("code") != "INTERNAL", (what, error)
 
 
-def _config(sandbox_port: int, execution: str) -> Any:
-    raw = demo_config(0, sandbox_port, execution)
-    for source in raw["sources"].values():
-        source["breaker_min_calls"] = 10_000  # faults come one after another: no open circuits
-    raw["trusted_documents"] = {"roles": []}
-    raw["rate_limit"] = {"enabled": False}
-    return build_config(raw, env={})
+EXTRA_TOML = f"""
+[policy]
+hash_key = "{HASH_KEY.decode()}"
+
+[trusted_documents]
+roles = []
+
+[rate_limit]
+enabled = false
+"""
+
+
+@contextmanager
+def _gateways(sandbox: str, audit_dir: Path) -> Iterator[tuple[str, str]]:
+    """Both gateways in processes of their own (the suite then uses both cores), configured
+    as in production but for: the same hash key; circuits that never open (faults come one
+    after another); no trusted-documents-only roles and no rate limit (every role is fuzzed
+    with free-form queries); the audit trail to a file per gateway."""
+    env: dict[str, str] = {}
+    for system in DATA_SYSTEMS:
+        env[f"SWITCHBOARD_SOURCES_{system.upper()}_BREAKER_MIN_CALLS"] = "10000"
+    with (
+        gateway_starting(
+            sandbox,
+            EXTRA_TOML,
+            {
+                **env,
+                "SWITCHBOARD_SERVER_EXECUTION": "compiled",
+                "SWITCHBOARD_AUDIT_SINK": str(audit_dir / "compiled.jsonl"),
+            },
+        ) as compiled,
+        gateway_starting(
+            sandbox,
+            EXTRA_TOML,
+            {
+                **env,
+                "SWITCHBOARD_SERVER_EXECUTION": "standard",
+                "SWITCHBOARD_AUDIT_SINK": str(audit_dir / "standard.jsonl"),
+            },
+        ) as standard,
+    ):
+        yield compiled.ready()[0], standard.ready()[0]
 
 
 @pytest.fixture(scope="session")
-def pair() -> Iterator[Pair]:
-    with running(seed=11, customers=1_000) as sandbox:
-        port = int(sandbox.rsplit(":", 1)[1])
-        audits: dict[str, list[dict[str, Any]]] = {"compiled": [], "standard": []}
+def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pair]:
+    audit_dir = tmp_path_factory.mktemp("audit")
+    with (
+        sandbox_process(customers=1_000) as sandbox,
+        _gateways(sandbox, audit_dir) as (compiled, standard),
+    ):
+        sample = asyncio.run(sample_customers(sandbox, 120))
 
-        def guard(which: str) -> Guard:
-            def sink(lines: bytes) -> None:
-                audits[which].extend(json.loads(line) for line in lines.splitlines())
+        async def setup() -> tuple[dict[str, str], dict[str, str]]:
+            tokens, calls = {}, {}
+            for role in ROLES:
+                subject = f"{role}-diff"
+                tokens[role] = await mint_token(sandbox, sub=subject, roles=[role])
+                calls[role] = await start_contact(
+                    sandbox, customer_id=sample[0]["id"], agent_id=subject, idv="PASSED"
+                )
+            return tokens, calls
 
-            return Guard(Policy.load(), Masker(HASH_KEY), AuditLog(sink))
-
-        compiled_app = create_app(_config(port, "compiled"), guard=guard("compiled"))
-        standard_app = create_app(_config(port, "standard"), guard=guard("standard"))
-        with (
-            background_server(compiled_app, lifespan="on") as compiled,
-            background_server(standard_app, lifespan="on") as standard,
-        ):
-            sample = asyncio.run(sample_customers(sandbox, 120))
-
-            async def setup() -> tuple[dict[str, str], dict[str, str]]:
-                tokens, calls = {}, {}
-                for role in ROLES:
-                    subject = f"{role}-diff"
-                    tokens[role] = await mint_token(sandbox, sub=subject, roles=[role])
-                    calls[role] = await start_contact(
-                        sandbox, customer_id=sample[0]["id"], agent_id=subject, idv="PASSED"
-                    )
-                return tokens, calls
-
-            tokens, interaction = asyncio.run(setup())
-            yield Pair(sandbox, compiled, standard, tokens, interaction, sample, audits)
+        tokens, interaction = asyncio.run(setup())
+        audits = {
+            "compiled": AuditFile(audit_dir / "compiled.jsonl"),
+            "standard": AuditFile(audit_dir / "standard.jsonl"),
+        }
+        yield Pair(sandbox, compiled, standard, tokens, interaction, sample, audits)
