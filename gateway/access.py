@@ -97,8 +97,16 @@ class Verification:
 
 
 def _as_list(path: Any) -> list[Any]:
+    """graphql-core's Path (standard execution) or a chain of (parent, key) pairs."""
     as_list = getattr(path, "as_list", None)  # graphql-core's Path is a tuple too
-    return list(as_list() if as_list is not None else path)
+    if as_list is not None:
+        return list(as_list())
+    keys = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    keys.reverse()
+    return keys
 
 
 @dataclass(slots=True)
@@ -155,7 +163,7 @@ class Access:
         klass: SensitiveClass,
         owner: Owner,
         treatments: tuple[str, str],
-        path: tuple[Any, ...],
+        path: Any,
         key: str,
     ) -> str:
         """`decide` for compiled execution: the plan already holds the caller's treatments
@@ -168,7 +176,7 @@ class Access:
         verified = self.verification.covers(owner)
         treatment = treatments[verified]
         self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
-            klass, treatment, (*path, key), owner, verified
+            klass, treatment, (path, key), owner, verified
         )
         return treatment
 

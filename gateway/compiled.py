@@ -22,14 +22,25 @@ from graphql import FieldNode, GraphQLError, located_error
 from graphql.execution.values import VariableValues, get_argument_values
 
 from resolvers import ResolverError
-from schema.bindings import ROOT_CHECKS, owner_of
+from schema.bindings import ROOT_CHECKS
 
 from .access import Access, FieldForbidden
-from .plans import CHILD, FieldPlan, ObjectPlan, Plan
+from .plans import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
 
 __all__ = ["execute_plan", "precheck"]
 
-Path = tuple[Any, ...]
+Path = tuple[Any, Any] | None
+"""A response path as a chain of (parent, key) pairs, None at the root: one small tuple per
+object, flattened only for an error or an audit record."""
+
+
+def flat(path: Path) -> list[Any]:
+    keys: list[Any] = []
+    while path is not None:
+        path, key = path
+        keys.append(key)
+    keys.reverse()
+    return keys
 
 
 class _Dead:
@@ -59,19 +70,21 @@ class _State:
         self.access: Access = context.access
         self.variables = variables
         self.errors: list[GraphQLError] = []
-        self.nulled: set[Path] = set()
+        self.nulled: set[tuple[Any, ...]] = set()
         self.fields = 0
         self.busy = 0.0
         """Seconds spent projecting (the synchronous work between the back-end answers)."""
 
     def located(self, error: Exception, nodes: list[FieldNode], path: Path) -> GraphQLError:
-        return located_error(error, nodes, list(path))
+        return located_error(error, nodes, flat(path))
 
     def error(self, error: Exception, nodes: list[FieldNode], path: Path) -> None:
         """A nullable field at `path` failed: null plus its error."""
         self.add(self.located(error, nodes, path), path)
 
-    def add(self, error: GraphQLError, position: Path) -> None:
+    def add(self, error: GraphQLError, path: Path) -> None:
+        """Keep `error`, which nulled `path`, unless an ancestor of `path` is already null."""
+        position = tuple(flat(path))
         nulled = self.nulled
         if nulled:
             for end in range(len(position), -1, -1):
@@ -94,9 +107,10 @@ async def execute_plan(
     cancels its siblings."""
     state = _State(context, variables)
     for field_ in plan.root:
-        failed = precheck(field_.name, field_.nodes, (field_.key,), partial(state.args, field_))
+        args = partial(state.args, field_)
+        failed = precheck(field_.name, field_.nodes, (None, field_.key), args)
         if failed is not None:
-            state.add(failed, ())
+            state.add(failed, None)
             return None, state.errors, state.fields, state.busy
     root: dict[str, Any] = dict.fromkeys(plan.keys)
     tasks = [asyncio.ensure_future(_root_field(f, state, root)) for f in plan.root]
@@ -111,7 +125,7 @@ async def execute_plan(
         failures = [t.exception() for t in tasks if t.done() and not t.cancelled()]
         failure = next((f for f in failures if f is not None), None)
         if isinstance(failure, _NonNull):
-            state.add(failure.error, ())
+            state.add(failure.error, None)
             return None, state.errors, state.fields, state.busy
         if failure is not None:
             raise failure
@@ -136,7 +150,7 @@ def precheck(
     try:
         check(args())
     except ResolverError as exc:
-        return located_error(exc, nodes, list(path))
+        return located_error(exc, nodes, flat(path))
     except GraphQLError:
         return None  # the arguments do not coerce: execution reports it, as ever
     return None
@@ -152,10 +166,10 @@ async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> N
     try:
         value = await plan.root.run(state.context, state.args(plan))
     except Exception as exc:
-        error = state.located(exc, plan.nodes, (plan.key,))
+        error = state.located(exc, plan.nodes, (None, plan.key))
         if not plan.nullable:
             raise _NonNull(error) from None
-        state.add(error, (plan.key,))
+        state.add(error, (None, plan.key))
         return
     if plan.child is None:  # no scalar root fields in this schema, but nothing stops one
         root[plan.key] = value
@@ -163,7 +177,7 @@ async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> N
     outs: list[Any] = [root]
     more: list[Awaitable[None]] = []
     started = perf_counter()
-    _place(plan, [0], [value], outs, [None], [()], state, more)
+    _place(plan, [0], [value], outs, [None], [None], state, more)
     state.busy += perf_counter() - started
     if type(outs[0]) is _Dead:
         raise _NonNull(outs[0].error)
@@ -193,8 +207,9 @@ def _run(
     ]
     state.fields += len(plan.keys) * len(outs)
     pending: list[Awaitable[None]] = []
+    everyone = list(range(len(outs)))
     for branch in plan.branches:
-        live = [i for i, out in enumerate(outs) if type(out) is dict]
+        live = [i for i in everyone if type(outs[i]) is dict] if plan.mortal else everyone
         if not live:
             break
         if branch.gate is not None:
@@ -220,7 +235,7 @@ def _gated(
     allowed = []
     for i in live:
         if note(coordinate, klass, owners[i], treatments, paths[i], branch.key) == "deny":
-            state.error(FieldForbidden(klass), branch.nodes, (*paths[i], branch.key))
+            state.error(FieldForbidden(klass), branch.nodes, (paths[i], branch.key))
         else:
             allowed.append(i)
     return allowed
@@ -274,7 +289,9 @@ def _fetch(
         for i in live:
             _field_failed(branch, i, exc, outs, paths, state)
         return
+    started = perf_counter()
     settled = branch.fetch.start(state.loaders, [records[i] for i in live], args)
+    state.busy -= perf_counter() - started  # asking the loaders is not projecting
     pending.append(_complete(branch, live, settled, outs, owners, paths, state))
 
 
@@ -293,7 +310,7 @@ async def _complete(
     found: list[Any] = []
     for i, value in zip(live, values, strict=True):
         if isinstance(value, Exception):
-            state.error(value, branch.nodes, (*paths[i], branch.key))
+            state.error(value, branch.nodes, (paths[i], branch.key))
             continue
         parents.append(i)
         found.append(value)
@@ -318,76 +335,117 @@ def _place(
     child = branch.child
     assert child is not None
     key = branch.key
-    type_name = child.type_name
+    own = child.owner
     records: list[Any] = []
     child_owners: list[Any] = []
     child_paths: list[Path] = []
-    # per parent: None (a null value), or the child objects' places in `records`; a
-    # GraphQLError stands in for a list entry that failed on its own (customers(ids:))
-    layouts: list[tuple[int, list[int | GraphQLError] | None]] = []
+    # per parent: (start, end) of its child objects in `records` ((0, -1): a null value); a
+    # list with entries that failed on their own (customers(ids:)) takes the slow path
+    spans: list[tuple[int, int, int]] = []
+    entries: dict[int, list[int | GraphQLError]] = {}
     for i, value in zip(parents, values, strict=True):
         if value is None:
-            layouts.append((i, None))
+            spans.append((i, 0, -1))
             continue
-        base = (*paths[i], key)
+        base = (paths[i], key)
         owner = owners[i]
-        layout: list[int | GraphQLError] = []
-        if branch.is_list:
-            for index, item in enumerate(value):
-                if isinstance(item, Exception):
-                    layout.append(state.located(item, branch.nodes, (*base, index)))
-                    continue
-                layout.append(len(records))
-                records.append(item)
-                child_owners.append(owner_of(type_name, item, owner))
-                child_paths.append((*base, index))
-        else:
-            layout.append(len(records))
+        start = len(records)
+        if not branch.is_list:
             records.append(value)
-            child_owners.append(owner_of(type_name, value, owner))
+            child_owners.append(owner if own is None else own(value, owner))
             child_paths.append(base)
-        layouts.append((i, layout))
+        elif branch.kind == ROOT_FIELD and any(isinstance(v, Exception) for v in value):
+            entries[i] = _entries(value, base, branch, records, child_owners, child_paths, state)
+        else:
+            records.extend(value)
+            if own is None:
+                child_owners.extend([owner] * len(value))
+            else:
+                child_owners.extend([own(item, owner) for item in value])
+            child_paths.extend([(base, index) for index in range(len(value))])
+        spans.append((i, start, len(records)))
     child_outs, child_pending = _run(child, records, child_owners, child_paths, state)
     pending.extend(child_pending)
-    for i, places in layouts:
+    mortal = child.mortal
+    for i, start, end in spans:
         out = outs[i]
         if type(out) is not dict:
             continue
-        if places is None:
-            if not branch.nullable:
-                error = state.located(
-                    TypeError(f"Cannot return null for non-nullable field {branch.name}"),
-                    branch.nodes,
-                    (*paths[i], key),
-                )
-                _field_failed_with(branch, i, error, outs, paths, state)
-            else:
+        if end == -1:
+            if branch.nullable:
                 out[key] = None
+            else:
+                message = f"Cannot return null for non-nullable field {branch.name}."
+                error = state.located(TypeError(message), branch.nodes, (paths[i], key))
+                _field_failed_with(branch, i, error, outs, paths, state)
             continue
         if not branch.is_list:
-            result = child_outs[places[0]]  # type: ignore[index]
+            result = child_outs[start]
             if type(result) is _Dead:
                 _field_failed_with(branch, i, result.error, outs, paths, state)
             else:
                 out[key] = result
             continue
-        items: list[Any] = []
-        failure: GraphQLError | None = None
-        for index, place in enumerate(places):
-            item = place if isinstance(place, GraphQLError) else child_outs[place]
-            if type(item) is _Dead:
-                item = item.error
-            if isinstance(item, GraphQLError):
-                if not branch.item_nullable:
-                    failure = failure or item
-                    break
-                state.add(item, (*paths[i], key, index))
-                item = None
-            items.append(item)
-        if failure is not None:
-            _field_failed_with(branch, i, failure, outs, paths, state)
-        else:
-            out[key] = items
+        places = entries.get(i)
+        if places is None:
+            items = child_outs[start:end]
+            if not mortal or not any(type(item) is _Dead for item in items):
+                out[key] = items
+                continue
+            places = list(range(start, end))
+        _list_with_failures(branch, i, places, child_outs, outs, paths, state)
+
+
+def _entries(
+    value: list[Any],
+    base: Path,
+    branch: FieldPlan,
+    records: list[Any],
+    owners: list[Any],
+    paths: list[Path],
+    state: _State,
+) -> list[int | GraphQLError]:
+    """A root list with entries that failed on their own: each entry's place, or its error."""
+    own = branch.child.owner if branch.child is not None else None
+    places: list[int | GraphQLError] = []
+    for index, item in enumerate(value):
+        if isinstance(item, Exception):
+            places.append(state.located(item, branch.nodes, (base, index)))
+            continue
+        places.append(len(records))
+        records.append(item)
+        owners.append(None if own is None else own(item, None))
+        paths.append((base, index))
+    return places
+
+
+def _list_with_failures(
+    branch: FieldPlan,
+    i: int,
+    places: list[int | GraphQLError],
+    child_outs: list[Any],
+    outs: list[Any],
+    paths: Sequence[Path],
+    state: _State,
+) -> None:
+    """A list some of whose entries failed: null entries with their errors, or, where the
+    entries may not be null, the whole list's field failed."""
+    key = branch.key
+    items: list[Any] = []
+    for index, place in enumerate(places):
+        item = place if isinstance(place, GraphQLError) else child_outs[place]
+        if type(item) is _Dead:
+            item = item.error
+        if isinstance(item, GraphQLError):
+            if not branch.item_nullable:
+                _field_failed_with(branch, i, item, outs, paths, state)
+                return
+            state.add(item, ((paths[i], key), index))
+            item = None
+        items.append(item)
+    out = outs[i]
+    if type(out) is dict:
+        out[key] = items
 
 
 def _field_failed(
@@ -398,7 +456,7 @@ def _field_failed(
     paths: Sequence[Path],
     state: _State,
 ) -> None:
-    error = state.located(exc, branch.nodes, (*paths[i], branch.key))
+    error = state.located(exc, branch.nodes, (paths[i], branch.key))
     _field_failed_with(branch, i, error, outs, paths, state)
 
 
@@ -412,7 +470,7 @@ def _field_failed_with(
 ) -> None:
     """The field's value is an error: null if it may be, else its object is nulled."""
     if branch.nullable:
-        state.add(error, (*paths[i], branch.key))
+        state.add(error, (paths[i], branch.key))
         out = outs[i]
         if type(out) is dict:
             out[branch.key] = None

@@ -236,7 +236,7 @@ def _precheck(executor: StrawberryGraphQLCoreExecutionContext) -> GraphQLError |
         def args(field_def: Any = field_def, node: Any = node) -> dict[str, Any]:
             return get_argument_values(field_def, node, executor.variable_values)
 
-        failed = precheck(name, [d.node for d in details], (key,), args)
+        failed = precheck(name, [d.node for d in details], (None, key), args)
         if failed is not None:
             return failed
     return None

@@ -39,7 +39,7 @@ from graphql.execution.collect_fields import FieldDetails, collect_fields, colle
 from graphql.execution.values import VariableValues, get_argument_values
 
 from schema import Sensitive, SensitiveClass
-from schema.bindings import BINDINGS, ROOT, Child, Fetch, Read, RootFetch
+from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, Read, RootFetch
 
 from .access import FieldForbidden
 from .policy import Policy
@@ -101,6 +101,11 @@ class ObjectPlan:
     keys None until their fields complete."""
     branches: list[FieldPlan] = field(default_factory=list)
     leaf_count: int = 0
+    owner: Callable[[Any, Any], Any] | None = None
+    """Whose data an object of this type is, from its record and its parent's owner; None:
+    its parent's."""
+    mortal: bool = False
+    """A non-null field of this selection can fail, nulling the object."""
 
 
 @dataclass(slots=True)
@@ -310,6 +315,8 @@ class _Compiler:
             project=scope["project"],
             branches=branches,
             leaf_count=leaves,
+            owner=OWNERS.get(gql_type.name),
+            mortal=any(_fatal(b) for b in branches),
         )
 
     def _masked_leaf(
@@ -327,12 +334,12 @@ class _Compiler:
         apply = self.masker.apply
         full = _compose(lambda v: v, ser)
 
-        def leaf(r: Any, o: Any, p: tuple[Any, ...], s: Any) -> Any:
+        def leaf(r: Any, o: Any, p: Any, s: Any) -> Any:
             treatment = s.access.note(coordinate, klass, o, treatments, p, key)
             if treatment == "full":
                 return full(get(r))
             if treatment == "deny":
-                s.error(FieldForbidden(klass), nodes, (*p, key))
+                s.error(FieldForbidden(klass), nodes, (p, key))
                 return None
             value = get(r)
             if value is None or not kept:
@@ -356,7 +363,7 @@ class _Compiler:
         apply = self.masker.apply
         full = _compose(lambda v: v, ser)
 
-        def leaf(r: Any, o: Any, p: tuple[Any, ...], s: Any) -> Any:
+        def leaf(r: Any, o: Any, p: Any, s: Any) -> Any:
             value = get(r)
             sensitivity = r.sensitivity
             if sensitivity is None:
@@ -365,11 +372,19 @@ class _Compiler:
             field_ = f"{coordinate}:{sensitivity}"
             treatment = s.access.note(field_, klass, o, treatments[sensitivity], p, key)
             if treatment == "deny":
-                s.error(FieldForbidden(klass), nodes, (*p, key))
+                s.error(FieldForbidden(klass), nodes, (p, key))
                 return None
             return full(apply(treatment, klass, value))
 
         return leaf
+
+
+def _fatal(branch: FieldPlan) -> bool:
+    """Can this non-null field fail (a bad argument, a child that can), nulling its parent?"""
+    if branch.nullable:
+        return False
+    child_fails = branch.child is not None and branch.child.mortal and not branch.item_nullable
+    return bool(branch.field_def.args) or child_fails
 
 
 def _shape(type_: GraphQLOutputType) -> tuple[bool, bool, bool, Any]:

@@ -39,7 +39,17 @@ from .context import Context
 from .query import MAX_IDS
 from .sensitive import Owner
 
-__all__ = ["BINDINGS", "ROOT", "ROOT_CHECKS", "Child", "Fetch", "Read", "RootFetch", "owner_of"]
+__all__ = [
+    "BINDINGS",
+    "OWNERS",
+    "ROOT",
+    "ROOT_CHECKS",
+    "Child",
+    "Fetch",
+    "Read",
+    "RootFetch",
+    "owner_of",
+]
 
 Args = dict[str, Any]
 Settled = list[Any]
@@ -106,14 +116,25 @@ executions): such a field failing nulls the whole answer, so nothing else need b
 Binding = Read | Child | Fetch
 
 
+def _customer_owner(record: Any, parent: Owner | None) -> Owner:
+    return Owner(customer_id=record.id, profile_id=record.ccaas_profile_id)
+
+
+def _contact_owner(record: Any, parent: Owner | None) -> Owner:
+    return parent if parent is not None else Owner(customer_id=None, profile_id=record.profile_id)
+
+
+OWNERS: dict[str, Callable[[Any, Owner | None], Owner]] = {
+    "Customer": _customer_owner,
+    "Interaction": _contact_owner,
+}
+"""Whose data an object is (masking and audit): a customer owns everything read through it; a
+contact read on its own belongs to its CCaaS profile. Other types inherit their parent's."""
+
+
 def owner_of(type_name: str, record: Any, parent: Owner | None) -> Owner | None:
-    """Whose data an object is (masking and audit): a customer owns everything read through
-    it; a contact read on its own belongs to its CCaaS profile."""
-    if type_name == "Customer":
-        return Owner(customer_id=record.id, profile_id=record.ccaas_profile_id)
-    if type_name == "Interaction" and parent is None:
-        return Owner(customer_id=None, profile_id=record.profile_id)
-    return parent
+    own = OWNERS.get(type_name)
+    return parent if own is None else own(record, parent)
 
 
 # -- fetches: the resolvers of types.py/banking.py, one batch per level ----------------------
