@@ -28,6 +28,7 @@ from starlette.routing import Route
 
 from gateway.access import Verification
 from gateway.auth import Authenticator, InvalidToken, Principal
+from gateway.cli import tune_gc
 from gateway.config import build_config
 from gateway.treatments import Masker
 from resolvers.journey import JOURNEY_WINDOW, assemble, recent_intents
@@ -327,6 +328,7 @@ def main() -> None:
     parser.add_argument("--sandbox", required=True, help="the sandbox's base URL")
     args = parser.parse_args()
     app = create_floor(floor_config(args.sandbox))
+    tune_gc()  # as `switchboard serve` does: the same runtime, so the comparison stays fair
     uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning", access_log=False)
 
 

@@ -532,7 +532,8 @@ async def run(options: Options) -> dict[str, Any]:
         for client in o.clients:
             _progress(f"{client}: the transport seam alone")
             out["transport"][client] = await transport_cost(sandbox, client, o.transport_calls)
-            env = {CLIENT_ENV: client}
+            # no access log line per request: the floor writes none either
+            env = {CLIENT_ENV: client, "SWITCHBOARD_SERVER_ACCESS_LOG": "false"}
             results: dict[str, Any] = {}
             # One process per gateway mode and the floor, each kept for every scenario, all
             # started together up front (and idle but for the one being measured) so that a

@@ -140,8 +140,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
         )
         return HTMLResponse(page, headers={"Content-Security-Policy": csp_header()})
 
-    def encode_json(self, data: object) -> str:
-        return orjson.dumps(data).decode()
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)  # bytes straight into the response body
+
+    def decode_json(self, data: str | bytes) -> object:
+        return orjson.loads(data)
 
 
 def ide_enabled(server: ServerSettings) -> bool:

@@ -92,7 +92,14 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or config.server.port
     app = create_app(config)
     tune_gc()
-    uvicorn.run(app, host=host, port=port, log_level="info", proxy_headers=False)
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_level="info",
+        proxy_headers=False,
+        access_log=config.server.access_log,
+    )
     return 0
 
 

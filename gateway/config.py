@@ -65,6 +65,8 @@ class ServerSettings:
     """Each request's deadline; a client may ask for less with X-Request-Timeout-Ms."""
     deadline_margin_seconds: float = 0.05
     """Kept back from back-end calls for assembling and sending the response."""
+    access_log: bool = True
+    """uvicorn's line per request (method, path, status)."""
     execution: str = "compiled"
     """compiled: a plan per (document, operation, roles) projects records straight into the
     response, falling back to standard per operation where unsupported; standard: graphql-core's

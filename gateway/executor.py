@@ -114,8 +114,6 @@ class PlanCache:
     ) -> list[tuple[str | None, str]]:
         """Compile trusted documents at start-up, for every @include/@skip combination (up to
         16) and role set; returns the (operation, reason) of any that would fall back."""
-        from graphql.execution.values import get_variable_values
-
         fallbacks: list[tuple[str | None, str]] = []
         roles_list = list(role_sets)
         for text, document in documents:
@@ -133,12 +131,11 @@ class PlanCache:
                 if operation.operation is not OperationType.QUERY or len(names) > 4:
                     continue
                 for combination in _combinations(len(names)):
-                    raw = dict(zip(names, combination, strict=True))
-                    coerced = get_variable_values(schema, operation.variable_definitions or (), raw)
-                    if not isinstance(coerced, VariableValues):
-                        continue  # required variables besides the directives': at first use
+                    # a plan depends on the variables only through @include/@skip: the
+                    # others (ids, phones) are read when it runs
+                    variables = VariableValues({}, dict(zip(names, combination, strict=True)))
                     for roles in roles_list:
-                        plan = self.plan_for(schema, text, operation, fragments, coerced, roles)
+                        plan = self.plan_for(schema, text, operation, fragments, variables, roles)
                         if isinstance(plan, Unsupported):
                             name = operation.name.value if operation.name else None
                             fallbacks.append((name, plan.reason))

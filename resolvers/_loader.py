@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Generic, TypeVar
 
-from aiodataloader import DataLoader, dispatch_queue
+from aiodataloader import DataLoader, dispatch_queue_batch
 from aiodataloader import Loader as Loading
 
 from sources import SourceError, SourcePartial
@@ -36,17 +36,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         """`batch_load_fn` answers one value per key, in key order; an Exception in place of a
         value rejects that key only."""
         self._running: set[asyncio.Future[None]] = set()
-
-        async def tracked(keys: list[K]) -> Sequence[V | Exception]:
-            running = asyncio.get_running_loop().create_future()
-            self._running.add(running)
-            try:
-                return await batch_load_fn(keys)
-            finally:
-                self._running.discard(running)
-                running.set_result(None)
-
-        super().__init__(tracked)  # type: ignore[arg-type]
+        super().__init__(batch_load_fn)  # type: ignore[arg-type]
 
     @property
     def busy(self) -> bool:
@@ -75,8 +65,11 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     def _turn(self, left: int) -> None:
         if left > 0:
             self.loop.call_soon(self._turn, left - 1)
-        else:
-            dispatch_queue(self)
+            return
+        queue, self._queue = self._queue, []
+        batch = asyncio.ensure_future(dispatch_queue_batch(self, queue))
+        self._running.add(batch)
+        batch.add_done_callback(self._running.discard)
 
     def settle_many(self, keys: Sequence[K]) -> Awaitable[list[V | Exception]]:
         """Every key's value, or the exception that rejected it, in key order: the compiled

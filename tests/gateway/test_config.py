@@ -4,7 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import ConfigError, build_config, load_config
+from gateway.cli import demo_config, main
+from gateway.config import ConfigError, ServerSettings, build_config, load_config
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "switchboard.example.toml"
 
@@ -53,6 +54,13 @@ def test_env_overrides_win_and_are_typed() -> None:
             },
             "unknown source(s): erp",
         ),
+        (
+            {
+                "server": {"execution": "jit"},
+                "auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z"},
+            },
+            "execution must be one of compiled, standard",
+        ),
     ],
 )
 def test_bad_config_fails_with_the_key_named(raw: dict[str, object], message: str) -> None:
@@ -86,3 +94,12 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     bad.write_text("[server\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_config(bad, env={})
+
+
+def test_execution_defaults_to_compiled_and_the_demo_can_choose() -> None:
+    assert ServerSettings().execution == "compiled"
+    assert build_config(demo_config(1, 2, "standard"), env={}).server.execution == "standard"
+    env = {"SWITCHBOARD_SERVER_EXECUTION": "standard"}
+    assert build_config(demo_config(1, 2), env=env).server.execution == "standard"
+    with pytest.raises(SystemExit):
+        main(["demo", "--execution", "jit"])

@@ -1,8 +1,19 @@
 from __future__ import annotations
 
+import gc
+from types import SimpleNamespace
+from typing import Any, cast
+
 import pytest
 
-from resolvers import BadUserInput, normalise_phone, valid_contact_id, valid_customer_id
+from resolvers import (
+    BadUserInput,
+    Loaders,
+    find_customers,
+    normalise_phone,
+    valid_contact_id,
+    valid_customer_id,
+)
 
 
 @pytest.mark.parametrize(
@@ -50,3 +61,21 @@ def test_contact_id_must_be_a_uuid() -> None:
     )
     with pytest.raises(BadUserInput):
         valid_contact_id("../contacts?id=x")
+
+
+async def test_a_malformed_key_fails_before_any_lookup_starts() -> None:
+    """Found by the differential fuzzer: a valid phone's search was created, then a malformed
+    email raised, and the search coroutine was never awaited (a RuntimeWarning, and an error
+    under this suite's warnings-as-errors)."""
+    searched: list[dict[str, str]] = []
+
+    class Crm:
+        async def search_customers(self, **keys: str) -> list[Any]:
+            searched.append(keys)
+            return []
+
+    loaders = Loaders(cast(Any, SimpleNamespace(crm=Crm())))
+    with pytest.raises(BadUserInput, match="email"):
+        await find_customers(loaders, phone="+15551234567", email="not-an-email")
+    gc.collect()  # an unawaited coroutine would warn here
+    assert searched == []

@@ -94,3 +94,57 @@ async def test_loader_refuses_none_key(key: None) -> None:
 
     with pytest.raises(TypeError):
         Loader(load).load(key)  # type: ignore[arg-type]
+
+
+async def test_settle_many_joins_the_batch_and_settles_each_key() -> None:
+    calls: list[list[str]] = []
+
+    async def load(keys: list[str]) -> list[str | Exception]:
+        calls.append(keys)
+        return [ValueError(k) if k == "bad" else k.upper() for k in keys]
+
+    loader: Loader[str, str] = Loader(load)
+    single = loader.load("a")
+    settled = await loader.settle_many(["b", "bad", "a"])
+    assert await single == "A"
+    assert settled[0] == "B" and settled[2] == "A"
+    assert isinstance(settled[1], ValueError)
+    assert calls == [["a", "b", "bad"]]  # one call: the keys asked in the same tick
+
+
+async def test_keys_asked_a_few_turns_apart_share_one_call() -> None:
+    """Sibling resolvers reach a loader a few awaits apart (a gather, a shield, a task
+    starting): with aiodataloader's 2-turn dispatch they split into two calls."""
+    calls: list[list[str]] = []
+
+    async def load(keys: list[str]) -> list[str]:
+        calls.append(keys)
+        return keys
+
+    loader: Loader[str, str] = Loader(load)
+
+    async def later(key: str, turns: int) -> str:
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        return await loader.load(key)
+
+    assert list(await asyncio.gather(later("a", 0), later("b", 3))) == ["a", "b"]
+    assert calls == [["a", "b"]]
+
+
+async def test_idle_waits_for_queued_and_running_calls() -> None:
+    release = asyncio.Event()
+    done: list[str] = []
+
+    async def load(keys: list[str]) -> list[str]:
+        await release.wait()
+        done.extend(keys)
+        return keys
+
+    loader: Loader[str, str] = Loader(load)
+    pending = loader.settle_many(["k"])
+    assert loader.busy
+    asyncio.get_running_loop().call_later(0.01, release.set)
+    await loader.idle()
+    assert done == ["k"] and not loader.busy
+    assert await pending == ["k"]

@@ -1,0 +1,78 @@
+"""The caller's verification as several root fields wait for it."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+from gateway.access import Verification
+from schema import Owner
+from sources.records import Contact
+
+
+def _live_contact() -> Contact:
+    return Contact(
+        id="c1",
+        profile_id="p1",
+        channel="VOICE",
+        direction="INBOUND",
+        started_at=datetime.now(UTC),
+        ended_at=None,
+        state="CONNECTED",
+        queue=None,
+        agent_id="agent-1",
+        intent=None,
+        summary=None,
+        disposition=None,
+        idv_result="PASSED",
+        ani=None,
+        previous_contact_id=None,
+    )
+
+
+async def test_every_root_field_waits_for_the_same_answer() -> None:
+    """Found by the differential fuzzer: the first root field to wait took the pending answer
+    and a second one, waiting later but before it arrived, went on with nobody verified."""
+    arrived = asyncio.Event()
+
+    async def ask() -> Contact | None:
+        await arrived.wait()
+        return _live_contact()
+
+    verification = Verification(None, "agent-1", ask)
+    verification.start()
+    first = asyncio.ensure_future(verification.settle())
+    await asyncio.sleep(0)
+    second = asyncio.ensure_future(verification.settle())
+    await asyncio.sleep(0)
+    arrived.set()
+    await asyncio.gather(first, second)
+    assert verification.covers(Owner(customer_id="003x", profile_id="p1"))
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_question() -> None:
+    arrived = asyncio.Event()
+
+    async def ask() -> Contact | None:
+        await arrived.wait()
+        return _live_contact()
+
+    verification = Verification(None, "agent-1", ask)
+    waiter = asyncio.ensure_future(verification.settle())
+    await asyncio.sleep(0)
+    waiter.cancel()
+    arrived.set()
+    await verification.settle()
+    assert verification.active
+
+
+async def test_drain_never_asks() -> None:
+    asked: list[int] = []
+
+    async def ask() -> Contact | None:
+        asked.append(1)
+        return None
+
+    verification = Verification(None, "agent-1", ask)
+    await verification.drain()
+    assert asked == []
