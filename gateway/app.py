@@ -170,7 +170,7 @@ def create_app(
     rails = guardrails(config.limits, trusted, frozenset(config.trusted_documents.roles))
     extensions = [rails, lambda: ParserCache(maxsize=512), guard.audit_extension()]
     metrics = Metrics()
-    plans = PlanCache(guard.policy, guard.masker, metrics)
+    plans = PlanCache(guard.policy, guard.masker, metrics, config.server.plan_cache_size)
     compiled = config.server.execution == "compiled"
     schema = build_schema(extensions, executor_class(plans, compiled=compiled))
     install_masking(schema)

@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from functools import partial
-from time import perf_counter
+from time import thread_time
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, located_error
@@ -73,7 +73,8 @@ class _State:
         self.nulled: set[tuple[Any, ...]] = set()
         self.fields = 0
         self.busy = 0.0
-        """Seconds spent projecting (the synchronous work between the back-end answers)."""
+        """CPU seconds spent projecting (the synchronous work between the back-end answers;
+        the thread's CPU clock, so time the OS gave other processes is not counted)."""
 
     def located(self, error: Exception, nodes: list[FieldNode], path: Path) -> GraphQLError:
         return located_error(error, nodes, flat(path))
@@ -176,9 +177,9 @@ async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> N
         return
     outs: list[Any] = [root]
     more: list[Awaitable[None]] = []
-    started = perf_counter()
+    started = thread_time()
     _place(plan, [0], [value], outs, [None], [None], state, more)
-    state.busy += perf_counter() - started
+    state.busy += thread_time() - started
     if type(outs[0]) is _Dead:
         raise _NonNull(outs[0].error)
     await _settle(more)
@@ -241,6 +242,18 @@ def _gated(
     return allowed
 
 
+def _args(
+    branch: FieldPlan, live: list[int], outs: list[Any], paths: Sequence[Path], state: _State
+) -> dict[str, Any] | None:
+    """The field's arguments, or None when they do not coerce (every parent's field failed)."""
+    try:
+        return state.args(branch)
+    except Exception as exc:
+        for i in live:
+            _field_failed(branch, i, exc, outs, paths, state)
+        return None
+
+
 def _child(
     branch: FieldPlan,
     live: list[int],
@@ -252,11 +265,8 @@ def _child(
     pending: list[Awaitable[None]],
 ) -> None:
     assert branch.get is not None
-    try:
-        args = state.args(branch)
-    except Exception as exc:
-        for i in live:
-            _field_failed(branch, i, exc, outs, paths, state)
+    args = _args(branch, live, outs, paths, state)
+    if args is None:
         return
     values: list[Any] = []
     parents: list[int] = []
@@ -281,17 +291,12 @@ def _fetch(
     pending: list[Awaitable[None]],
 ) -> None:
     assert branch.fetch is not None
-    if not live:
+    args = _args(branch, live, outs, paths, state) if live else None
+    if args is None:
         return
-    try:
-        args = state.args(branch)
-    except Exception as exc:
-        for i in live:
-            _field_failed(branch, i, exc, outs, paths, state)
-        return
-    started = perf_counter()
+    started = thread_time()
     settled = branch.fetch.start(state.loaders, [records[i] for i in live], args)
-    state.busy -= perf_counter() - started  # asking the loaders is not projecting
+    state.busy -= thread_time() - started  # asking the loaders is not projecting
     pending.append(_complete(branch, live, settled, outs, owners, paths, state))
 
 
@@ -305,7 +310,7 @@ async def _complete(
     state: _State,
 ) -> None:
     values = await settled
-    started = perf_counter()
+    started = thread_time()
     parents: list[int] = []
     found: list[Any] = []
     for i, value in zip(live, values, strict=True):
@@ -316,7 +321,7 @@ async def _complete(
         found.append(value)
     more: list[Awaitable[None]] = []
     _place(branch, parents, found, outs, owners, paths, state, more)
-    state.busy += perf_counter() - started
+    state.busy += thread_time() - started
     await _settle(more)
 
 

@@ -67,12 +67,17 @@ class ServerSettings:
     """Kept back from back-end calls for assembling and sending the response."""
     access_log: bool = True
     """uvicorn's line per request (method, path, status)."""
+    plan_cache_size: int = 1024
+    """Compiled plans kept (least recently used dropped): per document, operation, role set and
+    @include/@skip values."""
     execution: str = "compiled"
     """compiled: a plan per (document, operation, roles) projects records straight into the
     response, falling back to standard per operation where unsupported; standard: graphql-core's
     field-by-field execution for every operation."""
 
     def __post_init__(self) -> None:
+        if self.plan_cache_size < 1:
+            raise ValueError("plan_cache_size must be at least 1")
         if self.execution not in EXECUTION_MODES:
             raise ValueError(f"execution must be one of {', '.join(EXECUTION_MODES)}")
         if self.profile not in ("production", "development"):

@@ -25,7 +25,7 @@ class Metrics:
         )
         self.projection_seconds = Counter(
             "switchboard_projection_seconds",
-            "Time compiled execution spent projecting records into responses",
+            "CPU time compiled execution spent projecting records into responses",
             registry=self.registry,
         )
         self.projected_fields = Counter(

@@ -6,6 +6,7 @@ from __future__ import annotations
 from .errors import BadUserInput, NotFound, ResolverError
 from .identity import (
     check_keys,
+    customers_by_id,
     find_customers,
     normalise_phone,
     valid_contact_id,
@@ -24,6 +25,7 @@ __all__ = [
     "OpenItem",
     "ResolverError",
     "check_keys",
+    "customers_by_id",
     "find_customers",
     "load_journey",
     "normalise_phone",

@@ -12,11 +12,12 @@ import uuid
 
 from sources.records import Customer
 
-from .errors import BadUserInput
+from .errors import BadUserInput, NotFound
 from .loaders import Loaders
 
 __all__ = [
     "check_keys",
+    "customers_by_id",
     "find_customers",
     "normalise_phone",
     "valid_contact_id",
@@ -87,6 +88,30 @@ def check_keys(
         None if email is None else _valid_email(email),
         None if account_number is None else _valid_account_number(account_number),
     )
+
+
+async def customers_by_id(loaders: Loaders, ids: list[str]) -> list[Customer | Exception]:
+    """`customers(ids:)`: in the order asked, each customer's record, or the error of that
+    entry alone (a malformed id, an unknown one). One batch for all the valid ids; a failed
+    call fails the whole field (its first error in id order)."""
+    valid: list[str] = []
+    results: list[Customer | Exception | None] = []
+    for raw in ids:
+        try:
+            valid.append(valid_customer_id(raw))
+            results.append(None)
+        except BadUserInput as exc:
+            results.append(exc)
+    found = iter(await loaders.customer.settle_many(valid))
+    out: list[Customer | Exception] = []
+    for raw, result in zip(ids, results, strict=True):
+        if result is None:
+            record = next(found)
+            if isinstance(record, Exception):
+                raise record
+            result = record if record else NotFound(f"no customer with id {raw!r}")
+        out.append(result)
+    return out
 
 
 async def find_customers(

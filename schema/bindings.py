@@ -26,6 +26,7 @@ from resolvers import (
     Loaders,
     NotFound,
     check_keys,
+    customers_by_id,
     find_customers,
     recent_intents,
     valid_contact_id,
@@ -352,26 +353,10 @@ async def _customer(context: Context, args: Args) -> Any:
 
 
 async def _customers(context: Context, args: Args) -> list[Any]:
-    ids: list[str] = args["ids"]
-    if len(ids) > MAX_IDS:
-        raise BadUserInput(f"at most {MAX_IDS} ids per call")
-    valid: list[str] = []
-    results: list[Any] = []
-    for raw in ids:
-        try:
-            valid.append(valid_customer_id(raw))
-            results.append(None)
-        except BadUserInput as exc:
-            results.append(exc)
-    settled = iter(await context.loaders.customer.settle_many(valid))
-    for index, raw in enumerate(ids):
-        if results[index] is None:
-            record = next(settled)
-            if isinstance(record, Exception):
-                raise record  # load_many: the first failure fails the field
-            results[index] = record if record else NotFound(f"no customer with id {raw!r}")
+    _check_customers(args)
+    found: list[Any] = await customers_by_id(context.loaders, args["ids"])
     await context.ready()
-    return results
+    return found
 
 
 async def _find_customers(context: Context, args: Args) -> list[Any]:

@@ -7,6 +7,7 @@ import strawberry
 from resolvers import (
     BadUserInput,
     NotFound,
+    customers_by_id,
     find_customers,
     valid_contact_id,
     valid_customer_id,
@@ -50,26 +51,11 @@ class Query:
     async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
         if len(ids) > MAX_IDS:
             raise BadUserInput(f"at most {MAX_IDS} ids per call")
-        valid: list[str] = []
-        results: list[Customer | Exception | None] = []
-        for raw in ids:
-            try:
-                valid.append(valid_customer_id(raw))
-                results.append(None)
-            except BadUserInput as exc:
-                results.append(exc)
-        # one load_many, not a coroutine per id: 1,000 ids cost one gather of futures
-        found = iter(await info.context.loaders.customer.load_many(valid))
-        for index, raw in enumerate(ids):
-            if results[index] is None:
-                record = next(found)
-                results[index] = (
-                    Customer.of(record) if record else NotFound(f"no customer with id {raw!r}")
-                )
+        found = await customers_by_id(info.context.loaders, list(ids))
         await info.context.ready()
         # An Exception in the list becomes a located error at its index (graphql-core
         # complete_value), nulling that entry only.
-        return results  # type: ignore[return-value]
+        return [r if isinstance(r, Exception) else Customer.of(r) for r in found]  # type: ignore[misc]
 
     @strawberry.field(
         description="Screen-pop lookup: 0..n customers matching every key given. A phone may be "
