@@ -103,12 +103,13 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-GC_THRESHOLDS = (500_000, 20, 100)
+GC_THRESHOLDS = (100_000, 50, 100)
 """Python's default (700, 10, 10) runs a young-generation collection every 700 allocations: a
 1,000-customer answer allocates a few hundred thousand objects (records, dicts, tuples), almost
-all freed by reference counting as soon as the answer is sent, yet scanned while they live; the
-collections cost 20-40% of such an answer's CPU. Collected every 500,000 allocations instead,
-most of them are gone before a collection sees them (docs/performance.md: GC)."""
+all freed by reference counting once the answer is sent, yet scanned and promoted while they
+live; the collections cost 20-40% of such an answer's CPU. Every 100,000 allocations they cost a
+fraction of that; at 500,000 a single collection became a visible pause at p99 and peak RSS grew
+by 60% (docs/performance.md: GC), so not more."""
 
 
 def tune_gc() -> None:
