@@ -157,9 +157,11 @@ def executor_class(
 
     class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
         def execute_operation(self, serially: bool | None = None) -> Any:
-            if compiled:
-                return super().execute_operation(serially)
-            metrics.operation("standard", "configured")
+            return self._standard("configured", serially)
+
+        def _standard(self, reason: str, serially: bool | None) -> Any:
+            """graphql-core's execution, counted with why, after the root fields' checks."""
+            metrics.operation("standard", reason)
             failed = _precheck(self)
             if failed is not None:
                 self.collected_errors.add(failed, None)
@@ -176,8 +178,7 @@ def executor_class(
             loc = operation.loc
             principal = getattr(context, "principal", None)
             if loc is None or principal is None:
-                metrics.operation("standard", "no_source")
-                return StrawberryGraphQLCoreExecutionContext.execute_operation(self, serially)
+                return self._standard("no_source", serially)
             plan = plans.plan_for(
                 self.schema,
                 loc.source.body,
@@ -187,12 +188,7 @@ def executor_class(
                 principal.roles,
             )
             if isinstance(plan, Unsupported):
-                metrics.operation("standard", plan.reason)
-                failed = _precheck(self)
-                if failed is not None:
-                    self.collected_errors.add(failed, None)
-                    return self.build_response(None)
-                return super().execute_operation(serially)
+                return self._standard(plan.reason, serially)
             metrics.operation("compiled")
             return self._run(plan)
 

@@ -100,7 +100,6 @@ class ObjectPlan:
     """(record, owner, path, state) -> the object's response dict, leaves written, the other
     keys None until their fields complete."""
     branches: list[FieldPlan] = field(default_factory=list)
-    leaf_count: int = 0
     owner: Callable[[Any, Any], Any] | None = None
     """Whose data an object of this type is, from its record and its parent's owner; None:
     its parent's."""
@@ -248,12 +247,10 @@ class _Compiler:
         parts: list[str] = []
         scope: dict[str, Any] = {}
         branches: list[FieldPlan] = []
-        leaves = 0
         for key, details in grouped.items():
             name = details[0].node.name.value
             if name == "__typename":
                 parts.append(f"{key!r}: {gql_type.name!r}")
-                leaves += 1
                 continue
             if name.startswith("__"):
                 raise Unsupported("introspection", name)
@@ -306,7 +303,6 @@ class _Compiler:
             else:
                 scope[name_] = _compose(getter, ser)
                 parts.append(f"{key!r}: {name_}(r)")
-            leaves += 1
         source = f"def project(r, o, p, s):\n    return {{{', '.join(parts)}}}\n"
         exec(compile(source, f"<plan {gql_type.name}>", "exec"), scope)  # noqa: S102
         return ObjectPlan(
@@ -314,7 +310,6 @@ class _Compiler:
             keys=tuple(grouped),
             project=scope["project"],
             branches=branches,
-            leaf_count=leaves,
             owner=OWNERS.get(gql_type.name),
             mortal=any(_fatal(b) for b in branches),
         )

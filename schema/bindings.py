@@ -49,7 +49,6 @@ __all__ = [
     "Fetch",
     "Read",
     "RootFetch",
-    "owner_of",
 ]
 
 Args = dict[str, Any]
@@ -131,11 +130,6 @@ OWNERS: dict[str, Callable[[Any, Owner | None], Owner]] = {
 }
 """Whose data an object is (masking and audit): a customer owns everything read through it; a
 contact read on its own belongs to its CCaaS profile. Other types inherit their parent's."""
-
-
-def owner_of(type_name: str, record: Any, parent: Owner | None) -> Owner | None:
-    own = OWNERS.get(type_name)
-    return parent if own is None else own(record, parent)
 
 
 # -- fetches: the resolvers of types.py/banking.py, one batch per level ----------------------
