@@ -182,7 +182,8 @@ async def _demo(args: argparse.Namespace) -> int:
         token = await mint_token(base, sub=sub, roles=[role], ttl=8 * 3600)
         extra = {"X-Interaction-Id": call} if sub == DEMO_ROLES[0][1] else {}
         headers.append((label, json.dumps({"Authorization": f"Bearer {token}", **extra})))
-    _print_banner(args.port, base, headers, sample)
+    agent_token = json.loads(headers[0][1])["Authorization"].split()[1]
+    _print_banner(args.port, base, headers, sample, agent_token, call)
     ide_headers = headers[0][1]
     gateway = _QuietServer(
         uvicorn.Config(
@@ -205,7 +206,12 @@ async def _demo(args: argparse.Namespace) -> int:
 
 
 def _print_banner(
-    port: int, sandbox: str, headers: list[tuple[str, str]], sample: dict[str, Any]
+    port: int,
+    sandbox: str,
+    headers: list[tuple[str, str]],
+    sample: dict[str, Any],
+    agent_token: str,
+    interaction_id: str,
 ) -> None:
     lines = [
         "",
@@ -219,6 +225,14 @@ def _print_banner(
     ]
     for label, header in headers:
         lines += [f"  {label}:", f"    {header}"]
+    lines += [
+        "",
+        "For the curl examples of README.md and docs/, in another terminal:",
+        f"  export URL=http://127.0.0.1:{port}/graphql",
+        f"  export TOKEN='{agent_token}'",
+        f"  export INTERACTION_ID='{interaction_id}'",
+        f"  export PHONE='{sample['phones'][0]}'",
+    ]
     lines += ["", "A screen-pop query to try:", ""]
     lines += [SCREEN_POP_QUERY.replace("$PHONE", sample["phones"][0]), ""]
     print("\n".join(lines), flush=True)
