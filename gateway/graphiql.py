@@ -17,6 +17,7 @@ and sha256 in its MANIFEST.txt). Usage::
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -40,6 +41,7 @@ _SCRIPTS = (
     "plugin-explorer-1.0.2.umd.js",
     "boot.js",
 )
+PLACEHOLDER_HEADERS = '{"Authorization": "Bearer <paste a token>"}'
 _VERSIONED = re.compile(r"-\d+\.\d+\.\d+[.-]")
 _IMMUTABLE = "public, max-age=31536000, immutable"
 _REVALIDATE = "no-cache"
@@ -73,15 +75,24 @@ def render_graphiql_html(
     *,
     endpoint: str = "/graphql",
     assets_prefix: str = "/_graphiql",
-    default_headers: str = '{"Authorization": "Bearer <paste a token>"}',
+    default_headers: str | None = None,
     title: str = "Switchboard",
 ) -> str:
     """The GraphiQL page: local assets only, header editor open, headers persisted.
 
-    ``default_headers`` fills the header editor until the user edits it; after that
-    the browser's localStorage copy wins. Configuration reaches boot.js through
+    Without ``default_headers`` the header editor starts with a placeholder and what the user
+    pastes is kept in the browser's localStorage for every later visit. With them (the demo's
+    freshly minted tokens), the page's storage is namespaced by a digest of those headers:
+    edits persist across reloads while the defaults stay the same, but new defaults (a
+    restarted demo, whose signing key is new) start from a clean editor instead of the earlier
+    run's tokens, which the new key no longer accepts. Configuration reaches boot.js through
     data-* attributes, so the page carries no inline script.
     """
+    namespace = ""
+    if default_headers is None:
+        default_headers = PLACEHOLDER_HEADERS
+    else:
+        namespace = "run-" + hashlib.sha256(default_headers.encode()).hexdigest()[:16]
     prefix = html.escape(assets_prefix.rstrip("/"))
     links = "\n".join(f'    <link rel="stylesheet" href="{prefix}/{n}">' for n in _STYLESHEETS)
     scripts = "\n".join(f'    <script src="{prefix}/{n}"></script>' for n in _SCRIPTS)
@@ -96,7 +107,8 @@ def render_graphiql_html(
   </head>
   <body>
     <div id="graphiql" data-endpoint="{html.escape(endpoint)}"
-         data-default-headers="{html.escape(default_headers)}">Loading…</div>
+         data-default-headers="{html.escape(default_headers)}"
+         data-storage-namespace="{namespace}">Loading…</div>
 {scripts}
   </body>
 </html>

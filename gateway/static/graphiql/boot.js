@@ -19,15 +19,30 @@
     "  __typename\n" +
     "}\n";
 
+  // What a person needs after a 401: the answer alone ("invalid token") does not say that a
+  // restarted demo signs with a new key, nor where fresh headers come from.
+  var UNAUTHORIZED_HINT =
+    "HTTP 401: the token is invalid or expired. Running the demo? Copy fresh headers from " +
+    "the terminal running `python3 dev.py demo` into the Headers tab (every run signs its " +
+    "tokens with a new key, so an earlier run's tokens are refused) or reload this page to " +
+    "start from the current run's headers. Otherwise mint a new token at your identity " +
+    "provider (docs/integrating.md).";
+
   function parseBody(response) {
     return response.text().then(function (text) {
+      var body;
       try {
-        return JSON.parse(text);
+        body = JSON.parse(text);
       } catch (_) {
-        return {
+        body = {
           errors: [{ message: "HTTP " + response.status + ": " + text.slice(0, 500) }],
         };
       }
+      if (response.status === 401 && body && typeof body === "object") {
+        // The hint first, so it is the first line of the result pane; the answer follows as is.
+        return Object.assign({ hint: UNAUTHORIZED_HINT }, body);
+      }
+      return body;
     });
   }
 
@@ -149,6 +164,27 @@
     ? [window.GraphiQLPluginExplorer.explorerPlugin()]
     : [];
 
+  // A page rendered with default headers (the demo's freshly minted tokens) names a storage
+  // namespace derived from them: what the user edits persists across reloads within one run,
+  // while a new run (new defaults) neither reads the earlier run's stale tokens nor keeps them.
+  var RUN_PREFIX = "switchboard:run-";
+  var namespace = root.dataset.storageNamespace || "";
+  var storage;
+  if (namespace) {
+    var own = "switchboard:" + namespace;
+    try {
+      for (var i = window.localStorage.length - 1; i >= 0; i--) {
+        var key = window.localStorage.key(i);
+        if (key && key.indexOf(RUN_PREFIX) === 0 && key.indexOf(own + ":") !== 0) {
+          window.localStorage.removeItem(key);
+        }
+      }
+    } catch (_) {
+      // storage disabled: GraphiQL then keeps nothing anyway
+    }
+    storage = GraphiQL.createLocalStorage({ namespace: own });
+  }
+
   ReactDOM.createRoot(root).render(
     React.createElement(GraphiQL, {
       fetcher: fetcher,
@@ -157,6 +193,7 @@
       defaultHeaders: root.dataset.defaultHeaders || undefined,
       isHeadersEditorEnabled: true,
       shouldPersistHeaders: true,
+      storage: storage,
       defaultEditorToolsVisibility: "headers",
       inputValueDeprecation: true,
     }),
