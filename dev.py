@@ -45,9 +45,9 @@ def ensure_venv(extras: str) -> None:
     stamp.write_text(digest)
 
 
-DEBIAN_PACKAGES = {"chromium": "chromium", "redis-server": "redis-server"}
-"""Programs the tests need (the GraphiQL browser test; the shared rate-limit test): command ->
-Debian package."""
+DEBIAN_PACKAGES = {"chromium": "chromium", "redis-server": "redis-server", "curl": "curl"}
+"""Programs the tests need (the GraphiQL browser test; the shared rate-limit test; the docs'
+curl examples, run as written): command -> Debian package."""
 
 TOOLS = {"clairvoyance": "clairvoyance==2.5.5"}
 """Command-line tools the tests run, each in a venv of its own under .venv/tools/ (clairvoyance
