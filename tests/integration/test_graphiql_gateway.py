@@ -5,6 +5,7 @@ demo's page starts each run with that run's headers, and a refused token says wh
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -22,6 +23,7 @@ from gateway.app import create_app
 from gateway.audit import AuditLog
 from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.graphiql import render_graphiql_html
 from gateway.guard import Guard
 from gateway.policy import Policy
 from gateway.treatments import Masker
@@ -216,3 +218,20 @@ def test_stale_headers_stored_before_do_not_win_on_the_demo_s_page(chromium: Chr
             result = run_shown_query(page, f'{{ customer(id: "{customer_id}") {{ id }} }}')
             expect(result).to_contain_text(customer_id)
             assert current["Authorization"] in editor_text(page)
+
+
+def test_the_storage_namespace_follows_the_default_headers() -> None:
+    """Same defaults (reloads within a run): same storage; new defaults (a new run): new
+    storage; no defaults (a deployment where people paste their own token): GraphiQL's own."""
+
+    def namespace(page: str) -> str:
+        found = re.search(r'data-storage-namespace="([^"]*)"', page)
+        assert found is not None
+        return found.group(1)
+
+    run = json.dumps({"Authorization": "Bearer a"})
+    first = namespace(render_graphiql_html(default_headers=run))
+    assert re.fullmatch(r"run-[0-9a-f]{16}", first)
+    assert namespace(render_graphiql_html(default_headers=run)) == first
+    assert namespace(render_graphiql_html(default_headers=run.replace("a", "b"))) != first
+    assert namespace(render_graphiql_html()) == ""
