@@ -179,10 +179,10 @@
           window.localStorage.removeItem(key);
         }
       }
+      storage = GraphiQL.createLocalStorage({ namespace: own });
     } catch (_) {
-      // storage disabled: GraphiQL then keeps nothing anyway
+      // localStorage refused (a browser policy): GraphiQL's own handling applies
     }
-    storage = GraphiQL.createLocalStorage({ namespace: own });
   }
 
   ReactDOM.createRoot(root).render(
