@@ -65,8 +65,10 @@ def test_the_documents_have_curl_graphql_and_toml_examples() -> None:
 
 
 @pytest.mark.parametrize("block", CURL, ids=[b.id for b in CURL])
-def test_curl_example_answers_with_data(block: Block, demo: Demo) -> None:
-    env = {**os.environ, **demo.env}
+def test_curl_example_answers_with_data(block: Block, demo: Demo, tmp_path: Path) -> None:
+    # The command runs as written; curl's own config file adds the status line after the body.
+    (tmp_path / ".curlrc").write_text('write-out = "\\n%{http_code}"\n')
+    env = {**os.environ, **demo.env, "CURL_HOME": str(tmp_path)}
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", block.text],
         env=env,
@@ -76,8 +78,10 @@ def test_curl_example_answers_with_data(block: Block, demo: Demo) -> None:
         check=False,
     )
     assert done.returncode == 0, f"{block.id}: {done.stderr}"
+    output, _, status = done.stdout.rpartition("\n")
+    assert status == "200", f"{block.id}: HTTP {status}: {output[:300]}"
     try:
-        body = json.loads(done.stdout)
+        body = json.loads(output)
     except json.JSONDecodeError:
         pytest.fail(f"{block.id} did not answer JSON: {done.stdout[:300]!r}")
     check_answer(body, expected_codes(block), block.id)
