@@ -19,6 +19,8 @@ from schema import build_schema
 
 from .app import create_app
 from .config import EXECUTION_MODES, ConfigError, build_config, load_config
+from .policy import PolicyError
+from .trusted import TrustedDocumentsError
 
 __all__ = ["main"]
 
@@ -71,7 +73,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return asyncio.run(_demo(args))
         print(build_schema().as_str())
         return 0
-    except ConfigError as exc:
+    except (ConfigError, PolicyError, TrustedDocumentsError) as exc:
+        # the policy and the manifest are configuration too: one line, no traceback
         print(f"switchboard: configuration error: {exc}", file=sys.stderr)
         return 2
 
