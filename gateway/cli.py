@@ -21,7 +21,7 @@ import uvicorn
 from schema import build_schema
 
 from .app import create_app
-from .config import EXECUTION_MODES, ConfigError, build_config, load_config
+from .config import EXECUTION_MODES, Config, ConfigError, build_config, load_config
 from .policy import PolicyError
 from .trusted import TrustedDocumentsError
 
@@ -206,7 +206,6 @@ class _QuietServer(uvicorn.Server):
 
 async def _demo(args: argparse.Namespace) -> int:
     from sources.sandbox import create_app as sandbox_app
-    from sources.sandbox.client import mint_token, sample_customers, start_contact
 
     sandbox_port = args.port + 1
     require_free_port("127.0.0.1", args.port)
@@ -231,11 +230,22 @@ async def _demo(args: argparse.Namespace) -> int:
         )
     )
     sandbox_task = asyncio.create_task(sandbox.serve())
-    while not sandbox.started:
-        if sandbox_task.done():
-            return 1
-        await asyncio.sleep(0.05)
-    base = f"http://127.0.0.1:{sandbox_port}"
+    try:
+        while not sandbox.started:
+            if sandbox_task.done():
+                return 1
+            await asyncio.sleep(0.05)
+        return await _serve_demo(args, config, f"http://127.0.0.1:{sandbox_port}", manifest)
+    finally:  # whatever ended the demo (a signal, a failed start-up), the sandbox stops too
+        sandbox.should_exit = True
+        await sandbox_task
+
+
+async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manifest: str) -> int:
+    """With the sandbox up: the banner (tokens minted by its IdP), then the gateway until
+    SIGINT/SIGTERM."""
+    from sources.sandbox.client import mint_token, sample_customers, start_contact
+
     sample = (await sample_customers(base, 1))[0]
     # The agent is on a live call with the sample customer, who passed ID&V: with this
     # interaction named in X-Interaction-Id, the agent sees that customer's verified view.
@@ -254,9 +264,9 @@ async def _demo(args: argparse.Namespace) -> int:
         "INTERACTION_ID": call,
         "PHONE": sample["phones"][0],
     }
-    ivr = ivr_example(manifest, sample["phones"][0])
     if manifest:
         exports["IVR_TOKEN"] = tokens["ivr"]
+    ivr = ivr_example(manifest, exports["PHONE"])
     _print_banner(args.port, base, headers, sample, exports, ivr)
     ide_headers = headers[0][1]
     gateway = _QuietServer(
@@ -271,17 +281,13 @@ async def _demo(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, setattr, gateway, "should_exit", True)
-    try:
-        await gateway.serve()
-    finally:
-        sandbox.should_exit = True
-        await sandbox_task
+    await gateway.serve()
     return 0
 
 
 def ivr_example(manifest: str, phone: str) -> list[str]:
     """Banner lines for one registered IVR operation: its hash, variables with a real value and
-    a ready curl line (Apollo's persistedQuery extension); none without the manifest."""
+    a ready curl line (Apollo's persistedQuery extension), and its exact text for GraphiQL."""
     if not manifest:
         return ["(docs/trusted-documents.json not found: the IVR bot can run nothing)"]
     operations = json.loads(Path(manifest).read_text(encoding="utf-8"))["operations"]
@@ -330,8 +336,8 @@ def _print_banner(
     lines += [
         "",
         "For the curl examples of README.md and docs/, in another terminal:",
-        f"  export URL={exports.pop('URL')}",
-        *(f"  export {name}='{value}'" for name, value in exports.items()),
+        f"  export URL={exports['URL']}",
+        *(f"  export {name}='{value}'" for name, value in exports.items() if name != "URL"),
     ]
     if ivr:
         lines += ["", *ivr]

@@ -113,6 +113,17 @@ def _ivr_example_answers(banner: str) -> None:
         ["sh", "-c", script.replace(hashes[0], "0" * 64)], capture_output=True, text=True
     )
     assert "PERSISTED_QUERY_NOT_FOUND" in refused.stdout
+    # what the banner offers for GraphiQL: the exact text, with the IVR bot's headers
+    marker = "its exact text:\n  "
+    text = banner[banner.index(marker) + len(marker) :].split("\n", 1)[0]
+    values = dict(line.removeprefix("export ").split("=", 1) for line in exports)
+    variables = json.loads(re.findall(r"  variables (\{.*\})\n", banner)[0])
+    by_text = httpx.post(
+        values["URL"],
+        json={"query": text, "variables": variables},
+        headers={"authorization": f"Bearer {values['IVR_TOKEN'].strip(chr(39))}"},
+    ).json()
+    assert "errors" not in by_text and by_text["data"] == body["data"], by_text
 
 
 def _browser_origin_may_call(port: int) -> None:
