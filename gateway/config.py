@@ -229,10 +229,15 @@ def _env_fields(cls: type[Any]) -> dict[str, Any]:
 
 def _check_env(env: Mapping[str, str]) -> None:
     valid = env_names()
+    keys = [v.removeprefix(ENV_PREFIX) for v in valid]  # the shared prefix is no likeness
     for name in sorted(env):
         if name.startswith(ENV_PREFIX) and name not in valid:
-            close = difflib.get_close_matches(name, valid, n=1)
-            hint = f"; did you mean {close[0]}?" if close else " (README: Running the gateway)"
+            close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), keys, n=1)
+            hint = (
+                f"; did you mean {ENV_PREFIX}{close[0]}?"
+                if close
+                else " (README: Running the gateway)"
+            )
             raise ConfigError(f"unknown environment variable {name}{hint}")
 
 

@@ -170,6 +170,14 @@ def test_an_unknown_environment_variable_names_the_closest_one(
     )
 
 
+def test_an_unknown_environment_variable_like_no_other_is_named_alone() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({"auth": AUTH, "sources": SOURCES}, env={"SWITCHBOARD_ZZZ": "1"})
+    assert str(caught.value) == (
+        "unknown environment variable SWITCHBOARD_ZZZ (README: Running the gateway)"
+    )
+
+
 def test_every_overridable_key_has_a_variable_and_others_are_left_alone() -> None:
     names = env_names()
     assert "SWITCHBOARD_SERVER_CORS_ORIGINS" in names
