@@ -200,7 +200,8 @@ def _anchor_paths(raw: dict[str, Any], folder: Path) -> None:
 
 
 def env_names() -> list[str]:
-    """Every SWITCHBOARD_* variable the configuration reads, sorted."""
+    """Every SWITCHBOARD_* variable the configuration reads, sorted: one (section, settings
+    class) per `_section` call of build_config (a test checks every Config field is here)."""
     layout: list[tuple[str, type[Any]]] = [
         ("server", ServerSettings),
         ("auth", IssuerSettings),

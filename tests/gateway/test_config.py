@@ -3,12 +3,21 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import demo_config, main
-from gateway.config import ConfigError, ServerSettings, build_config, env_names, load_config
+from gateway.config import (
+    Config,
+    ConfigError,
+    IssuerSettings,
+    ServerSettings,
+    build_config,
+    env_names,
+    load_config,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "switchboard.example.toml"
 
@@ -186,6 +195,22 @@ def test_every_overridable_key_has_a_variable_and_others_are_left_alone() -> Non
     assert "SWITCHBOARD_SOURCES_CORE_NAME" not in names
     env = {"PATH": "/bin", "SWITCHBOARDX": "1", "SWITCHBOARD_HTTP_CLIENT": "httpx"}
     build_config({"auth": AUTH, "sources": SOURCES}, env=env)
+
+
+def test_every_section_of_the_config_has_its_variables() -> None:
+    """A section added to Config must be added to env_names too, or its variables would be
+    refused as unknown."""
+    names = env_names()
+    for section in fields(Config):
+        where = "SOURCES_CORE" if section.name == "sources" else section.name.upper()
+        assert any(n.startswith(f"SWITCHBOARD_{where}_") for n in names), section.name
+    config = build_config({"auth": AUTH, "sources": SOURCES}, env={})
+    server = {f.name: getattr(config.server, f.name) for f in fields(ServerSettings)}
+    issuer = {f.name: getattr(config.auth.issuers[0], f.name) for f in fields(IssuerSettings)}
+    for prefix, values in (("SERVER", server), ("AUTH", issuer)):
+        for key, value in values.items():
+            if isinstance(value, str | int | float | bool | tuple):
+                assert f"SWITCHBOARD_{prefix}_{key.upper()}" in names
 
 
 @pytest.mark.parametrize(
