@@ -5,12 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import errno
 import gc
 import json
 import logging
 import signal
+import socket
 import sys
 from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -18,7 +21,9 @@ import uvicorn
 from schema import build_schema
 
 from .app import create_app
-from .config import EXECUTION_MODES, ConfigError, build_config, load_config
+from .config import EXECUTION_MODES, Config, ConfigError, build_config, load_config
+from .policy import PolicyError
+from .trusted import TrustedDocumentsError
 
 __all__ = ["main"]
 
@@ -29,6 +34,14 @@ DEMO_ROLES = (
     ("ivr bot", "ivr-bot", "ivr"),
     ("developer", "dev-0001", "developer"),
 )
+SHIPPED_MANIFEST = Path(__file__).resolve().parents[1] / "docs" / "trusted-documents.json"
+"""The IVR and bot operations we ship (README "Trusted documents"), in the repository the demo
+runs from; the demo registers them, so its IVR bot can run something."""
+IVR_EXAMPLE = "IvrIdentify"
+
+
+class PortInUse(Exception):
+    """A port the command must listen on is taken; the message names it and the way out."""
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -46,6 +59,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     demo = commands.add_parser("demo", help="sandbox systems + gateway + GraphiQL")
     demo.add_argument("--port", type=int, default=8000, help="gateway port; the sandbox uses +1")
+    demo.add_argument(
+        "--cors-origin",
+        action="append",
+        default=[],
+        metavar="ORIGIN",
+        help="a browser origin that may call the gateway (http://localhost:3000); repeatable",
+    )
     demo.add_argument(
         "--execution",
         choices=EXECUTION_MODES,
@@ -65,15 +85,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             from sources.sandbox import serve as serve_sandbox
 
+            require_free_port("127.0.0.1", args.port)
             serve_sandbox(port=args.port, **_sandbox_kwargs(args))
             return 0
         if args.command == "demo":
             return asyncio.run(_demo(args))
         print(build_schema().as_str())
         return 0
-    except ConfigError as exc:
+    except (ConfigError, PolicyError, TrustedDocumentsError) as exc:
+        # the policy and the manifest are configuration too: one line, no traceback
         print(f"switchboard: configuration error: {exc}", file=sys.stderr)
         return 2
+    except PortInUse as exc:
+        print(f"switchboard: {exc}", file=sys.stderr)
+        return 2
+
+
+def require_free_port(host: str, port: int, whose: str = "") -> None:
+    """Fail in one line before anything is printed or started, rather than with a bind error
+    in the middle of start-up (or, for the demo, with one of its two servers already up)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OverflowError:
+            raise PortInUse(
+                f"port {port}{whose} is out of range; choose another with --port"
+            ) from None
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise PortInUse(
+                    f"port {port}{whose} is in use; choose another with --port"
+                ) from None
+            raise PortInUse(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
 def _sandbox_options(parser: argparse.ArgumentParser) -> None:
@@ -90,6 +135,7 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     host = args.host or config.server.host
     port = args.port or config.server.port
+    require_free_port(host, port)
     app = create_app(config)
     tune_gc()
     uvicorn.run(
@@ -121,7 +167,12 @@ def tune_gc() -> None:
 
 
 def demo_config(
-    gateway_port: int, sandbox_port: int, execution: str = "compiled"
+    gateway_port: int,
+    sandbox_port: int,
+    execution: str = "compiled",
+    *,
+    cors_origins: Sequence[str] = (),
+    manifest: str = "",
 ) -> dict[str, Any]:
     base = f"http://127.0.0.1:{sandbox_port}"
     return {
@@ -130,7 +181,9 @@ def demo_config(
             "port": gateway_port,
             "profile": "development",
             "execution": execution,
+            "cors_origins": list(cors_origins),
         },
+        "trusted_documents": {"manifest": manifest},
         "auth": {
             "issuer": f"{base}/idp",
             "audience": "switchboard",
@@ -153,9 +206,21 @@ class _QuietServer(uvicorn.Server):
 
 async def _demo(args: argparse.Namespace) -> int:
     from sources.sandbox import create_app as sandbox_app
-    from sources.sandbox.client import mint_token, sample_customers, start_contact
 
     sandbox_port = args.port + 1
+    require_free_port("127.0.0.1", args.port)
+    require_free_port("127.0.0.1", sandbox_port, " (the sandbox's: --port + 1)")
+    manifest = str(SHIPPED_MANIFEST) if SHIPPED_MANIFEST.exists() else ""
+    config = build_config(
+        demo_config(
+            args.port,
+            sandbox_port,
+            args.execution,
+            cors_origins=args.cors_origin,
+            manifest=manifest,
+        ),
+        env={},
+    )
     sandbox = _QuietServer(
         uvicorn.Config(
             sandbox_app(**_sandbox_kwargs(args)),
@@ -165,12 +230,22 @@ async def _demo(args: argparse.Namespace) -> int:
         )
     )
     sandbox_task = asyncio.create_task(sandbox.serve())
-    while not sandbox.started:
-        if sandbox_task.done():
-            return 1
-        await asyncio.sleep(0.05)
-    base = f"http://127.0.0.1:{sandbox_port}"
-    config = build_config(demo_config(args.port, sandbox_port, args.execution), env={})
+    try:
+        while not sandbox.started:
+            if sandbox_task.done():
+                return 1
+            await asyncio.sleep(0.05)
+        return await _serve_demo(args, config, f"http://127.0.0.1:{sandbox_port}", manifest)
+    finally:  # whatever ended the demo (a signal, a failed start-up), the sandbox stops too
+        sandbox.should_exit = True
+        await sandbox_task
+
+
+async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manifest: str) -> int:
+    """With the sandbox up: the banner (tokens minted by its IdP), then the gateway until
+    SIGINT/SIGTERM."""
+    from sources.sandbox.client import mint_token, sample_customers, start_contact
+
     sample = (await sample_customers(base, 1))[0]
     # The agent is on a live call with the sample customer, who passed ID&V: with this
     # interaction named in X-Interaction-Id, the agent sees that customer's verified view.
@@ -178,12 +253,21 @@ async def _demo(args: argparse.Namespace) -> int:
         base, customer_id=sample["id"], agent_id=DEMO_ROLES[0][1], idv="PASSED", channel="VOICE"
     )
     headers = []
+    tokens = {}
     for label, sub, role in DEMO_ROLES:
-        token = await mint_token(base, sub=sub, roles=[role], ttl=8 * 3600)
+        tokens[role] = await mint_token(base, sub=sub, roles=[role], ttl=8 * 3600)
         extra = {"X-Interaction-Id": call} if sub == DEMO_ROLES[0][1] else {}
-        headers.append((label, json.dumps({"Authorization": f"Bearer {token}", **extra})))
-    agent_token = json.loads(headers[0][1])["Authorization"].split()[1]
-    _print_banner(args.port, base, headers, sample, agent_token, call)
+        headers.append((label, json.dumps({"Authorization": f"Bearer {tokens[role]}", **extra})))
+    exports = {
+        "URL": f"http://127.0.0.1:{args.port}/graphql",
+        "TOKEN": tokens["agent"],
+        "INTERACTION_ID": call,
+        "PHONE": sample["phones"][0],
+    }
+    if manifest:
+        exports["IVR_TOKEN"] = tokens["ivr"]
+    ivr = ivr_example(manifest, exports["PHONE"])
+    _print_banner(args.port, base, headers, sample, exports, ivr)
     ide_headers = headers[0][1]
     gateway = _QuietServer(
         uvicorn.Config(
@@ -197,12 +281,36 @@ async def _demo(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, setattr, gateway, "should_exit", True)
-    try:
-        await gateway.serve()
-    finally:
-        sandbox.should_exit = True
-        await sandbox_task
+    await gateway.serve()
     return 0
+
+
+def ivr_example(manifest: str, phone: str) -> list[str]:
+    """Banner lines for one registered IVR operation: its hash, variables with a real value and
+    a ready curl line (Apollo's persistedQuery extension), and its exact text for GraphiQL."""
+    if not manifest:
+        return ["(docs/trusted-documents.json not found: the IVR bot can run nothing)"]
+    operations = json.loads(Path(manifest).read_text(encoding="utf-8"))["operations"]
+    found = [o for o in operations if o.get("name") == IVR_EXAMPLE]
+    if not found:
+        return []
+    operation = found[0]
+    payload = {
+        "operationName": IVR_EXAMPLE,
+        "variables": {"phone": phone},
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": operation["id"]}},
+    }
+    return [
+        "The IVR bot may run only the registered operations of docs/trusted-documents.json,",
+        f"named by sha256 hash (or sent as their exact text). {IVR_EXAMPLE}, for that phone:",
+        f"  hash {operation['id']}",
+        f"  variables {json.dumps(payload['variables'])}",
+        "  curl -s \"$URL\" -H 'content-type: application/json' "
+        '-H "authorization: Bearer $IVR_TOKEN" \\',
+        f"    -d '{json.dumps(payload)}'",
+        "In GraphiQL, with the IVR bot's headers, its exact text:",
+        f"  {operation['body']}",
+    ]
 
 
 def _print_banner(
@@ -210,8 +318,8 @@ def _print_banner(
     sandbox: str,
     headers: list[tuple[str, str]],
     sample: dict[str, Any],
-    agent_token: str,
-    interaction_id: str,
+    exports: dict[str, str],
+    ivr: list[str],
 ) -> None:
     lines = [
         "",
@@ -228,11 +336,11 @@ def _print_banner(
     lines += [
         "",
         "For the curl examples of README.md and docs/, in another terminal:",
-        f"  export URL=http://127.0.0.1:{port}/graphql",
-        f"  export TOKEN='{agent_token}'",
-        f"  export INTERACTION_ID='{interaction_id}'",
-        f"  export PHONE='{sample['phones'][0]}'",
+        f"  export URL={exports['URL']}",
+        *(f"  export {name}='{value}'" for name, value in exports.items() if name != "URL"),
     ]
+    if ivr:
+        lines += ["", *ivr]
     lines += ["", "A screen-pop query to try:", ""]
     lines += [SCREEN_POP_QUERY.replace("$PHONE", sample["phones"][0]), ""]
     print("\n".join(lines), flush=True)

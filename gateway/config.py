@@ -4,13 +4,18 @@
 
 Any leaf can be overridden with SWITCHBOARD_<SECTION>_<KEY> (e.g. SWITCHBOARD_AUTH_ISSUER,
 SWITCHBOARD_SOURCES_CORE_BASE_URL), which is how secrets and per-environment values get in
-without being written to the file. Unknown keys are errors: a typo must not silently fall back to
-a default.
+without being written to the file. Unknown keys, sections and SWITCHBOARD_* variables are errors,
+and so are values of the wrong type (`port = "8032"`, `port = 8032.7`): a typo must not silently
+fall back to a default. Relative file paths in the file are relative to the file's folder.
 """
 
 from __future__ import annotations
 
+import difflib
+import json
+import math
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -33,10 +38,17 @@ __all__ = [
     "ServerSettings",
     "TrustedDocumentSettings",
     "build_config",
+    "env_names",
     "load_config",
 ]
 
 ENV_PREFIX = "SWITCHBOARD_"
+OTHER_ENV = frozenset({"SWITCHBOARD_HTTP_CLIENT"})
+"""SWITCHBOARD_* variables read outside this module (sources/_http.py: the HTTP client)."""
+ENV_KINDS = frozenset({"bool", "int", "float", "str", "tuple[str, ...]"})
+"""Field types an environment variable can set; tables and lists of tables come from the file."""
+FILE_PATHS = (("policy", "file"), ("trusted_documents", "manifest"), ("audit", "sink"))
+"""Keys naming a file: relative ones are resolved against the config file's folder."""
 EXECUTION_MODES = ("compiled", "standard")
 
 SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -168,10 +180,70 @@ def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -
             raise ConfigError(f"config file not found: {path}") from None
         except tomllib.TOMLDecodeError as exc:
             raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+        _anchor_paths(raw, Path(path).resolve().parent)
     return build_config(raw, os.environ if env is None else env)
 
 
+def _anchor_paths(raw: dict[str, Any], folder: Path) -> None:
+    """`[policy] file = "policy.toml"` means the one next to the config file, wherever the
+    gateway was started from (values from the environment stay relative to the working folder)."""
+    for section, key in FILE_PATHS:
+        table = raw.get(section)
+        if not isinstance(table, dict):
+            continue  # build_config names the mistake
+        value = table.get(key)
+        if not isinstance(value, str) or not value or Path(value).is_absolute():
+            continue
+        if section == "audit" and value in ("stdout", "stderr"):
+            continue
+        table[key] = str(folder / value)
+
+
+def env_names() -> list[str]:
+    """Every SWITCHBOARD_* variable the configuration reads, sorted: one (section, settings
+    class) per `_section` call of build_config (a test checks every Config field is here)."""
+    layout: list[tuple[str, type[Any]]] = [
+        ("server", ServerSettings),
+        ("auth", IssuerSettings),
+        ("auth", AuthSettings),
+        *((f"sources.{name}", SourceSettings) for name in SYSTEMS),
+        ("policy", PolicySettings),
+        ("audit", AuditSettings),
+        ("limits", LimitSettings),
+        ("trusted_documents", TrustedDocumentSettings),
+        ("rate_limit", RateLimitSettings),
+    ]
+    names = {
+        _env_name(where, spec.name) for where, cls in layout for spec in _env_fields(cls).values()
+    }
+    return sorted(names | OTHER_ENV)
+
+
+def _env_name(where: str, key: str) -> str:
+    return ENV_PREFIX + where.replace(".", "_").upper() + "_" + key.upper()
+
+
+def _env_fields(cls: type[Any]) -> dict[str, Any]:
+    # `name` of a source is its table's name, not a setting
+    return {f.name: f for f in fields(cls) if str(f.type) in ENV_KINDS and f.name != "name"}
+
+
+def _check_env(env: Mapping[str, str]) -> None:
+    valid = env_names()
+    keys = [v.removeprefix(ENV_PREFIX) for v in valid]  # the shared prefix is no likeness
+    for name in sorted(env):
+        if name.startswith(ENV_PREFIX) and name not in valid:
+            close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), keys, n=1)
+            hint = (
+                f"; did you mean {ENV_PREFIX}{close[0]}?"
+                if close
+                else " (README: Running the gateway)"
+            )
+            raise ConfigError(f"unknown environment variable {name}{hint}")
+
+
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
+    _check_env(env)
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
     unknown = set(raw) - sections - {"rate_limit"}
     if unknown:
@@ -220,8 +292,10 @@ def _rate_limit(table: Any, env: Mapping[str, str]) -> RateLimitSettings:
         where = f"rate_limit.roles.{role}"
         if not isinstance(rule, Mapping) or set(rule) - {"rate", "burst"}:
             raise ConfigError(f"[{where}] takes rate and burst")
+        rate = _coerce(rule.get("rate", 0), "float", f"{where}.rate")
+        burst = _coerce(rule.get("burst", 0), "int", f"{where}.burst")
         try:
-            rules[role] = Rule(float(rule.get("rate", 0)), int(rule.get("burst", 0)))
+            rules[role] = Rule(rate, burst)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[{where}] {exc}") from None
     common = {k: v for k, v in table.items() if k != "roles"}
@@ -263,11 +337,11 @@ def _section(cls: type[Any], where: str, table: Any, env: Mapping[str, str]) -> 
     if unknown:
         raise ConfigError(f"[{where}] unknown key(s): {', '.join(sorted(unknown))}")
     values = dict(table)
-    env_stem = ENV_PREFIX + where.replace(".", "_").upper() + "_"
-    for name, spec in known.items():
-        override = env.get(env_stem + name.upper())
+    for name, spec in _env_fields(cls).items():
+        variable = _env_name(where, name)
+        override = env.get(variable)
         if override is not None:
-            values[name] = _from_env(override, spec.type, env_stem + name.upper())
+            values[name] = _from_env(override, spec.type, variable)
     for name, value in list(values.items()):
         values[name] = _coerce(value, known[name].type, f"{where}.{name}")
     try:
@@ -286,27 +360,50 @@ def _required(spec: Any) -> bool:
 
 
 def _from_env(text: str, annotation: Any, name: str) -> Any:
+    """An environment variable is text: parsed strictly by the key's type (`8032` for an int,
+    not `8032.7`); a list is a JSON array of strings or a comma-separated list."""
     kind = str(annotation)
     if kind == "bool":
         if text.lower() in ("1", "true", "yes", "on"):
             return True
         if text.lower() in ("0", "false", "no", "off"):
             return False
-        raise ConfigError(f"{name} must be true or false")
+        raise ConfigError(f"{name} must be true or false, got {text!r}")
+    if kind == "int":
+        if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
+            raise ConfigError(f"{name} must be a whole number, got {text!r}")
+        return int(text)
+    if kind == "float":
+        try:
+            return float(text)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {text!r}") from None
     if kind == "tuple[str, ...]":
+        if text.lstrip().startswith("["):
+            try:
+                items = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ConfigError(f"{name} is not a valid JSON array: {exc}") from None
+            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
+                raise ConfigError(f"{name} must be a JSON array of strings")
+            return tuple(items)
         return tuple(item.strip() for item in text.split(",") if item.strip())
     return text
 
 
 def _coerce(value: Any, annotation: Any, where: str) -> Any:
+    """TOML values are typed: a string or a fraction for an int key is an error, not a cast."""
     kind = str(annotation)
-    try:
-        if kind == "int" and not isinstance(value, bool):
-            return int(value)
-        if kind == "float" and not isinstance(value, bool):
-            return float(value)
-    except (TypeError, ValueError):
-        raise ConfigError(f"{where} must be a number, got {value!r}") from None
+    if kind in ("int", "float"):
+        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        if number is None or not math.isfinite(number):
+            noun = "a whole number" if kind == "int" else "a number"
+            raise ConfigError(f"{where} must be {noun}, got {value!r}")
+        if kind == "float":
+            return float(number)
+        if isinstance(number, float) and not number.is_integer():
+            raise ConfigError(f"{where} must be a whole number, got {value!r}")
+        return int(number)
     if kind == "bool" and not isinstance(value, bool):
         raise ConfigError(f"{where} must be true or false, got {value!r}")
     if kind == "str" and not isinstance(value, str):

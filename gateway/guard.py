@@ -7,7 +7,10 @@ import logging
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Iterator
 
+from graphql import FieldNode
+from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from resolvers import BadUserInput, Loaders, valid_contact_id
 from sources import SourceError
@@ -23,6 +26,21 @@ from .treatments import Masker
 __all__ = ["Guard"]
 
 log = logging.getLogger("switchboard.access")
+
+NO_CUSTOMER_ROOTS = frozenset({"searchArticles", "__typename", "__schema", "__type"})
+"""Root fields that return no customer: an operation of these alone never asks the CCaaS system
+about the caller's interaction (README "Batching"). Anything else, fragments included, asks."""
+
+
+def _may_read_customers(context: ExecutionContext) -> bool:
+    document = context.graphql_document
+    operation = get_operation_ast(document, context.operation_name) if document else None
+    if operation is None:
+        return True
+    return not all(
+        isinstance(node, FieldNode) and node.name.value in NO_CUSTOMER_ROOTS
+        for node in operation.selection_set.selections
+    )
 
 
 async def _confirm(loaders: Loaders, contact_id: str) -> Contact | None:
@@ -85,9 +103,10 @@ class Guard:
         class AuditTrail(SchemaExtension):
             def on_execute(self) -> Iterator[None]:
                 # the operation passed every limit and validation: ask about the caller's
-                # interaction now, concurrently with the first resolvers
+                # interaction now, concurrently with the first resolvers (unless no root field
+                # returns a customer; a root field that does asks anyway, in `settle`)
                 access = getattr(self.execution_context.context, "access", None)
-                if isinstance(access, Access):
+                if isinstance(access, Access) and _may_read_customers(self.execution_context):
                     access.verification.start()
                 yield
 

@@ -125,4 +125,17 @@ def serve(
 ) -> None:
     """Block serving the sandbox until interrupted (`switchboard sandbox --port P`)."""
     app = create_app(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
+    print("\n".join(banner(f"http://{host}:{port}")), flush=True)
     uvicorn.Server(_config(app, "httptools", "info", host=host, port=port)).run()
+
+
+def banner(base: str) -> list[str]:
+    """What a gateway pointed at this sandbox needs: the issuer, its keys and a way to get a
+    token (form fields of POST /idp/token: sub, roles, ttl, alg; docs/sandbox.md)."""
+    return [
+        f"Sandbox systems at {base}: /crm, /core, /ccaas, /knowledge (docs/sandbox.md)",
+        f"Identity provider: {base}/idp (the gateway's [auth] issuer; audience switchboard)",
+        f"  JWKS: {base}/idp/.well-known/jwks.json",
+        "  a token for an agent, valid an hour:",
+        f"  curl -s {base}/idp/token -d sub=agent-0001 -d roles=agent -d ttl=3600",
+    ]

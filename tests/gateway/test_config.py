@@ -1,11 +1,23 @@
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from gateway.cli import demo_config, main
-from gateway.config import ConfigError, ServerSettings, build_config, load_config
+from gateway.config import (
+    Config,
+    ConfigError,
+    IssuerSettings,
+    ServerSettings,
+    build_config,
+    env_names,
+    load_config,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "switchboard.example.toml"
 
@@ -103,3 +115,175 @@ def test_execution_defaults_to_compiled_and_the_demo_can_choose() -> None:
     assert build_config(demo_config(1, 2), env=env).server.execution == "standard"
     with pytest.raises(SystemExit):
         main(["demo", "--execution", "jit"])
+
+
+AUTH = {"issuer": "x", "audience": "y", "jwks_url": "https://z"}
+SOURCES = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+
+
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        ({"port": "8032"}, "server.port must be a whole number, got '8032'"),
+        ({"port": 8032.7}, "server.port must be a whole number, got 8032.7"),
+        ({"port": True}, "server.port must be a whole number"),
+        ({"deadline_seconds": "2"}, "server.deadline_seconds must be a number"),
+        ({"deadline_seconds": float("nan")}, "server.deadline_seconds must be a number"),
+    ],
+)
+def test_toml_values_of_the_wrong_type_are_errors_not_casts(
+    server: dict[str, object], message: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({"server": server, "auth": AUTH, "sources": SOURCES}, env={})
+    assert message in str(caught.value)
+
+
+def test_whole_floats_and_ints_for_floats_are_accepted() -> None:
+    raw = {"server": {"port": 8032.0, "deadline_seconds": 2}, "auth": AUTH, "sources": SOURCES}
+    server = build_config(raw, env={}).server
+    assert server.port == 8032 and isinstance(server.port, int)
+    assert server.deadline_seconds == 2.0 and isinstance(server.deadline_seconds, float)
+
+
+def test_rate_limit_rules_are_typed_strictly() -> None:
+    raw = {"auth": AUTH, "sources": SOURCES, "rate_limit": {"roles": {"ivr": {"burst": 4.5}}}}
+    with pytest.raises(ConfigError, match=r"rate_limit\.roles\.ivr\.burst must be a whole number"):
+        build_config(raw, env={})
+
+
+def test_environment_numbers_are_parsed_strictly() -> None:
+    raw = {"auth": AUTH, "sources": SOURCES}
+    assert build_config(raw, env={"SWITCHBOARD_SERVER_PORT": "8032"}).server.port == 8032
+    with pytest.raises(ConfigError, match=r"SWITCHBOARD_SERVER_PORT must be a whole number"):
+        build_config(raw, env={"SWITCHBOARD_SERVER_PORT": "8032.7"})
+    with pytest.raises(ConfigError, match=r"SWITCHBOARD_AUTH_LEEWAY must be a number"):
+        build_config(raw, env={"SWITCHBOARD_AUTH_LEEWAY": "lots"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "suggestion"),
+    [
+        ("SWITCHBOARD_SERVER_PROT", "SWITCHBOARD_SERVER_PORT"),
+        ("SWITCHBOARD_SOURCES_CORE_BASEURL", "SWITCHBOARD_SOURCES_CORE_BASE_URL"),
+        ("SWITCHBOARD_POLICY_HASHKEY", "SWITCHBOARD_POLICY_HASH_KEY"),
+    ],
+)
+def test_an_unknown_environment_variable_names_the_closest_one(
+    variable: str, suggestion: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({"auth": AUTH, "sources": SOURCES}, env={variable: "1"})
+    assert str(caught.value) == (
+        f"unknown environment variable {variable}; did you mean {suggestion}?"
+    )
+
+
+def test_an_unknown_environment_variable_like_no_other_is_named_alone() -> None:
+    with pytest.raises(ConfigError) as caught:
+        build_config({"auth": AUTH, "sources": SOURCES}, env={"SWITCHBOARD_ZZZ": "1"})
+    assert str(caught.value) == (
+        "unknown environment variable SWITCHBOARD_ZZZ (README: Running the gateway)"
+    )
+
+
+def test_every_overridable_key_has_a_variable_and_others_are_left_alone() -> None:
+    names = env_names()
+    assert "SWITCHBOARD_SERVER_CORS_ORIGINS" in names
+    assert "SWITCHBOARD_RATE_LIMIT_REDIS_URL" in names
+    assert "SWITCHBOARD_HTTP_CLIENT" in names  # read by sources/_http.py
+    assert "SWITCHBOARD_SOURCES_CORE_NAME" not in names
+    env = {"PATH": "/bin", "SWITCHBOARDX": "1", "SWITCHBOARD_HTTP_CLIENT": "httpx"}
+    build_config({"auth": AUTH, "sources": SOURCES}, env=env)
+
+
+def test_every_section_of_the_config_has_its_variables() -> None:
+    """A section added to Config must be added to env_names too, or its variables would be
+    refused as unknown."""
+    names = env_names()
+    for section in fields(Config):
+        where = "SOURCES_CORE" if section.name == "sources" else section.name.upper()
+        assert any(n.startswith(f"SWITCHBOARD_{where}_") for n in names), section.name
+    config = build_config({"auth": AUTH, "sources": SOURCES}, env={})
+    server = {f.name: getattr(config.server, f.name) for f in fields(ServerSettings)}
+    issuer = {f.name: getattr(config.auth.issuers[0], f.name) for f in fields(IssuerSettings)}
+    for prefix, values in (("SERVER", server), ("AUTH", issuer)):
+        for key, value in values.items():
+            if isinstance(value, str | int | float | bool):
+                assert f"SWITCHBOARD_{prefix}_{key.upper()}" in names
+
+
+@pytest.mark.parametrize(
+    "value", ['["https://a.example", "https://b.example"]', "https://a.example, https://b.example"]
+)
+def test_list_settings_from_the_environment_take_json_arrays_and_comma_lists(value: str) -> None:
+    env = {"SWITCHBOARD_SERVER_CORS_ORIGINS": value}
+    config = build_config({"auth": AUTH, "sources": SOURCES}, env=env)
+    assert config.server.cors_origins == ("https://a.example", "https://b.example")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ('["https://a.example", ', "SWITCHBOARD_SERVER_CORS_ORIGINS is not a valid JSON array"),
+        ('["https://a.example", 3]', "SWITCHBOARD_SERVER_CORS_ORIGINS must be a JSON array of"),
+    ],
+)
+def test_a_malformed_json_list_is_a_clear_error(value: str, message: str) -> None:
+    env = {"SWITCHBOARD_SERVER_CORS_ORIGINS": value}
+    with pytest.raises(ConfigError, match=message):
+        build_config({"auth": AUTH, "sources": SOURCES}, env=env)
+
+
+def test_relative_paths_in_the_file_resolve_against_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "etc"
+    folder.mkdir()
+    (folder / "switchboard.toml").write_text(
+        EXAMPLE.read_text()
+        + '\n[trusted_documents]\nmanifest = "docs/manifest.json"\n'
+        + '[policy]\nfile = "policy.toml"\n[audit]\nsink = "audit.jsonl"\n',
+        encoding="utf-8",
+    )
+    monkeypatch.chdir(tmp_path)  # elsewhere: the paths must not follow the working folder
+    config = load_config(Path("etc/switchboard.toml"), env={})
+    assert config.policy.file == str(folder / "policy.toml")
+    assert config.trusted_documents.manifest == str(folder / "docs" / "manifest.json")
+    assert config.audit.sink == str(folder / "audit.jsonl")
+    env = {"SWITCHBOARD_AUDIT_SINK": "audit.log", "SWITCHBOARD_POLICY_FILE": "/etc/p.toml"}
+    config = load_config(folder / "switchboard.toml", env=env)
+    assert config.audit.sink == "audit.log"  # the environment's: the working folder's
+    assert config.policy.file == "/etc/p.toml"
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ('[rate_limit]\nburst = "40"\n', "rate_limit.burst must be a whole number"),
+        ('[policy]\nfile = "policy.toml"\n', "unknown sensitive class 'NOPE'"),
+        ('[trusted_documents]\nmanifest = "manifest.json"\n', "manifest.json is not JSON"),
+    ],
+)
+def test_serve_reports_every_configuration_error_in_one_line(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    """The policy and the manifest are read by create_app, yet are configuration too."""
+    (tmp_path / "policy.toml").write_text('[roles.agent]\nNOPE = "full"\n', encoding="utf-8")
+    (tmp_path / "manifest.json").write_text("{not json", encoding="utf-8")
+    config = tmp_path / "switchboard.toml"
+    config.write_text(EXAMPLE.read_text() + "\n" + extra, encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+    env["SWITCHBOARD_POLICY_HASH_KEY"] = "test-only"  # no warning about a random key
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", "serve", "--config", str(config), "--port", "1"],
+        cwd=tmp_path,  # the relative paths are found next to the config file
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("switchboard: configuration error: "), lines
+    assert message in lines[0]

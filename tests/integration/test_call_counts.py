@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from sources.sandbox.client import mint_token, start_contact
+
 from .conftest import Gateway
 
 WIDE = """query($ids: [ID!]!) { customers(ids: $ids) {
@@ -95,3 +97,27 @@ async def test_identical_keys_across_a_query_are_fetched_once(
         "core GET /accounts": 1,
         "core GET /cards": 1,
     }
+
+
+async def test_agent_screen_pop_adds_one_call_to_confirm_the_interaction(
+    gateway: Gateway, sample: list[dict[str, Any]]
+) -> None:
+    """README "Batching": the agent's screen-pop with X-Interaction-Id is the 9 calls above plus
+    the CCaaS lookup of that interaction (by id, on the same route as the contact history)."""
+    customer = sample[60]
+    agent = await mint_token(gateway.sandbox, sub="agent-0077", roles=["agent"])
+    call = await start_contact(gateway.sandbox, customer_id=customer["id"], agent_id="agent-0077")
+    headers = {"x-interaction-id": call}
+    await gateway.reset()
+    body = await gateway.query(
+        SCREEN_POP, {"phone": customer["phones"][0]}, token=agent, headers=headers
+    )
+    assert body["data"]["findCustomers"]
+    assert await gateway.calls() == {**SCREEN_POP_CALLS, "ccaas GET /contacts": 2}
+
+    await gateway.reset()
+    body = await gateway.query(
+        '{ searchArticles(query: "card") { title } }', token=agent, headers=headers
+    )
+    assert "errors" not in body
+    assert await gateway.calls() == {"knowledge GET /articles/search": 1}

@@ -1,17 +1,22 @@
 """`switchboard demo` (what `python3 dev.py demo` runs) over real sockets: it prints working
-tokens and a screen-pop query that answers with data from all four systems, and stops cleanly."""
+tokens, a screen-pop query that answers with data from all four systems and a ready IVR example,
+lets a configured browser origin call, and stops cleanly; a busy port is one line, not a trace."""
 
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 
 import httpx
+import jwt
+import pytest
 
 from .conftest import ROOT
 
@@ -34,6 +39,7 @@ def free_port_pair() -> int:
 def test_demo_prints_tokens_and_a_screen_pop_that_answers_from_every_system() -> None:
     port = free_port_pair()
     command = [sys.executable, "-m", "gateway", "demo", "--port", str(port), "--customers", "500"]
+    command += ["--cors-origin", "http://localhost:3000"]
     with subprocess.Popen(
         command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     ) as demo:
@@ -76,6 +82,8 @@ def _exercise(demo: subprocess.Popen[str], port: int) -> int:
         page = httpx.get(f"http://127.0.0.1:{port}/graphql", headers={"accept": "text/html"})
         token = headers["Authorization"].split()[1]
         assert page.status_code == 200 and token in page.text
+        _ivr_example_answers(text)
+        _browser_origin_may_call(port)
     finally:
         demo.send_signal(signal.SIGINT)
         try:
@@ -83,3 +91,126 @@ def _exercise(demo: subprocess.Popen[str], port: int) -> int:
         finally:
             demo.kill()
     return code
+
+
+def _ivr_example_answers(banner: str) -> None:
+    """The printed exports and IVR curl line, run as printed, answer data: the IVR bot (held
+    to trusted documents) can run the shipped manifest's operation."""
+    exports = [line.strip() for line in banner.splitlines() if line.startswith("  export ")]
+    assert any(line.startswith("export IVR_TOKEN=") for line in exports), banner
+    start = banner.index('  curl -s "$URL"')
+    curl = "\n".join(banner[start:].splitlines()[:2])
+    assert "persistedQuery" in curl and "$IVR_TOKEN" in curl, curl
+    hashes = re.findall(r"  hash ([0-9a-f]{64})\n", banner)
+    assert hashes and hashes[0] in curl
+    script = "\n".join([*exports, curl])
+    done = subprocess.run(["sh", "-c", script], capture_output=True, text=True, timeout=30)
+    body = json.loads(done.stdout)
+    assert "errors" not in body, body
+    assert body["data"]["findCustomers"], body
+    # the same operation without a registered hash is refused for the IVR bot
+    refused = subprocess.run(
+        ["sh", "-c", script.replace(hashes[0], "0" * 64)], capture_output=True, text=True
+    )
+    assert "PERSISTED_QUERY_NOT_FOUND" in refused.stdout
+    # what the banner offers for GraphiQL: the exact text, with the IVR bot's headers
+    marker = "its exact text:\n  "
+    text = banner[banner.index(marker) + len(marker) :].split("\n", 1)[0]
+    values = dict(line.removeprefix("export ").split("=", 1) for line in exports)
+    variables = json.loads(re.findall(r"  variables (\{.*\})\n", banner)[0])
+    by_text = httpx.post(
+        values["URL"],
+        json={"query": text, "variables": variables},
+        headers={"authorization": f"Bearer {values['IVR_TOKEN'].strip(chr(39))}"},
+    ).json()
+    assert "errors" not in by_text and by_text["data"] == body["data"], by_text
+
+
+def _browser_origin_may_call(port: int) -> None:
+    preflight = httpx.options(
+        f"http://127.0.0.1:{port}/graphql",
+        headers={
+            "origin": "http://localhost:3000",
+            "access-control-request-method": "POST",
+            "access-control-request-headers": "authorization, content-type",
+        },
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["access-control-allow-origin"] == "http://localhost:3000"
+
+
+@pytest.fixture
+def held_port() -> Iterator[int]:
+    """A port another program listens on, with the next one free (the demo's sandbox port)."""
+    port = free_port_pair()
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", port + 1))
+        holder.listen()
+        yield port + 1
+
+
+def _clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if not k.startswith("SWITCHBOARD_")}
+
+
+@pytest.mark.parametrize("command", ["demo-gateway", "demo-sandbox", "serve", "sandbox"])
+def test_a_busy_port_is_one_line_before_any_banner(held_port: int, command: str) -> None:
+    args = {
+        "demo-gateway": ["demo", "--port", str(held_port), "--customers", "100"],
+        "demo-sandbox": ["demo", "--port", str(held_port - 1), "--customers", "100"],
+        "serve": ["serve", "--config", str(ROOT / "switchboard.example.toml")],
+        "sandbox": ["sandbox", "--customers", "100"],
+    }[command]
+    if command in ("serve", "sandbox"):
+        args += ["--port", str(held_port)]
+    done = subprocess.run(
+        [sys.executable, "-m", "gateway", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env=_clean_env(),
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stdout == ""
+    whose = " (the sandbox's: --port + 1)" if command == "demo-sandbox" else ""
+    assert done.stderr == (
+        f"switchboard: port {held_port}{whose} is in use; choose another with --port\n"
+    )
+
+
+def test_sandbox_prints_its_idp_and_a_curl_line_that_mints_a_token() -> None:
+    port = free_port_pair()
+    command = [sys.executable, "-m", "gateway", "sandbox", "--port", str(port)]
+    with subprocess.Popen(
+        [*command, "--customers", "100"],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    ) as sandbox:
+        try:
+            assert sandbox.stdout is not None
+            lines: list[str] = []
+            while not any("Uvicorn running" in line for line in lines):
+                line = sandbox.stdout.readline()
+                assert line, "sandbox exited early:\n" + "".join(lines)
+                lines.append(line)
+            text = "".join(lines)
+            idp = f"http://127.0.0.1:{port}/idp"
+            assert f"Identity provider: {idp} " in text
+            assert f"JWKS: {idp}/.well-known/jwks.json\n" in text
+            curl = next(line.strip() for line in lines if line.strip().startswith("curl "))
+            minted = subprocess.run(["sh", "-c", curl], capture_output=True, text=True, timeout=30)
+            token = json.loads(minted.stdout)["access_token"]
+            keys = jwt.PyJWKSet.from_dict(httpx.get(f"{idp}/.well-known/jwks.json").json())
+            header = jwt.get_unverified_header(token)
+            key = next(k for k in keys.keys if k.key_id == header["kid"])
+            claims = jwt.decode(token, key, algorithms=["RS256"], audience="switchboard")
+            assert claims["iss"] == idp and claims["roles"] == ["agent"]
+        finally:
+            sandbox.send_signal(signal.SIGINT)
+            try:
+                sandbox.wait(timeout=20)  # uvicorn re-raises SIGINT once it has stopped
+            finally:
+                sandbox.kill()
