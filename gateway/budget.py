@@ -271,15 +271,19 @@ return {1, 0}
 
 
 class _Redis:
-    def __init__(self, url: str, seconds: float) -> None:
+    def __init__(self, url: str, seconds: float, clock: Callable[[], float] = time.time) -> None:
         import redis.asyncio as redis  # only when configured
 
         self.redis = redis.from_url(url)
         self.seconds = seconds
+        self.clock = clock
         self.ttl = int(seconds) + 60
 
     def index(self) -> int:
-        return int(time.time() // self.seconds)
+        return int(self.clock() // self.seconds)
+
+    def left(self) -> float:
+        return self.seconds - self.clock() % self.seconds
 
     async def aclose(self) -> None:
         await self.redis.aclose()
@@ -290,8 +294,8 @@ class RedisDataBudget(_Redis):
     the customers it counted when it ends, so concurrent requests of one subject may together
     pass the budget by what each saw left (bounded by the rate limit)."""
 
-    def __init__(self, url: str, seconds: float) -> None:
-        super().__init__(url, seconds)
+    def __init__(self, url: str, seconds: float, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(url, seconds, clock)
         self._open = self.redis.register_script(_OPEN_SCRIPT)
 
     async def open(self, who: Who, limit: int) -> Ledger:
@@ -311,8 +315,8 @@ class RedisDataBudget(_Redis):
 
 
 class RedisLookups(_Redis):
-    def __init__(self, url: str, seconds: float) -> None:
-        super().__init__(url, seconds)
+    def __init__(self, url: str, seconds: float, clock: Callable[[], float] = time.time) -> None:
+        super().__init__(url, seconds, clock)
         self._take = self.redis.register_script(_TAKE_SCRIPT)
 
     async def take(self, who: Who, keys: int, limit: int) -> Taken:
@@ -320,8 +324,7 @@ class RedisLookups(_Redis):
         allowed, alert = await self._take(
             keys=[_key("lk", who, index), _key("lka", who, index)], args=[keys, limit, self.ttl]
         )
-        left = self.seconds - time.time() % self.seconds
-        return Taken(bool(allowed), 0.0 if allowed else left, bool(alert))
+        return Taken(bool(allowed), 0.0 if allowed else self.left(), bool(alert))
 
 
 def budgets_for(
