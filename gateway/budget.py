@@ -129,9 +129,11 @@ class Ledger:
     for a customer's first sensitive value. `counted` is the window's set (shared in-process,
     a snapshot with Redis); `added` what this request counted."""
 
-    __slots__ = ("added", "counted", "exceeded", "limit", "used")
+    __slots__ = ("added", "counted", "exceeded", "limit", "used", "window_start")
 
-    def __init__(self, counted: set[str], used: int, limit: int) -> None:
+    def __init__(self, counted: set[str], used: int, limit: int, window_start: float) -> None:
+        self.window_start = window_start
+        """When the window began (seconds since the epoch), for the alert."""
         self.counted = counted
         self.used = used
         self.limit = limit
@@ -212,7 +214,8 @@ class LocalDataBudget:
 
     async def open(self, who: Who, limit: int) -> Ledger:
         window = self._windows.current(who)
-        return Ledger(window.members, len(window.members), limit)
+        start = window.index * self._windows.seconds
+        return Ledger(window.members, len(window.members), limit, start)
 
     async def commit(self, who: Who, ledger: Ledger) -> bool:
         if not ledger.exceeded:
@@ -299,8 +302,9 @@ class RedisDataBudget(_Redis):
         self._open = self.redis.register_script(_OPEN_SCRIPT)
 
     async def open(self, who: Who, limit: int) -> Ledger:
-        used, members = await self._open(keys=[_key("db", who, self.index())], args=[limit])
-        return Ledger({m.decode() for m in members}, int(used), limit)
+        index = self.index()
+        used, members = await self._open(keys=[_key("db", who, index)], args=[limit])
+        return Ledger({m.decode() for m in members}, int(used), limit, index * self.seconds)
 
     async def commit(self, who: Who, ledger: Ledger) -> bool:
         index = self.index()

@@ -231,6 +231,9 @@ class Guard:
                         self.alerts.append(
                             {
                                 "type": "data_budget_exceeded",
+                                "windowStart": datetime.fromtimestamp(
+                                    self.ledger.window_start, UTC
+                                ).isoformat(),
                                 "windowSeconds": guard.settings.data_budget.window_seconds,
                                 "limit": self.ledger.limit,
                                 "customers": self.ledger.used,

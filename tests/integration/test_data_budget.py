@@ -70,7 +70,8 @@ async def test_a_supervisor_copying_a_thousand_customers_gets_the_budget_and_no_
     assert len(alerts) == 1
     alert = alerts[0]
     assert alert["subject"] == sub and alert["limit"] == BUDGET and alert["customers"] == BUDGET
-    assert alert["windowSeconds"] == 3600 and "customerId" not in alert
+    assert alert["windowSeconds"] == 3600 and alert["windowStart"].endswith(":00:00+00:00")
+    assert "customerId" not in alert and alert["requestId"] and alert["issuer"]
     denied = [e for e in budgeted.audit if e.get("refusal") == "DATA_BUDGET_EXCEEDED"]
     assert len(denied) == 2 * (1_000 - BUDGET) and all(e["outcome"] == "denied" for e in denied)
 
