@@ -57,7 +57,7 @@ class RequestContext:
     loaders: Loaders
     access: Access
     request_id: str
-    """The gateway's own (audit, logs); `client_request_id` is the caller's X-Request-Id."""
+    """The gateway's own (the audit trail's); `client_request_id` is the caller's X-Request-Id."""
     client_request_id: str | None = None
     may_introspect: bool = False
     connection_params: dict[str, Any] | None = None

@@ -17,11 +17,10 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class RequestId:
-    """Mint the request's own id (the audit trail's and the logs' `requestId`: never the
-    caller's); keep a well-formed X-Request-Id from the caller as its client id
-    (`clientRequestId`). The response echoes the caller's id when given, else the minted one, in
-    the X-Request-Id header and `extensions.requestId`, as clients correlating by their own id
-    expect."""
+    """Mint the request's own id (the audit trail's `requestId`: never the caller's); keep a
+    well-formed X-Request-Id from the caller as its client id (`clientRequestId`). The response
+    echoes the caller's id when given, else the minted one, in the X-Request-Id header and
+    `extensions.requestId`, as clients correlating by their own id expect."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
