@@ -5,6 +5,7 @@ before any back-end call, and each one is audited without its key."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -46,10 +47,15 @@ async def test_the_area_code_attack_is_refused_early_without_back_end_calls(
     last4 = phone[-4:]
     agent = await mint_token(limited.sandbox, sub="agent-oracle", roles=["agent"])
 
-    # ten aliased guesses in one request: refused whole, nothing asked of any system
+    # ten aliased guesses in one request: refused whole, nothing asked of any system (not even
+    # the CCaaS question an X-Interaction-Id would raise for the agent's verification)
     await limited.reset()
     limited.audit.clear()
-    body = await limited.query(guesses(last4, list(range(201, 211))), token=agent)
+    body = await limited.query(
+        guesses(last4, list(range(201, 211))),
+        token=agent,
+        headers={"x-interaction-id": str(uuid.uuid4())},
+    )
     assert body["data"] is None and codes(body) == ["LOOKUP_LIMIT"]
     assert await limited.calls() == {}
     lines = [e for e in limited.audit if e["type"] == "lookup"]
