@@ -17,7 +17,7 @@ from typing import Any
 from sources.sandbox.client import mint_token, sample_customers, set_fault
 
 from .load import drive
-from .processes import BENCH_RATE_LIMIT, gateway_process, sandbox_process
+from .processes import BENCH_BUDGETS, BENCH_RATE_LIMIT, gateway_process, sandbox_process
 from .scenarios import SCREEN_POP
 
 
@@ -28,7 +28,7 @@ async def run(seconds: float, concurrencies: list[int]) -> list[dict[str, Any]]:
         phone = (await sample_customers(sandbox, 1))[0]["phones"][0]
         payload = {"query": SCREEN_POP, "variables": {"phone": phone}}
         headers = {"authorization": f"Bearer {token}"}
-        with gateway_process(sandbox, BENCH_RATE_LIMIT) as (url, pid):
+        with gateway_process(sandbox, BENCH_RATE_LIMIT + BENCH_BUDGETS) as (url, pid):
             for scenario in ("no faults", "core down, ccaas slow"):
                 faulty = scenario != "no faults"
                 await set_fault(sandbox, "core", mode="down" if faulty else "ok")

@@ -58,6 +58,7 @@ from sources.sandbox.client import (
 
 from .load import Metrics, cpu_seconds, drive, metric_sum, peak_rss_mb, rss_mb
 from .processes import (
+    BENCH_BUDGETS,
     BENCH_RATE_LIMIT,
     Starting,
     floor_starting,
@@ -364,10 +365,12 @@ def _sha256(text: str) -> str:
 
 def gateway_toml(manifest: str) -> str:
     """What the benchmark changes in the gateway's default configuration: the per-caller rate
-    limit out of the way (one token drives all the load; the limiter still runs), and the IVR
-    query registered as a trusted document (bots may run registered operations only)."""
+    limit, data budget and lookup window out of the way (one token drives all the load; they
+    still run), and the IVR query registered as a trusted document (bots may run registered
+    operations only)."""
     return (
         BENCH_RATE_LIMIT
+        + BENCH_BUDGETS
         + f"""
 [trusted_documents]
 manifest = "{manifest}"

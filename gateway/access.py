@@ -5,10 +5,11 @@ customer, and the audit records of what was read. Decisions are synchronous and 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from graphql import GraphQLError
@@ -20,16 +21,31 @@ from .auth import Principal
 from .policy import Policy
 from .treatments import Masker
 
+if TYPE_CHECKING:
+    from .budget import Ledger
+
 __all__ = ["Access", "FieldForbidden", "Verification"]
 
 
+_REFUSAL: ContextVar[str | None] = ContextVar("switchboard_refusal", default=None)
+"""Why the "deny" that `decide`/`note` just returned was not the policy's (the caller's data
+budget is spent): read by the `FieldForbidden` its caller builds next, in the same synchronous
+step, so masking and compiled plans report it without knowing of budgets."""
+
+_REFUSALS = {"DATA_BUDGET_EXCEEDED": "the caller's data budget for this window is spent"}
+
+
 class FieldForbidden(GraphQLError):
-    """The policy denies this field to the caller: null plus FORBIDDEN_FIELD at its path."""
+    """The policy denies this field to the caller: null plus FORBIDDEN_FIELD at its path (or
+    DATA_BUDGET_EXCEEDED when the caller's data budget refused it)."""
 
     def __init__(self, klass: SensitiveClass) -> None:
+        code = _REFUSAL.get()
+        if code is not None:
+            _REFUSAL.set(None)
         super().__init__(
-            "not permitted for the caller's roles",
-            extensions={"code": "FORBIDDEN_FIELD", "class": klass.value},
+            _REFUSALS.get(code or "", "not permitted for the caller's roles"),
+            extensions={"code": code or "FORBIDDEN_FIELD", "class": klass.value},
         )
 
 
@@ -117,6 +133,7 @@ class _Read:
     owner: Owner
     verified: bool
     count: int = 1
+    refusal: str | None = None
 
 
 class Access:
@@ -136,6 +153,16 @@ class Access:
         self.interaction_id = interaction_id
         self._decided: dict[tuple[SensitiveClass, bool], str] = {}
         self._reads: dict[tuple[str, str | None, str | None], _Read] = {}
+        self.budget: Ledger | None = None
+        """The caller's data budget (gateway/budget.py), when one applies."""
+
+    def _within_budget(self, owner: Owner, treatment: str) -> str | None:
+        """None, or why a value the policy grants is refused: the customer would be one more
+        than the caller's budget allows (deny and redact reveal nothing, so never count)."""
+        if self.budget is None or treatment in ("deny", "redact") or self.budget.admit(owner):
+            return None
+        _REFUSAL.set("DATA_BUDGET_EXCEEDED")
+        return "DATA_BUDGET_EXCEEDED"
 
     def decide(self, field: str, klass: SensitiveClass, owner: Owner, path: Any) -> str:
         """The treatment for one value of `field` (a "Type.field" coordinate, suffixed with the
@@ -146,14 +173,19 @@ class Access:
         read = self._reads.get((field, owner.customer_id, owner.profile_id))
         if read is not None:
             read.count += 1
+            if read.refusal is not None:
+                _REFUSAL.set(read.refusal)
             return read.treatment
         verified = self.verification.covers(owner)
         treatment = self._decided.get((klass, verified))
         if treatment is None:
             treatment = self.policy.treatment(self.principal.roles, klass, verified)
             self._decided[(klass, verified)] = treatment
+        refusal = self._within_budget(owner, treatment)
+        if refusal is not None:
+            treatment = "deny"
         self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
-            klass, treatment, path, owner, verified
+            klass, treatment, path, owner, verified, refusal=refusal
         )
         return treatment
 
@@ -172,23 +204,36 @@ class Access:
         read = self._reads.get((field, owner.customer_id, owner.profile_id))
         if read is not None:
             read.count += 1
+            if read.refusal is not None:
+                _REFUSAL.set(read.refusal)
             return read.treatment
         verified = self.verification.covers(owner)
         treatment = treatments[verified]
+        refusal = self._within_budget(owner, treatment)
+        if refusal is not None:
+            treatment = "deny"
         self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
-            klass, treatment, (path, key), owner, verified
+            klass, treatment, (path, key), owner, verified, refusal=refusal
         )
         return treatment
 
-    def audit_lines(self, request_id: str, operation: str | None) -> bytes:
+    def audit_lines(
+        self,
+        request_id: str,
+        operation: str | None,
+        client_request_id: str | None = None,
+        customers: Mapping[str, str] | None = None,
+    ) -> bytes:
         """The request's audit events as JSON lines. What every event of the request shares is
-        encoded once; a screen-pop over 200 customers emits ~4,000 events."""
+        encoded once; a screen-pop over 200 customers emits ~4,000 events. `customers` names
+        the customer of a read known only by its CCaaS profile (an `interaction(id:)`)."""
         common = (
             orjson.dumps(
                 {
                     "type": "sensitive_read",
                     "time": datetime.now(UTC).isoformat(),
                     "requestId": request_id,
+                    "clientRequestId": client_request_id,
                     "subject": self.principal.subject,
                     "issuer": self.principal.issuer,
                     "roles": sorted(self.principal.roles),
@@ -204,17 +249,21 @@ class Access:
             if treatment == "redact":
                 continue
             owner = read.owner
+            customer_id = owner.customer_id
+            if customer_id is None and customers and owner.profile_id is not None:
+                customer_id = customers.get(owner.profile_id)
             own = orjson.dumps(
                 {
                     "class": read.klass.value,
                     "field": field.partition(":")[0],
                     "path": ".".join(map(str, _as_list(read.path))),
                     "values": read.count,
-                    "customerId": owner.customer_id,
+                    "customerId": customer_id,
                     "profileId": owner.profile_id,
                     "verified": read.verified,
                     "treatment": treatment,
                     "outcome": "denied" if treatment == "deny" else "granted",
+                    **({"refusal": read.refusal} if read.refusal else {}),
                 }
             )
             lines.append(common + own[1:] + b"\n")

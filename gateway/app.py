@@ -57,6 +57,8 @@ class RequestContext:
     loaders: Loaders
     access: Access
     request_id: str
+    """The gateway's own (the audit trail's); `client_request_id` is the caller's X-Request-Id."""
+    client_request_id: str | None = None
     may_introspect: bool = False
     connection_params: dict[str, Any] | None = None
 
@@ -107,13 +109,15 @@ class GraphQLView(GraphQL[RequestContext, None]):
             loaders=loaders,
             access=await self.guard.access(principal, loaders, interaction_id),
             request_id=request.state.request_id,
+            client_request_id=request.state.client_request_id,
             may_introspect=self.server.may_introspect(principal.roles),
         )
 
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
-        request_id: str = request.state.request_id
+        # the id the client knows: its own when it sent one (RequestId)
+        request_id: str = request.state.client_request_id or request.state.request_id
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             response["errors"] = [format_error(e, request_id) for e in result.errors]
@@ -220,7 +224,7 @@ def create_app(
             await sources.aclose()
             if limiter is not None:
                 await limiter.aclose()
-            guard.audit.close()
+            await guard.aclose()  # the audit lines still queued are written first
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})

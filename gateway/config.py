@@ -18,12 +18,13 @@ import os
 import re
 import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
 from sources import SYSTEMS, SourceSettings
 
+from .budget import DataBudgetSettings, LookupSettings
 from .limits import LimitSettings
 from .ratelimit import RateLimitSettings, Rule
 
@@ -157,6 +158,13 @@ class PolicySettings:
 class AuditSettings:
     sink: str = "stdout"
     """Where audit events go, one JSON line each: "stdout", "stderr" or a file path."""
+    max_pending: int = 1024
+    """Requests whose lines may wait for the sink; when all are taken, operations are refused
+    (503 AUDIT_UNAVAILABLE) rather than lines dropped."""
+
+    def __post_init__(self) -> None:
+        if self.max_pending < 1:
+            raise ValueError("max_pending must be at least 1")
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +177,8 @@ class Config:
     limits: LimitSettings = field(default_factory=LimitSettings)
     trusted_documents: TrustedDocumentSettings = field(default_factory=TrustedDocumentSettings)
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
+    data_budget: DataBudgetSettings = field(default_factory=DataBudgetSettings)
+    lookups: LookupSettings = field(default_factory=LookupSettings)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -267,18 +277,47 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     }
     policy = _section(PolicySettings, "policy", raw.get("policy", {}), env)
     audit = _section(AuditSettings, "audit", raw.get("audit", {}), env)
+    limits = raw.get("limits", {})
+    if not isinstance(limits, Mapping):
+        raise ConfigError("[limits] must be a table")
+    budgets = {k: limits[k] for k in ("data_budget", "lookups") if k in limits}
+    limits = {k: v for k, v in limits.items() if k not in budgets}
     return Config(
         server=server,
         auth=auth,
         sources=sources,
         policy=policy,
         audit=audit,
-        limits=_section(LimitSettings, "limits", raw.get("limits", {}), env),
+        limits=_section(LimitSettings, "limits", limits, env),
         trusted_documents=_section(
             TrustedDocumentSettings, "trusted_documents", raw.get("trusted_documents", {}), env
         ),
         rate_limit=_rate_limit(raw.get("rate_limit", {}), env),
+        data_budget=_per_role(DataBudgetSettings, "data_budget", budgets, env),
+        lookups=_per_role(LookupSettings, "lookups", budgets, env),
     )
+
+
+def _per_role(cls: type[Any], name: str, tables: Mapping[str, Any], env: Mapping[str, str]) -> Any:
+    """[limits.<name>] with a `roles` table of {role: limit} over the default ones."""
+    table = tables.get(name, {})
+    where = f"limits.{name}"
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"[{where}] must be a table")
+    roles = table.get("roles")
+    if roles is not None and (
+        not isinstance(roles, Mapping)
+        or not all(isinstance(v, int) and not isinstance(v, bool) for v in roles.values())
+    ):
+        raise ConfigError(f"[{where}.roles] must map roles to whole numbers")
+    common = {k: v for k, v in table.items() if k != "roles"}
+    settings = _section(cls, where, common, env)
+    if roles is None:
+        return settings
+    try:
+        return replace(settings, roles={**settings.roles, **roles})
+    except ValueError as exc:
+        raise ConfigError(f"[{where}] {exc}") from None
 
 
 def _rate_limit(table: Any, env: Mapping[str, str]) -> RateLimitSettings:

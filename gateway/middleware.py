@@ -17,7 +17,10 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 
 class RequestId:
-    """Take a well-formed X-Request-Id from the caller or mint one; echo it on the response."""
+    """Mint the request's own id (the audit trail's `requestId`: never the caller's); keep a
+    well-formed X-Request-Id from the caller as its client id (`clientRequestId`). The response
+    echoes the caller's id when given, else the minted one, in the X-Request-Id header and
+    `extensions.requestId`, as clients correlating by their own id expect."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -27,13 +30,17 @@ class RequestId:
             await self.app(scope, receive, send)
             return
         given = _header(scope, b"x-request-id")
-        request_id = given if given and _REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
-        scope.setdefault("state", {})["request_id"] = request_id
+        client_id = given if given and _REQUEST_ID.fullmatch(given) else None
+        request_id = uuid.uuid4().hex
+        state = scope.setdefault("state", {})
+        state["request_id"] = request_id
+        state["client_request_id"] = client_id
+        echoed = (client_id or request_id).encode()
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = list(message.get("headers", []))
-                headers.append((b"x-request-id", request_id.encode()))
+                headers.append((b"x-request-id", echoed))
                 message = {**message, "headers": headers}
             await send(message)
 

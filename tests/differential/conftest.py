@@ -165,6 +165,12 @@ roles = []
 
 [rate_limit]
 enabled = false
+
+[limits.data_budget]
+enabled = false
+
+[limits.lookups]
+enabled = false
 """
 
 
