@@ -220,6 +220,8 @@ def env_names() -> list[str]:
         ("policy", PolicySettings),
         ("audit", AuditSettings),
         ("limits", LimitSettings),
+        ("limits.data_budget", DataBudgetSettings),
+        ("limits.lookups", LookupSettings),
         ("trusted_documents", TrustedDocumentSettings),
         ("rate_limit", RateLimitSettings),
     ]

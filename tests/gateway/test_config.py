@@ -202,7 +202,9 @@ def test_every_section_of_the_config_has_its_variables() -> None:
     refused as unknown."""
     names = env_names()
     for section in fields(Config):
-        where = "SOURCES_CORE" if section.name == "sources" else section.name.upper()
+        nested = {"sources": "SOURCES_CORE", "data_budget": "LIMITS_DATA_BUDGET"}
+        nested["lookups"] = "LIMITS_LOOKUPS"
+        where = nested.get(section.name, section.name.upper())
         assert any(n.startswith(f"SWITCHBOARD_{where}_") for n in names), section.name
     config = build_config({"auth": AUTH, "sources": SOURCES}, env={})
     server = {f.name: getattr(config.server, f.name) for f in fields(ServerSettings)}
