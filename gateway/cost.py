@@ -132,10 +132,10 @@ class _Cost:
     def list_size(self, field: GraphQLField, node: FieldNode) -> int:
         """1 for a non-list; else its coerced `first:`, its `ids` count, or the default."""
         listed = is_list_type(get_nullable_type(field.type))
-        if not field.args:
-            return self.limits.default_list_size if listed else 1
-        arguments = get_argument_values(field, node, self.variables, hide_suggestions=True)
         size = self.limits.default_list_size if listed else 1
+        if "first" not in field.args and "ids" not in field.args:
+            return size
+        arguments = get_argument_values(field, node, self.variables, hide_suggestions=True)
         first = arguments.get("first")
         if isinstance(first, int):
             if first > self.limits.max_first:
