@@ -27,11 +27,13 @@ __all__ = ["conceal", "guardrails", "written_names"]
 _DID_YOU_MEAN = re.compile(r"\s*Did you mean[^?]*\?")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
 _NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+_STRINGS = (TokenKind.STRING, TokenKind.BLOCK_STRING)
 
 
 def written_names(text: str) -> frozenset[str]:
-    """The names among the document's tokens: comments and string values are not names the
-    caller wrote in the operation (`# Customer ID!` must not unlock 'Customer')."""
+    """The names among the document's tokens (and the words of its string values, which an
+    error may quote back). Comments are not tokens: `# Customer ID!` must not unlock
+    'Customer'."""
     names: set[str] = set()
     lexer = Lexer(Source(text))
     try:
@@ -39,6 +41,8 @@ def written_names(text: str) -> frozenset[str]:
         while token.kind != TokenKind.EOF:
             if token.kind == TokenKind.NAME and token.value is not None:
                 names.add(token.value)
+            elif token.kind in _STRINGS and token.value is not None:
+                names.update(_NAME.findall(token.value))  # the caller's own values
             token = lexer.advance()
     except GraphQLError:
         pass  # a syntax error: the names before it
@@ -71,6 +75,10 @@ def guardrails(
     """`suggestions`: "Did you mean ...?" in errors (the development profile only)."""
 
     class Guardrails(SchemaExtension):
+        registered = False
+        """A trusted document: shape and validation were checked at start-up, cost was not
+        (it depends on the variables)."""
+
         def on_operation(self) -> Iterator[None]:
             ec = self.execution_context
             ec.parse_options["max_tokens"] = limits.max_tokens
@@ -80,7 +88,7 @@ def guardrails(
             if registered is not None:
                 ec.query = registered.text
                 ec.graphql_document = registered.document
-                ec.pre_execution_errors = []  # validated at start-up
+                self.registered = True
             elif roles & trusted_roles:
                 # before anything is parsed: these callers run registered operations only
                 raise GraphQLError(
@@ -102,7 +110,8 @@ def guardrails(
             ec = self.execution_context
             document = ec.graphql_document
             if ec.pre_execution_errors is None and document is not None:
-                ec.pre_execution_errors = self._check(document)
+                checked = self._cost(document) if self.registered else self._check(document)
+                ec.pre_execution_errors = checked  # set, so strawberry does not validate again
             yield
 
         def _check(self, document: Any) -> list[GraphQLError]:
@@ -118,8 +127,11 @@ def guardrails(
             errors = validate_cached(
                 schema, text, document, rule_set, hide_suggestions=not suggestions
             )
-            if errors:
-                return errors
+            return errors or self._cost(document)
+
+        def _cost(self, document: Any) -> list[GraphQLError]:
+            ec = self.execution_context
+            schema = ec.schema._schema
             try:
                 cost = estimate_cost(schema, document, ec.operation_name, ec.variables, limits)
             except GraphQLError as error:

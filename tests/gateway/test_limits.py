@@ -22,6 +22,7 @@ from gateway.limits import (
     parse_cached,
     validate_cached,
 )
+from gateway.trusted import TrustedDocuments, sha256
 from schema import build_schema
 
 LIMITS = LimitSettings()
@@ -205,6 +206,7 @@ async def test_a_name_in_a_comment_is_not_a_name_the_caller_wrote() -> None:
     message = result.errors[0].message
     assert "Customer" not in message and "ID!" not in message, message
     assert "Customer" not in written_names("# Customer\n{ customer }")
+    assert written_names('{ customer(id: "ten x") { id } }') >= {"customer", "id", "ten", "x"}
 
 
 async def test_concealment_replaces_the_cached_errors_instead_of_editing_them() -> None:
@@ -255,3 +257,19 @@ def test_a_parsed_document_keeps_no_comment_tokens() -> None:
         kinds.append(token.kind.value)
         token = token.next
     assert "Comment" not in kinds and len(kinds) == 5  # SOF { __typename } EOF
+
+
+async def test_a_trusted_document_is_costed_with_its_variables() -> None:
+    text = 'query($n: Int = 10) { customer(id: "1") { interactions(first: $n) { id } } }'
+    trusted = TrustedDocuments.from_entries({sha256(text): text}, build_schema()._schema)
+    rails = guardrails(LIMITS, trusted, frozenset({"ivr"}))
+    schema = build_schema([rails])
+    ivr = Context(False, Principal(frozenset({"ivr"})))
+    result = await schema.execute(
+        None,
+        variable_values={"n": 500},
+        context_value=ivr,
+        operation_extensions={"persistedQuery": {"sha256Hash": sha256(text)}},
+    )
+    assert result.data is None and result.errors is not None
+    assert result.errors[0].extensions == {"code": "LIST_LIMIT"}
