@@ -20,7 +20,6 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.types import ASGIApp
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.extensions import ParserCache
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
@@ -171,12 +170,19 @@ def create_app(
     trusted = None
     if config.trusted_documents.manifest:  # parsed and validated once, here
         trusted = TrustedDocuments.load(config.trusted_documents.manifest, build_schema()._schema)
-    rails = guardrails(config.limits, trusted, frozenset(config.trusted_documents.roles))
-    extensions = [rails, lambda: ParserCache(maxsize=512), guard.audit_extension()]
+    # "Did you mean ...?" in development only; Guardrails also parses, through a cache
+    # bounded by bytes (strawberry's ParserCache counts entries of any size)
+    suggestions = config.server.profile == "development"
+    rails = guardrails(
+        config.limits, trusted, frozenset(config.trusted_documents.roles), suggestions=suggestions
+    )
+    extensions = [rails, guard.audit_extension()]
     metrics = Metrics()
     plans = PlanCache(guard.policy, guard.masker, metrics, config.server.plan_cache_size)
     compiled = config.server.execution == "compiled"
-    schema = build_schema(extensions, executor_class(plans, compiled=compiled))
+    schema = build_schema(
+        extensions, executor_class(plans, compiled=compiled), suggestions=suggestions
+    )
     install_masking(schema)
     if compiled and trusted is not None:
         documents = [(d.text, d.document) for d in trusted.documents.values()]

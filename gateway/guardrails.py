@@ -1,5 +1,5 @@
-"""The schema extension that enforces `limits` and `trusted` on every operation, and keeps the
-schema from leaking to callers who may not introspect it."""
+"""The schema extension that enforces `limits` and `trusted` on every operation, parses through
+a byte-bounded cache, and keeps the schema from leaking to callers who may not introspect it."""
 
 from __future__ import annotations
 
@@ -7,43 +7,78 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError
+from graphql import GraphQLError, Lexer, Source, TokenKind
 from strawberry.extensions import SchemaExtension
 
+from .cost import estimate_cost
 from .limits import (
     LimitSettings,
-    estimate_cost,
+    copy_error,
+    document_too_large,
     limit_error,
     measure_cached,
-    rule_sets,
+    parse_cached,
     validate_cached,
 )
 from .trusted import TrustedDocuments
 
-__all__ = ["conceal", "guardrails"]
+__all__ = ["conceal", "guardrails", "written_names"]
 
 _DID_YOU_MEAN = re.compile(r"\s*Did you mean[^?]*\?")
 _QUOTED = re.compile(r"'([^']+)'|\"([^\"]+)\"")
+_NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
+_STRINGS = (TokenKind.STRING, TokenKind.BLOCK_STRING)
 
 
-def conceal(message: str, written: str) -> str:
-    """Drop "Did you mean" and any quoted name the caller did not write themselves: with
+def written_names(text: str) -> frozenset[str]:
+    """The names among the document's tokens (and the words of its string values, which an
+    error may quote back). Comments are not tokens: `# Customer ID!` must not unlock
+    'Customer'."""
+    names: set[str] = set()
+    lexer = Lexer(Source(text))
+    try:
+        token = lexer.advance()  # comments are skipped by the lexer
+        while token.kind != TokenKind.EOF:
+            if token.kind == TokenKind.NAME and token.value is not None:
+                names.add(token.value)
+            elif token.kind in _STRINGS and token.value is not None:
+                names.update(_NAME.findall(token.value))  # the caller's own values
+            token = lexer.advance()
+    except GraphQLError:
+        pass  # a syntax error: the names before it
+    return frozenset(names)
+
+
+def conceal(message: str, written: frozenset[str]) -> str:
+    """Drop "Did you mean" and any quoted text naming something the caller did not write: with
     introspection off, errors must not teach the schema (no type, field, argument, enum value
-    or input field the request did not already contain)."""
+    or input field the request's tokens did not already contain)."""
 
     def hide(match: re.Match[str]) -> str:
-        name = match.group(1) or match.group(2)
-        return match.group(0) if name in written else "'…'"
+        quoted = match.group(1) or match.group(2)
+        return match.group(0) if set(_NAME.findall(quoted)) <= written else "'…'"
 
-    return _QUOTED.sub(hide, _DID_YOU_MEAN.sub("", message))
+    return _QUOTED.sub(hide, without_suggestions(message))
+
+
+def without_suggestions(message: str) -> str:
+    return _DID_YOU_MEAN.sub("", message)
 
 
 def guardrails(
-    limits: LimitSettings, trusted: TrustedDocuments | None, trusted_roles: frozenset[str]
+    limits: LimitSettings,
+    trusted: TrustedDocuments | None,
+    trusted_roles: frozenset[str],
+    *,
+    suggestions: bool = False,
 ) -> type[SchemaExtension]:
-    introspective_rules, closed_rules = rule_sets()
+    """`suggestions`: "Did you mean ...?" in errors (the development profile only)."""
 
     class Guardrails(SchemaExtension):
+        registered = False
+        """A trusted document: shape and validation were checked at start-up, cost was not
+        (it depends on the variables)."""
+
         def on_operation(self) -> Iterator[None]:
             ec = self.execution_context
             ec.parse_options["max_tokens"] = limits.max_tokens
@@ -53,29 +88,30 @@ def guardrails(
             if registered is not None:
                 ec.query = registered.text
                 ec.graphql_document = registered.document
-                ec.pre_execution_errors = []  # validated at start-up
+                self.registered = True
             elif roles & trusted_roles:
                 # before anything is parsed: these callers run registered operations only
                 raise GraphQLError(
                     "only registered operations may be run with this token",
                     extensions={"code": "PERSISTED_QUERY_NOT_FOUND"},
                 )
+            elif ec.query and (too_large := document_too_large(ec.query, limits)):
+                raise too_large
             yield
-            if context is not None and not context.may_introspect:
-                written = ec.query or ""
-                if ec.pre_execution_errors:
-                    ec.pre_execution_errors = [
-                        _concealed(e, written) for e in ec.pre_execution_errors
-                    ]
-                for error in _result_errors(ec):
-                    if error.original_error is None:
-                        error.message = conceal(error.message, written)
+            self._conceal(context)
+
+        def on_parse(self) -> Iterator[None]:
+            ec = self.execution_context
+            if ec.graphql_document is None and ec.query:
+                ec.graphql_document = parse_cached(ec.query, ec.parse_options)
+            yield
 
         def on_validate(self) -> Iterator[None]:
             ec = self.execution_context
             document = ec.graphql_document
             if ec.pre_execution_errors is None and document is not None:
-                ec.pre_execution_errors = self._check(document)
+                checked = self._cost(document) if self.registered else self._check(document)
+                ec.pre_execution_errors = checked  # set, so strawberry does not validate again
             yield
 
         def _check(self, document: Any) -> list[GraphQLError]:
@@ -85,13 +121,19 @@ def guardrails(
             if violation is not None:
                 return [violation]
             context: Any = ec.context
-            may_introspect = context is None or context.may_introspect
-            rules = introspective_rules if may_introspect else closed_rules
-            errors = validate_cached(ec.schema._schema, text, document, rules)
-            if errors:
-                return errors
+            may_introspect = context is not None and context.may_introspect  # fail closed
+            rule_set = "open" if may_introspect else "closed"
+            schema = ec.schema._schema
+            errors = validate_cached(
+                schema, text, document, rule_set, hide_suggestions=not suggestions
+            )
+            return errors or self._cost(document)
+
+        def _cost(self, document: Any) -> list[GraphQLError]:
+            ec = self.execution_context
+            schema = ec.schema._schema
             try:
-                cost = estimate_cost(document, ec.operation_name, ec.variables, limits)
+                cost = estimate_cost(schema, document, ec.operation_name, ec.variables, limits)
             except GraphQLError as error:
                 return [error]
             if cost > limits.max_cost:
@@ -99,24 +141,31 @@ def guardrails(
                 return [limit_error(message, "COST_LIMIT")]
             return []
 
+        def _conceal(self, context: Any) -> None:
+            """Replace, never edit: the errors may be shared (copy-on-write)."""
+            ec = self.execution_context
+            hide_names = context is None or not context.may_introspect
+            if suggestions and not hide_names:
+                return
+            written = written_names(ec.query or "") if hide_names else frozenset()
+
+            def rewrite(errors: list[GraphQLError]) -> list[GraphQLError]:
+                return [
+                    error
+                    if error.original_error is not None
+                    else copy_error(
+                        error,
+                        conceal(error.message, written)
+                        if hide_names
+                        else without_suggestions(error.message),
+                    )
+                    for error in errors
+                ]
+
+            if ec.pre_execution_errors:
+                ec.pre_execution_errors = rewrite(ec.pre_execution_errors)
+            result = ec.result
+            if result is not None and result.errors:
+                result.errors = rewrite(list(result.errors))
+
     return Guardrails
-
-
-def _concealed(error: GraphQLError, written: str) -> GraphQLError:
-    """A copy: validation results are cached and shared between requests."""
-    if error.original_error is not None:
-        return error
-    return GraphQLError(
-        conceal(error.message, written),
-        error.nodes,
-        error.source,
-        error.positions,
-        error.path,
-        error.original_error,
-        error.extensions,
-    )
-
-
-def _result_errors(ec: Any) -> list[GraphQLError]:
-    result = ec.result
-    return list(result.errors or ()) if result is not None else []

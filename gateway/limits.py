@@ -1,19 +1,27 @@
 """What one operation may ask, checked cheapest first, before any back-end call.
 
-1. Tokens, while parsing (graphql-core aborts the parse at the limit).
+1. The document's size in bytes, before anything else (a body may carry large variables; a
+   document has no reason to be large), then tokens, while parsing (graphql-core aborts the
+   parse at the limit).
 2. The document's shape, in one walk of the parsed document (cached per document): depth,
    aliases, root fields, directives, and the same field repeated in one selection set. These
    run *before* validation, whose field-merging rule is the expensive part (a 200-alias
    document costs ~33 ms to validate), so an abusive document costs almost nothing.
-3. Validation (cached per document and rule set; the rule sets are built once, so the cache
-   keeps hitting), with introspection refused for callers who may not introspect.
-4. Cost, once the variables are known: every field costs 1, times the size of each list above
-   it (`customers(ids:)` counts its ids, `first:` its value), and every `first:`/`ids` is capped.
+   Introspection (`__schema`/`__type` at the root, by field name, never by alias) has a depth
+   cap of its own: the standard introspection queries of graphql-js and GraphiQL are 15 deep.
+3. Validation (cached per document and rule set), with introspection refused for callers who
+   may not introspect; graphql-core's MaxIntrospectionDepthRule bounds `fields { type {
+   fields ...` for those who may.
+4. Cost, once the variables are known (`gateway.cost`).
+
+Every cache here is keyed by document text and bounded by *bytes*, not entries: a text is up to
+`max_document_bytes`, and a parsed document keeps its text and tokens alive.
 """
 
 from __future__ import annotations
 
 import functools
+import sys
 import threading
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
@@ -28,34 +36,44 @@ from graphql import (
     GraphQLError,
     GraphQLSchema,
     InlineFragmentNode,
-    IntValueNode,
-    ListValueNode,
-    Node,
     NoSchemaIntrospectionCustomRule,
     OperationDefinitionNode,
     SelectionSetNode,
-    VariableNode,
+    Token,
+    TokenKind,
+    parse,
     specified_rules,
     validate,
 )
 from graphql.validation import ASTValidationRule
 
 __all__ = [
+    "INTROSPECTION_ROOTS",
+    "PARSED",
+    "SHAPES",
+    "VALIDATIONS",
     "LimitSettings",
     "Shape",
-    "estimate_cost",
+    "document_too_large",
     "limit_error",
     "measure",
     "measure_cached",
+    "parse_cached",
     "rule_sets",
     "validate_cached",
 ]
+
+INTROSPECTION_ROOTS = frozenset({"__schema", "__type"})
 
 
 @dataclass(frozen=True, slots=True)
 class LimitSettings:
     max_tokens: int = 2000
+    max_document_bytes: int = 64 * 1024
+    """The query text, UTF-8; checked before the parse (the body limit is the server's)."""
     max_depth: int = 10
+    max_introspection_depth: int = 20
+    """Depth of a `__schema`/`__type` selection (the standard introspection query is 15)."""
     max_aliases: int = 30
     max_root_fields: int = 10
     max_directives: int = 20
@@ -64,14 +82,35 @@ class LimitSettings:
     max_cost: int = 100_000
     max_first: int = 100
     max_ids: int = 1000
+    default_list_size: int = 5
+    """What a list without a `first:` or `ids` argument counts for in the cost."""
 
     def __post_init__(self) -> None:
-        if min(self.max_tokens, self.max_depth, self.max_root_fields, self.max_cost) < 1:
+        values = (
+            self.max_tokens,
+            self.max_document_bytes,
+            self.max_depth,
+            self.max_introspection_depth,
+            self.max_root_fields,
+            self.max_cost,
+            self.default_list_size,
+        )
+        if min(values) < 1:
             raise ValueError("limits must be positive")
 
 
 def limit_error(message: str, code: str) -> GraphQLError:
     return GraphQLError(message, extensions={"code": code})
+
+
+def document_too_large(text: str, limits: LimitSettings) -> GraphQLError | None:
+    size = len(text)
+    if size * 4 > limits.max_document_bytes:  # only then can the UTF-8 form be too large
+        size = len(text.encode("utf-8", "surrogatepass"))
+    if size <= limits.max_document_bytes:
+        return None
+    message = f"document too large: {size} bytes; at most {limits.max_document_bytes}"
+    return limit_error(message, "DOCUMENT_TOO_LARGE")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,10 +121,17 @@ class Shape:
     directives: int
     repeats: int
     """The most times one response key appears in one selection set."""
+    introspection_depth: int = 0
 
     def violation(self, limits: LimitSettings) -> GraphQLError | None:
         checks = (
             (self.depth, limits.max_depth, "DEPTH_LIMIT", "nested {0} levels deep; at most {1}"),
+            (
+                self.introspection_depth,
+                limits.max_introspection_depth,
+                "INTROSPECTION_DEPTH_LIMIT",
+                "introspection nested {0} levels deep; at most {1}",
+            ),
             (self.aliases, limits.max_aliases, "ALIAS_LIMIT", "{0} aliases; at most {1}"),
             (
                 self.root_fields,
@@ -128,13 +174,16 @@ def measure(document: DocumentNode) -> Shape:
         elif isinstance(definition, FragmentDefinitionNode):
             walk.directives += len(definition.directives or ())
             walk.count(definition.selection_set)
-    return Shape(walk.max_depth, walk.aliases, roots, walk.directives, walk.repeats)
+    return Shape(
+        walk.max_depth, walk.aliases, roots, walk.directives, walk.repeats, walk.introspection
+    )
 
 
 class _Walk:
     def __init__(self, fragments: Mapping[str, FragmentDefinitionNode]) -> None:
         self.fragments = fragments
         self.max_depth = 0
+        self.introspection = 0
         self.aliases = 0
         self.directives = 0
         self.repeats = 0
@@ -170,172 +219,180 @@ class _Walk:
         if keys:
             self.repeats = max(self.repeats, *keys.values())
 
-    def depth_of(self, selections: SelectionSetNode, depth: int, path: frozenset[str]) -> None:
+    def depth_of(
+        self,
+        selections: SelectionSetNode,
+        depth: int,
+        path: frozenset[str],
+        introspection: bool = False,
+    ) -> None:
+        """Depth below an introspection root (by field *name*: an alias cannot make a data
+        field look like one) counts towards the introspection cap; validation then allows
+        only introspection types under it."""
         if depth == 0:
             self.count(selections)
         for node in selections.selections:
             if isinstance(node, FieldNode):
-                self.max_depth = max(self.max_depth, depth + 1)
+                inside = introspection or (depth == 0 and node.name.value in INTROSPECTION_ROOTS)
+                if inside:
+                    self.introspection = max(self.introspection, depth + 1)
+                else:
+                    self.max_depth = max(self.max_depth, depth + 1)
                 if node.selection_set is not None:
-                    self.depth_of(node.selection_set, depth + 1, path)
+                    self.depth_of(node.selection_set, depth + 1, path, inside)
             elif isinstance(node, InlineFragmentNode):
-                self.depth_of(node.selection_set, depth, path)
+                self.depth_of(node.selection_set, depth, path, introspection)
             elif isinstance(node, FragmentSpreadNode):
                 name = node.name.value
                 fragment = self.fragments.get(name)
                 if fragment is not None and name not in path:
-                    self.depth_of(fragment.selection_set, depth, path | {name})
-
-
-# Lists and how many entries each may bring (the `first:` or `ids` argument where there is one).
-_LIST_SIZES: dict[str, int] = {
-    "customers": 0,  # its ids
-    "findCustomers": 5,
-    "accounts": 4,
-    "cards": 4,
-    "phones": 3,
-    "emails": 3,
-    "cases": 3,
-    "openItems": 5,
-    "interactions": 10,
-    "transactions": 10,
-    "events": 20,
-    "suggestedArticles": 3,
-    "searchArticles": 5,
-}
-
-
-def estimate_cost(
-    document: DocumentNode,
-    operation_name: str | None,
-    variables: Mapping[str, Any] | None,
-    limits: LimitSettings,
-) -> int:
-    """Fields times the sizes of the lists above them; raises a GraphQLError on a `first:` or
-    `ids` beyond its cap (before any back-end call)."""
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
-    if operation_name is not None:
-        operations = [o for o in operations if o.name and o.name.value == operation_name]
-    if not operations:
-        return 0
-    return _cost(operations[0].selection_set, 1, fragments, variables or {}, limits, frozenset())
-
-
-def _cost(
-    selections: SelectionSetNode,
-    multiplier: int,
-    fragments: Mapping[str, FragmentDefinitionNode],
-    variables: Mapping[str, Any],
-    limits: LimitSettings,
-    path: frozenset[str],
-) -> int:
-    total = 0
-    for node in selections.selections:
-        if isinstance(node, FieldNode):
-            size = _list_size(node, variables, limits)
-            total += multiplier
-            if node.selection_set is not None:
-                total += _cost(
-                    node.selection_set, multiplier * size, fragments, variables, limits, path
-                )
-        elif isinstance(node, InlineFragmentNode):
-            total += _cost(node.selection_set, multiplier, fragments, variables, limits, path)
-        elif isinstance(node, FragmentSpreadNode):
-            fragment = fragments.get(node.name.value)
-            if fragment is not None and node.name.value not in path:
-                total += _cost(
-                    fragment.selection_set,
-                    multiplier,
-                    fragments,
-                    variables,
-                    limits,
-                    path | {node.name.value},
-                )
-    return total
-
-
-def _list_size(node: FieldNode, variables: Mapping[str, Any], limits: LimitSettings) -> int:
-    name = node.name.value
-    size = _LIST_SIZES.get(name, 1)
-    for argument in node.arguments or ():
-        value = _argument_value(argument.value, variables)
-        if argument.name.value == "first" and isinstance(value, int):
-            if value > limits.max_first:
-                raise limit_error(f"first may be at most {limits.max_first}", "LIST_LIMIT")
-            size = max(value, 1)
-        elif argument.name.value == "ids" and isinstance(value, list):
-            if len(value) > limits.max_ids:
-                raise limit_error(f"at most {limits.max_ids} ids per call", "LIST_LIMIT")
-            size = max(len(value), 1)
-    return size
-
-
-def _argument_value(value: Node, variables: Mapping[str, Any]) -> Any:
-    if isinstance(value, VariableNode):
-        return variables.get(value.name.value)
-    if isinstance(value, IntValueNode):
-        return int(value.value)
-    if isinstance(value, ListValueNode):
-        return list(value.values)
-    return None
+                    self.depth_of(fragment.selection_set, depth, path | {name}, introspection)
 
 
 Rules = tuple[type[ASTValidationRule], ...]
 
 
 @functools.cache
-def rule_sets() -> tuple[Rules, Rules]:
-    """(the rules for callers who may introspect, the rules for everyone else), built once, so
-    the validation cache keeps hitting."""
-    base = tuple(specified_rules)
-    return base, (*base, NoSchemaIntrospectionCustomRule)
+def rule_sets() -> dict[str, Rules]:
+    """ "open" for callers who may introspect, "closed" for everyone else. The validation
+    cache keys on the name, never on the tuple's identity."""
+    base = tuple(specified_rules)  # MaxIntrospectionDepthRule included
+    return {"open": base, "closed": (*base, NoSchemaIntrospectionCustomRule)}
+
+
+_TOKEN_BYTES = 600
+"""What one token of a parsed document costs, with its AST node (measured: ~530 bytes)."""
 
 
 class DocumentCache:
-    """Results per query *text*. Keying by text, not by the parsed document, matters: a
-    DocumentNode hashes recursively (~130 us for a screen-pop query), a str hashes once."""
+    """Results per query *text*, bounded by bytes: each entry weighs at least its text, so a
+    stream of large distinct documents evicts instead of growing memory. Keying by text, not
+    by the parsed document, matters: a DocumentNode hashes recursively (~130 us for a
+    screen-pop query), a str hashes once."""
 
-    def __init__(self, maxsize: int = 1024) -> None:
-        self._entries: LRUCache[Hashable, Any] = LRUCache(maxsize=maxsize)
+    def __init__(self, max_bytes: int) -> None:
+        self._entries: LRUCache[Hashable, tuple[int, Any]] = LRUCache(
+            maxsize=max_bytes, getsizeof=lambda entry: entry[0]
+        )
         # module-wide, so shared by every gateway in the process: an LRU reorders itself on
         # reads, and two apps on two threads (tests, embedding) must not corrupt it
         self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
-    def get(self, key: Hashable, compute: Callable[[], Any]) -> Any:
+    @property
+    def bytes(self) -> int:
+        return int(self._entries.currsize)
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self._entries.maxsize)
+
+    def get(self, key: Hashable, compute: Callable[[], tuple[int, Any]]) -> Any:
+        """`compute` returns (weight in bytes, value); a value heavier than the whole cache
+        is returned uncached."""
         with self._lock:
-            value = self._entries.get(key, _MISSING)
-            if value is not _MISSING:
+            entry = self._entries.get(key, _MISSING)
+            if entry is not _MISSING:
                 self.hits += 1
-                return value
+                return entry[1]
             self.misses += 1
-        value = compute()
-        with self._lock:
-            self._entries[key] = value
+        weight, value = compute()
+        if weight <= self.max_bytes:
+            with self._lock:
+                self._entries[key] = (weight, value)
         return value
 
 
-_MISSING = object()
+_MISSING: Any = object()
 
 
-SHAPES = DocumentCache()
-VALIDATIONS = DocumentCache()
+PARSED = DocumentCache(32 * 1024 * 1024)
+SHAPES = DocumentCache(8 * 1024 * 1024)
+VALIDATIONS = DocumentCache(16 * 1024 * 1024)
+
+
+def parse_cached(text: str, options: Mapping[str, Any]) -> DocumentNode:
+    """graphql-core's parse, cached per (text, options). Comments are unlinked from the
+    parsed token chain: they would otherwise stay alive as one token each (a document of
+    `#` lines keeps ~100 bytes per 2 bytes of text) in every cache holding the document."""
+
+    def compute() -> tuple[int, DocumentNode]:
+        document = parse(text, **options)
+        tokens = _drop_comments(document)
+        return sys.getsizeof(text) + tokens * _TOKEN_BYTES, document
+
+    document: DocumentNode = PARSED.get((text, tuple(sorted(options.items()))), compute)
+    return document
+
+
+def _drop_comments(document: DocumentNode) -> int:
+    """Unlink comment tokens from the document's token chain; the tokens left."""
+    if document.loc is None:
+        return 0
+    count = 0
+    token: Token | None = document.loc.start_token
+    while token is not None:
+        following = token.next
+        while following is not None and following.kind == TokenKind.COMMENT:
+            following = following.next
+        token.next = following
+        if following is not None:
+            following.prev = token
+        token = following
+        count += 1
+    return count
 
 
 def measure_cached(text: str, document: DocumentNode) -> Shape:
-    shape: Shape = SHAPES.get(text, lambda: measure(document))
+    shape: Shape = SHAPES.get(text, lambda: (sys.getsizeof(text) + 200, measure(document)))
     return shape
 
 
 def validate_cached(
-    schema: GraphQLSchema, text: str, document: DocumentNode, rules: Rules
+    schema: GraphQLSchema,
+    text: str,
+    document: DocumentNode,
+    rule_set: str,
+    *,
+    hide_suggestions: bool,
 ) -> list[GraphQLError]:
-    """graphql-core validation, cached per (schema, query text, rule set)."""
+    """graphql-core validation, cached per (schema, query text, rule-set name, suggestions).
+    Errors come back as fresh copies: the cached ones are shared by every request with this
+    text, and strawberry (and the concealment) rewrite messages."""
+
+    def compute() -> tuple[int, list[GraphQLError]]:
+        errors = validate(
+            schema, document, rule_sets()[rule_set], hide_suggestions=hide_suggestions
+        )
+        weight = sys.getsizeof(text) + 200
+        if errors:  # they keep the document (and its tokens) alive through their nodes
+            weight += _tokens(document) * _TOKEN_BYTES
+        return weight, errors
+
     errors: list[GraphQLError] = VALIDATIONS.get(
-        (schema, text, id(rules)), lambda: validate(schema, document, rules)
+        (schema, text, rule_set, hide_suggestions), compute
     )
-    return errors
+    return [copy_error(e) for e in errors]
+
+
+def _tokens(document: DocumentNode) -> int:
+    count = 0
+    token = document.loc.start_token if document.loc is not None else None
+    while token is not None:
+        count += 1
+        token = token.next
+    return count
+
+
+def copy_error(error: GraphQLError, message: str | None = None) -> GraphQLError:
+    """A new error with the same location, path and extensions (and another message)."""
+    return GraphQLError(
+        error.message if message is None else message,
+        error.nodes,
+        error.source,
+        error.positions,
+        error.path,
+        error.original_error,
+        dict(error.extensions) if error.extensions else None,
+    )

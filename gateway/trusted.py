@@ -53,7 +53,7 @@ class TrustedDocuments:
     @classmethod
     def from_entries(cls, entries: Mapping[str, str], schema: GraphQLSchema) -> TrustedDocuments:
         documents = {}
-        _, rules = rule_sets()
+        rules = rule_sets()["closed"]
         for given_id, text in entries.items():
             actual = sha256(text)
             if given_id.lower() != actual:

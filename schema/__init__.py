@@ -30,12 +30,15 @@ __all__ = [
 def build_schema(
     extensions: Sequence[type[SchemaExtension] | Any] = (),
     execution_context_class: type[Any] | None = None,
+    *,
+    suggestions: bool = False,
 ) -> strawberry.Schema:
     """`execution_context_class`: a graphql-core executor replacing the standard one (the
-    gateway's compiled plans)."""
+    gateway's compiled plans). `suggestions`: keep "Did you mean ...?" in field errors (the
+    gateway's development profile)."""
     return strawberry.Schema(
         query=Query,
         extensions=list(extensions),
-        config=StrawberryConfig(disable_field_suggestions=True),
+        config=StrawberryConfig(disable_field_suggestions=not suggestions),
         execution_context_class=execution_context_class,
     )
