@@ -13,6 +13,7 @@ import orjson
 import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -38,7 +39,7 @@ from .guard import Guard
 from .guardrails import guardrails
 from .masking import install_masking
 from .metrics import CONTENT_TYPE_LATEST, Metrics
-from .middleware import BearerAuth, RequestId
+from .middleware import BearerAuth, ErrorEnvelope, RequestId
 from .ratelimit import limiter_for
 from .trusted import TrustedDocuments
 
@@ -184,13 +185,21 @@ def create_app(
     authenticator = Authenticator(config.auth)
     view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
+    # ErrorEnvelope inside RequestId and around the rest: every refusal below it (the body
+    # limit's 413, strawberry's 400s and 405) leaves as JSON with code and request id
     graphql: ASGIApp = RequestId(
-        BearerAuth(
-            view,
-            authenticator,
-            ide=ide_enabled(config.server),
-            limiter=limiter,
-            limits=config.rate_limit,
+        ErrorEnvelope(
+            RequestBodyLimitMiddleware(
+                BearerAuth(
+                    view,
+                    authenticator,
+                    ide=ide_enabled(config.server),
+                    limiter=limiter,
+                    limits=config.rate_limit,
+                    describe=config.server.profile == "development",
+                ),
+                max_body_size=config.server.max_body_bytes,
+            )
         )
     )
     if config.server.cors_origins:
@@ -247,8 +256,10 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_page, methods=["GET"]),
-        Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
+        # every method reaches the stack, so a 405 too is answered in the JSON envelope
+        Route("/graphql", graphql),
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
-    return Starlette(routes=routes, lifespan=lifespan, max_body_size=config.server.max_body_bytes)
+    # the body limit is on /graphql only (above), inside the envelope: no other route reads one
+    return Starlette(routes=routes, lifespan=lifespan)
