@@ -9,7 +9,8 @@ the algorithm allow-list is always passed, so `none` and HS256-with-our-public-k
 Every refusal is the same `InvalidToken` to the client; a malformed claim (an `iss` that is a list,
 a `sub` that is a number) is a refusal like any other, never an exception. Identities are
 per issuer: `Principal.identity` is (issuer, subject), each issuer grants only its configured
-roles, and only a workforce issuer's subjects may be verified as agents.
+roles, and only a workforce issuer's subjects may be verified as agents. A verified token is
+remembered (bounded LRU) until its `exp`, the next JWKS refresh or a change of its issuer's keys.
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cachetools import LRUCache
 from jwt.exceptions import InvalidSubjectError
 
 from sources import IdentityClient
@@ -73,12 +76,33 @@ class _Issuer:
     keys: KeySet
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token already verified (REVIEW D13: the signature check is ~11% of an IVR request's
+    CPU). Good until `until` (its `exp`, and at most one JWKS refresh interval), and only while
+    its issuer's key set is the very one it was verified with: every successful JWKS fetch
+    replaces that mapping, so a key set that changed (a key revoked) flushes the entry."""
+
+    principal: Principal
+    keys: Mapping[str, jwt.PyJWK]
+    until: float
+
+
 class Authenticator:
     def __init__(
-        self, settings: AuthSettings, identities: Mapping[str, IdentityClient] | None = None
+        self,
+        settings: AuthSettings,
+        identities: Mapping[str, IdentityClient] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`identities` (issuer -> client) may be injected; by default one per JWKS URL."""
         self.settings = settings
+        self._clock = clock
+        # only tokens that passed every check get in, so the cache cannot be filled by strangers
+        self._verified: LRUCache[str, _Verified] | None = (
+            LRUCache(maxsize=settings.verified_cache_size) if settings.verified_cache_size else None
+        )
         self._issuers: dict[str, _Issuer] = {}
         for issuer in settings.issuers:
             client = (identities or {}).get(issuer.issuer) or IdentityClient(issuer.jwks_url)
@@ -116,11 +140,20 @@ class Authenticator:
         token = _bearer(authorization)
         if len(token) > self.settings.max_token_bytes:
             raise InvalidToken("oversized token")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        hit = self._verified.get(token) if self._verified is not None else None
+        if hit is not None:
+            if (
+                hit.keys is self._issuers[hit.principal.issuer].keys.keys
+                and self._clock() < hit.until
+            ):
+                return hit.principal
+            self._forget(token)
+        try:  # header and claims in one parse; nothing here is trusted yet
+            parsed = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.InvalidTokenError:
             raise InvalidToken("malformed token") from None
+        header: dict[str, Any] = parsed["header"]
+        unverified: dict[str, Any] = parsed["payload"]
         if _UNTRUSTED_HEADERS & header.keys():
             raise InvalidToken("key-locating header")
         iss = unverified.get("iss")
@@ -135,7 +168,16 @@ class Authenticator:
         key = await issuer.keys.get(kid)
         if key is None:
             raise InvalidToken("unknown kid")
-        return self._verify(token, key, issuer.settings)
+        keys = issuer.keys.keys  # the mapping `key` came from: no await since
+        principal = self._verify(token, key, issuer.settings)
+        if self._verified is not None:
+            until = min(principal.expires_at, self._clock() + self.settings.jwks_refresh_seconds)
+            self._verified[token] = _Verified(principal, keys, until)
+        return principal
+
+    def _forget(self, token: str) -> None:
+        if self._verified is not None:
+            self._verified.pop(token, None)
 
     def _verify(self, token: str, key: jwt.PyJWK, issuer: IssuerSettings) -> Principal:
         try:

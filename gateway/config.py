@@ -146,6 +146,13 @@ class AuthSettings:
     jwks_refresh_seconds: float = 300.0
     jwks_min_refetch_seconds: float = 10.0
     max_token_bytes: int = 8192
+    verified_cache_size: int = 10_000
+    """Tokens kept verified (least recently used dropped) until their `exp`, the next JWKS
+    refresh or a change of their issuer's keys, whichever is first; 0: verify every request."""
+
+    def __post_init__(self) -> None:
+        if self.verified_cache_size < 0:
+            raise ValueError("verified_cache_size must be 0 or more")
 
 
 @dataclass(frozen=True, slots=True)
