@@ -13,6 +13,7 @@ import orjson
 import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
@@ -185,22 +186,16 @@ def create_app(
     authenticator = Authenticator(config.auth)
     view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
-    # ErrorEnvelope inside RequestId and around the rest: every refusal below it (the body
-    # limit's 413, strawberry's 400s and 405) leaves as JSON with code and request id
-    graphql: ASGIApp = RequestId(
-        ErrorEnvelope(
-            RequestBodyLimitMiddleware(
-                BearerAuth(
-                    view,
-                    authenticator,
-                    ide=ide_enabled(config.server),
-                    limiter=limiter,
-                    limits=config.rate_limit,
-                    describe=config.server.profile == "development",
-                ),
-                max_body_size=config.server.max_body_bytes,
-            )
-        )
+    graphql: ASGIApp = RequestBodyLimitMiddleware(
+        BearerAuth(
+            view,
+            authenticator,
+            ide=ide_enabled(config.server),
+            limiter=limiter,
+            limits=config.rate_limit,
+            describe=config.server.profile == "development",
+        ),
+        max_body_size=config.server.max_body_bytes,
     )
     if config.server.cors_origins:
         graphql = CORSMiddleware(
@@ -256,10 +251,15 @@ def create_app(
         Route("/health", health, methods=["GET"]),
         Route("/ready", ready, methods=["GET"]),
         Route("/metrics", metrics_page, methods=["GET"]),
-        # every method reaches the stack, so a 405 too is answered in the JSON envelope
-        Route("/graphql", graphql),
+        Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
-    # the body limit is on /graphql only (above), inside the envelope: no other route reads one
-    return Starlette(routes=routes, lifespan=lifespan)
+    # RequestId and ErrorEnvelope around every route: any refusal below them (the body limit's
+    # 413, strawberry's 400s and 405, a refused CORS preflight, an unknown path) leaves as JSON
+    # with its code and request id. The body limit is on /graphql only: no other route reads one.
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestId), Middleware(ErrorEnvelope)],
+    )

@@ -70,7 +70,7 @@ CODES: Final = MappingProxyType(
         FORBIDDEN_FIELD: "the policy denies this sensitive field to the caller's roles",
         # resolvers
         "BAD_USER_INPUT": "an argument can never match (malformed id, phone, limit)",
-        NOT_FOUND: "a well-formed id the system of record does not know",
+        NOT_FOUND: "a well-formed id the system of record does not know (404: no such path)",
         # sources (with extensions.source)
         "SOURCE_UNAVAILABLE": "the system refused, dropped the connection or answered 5xx",
         "SOURCE_TIMEOUT": "the system did not answer within the deadline",

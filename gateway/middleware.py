@@ -1,5 +1,5 @@
-"""ASGI middleware around the GraphQL endpoint: request ids, one JSON shape for every refusal,
-and bearer authentication."""
+"""ASGI middleware: request ids and one JSON shape for every refusal (around every route), and
+bearer authentication (around the GraphQL endpoint)."""
 
 from __future__ import annotations
 
@@ -130,11 +130,12 @@ class BearerAuth:
 
 
 class ErrorEnvelope:
-    """Every non-200 answer of the GraphQL endpoint in the gateway's JSON shape,
+    """Every error answer in the gateway's JSON shape,
     `{"errors": [{"message", "extensions": {"code", "requestId"}}], "extensions": {"requestId"}}`,
     whoever gave it: strawberry answers its refusals (bad JSON, no query, a batch, a GET with a
-    query) and Starlette its 405 and 413 in plain text; an unexpected exception becomes a logged
-    500 `INTERNAL`. Sits inside `RequestId`, around everything else."""
+    query) and Starlette its 404, 405, 413 and refused CORS preflights in plain text; an
+    unexpected exception becomes a logged 500 `INTERNAL`. JSON answers (the GraphQL responses,
+    /ready's 503) pass untouched. Sits inside `RequestId`, around everything else."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app

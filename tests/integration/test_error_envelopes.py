@@ -45,14 +45,13 @@ async def send(
     content: bytes = b"",
     headers: dict[str, str] | None = None,
     params: dict[str, str] | None = None,
+    path: str = "/graphql",
 ) -> httpx.Response:
     all_headers = dict(headers or {})
     if token is not None:
         all_headers["authorization"] = f"Bearer {token}"
     async with httpx.AsyncClient(base_url=url, timeout=30) as http:
-        return await http.request(
-            method, "/graphql", content=content, headers=all_headers, params=params
-        )
+        return await http.request(method, path, content=content, headers=all_headers, params=params)
 
 
 @pytest.mark.parametrize(
@@ -121,11 +120,25 @@ async def test_405_is_json(gateway: Gateway, method: str) -> None:
     assert_envelope(response, 405, "METHOD_NOT_ALLOWED")
 
 
+async def test_404_is_json(gateway: Gateway) -> None:
+    response = await send(gateway.url, "GET", token=None, path="/nowhere")
+    assert_envelope(response, 404, "NOT_FOUND")
+
+
+async def test_a_json_error_answer_is_left_alone(gateway: Gateway) -> None:
+    response = await send(gateway.url, "GET", token=None, path="/health")
+    assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+ORIGIN = "https://desktop.example.com"
+
+
 @pytest.fixture(scope="module")
 def metered(sandbox_url: str) -> Iterator[tuple[str, str]]:
-    """A production-profile gateway whose callers get a burst of two requests."""
+    """A production-profile gateway whose callers get a burst of two requests, with CORS."""
     raw = demo_config(0, int(sandbox_url.rsplit(":", 1)[1]))
     raw["server"]["profile"] = "production"
+    raw["server"]["cors_origins"] = [ORIGIN]
     raw["rate_limit"] = {"rate": 0.01, "burst": 2}
     with background_server(create_app(build_config(raw, env={})), lifespan="on") as url:
         yield url, asyncio.run(mint_token(sandbox_url, sub="metered-1", roles=["agent"]))
@@ -157,3 +170,22 @@ async def test_the_development_profile_says_why(gateway: Gateway) -> None:
     response = await send(gateway.url, "POST", token=expired, content=b"{}", headers=JSON)
     body = assert_envelope(response, 401, "UNAUTHENTICATED")
     assert body["errors"][0]["extensions"]["error_description"] == "expired"
+
+
+async def test_a_refused_cors_preflight_is_json(metered: tuple[str, str]) -> None:
+    url, _ = metered
+    preflight = {"origin": "https://evil.example", "access-control-request-method": "POST"}
+    response = await send(url, "OPTIONS", token=None, headers=preflight)
+    assert_envelope(response, 400, "BAD_REQUEST")
+
+
+async def test_a_refusal_to_an_allowed_origin_keeps_its_cors_headers(
+    metered: tuple[str, str],
+) -> None:
+    url, _ = metered
+    response = await send(
+        url, "POST", token=None, content=b"{}", headers={**JSON, "origin": ORIGIN}
+    )
+    assert_envelope(response, 401, "UNAUTHENTICATED")
+    assert response.headers["access-control-allow-origin"] == ORIGIN
+    assert "x-request-id" in response.headers["access-control-expose-headers"]
