@@ -100,8 +100,9 @@ class BearerAuth:
             )
             return
         if self.limiter is not None and self.limits is not None:
+            issuer, subject = principal.identity  # a partner's `sub` is not our agent's
             wait = await self.limiter.acquire(
-                principal.issuer, principal.subject, self.limits.rule_for(principal.roles)
+                issuer, subject, self.limits.rule_for(principal.roles)
             )
             if wait is not None:
                 await refuse(
