@@ -14,17 +14,24 @@ from types import MappingProxyType
 from typing import Final
 
 __all__ = [
+    "ALIAS_LIMIT",
     "BAD_REQUEST",
     "CODES",
+    "COST_LIMIT",
+    "DEPTH_LIMIT",
+    "DIRECTIVE_LIMIT",
+    "FIELD_REPEAT_LIMIT",
     "FORBIDDEN_FIELD",
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
     "INTERNAL",
+    "LIST_LIMIT",
     "METHOD_NOT_ALLOWED",
     "NOT_FOUND",
     "PAYLOAD_TOO_LARGE",
     "PERSISTED_QUERY_NOT_FOUND",
     "RATE_LIMITED",
+    "ROOT_FIELD_LIMIT",
     "UNAUTHENTICATED",
     "UNSUPPORTED_MEDIA_TYPE",
     "code_for_status",
@@ -44,6 +51,13 @@ GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"
 PERSISTED_QUERY_NOT_FOUND: Final = "PERSISTED_QUERY_NOT_FOUND"
 FORBIDDEN_FIELD: Final = "FORBIDDEN_FIELD"
 NOT_FOUND: Final = "NOT_FOUND"
+DEPTH_LIMIT: Final = "DEPTH_LIMIT"
+ALIAS_LIMIT: Final = "ALIAS_LIMIT"
+ROOT_FIELD_LIMIT: Final = "ROOT_FIELD_LIMIT"
+DIRECTIVE_LIMIT: Final = "DIRECTIVE_LIMIT"
+FIELD_REPEAT_LIMIT: Final = "FIELD_REPEAT_LIMIT"
+LIST_LIMIT: Final = "LIST_LIMIT"
+COST_LIMIT: Final = "COST_LIMIT"
 
 CODES: Final = MappingProxyType(
     {
@@ -60,13 +74,13 @@ CODES: Final = MappingProxyType(
         GRAPHQL_PARSE_FAILED: "the document does not parse (or has too many tokens)",
         GRAPHQL_VALIDATION_FAILED: "the document or its variables do not fit the schema",
         PERSISTED_QUERY_NOT_FOUND: "this token may run registered operations only",
-        "DEPTH_LIMIT": "the selection is nested too deep ([limits] max_depth)",
-        "ALIAS_LIMIT": "too many aliases ([limits] max_aliases)",
-        "ROOT_FIELD_LIMIT": "too many root fields ([limits] max_root_fields)",
-        "DIRECTIVE_LIMIT": "too many directives ([limits] max_directives)",
-        "FIELD_REPEAT_LIMIT": "the same field repeated in one selection ([limits] max_repeats)",
-        "LIST_LIMIT": "a list argument is too long (first, ids)",
-        "COST_LIMIT": "the estimated cost is too high ([limits] max_cost)",
+        DEPTH_LIMIT: "the selection is nested too deep ([limits] max_depth)",
+        ALIAS_LIMIT: "too many aliases ([limits] max_aliases)",
+        ROOT_FIELD_LIMIT: "too many root fields ([limits] max_root_fields)",
+        DIRECTIVE_LIMIT: "too many directives ([limits] max_directives)",
+        FIELD_REPEAT_LIMIT: "the same field repeated in one selection ([limits] max_repeats)",
+        LIST_LIMIT: "a list argument is too long (first, ids)",
+        COST_LIMIT: "the estimated cost is too high ([limits] max_cost)",
         FORBIDDEN_FIELD: "the policy denies this sensitive field to the caller's roles",
         # resolvers
         "BAD_USER_INPUT": "an argument can never match (malformed id, phone, limit)",

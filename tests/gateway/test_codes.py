@@ -141,3 +141,12 @@ async def test_a_json_answer_passes_untouched() -> None:
     app = PlainTextResponse('{"data": null}', status_code=200)
     response = await _through_envelope(app)
     assert response.status_code == 200 and response.text == '{"data": null}'
+
+
+def test_every_constant_is_registered() -> None:
+    from gateway import codes
+
+    constants = {
+        value for name, value in vars(codes).items() if name.isupper() and isinstance(value, str)
+    }
+    assert constants and constants <= set(CODES)
