@@ -208,7 +208,7 @@ class Floor:
         contact: Contact | None = contacts[0] if contacts else None
         customer: Customer = customers[0]
         accounts = await core.accounts([customer.core_party_id or ""])
-        verification = Verification(contact, principal.subject)
+        verification = Verification(contact, principal.subject, may_verify=principal.may_verify)
         shown = (
             verification.active
             and contact is not None

@@ -54,22 +54,27 @@ class Verification:
     or not confirmed yet).
 
     It verifies a customer only while it is live, assigned to the caller (`sub`) and its ID&V
-    passed; and then only the customer whose CCaaS profile it belongs to. The CCaaS question
+    passed, and only when the caller's issuer is one whose subjects are agents (`may_verify`,
+    [auth] verification: a partner IdP may mint any `sub`); and then only the customer whose
+    CCaaS profile it belongs to. The CCaaS question
     is asked when execution starts (`start`: after the limits and validation passed, so a
     refused operation costs no call) and its answer awaited by the root fields before they
     return customer data (`settle`), overlapping the first reads; until it has arrived, nobody
     is verified (fail closed)."""
 
-    __slots__ = ("_ask", "_pending", "contact", "subject")
+    __slots__ = ("_ask", "_pending", "contact", "may_verify", "subject")
 
     def __init__(
         self,
         contact: Contact | None,
         subject: str,
         ask: Callable[[], Awaitable[Contact | None]] | None = None,
+        *,
+        may_verify: bool = False,
     ) -> None:
         self.contact = contact
         self.subject = subject
+        self.may_verify = may_verify
         self._ask = ask
         self._pending: asyncio.Future[Contact | None] | None = None
 
@@ -96,7 +101,8 @@ class Verification:
     def active(self) -> bool:
         c = self.contact
         return (
-            c is not None
+            self.may_verify
+            and c is not None
             and c.agent_id == self.subject
             and c.verified
             and c.state == "CONNECTED"

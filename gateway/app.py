@@ -13,6 +13,8 @@ import orjson
 import strawberry
 from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
@@ -37,7 +39,7 @@ from .guard import Guard
 from .guardrails import guardrails
 from .masking import install_masking
 from .metrics import CONTENT_TYPE_LATEST, Metrics
-from .middleware import BearerAuth, RequestId
+from .middleware import BearerAuth, ErrorEnvelope, RequestId
 from .ratelimit import limiter_for
 from .trusted import TrustedDocuments
 
@@ -194,14 +196,16 @@ def create_app(
     authenticator = Authenticator(config.auth)
     view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
-    graphql: ASGIApp = RequestId(
+    graphql: ASGIApp = RequestBodyLimitMiddleware(
         BearerAuth(
             view,
             authenticator,
             ide=ide_enabled(config.server),
             limiter=limiter,
             limits=config.rate_limit,
-        )
+            describe=config.server.profile == "development",
+        ),
+        max_body_size=config.server.max_body_bytes,
     )
     if config.server.cors_origins:
         graphql = CORSMiddleware(
@@ -261,4 +265,11 @@ def create_app(
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
-    return Starlette(routes=routes, lifespan=lifespan, max_body_size=config.server.max_body_bytes)
+    # RequestId and ErrorEnvelope around every route: any refusal below them (the body limit's
+    # 413, strawberry's 400s and 405, a refused CORS preflight, an unknown path) leaves as JSON
+    # with its code and request id. The body limit is on /graphql only: no other route reads one.
+    return Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        middleware=[Middleware(RequestId), Middleware(ErrorEnvelope)],
+    )

@@ -6,19 +6,27 @@ chosen by `kid` from that issuer's key set only, and `jku`/`jwk`/`x5u`/`x5c` hea
 (never fetched, never trusted); `exp`, `sub`, `aud` and `iss` are required and the time claims
 must be numbers (PyJWT would take "exp": "2000000000"); unknown `crit` extensions are refused;
 the algorithm allow-list is always passed, so `none` and HS256-with-our-public-key fail.
-Every refusal is the same `InvalidToken` to the client.
+Every refusal is the same `InvalidToken` to the client; a malformed claim (an `iss` that is a list,
+a `sub` that is a number) is a refusal like any other, never an exception. Identities are
+per issuer: `Principal.identity` is (issuer, subject), each issuer grants only its configured
+roles, and only a workforce issuer's subjects may be verified as agents. A verified token is
+remembered (bounded LRU) until its `exp`, the next JWKS refresh or a change of its issuer's keys.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import re
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import jwt
+from cachetools import LRUCache
+from jwt.exceptions import InvalidSubjectError
 
 from sources import IdentityClient
 
@@ -27,13 +35,22 @@ from .jwks import KeySet
 
 __all__ = ["Authenticator", "InvalidToken", "Principal"]
 
+log = logging.getLogger("switchboard.auth")
+
 _KID = re.compile(r"[A-Za-z0-9._\-]{1,128}")
 _UNTRUSTED_HEADERS = frozenset({"jku", "jwk", "x5u", "x5c"})
 _TIME_CLAIMS = ("exp", "nbf", "iat")
+_MAX_TIME = 2**53  # seconds: far beyond any real date, and exact as a float
 
 
 class InvalidToken(Exception):
-    """Any reason a token is refused. The client only ever learns "invalid token"."""
+    """Any reason a token is refused. The client only ever learns "invalid token" (and, in the
+    development profile, `reason`); the server log gets `reason`, never the token. Reasons are
+    fixed phrases chosen here, never text taken from the token."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +59,15 @@ class Principal:
     roles: frozenset[str]
     issuer: str
     expires_at: float
+    may_verify: bool = False
+    """The issuer is the workforce IdP ([auth] verification): only then may an interaction's
+    agent id be matched against `subject`."""
+
+    @property
+    def identity(self) -> tuple[str, str]:
+        """(issuer, subject): the key of everything kept per caller. A `sub` is unique only
+        within its issuer; a partner IdP may mint any `sub` it likes."""
+        return (self.issuer, self.subject)
 
 
 @dataclass(slots=True)
@@ -50,12 +76,33 @@ class _Issuer:
     keys: KeySet
 
 
+@dataclass(frozen=True, slots=True)
+class _Verified:
+    """A token already verified (REVIEW D13: the signature check is ~11% of an IVR request's
+    CPU). Good until `until` (its `exp`, and at most one JWKS refresh interval), and only while
+    its issuer's key set is the very one it was verified with: every successful JWKS fetch
+    replaces that mapping, so a key set that changed (a key revoked) flushes the entry."""
+
+    principal: Principal
+    keys: Mapping[str, jwt.PyJWK]
+    until: float
+
+
 class Authenticator:
     def __init__(
-        self, settings: AuthSettings, identities: Mapping[str, IdentityClient] | None = None
+        self,
+        settings: AuthSettings,
+        identities: Mapping[str, IdentityClient] | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         """`identities` (issuer -> client) may be injected; by default one per JWKS URL."""
         self.settings = settings
+        self._clock = clock
+        # only tokens that passed every check get in, so the cache cannot be filled by strangers
+        self._verified: LRUCache[str, _Verified] | None = (
+            LRUCache(maxsize=settings.verified_cache_size) if settings.verified_cache_size else None
+        )
         self._issuers: dict[str, _Issuer] = {}
         for issuer in settings.issuers:
             client = (identities or {}).get(issuer.issuer) or IdentityClient(issuer.jwks_url)
@@ -93,23 +140,44 @@ class Authenticator:
         token = _bearer(authorization)
         if len(token) > self.settings.max_token_bytes:
             raise InvalidToken("oversized token")
-        try:
-            header = jwt.get_unverified_header(token)
-            unverified = jwt.decode(token, options={"verify_signature": False})
+        hit = self._verified.get(token) if self._verified is not None else None
+        if hit is not None:
+            if (
+                hit.keys is self._issuers[hit.principal.issuer].keys.keys
+                and self._clock() < hit.until
+            ):
+                return hit.principal
+            self._forget(token)
+        try:  # header and claims in one parse; nothing here is trusted yet
+            parsed = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.InvalidTokenError:
             raise InvalidToken("malformed token") from None
+        header: dict[str, Any] = parsed["header"]
+        unverified: dict[str, Any] = parsed["payload"]
         if _UNTRUSTED_HEADERS & header.keys():
             raise InvalidToken("key-locating header")
-        issuer = self._issuers.get(unverified.get("iss"))  # type: ignore[arg-type]
+        iss = unverified.get("iss")
+        if not isinstance(iss, str):  # a list or an object is not hashable: no lookup at all
+            raise InvalidToken("missing or malformed iss")
+        issuer = self._issuers.get(iss)
         if issuer is None:
-            raise InvalidToken("untrusted issuer")
+            raise InvalidToken("unknown issuer")
         kid = header.get("kid")
         if not isinstance(kid, str) or not _KID.fullmatch(kid):
-            raise InvalidToken("bad kid")
+            raise InvalidToken("missing or malformed kid")
         key = await issuer.keys.get(kid)
         if key is None:
             raise InvalidToken("unknown kid")
-        return self._verify(token, key, issuer.settings)
+        keys = issuer.keys.keys  # the mapping `key` came from: no await since
+        principal = self._verify(token, key, issuer.settings)
+        if self._verified is not None:
+            until = min(principal.expires_at, self._clock() + self.settings.jwks_refresh_seconds)
+            self._verified[token] = _Verified(principal, keys, until)
+        return principal
+
+    def _forget(self, token: str) -> None:
+        if self._verified is not None:
+            self._verified.pop(token, None)
 
     def _verify(self, token: str, key: jwt.PyJWK, issuer: IssuerSettings) -> Principal:
         try:
@@ -123,22 +191,47 @@ class Authenticator:
                 options={"require": ["exp", "sub", "aud", "iss"]},
             )
         except jwt.InvalidTokenError as exc:
-            raise InvalidToken(type(exc).__name__) from None
+            raise InvalidToken(_reason(exc)) from None
         for name in _TIME_CLAIMS:
             value = claims.get(name)
             if value is not None and (
-                isinstance(value, bool) or not isinstance(value, int | float)
+                isinstance(value, bool)
+                or not isinstance(value, int | float)
+                or not -_MAX_TIME < value < _MAX_TIME  # also NaN; 10**400 is no float
             ):
                 raise InvalidToken(f"{name} is not a number")
         subject = claims["sub"]
         if not isinstance(subject, str) or not subject:
-            raise InvalidToken("bad sub")
+            raise InvalidToken("malformed sub")
         return Principal(
             subject=subject,
-            roles=frozenset(_roles(claims, issuer.roles_claim)),
+            roles=_granted(_roles(claims, issuer.roles_claim), issuer),
             issuer=issuer.issuer,
             expires_at=float(claims["exp"]),
+            may_verify=issuer.verification,
         )
+
+
+# PyJWT's exception -> the reason logged (its messages may quote the token's values)
+_REASONS: tuple[tuple[type[jwt.InvalidTokenError], str], ...] = (
+    (jwt.ExpiredSignatureError, "expired"),
+    (jwt.ImmatureSignatureError, "not yet valid (nbf/iat in the future)"),
+    (jwt.InvalidAudienceError, "wrong audience"),
+    (jwt.InvalidIssuerError, "wrong issuer"),
+    (jwt.MissingRequiredClaimError, "missing claim"),
+    (jwt.InvalidSignatureError, "bad signature"),
+    (jwt.InvalidAlgorithmError, "algorithm not allowed"),
+    (InvalidSubjectError, "malformed sub"),
+)
+
+
+def _reason(exc: jwt.InvalidTokenError) -> str:
+    if isinstance(exc, jwt.MissingRequiredClaimError):
+        return f"missing claim {exc.claim}"  # one of the four names we require
+    for kind, reason in _REASONS:
+        if isinstance(exc, kind):
+            return reason
+    return "malformed token"
 
 
 def _bearer(authorization: str | None) -> str:
@@ -150,17 +243,37 @@ def _bearer(authorization: str | None) -> str:
     return token.strip()
 
 
-def _roles(claims: Mapping[str, Any], path: str) -> list[str]:
-    """Roles at a dotted claim path ("roles", "realm_access.roles", a namespaced URL claim) or
-    a space-separated string ("scope", "scp")."""
-    node: Any = claims.get(path) if path in claims else claims
-    if path not in claims:
-        for part in path.split("."):
-            if not isinstance(node, Mapping):
+def _roles(claims: Mapping[str, Any], name: str) -> list[str]:
+    """The roles at `name` (see `IssuerSettings.roles_claim`): a literal claim when the name
+    has a colon ("https://example.com/roles"), else a dotted path ("realm_access.roles"), never
+    a top-level key spelled with dots; a list of strings or a space/comma-separated string.
+    Absent: no roles. Present but of another shape: the token is malformed."""
+    node: Any = claims.get(name) if ":" in name else claims
+    if ":" not in name:
+        for part in name.split("."):
+            if node is None:
                 return []
+            if not isinstance(node, Mapping):
+                raise InvalidToken("malformed roles claim")
             node = node.get(part)
+    if node is None:
+        return []
     if isinstance(node, str):
         return node.replace(",", " ").split()
-    if isinstance(node, list):
-        return [r for r in node if isinstance(r, str)]
-    return []
+    if isinstance(node, list) and all(isinstance(r, str) for r in node):
+        return node
+    raise InvalidToken("malformed roles claim")
+
+
+def _granted(roles: list[str], issuer: IssuerSettings) -> frozenset[str]:
+    """The roles the issuer may grant ([auth.issuers] roles); others are dropped."""
+    if "*" in issuer.roles:
+        return frozenset(roles)
+    granted = frozenset(roles) & frozenset(issuer.roles)
+    if len(granted) < len(set(roles)):
+        log.debug(
+            "dropped roles %s: not granted by issuer %s",
+            sorted(set(roles) - granted),
+            issuer.issuer,
+        )
+    return granted

@@ -124,8 +124,24 @@ class IssuerSettings:
     jwks_url: str
     algorithms: tuple[str, ...] = ("RS256", "ES256")
     roles_claim: str = "roles"
+    """Where the roles are. A name with a colon (a URL or URN: "https://example.com/roles") is
+    one literal top-level claim; any other name is a path whose dots separate the levels
+    ("realm_access.roles" is claims["realm_access"]["roles"], never a top-level key of that
+    name). The value is a list of strings or a space/comma-separated string ("scp", "scope")."""
+    roles: tuple[str, ...] = ()
+    """The roles this issuer may grant; others in its tokens are dropped. "*": any role. The
+    dataclass default grants none (fail closed); the config gives the primary [auth] issuer "*"
+    and requires `roles` on every [[auth.issuers]]."""
+    verification: bool = False
+    """Whether this issuer's subjects are the workforce: an agent verified by X-Interaction-Id
+    must be the CCaaS agent whose id is the token's `sub`, *and* come from such an issuer. The
+    config turns it on for the primary [auth] issuer and off for [[auth.issuers]] by default."""
 
     def __post_init__(self) -> None:
+        if not self.roles_claim or (
+            ":" not in self.roles_claim and "" in self.roles_claim.split(".")
+        ):
+            raise ValueError("roles_claim must be a claim name or a dotted path")
         refused = set(self.algorithms) - ALLOWED_ALGORITHMS
         if refused or not self.algorithms:
             # Symmetric (HS*) and "none" are never accepted: keys come from a public JWKS.
@@ -143,6 +159,13 @@ class AuthSettings:
     jwks_refresh_seconds: float = 300.0
     jwks_min_refetch_seconds: float = 10.0
     max_token_bytes: int = 8192
+    verified_cache_size: int = 10_000
+    """Tokens kept verified (least recently used dropped) until their `exp`, the next JWKS
+    refresh or a change of their issuer's keys, whichever is first; 0: verify every request."""
+
+    def __post_init__(self) -> None:
+        if self.verified_cache_size < 0:
+            raise ValueError("verified_cache_size must be 0 or more")
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,8 +382,15 @@ def _auth(table: Any, env: Mapping[str, str]) -> AuthSettings:
     if not isinstance(extra, list):
         raise ConfigError("[[auth.issuers]] must be an array of tables")
     common = {k: v for k, v in table.items() if k not in issuer_keys and k != "issuers"}
-    issuers = [_section(IssuerSettings, "auth", primary, env)]
-    issuers += [_section(IssuerSettings, f"auth.issuers.{i}", t, {}) for i, t in enumerate(extra)]
+    # the primary issuer is the workforce IdP: any role, and its agents may be verified
+    issuers = [
+        _section(IssuerSettings, "auth", {"roles": ["*"], "verification": True, **primary}, env)
+    ]
+    for i, t in enumerate(extra):
+        if not isinstance(t, Mapping) or "roles" not in t:
+            # fail closed: a partner or bot IdP names the roles it may grant (or ["*"])
+            raise ConfigError(f"[auth.issuers.{i}] needs roles = [...]: the roles it may grant")
+        issuers.append(_section(IssuerSettings, f"auth.issuers.{i}", t, {}))
     names = [i.issuer for i in issuers]
     if len(set(names)) != len(names):
         raise ConfigError("[auth] the same issuer is configured twice")

@@ -12,6 +12,8 @@ from graphql import GraphQLError
 from resolvers import ResolverError
 from sources import SourceError
 
+from . import codes
+
 __all__ = ["format_error", "quiet_strawberry_logger"]
 
 log = logging.getLogger("switchboard.errors")
@@ -30,8 +32,9 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
         if error.extensions:
             formatted["extensions"] = error.extensions
         elif error.path is None:  # graphql-core's own: the document or its variables are wrong
-            failed = "PARSE" if error.message.startswith("Syntax Error") else "VALIDATION"
-            formatted["extensions"] = {"code": f"GRAPHQL_{failed}_FAILED"}
+            parse = error.message.startswith("Syntax Error")
+            code = codes.GRAPHQL_PARSE_FAILED if parse else codes.GRAPHQL_VALIDATION_FAILED
+            formatted["extensions"] = {"code": code}
     elif isinstance(original, SourceError):
         formatted["message"] = original.message
         formatted["extensions"] = {"code": original.code, "source": original.source}
@@ -46,7 +49,7 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
             exc_info=(type(original), original, original.__traceback__),
         )
         formatted["message"] = "internal error"
-        formatted["extensions"] = {"code": "INTERNAL", "requestId": request_id}
+        formatted["extensions"] = {"code": codes.INTERNAL, "requestId": request_id}
     return formatted
 
 

@@ -107,7 +107,8 @@ class Guard:
         self, principal: Principal, loaders: Loaders, interaction_id: str | None
     ) -> Access:
         """The caller's access for one request. The CCaaS system is asked about the named
-        interaction only when one of the caller's roles has verified treatments; any failure to
+        interaction only when the caller's issuer may verify agents and one of the caller's
+        roles has verified treatments; any failure to
         confirm it leaves the caller unverified (fail closed)."""
         contact_id = None
         if interaction_id is not None:
@@ -116,7 +117,11 @@ class Guard:
             except BadUserInput:
                 contact_id = None
         ask = None
-        if contact_id is not None and self.policy.uses_verification(principal.roles):
+        if (
+            contact_id is not None
+            and principal.may_verify
+            and self.policy.uses_verification(principal.roles)
+        ):
             confirmed = contact_id
 
             def ask() -> Awaitable[Contact | None]:
@@ -126,7 +131,7 @@ class Guard:
             self.policy,
             self.masker,
             principal,
-            Verification(None, principal.subject, ask),
+            Verification(None, principal.subject, ask, may_verify=principal.may_verify),
             interaction_id=contact_id,
         )
 

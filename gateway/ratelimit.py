@@ -1,9 +1,13 @@
-"""Rate limits per subject (a token bucket per `sub`), so no token can walk the customer base or
-starve the others. In-process by default; shared by every replica through Redis when a Redis URL
-is configured. Over the limit: 429 with Retry-After, before any GraphQL work."""
+"""Rate limits per caller (a token bucket per (issuer, `sub`): a `sub` is unique only within its
+issuer, so a partner IdP minting an agent's `sub` floods its own bucket, not the agent's), so no
+token can walk the customer base or starve the others. In-process by default; shared by every
+replica through Redis when a Redis URL is configured. Over the limit: 429 with Retry-After, before
+any GraphQL work."""
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import math
 import time
 from collections.abc import Iterable, Mapping
@@ -19,6 +23,7 @@ __all__ = [
     "RedisLimiter",
     "Rule",
     "limiter_for",
+    "redis_key",
 ]
 
 
@@ -49,7 +54,7 @@ class RateLimitSettings:
 
 
 class RateLimiter(Protocol):
-    async def acquire(self, subject: str, rule: Rule) -> float | None:
+    async def acquire(self, issuer: str, subject: str, rule: Rule) -> float | None:
         """None when allowed; else the seconds until a request would be."""
 
     async def aclose(self) -> None: ...
@@ -59,17 +64,20 @@ class LocalLimiter:
     """Buckets in this process (bounded: idle subjects are forgotten after an hour)."""
 
     def __init__(self, clock: Any = time.monotonic) -> None:
-        self._buckets: TTLCache[str, tuple[float, float]] = TTLCache(maxsize=100_000, ttl=3600)
+        self._buckets: TTLCache[tuple[str, str], tuple[float, float]] = TTLCache(
+            maxsize=100_000, ttl=3600
+        )
         self._clock = clock
 
-    async def acquire(self, subject: str, rule: Rule) -> float | None:
+    async def acquire(self, issuer: str, subject: str, rule: Rule) -> float | None:
         now = self._clock()
-        tokens, then = self._buckets.get(subject, (float(rule.burst), now))
+        key = (issuer, subject)
+        tokens, then = self._buckets.get(key, (float(rule.burst), now))
         tokens = min(float(rule.burst), tokens + (now - then) * rule.rate)
         if tokens >= 1.0:
-            self._buckets[subject] = (tokens - 1.0, now)
+            self._buckets[key] = (tokens - 1.0, now)
             return None
-        self._buckets[subject] = (tokens, now)
+        self._buckets[key] = (tokens, now)
         return float((1.0 - tokens) / rule.rate)
 
     async def aclose(self) -> None:
@@ -100,16 +108,27 @@ class RedisLimiter:
         self._redis = redis.from_url(url)
         self._script = self._redis.register_script(_BUCKET_SCRIPT)
 
-    async def acquire(self, subject: str, rule: Rule) -> float | None:
+    async def acquire(self, issuer: str, subject: str, rule: Rule) -> float | None:
         wait = float(
             await self._script(
-                keys=[f"switchboard:rl:{subject}"], args=[rule.rate, rule.burst, time.time()]
+                keys=[redis_key(issuer, subject)], args=[rule.rate, rule.burst, time.time()]
             )
         )
         return None if wait <= 0 else wait
 
     async def aclose(self) -> None:
         await self._redis.aclose()
+
+
+@functools.lru_cache(maxsize=64)
+def _issuer_tag(issuer: str) -> str:
+    return hashlib.sha256(issuer.encode()).hexdigest()
+
+
+def redis_key(issuer: str, subject: str) -> str:
+    """`switchboard:rl:<sha256(issuer)>:<sub>`. The issuer's part has a fixed length and no
+    colon, so no (issuer, sub) pair can spell another's key, whatever either contains."""
+    return f"switchboard:rl:{_issuer_tag(issuer)}:{subject}"
 
 
 def limiter_for(settings: RateLimitSettings) -> RateLimiter:

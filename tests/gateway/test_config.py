@@ -83,14 +83,20 @@ def test_bad_config_fails_with_the_key_named(raw: dict[str, object], message: st
 
 def test_several_issuers_and_refused_algorithms() -> None:
     primary = {"issuer": "https://a", "audience": "sb", "jwks_url": "https://a/jwks"}
-    partner = {"issuer": "https://b", "audience": "api://sb", "jwks_url": "https://b/keys"}
+    partner = {
+        "issuer": "https://b",
+        "audience": "api://sb",
+        "jwks_url": "https://b/keys",
+        "roles": ["ivr"],
+    }
     sources = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
     config = build_config({"auth": {**primary, "issuers": [partner]}, "sources": sources}, env={})
     assert [i.issuer for i in config.auth.issuers] == ["https://a", "https://b"]
     with pytest.raises(ConfigError, match="algorithms must be among"):
         build_config({"auth": {**primary, "algorithms": ["HS256"]}, "sources": sources}, env={})
     with pytest.raises(ConfigError, match="configured twice"):
-        build_config({"auth": {**primary, "issuers": [primary]}, "sources": sources}, env={})
+        again = {**primary, "roles": []}
+        build_config({"auth": {**primary, "issuers": [again]}, "sources": sources}, env={})
 
 
 def test_missing_source_base_url_is_named() -> None:

@@ -39,7 +39,7 @@ async def test_every_root_field_waits_for_the_same_answer() -> None:
         await arrived.wait()
         return _live_contact()
 
-    verification = Verification(None, "agent-1", ask)
+    verification = Verification(None, "agent-1", ask, may_verify=True)
     verification.start()
     first = asyncio.ensure_future(verification.settle())
     await asyncio.sleep(0)
@@ -57,7 +57,7 @@ async def test_a_cancelled_waiter_does_not_cancel_the_question() -> None:
         await arrived.wait()
         return _live_contact()
 
-    verification = Verification(None, "agent-1", ask)
+    verification = Verification(None, "agent-1", ask, may_verify=True)
     waiter = asyncio.ensure_future(verification.settle())
     await asyncio.sleep(0)
     waiter.cancel()
@@ -73,6 +73,6 @@ async def test_drain_never_asks() -> None:
         asked.append(1)
         return None
 
-    verification = Verification(None, "agent-1", ask)
+    verification = Verification(None, "agent-1", ask, may_verify=True)
     await verification.drain()
     assert asked == []

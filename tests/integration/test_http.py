@@ -18,8 +18,15 @@ async def test_no_token_is_401_with_a_bearer_challenge(gateway: Gateway) -> None
     response = await gateway.post({"query": "{ __typename }"}, token=None)
     assert response.status_code == 401
     assert response.headers["www-authenticate"] == "Bearer"
+    request_id = response.headers["x-request-id"]
     assert response.json() == {
-        "errors": [{"message": "invalid token", "extensions": {"code": "UNAUTHENTICATED"}}]
+        "errors": [
+            {
+                "message": "invalid token",
+                "extensions": {"code": "UNAUTHENTICATED", "requestId": request_id},
+            }
+        ],
+        "extensions": {"requestId": request_id},
     }
 
 

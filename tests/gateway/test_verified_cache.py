@@ -1,0 +1,109 @@
+"""The verified-token cache (REVIEW D13): a token is verified once and then served from memory
+until its `exp`, the next JWKS refresh interval, or a change of its issuer's key set, whichever
+comes first; refusals are never remembered."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+from gateway.auth import Authenticator, InvalidToken
+from gateway.config import AuthSettings, ConfigError, IssuerSettings, build_config
+from sources import IdentityClient
+
+from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey
+
+
+@pytest.fixture(scope="module")
+def key() -> SigningKey:
+    return SigningKey("k1")
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def started(idp: FakeIdp, clock: Clock, **settings: Any) -> Authenticator:
+    issuer = IssuerSettings(
+        issuer=ISSUER, audience=AUDIENCE, jwks_url=JWKS_URL, roles=("*",), verification=True
+    )
+    auth = Authenticator(
+        AuthSettings(issuers=(issuer,), **settings),
+        {ISSUER: IdentityClient(JWKS_URL, mock=idp.transport())},
+        clock=clock,
+    )
+    await auth.start()
+    return auth
+
+
+async def test_a_token_is_verified_once(key: SigningKey) -> None:
+    auth = await started(FakeIdp(key), Clock())
+    token = f"Bearer {key.token()}"
+    first = await auth.authenticate(token)
+    assert await auth.authenticate(token) is first
+    await auth.close()
+
+
+async def test_the_cache_can_be_turned_off(key: SigningKey) -> None:
+    auth = await started(FakeIdp(key), Clock(), verified_cache_size=0)
+    token = f"Bearer {key.token()}"
+    first = await auth.authenticate(token)
+    second = await auth.authenticate(token)
+    assert second == first and second is not first
+    await auth.close()
+
+
+async def test_a_cached_token_is_not_served_past_its_exp(key: SigningKey) -> None:
+    clock = Clock()
+    auth = await started(FakeIdp(key), clock)
+    token = f"Bearer {key.token(exp=int(clock.now) + 60)}"
+    first = await auth.authenticate(token)
+    clock.now += 61
+    assert await auth.authenticate(token) is not first  # verified again, not remembered
+    await auth.close()
+
+
+async def test_a_cached_token_is_verified_again_after_a_refresh_interval(key: SigningKey) -> None:
+    clock = Clock()
+    auth = await started(FakeIdp(key), clock, jwks_refresh_seconds=300)
+    token = f"Bearer {key.token(exp=int(clock.now) + 3600)}"
+    first = await auth.authenticate(token)
+    clock.now += 301
+    assert await auth.authenticate(token) is not first
+    await auth.close()
+
+
+async def test_a_key_removed_from_the_jwks_flushes_its_tokens(key: SigningKey) -> None:
+    idp = FakeIdp(key)
+    auth = await started(idp, Clock())
+    token = f"Bearer {key.token()}"
+    await auth.authenticate(token)
+    idp.keys = [SigningKey("k2")]  # k1 revoked
+    await auth.refresh()
+    with pytest.raises(InvalidToken):
+        await auth.authenticate(token)
+    await auth.close()
+
+
+async def test_refusals_are_not_remembered(key: SigningKey) -> None:
+    idp = FakeIdp()
+    auth = await started(idp, Clock(), jwks_min_refetch_seconds=0)
+    token = f"Bearer {key.token()}"
+    with pytest.raises(InvalidToken):
+        await auth.authenticate(token)  # the key is not published yet
+    idp.keys = [key]
+    assert (await auth.authenticate(token)).subject == "agent-0001"
+    await auth.close()
+
+
+def test_a_negative_cache_size_is_a_config_error() -> None:
+    sources = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+    auth = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_url": JWKS_URL}
+    with pytest.raises(ConfigError, match="verified_cache_size"):
+        build_config({"auth": {**auth, "verified_cache_size": -1}, "sources": sources}, env={})
