@@ -46,6 +46,7 @@ def own_gateway(
             "issuer": PARTNER,
             "audience": "switchboard",
             "jwks_url": raw["auth"]["jwks_url"],
+            "roles": ["*"],
         }
     ]
     config = build_config(raw, env={})
