@@ -58,10 +58,9 @@ class Clock:
 
 
 def transport(gate: Gate, **settings: Any) -> Transport:
-    t = Transport(
+    return Transport(
         SourceSettings(name="core", base_url=BASE, **settings), mock=httpx.MockTransport(gate)
     )
-    return t
 
 
 async def until(condition: Callable[[], bool]) -> None:
@@ -81,10 +80,10 @@ async def cancelled(task: asyncio.Task[Any]) -> None:
     assert task.cancelled()
 
 
-async def tripped(gate: Gate, **settings: Any) -> tuple[Transport, Clock]:
+async def tripped(gate: Gate) -> Transport:
     """A transport whose circuit two 503s have opened, its open period already over."""
     clock = Clock()
-    t = transport(gate, retries=0, breaker_min_calls=2, breaker_open_seconds=5.0, **settings)
+    t = transport(gate, retries=0, breaker_min_calls=2, breaker_open_seconds=5.0)
     t.breaker.clock = clock
     gate.open.set()
     gate.answer = httpx.Response(503, content=b"{}")
@@ -95,7 +94,7 @@ async def tripped(gate: Gate, **settings: Any) -> tuple[Transport, Clock]:
     with pytest.raises(SourceCircuitOpen):
         await t.get_json("/x")
     clock.now += 5.0
-    return t, clock
+    return t
 
 
 async def test_a_cancelled_half_open_probe_lets_the_next_call_probe() -> None:
@@ -103,7 +102,7 @@ async def test_a_cancelled_half_open_probe_lets_the_next_call_probe() -> None:
     and the next call must go out and close the circuit (it used to get CIRCUIT_OPEN for the
     life of the process)."""
     gate = Gate()
-    t, _ = await tripped(gate)
+    t = await tripped(gate)
     gate.open.clear()
     gate.entered.clear()
     gate.answer = httpx.Response(200, content=b'{"ok": true}')
@@ -121,7 +120,7 @@ async def test_a_cancelled_half_open_probe_lets_the_next_call_probe() -> None:
 
 async def test_a_probe_that_raises_unexpectedly_releases_the_probe() -> None:
     gate = Gate()
-    t, _ = await tripped(gate)
+    t = await tripped(gate)
     gate.answer = RuntimeError("a bug, not the system's failure")
     with pytest.raises(RuntimeError):
         await t.get_json("/x")
