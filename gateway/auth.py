@@ -107,7 +107,10 @@ class Authenticator:
         for issuer in settings.issuers:
             client = (identities or {}).get(issuer.issuer) or IdentityClient(issuer.jwks_url)
             keys = KeySet(
-                client, issuer.algorithms, min_refetch_seconds=settings.jwks_min_refetch_seconds
+                client,
+                issuer.algorithms,
+                min_refetch_seconds=settings.jwks_min_refetch_seconds,
+                fetch_seconds=settings.jwks_fetch_seconds,
             )
             self._issuers[issuer.issuer] = _Issuer(issuer, keys)
         self._refresher: asyncio.Task[None] | None = None

@@ -158,6 +158,9 @@ class AuthSettings:
     leeway: float = 30.0
     jwks_refresh_seconds: float = 300.0
     jwks_min_refetch_seconds: float = 10.0
+    jwks_fetch_seconds: float = 5.0
+    """The budget of one JWKS fetch, retries and Retry-After included: the most a token with
+    an unknown `kid` waits for the IdP."""
     max_token_bytes: int = 8192
     verified_cache_size: int = 10_000
     """Tokens kept verified (least recently used dropped) until their `exp`, the next JWKS

@@ -7,10 +7,15 @@ gives its system in the response's `extensions.sources`.
     ├── SourceBadResponse       malformed body, wrong types, bad status  SOURCE_BAD_RESPONSE
     ├── SourceRateLimited       429 from the system                      RATE_LIMITED
     ├── SourceCircuitOpen       failing fast: the system keeps failing   CIRCUIT_OPEN
-    ├── SourceOverloaded        too many calls already waiting on it     SOURCE_OVERLOADED
+    ├── SourceOverloaded        never sent: the bulkhead's queue is full SOURCE_OVERLOADED
+    │                           or no slot freed within the call's time
     └── SourcePartial           some chunks of a batch failed            (the failure's code)
 
 Messages name the system ("core"), never a URL, host or upstream body: they reach the client.
+
+Only the errors with `counts_against_system` feed the system's circuit breaker. A call refused
+before it was sent (SourceCircuitOpen, SourceOverloaded) or throttled (SourceRateLimited) says
+nothing about the system's health: local congestion must not open a healthy system's circuit.
 """
 
 from __future__ import annotations
@@ -83,6 +88,10 @@ class SourceCircuitOpen(SourceError):
 
 
 class SourceOverloaded(SourceError):
+    """Refused by the bulkhead, never sent: too many calls waiting, or none of the system's
+    slots freed within this call's time. The congestion is ours (its in-flight calls answer,
+    fail or time out on their own account), so it is neutral for the breaker."""
+
     code = "SOURCE_OVERLOADED"
     status = "overloaded"
     counts_against_system = False

@@ -9,7 +9,8 @@ path for real sockets too: the benchmark's comparison, and a fallback.
 What both paths share, and so what the tests over mocks check: typed errors from
 `sources._errors` that name the system and never a URL (`raise ... from exc`), the body size cap
 (declared or while streaming), one budget that covers the whole exchange (slow trickles
-included), and the connection limits from `SourceSettings`.
+included), the connection limits from `SourceSettings`, and no trust in the environment
+(`trust_env=False`: proxy variables and `.netrc` never reroute a call or add credentials).
 """
 
 from __future__ import annotations
@@ -205,6 +206,7 @@ class _HttpxExchange(_Exchange):
             transport=mock,
             headers={"accept": "application/json"},
             follow_redirects=False,
+            trust_env=False,  # as aiohttp: no proxy variables, no .netrc credentials
         )
 
     async def get(self, path: str, params: Params) -> bytes:

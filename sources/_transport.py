@@ -18,7 +18,7 @@ from cachetools import TTLCache
 
 from ._errors import SourceError, SourceTimeout
 from ._http import HttpClient, Params, probe
-from ._resilience import Bulkhead, CircuitBreaker, RetryBudget
+from ._resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_of
 from ._scope import current_scope
 from ._settings import SourceSettings
 
@@ -84,25 +84,34 @@ class Transport:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
                     raise
-            await asyncio.sleep(delay)
+            try:
+                await asyncio.sleep(delay)
+            except BaseException:  # cancelled while waiting: the retry it paid for never went
+                self.retry_budget.refund()
+                raise
             attempt += 1
 
     async def _attempt(self, path: str, params: Params) -> Any:
+        """One attempt through the breaker and the bulkhead. Its outcome is recorded in
+        `finally`, on every exit path: a cancelled or crashed attempt is `abandoned`, which
+        releases a half-open probe instead of keeping it forever (h11's rule: every exception,
+        BaseException included, leaves the state machine defined)."""
         budget = self._budget()
-        self.breaker.check()
+        ticket = self.breaker.admit()
+        outcome = Outcome.ABANDONED
         started = time.monotonic()
         try:
             async with self.bulkhead.slot(budget):
                 left = budget - (time.monotonic() - started)
                 body = await self.http.get_json(path, params, max(left, 0.001))
         except SourceError as exc:
-            if exc.counts_against_system:
-                self.breaker.failure()
-            else:
-                self.breaker.neutral()
+            outcome = outcome_of(exc)
             raise
-        self.breaker.success()
-        return body
+        else:
+            outcome = Outcome.SUCCESS
+            return body
+        finally:
+            self.breaker.record(ticket, outcome)
 
     def _budget(self) -> float:
         """This attempt's time: the source's own timeout, cut to what the request has left."""
@@ -116,15 +125,20 @@ class Transport:
 
     def _retry_delay(self, exc: SourceError, attempt: int) -> float | None:
         """How long to wait before retrying, or None: not retryable, out of attempts, out of
-        time (never past the deadline) or out of retry budget."""
+        time (never past the deadline), out of retry budget, or asked to wait longer than
+        `retry_max_delay`. That cap holds with or without a request scope (the JWKS refresh
+        has none): a `Retry-After: 3600` fails the call at once rather than sleeping for an
+        hour, and rather than retrying sooner than the system asked."""
         if not exc.retryable or attempt >= self.settings.retries:
             return None
+        cap = self.settings.retry_max_delay
         retry_after = getattr(exc, "retry_after", None)
         if retry_after is not None:
             delay = float(retry_after)
+            if delay > cap:
+                return None
         else:  # full jitter: spreads the retries of many callers apart
-            cap = min(self.settings.retry_max_delay, self.settings.retry_base_delay * 2**attempt)
-            delay = random.uniform(0, cap)
+            delay = random.uniform(0, min(cap, self.settings.retry_base_delay * 2**attempt))
         scope = current_scope()
         if scope is not None and delay + _MIN_ATTEMPT > scope.remaining():
             return None

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 import strawberry
 
+from resolvers import Loaders
 from resolvers._loader import Loader, by_key, grouped
 
 
@@ -148,3 +151,89 @@ async def test_idle_waits_for_queued_and_running_calls() -> None:
     await loader.idle()
     assert done == ["k"] and not loader.busy
     assert await pending == ["k"]
+
+
+# -- cancellation, in the style of graphql-core's tests/execution/test_cancellation.py ----------
+
+
+class _Gated:
+    """A batch function that waits for `release`; records each call's keys; `entered` is set
+    once a call is in flight."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.calls: list[list[str]] = []
+
+    async def load(self, keys: list[str]) -> list[str]:
+        self.calls.append(keys)
+        self.entered.set()
+        await self.release.wait()
+        return [k.upper() for k in keys]
+
+
+async def test_a_cancelled_awaiter_does_not_cancel_the_batch_for_the_others() -> None:
+    batch = _Gated()
+    loader: Loader[str, str] = Loader(batch.load)
+    leaving = asyncio.ensure_future(loader.load("a"))
+    staying = asyncio.ensure_future(loader.load("a"))
+    other = asyncio.ensure_future(loader.load("b"))
+    await batch.entered.wait()
+    leaving.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await leaving
+    batch.release.set()
+    assert [await staying, await other] == ["A", "B"]
+    assert await loader.load("a") == "A"  # the cached key was not poisoned either
+    assert batch.calls == [["a", "b"]]
+
+
+async def test_a_cancelled_settle_many_caller_leaves_its_keys_to_the_others() -> None:
+    batch = _Gated()
+    loader: Loader[str, str] = Loader(batch.load)
+    caller = asyncio.ensure_future(loader.settle_many(["a", "b"]))
+    single = asyncio.ensure_future(loader.load("a"))
+    await batch.entered.wait()
+    caller.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await caller
+    batch.release.set()
+    assert await single == "A"
+    assert await loader.settle_many(["a", "b"]) == ["A", "B"]
+    assert batch.calls == [["a", "b"]]
+
+
+async def test_drain_ends_once_the_calls_of_cancelled_fields_are_over() -> None:
+    """A failed root field cancels its siblings; the response waits (drain) for the calls
+    they started, and drain must end even when every awaiter is gone or the call failed."""
+    entered = asyncio.Event()
+    release = asyncio.Event()
+    asked: list[list[str]] = []
+
+    class Crm:
+        async def cases(self, customer_ids: list[str]) -> list[Any]:
+            asked.append(list(customer_ids))
+            entered.set()
+            await release.wait()
+            if "boom" in customer_ids:
+                raise RuntimeError("a bug in the batch")
+            return [SimpleNamespace(customer_id=i) for i in customer_ids]
+
+    loaders = Loaders(cast(Any, SimpleNamespace(crm=Crm())))
+    fields = [asyncio.ensure_future(loaders.cases.load(k)) for k in ("c1", "c2")]
+    await entered.wait()
+    for field in fields:
+        field.cancel()
+    await asyncio.gather(*fields, return_exceptions=True)
+    assert loaders.cases.busy  # the call is still in flight: drain must wait for it
+    drained = asyncio.ensure_future(loaders.drain())
+    await asyncio.sleep(0)
+    assert not drained.done()
+    release.set()
+    await asyncio.wait_for(drained, timeout=5)  # a guard: drain used to be able to hang
+    assert not loaders.cases.busy and asked == [["c1", "c2"]]
+
+    failing = asyncio.ensure_future(loaders.cases.load("boom"))
+    await asyncio.wait_for(loaders.drain(), timeout=5)
+    with pytest.raises(RuntimeError):
+        await failing

@@ -26,6 +26,7 @@ from sources import (
     Transport,
     request_scope,
 )
+from sources._http import CLIENT_ENV
 from sources.sandbox.server import background_server
 
 
@@ -144,4 +145,24 @@ async def test_a_refused_connection_is_unavailable() -> None:
     with pytest.raises(SourceUnavailable) as caught:
         await t.get_json("/ok")
     assert str(port) not in str(caught.value)
+    await t.aclose()
+
+
+@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+async def test_neither_client_trusts_proxy_variables(
+    backend: str, client: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """REVIEW D17: a proxy variable in the process's environment must not reroute calls to
+    the systems of record (nor `.netrc` add credentials): both clients ignore the environment."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        proxy = f"http://127.0.0.1:{s.getsockname()[1]}"  # nothing listens there
+    for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.setenv(name, proxy)
+    for name in ("no_proxy", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv(CLIENT_ENV, client)
+    t = Transport(SourceSettings(name="core", base_url=f"{backend}/sys", retries=0))
+    assert t.http.client == client
+    assert await t.get_json("/ok") == {"ok": True, "q": ""}
     await t.aclose()

@@ -4,6 +4,7 @@ circuit breaker, the bulkhead and stale-if-error — each over httpx.MockTranspo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -23,6 +24,7 @@ from sources import (
     Transport,
     request_scope,
 )
+from sources._resilience import CircuitBreaker, Outcome
 
 BASE = "http://core.internal.example:9000/core"
 
@@ -190,6 +192,32 @@ async def test_retry_after_past_the_deadline_fails_fast() -> None:
     await t.aclose()
 
 
+@pytest.mark.parametrize("scoped", [False, True])
+async def test_retry_after_beyond_retry_max_delay_fails_fast_with_or_without_a_scope(
+    scoped: bool,
+) -> None:
+    """REVIEW D4: outside a request (the JWKS refresh) nothing used to bound the wait, so a
+    `Retry-After: 3600` slept for an hour. No delay exceeds `retry_max_delay`; retrying sooner
+    than the system asked would not honour it, so the call fails at once instead."""
+    backend = Backend(status(429, retry_after="3600"), ok())
+    t = transport(backend, retry_max_delay=1.0)
+    with contextlib.ExitStack() as stack:
+        if scoped:
+            stack.enter_context(request_scope(timeout=7200.0))
+        with pytest.raises(SourceRateLimited):
+            await asyncio.wait_for(t.get_json("/x"), timeout=5)  # a guard, not a measure
+    assert backend.calls == 1
+    await t.aclose()
+
+
+async def test_retry_after_within_retry_max_delay_is_waited_without_a_scope() -> None:
+    backend = Backend(status(429, retry_after="0.01"), ok())
+    t = transport(backend, retry_max_delay=1.0)
+    assert await t.get_json("/x") == {"ok": True}
+    assert backend.calls == 2
+    await t.aclose()
+
+
 async def test_retries_stay_within_their_budget_when_a_system_is_sick() -> None:
     backend = Backend(status(503))
     t = transport(
@@ -239,6 +267,27 @@ async def test_a_failed_probe_opens_the_breaker_again() -> None:
         await t.get_json("/x")
     assert t.breaker.state == "open"
     await t.aclose()
+
+
+def test_a_late_outcome_from_before_the_circuit_opened_is_no_verdict_on_the_probe() -> None:
+    now = [0.0]
+    breaker = CircuitBreaker(
+        "core", window=10, min_calls=2, failure_ratio=0.5, open_seconds=5.0, clock=lambda: now[0]
+    )
+    slow = breaker.admit()  # a call that will answer late
+    for _ in range(2):
+        breaker.record(breaker.admit(), Outcome.FAILURE)
+    assert breaker.state == "open"
+    breaker.record(slow, Outcome.FAILURE)  # does not restart the open period
+    now[0] = 5.0
+    probe = breaker.admit()
+    assert breaker.state == "half_open"
+    breaker.record(slow, Outcome.SUCCESS)  # not the probe: does not close the circuit
+    assert breaker.state == "half_open" and breaker.probing
+    with pytest.raises(SourceCircuitOpen):
+        breaker.admit()
+    breaker.record(probe, Outcome.SUCCESS)
+    assert breaker.state == "closed" and not breaker.probing
 
 
 async def test_bulkhead_caps_in_flight_calls_and_fails_fast_beyond_its_queue() -> None:
