@@ -23,14 +23,20 @@ from .treatments import Masker
 __all__ = ["Access", "FieldForbidden", "Verification"]
 
 
-class FieldForbidden(GraphQLError):
-    """The policy denies this field to the caller: null plus FORBIDDEN_FIELD at its path."""
+UNLOCK = "VERIFIED_INTERACTION"
+"""`extensions.unlock` of a FORBIDDEN_FIELD that the customer's verification on the caller's
+own live interaction would lift (the role's verified treatment of the class is not `deny`)."""
 
-    def __init__(self, klass: SensitiveClass) -> None:
-        super().__init__(
-            "not permitted for the caller's roles",
-            extensions={"code": "FORBIDDEN_FIELD", "class": klass.value},
-        )
+
+class FieldForbidden(GraphQLError):
+    """The policy denies this field to the caller: null plus FORBIDDEN_FIELD at its path, and
+    `unlock` when verifying the customer on the caller's interaction would show it."""
+
+    def __init__(self, klass: SensitiveClass, *, unlock: bool = False) -> None:
+        extensions = {"code": "FORBIDDEN_FIELD", "class": klass.value}
+        if unlock:
+            extensions["unlock"] = UNLOCK
+        super().__init__("not permitted for the caller's roles", extensions=extensions)
 
 
 class Verification:
@@ -44,18 +50,24 @@ class Verification:
     return customer data (`settle`), overlapping the first reads; until it has arrived, nobody
     is verified (fail closed)."""
 
-    __slots__ = ("_ask", "_pending", "contact", "subject")
+    __slots__ = ("_ask", "_pending", "contact", "skipped", "subject", "unconfirmed")
 
     def __init__(
         self,
         contact: Contact | None,
         subject: str,
         ask: Callable[[], Awaitable[Contact | None]] | None = None,
+        *,
+        skipped: str | None = None,
     ) -> None:
         self.contact = contact
         self.subject = subject
         self._ask = ask
         self._pending: asyncio.Future[Contact | None] | None = None
+        self.skipped = skipped
+        """Why the CCaaS system is not asked at all (`malformed`, `not_needed`), or None."""
+        self.unconfirmed = False
+        """The CCaaS system could not answer (set by whoever asks it)."""
 
     def start(self) -> None:
         if self._ask is not None:
@@ -86,6 +98,28 @@ class Verification:
             and c.state == "CONNECTED"
             and c.ended_at is None
         )
+
+    def reason(self) -> str | None:
+        """Why the named interaction verifies nobody, None when it verifies its customer: for
+        `extensions.verification`, so a desktop developer sees why the agent got the
+        unverified view. Checked in the order that tells least: whose it is before its state,
+        so another agent's interaction reveals nothing more than that it is not the caller's."""
+        if self.skipped is not None:
+            return self.skipped
+        if self._pending is None or not self._pending.done():
+            return "not_checked"  # the operation never executed (refused, invalid)
+        if self.active:
+            return None
+        c = self.contact
+        if c is None:
+            return "unconfirmed" if self.unconfirmed else "unknown"
+        if c.agent_id != self.subject:
+            return "not_yours"
+        if c.state != "CONNECTED" or c.ended_at is not None:
+            return "not_live"
+        if not c.verified:
+            return "idv_not_passed"
+        return "not_yours"  # any further condition of `active` (the token's issuer)
 
     def covers(self, owner: Owner) -> bool:
         return (
@@ -135,6 +169,7 @@ class Access:
         self.verification = verification
         self.interaction_id = interaction_id
         self._decided: dict[tuple[SensitiveClass, bool], str] = {}
+        self._unlockable: dict[SensitiveClass, bool] = {}
         self._reads: dict[tuple[str, str | None, str | None], _Read] = {}
 
     def decide(self, field: str, klass: SensitiveClass, owner: Owner, path: Any) -> str:
@@ -179,6 +214,31 @@ class Access:
             klass, treatment, (path, key), owner, verified
         )
         return treatment
+
+    def forbidden(self, klass: SensitiveClass) -> FieldForbidden:
+        """The error of a denied read of `klass`. A denial is the unverified treatment whenever
+        the verified one would not deny (verified callers get the verified treatment), so
+        `unlock` says verification would show it."""
+        unlock = self._unlockable.get(klass)
+        if unlock is None:
+            unlock = self.policy.treatment(self.principal.roles, klass, True) != "deny"
+            self._unlockable[klass] = unlock
+        return FieldForbidden(klass, unlock=unlock)
+
+    def verification_report(self) -> dict[str, str | None] | None:
+        """`extensions.verification` for a request that named an interaction (X-Interaction-Id):
+        its id back, whether it verifies, and why not. Nothing of the contact itself (its
+        agent, customer or state) is reported; None when no interaction was named."""
+        if self.interaction_id is None and self.verification.skipped != "malformed":
+            return None
+        reason = self.verification.reason()
+        report: dict[str, str | None] = {
+            "interactionId": self.interaction_id,  # None when malformed: not echoed
+            "status": "verified" if reason is None else "not_verified",
+        }
+        if reason is not None:
+            report["reason"] = reason
+        return report
 
     def audit_lines(self, request_id: str, operation: str | None) -> bytes:
         """The request's audit events as JSON lines. What every event of the request shares is
