@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
-from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from graphql import GraphQLError
 from schema import Owner, SensitiveClass
 from sources.records import Contact
 
+from . import codes
 from .auth import Principal
 from .policy import Policy
 from .treatments import Masker
@@ -27,26 +27,27 @@ if TYPE_CHECKING:
 __all__ = ["Access", "FieldForbidden", "Verification"]
 
 
-_REFUSAL: ContextVar[str | None] = ContextVar("switchboard_refusal", default=None)
-"""Why the "deny" that `decide`/`note` just returned was not the policy's (the caller's data
-budget is spent): read by the `FieldForbidden` its caller builds next, in the same synchronous
-step, so masking and compiled plans report it without knowing of budgets."""
+UNLOCK = "VERIFIED_INTERACTION"
+"""`extensions.unlock` of a FORBIDDEN_FIELD that the customer's verification on the caller's
+own live interaction would lift (the role's verified treatment of the class is not `deny`)."""
 
-_REFUSALS = {"DATA_BUDGET_EXCEEDED": "the caller's data budget for this window is spent"}
+_REFUSALS = {codes.DATA_BUDGET_EXCEEDED: "the caller's data budget for this window is spent"}
 
 
 class FieldForbidden(GraphQLError):
-    """The policy denies this field to the caller: null plus FORBIDDEN_FIELD at its path (or
-    DATA_BUDGET_EXCEEDED when the caller's data budget refused it)."""
+    """The policy denies this field to the caller: null plus FORBIDDEN_FIELD at its path, and
+    `unlock` when verifying the customer on the caller's interaction would show it; or
+    DATA_BUDGET_EXCEEDED (`refusal`) when the policy grants it but the caller's data budget is
+    spent."""
 
-    def __init__(self, klass: SensitiveClass) -> None:
-        code = _REFUSAL.get()
-        if code is not None:
-            _REFUSAL.set(None)
-        super().__init__(
-            _REFUSALS.get(code or "", "not permitted for the caller's roles"),
-            extensions={"code": code or "FORBIDDEN_FIELD", "class": klass.value},
-        )
+    def __init__(
+        self, klass: SensitiveClass, *, unlock: bool = False, refusal: str | None = None
+    ) -> None:
+        extensions = {"code": refusal or codes.FORBIDDEN_FIELD, "class": klass.value}
+        if unlock and refusal is None:
+            extensions["unlock"] = UNLOCK
+        message = _REFUSALS.get(refusal or "", "not permitted for the caller's roles")
+        super().__init__(message, extensions=extensions)
 
 
 class Verification:
@@ -62,7 +63,7 @@ class Verification:
     return customer data (`settle`), overlapping the first reads; until it has arrived, nobody
     is verified (fail closed)."""
 
-    __slots__ = ("_ask", "_pending", "contact", "may_verify", "subject")
+    __slots__ = ("_ask", "_pending", "contact", "may_verify", "skipped", "subject", "unconfirmed")
 
     def __init__(
         self,
@@ -71,12 +72,17 @@ class Verification:
         ask: Callable[[], Awaitable[Contact | None]] | None = None,
         *,
         may_verify: bool = False,
+        skipped: str | None = None,
     ) -> None:
         self.contact = contact
         self.subject = subject
         self.may_verify = may_verify
         self._ask = ask
         self._pending: asyncio.Future[Contact | None] | None = None
+        self.skipped = skipped
+        """Why the CCaaS system is not asked at all (`malformed`, `not_needed`), or None."""
+        self.unconfirmed = False
+        """The CCaaS system could not answer (set by whoever asks it)."""
 
     def start(self) -> None:
         if self._ask is not None:
@@ -108,6 +114,28 @@ class Verification:
             and c.state == "CONNECTED"
             and c.ended_at is None
         )
+
+    def reason(self) -> str | None:
+        """Why the named interaction verifies nobody, None when it verifies its customer: for
+        `extensions.verification`, so a desktop developer sees why the agent got the
+        unverified view. Checked in the order that tells least: whose it is before its state,
+        so another agent's interaction reveals nothing more than that it is not the caller's."""
+        if self.skipped is not None:
+            return self.skipped
+        if self._pending is None or not self._pending.done():
+            return "not_checked"  # the operation never executed (refused, invalid)
+        if self.active:
+            return None
+        c = self.contact
+        if c is None:
+            return "unconfirmed" if self.unconfirmed else "unknown"
+        if c.agent_id != self.subject:
+            return "not_yours"
+        if c.state != "CONNECTED" or c.ended_at is not None:
+            return "not_live"
+        if not c.verified:
+            return "idv_not_passed"
+        return "not_yours"  # any further condition of `active` (the token's issuer)
 
     def covers(self, owner: Owner) -> bool:
         return (
@@ -158,17 +186,20 @@ class Access:
         self.verification = verification
         self.interaction_id = interaction_id
         self._decided: dict[tuple[SensitiveClass, bool], str] = {}
+        self._unlockable: dict[SensitiveClass, bool] = {}
         self._reads: dict[tuple[str, str | None, str | None], _Read] = {}
         self.budget: Ledger | None = None
         """The caller's data budget (gateway/budget.py), when one applies."""
+        self._refusal: str | None = None
+        """Why the "deny" `decide`/`note` just returned is not the policy's (the data budget):
+        read by the `forbidden` its caller asks for next, in the same synchronous step."""
 
     def _within_budget(self, owner: Owner, treatment: str) -> str | None:
         """None, or why a value the policy grants is refused: the customer would be one more
         than the caller's budget allows (deny and redact reveal nothing, so never count)."""
         if self.budget is None or treatment in ("deny", "redact") or self.budget.admit(owner):
             return None
-        _REFUSAL.set("DATA_BUDGET_EXCEEDED")
-        return "DATA_BUDGET_EXCEEDED"
+        return codes.DATA_BUDGET_EXCEEDED
 
     def decide(self, field: str, klass: SensitiveClass, owner: Owner, path: Any) -> str:
         """The treatment for one value of `field` (a "Type.field" coordinate, suffixed with the
@@ -179,15 +210,14 @@ class Access:
         read = self._reads.get((field, owner.customer_id, owner.profile_id))
         if read is not None:
             read.count += 1
-            if read.refusal is not None:
-                _REFUSAL.set(read.refusal)
+            self._refusal = read.refusal
             return read.treatment
         verified = self.verification.covers(owner)
         treatment = self._decided.get((klass, verified))
         if treatment is None:
             treatment = self.policy.treatment(self.principal.roles, klass, verified)
             self._decided[(klass, verified)] = treatment
-        refusal = self._within_budget(owner, treatment)
+        refusal = self._refusal = self._within_budget(owner, treatment)
         if refusal is not None:
             treatment = "deny"
         self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
@@ -210,18 +240,43 @@ class Access:
         read = self._reads.get((field, owner.customer_id, owner.profile_id))
         if read is not None:
             read.count += 1
-            if read.refusal is not None:
-                _REFUSAL.set(read.refusal)
+            self._refusal = read.refusal
             return read.treatment
         verified = self.verification.covers(owner)
         treatment = treatments[verified]
-        refusal = self._within_budget(owner, treatment)
+        refusal = self._refusal = self._within_budget(owner, treatment)
         if refusal is not None:
             treatment = "deny"
         self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
             klass, treatment, (path, key), owner, verified, refusal=refusal
         )
         return treatment
+
+    def forbidden(self, klass: SensitiveClass) -> FieldForbidden:
+        """The error of a denied read of `klass`. A denial is the unverified treatment whenever
+        the verified one would not deny (verified callers get the verified treatment), so
+        `unlock` says verification would show it."""
+        unlock = self._unlockable.get(klass)
+        if unlock is None:
+            unlock = self.policy.treatment(self.principal.roles, klass, True) != "deny"
+            self._unlockable[klass] = unlock
+        refusal, self._refusal = self._refusal, None
+        return FieldForbidden(klass, unlock=unlock, refusal=refusal)
+
+    def verification_report(self) -> dict[str, str | None] | None:
+        """`extensions.verification` for a request that named an interaction (X-Interaction-Id):
+        its id back, whether it verifies, and why not. Nothing of the contact itself (its
+        agent, customer or state) is reported; None when no interaction was named."""
+        if self.interaction_id is None and self.verification.skipped != "malformed":
+            return None
+        reason = self.verification.reason()
+        report: dict[str, str | None] = {
+            "interactionId": self.interaction_id,  # None when malformed: not echoed
+            "status": "verified" if reason is None else "not_verified",
+        }
+        if reason is not None:
+            report["reason"] = reason
+        return report
 
     def audit_lines(
         self,

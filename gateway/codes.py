@@ -24,6 +24,7 @@ __all__ = [
     "DIRECTIVE_LIMIT",
     "DOCUMENT_TOO_LARGE",
     "FIELD_REPEAT_LIMIT",
+    "FORBIDDEN",
     "FORBIDDEN_FIELD",
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
@@ -55,6 +56,7 @@ GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"
 PERSISTED_QUERY_NOT_FOUND: Final = "PERSISTED_QUERY_NOT_FOUND"
 FORBIDDEN_FIELD: Final = "FORBIDDEN_FIELD"
+FORBIDDEN: Final = "FORBIDDEN"
 NOT_FOUND: Final = "NOT_FOUND"
 DEPTH_LIMIT: Final = "DEPTH_LIMIT"
 ALIAS_LIMIT: Final = "ALIAS_LIMIT"
@@ -95,6 +97,7 @@ CODES: Final = MappingProxyType(
         LIST_LIMIT: "a list argument is too long (first, ids)",
         COST_LIMIT: "the estimated cost is too high ([limits] max_cost)",
         FORBIDDEN_FIELD: "the policy denies this sensitive field to the caller's roles",
+        FORBIDDEN: "the token has no role the policy knows: nothing but __typename is read",
         DATA_BUDGET_EXCEEDED: "a sensitive field past the caller's data budget",
         LOOKUP_LIMIT: "too many lookups in the operation or the window",
         AUDIT_UNAVAILABLE: "503: the audit trail cannot keep up; nothing was read",

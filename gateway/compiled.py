@@ -24,7 +24,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from resolvers import ResolverError
 from schema.bindings import ROOT_CHECKS
 
-from .access import Access, FieldForbidden
+from .access import Access
 from .plans import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
 
 __all__ = ["execute_plan", "precheck"]
@@ -236,7 +236,7 @@ def _gated(
     allowed = []
     for i in live:
         if note(coordinate, klass, owners[i], treatments, paths[i], branch.key) == "deny":
-            state.error(FieldForbidden(klass), branch.nodes, (paths[i], branch.key))
+            state.error(state.access.forbidden(klass), branch.nodes, (paths[i], branch.key))
         else:
             allowed.append(i)
     return allowed

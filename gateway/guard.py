@@ -20,6 +20,7 @@ from resolvers import BadUserInput, Loaders, valid_contact_id
 from sources import SourceError
 from sources.records import Contact
 
+from . import codes
 from .access import Access, Verification
 from .audit import AuditLog, safe_operation_name
 from .auth import Principal
@@ -35,7 +36,7 @@ from .budget import (
 )
 from .config import Config
 from .policy import Policy
-from .treatments import Masker
+from .treatments import Masker, placeholders
 
 __all__ = ["Guard"]
 
@@ -57,11 +58,12 @@ def _may_read_customers(context: ExecutionContext) -> bool:
     )
 
 
-async def _confirm(loaders: Loaders, contact_id: str) -> Contact | None:
+async def _confirm(loaders: Loaders, contact_id: str, verification: Verification) -> Contact | None:
     try:
         return await loaders.contact.load(contact_id)
     except SourceError as exc:
         log.warning("cannot confirm interaction %s (%s): caller unverified", contact_id, exc.code)
+        verification.unconfirmed = True
         return None
 
 
@@ -111,11 +113,12 @@ class Guard:
         roles has verified treatments; any failure to
         confirm it leaves the caller unverified (fail closed)."""
         contact_id = None
+        skipped = None
         if interaction_id is not None:
             try:
                 contact_id = valid_contact_id(interaction_id)
             except BadUserInput:
-                contact_id = None
+                skipped = "malformed"
         ask = None
         if (
             contact_id is not None
@@ -125,21 +128,32 @@ class Guard:
             confirmed = contact_id
 
             def ask() -> Awaitable[Contact | None]:
-                return _confirm(loaders, confirmed)
+                return _confirm(loaders, confirmed, verification)
 
+        elif contact_id is not None:
+            # no role of the caller has verified treatments, or its issuer's subjects are not
+            # the workforce's agents (a partner IdP may mint any `sub`)
+            skipped = "not_needed" if principal.may_verify else "issuer_may_not_verify"
+        verification = Verification(
+            None, principal.subject, ask, may_verify=principal.may_verify, skipped=skipped
+        )
         return Access(
             self.policy,
             self.masker,
             principal,
-            Verification(None, principal.subject, ask, may_verify=principal.may_verify),
+            verification,
             interaction_id=contact_id,
         )
 
     def audit_extension(self) -> type[SchemaExtension]:
-        """A schema extension that, before execution, reserves the request's place in the audit
-        queue, checks its lookups and opens its data budget (a refusal then costs no back-end
-        call) and starts the verification; and writes the request's audit events at the end."""
+        """A schema extension around execution, shared by both executions (standard and
+        compiled). Before it: a caller with no role the policy knows reads nothing; the request
+        reserves its place in the audit queue, its lookups are checked and its data budget
+        opened (a refusal then costs no back-end call); the verification starts. After it: a
+        role with `values = "placeholder"` gets placeholders for every value, and the request's
+        audit events are written."""
         guard = self
+        policy = self.policy
 
         class AuditTrail(SchemaExtension):
             reserved = False
@@ -151,20 +165,41 @@ class Guard:
             async def on_execute(self) -> AsyncIterator[None]:
                 ec = self.execution_context
                 access = getattr(ec.context, "access", None)
-                if isinstance(access, Access):
-                    self.alerts = []
-                    refused = await self._admit(ec, access)
-                    if refused is not None:
-                        self.refused = refused
-                        ec.result = ExecutionResult(None, [refused])
-                    else:
-                        # the operation passed every limit and validation: ask about the
-                        # caller's interaction now, concurrently with the first resolvers
-                        # (unless no root field returns a customer; a root field that does
-                        # asks anyway, in `settle`)
-                        if _may_read_customers(ec):
-                            access.verification.start()
+                if not isinstance(access, Access):
+                    yield
+                    return
+                self.alerts = []
+                roles = access.principal.roles
+                if not policy.knows(roles) and not _typename_only(ec.graphql_document, ec):
+                    # fail closed for the whole graph, unclassified fields included: nothing
+                    # executes, no back-end call is made, nothing is audited
+                    ec.result = ExecutionResult(None, [_no_known_role()])
+                    yield
+                    return
+                refused = await self._admit(ec, access)
+                if refused is not None:
+                    self.refused = refused
+                    ec.result = ExecutionResult(None, [refused])
+                elif _may_read_customers(ec):
+                    # the operation passed every limit and validation: ask about the caller's
+                    # interaction now, concurrently with the first resolvers (unless no root
+                    # field returns a customer; a root field that does asks anyway, in `settle`)
+                    access.verification.start()
                 yield
+                result = ec.result
+                if (
+                    policy.placeholders(roles)
+                    and isinstance(result, ExecutionResult)
+                    and ec.graphql_document is not None
+                ):
+                    result.data = placeholders(
+                        ec.schema._schema, ec.graphql_document, ec.operation_name, result.data
+                    )
+
+            def get_results(self) -> dict[str, Any]:
+                access = getattr(self.execution_context.context, "access", None)
+                report = access.verification_report() if isinstance(access, Access) else None
+                return {} if report is None else {"verification": report}
 
             async def _admit(self, ec: Any, access: Access) -> GraphQLError | None:
                 if not guard.audit.reserve():
@@ -173,7 +208,7 @@ class Guard:
                         response.status_code = 503
                     return GraphQLError(
                         "the audit trail is unavailable: try again shortly",
-                        extensions={"code": "AUDIT_UNAVAILABLE"},
+                        extensions={"code": codes.AUDIT_UNAVAILABLE},
                     )
                 self.reserved = True
                 principal = access.principal
@@ -328,3 +363,22 @@ def _known_customers(loaders: Loaders) -> dict[str, str]:
             if customer is not None:
                 known[profile] = customer.id
     return known
+
+
+def _no_known_role() -> GraphQLError:
+    return GraphQLError(
+        "the token has no role this gateway knows: nothing may be read",
+        extensions={"code": codes.FORBIDDEN},
+    )
+
+
+def _typename_only(document: Any, ec: Any) -> bool:
+    """Does the operation select nothing but `__typename` at its root (all a caller with no
+    known role may read)?"""
+    operation = get_operation_ast(document, ec.operation_name) if document is not None else None
+    if operation is None:
+        return False
+    return all(
+        isinstance(node, FieldNode) and node.name.value == "__typename"
+        for node in operation.selection_set.selections
+    )

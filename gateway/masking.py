@@ -16,9 +16,10 @@ from typing import Any
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo, default_field_resolver, get_named_type
 
-from schema import Sensitive, SensitiveClass
+from schema import SensitiveClass
+from schema.sensitive import class_of, neutral_of, shown
 
-from .access import Access, FieldForbidden
+from .access import Access
 
 __all__ = ["install_masking"]
 
@@ -33,7 +34,7 @@ def install_masking(schema: strawberry.Schema) -> dict[str, SensitiveClass]:
             continue
         for name, field in gql_type.fields.items():
             definition = field.extensions.get("strawberry-definition")
-            klass = _sensitive_class(definition)
+            klass = class_of(definition)
             if klass is None:
                 continue
             coordinate = f"{gql_type.name}.{name}"
@@ -42,20 +43,17 @@ def install_masking(schema: strawberry.Schema) -> dict[str, SensitiveClass]:
             if isinstance(get_named_type(field.type), GraphQLObjectType):
                 field.resolve = _gate(original, coordinate, klass)
             elif hasattr(owner_type, "sensitive_class"):
-                field.resolve = _mask_variable(original, coordinate, definition.python_name)
+                is_derived, neutral = neutral_of(definition)
+                if is_derived:
+                    field.resolve = _derive(original, coordinate, definition.python_name, neutral)
+                else:
+                    field.resolve = _mask_variable(original, coordinate, definition.python_name)
             elif definition.base_resolver is None:
                 field.resolve = _mask_attribute(definition.python_name, coordinate, klass)
             else:
                 field.resolve = _mask(original, coordinate, klass)
             wrapped[coordinate] = klass
     return wrapped
-
-
-def _sensitive_class(definition: Any) -> SensitiveClass | None:
-    for directive in getattr(definition, "directives", None) or ():
-        if isinstance(directive, Sensitive):
-            return directive.class_
-    return None
 
 
 def _mask(original: Resolver, coordinate: str, klass: SensitiveClass) -> Resolver:
@@ -66,7 +64,7 @@ def _mask(original: Resolver, coordinate: str, klass: SensitiveClass) -> Resolve
         if treatment == "full":
             return value
         if treatment == "deny":
-            raise FieldForbidden(klass)
+            raise access.forbidden(klass)
         return access.masker.apply(treatment, klass, value)
 
     return resolve
@@ -82,7 +80,7 @@ def _mask_attribute(name: str, coordinate: str, klass: SensitiveClass) -> Resolv
         if treatment == "full":
             return getattr(source, name)
         if treatment == "deny":
-            raise FieldForbidden(klass)
+            raise access.forbidden(klass)
         return access.masker.apply(treatment, klass, getattr(source, name))
 
     return resolve
@@ -99,8 +97,24 @@ def _mask_variable(original: Resolver, coordinate: str, python_name: str) -> Res
         access: Access = info.context.access
         treatment = access.decide(f"{coordinate}:{klass.value}", klass, source.owner, info.path)
         if treatment == "deny":
-            raise FieldForbidden(klass)
+            raise access.forbidden(klass)
         return access.masker.apply(treatment, klass, value)
+
+    return resolve
+
+
+def _derive(original: Resolver, coordinate: str, python_name: str, neutral: Any) -> Resolver:
+    """For a value derived from a class (`schema.sensitive.derived`): the value or its neutral
+    stand-in, audited as a read of the class it derives from."""
+
+    def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
+        value = original(source, info, **args)
+        klass = source.sensitive_class(python_name)
+        if klass is None:
+            return value
+        access: Access = info.context.access
+        treatment = access.decide(f"{coordinate}:{klass.value}", klass, source.owner, info.path)
+        return shown(treatment, value, neutral)
 
     return resolve
 
@@ -109,7 +123,7 @@ def _gate(original: Resolver, coordinate: str, klass: SensitiveClass) -> Resolve
     def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
         access: Access = info.context.access
         if access.decide(coordinate, klass, source.owner, info.path) == "deny":
-            raise FieldForbidden(klass)
+            raise access.forbidden(klass)
         return original(source, info, **args)
 
     return resolve

@@ -38,10 +38,10 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues, get_argument_values
 
-from schema import Sensitive, SensitiveClass
+from schema import SensitiveClass
 from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, Read, RootFetch
+from schema.sensitive import class_of, neutral_of, shown
 
-from .access import FieldForbidden
 from .policy import Policy
 from .treatments import Masker
 
@@ -259,7 +259,7 @@ class _Compiler:
             if definition is None:
                 raise Unsupported("unbound_field", f"{gql_type.name}.{name}")
             binding = bindings.get(name)
-            klass = _sensitive_class(definition)
+            klass = class_of(definition)
             coordinate = f"{gql_type.name}.{name}"
             if isinstance(get_named_type(field_def.type), GraphQLObjectType):
                 kind = FETCH if isinstance(binding, Fetch) else CHILD
@@ -287,7 +287,7 @@ class _Compiler:
             name_ = f"f{next(self._names)}"
             if variable and klass is not None:
                 scope[name_] = self._variable_leaf(
-                    getter, ser, coordinate, key, details, definition.python_name
+                    getter, ser, coordinate, key, details, definition.python_name, definition
                 )
                 parts.append(f"{key!r}: {name_}(r, o, p, s)")
             elif klass is not None:
@@ -334,7 +334,7 @@ class _Compiler:
             if treatment == "full":
                 return full(get(r))
             if treatment == "deny":
-                s.error(FieldForbidden(klass), nodes, (p, key))
+                s.error(s.access.forbidden(klass), nodes, (p, key))
                 return None
             value = get(r)
             if value is None or not kept:
@@ -351,23 +351,28 @@ class _Compiler:
         key: str,
         details: list[Any],
         python_name: str,
+        definition: Any,
     ) -> Callable[..., Any]:
-        """A leaf whose class depends on the record (`VariablySensitive`)."""
+        """A leaf whose class depends on the record (`VariablySensitive`): masked, or, for a
+        derived value, shown or replaced by its neutral value (`schema.sensitive.derived`)."""
         treatments = {k.value: self.treatments(k) for k in SensitiveClass}
         nodes = [d.node for d in details]
         apply = self.masker.apply
         full = _compose(lambda v: v, ser)
+        is_derived, neutral = neutral_of(definition)
 
         def leaf(r: Any, o: Any, p: Any, s: Any) -> Any:
             value = get(r)
-            sensitivity = r.sensitivity
+            sensitivity = r.sensitive_class(python_name)
             if sensitivity is None:
                 return full(value)
             klass = SensitiveClass(sensitivity)
             field_ = f"{coordinate}:{sensitivity}"
             treatment = s.access.note(field_, klass, o, treatments[sensitivity], p, key)
+            if is_derived:
+                return full(shown(treatment, value, neutral))
             if treatment == "deny":
-                s.error(FieldForbidden(klass), nodes, (p, key))
+                s.error(s.access.forbidden(klass), nodes, (p, key))
                 return None
             return full(apply(treatment, klass, value))
 
@@ -447,13 +452,6 @@ def _identifier(name: str) -> str:
     if not name.isidentifier():
         raise Unsupported("field_name", name)
     return name
-
-
-def _sensitive_class(definition: Any) -> SensitiveClass | None:
-    for directive in getattr(definition, "directives", None) or ():
-        if isinstance(directive, Sensitive):
-            return directive.class_
-    return None
 
 
 def _has_variable(value: Any) -> bool:

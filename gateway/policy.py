@@ -5,9 +5,13 @@
     [roles.agent.verified]        # overrides for the customer on the caller's own, active,
     PCI_PAN = "last4"             # ID&V-passed interaction (named by X-Interaction-Id)
 
+    [roles.developer]
+    values = "placeholder"        # every value in an answer is a type-shaped placeholder
+
 With several roles the most permissive treatment wins; an unknown role, or a class a role does
-not list, is `deny` (fail closed). Unknown classes, unknown treatments and treatments a class
-does not admit (last4 of a balance) stop start-up with a message naming them.
+not list, is `deny` (fail closed); a caller with no role the policy knows reads nothing at all.
+Unknown classes, unknown treatments and treatments a class does not admit (last4 of a balance)
+stop start-up with a message naming them.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ class PolicyError(Exception):
 class RolePolicy:
     base: Mapping[SensitiveClass, str]
     verified: Mapping[SensitiveClass, str] = field(default_factory=dict)
+    placeholder: bool = False
+    """`values = "placeholder"`: the role sees the shape of answers, never a real value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +61,17 @@ class Policy:
             if _RANK[chosen] < _RANK[best]:
                 best = chosen
         return best
+
+    def knows(self, roles: Iterable[str]) -> bool:
+        """Has the caller any role the policy knows? If not, they read nothing (fail closed:
+        unclassified fields included)."""
+        return any(r in self.roles for r in roles)
+
+    def placeholders(self, roles: Iterable[str]) -> bool:
+        """Does the caller see placeholders only (every role they hold the policy knows says
+        `values = "placeholder"`; one role with real values is enough to see them)?"""
+        known = [self.roles[r] for r in roles if r in self.roles]
+        return bool(known) and all(r.placeholder for r in known)
 
     def uses_verification(self, roles: Iterable[str]) -> bool:
         return any(self.roles[r].verified for r in roles if r in self.roles)
@@ -85,10 +102,16 @@ class Policy:
             verified = table.get("verified", {})
             if not isinstance(verified, Mapping):
                 raise PolicyError(f"{source}: [roles.{name}.verified] must be a table")
-            base = {k: v for k, v in table.items() if k != "verified"}
+            values = table.get("values", "real")
+            if values not in ("real", "placeholder"):
+                raise PolicyError(
+                    f'{source}: [roles.{name}] values = {values!r}: must be "real" or "placeholder"'
+                )
+            base = {k: v for k, v in table.items() if k not in ("verified", "values")}
             parsed[name] = RolePolicy(
                 base=_treatments(base, f"{source}: [roles.{name}]"),
                 verified=_treatments(verified, f"{source}: [roles.{name}.verified]"),
+                placeholder=values == "placeholder",
             )
         return cls(roles=parsed)
 

@@ -7,9 +7,25 @@ import hmac
 from decimal import Decimal
 from typing import Any
 
+from graphql import (
+    DocumentNode,
+    FieldNode,
+    FragmentDefinitionNode,
+    FragmentSpreadNode,
+    GraphQLEnumType,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    InlineFragmentNode,
+    SelectionSetNode,
+    get_operation_ast,
+)
+
 from schema import SensitiveClass as S
 
-__all__ = ["REDACTED", "Masker"]
+__all__ = ["PLACEHOLDERS", "REDACTED", "Masker", "placeholders"]
 
 REDACTED: dict[S, str] = {
     S.PII_NATIONAL_ID: "***-**-****",
@@ -28,6 +44,7 @@ REDACTED: dict[S, str] = {
     S.CONVERSATION: "[redacted]",
 }
 """Fixed masks: the same for every value of a class, so a mask leaks no length or digits."""
+_MASKS = frozenset(REDACTED.values())
 
 
 class Masker:
@@ -46,8 +63,9 @@ class Masker:
         text = (
             value if isinstance(value, str) else str(value) if isinstance(value, Decimal) else None
         )
-        if text is None:
-            # booleans, numbers and enums have no masked form: withheld without an error
+        if text is None or (treatment == "redact" and not isinstance(value, str)):
+            # booleans, numbers (a balance) and enums have no masked form: withheld as null,
+            # without an error (a mask such as "***.**" is not a Decimal)
             return None
         if treatment == "redact":
             return REDACTED[klass]
@@ -72,3 +90,84 @@ def _keep(text: str, lead: int, tail: int) -> str:
     for i in hidden:
         chars[i] = "*"
     return "".join(chars)
+
+
+PLACEHOLDERS: dict[str, Any] = {
+    "String": "string",
+    "ID": "id",
+    "Int": 0,
+    "Float": 0.0,
+    "Boolean": False,
+    "Decimal": "0.00",
+    "DateTime": "1970-01-01T00:00:00+00:00",
+}
+"""What a role with `values = "placeholder"` gets for each scalar (an enum: its first value):
+valid for the type, the same for every value, so nothing of the data shows through."""
+
+
+def placeholders(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    data: dict[str, Any] | None,
+) -> dict[str, Any] | None:
+    """`data` with every leaf but `__typename` replaced by its type's placeholder, walking the
+    operation's selections (aliases, fragments) over the schema. Lists keep their length and
+    nulls stay null (the shape of the answer is what a developer explores); introspection
+    (`__schema`, `__type`) describes the schema, not customers, and is left as it is, and so is
+    a fixed mask (`***-**-****`) the policy already put in place of a sensitive value."""
+    operation = get_operation_ast(document, operation_name)
+    query = schema.query_type
+    if data is None or operation is None or query is None:
+        return data
+    fragments = {
+        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
+    }
+
+    def fields(sets: list[SelectionSetNode]) -> dict[str, tuple[str, list[SelectionSetNode]]]:
+        found: dict[str, tuple[str, list[SelectionSetNode]]] = {}
+
+        def visit(selection_set: SelectionSetNode) -> None:
+            for node in selection_set.selections:
+                if isinstance(node, FieldNode):
+                    key = node.alias.value if node.alias else node.name.value
+                    _, subsets = found.setdefault(key, (node.name.value, []))
+                    if node.selection_set is not None:
+                        subsets.append(node.selection_set)
+                elif isinstance(node, InlineFragmentNode):
+                    visit(node.selection_set)
+                elif isinstance(node, FragmentSpreadNode):
+                    fragment = fragments.get(node.name.value)
+                    if fragment is not None:
+                        visit(fragment.selection_set)
+
+        for selection_set in sets:
+            visit(selection_set)
+        return found
+
+    def replace(type_: GraphQLOutputType, value: Any, sets: list[SelectionSetNode]) -> Any:
+        if value is None:
+            return None
+        if isinstance(type_, GraphQLNonNull):
+            type_ = type_.of_type
+        if isinstance(type_, GraphQLList):
+            return [replace(type_.of_type, item, sets) for item in value]
+        if isinstance(type_, GraphQLObjectType):
+            return obj(type_, value, sets)
+        if isinstance(type_, GraphQLEnumType):
+            return next(iter(type_.values))
+        if isinstance(value, str) and value in _MASKS:
+            return value  # a sensitive value the policy redacted: its class's mask says more
+        return PLACEHOLDERS.get(getattr(type_, "name", ""), "string")
+
+    def obj(type_: GraphQLObjectType, value: dict[str, Any], sets: list[SelectionSetNode]) -> Any:
+        selected = fields(sets)
+        out: dict[str, Any] = {}
+        for key, item in value.items():
+            name, subsets = selected.get(key, ("__typename", []))
+            field_def = type_.fields.get(name)
+            out[key] = item if field_def is None else replace(field_def.type, item, subsets)
+        return out
+
+    result: dict[str, Any] = obj(query, data, [operation.selection_set])
+    return result

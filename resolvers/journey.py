@@ -20,6 +20,7 @@ from .loaders import Loaders
 
 __all__ = [
     "JOURNEY_WINDOW",
+    "NEEDS_SPECIALIST",
     "Journey",
     "JourneyEvent",
     "OpenItem",
@@ -33,6 +34,16 @@ JOURNEY_WINDOW = 50
 
 REPEAT_WINDOW = timedelta(days=7)
 
+NEEDS_SPECIALIST = "NEEDS_SPECIALIST"
+"""What a caller who may not see why a customer needs a specialist gets instead of a stage or an
+open item's kind derived from risk (the role display matrix's boolean "needs specialist")."""
+
+_RISK_STAGES = frozenset({"FRAUD_REVIEW", "COLLECTIONS"})
+
+# Derived values carry the class of what they derive from. Each record says, per field, which
+# class the value it holds derives from (None: nothing sensitive); the gateway decides per caller
+# whether it is shown or replaced by the field's neutral value (schema.sensitive.derived).
+
 
 @dataclass(frozen=True, slots=True)
 class JourneyEvent:
@@ -44,6 +55,17 @@ class JourneyEvent:
     ref_id: str | None
     sensitivity: str | None = None
     """The data class of `summary` (a conversation, a transaction, fraud detail), or None."""
+    kind_sensitivity: str | None = None
+    """The class `kind` and `ref_id` derive from: that of a core event's summary (a payment is
+    a transaction, a fraud alert fraud detail); None for contacts and cases, whose existence
+    the caller sees anyway (`Customer.interactions`, `Customer.cases`)."""
+
+    def sensitive_class(self, field: str) -> str | None:
+        if field == "summary":
+            return self.sensitivity
+        if field in ("kind", "ref_id"):
+            return self.kind_sensitivity
+        return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +75,12 @@ class OpenItem:
     summary: str
     since: datetime | None
     sensitivity: str | None = None
+    """The class of the item's kind, ref id and summary: RISK_SUMMARY for a fraud hold or
+    arrears (the kind alone says why the customer needs a specialist; the ref id is the core
+    party id), None for live contacts and cases."""
+
+    def sensitive_class(self, field: str) -> str | None:
+        return self.sensitivity if field in ("kind", "ref_id", "summary") else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +92,10 @@ class Journey:
     contacts_last_7_days: int
     repeat_contact: bool
     repeat_intent: str | None
+
+    def sensitive_class(self, field: str) -> str | None:
+        """FRAUD_REVIEW and COLLECTIONS derive from risk: RISK_SUMMARY."""
+        return "RISK_SUMMARY" if field == "stage" and self.stage in _RISK_STAGES else None
 
 
 async def load_journey(loaders: Loaders, customer: Customer, now: datetime) -> Journey:
@@ -165,7 +197,11 @@ def _open_items(
         if c.is_open
     )
     if risk is not None and risk.fraud_hold:
-        items.append(OpenItem("FRAUD_HOLD", risk.party_id, "fraud hold on the customer", None))
+        items.append(
+            OpenItem(
+                "FRAUD_HOLD", risk.party_id, "fraud hold on the customer", None, "RISK_SUMMARY"
+            )
+        )
     if risk is not None and (risk.days_past_due > 0 or risk.collections_status != "CURRENT"):
         # the days past due stay out of the summary: they are collections detail
         summary = f"past due ({risk.collections_status.lower().replace('_', ' ')})"
@@ -205,4 +241,4 @@ _CORE_EVENT_SENSITIVITY = {
 def _core_event(e: CoreEvent) -> JourneyEvent:
     # unknown types are treated as the most guarded kind of core detail
     sensitivity = _CORE_EVENT_SENSITIVITY.get(e.type, "FRAUD_DETAIL")
-    return JourneyEvent(e.time, "CORE", e.type, None, e.summary, e.ref_id, sensitivity)
+    return JourneyEvent(e.time, "CORE", e.type, None, e.summary, e.ref_id, sensitivity, sensitivity)

@@ -149,6 +149,10 @@ class CaseFilter(Enum):
 
 @strawberry.enum(description="Where the customer stands, derived from every system at read time.")
 class JourneyStage(Enum):
+    NEEDS_SPECIALIST = strawberry.enum_value(
+        "NEEDS_SPECIALIST",
+        description="FRAUD_REVIEW or COLLECTIONS, for a caller who may not see which.",
+    )
     FRAUD_REVIEW = "FRAUD_REVIEW"
     COLLECTIONS = "COLLECTIONS"
     IN_CONTACT = "IN_CONTACT"
@@ -172,3 +176,7 @@ class OpenItemKind(Enum):
     CASE = "CASE"
     FRAUD_HOLD = "FRAUD_HOLD"
     PAST_DUE = "PAST_DUE"
+    NEEDS_SPECIALIST = strawberry.enum_value(
+        "NEEDS_SPECIALIST",
+        description="FRAUD_HOLD or PAST_DUE, for a caller who may not see which.",
+    )

@@ -14,12 +14,17 @@ import strawberry
 from strawberry.schema_directive import Location
 
 __all__ = [
+    "NEUTRAL",
     "PARTIAL_TREATMENTS",
     "Owner",
     "Sensitive",
     "SensitiveClass",
     "VariablySensitive",
+    "class_of",
+    "derived",
+    "neutral_of",
     "sensitive",
+    "shown",
 ]
 
 
@@ -62,6 +67,43 @@ class Sensitive:
 def sensitive(klass: SensitiveClass, **kwargs: Any) -> Any:
     """A plain-attribute field marked sensitive: `ssn: str | None = sensitive(PII_NATIONAL_ID)`."""
     return strawberry.field(directives=[Sensitive(class_=klass)], **kwargs)
+
+
+NEUTRAL = "switchboard.neutral"
+"""The metadata key of a derived field's neutral value (see `derived`)."""
+
+
+def derived(klass: SensitiveClass, neutral: Any, **kwargs: Any) -> Any:
+    """A field whose value is derived from data of a sensitive class, on a `VariablySensitive`
+    type that says per value whether it is (`Journey.stage` is FRAUD_REVIEW because of a fraud
+    hold: RISK_SUMMARY; STEADY derives from nothing sensitive). A caller whose treatment of the
+    class is `full` sees the value; any other treatment, `deny` included, shows `neutral`
+    instead, without an error (it is what the role may know: a customer "needs a specialist").
+    Every such read is audited like the class it derives from. `klass` is what the SDL shows."""
+    return strawberry.field(
+        directives=[Sensitive(class_=klass)], metadata={NEUTRAL: neutral}, **kwargs
+    )
+
+
+def class_of(definition: Any) -> SensitiveClass | None:
+    """The `@sensitive` class of a strawberry field definition, or None: what both executions
+    read to decide which fields to mask."""
+    for directive in getattr(definition, "directives", None) or ():
+        if isinstance(directive, Sensitive):
+            return directive.class_
+    return None
+
+
+def neutral_of(definition: Any) -> tuple[bool, Any]:
+    """(is the field `derived`, its neutral value) from a strawberry field definition."""
+    metadata = getattr(definition, "metadata", None) or {}
+    return (NEUTRAL in metadata, metadata.get(NEUTRAL))
+
+
+def shown(treatment: str, value: Any, neutral: Any) -> Any:
+    """The one rule for derived values, in both executions: the value itself only for a caller
+    who sees its class in full; anything less reveals no more than the neutral value."""
+    return value if treatment == "full" else neutral
 
 
 class Owner(NamedTuple):

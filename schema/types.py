@@ -14,6 +14,7 @@ import strawberry
 
 from resolvers import JOURNEY_WINDOW, load_journey, recent_intents
 from resolvers import Journey as JourneyRecord
+from resolvers.journey import NEEDS_SPECIALIST
 from resolvers.journey import JourneyEvent as JourneyEventRecord
 from resolvers.journey import OpenItem as OpenItemRecord
 from sources import records
@@ -33,7 +34,7 @@ from .enums import (
     PhoneType,
     Segment,
 )
-from .sensitive import Owner, sensitive
+from .sensitive import Owner, derived, sensitive
 from .sensitive import SensitiveClass as S
 from .service import Article, Case
 
@@ -115,20 +116,36 @@ class Interaction:
         return None if found is None else Customer.of(found)
 
 
+ACCOUNT_ACTIVITY = "ACCOUNT_ACTIVITY"
+"""A core event's kind for a caller who may not see the class it derives from."""
+
+
+def _class(value: str | None) -> S | None:
+    return None if value is None else S(value)
+
+
 @strawberry.type
 class JourneyEvent:
     at: datetime
     system: JourneySystem
-    kind: str
+    kind: str = derived(
+        S.FRAUD_DETAIL,
+        ACCOUNT_ACTIVITY,
+        description="A core event's kind carries the class of its summary (PAYMENT_POSTED: "
+        "TRANSACTIONS, CARD_BLOCKED: RISK_SUMMARY, FRAUD_ALERT: FRAUD_DETAIL); a caller who "
+        f"does not see that class in full gets {ACCOUNT_ACTIVITY}.",
+    )
     channel: Channel | None
     summary: str | None = sensitive(
         S.CONVERSATION,
         description="Its class depends on the event: CONVERSATION for contacts, TRANSACTIONS for "
         "payments and fees, RISK_SUMMARY or FRAUD_DETAIL for fraud events; none for cases.",
     )
-    ref_id: strawberry.ID | None
+    ref_id: strawberry.ID | None = derived(
+        S.FRAUD_DETAIL, None, description="Null where the kind is withheld."
+    )
     owner: strawberry.Private[Owner]
-    sensitivity: strawberry.Private[S | None]
+    record: strawberry.Private[JourneyEventRecord]
 
     @classmethod
     def of(cls, r: JourneyEventRecord, owner: Owner) -> JourneyEvent:
@@ -140,23 +157,31 @@ class JourneyEvent:
             summary=r.summary,
             ref_id=None if r.ref_id is None else strawberry.ID(r.ref_id),
             owner=owner,
-            sensitivity=None if r.sensitivity is None else S(r.sensitivity),
+            record=r,
         )
 
     def sensitive_class(self, field: str) -> S | None:
-        return self.sensitivity
+        return _class(self.record.sensitive_class(field))
 
 
 @strawberry.type(description="Something unresolved the agent should know about.")
 class OpenItem:
-    kind: OpenItemKind
-    ref_id: strawberry.ID | None
+    kind: OpenItemKind = derived(
+        S.RISK_SUMMARY,
+        NEEDS_SPECIALIST,
+        description="FRAUD_HOLD and PAST_DUE derive from risk (RISK_SUMMARY): a caller who does "
+        "not see it in full gets NEEDS_SPECIALIST.",
+    )
+    ref_id: strawberry.ID | None = derived(
+        S.RISK_SUMMARY, None, description="Null for a risk item withheld as NEEDS_SPECIALIST."
+    )
     summary: str | None = sensitive(
-        S.RISK_SUMMARY, description="RISK_SUMMARY for arrears; not sensitive for other kinds."
+        S.RISK_SUMMARY,
+        description="RISK_SUMMARY for a fraud hold or arrears; not sensitive for other kinds.",
     )
     since: datetime | None
     owner: strawberry.Private[Owner]
-    sensitivity: strawberry.Private[S | None]
+    record: strawberry.Private[OpenItemRecord]
 
     @classmethod
     def of(cls, r: OpenItemRecord, owner: Owner) -> OpenItem:
@@ -166,11 +191,11 @@ class OpenItem:
             summary=r.summary,
             since=r.since,
             owner=owner,
-            sensitivity=None if r.sensitivity is None else S(r.sensitivity),
+            record=r,
         )
 
     def sensitive_class(self, field: str) -> S | None:
-        return self.sensitivity
+        return _class(self.record.sensitive_class(field))
 
 
 @strawberry.type(
@@ -178,7 +203,12 @@ class OpenItem:
     f"merged newest first (the newest {JOURNEY_WINDOW} contacts and core events are considered)."
 )
 class Journey:
-    stage: JourneyStage
+    stage: JourneyStage = derived(
+        S.RISK_SUMMARY,
+        NEEDS_SPECIALIST,
+        description="FRAUD_REVIEW and COLLECTIONS derive from risk (RISK_SUMMARY): a caller who "
+        "does not see it in full gets NEEDS_SPECIALIST.",
+    )
     open_items: list[OpenItem]
     last_contact: Interaction | None = strawberry.field(
         description="With its bot/IVR intent and ID&V result, so nobody asks twice."
@@ -201,6 +231,9 @@ class Journey:
             record=r,
             owner=owner,
         )
+
+    def sensitive_class(self, field: str) -> S | None:
+        return _class(self.record.sensitive_class(field))
 
     @strawberry.field(description="The timeline, newest first (first: 1-100).")
     def events(self, first: int = 20) -> list[JourneyEvent]:

@@ -22,6 +22,7 @@ DEFAULT = Policy.load()
         ({"roles": {"agent": {"verified": {"PCI_PAN": "everything"}}}}, "[roles.agent.verified]"),
         ({"roles": {"agent": "full"}}, "must be a table"),
         ({"roles": {"agent": {}}, "defaults": {}}, "unknown section"),
+        ({"roles": {"dev": {"values": "fake"}}}, "[roles.dev] values = 'fake'"),
     ],
 )
 def test_bad_policy_fails_at_start_up_naming_the_problem(raw: dict[str, Any], message: str) -> None:
@@ -114,3 +115,10 @@ def test_readme_shows_the_default_policy_as_it_is() -> None:
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme.split("<!-- policy-table -->\n", 1)[1].split("\n<!-- /policy-table -->", 1)[0]
     assert table == policy_table(DEFAULT), "README's policy table drifted from gateway/policy.toml"
+
+
+def test_only_known_roles_read_and_placeholders_need_every_known_role_to_say_so() -> None:
+    assert not DEFAULT.knows(set()) and not DEFAULT.knows({"root", "Agent"})
+    assert DEFAULT.knows({"root", "agent"})
+    assert DEFAULT.placeholders({"developer"}) and DEFAULT.placeholders({"developer", "root"})
+    assert not DEFAULT.placeholders({"developer", "agent"}) and not DEFAULT.placeholders(set())

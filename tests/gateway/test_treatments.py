@@ -3,9 +3,11 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from graphql import parse
 
-from gateway.treatments import REDACTED, Masker
+from gateway.treatments import REDACTED, Masker, placeholders
 from schema import SensitiveClass as S
+from schema import build_schema
 
 masker = Masker(b"k1")
 
@@ -20,7 +22,8 @@ masker = Masker(b"k1")
         ("last4", S.PII_PHONE, "+12025550143", "+*******0143"),
         ("last4", S.ACCOUNT_NUMBER, "1234567890", "******7890"),
         ("redact", S.PII_NATIONAL_ID, "912-34-5678", "***-**-****"),
-        ("redact", S.BALANCE, Decimal("1234.56"), "***.**"),
+        ("redact", S.BALANCE, Decimal("1234.56"), None),  # not "***.**": not a Decimal
+        ("hash", S.BALANCE, Decimal("12.50"), masker.apply("hash", S.BALANCE, "12.50")),
         ("redact", S.PII_EMAIL, ["a@b.example", "c@d.example"], ["*****@*****", "*****@*****"]),
         ("full", S.PCI_PAN, "4111111111111111", "4111111111111111"),
         ("redact", S.RISK_SUMMARY, True, None),
@@ -47,3 +50,50 @@ def test_hash_is_stable_keyed_and_class_scoped() -> None:
     assert a.startswith("hash:") and "5678" not in a
     assert a != Masker(b"k2").apply("hash", S.PII_NATIONAL_ID, "912-34-5678")
     assert a != masker.apply("hash", S.PII_PHONE, "912-34-5678")
+
+
+def test_placeholders_replace_every_value_by_its_type_not_the_data() -> None:
+    schema = build_schema()._schema
+    document = parse(
+        """query Q { c: customer(id: "1") { __typename id ssn ...F
+             journey { stage openItems { kind since } } } }
+           fragment F on Customer { fullName segment accounts { balance opened: openedOn
+             transactions { amount } } risk { needsSpecialist daysPastDue } }"""
+    )
+    data = {
+        "c": {
+            "__typename": "Customer",
+            "id": "003SB0000000000042",
+            "ssn": "***-**-****",
+            "fullName": "Ada Lovelace",
+            "segment": "PRIVATE",
+            "accounts": [
+                {"balance": "12.50", "opened": "2020-01-02", "transactions": None},
+                {"balance": None, "opened": "2021-01-02", "transactions": [{"amount": "-3"}]},
+            ],
+            "risk": {"needsSpecialist": True, "daysPastDue": 30},
+            "journey": {
+                "stage": "FRAUD_REVIEW",
+                "openItems": [{"kind": "FRAUD_HOLD", "since": "2026-01-01T00:00:00+00:00"}],
+            },
+        }
+    }
+    assert placeholders(schema, document, "Q", data) == {
+        "c": {
+            "__typename": "Customer",
+            "id": "id",
+            "ssn": "***-**-****",  # the policy's mask is kept
+            "fullName": "string",
+            "segment": "MASS",
+            "accounts": [
+                {"balance": "0.00", "opened": "string", "transactions": None},
+                {"balance": None, "opened": "string", "transactions": [{"amount": "0.00"}]},
+            ],
+            "risk": {"needsSpecialist": False, "daysPastDue": 0},
+            "journey": {
+                "stage": "NEEDS_SPECIALIST",
+                "openItems": [{"kind": "LIVE_CONTACT", "since": "1970-01-01T00:00:00+00:00"}],
+            },
+        }
+    }
+    assert placeholders(schema, document, "Q", None) is None

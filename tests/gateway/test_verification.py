@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from datetime import UTC, datetime
 
 from gateway.access import Verification
@@ -76,3 +77,27 @@ async def test_drain_never_asks() -> None:
     verification = Verification(None, "agent-1", ask, may_verify=True)
     await verification.drain()
     assert asked == []
+
+
+async def test_the_reason_an_interaction_verifies_nobody_tells_least_first() -> None:
+    async def reason(contact: Contact | None, *, unconfirmed: bool = False) -> str | None:
+        async def ask() -> Contact | None:
+            verification.unconfirmed = unconfirmed
+            return contact
+
+        verification = Verification(None, "agent-1", ask)
+        assert verification.reason() == "not_checked"  # not asked yet
+        await verification.settle()
+        return verification.reason()
+
+    live = _live_contact()
+    assert await reason(live) is None
+    assert await reason(None) == "unknown"
+    assert await reason(None, unconfirmed=True) == "unconfirmed"
+    ended = dataclasses.replace(live, state="ENDED", ended_at=datetime.now(UTC))
+    assert await reason(ended) == "not_live"
+    assert await reason(dataclasses.replace(live, idv_result="FAILED")) == "idv_not_passed"
+    # someone else's interaction, ended and failed: only that it is not the caller's
+    theirs = dataclasses.replace(ended, agent_id="agent-2", idv_result="FAILED")
+    assert await reason(theirs) == "not_yours"
+    assert Verification(None, "agent-1", skipped="malformed").reason() == "malformed"

@@ -110,3 +110,47 @@ def test_open_items_list_live_contacts_open_cases_and_risk() -> None:
         ("FRAUD_HOLD", "PTY1"),
         ("PAST_DUE", "PTY1"),
     ]
+
+
+def test_values_derived_from_risk_carry_its_class() -> None:
+    """Stage, open items and core events say which class each derived value comes from, so
+    the gateway can withhold it (D1): the fraud-hold item's summary included."""
+    events = [
+        CoreEvent("E1", "PTY1", "FRAUD_ALERT", NOW - timedelta(days=1), "alert", "FA1"),
+        CoreEvent("E2", "PTY1", "CARD_BLOCKED", NOW - timedelta(days=1), "blocked", "C1"),
+        CoreEvent("E3", "PTY1", "PAYMENT_POSTED", NOW - timedelta(days=2), "paid 5", "TX1"),
+        CoreEvent("E4", "PTY1", "ACCOUNT_OPENED", NOW - timedelta(days=3), "opened", "A1"),
+        CoreEvent("E5", "PTY1", "SOMETHING_NEW", NOW - timedelta(days=4), "?", "X1"),
+    ]
+    journey = assemble(
+        [contact("a", 0, "card_lost", live=True)],
+        [case("k1", 2, "Escalated")],
+        events,
+        risk(hold=True, dpd=12),
+        NOW,
+    )
+    assert journey.sensitive_class("stage") == "RISK_SUMMARY"
+    assert journey.sensitive_class("repeat_intent") is None
+    items = {i.kind: i for i in journey.open_items}
+    for kind in ("FRAUD_HOLD", "PAST_DUE"):
+        for field in ("kind", "ref_id", "summary"):
+            assert items[kind].sensitive_class(field) == "RISK_SUMMARY", (kind, field)
+    for kind in ("LIVE_CONTACT", "CASE"):
+        assert items[kind].sensitive_class("kind") is None
+    kinds = {e.kind: e for e in journey.events}
+    expected = {
+        "FRAUD_ALERT": "FRAUD_DETAIL",
+        "CARD_BLOCKED": "RISK_SUMMARY",
+        "PAYMENT_POSTED": "TRANSACTIONS",
+        "ACCOUNT_OPENED": None,
+        "SOMETHING_NEW": "FRAUD_DETAIL",
+        "INTERACTION": None,
+        "CASE_OPENED": None,
+    }
+    for kind, klass in expected.items():
+        assert kinds[kind].sensitive_class("kind") == klass, kind
+        assert kinds[kind].sensitive_class("ref_id") == klass, kind
+    assert kinds["INTERACTION"].sensitive_class("summary") == "CONVERSATION"
+    for stage_risk in (risk(dpd=3), risk(hold=True)):
+        assert assemble([], [], [], stage_risk, NOW).sensitive_class("stage") == "RISK_SUMMARY"
+    assert assemble([], [], [], risk(), NOW).sensitive_class("stage") is None
