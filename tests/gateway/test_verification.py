@@ -85,7 +85,7 @@ async def test_the_reason_an_interaction_verifies_nobody_tells_least_first() -> 
             verification.unconfirmed = unconfirmed
             return contact
 
-        verification = Verification(None, "agent-1", ask)
+        verification = Verification(None, "agent-1", ask, may_verify=True)
         assert verification.reason() == "not_checked"  # not asked yet
         await verification.settle()
         return verification.reason()
