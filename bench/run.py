@@ -55,9 +55,7 @@ from sources.sandbox.client import (
     start_contact,
     stats,
 )
-
-from .load import Metrics, cpu_seconds, drive, metric_sum, peak_rss_mb, rss_mb
-from .processes import (
+from tests.support.processes import (
     BENCH_RATE_LIMIT,
     Starting,
     floor_starting,
@@ -65,6 +63,8 @@ from .processes import (
     gateway_starting,
     sandbox_server,
 )
+
+from .load import Metrics, cpu_seconds, drive, metric_sum, peak_rss_mb, rss_mb
 from .scenarios import IVR, SCENARIOS, Scenario, count_fields
 
 __all__ = ["main", "run"]
