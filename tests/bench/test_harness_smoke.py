@@ -10,8 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.cli import parse
 from bench.load import metrics_delta, parse_metrics
-from bench.run import execution_figures, parse
+from bench.targets import execution_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 
