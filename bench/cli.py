@@ -35,8 +35,9 @@ import tempfile
 import time
 from collections.abc import Coroutine, Sequence
 from contextlib import ExitStack
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sources._http import CLIENT_ENV
 from tests.support.processes import Starting, floor_starting, gateway_starting, sandbox_server
@@ -53,6 +54,16 @@ from .harness import (
     sha256,
 )
 from .report import fmt, markdown, table, warnings
+from .results import (
+    Figures,
+    Optimum,
+    Run,
+    ScenarioResult,
+    Settings,
+    SoakResult,
+    TransportCost,
+    to_json,
+)
 from .scenarios import IVR, SCENARIOS
 from .seam import transport_cost
 from .soak import soak
@@ -63,29 +74,15 @@ __all__ = ["main", "parse", "run"]
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_JSON = ROOT / "bench" / "results" / "latest.json"
 
+T = TypeVar("T")
 
-async def run(options: Options) -> dict[str, Any]:
+
+async def run(options: Options) -> Run:
     o = options
-    out: dict[str, Any] = {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        "machine": machine(),
-        "settings": {
-            "seconds": o.seconds,
-            "warmup": o.warmup,
-            "concurrency": o.concurrency,
-            "customers": o.customers,
-            "execution": o.execution,
-            "sandbox_latency_ms": LATENCY_MS,
-            "headline_concurrency": HEADLINE_CONCURRENCY,
-            "quick": o.quick,
-        },
-        "optimum": {
-            name: {"calls": SCENARIOS[name].optimum_calls, "derivation": SCENARIOS[name].derivation}
-            for name in o.scenarios
-        },
-        "transport": {},
-        "runs": {},
-    }
+    started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
+    machine_at_start = machine()
+    transport: dict[str, TransportCost] = {}
+    runs: dict[str, dict[str, ScenarioResult]] = {}
     with (
         tempfile.TemporaryDirectory() as tmp,
         sandbox_server(o.customers) as (sandbox, sandbox_pid),
@@ -97,10 +94,10 @@ async def run(options: Options) -> dict[str, Any]:
         await bench.prepare()
         for client in o.clients:
             progress(f"{client}: the transport seam alone")
-            out["transport"][client] = await transport_cost(sandbox, client, o.transport_calls)
+            transport[client] = await transport_cost(sandbox, client, o.transport_calls)
             # no access log line per request: the floor writes none either
             env = {CLIENT_ENV: client, "SWITCHBOARD_SERVER_ACCESS_LOG": "false"}
-            results: dict[str, Any] = {}
+            results: dict[str, ScenarioResult] = {}
             # One process per gateway mode and the floor, each kept for every scenario, all
             # started together up front (and idle but for the one being measured) so that a
             # scenario's figures on each are taken seconds apart, not a whole run apart.
@@ -119,8 +116,8 @@ async def run(options: Options) -> dict[str, Any]:
                 if "screenpop" in o.scenarios:
                     reference = "standard" if "standard" in under_test else o.execution[0]
                     await bench.pick_phone(under_test[reference][0])
-                for scenario in bench._scenarios():
-                    row: dict[str, Any] = {}
+                for scenario in bench.scenarios():
+                    row: dict[str, Figures] = {}
                     for target, (url, pid) in under_test.items():
                         where = "the floor" if target == "floor" else f"the gateway ({target})"
                         progress(f"{client}: {scenario.name} on {where}")
@@ -128,10 +125,28 @@ async def run(options: Options) -> dict[str, Any]:
                             scenario, url, pid, metrics=target != "floor"
                         )
                     results[scenario.name] = compare(row, o.execution)
-            out["runs"][client] = results
-    out["machine"]["loadavg_at_end"] = list(os.getloadavg())
-    out["targets"] = targets(out)
-    return out
+            runs[client] = results
+    return Run(
+        started=started,
+        machine=replace(machine_at_start, loadavg_at_end=list(os.getloadavg())),
+        settings=Settings(
+            seconds=o.seconds,
+            warmup=o.warmup,
+            concurrency=o.concurrency,
+            customers=o.customers,
+            execution=o.execution,
+            sandbox_latency_ms=LATENCY_MS,
+            headline_concurrency=HEADLINE_CONCURRENCY,
+            quick=o.quick,
+        ),
+        optimum={
+            name: Optimum(SCENARIOS[name].optimum_calls, SCENARIOS[name].derivation)
+            for name in o.scenarios
+        },
+        transport=transport,
+        runs=runs,
+        targets=targets(runs),
+    )
 
 
 def parse(argv: Sequence[str] | None) -> Options:
@@ -186,7 +201,7 @@ def parse(argv: Sequence[str] | None) -> Options:
     return options
 
 
-def _run(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+def _run(main: Coroutine[Any, Any, T]) -> T:
     """On uvloop, as the gateway and the floor run (uvicorn's default when it is installed)."""
     try:
         import uvloop
@@ -198,21 +213,22 @@ def _run(main: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     options = parse(argv)
+    out: Run | SoakResult
     if options.soak > 0:
         out = _run(soak(options))
         print(
-            f"soak {out['seconds']:.0f}s at concurrency 16: RSS {out['rss_first_mb']} -> "
-            f"{out['rss_last_mb']} MiB (max {out['rss_max_mb']}, {out['growth_pct']:+.1f}%), "
-            f"{out['requests']} ops, {out['errors']} errors, flat within 10%: "
-            f"{fmt(out['flat_within_10pct'])}"
+            f"soak {out.seconds:.0f}s at concurrency 16: RSS {out.rss_first_mb} -> "
+            f"{out.rss_last_mb} MiB (max {out.rss_max_mb}, {out.growth_pct:+.1f}%), "
+            f"{out.requests} ops, {out.errors} errors, flat within 10%: "
+            f"{fmt(out.flat_within_10pct)}"
         )
     else:
         out = _run(run(options))
         print(table(out))
-        for client, seam in out["transport"].items():
+        for client, seam in out.transport.items():
             print(
-                f"transport seam alone [{client}]: {seam['cpu_ms_per_call']:.3f} ms CPU per call "
-                f"({seam['calls_per_cpu_s']:.0f} calls per CPU-second, concurrency 16)"
+                f"transport seam alone [{client}]: {seam.cpu_ms_per_call:.3f} ms CPU per call "
+                f"({fmt(seam.calls_per_cpu_s, 0)} calls per CPU-second, concurrency 16)"
             )
         for warning in warnings(out):
             print(warning)
@@ -220,9 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.soak > 0 and options.json == str(DEFAULT_JSON):
         path = path.with_name("soak.json")
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(out, indent=2) + "\n")
+    path.write_text(json.dumps(to_json(out), indent=2) + "\n")
     print(f"written: {path}")
-    if options.soak <= 0:
+    if isinstance(out, Run):
         path.with_suffix(".md").write_text(markdown(out))
         print(f"written: {path.with_suffix('.md')}")
     return 0

@@ -11,6 +11,7 @@ import os
 import platform
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import metadata
 from typing import Any
 
@@ -30,6 +31,7 @@ from tests.support.processes import (
 )
 
 from .load import Metrics, drive, peak_rss_mb
+from .results import Figures, Latency, LoadPoint, Machine, ScenarioResult
 from .scenarios import IVR, SCENARIOS, Scenario, count_fields
 from .targets import (
     HEADLINE_CONCURRENCY,
@@ -71,9 +73,9 @@ class Bench:
         self.interaction = ""
 
     async def prepare(self) -> None:
-        n = max([s.ids for s in self._scenarios()] + [50])
+        n = max([s.ids for s in self.scenarios()] + [50])
         self.sample = await sample_customers(self.sandbox, n)
-        for scenario in self._scenarios():
+        for scenario in self.scenarios():
             if scenario.subject not in self.tokens:
                 self.tokens[scenario.subject] = await mint_token(
                     self.sandbox, sub=scenario.subject, roles=[scenario.role], ttl=24 * 3600
@@ -88,7 +90,7 @@ class Bench:
             channel="IVR",
         )
 
-    def _scenarios(self) -> list[Scenario]:
+    def scenarios(self) -> list[Scenario]:
         return [SCENARIOS[name] for name in self.o.scenarios]
 
     def request(self, scenario: Scenario) -> tuple[dict[str, Any], dict[str, str]]:
@@ -136,7 +138,7 @@ class Bench:
 
     async def measure(
         self, scenario: Scenario, url: str, pid: int, *, metrics: bool = False
-    ) -> dict[str, Any]:
+    ) -> Figures:
         """Every figure of `scenario` on the process at `url`; with `metrics`, also what the
         process's GET /metrics counted over the measured windows (`execution`)."""
         o = self.o
@@ -168,7 +170,7 @@ class Bench:
         deltas = [slow.metrics]
         requests = slow.requests
 
-        load: dict[str, Any] = {}
+        load: dict[str, LoadPoint] = {}
         for concurrency in o.concurrency:
             result = await drive(
                 url,
@@ -182,53 +184,48 @@ class Bench:
                 others={"sandbox": self.sandbox_pid},
                 metrics=metrics,
             )
-            row = result.row()
-            row["cpu_ms_per_op"] = _per(result.gateway_cpu_s * 1000, result.requests)
-            row["sandbox_cpu_ms_per_op"] = _per(
-                result.other_cpu_s["sandbox"] * 1000, result.requests
+            load[str(concurrency)] = LoadPoint(
+                **result.row(),
+                cpu_ms_per_op=_per(result.gateway_cpu_s * 1000, result.requests),
+                sandbox_cpu_ms_per_op=_per(result.other_cpu_s["sandbox"] * 1000, result.requests),
+                first_error=result.first_error or None,
+                execution=execution_figures(result.metrics, result.requests) if metrics else None,
             )
-            if result.first_error:
-                row["first_error"] = result.first_error
-            if metrics:
-                row["execution"] = execution_figures(result.metrics, result.requests)
             deltas.append(result.metrics)
             requests += result.requests
-            load[str(concurrency)] = row
 
         # the headline: at concurrency 16, or the lowest level whose answers all succeeded when
         # 16 overran the deadline or the bulkheads (failures are cheap and would flatter it)
         preferred = [c for c in o.concurrency if c <= HEADLINE_CONCURRENCY]
-        clean = [c for c in preferred if not load[str(c)]["errors"]]
+        clean = [c for c in preferred if not load[str(c)].errors]
         headline_key = str(max(clean) if clean else max(preferred or o.concurrency))
         headline = load[headline_key]
-        cpu_ms = headline["cpu_ms_per_op"]
-        out: dict[str, Any] = {
-            "errors_in_answer": len(errors),
-            "fields_per_op": fields,
-            "calls_per_op": calls_per_op,
-            "calls_by_route": calls,
-            "optimum_calls": scenario.optimum_calls,
-            "calls_at_optimum": calls == {k: float(v) for k, v in scenario.optimum.items()},
-            "latency_20ms": {
-                "p50_ms": round(slow.percentile(50), 1),
-                "p99_ms": round(slow.percentile(99), 1),
-                "requests": slow.requests,
-                "errors": slow.errors,
-                "critical_path_ms": scenario.levels * LATENCY_MS,
-            },
-            "load_0ms": load,
-            "headline_concurrency": int(headline_key),
-            "ops_per_cpu_s": headline["ops_per_cpu_s"],
-            "cpu_ms_per_op": cpu_ms,
-            "cpu_ms_per_backend_call": _per(cpu_ms, calls_per_op),
-            "us_per_field": _per(cpu_ms * 1000 if cpu_ms else None, fields),
-            "peak_rss_mb": round(peak_rss_mb(pid), 1),
-            "_data": body.get("data"),
-        }
-        if metrics:
-            out["latency_20ms"]["execution"] = execution_figures(slow.metrics, slow.requests)
-            out["execution"] = execution_figures(_sum(deltas), requests)
-        return out
+        cpu_ms = headline.cpu_ms_per_op
+        return Figures(
+            errors_in_answer=len(errors),
+            fields_per_op=fields,
+            calls_per_op=calls_per_op,
+            calls_by_route=calls,
+            optimum_calls=scenario.optimum_calls,
+            calls_at_optimum=calls == {k: float(v) for k, v in scenario.optimum.items()},
+            latency_20ms=Latency(
+                p50_ms=round(slow.percentile(50), 1),
+                p99_ms=round(slow.percentile(99), 1),
+                requests=slow.requests,
+                errors=slow.errors,
+                critical_path_ms=scenario.levels * LATENCY_MS,
+                execution=execution_figures(slow.metrics, slow.requests) if metrics else None,
+            ),
+            load_0ms=load,
+            headline_concurrency=int(headline_key),
+            ops_per_cpu_s=headline.ops_per_cpu_s,
+            cpu_ms_per_op=cpu_ms,
+            cpu_ms_per_backend_call=_per(cpu_ms, calls_per_op),
+            us_per_field=_per(cpu_ms * 1000 if cpu_ms else None, fields),
+            peak_rss_mb=round(peak_rss_mb(pid), 1),
+            data=body.get("data"),
+            execution=execution_figures(_sum(deltas), requests) if metrics else None,
+        )
 
 
 def _sum(deltas: Sequence[Metrics | None]) -> Metrics | None:
@@ -294,7 +291,7 @@ def _per(total: float | None, count: float | None) -> float | None:
     return round(total / count, 4)
 
 
-def machine() -> dict[str, Any]:
+def machine() -> Machine:
     model = ""
     try:
         with open("/proc/cpuinfo") as f:
@@ -308,50 +305,55 @@ def machine() -> dict[str, Any]:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
             versions[package] = None
-    return {
-        "cores": os.cpu_count(),
-        "cpu": model,
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "loadavg_at_start": list(os.getloadavg()),
-        "packages": versions,
-    }
+    return Machine(
+        cores=os.cpu_count(),
+        cpu=model,
+        python=platform.python_version(),
+        platform=platform.platform(),
+        loadavg_at_start=list(os.getloadavg()),
+        packages=versions,
+    )
 
 
-def compare(row: dict[str, Any], modes: Sequence[str]) -> dict[str, Any]:
+def compare(measured: dict[str, Figures], modes: Sequence[str]) -> ScenarioResult:
     """The checks and ratios between one scenario's measurements (keyed by mode and "floor"):
-    the same `data` everywhere, each mode against the floor, compiled against standard."""
-    floor = row.get("floor")
-    if floor is not None:
-        row["ratio_to_floor"] = {}
-        for mode in modes:
-            row[mode]["same_data_as_floor"] = row[mode]["_data"] == floor["_data"]
-            row["ratio_to_floor"][mode] = ratios(row[mode], floor)
-        row["same_data_as_floor"] = all(row[mode]["same_data_as_floor"] for mode in modes)
-    compiled, standard = row.get("compiled"), row.get("standard")
-    if compiled is not None and standard is not None:
-        row["same_data_as_standard"] = compiled["_data"] == standard["_data"]
-        # equal data may still list an object's fields in another order (GraphQL wants the
-        # selection's order): compare the serialized answers too
-        row["same_field_order_as_standard"] = row["same_data_as_standard"] and json.dumps(
-            compiled["_data"]
-        ) == json.dumps(standard["_data"])
-        row["ratio_to_standard"] = ratios(compiled, standard)
-    else:
-        row["same_data_as_standard"] = None
+    the same `data` everywhere, each mode against the floor, compiled against standard, and
+    whether each gateway's counters confirm the mode it was started in."""
+    figures = dict(measured)
     for mode in modes:
-        execution = row[mode].get("execution")
-        if execution is not None and execution["metrics"]:
-            operations = execution["operations"]
-            configured = execution["standard_configured"]
-            # the counters confirm the process ran in the mode it was started in
-            execution["mode_confirmed"] = bool(operations) and (
+        execution = figures[mode].execution
+        if execution is not None and execution.metrics:
+            operations, configured = execution.operations, execution.standard_configured
+            confirmed = bool(operations) and (
                 configured == operations if mode == "standard" else configured == 0
             )
-    for target in (*modes, "floor"):
-        if target in row:
-            row[target].pop("_data", None)
-    return row
+            figures[mode] = replace(
+                figures[mode], execution=replace(execution, mode_confirmed=confirmed)
+            )
+    floor = figures.get("floor")
+    ratio_to_floor = same_data_as_floor = None
+    if floor is not None:
+        for mode in modes:
+            figures[mode] = replace(
+                figures[mode], same_data_as_floor=figures[mode].data == floor.data
+            )
+        ratio_to_floor = {mode: ratios(figures[mode], floor) for mode in modes}
+        same_data_as_floor = all(figures[mode].same_data_as_floor for mode in modes)
+    compiled, standard = figures.get("compiled"), figures.get("standard")
+    if compiled is None or standard is None:
+        return ScenarioResult(figures, ratio_to_floor, same_data_as_floor)
+    same_data = compiled.data == standard.data
+    # equal data may still list an object's fields in another order (GraphQL wants the
+    # selection's order): compare the serialized answers too
+    same_order = same_data and json.dumps(compiled.data) == json.dumps(standard.data)
+    return ScenarioResult(
+        figures,
+        ratio_to_floor,
+        same_data_as_floor,
+        same_data_as_standard=same_data,
+        same_field_order_as_standard=same_order,
+        ratio_to_standard=ratios(compiled, standard),
+    )
 
 
 def progress(message: str) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from typing import Any
 
 from sources import SYSTEMS, Sources, SourceSettings
 from sources._http import CLIENT_ENV
@@ -13,10 +12,12 @@ from sources.sandbox.client import (
     sample_customers,
 )
 
+from .results import TransportCost
+
 __all__ = ["transport_cost"]
 
 
-async def transport_cost(sandbox: str, client: str, calls: int) -> dict[str, Any]:
+async def transport_cost(sandbox: str, client: str, calls: int) -> TransportCost:
     """The seam alone, in this process: CPU per `Transport.get_json` (one party's accounts from
     core: a ~1 KB answer, JSON decoded, no record decoding) at concurrency 16."""
     previous = os.environ.get(CLIENT_ENV)
@@ -50,10 +51,10 @@ async def transport_cost(sandbox: str, client: str, calls: int) -> dict[str, Any
         done = per_worker * concurrency
     finally:
         await sources.aclose()
-    return {
-        "calls": done,
-        "concurrency": concurrency,
-        "cpu_ms_per_call": round(cpu * 1000 / done, 4),
-        "calls_per_cpu_s": round(done / cpu, 1) if cpu else None,
-        "calls_per_s": round(done / wall, 1),
-    }
+    return TransportCost(
+        calls=done,
+        concurrency=concurrency,
+        cpu_ms_per_call=round(cpu * 1000 / done, 4),
+        calls_per_cpu_s=round(done / cpu, 1) if cpu else None,
+        calls_per_s=round(done / wall, 1),
+    )

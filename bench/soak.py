@@ -6,7 +6,6 @@ import json
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from sources._http import CLIENT_ENV
 from tests.support.processes import (
@@ -16,12 +15,13 @@ from tests.support.processes import (
 
 from .harness import EXECUTION_ENV, Bench, Options, gateway_toml, machine, progress, sha256
 from .load import cpu_seconds, drive, peak_rss_mb, rss_mb
+from .results import SoakResult
 from .scenarios import IVR, SCENARIOS
 
 __all__ = ["soak"]
 
 
-async def soak(options: Options) -> dict[str, Any]:
+async def soak(options: Options) -> SoakResult:
     """The screen-pop at concurrency 16 for `options.soak` seconds on the gateway in the first
     mode of `--execution`; its RSS sampled every few seconds. Flat means the end within 10% of
     the first sample after warm-up."""
@@ -72,20 +72,20 @@ async def soak(options: Options) -> dict[str, Any]:
             peak = peak_rss_mb(pid)
     first, last = samples[0][1], samples[-1][1]
     highest = max(rss for _, rss in samples)
-    return {
-        "machine": machine(),
-        "client": o.clients[0],
-        "execution": o.execution[0],
-        "seconds": o.soak,
-        "concurrency": 16,
-        "requests": requests,
-        "errors": errors,
-        "ops_per_cpu_s": round(requests / cpu, 1) if cpu else None,
-        "rss_first_mb": first,
-        "rss_last_mb": last,
-        "rss_max_mb": highest,
-        "peak_rss_mb": round(peak, 1),
-        "growth_pct": round((last / first - 1) * 100, 1),
-        "flat_within_10pct": highest <= first * 1.10,
-        "samples": samples,
-    }
+    return SoakResult(
+        machine=machine(),
+        client=o.clients[0],
+        execution=o.execution[0],
+        seconds=o.soak,
+        concurrency=16,
+        requests=requests,
+        errors=errors,
+        ops_per_cpu_s=round(requests / cpu, 1) if cpu else None,
+        rss_first_mb=first,
+        rss_last_mb=last,
+        rss_max_mb=highest,
+        peak_rss_mb=round(peak, 1),
+        growth_pct=round((last / first - 1) * 100, 1),
+        flat_within_10pct=highest <= first * 1.10,
+        samples=samples,
+    )

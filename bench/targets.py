@@ -4,14 +4,21 @@ issue's targets evaluated from one run (`targets`)."""
 
 from __future__ import annotations
 
-from typing import Any
-
 from .load import Metrics, metric_sum
+from .results import (
+    ExecutionFigures,
+    Figures,
+    LatencyRatios,
+    PointRatios,
+    Ratios,
+    ScenarioResult,
+    Status,
+    TargetLine,
+)
 
 __all__ = [
     "EXECUTION_MODES",
     "HEADLINE_CONCURRENCY",
-    "dig",
     "execution_figures",
     "ratio",
     "ratios",
@@ -35,28 +42,12 @@ P99_TO_STANDARD = 0.5
 """p99 at concurrency 16, compiled <= this x standard, every scenario."""
 
 
-def execution_figures(delta: Metrics | None, requests: int) -> dict[str, Any]:
+def execution_figures(delta: Metrics | None, requests: int) -> ExecutionFigures:
     """What the gateway's counters say about `requests` measured operations: how many ran
     compiled, how many standard because it is configured, how many fell back (and why), and the
     compiled projection's cost per projected field. Figures are None without GET /metrics."""
-    out: dict[str, Any] = {"metrics": delta is not None, "requests": requests}
     if delta is None:
-        return {
-            **out,
-            **dict.fromkeys(
-                (
-                    "operations",
-                    "compiled",
-                    "standard_configured",
-                    "fallbacks",
-                    "fallback_reasons",
-                    "fallback_rate",
-                    "projection_s",
-                    "projected_fields",
-                    "projection_us_per_field",
-                )
-            ),
-        }
+        return ExecutionFigures(metrics=False, requests=requests)
 
     compiled = configured = fallbacks = 0.0
     reasons: dict[str, int] = {}
@@ -76,69 +67,74 @@ def execution_figures(delta: Metrics | None, requests: int) -> dict[str, Any]:
     operations = metric_sum(delta, OPERATIONS)
     seconds = metric_sum(delta, PROJECTION_SECONDS)
     fields = metric_sum(delta, PROJECTED_FIELDS)
-    return {
-        **out,
-        "operations": round(operations),
-        "compiled": round(compiled),
-        "standard_configured": round(configured),
-        "fallbacks": round(fallbacks),
-        "fallback_reasons": reasons,
-        "fallback_rate": round(fallbacks / operations, 4) if operations else None,
-        "projection_s": round(seconds, 6),
-        "projected_fields": round(fields),
-        "projection_us_per_field": round(seconds * 1e6 / fields, 4) if fields else None,
-    }
+    return ExecutionFigures(
+        metrics=True,
+        requests=requests,
+        operations=round(operations),
+        compiled=round(compiled),
+        standard_configured=round(configured),
+        fallbacks=round(fallbacks),
+        fallback_reasons=reasons,
+        fallback_rate=round(fallbacks / operations, 4) if operations else None,
+        projection_s=round(seconds, 6),
+        projected_fields=round(fields),
+        projection_us_per_field=round(seconds * 1e6 / fields, 4) if fields else None,
+    )
 
 
-def ratio(gateway: Any, floor: Any, digits: int = 2) -> float | None:
-    if not isinstance(gateway, int | float) or not isinstance(floor, int | float) or not floor:
+def ratio(gateway: float | None, floor: float | None, digits: int = 2) -> float | None:
+    if gateway is None or not floor:
         return None
     return round(gateway / floor, digits)
 
 
-def ratios(gateway: dict[str, Any], floor: dict[str, Any]) -> dict[str, Any]:
+def ratios(gateway: Figures, floor: Figures) -> Ratios:
     """gateway / floor for every figure (ops per CPU-second: below 1 means costlier)."""
-    out: dict[str, Any] = {}
-    for key in (
-        "calls_per_op",
-        "ops_per_cpu_s",
-        "cpu_ms_per_op",
-        "cpu_ms_per_backend_call",
-        "us_per_field",
-        "peak_rss_mb",
-    ):
-        out[key] = ratio(gateway[key], floor[key])
-    out["latency_20ms"] = {
-        k: ratio(gateway["latency_20ms"][k], floor["latency_20ms"][k]) for k in ("p50_ms", "p99_ms")
-    }
-    out["load_0ms"] = {
-        c: {
-            k: ratio(row[k], floor["load_0ms"][c][k])
-            for k in ("rps", "p99_ms", "ops_per_cpu_s", "cpu_ms_per_op")
-        }
-        for c, row in gateway["load_0ms"].items()
-    }
-    return out
+    return Ratios(
+        calls_per_op=ratio(gateway.calls_per_op, floor.calls_per_op),
+        ops_per_cpu_s=ratio(gateway.ops_per_cpu_s, floor.ops_per_cpu_s),
+        cpu_ms_per_op=ratio(gateway.cpu_ms_per_op, floor.cpu_ms_per_op),
+        cpu_ms_per_backend_call=ratio(
+            gateway.cpu_ms_per_backend_call, floor.cpu_ms_per_backend_call
+        ),
+        us_per_field=ratio(gateway.us_per_field, floor.us_per_field),
+        peak_rss_mb=ratio(gateway.peak_rss_mb, floor.peak_rss_mb),
+        latency_20ms=LatencyRatios(
+            p50_ms=ratio(gateway.latency_20ms.p50_ms, floor.latency_20ms.p50_ms),
+            p99_ms=ratio(gateway.latency_20ms.p99_ms, floor.latency_20ms.p99_ms),
+        ),
+        load_0ms={
+            c: PointRatios(
+                rps=ratio(point.rps, floor.load_0ms[c].rps),
+                p99_ms=ratio(point.p99_ms, floor.load_0ms[c].p99_ms),
+                ops_per_cpu_s=ratio(point.ops_per_cpu_s, floor.load_0ms[c].ops_per_cpu_s),
+                cpu_ms_per_op=ratio(point.cpu_ms_per_op, floor.load_0ms[c].cpu_ms_per_op),
+            )
+            for c, point in gateway.load_0ms.items()
+        },
+    )
 
 
-def targets(out: dict[str, Any]) -> list[dict[str, Any]]:
-    """The compiled-execution issue's targets, each from this run's figures: the figure, the
-    limit, and met / missed (or "not measured" with why, when this run has no such figure)."""
-    return [line for client, results in out["runs"].items() for line in _targets(client, results)]
+def targets(runs: dict[str, dict[str, ScenarioResult]]) -> list[TargetLine]:
+    """The compiled-execution issue's targets, each from this run's figures (by client, then
+    scenario): the figure, the limit, and met / missed (or "not measured" with why, when this
+    run has no such figure)."""
+    return [line for client, results in runs.items() for line in _targets(client, results)]
 
 
-def _targets(client: str, results: dict[str, Any]) -> list[dict[str, Any]]:
-    lines: list[dict[str, Any]] = []
+def _targets(client: str, results: dict[str, ScenarioResult]) -> list[TargetLine]:
+    lines: list[TargetLine] = []
 
     def line(
         scenario: str,
         what: str,
-        figure: Any,
+        figure: float | None,
         op: str,
         limit: float,
         missing: str | None = None,
         note: str | None = None,
     ) -> None:
+        status: Status
         if scenario not in results:
             figure, missing = None, "scenario not run"
         if figure is None:
@@ -150,78 +146,75 @@ def _targets(client: str, results: dict[str, Any]) -> list[dict[str, Any]]:
             status = "met" if figure >= limit else "missed"
         else:
             status = "met" if figure == limit else "missed"
-        lines.append(
-            {
-                "client": client,
-                "scenario": scenario,
-                "target": what,
-                "figure": figure,
-                "op": op,
-                "limit": limit,
-                "status": status,
-                "note": note,
-            }
-        )
+        lines.append(TargetLine(client, scenario, what, figure, op, limit, status, note))
 
-    def get(scenario: str, *path: str) -> Any:
-        return dig(results.get(scenario), *path)
+    def measured(scenario: str, target: str) -> Figures | None:
+        result = results.get(scenario)
+        return None if result is None else result.measured.get(target)
+
+    def compiled_execution(scenario: str) -> tuple[ExecutionFigures | None, str]:
+        """The compiled mode's counters over the scenario, or why there are none."""
+        compiled = measured(scenario, "compiled")
+        if compiled is None:
+            return None, "compiled mode not run"
+        if compiled.execution is None or not compiled.execution.metrics:
+            return None, "no GET /metrics"
+        return compiled.execution, ""
 
     for scenario, limit in OPS_PER_CPU_S_TO_FLOOR.items():
+        compiled, floor = measured(scenario, "compiled"), measured(scenario, "floor")
         figure = ratio(
-            get(scenario, "compiled", "ops_per_cpu_s"), get(scenario, "floor", "ops_per_cpu_s"), 3
+            None if compiled is None else compiled.ops_per_cpu_s,
+            None if floor is None else floor.ops_per_cpu_s,
+            3,
         )
         missing = (
             "compiled mode not run"
-            if get(scenario, "compiled") is None
+            if compiled is None
             else "floor not run"
-            if get(scenario, "floor") is None
+            if floor is None
             else None
         )
-        at = [get(scenario, t, "headline_concurrency") for t in ("compiled", "floor")]
-        at_16 = all(c in (None, HEADLINE_CONCURRENCY) for c in at)
+        at_16 = all(
+            m is None or m.headline_concurrency == HEADLINE_CONCURRENCY for m in (compiled, floor)
+        )
         note = None if at_16 else f"not both at concurrency {HEADLINE_CONCURRENCY}"
         line(scenario, "ops/CPU-s compiled / floor", figure, ">=", limit, missing, note)
     for scenario, limit in PROJECTION_US_PER_FIELD.items():
-        figure = get(scenario, "compiled", "execution", "projection_us_per_field")
-        missing = (
-            "compiled mode not run"
-            if get(scenario, "compiled") is None
-            else "no GET /metrics"
-            if not get(scenario, "compiled", "execution", "metrics")
-            else "nothing projected"
+        execution, missing = compiled_execution(scenario)
+        figure = None if execution is None else execution.projection_us_per_field
+        line(
+            scenario,
+            "projection us / projected field",
+            figure,
+            "<=",
+            limit,
+            missing or "nothing projected",
         )
-        line(scenario, "projection us / projected field", figure, "<=", limit, missing)
     point = str(HEADLINE_CONCURRENCY)
     for scenario in results:
-        c = get(scenario, "compiled", "load_0ms", point)
-        s = get(scenario, "standard", "load_0ms", point)
-        errors = any(p and p["errors"] for p in (c, s))
+        compiled, standard = measured(scenario, "compiled"), measured(scenario, "standard")
+        c = None if compiled is None else compiled.load_0ms.get(point)
+        s = None if standard is None else standard.load_0ms.get(point)
+        errors = any(p is not None and p.errors for p in (c, s))
         line(
             scenario,
             f"p99@{point} compiled / standard",
-            ratio(c and c["p99_ms"], s and s["p99_ms"], 3),
+            ratio(None if c is None else c.p99_ms, None if s is None else s.p99_ms, 3),
             "<=",
             P99_TO_STANDARD,
             "both modes needed" if c is None or s is None else None,
             f"errors @{point}" if errors else None,
         )
     for scenario in results:
-        figure = get(scenario, "compiled", "execution", "fallback_rate")
-        missing = (
-            "compiled mode not run"
-            if get(scenario, "compiled") is None
-            else "no GET /metrics"
-            if not get(scenario, "compiled", "execution", "metrics")
-            else "no operations counted"
+        execution, missing = compiled_execution(scenario)
+        figure = None if execution is None else execution.fallback_rate
+        line(
+            scenario,
+            "fallback rate (compiled)",
+            figure,
+            "==",
+            0.0,
+            missing or "no operations counted",
         )
-        line(scenario, "fallback rate (compiled)", figure, "==", 0.0, missing)
     return lines
-
-
-def dig(row: dict[str, Any] | None, *path: str) -> Any:
-    value: Any = row
-    for key in path:
-        if not isinstance(value, dict):
-            return None
-        value = value.get(key)
-    return value

@@ -145,13 +145,15 @@ def test_the_metrics_of_a_measured_window_give_the_fallback_rate_and_projection_
     before = parse_metrics(EXPOSITION % (10, 1, "0.5", 100_000))
     after = parse_metrics(EXPOSITION % (40, 11, "0.53", 130_000))
     figures = execution_figures(metrics_delta(before, after), 40)
-    assert figures["operations"] == 40
-    assert figures["compiled"] == 30 and figures["fallbacks"] == 10
-    assert figures["standard_configured"] == 0
-    assert figures["fallback_reasons"] == {"introspection": 10}
-    assert figures["fallback_rate"] == 0.25
-    assert figures["projected_fields"] == 30_000
-    assert abs(figures["projection_us_per_field"] - 1.0) < 1e-6
+    assert figures.metrics is True and figures.requests == 40
+    assert figures.operations == 40
+    assert figures.compiled == 30 and figures.fallbacks == 10
+    assert figures.standard_configured == 0
+    assert figures.fallback_reasons == {"introspection": 10}
+    assert figures.fallback_rate == 0.25
+    assert figures.projected_fields == 30_000
+    assert figures.projection_us_per_field is not None
+    assert abs(figures.projection_us_per_field - 1.0) < 1e-6
 
     no_endpoint = execution_figures(metrics_delta(before, None), 40)
-    assert no_endpoint["metrics"] is False and no_endpoint["fallback_rate"] is None
+    assert no_endpoint.metrics is False and no_endpoint.fallback_rate is None
