@@ -78,6 +78,8 @@ T = TypeVar("T")
 
 
 async def run(options: Options) -> Run:
+    """A whole `python -m bench`: the sandbox, then per HTTP client the transport seam alone and
+    every scenario on each process under test, compared; the targets evaluated at the end."""
     o = options
     started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     machine_at_start = machine()
