@@ -1,7 +1,7 @@
-"""`python -m bench`: the benchmark harness (bench/run.py)."""
+"""`python -m bench`: the benchmark harness (bench/cli.py)."""
 
 import sys
 
-from .run import main
+from .cli import main
 
 sys.exit(main())

@@ -15,9 +15,14 @@ import json
 from typing import Any
 
 from sources.sandbox.client import mint_token, sample_customers, set_fault
+from tests.support.processes import (
+    BENCH_BUDGETS,
+    BENCH_RATE_LIMIT,
+    gateway_process,
+    sandbox_process,
+)
 
 from .load import drive
-from .processes import BENCH_BUDGETS, BENCH_RATE_LIMIT, gateway_process, sandbox_process
 from .scenarios import SCREEN_POP
 
 

@@ -1,7 +1,8 @@
 """The benchmark harness end to end in its quick mode: the sandbox, the gateway in both execution
 modes and the floor as processes on 127.0.0.1, one scenario. Checks the JSON's shape, the
 back-end call counts (which are deterministic) and that every process answers the same data;
-never a timing: performance is read from the harness, not asserted here."""
+never a timing: performance is read from the harness, not asserted here. The JSON's keys are
+read from the typed records of bench/results.py, not copied here."""
 
 from __future__ import annotations
 
@@ -10,39 +11,24 @@ import subprocess
 import sys
 from pathlib import Path
 
+from bench.cli import parse
 from bench.load import metrics_delta, parse_metrics
-from bench.run import execution_figures, parse
+from bench.results import (
+    ExecutionFigures,
+    Figures,
+    Latency,
+    LoadPoint,
+    Ratios,
+    Run,
+    ScenarioResult,
+    TargetLine,
+    json_keys,
+    to_json,
+)
+from bench.targets import execution_figures
 
 ROOT = Path(__file__).resolve().parents[2]
 
-FIGURES = {
-    "calls_per_op",
-    "calls_by_route",
-    "optimum_calls",
-    "calls_at_optimum",
-    "latency_20ms",
-    "load_0ms",
-    "headline_concurrency",
-    "ops_per_cpu_s",
-    "cpu_ms_per_op",
-    "cpu_ms_per_backend_call",
-    "fields_per_op",
-    "us_per_field",
-    "peak_rss_mb",
-}
-EXECUTION = {
-    "metrics",
-    "requests",
-    "operations",
-    "compiled",
-    "standard_configured",
-    "fallbacks",
-    "fallback_reasons",
-    "fallback_rate",
-    "projection_s",
-    "projected_fields",
-    "projection_us_per_field",
-}
 MODES = ("compiled", "standard")
 
 
@@ -63,14 +49,15 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
     assert "screenpop" in done.stdout
 
     results = json.loads(out.read_text())
-    assert {"machine", "settings", "optimum", "runs", "targets"} <= set(results)
+    assert set(results) == json_keys(Run)
     assert results["settings"]["execution"] == list(MODES)
     assert results["optimum"] == {"screenpop": results["optimum"]["screenpop"]}  # quick: one
     assert results["optimum"]["screenpop"]["calls"] == 9
     [(client, runs)] = results["runs"].items()
     assert client in ("aiohttp", "httpx")
     row = runs["screenpop"]
-    assert {*MODES, "floor", "ratio_to_floor", "ratio_to_standard"} <= set(row)
+    # each process under test, then the checks and ratios (all: both modes and the floor ran)
+    assert set(row) == {*MODES, "floor"} | json_keys(ScenarioResult)
     # the floor and both modes answer exactly the same data
     assert row["same_data_as_floor"] is True
     assert row["same_data_as_standard"] is True
@@ -78,23 +65,27 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
 
     for target in (*MODES, "floor"):
         figures = row[target]
-        assert set(figures) >= FIGURES
-        assert "_data" not in figures
+        assert json_keys(Figures, always=True) <= set(figures) <= json_keys(Figures)
+        assert "data" not in figures
         assert figures["errors_in_answer"] == 0
         assert figures["calls_per_op"] == figures["optimum_calls"] == 9
         assert figures["calls_at_optimum"] is True
         assert figures["latency_20ms"]["critical_path_ms"] == 60
         assert set(figures["load_0ms"]) == {"1", "16", "64"}
         for point in figures["load_0ms"].values():
-            assert {"rps", "p50_ms", "p99_ms", "ops_per_cpu_s", "errors"} <= set(point)
+            assert json_keys(LoadPoint, always=True) <= set(point) <= json_keys(LoadPoint)
         assert figures["fields_per_op"] > 100
         assert figures["peak_rss_mb"] > 0
     for mode in MODES:
         assert row[mode]["same_data_as_floor"] is True
+        assert set(row["ratio_to_floor"][mode]) == json_keys(Ratios)
         assert set(row["ratio_to_floor"][mode]["load_0ms"]) == {"1", "16", "64"}
         execution = row[mode]["execution"]
-        assert set(execution) >= EXECUTION
-        assert set(row[mode]["load_0ms"]["16"]["execution"]) >= EXECUTION
+        assert json_keys(ExecutionFigures, always=True) <= set(execution)
+        assert set(execution) <= json_keys(ExecutionFigures)
+        assert set(row[mode]["load_0ms"]["16"]["execution"]) >= json_keys(
+            ExecutionFigures, always=True
+        )
         if execution["metrics"]:  # the gateway serves GET /metrics: it ran in the mode asked
             assert execution["mode_confirmed"] is True
             assert execution["operations"] > 0
@@ -110,7 +101,7 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
         ("screenpop", "fallback rate (compiled)"),
     }
     for t in targets:
-        assert {"client", "figure", "op", "limit", "status", "note"} <= set(t)
+        assert set(t) == json_keys(TargetLine)
         assert t["status"] in ("met", "missed", "not measured")
         assert (t["figure"] is None) == (t["status"] == "not measured")
     by_name = {(t["scenario"], t["target"]): t for t in targets}
@@ -144,13 +135,58 @@ def test_the_metrics_of_a_measured_window_give_the_fallback_rate_and_projection_
     before = parse_metrics(EXPOSITION % (10, 1, "0.5", 100_000))
     after = parse_metrics(EXPOSITION % (40, 11, "0.53", 130_000))
     figures = execution_figures(metrics_delta(before, after), 40)
-    assert figures["operations"] == 40
-    assert figures["compiled"] == 30 and figures["fallbacks"] == 10
-    assert figures["standard_configured"] == 0
-    assert figures["fallback_reasons"] == {"introspection": 10}
-    assert figures["fallback_rate"] == 0.25
-    assert figures["projected_fields"] == 30_000
-    assert abs(figures["projection_us_per_field"] - 1.0) < 1e-6
+    assert figures.metrics is True and figures.requests == 40
+    assert figures.operations == 40
+    assert figures.compiled == 30 and figures.fallbacks == 10
+    assert figures.standard_configured == 0
+    assert figures.fallback_reasons == {"introspection": 10}
+    assert figures.fallback_rate == 0.25
+    assert figures.projected_fields == 30_000
+    assert figures.projection_us_per_field is not None
+    assert abs(figures.projection_us_per_field - 1.0) < 1e-6
 
     no_endpoint = execution_figures(metrics_delta(before, None), 40)
-    assert no_endpoint["metrics"] is False and no_endpoint["fallback_rate"] is None
+    assert no_endpoint.metrics is False and no_endpoint.fallback_rate is None
+
+
+def test_the_json_leaves_out_only_the_figures_a_process_does_not_have() -> None:
+    """The floor has no counters (`execution` left out), a figure not measured is null (kept),
+    the processes under test are a scenario's own keys, and the answers compared are not
+    written."""
+    point = LoadPoint(
+        requests=10,
+        errors=0,
+        rps=5.0,
+        p50_ms=1.0,
+        p99_ms=2.0,
+        mean_ms=None,
+        ops_per_cpu_s=None,
+        cpu_ms_per_op=None,
+        sandbox_cpu_ms_per_op=None,
+    )
+    floor = Figures(
+        errors_in_answer=0,
+        fields_per_op=3,
+        calls_per_op=1.0,
+        calls_by_route={"crm GET /customers": 1.0},
+        optimum_calls=1,
+        calls_at_optimum=True,
+        latency_20ms=Latency(p50_ms=21.0, p99_ms=22.0, requests=5, errors=0, critical_path_ms=20),
+        load_0ms={"1": point},
+        headline_concurrency=1,
+        ops_per_cpu_s=None,
+        cpu_ms_per_op=None,
+        cpu_ms_per_backend_call=None,
+        us_per_field=None,
+        peak_rss_mb=70.0,
+        data={"customer": {"id": "c1"}},
+    )
+    written = json.loads(json.dumps(to_json(ScenarioResult(measured={"floor": floor}))))
+    assert set(written) == {"floor", "same_data_as_standard"}
+    assert written["same_data_as_standard"] is None
+    row = written["floor"]
+    assert set(row) == json_keys(Figures, always=True)
+    assert row["us_per_field"] is None and "execution" not in row and "data" not in row
+    [(level, written_point)] = row["load_0ms"].items()
+    assert level == "1" and written_point["mean_ms"] is None and written_point["rps"] == 5.0
+    assert set(written_point) == json_keys(LoadPoint, always=True)  # no first_error, no execution

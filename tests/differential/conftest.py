@@ -16,8 +16,8 @@ import httpx
 import orjson
 import pytest
 
-from bench.processes import gateway_starting, sandbox_process
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_contact, stats
+from tests.support.processes import gateway_starting, sandbox_process
 
 ROLES = ("agent", "ivr", "developer", "supervisor", "fraud_analyst", "collections")
 DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")

@@ -3,7 +3,11 @@ floor.
 
 `gateway_process` and `floor_process` start a process and wait until it is ready;
 `gateway_starting` and `floor_starting` only start it (`Starting.ready()` waits), so that several
-can start at once: imports are most of a start, and they run in parallel on several cores."""
+can start at once: imports are most of a start, and they run in parallel on several cores.
+
+Shared by the benchmarks (bench/) and the tests (tests/differential/), so it lives with the tests:
+the tests must not depend on the benchmark package. bench imports it as `tests.support.processes`
+(both run from the repo root, where `tests` is a package)."""
 
 from __future__ import annotations
 
@@ -58,7 +62,7 @@ __all__ = [
     "sandbox_server",
 ]
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
