@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Iterable
 from typing import Any
 
@@ -217,7 +218,14 @@ def _precheck(executor: StrawberryGraphQLCoreExecutionContext) -> GraphQLError |
             root,
             executor.operation,
         )
-    except Exception:
+    except Exception as exc:
+        # Unexpected (validation passed): execution will meet it again and report it. Logged
+        # by type and place only: an exception's message may quote the caller's values.
+        log.error(
+            "root-field precheck skipped: field collection raised %s\n%s",
+            type(exc).__qualname__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         return None
     for key, details in collected.grouped_field_set.items():
         name = details[0].node.name.value
