@@ -1,23 +1,25 @@
-"""The ASGI application: Starlette routes, the GraphQL view, health and readiness."""
+"""The ASGI application: Starlette routes, the GraphQL view and health; readiness and metrics
+are the internal app's (gateway/ops.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 import strawberry
-from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache
@@ -26,19 +28,20 @@ from strawberry.types import ExecutionResult
 
 from resolvers import Loaders
 from schema import build_schema
-from sources import Sources, current_scope, open_scope
+from sources import Sources, current_scope, request_scope
 
 from .access import Access
 from .auth import Authenticator, Principal
 from .config import Config, ServerSettings
-from .errors import format_error, quiet_strawberry_logger
+from .errors import format_error, formatting_errors, quiet_strawberry_logger
 from .executor import PlanCache, executor_class
 from .graphiql import csp_header, graphiql_assets_app, render_graphiql_html
 from .guard import Guard
 from .guardrails import guardrails
 from .masking import install_masking
-from .metrics import CONTENT_TYPE_LATEST, Metrics
+from .metrics import Metrics
 from .middleware import BearerAuth, RequestId
+from .ops import Readiness, admin_app
 from .ratelimit import limiter_for
 from .trusted import TrustedDocuments
 
@@ -85,19 +88,35 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.server = server
         self.ide_headers = ide_headers
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Each request inside its own deadline scope (entered and left here, whatever the
+        server's task model), its body read by that deadline, its errors logged once."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if scope.get("state", {}).get("principal") is None and not self.should_render_graphql_ide(
+            self.request_adapter_class(Request(scope, receive))
+        ):
+            # Only the GraphiQL page passes BearerAuth without a principal.
+            await _answer(send, 401, "invalid token", "UNAUTHENTICATED")
+            return
+        server = self.server
+        timeout = self._deadline(Headers(scope=scope))
+        with request_scope(timeout, server.deadline_margin_seconds), formatting_errors():
+            body_by = time.monotonic() + min(timeout, server.body_timeout_seconds)
+            try:
+                await super().__call__(scope, _receive_by(receive, body_by), send)
+            except _BodyLate:
+                await _answer(send, 408, "request body not received in time", "REQUEST_TIMEOUT")
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         principal: Principal | None = request.scope.get("state", {}).get("principal")
         if principal is None:
-            # Only the GraphiQL page passes BearerAuth without a principal; strawberry asks for a
-            # context before it decides to render the page, and never uses this one.
-            if isinstance(request, Request) and self.should_render_graphql_ide(
-                self.request_adapter_class(request)
-            ):
-                return cast(RequestContext, None)
-            raise HTTPException(401, "invalid token")
-        open_scope(self._deadline(request), self.server.deadline_margin_seconds)
+            # the GraphiQL page (`__call__`): strawberry asks for a context before it decides
+            # to render the page, and never uses this one
+            return cast(RequestContext, None)
         loaders = Loaders(self.sources)
         interaction_id = request.headers.get("x-interaction-id")
         return RequestContext(
@@ -124,10 +143,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
         response["extensions"] = extensions
         return response
 
-    def _deadline(self, request: Request | WebSocket) -> float:
+    def _deadline(self, headers: Headers) -> float:
         """The configured deadline, or less if the client asks (never more)."""
         deadline = self.server.deadline_seconds
-        asked = request.headers.get("x-request-timeout-ms", "")
+        asked = headers.get("x-request-timeout-ms", "")
         if asked.isdigit() and 0 < int(asked) < deadline * 1000:
             deadline = int(asked) / 1000
         return deadline
@@ -145,6 +164,35 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+
+class _BodyLate(Exception):
+    """The request body did not arrive by the request's deadline."""
+
+
+def _receive_by(receive: Receive, deadline: float) -> Receive:
+    """`receive`, bounded: a body trickled in must not hold the request past its deadline."""
+
+    async def bounded() -> Message:
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                return await receive()
+        except TimeoutError:
+            raise _BodyLate from None
+
+    return bounded
+
+
+async def _answer(send: Send, status: int, message: str, code: str) -> None:
+    body = orjson.dumps({"errors": [{"message": message, "extensions": {"code": code}}]})
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(body)).encode()),
+    ]
+    if status == 408:
+        headers.append((b"connection", b"close"))  # the rest of the body is not read
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
 
 
 def ide_enabled(server: ServerSettings) -> bool:
@@ -225,30 +273,13 @@ def create_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def metrics_page(request: Request) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-    async def ready(request: Request) -> Response:
-        transports = sources.transports()
-        probes = await asyncio.gather(*(t.probe() for t in transports.values()))
-        checks = {
-            name: "ok" if up else "unreachable" for name, up in zip(transports, probes, strict=True)
-        }
-        checks["jwks"] = "ok" if authenticator.ready else "no keys"
-        ok = all(v == "ok" for v in checks.values())
-        # An open circuit degrades only that system's fields: shown, but still ready.
-        circuits = {name: t.breaker.state for name, t in transports.items()}
-        return JSONResponse(
-            {"status": "ready" if ok else "not ready", "checks": checks, "circuits": circuits},
-            status_code=200 if ok else 503,
-        )
-
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
-        Route("/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics_page, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
-    return Starlette(routes=routes, lifespan=lifespan, max_body_size=config.server.max_body_bytes)
+    app = Starlette(routes=routes, lifespan=lifespan, max_body_size=config.server.max_body_bytes)
+    # /ready and /metrics: the internal port's app (gateway.ops.admin_app_of(app))
+    app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
+    return app

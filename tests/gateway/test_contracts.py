@@ -39,10 +39,12 @@ from strawberry.asgi import GraphQL
 from strawberry.extensions import ParserCache, SchemaExtension
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.utils.logging import StrawberryLogger
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.executor import PlanCache, executor_class
 from gateway.metrics import Metrics
 from gateway.policy import Policy
+from gateway.serving import HeaderTimeoutProtocol
 from gateway.treatments import Masker
 from schema import build_schema
 
@@ -201,10 +203,27 @@ def test_strawberrys_logger_logs_the_graphql_error_itself() -> None:
 
 
 def test_the_view_hooks_of_strawberrys_asgi_app() -> None:
-    """app.py overrides `get_context`, `process_result`, `render_graphql_ide`, and asks
-    `should_render_graphql_ide(request_adapter_class(request))`."""
+    """app.py overrides `__call__`, `get_context`, `process_result`, `render_graphql_ide`, and
+    asks `should_render_graphql_ide(request_adapter_class(request))`."""
     assert _parameters(GraphQL.__call__) == ["self", "scope", "receive", "send"]
     assert _parameters(GraphQL.get_context) == ["self", "request", "response"]
     assert _parameters(GraphQL.process_result) == ["self", "request", "result"]
     assert _parameters(GraphQL.should_render_graphql_ide) == ["self", "request"]
     assert GraphQL.request_adapter_class is not None
+
+
+def test_uvicorns_httptools_protocol_callbacks() -> None:
+    """serving.py's header timer overrides these callbacks and reads `cycle`, `loop` and
+    `transport`."""
+    for name in (
+        "connection_made",
+        "data_received",
+        "on_message_begin",
+        "on_headers_complete",
+        "connection_lost",
+    ):
+        assert name in vars(HttpToolsProtocol), name
+    assert issubclass(HeaderTimeoutProtocol, HttpToolsProtocol)
+    source = inspect.getsource(HttpToolsProtocol.__init__)
+    assert "self.cycle" in source and "self.loop" in source
+    assert "self.transport" in inspect.getsource(HttpToolsProtocol.connection_made)
