@@ -171,14 +171,22 @@ class _BodyLate(Exception):
 
 
 def _receive_by(receive: Receive, deadline: float) -> Receive:
-    """`receive`, bounded: a body trickled in must not hold the request past its deadline."""
+    """`receive`, bounded while the body arrives: a body trickled in must not hold the request
+    past its deadline. Once the body is in, `receive` is the server's own again (a response
+    may wait on it for the client's disconnect)."""
+    body_in = False
 
     async def bounded() -> Message:
+        nonlocal body_in
+        if body_in:
+            return await receive()
         try:
             async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
-                return await receive()
+                message = await receive()
         except TimeoutError:
             raise _BodyLate from None
+        body_in = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
 
     return bounded
 

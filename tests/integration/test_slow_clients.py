@@ -7,11 +7,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import AsyncIterator, Iterator
 
 import httpx
 import pytest
+from starlette.types import Message
 
+from gateway.app import _receive_by
 from sources.sandbox.client import mint_token
 
 from .served import Served, switchboard_serve
@@ -115,3 +118,21 @@ async def test_connections_beyond_the_cap_are_answered_503(sandbox_url: str) -> 
                 await asyncio.sleep(0.05)
     assert refused.status_code == 503
     assert answered.status_code == 200
+
+
+async def test_only_the_body_read_is_bounded_by_the_deadline() -> None:
+    """After the body is in, `receive` waits as long as the server's does (a response may wait
+    on it for the client's disconnect)."""
+    messages: list[Message] = [
+        {"type": "http.request", "body": b"{}", "more_body": False},
+        {"type": "http.disconnect"},
+    ]
+
+    async def receive() -> Message:
+        if len(messages) == 1:
+            await asyncio.sleep(0)  # the disconnect is waited for
+        return messages.pop(0)
+
+    bounded = _receive_by(receive, time.monotonic())  # the deadline has passed
+    assert (await bounded())["type"] == "http.request"
+    assert (await bounded())["type"] == "http.disconnect"
