@@ -24,6 +24,8 @@ from typing import Any
 import aiohttp
 import orjson
 
+from tests.support.processes import ADMIN_URLS
+
 __all__ = [
     "LoadResult",
     "Metrics",
@@ -220,8 +222,10 @@ def parse_metrics(text: str) -> Metrics:
 
 
 async def scrape_metrics(http: aiohttp.ClientSession, url: str) -> Metrics | None:
-    """`GET {url}/metrics`, parsed; None unless it answers 200 (e.g. no such endpoint)."""
-    async with http.get(url.rstrip("/") + "/metrics") as response:
+    """`GET {url}/metrics` (a gateway's internal port), parsed; None unless it answers 200
+    (e.g. no such endpoint)."""
+    base = ADMIN_URLS.get(url.rstrip("/"), url)
+    async with http.get(base.rstrip("/") + "/metrics") as response:
         text = await response.text(errors="replace")
         if response.status != 200:
             return None

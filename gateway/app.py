@@ -1,25 +1,27 @@
-"""The ASGI application: Starlette routes, the GraphQL view, health and readiness."""
+"""The ASGI application: Starlette routes, the GraphQL view and health; readiness and metrics
+are the internal app's (gateway/ops.py)."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any, cast
 
 import orjson
 import strawberry
-from cross_web import HTTPException
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.middleware import Middleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
@@ -27,19 +29,21 @@ from strawberry.types import ExecutionResult
 
 from resolvers import Loaders
 from schema import build_schema
-from sources import Sources, current_scope, open_scope
+from sources import Sources, current_scope, request_scope
 
+from . import codes
 from .access import Access
 from .auth import Authenticator, Principal
 from .config import Config, ServerSettings
-from .errors import format_error, quiet_strawberry_logger
+from .errors import format_error, formatting_errors, quiet_strawberry_logger
 from .executor import PlanCache, executor_class
 from .graphiql import csp_header, graphiql_assets_app, render_graphiql_html
 from .guard import Guard
 from .guardrails import guardrails
 from .masking import install_masking
-from .metrics import CONTENT_TYPE_LATEST, Metrics
-from .middleware import BearerAuth, ErrorEnvelope, RequestId
+from .metrics import Metrics
+from .middleware import BearerAuth, ErrorEnvelope, RequestId, refuse
+from .ops import Readiness, admin_app
 from .ratelimit import limiter_for
 from .trusted import TrustedDocuments
 
@@ -88,19 +92,37 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.server = server
         self.ide_headers = ide_headers
 
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Each request inside its own deadline scope (entered and left here, whatever the
+        server's task model), its body read by that deadline, its errors logged once."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        if scope.get("state", {}).get("principal") is None and not self.should_render_graphql_ide(
+            self.request_adapter_class(Request(scope, receive))
+        ):
+            # Only the GraphiQL page passes BearerAuth without a principal.
+            await _answer(scope, send, 401, "invalid token", codes.UNAUTHENTICATED)
+            return
+        server = self.server
+        timeout = self._deadline(Headers(scope=scope))
+        with request_scope(timeout, server.deadline_margin_seconds), formatting_errors():
+            body_by = time.monotonic() + min(timeout, server.body_timeout_seconds)
+            try:
+                await super().__call__(scope, _receive_by(receive, body_by), send)
+            except _BodyLate:
+                await _answer(
+                    scope, send, 408, "request body not received in time", codes.REQUEST_TIMEOUT
+                )
+
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> RequestContext:
         principal: Principal | None = request.scope.get("state", {}).get("principal")
         if principal is None:
-            # Only the GraphiQL page passes BearerAuth without a principal; strawberry asks for a
-            # context before it decides to render the page, and never uses this one.
-            if isinstance(request, Request) and self.should_render_graphql_ide(
-                self.request_adapter_class(request)
-            ):
-                return cast(RequestContext, None)
-            raise HTTPException(401, "invalid token")
-        open_scope(self._deadline(request), self.server.deadline_margin_seconds)
+            # the GraphiQL page (`__call__`): strawberry asks for a context before it decides
+            # to render the page, and never uses this one
+            return cast(RequestContext, None)
         loaders = Loaders(self.sources)
         interaction_id = request.headers.get("x-interaction-id")
         return RequestContext(
@@ -129,10 +151,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
         response["extensions"] = extensions
         return response
 
-    def _deadline(self, request: Request | WebSocket) -> float:
+    def _deadline(self, headers: Headers) -> float:
         """The configured deadline, or less if the client asks (never more)."""
         deadline = self.server.deadline_seconds
-        asked = request.headers.get("x-request-timeout-ms", "")
+        asked = headers.get("x-request-timeout-ms", "")
         if asked.isdigit() and 0 < int(asked) < deadline * 1000:
             deadline = int(asked) / 1000
         return deadline
@@ -150,6 +172,40 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+
+class _BodyLate(Exception):
+    """The request body did not arrive by the request's deadline."""
+
+
+def _receive_by(receive: Receive, deadline: float) -> Receive:
+    """`receive`, bounded while the body arrives: a body trickled in must not hold the request
+    past its deadline. Once the body is in, `receive` is the server's own again (a response
+    may wait on it for the client's disconnect)."""
+    body_in = False
+
+    async def bounded() -> Message:
+        nonlocal body_in
+        if body_in:
+            return await receive()
+        try:
+            async with asyncio.timeout(max(deadline - time.monotonic(), 0)):
+                message = await receive()
+        except TimeoutError:
+            raise _BodyLate from None
+        body_in = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return bounded
+
+
+async def _answer(scope: Scope, send: Send, status: int, message: str, code: str) -> None:
+    """A refusal of the view itself, in the one JSON envelope (gateway/middleware.py)."""
+    state = scope.get("state", {})
+    request_id: str = state.get("client_request_id") or state.get("request_id", "")
+    # a 408 leaves the rest of the body unread: the connection cannot be reused
+    headers = [(b"connection", b"close")] if status == 408 else []
+    await refuse(send, status, message, code, request_id, headers=headers)
 
 
 def ide_enabled(server: ServerSettings) -> bool:
@@ -239,28 +295,8 @@ def create_app(
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
 
-    async def metrics_page(request: Request) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
-
-    async def ready(request: Request) -> Response:
-        transports = sources.transports()
-        probes = await asyncio.gather(*(t.probe() for t in transports.values()))
-        checks = {
-            name: "ok" if up else "unreachable" for name, up in zip(transports, probes, strict=True)
-        }
-        checks["jwks"] = "ok" if authenticator.ready else "no keys"
-        ok = all(v == "ok" for v in checks.values())
-        # An open circuit degrades only that system's fields: shown, but still ready.
-        circuits = {name: t.breaker.state for name, t in transports.items()}
-        return JSONResponse(
-            {"status": "ready" if ok else "not ready", "checks": checks, "circuits": circuits},
-            status_code=200 if ok else 503,
-        )
-
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
-        Route("/ready", ready, methods=["GET"]),
-        Route("/metrics", metrics_page, methods=["GET"]),
         Route("/graphql", graphql, methods=["GET", "POST", "OPTIONS"]),
     ]
     if ide_enabled(config.server):
@@ -268,8 +304,11 @@ def create_app(
     # RequestId and ErrorEnvelope around every route: any refusal below them (the body limit's
     # 413, strawberry's 400s and 405, a refused CORS preflight, an unknown path) leaves as JSON
     # with its code and request id. The body limit is on /graphql only: no other route reads one.
-    return Starlette(
+    app = Starlette(
         routes=routes,
         lifespan=lifespan,
         middleware=[Middleware(RequestId), Middleware(ErrorEnvelope)],
     )
+    # /ready and /metrics: the internal port's app (gateway.ops.admin_app_of(app))
+    app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
+    return app

@@ -17,11 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
+from starlette.applications import Starlette
 
 from schema import build_schema
 
+from . import serving
 from .app import create_app
-from .config import EXECUTION_MODES, Config, ConfigError, build_config, load_config
+from .config import EXECUTION_MODES, Config, ConfigError, ServerSettings, build_config, load_config
+from .ops import admin_app_of
 from .policy import PolicyError
 from .trusted import TrustedDocumentsError
 
@@ -137,16 +140,20 @@ def _serve(args: argparse.Namespace) -> int:
     port = args.port or config.server.port
     require_free_port(host, port)
     app = create_app(config)
+    public, admin = serve_configs(app, config.server, host=host, port=port)
     tune_gc()
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_level="info",
-        proxy_headers=False,
-        access_log=config.server.access_log,
+    return serving.serve(public, admin)
+
+
+def serve_configs(
+    app: Starlette, server: ServerSettings, **overrides: Any
+) -> tuple[uvicorn.Config, uvicorn.Config]:
+    """uvicorn's settings for the public port and the internal one (/ready, /metrics), from
+    `[server]`: header timeout, connection cap (gateway/serving.py)."""
+    return (
+        serving.public_config(app, server, **overrides),
+        serving.admin_config(admin_app_of(app), server),
     )
-    return 0
 
 
 GC_THRESHOLDS = (100_000, 50, 100)

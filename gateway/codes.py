@@ -37,6 +37,7 @@ __all__ = [
     "PAYLOAD_TOO_LARGE",
     "PERSISTED_QUERY_NOT_FOUND",
     "RATE_LIMITED",
+    "REQUEST_TIMEOUT",
     "ROOT_FIELD_LIMIT",
     "UNAUTHENTICATED",
     "UNSUPPORTED_MEDIA_TYPE",
@@ -51,6 +52,7 @@ BAD_REQUEST: Final = "BAD_REQUEST"
 METHOD_NOT_ALLOWED: Final = "METHOD_NOT_ALLOWED"
 PAYLOAD_TOO_LARGE: Final = "PAYLOAD_TOO_LARGE"
 INTERNAL: Final = "INTERNAL"
+REQUEST_TIMEOUT: Final = "REQUEST_TIMEOUT"
 # GraphQL-level errors (HTTP 200, in "errors").
 GRAPHQL_PARSE_FAILED: Final = "GRAPHQL_PARSE_FAILED"
 GRAPHQL_VALIDATION_FAILED: Final = "GRAPHQL_VALIDATION_FAILED"
@@ -81,6 +83,7 @@ CODES: Final = MappingProxyType(
         BAD_REQUEST: "400: the body is not a GraphQL request (bad JSON, no query, a batch)",
         METHOD_NOT_ALLOWED: "405: only POST (and GET for the GraphiQL page) are served",
         PAYLOAD_TOO_LARGE: "413: the body exceeds [server] max_body_bytes",
+        REQUEST_TIMEOUT: "408: the request body did not arrive within the request's deadline",
         INTERNAL: "an unexpected failure; the message is 'internal error' plus requestId",
         # gateway: the operation
         GRAPHQL_PARSE_FAILED: "the document does not parse (or has too many tokens)",
@@ -119,6 +122,7 @@ _BY_STATUS: Final = {
     401: UNAUTHENTICATED,
     404: NOT_FOUND,
     405: METHOD_NOT_ALLOWED,
+    408: REQUEST_TIMEOUT,
     413: PAYLOAD_TOO_LARGE,
     415: UNSUPPORTED_MEDIA_TYPE,
     429: RATE_LIMITED,

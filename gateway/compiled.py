@@ -13,7 +13,7 @@ graphql-core does.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from functools import partial
 from time import thread_time
 from typing import Any
@@ -32,6 +32,10 @@ __all__ = ["execute_plan", "precheck"]
 Path = tuple[Any, Any] | None
 """A response path as a chain of (parent, key) pairs, None at the root: one small tuple per
 object, flattened only for an error or an audit record."""
+
+
+Pending = list[Coroutine[Any, Any, None]]
+"""Child fields waiting for their records, to be run by `_settle`."""
 
 
 def flat(path: Path) -> list[Any]:
@@ -76,10 +80,10 @@ class _State:
         """CPU seconds spent projecting (the synchronous work between the back-end answers;
         the thread's CPU clock, so time the OS gave other processes is not counted)."""
 
-    def located(self, error: Exception, nodes: list[FieldNode], path: Path) -> GraphQLError:
-        return located_error(error, nodes, flat(path))
+    def located(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> GraphQLError:
+        return located_error(error, list(nodes), flat(path))  # graphql-core wants a list
 
-    def error(self, error: Exception, nodes: list[FieldNode], path: Path) -> None:
+    def error(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> None:
         """A nullable field at `path` failed: null plus its error."""
         self.add(self.located(error, nodes, path), path)
 
@@ -94,7 +98,7 @@ class _State:
         nulled.add(position)
         self.errors.append(error)
 
-    def args(self, plan: FieldPlan) -> dict[str, Any]:
+    def args(self, plan: FieldPlan) -> Mapping[str, Any]:
         if plan.args is not None:
             return plan.args
         return get_argument_values(plan.field_def, plan.details.node, self.variables)
@@ -131,9 +135,13 @@ async def execute_plan(
         if failure is not None:
             raise failure
     finally:
-        for task in tasks:
-            if not task.done():
-                task.cancel()
+        # cancelled (the client left, the deadline passed) or failed: no root field may keep
+        # asking the loaders or writing into `root` once this returns
+        running = [task for task in tasks if not task.done()]
+        for task in running:
+            task.cancel()
+        if running:
+            await asyncio.wait(running)
     for key in plan.typename_keys:
         root[key] = "Query"
     state.fields += len(plan.keys)
@@ -141,7 +149,7 @@ async def execute_plan(
 
 
 def precheck(
-    name: str, nodes: list[FieldNode], path: Path, args: Callable[[], dict[str, Any]]
+    name: str, nodes: Sequence[FieldNode], path: Path, args: Callable[[], Mapping[str, Any]]
 ) -> GraphQLError | None:
     """The error of a non-null root field whose arguments are wrong (schema ROOT_CHECKS): it
     nulls the whole answer, so it is found before any field starts and nothing is fetched."""
@@ -151,7 +159,7 @@ def precheck(
     try:
         check(args())
     except ResolverError as exc:
-        return located_error(exc, nodes, flat(path))
+        return located_error(exc, list(nodes), flat(path))
     except GraphQLError:
         return None  # the arguments do not coerce: execution reports it, as ever
     return None
@@ -176,7 +184,7 @@ async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> N
         root[plan.key] = value
         return
     outs: list[Any] = [root]
-    more: list[Awaitable[None]] = []
+    more: Pending = []
     started = thread_time()
     _place(plan, [0], [value], outs, [None], [None], state, more)
     state.busy += thread_time() - started
@@ -185,11 +193,19 @@ async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> N
     await _settle(more)
 
 
-async def _settle(pending: list[Awaitable[None]]) -> None:
+async def _settle(pending: Pending) -> None:
+    """Run the waiting child fields together. A task group, not `gather`: when one fails
+    unexpectedly, the others are cancelled and waited for, so none keeps asking the loaders or
+    writing into the response after it is answered; the first failure is raised as itself."""
     if len(pending) == 1:
         await pending[0]
     elif pending:
-        await asyncio.gather(*pending)
+        try:
+            async with asyncio.TaskGroup() as group:
+                for waiting in pending:
+                    group.create_task(waiting)
+        except BaseExceptionGroup as failed:
+            raise failed.exceptions[0]  # noqa: B904 (it keeps its own cause)
 
 
 def _run(
@@ -198,7 +214,7 @@ def _run(
     owners: Sequence[Any],
     paths: Sequence[Path],
     state: _State,
-) -> tuple[list[Any], list[Awaitable[None]]]:
+) -> tuple[list[Any], Pending]:
     """Project `records` as objects of `plan`: leaves now, child fields as far as they go
     without waiting. Returns the objects (a `_Dead` for one nulled by a non-null field) and
     what remains to await."""
@@ -207,7 +223,7 @@ def _run(
         project(r, o, p, state) for r, o, p in zip(records, owners, paths, strict=True)
     ]
     state.fields += len(plan.keys) * len(outs)
-    pending: list[Awaitable[None]] = []
+    pending: Pending = []
     everyone = list(range(len(outs)))
     for branch in plan.branches:
         live = [i for i in everyone if type(outs[i]) is dict] if plan.mortal else everyone
@@ -244,7 +260,7 @@ def _gated(
 
 def _args(
     branch: FieldPlan, live: list[int], outs: list[Any], paths: Sequence[Path], state: _State
-) -> dict[str, Any] | None:
+) -> Mapping[str, Any] | None:
     """The field's arguments, or None when they do not coerce (every parent's field failed)."""
     try:
         return state.args(branch)
@@ -262,7 +278,7 @@ def _child(
     owners: Sequence[Any],
     paths: Sequence[Path],
     state: _State,
-    pending: list[Awaitable[None]],
+    pending: Pending,
 ) -> None:
     assert branch.get is not None
     args = _args(branch, live, outs, paths, state)
@@ -288,7 +304,7 @@ def _fetch(
     owners: Sequence[Any],
     paths: Sequence[Path],
     state: _State,
-    pending: list[Awaitable[None]],
+    pending: Pending,
 ) -> None:
     assert branch.fetch is not None
     args = _args(branch, live, outs, paths, state) if live else None
@@ -319,7 +335,7 @@ async def _complete(
             continue
         parents.append(i)
         found.append(value)
-    more: list[Awaitable[None]] = []
+    more: Pending = []
     _place(branch, parents, found, outs, owners, paths, state, more)
     state.busy += thread_time() - started
     await _settle(more)
@@ -333,7 +349,7 @@ def _place(
     owners: Sequence[Any],
     paths: Sequence[Path],
     state: _State,
-    pending: list[Awaitable[None]],
+    pending: Pending,
 ) -> None:
     """Project the child objects of every parent at once (their own child fields batch
     together), then put each parent's into its response."""

@@ -83,12 +83,31 @@ class ServerSettings:
     plan_cache_size: int = 1024
     """Compiled plans kept (least recently used dropped): per document, operation, role set and
     @include/@skip values."""
+    admin_host: str = "127.0.0.1"
+    admin_port: int = 8090
+    """The internal port of `switchboard serve`: GET /ready and /metrics (gateway/ops.py). Keep
+    it off the public network; the public port answers 404 for both."""
+    header_timeout_seconds: float = 10.0
+    """A request's headers must arrive within this many seconds (of the connection, or of the
+    request's first byte on a kept-alive one), or the connection is answered 408 and closed."""
+    body_timeout_seconds: float = 10.0
+    """A request's body must arrive within this many seconds, and in any case within the
+    request's deadline (deadline_seconds); if not: 408, code REQUEST_TIMEOUT."""
+    max_connections: int = 1000
+    """Open connections per process; beyond them a request is answered 503 at once (uvicorn's
+    limit_concurrency, which counts the requesting connection itself)."""
     execution: str = "compiled"
     """compiled: a plan per (document, operation, roles) projects records straight into the
     response, falling back to standard per operation where unsupported; standard: graphql-core's
     field-by-field execution for every operation."""
 
     def __post_init__(self) -> None:
+        if not (self.header_timeout_seconds > 0 and self.body_timeout_seconds > 0):
+            raise ValueError("header_timeout_seconds and body_timeout_seconds must be > 0")
+        if self.max_connections < 2:
+            raise ValueError("max_connections must be at least 2")
+        if not 0 <= self.admin_port < 65536 or self.admin_port == self.port != 0:
+            raise ValueError("admin_port must be a port other than port")
         if self.plan_cache_size < 1:
             raise ValueError("plan_cache_size must be at least 1")
         if self.execution not in EXECUTION_MODES:

@@ -5,6 +5,9 @@ the traceback going to the log only — never a back-end URL, hostname, stack or
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 from graphql import GraphQLError
@@ -14,7 +17,7 @@ from sources import SourceError
 
 from . import codes
 
-__all__ = ["format_error", "quiet_strawberry_logger"]
+__all__ = ["format_error", "formatting_errors", "quiet_strawberry_logger"]
 
 log = logging.getLogger("switchboard.errors")
 
@@ -53,14 +56,39 @@ def format_error(error: GraphQLError, request_id: str) -> dict[str, Any]:
     return formatted
 
 
-class _DropAll(logging.Filter):
+_FORMATTING: ContextVar[bool] = ContextVar("switchboard_formatting_errors", default=False)
+
+
+@contextmanager
+def formatting_errors() -> Iterator[None]:
+    """Around a request whose result goes through `format_error` (the GraphQL view): an
+    unexpected error is logged there, once, with the request id."""
+    token = _FORMATTING.set(True)
+    try:
+        yield
+    finally:
+        _FORMATTING.reset(token)
+
+
+class _DropExpected(logging.Filter):
+    """Drops strawberry's record of an error the client is told about with a code (a GraphQL
+    error of the document or its variables, a `SourceError`, a `ResolverError`), and of an
+    unexpected one that `format_error` logs with the request id. Anything else, such as an
+    unexpected error outside a request, stays in the log."""
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return False
+        error = record.msg
+        if not isinstance(error, GraphQLError):
+            return True
+        original = error.original_error
+        if original is None or isinstance(original, GraphQLError | SourceError | ResolverError):
+            return False
+        return not _FORMATTING.get()
 
 
 def quiet_strawberry_logger() -> None:
     """Strawberry logs every GraphQL error with a traceback (an invalid query floods the log);
     `format_error` logs what deserves it, once, with the request id."""
     logger = logging.getLogger("strawberry.execution")
-    if not any(isinstance(f, _DropAll) for f in logger.filters):
-        logger.addFilter(_DropAll())
+    if not any(isinstance(f, _DropExpected) for f in logger.filters):
+        logger.addFilter(_DropExpected())

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+import traceback
 from collections.abc import Iterable
 from typing import Any
 
@@ -173,6 +174,13 @@ def executor_class(
 
     class PlanExecutor(StandardExecutor):
         def execute_operation(self, serially: bool | None = None) -> Any:
+            # graphql-core's contract (Executor.execute_operation): an operation aborted before
+            # it starts is rejected with the abort's error; one aborted while running, by
+            # `finish` (see `_run`). Standard execution handles both itself.
+            abort = self.abort_signal
+            if abort is not None and abort.aborted:
+                self.run_async_work_finished_hook()
+                raise self.abort_error()
             context = self.context_value
             operation = self.operation
             loc = operation.loc
@@ -197,8 +205,10 @@ def executor_class(
                 plan, self.context_value, self.variable_values
             )
             metrics.projected(busy, fields)
+            # the plan placed its errors already (nulled positions included): appended as they
+            # are, not through `add`, which would drop every error after the first at one path
             self.collected_errors.errors.extend(errors)
-            return self.build_response(data)
+            return self.finish(self.build_response(data))
 
     return PlanExecutor
 
@@ -217,7 +227,14 @@ def _precheck(executor: StrawberryGraphQLCoreExecutionContext) -> GraphQLError |
             root,
             executor.operation,
         )
-    except Exception:
+    except Exception as exc:
+        # Unexpected (validation passed): execution will meet it again and report it. Logged
+        # by type and place only: an exception's message may quote the caller's values.
+        log.error(
+            "root-field precheck skipped: field collection raised %s\n%s",
+            type(exc).__qualname__,
+            "".join(traceback.format_tb(exc.__traceback__)),
+        )
         return None
     for key, details in collected.grouped_field_set.items():
         name = details[0].node.name.value

@@ -17,8 +17,9 @@ runs on standard execution instead (gateway/executor.py).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any
 
 from graphql import (
@@ -71,35 +72,39 @@ class Unsupported(Exception):
         self.reason = reason
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class FieldPlan:
+    """A plan is shared by every request that runs it (and cached): frozen, and its static
+    arguments are read-only, so no binding can change what the next request sees."""
+
     key: str
     name: str
     kind: int
-    nodes: list[FieldNode]
+    nodes: tuple[FieldNode, ...]
     nullable: bool
     is_list: bool
     item_nullable: bool
     field_def: GraphQLField
     details: FieldDetails
-    args: dict[str, Any] | None
-    """Coerced at compile time when the arguments hold no variables; else per execution."""
+    args: Mapping[str, Any] | None
+    """Coerced at compile time when the arguments hold no variables (a read-only view: the same
+    one is handed to every request); else None, coerced per execution."""
     child: ObjectPlan | None = None
-    get: Callable[[Any, dict[str, Any]], Any] | None = None
+    get: Callable[[Any, Mapping[str, Any]], Any] | None = None
     fetch: Fetch | None = None
     root: RootFetch | None = None
     gate: tuple[str, SensitiveClass, tuple[str, str]] | None = None
     """(coordinate, class, treatments) of a sensitive object/list field: denied, never fetched."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ObjectPlan:
     type_name: str
     keys: tuple[str, ...]
     project: Callable[..., dict[str, Any]]
     """(record, owner, path, state) -> the object's response dict, leaves written, the other
     keys None until their fields complete."""
-    branches: list[FieldPlan] = field(default_factory=list)
+    branches: tuple[FieldPlan, ...] = ()
     owner: Callable[[Any, Any], Any] | None = None
     """Whose data an object of this type is, from its record and its parent's owner; None:
     its parent's."""
@@ -107,9 +112,9 @@ class ObjectPlan:
     """A non-null field of this selection can fail, nulling the object."""
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class Plan:
-    root: list[FieldPlan]
+    root: tuple[FieldPlan, ...]
     keys: tuple[str, ...]
     typename_keys: tuple[str, ...]
 
@@ -197,14 +202,20 @@ class _Compiler:
             root = ROOT.get(name)
             if root is None:
                 raise Unsupported("unbound_field", f"Query.{name}")
-            plan = self._field(query, key, name, details, ROOT_FIELD)
-            plan.root = root
-            fields.append(plan)
-        return Plan(fields, tuple(grouped), tuple(typename))
+            fields.append(self._field(query, key, name, details, ROOT_FIELD, root=root))
+        return Plan(tuple(fields), tuple(grouped), tuple(typename))
 
     def _field(
-        self, parent: GraphQLObjectType, key: str, name: str, details: list[Any], kind: int
+        self,
+        parent: GraphQLObjectType,
+        key: str,
+        name: str,
+        details: list[Any],
+        kind: int,
+        **binding: Any,
     ) -> FieldPlan:
+        """The field's plan, with its binding (`root`, `fetch`, `get`, `gate`): built whole,
+        never assigned to afterwards."""
         for detail in details:
             if detail.defer_usage is not None:
                 raise Unsupported("defer")
@@ -212,31 +223,33 @@ class _Compiler:
                 raise Unsupported("fragment_arguments")
         field_def = parent.fields[name]
         nullable, is_list, item_nullable, named = _shape(field_def.type)
-        plan = FieldPlan(
-            key=key,
-            name=name,
-            kind=kind,
-            nodes=[d.node for d in details],
-            nullable=nullable,
-            is_list=is_list,
-            item_nullable=item_nullable,
-            field_def=field_def,
-            details=details[0],
-            args=self._static_args(field_def, details[0].node),
-        )
+        child = None
         if isinstance(named, GraphQLObjectType):
             sub = collect_subfields(
                 self.schema, self.fragments, self.variables, self.operation, named, details
             )
             if sub.new_defer_usages:
                 raise Unsupported("defer")
-            plan.child = self._object(named, sub.grouped_field_set)
-        return plan
+            child = self._object(named, sub.grouped_field_set)
+        return FieldPlan(
+            key=key,
+            name=name,
+            kind=kind,
+            nodes=tuple(d.node for d in details),
+            nullable=nullable,
+            is_list=is_list,
+            item_nullable=item_nullable,
+            field_def=field_def,
+            details=details[0],
+            args=self._static_args(field_def, details[0].node),
+            child=child,
+            **binding,
+        )
 
-    def _static_args(self, field_def: GraphQLField, node: FieldNode) -> dict[str, Any] | None:
+    def _static_args(self, field_def: GraphQLField, node: FieldNode) -> Mapping[str, Any] | None:
         if any(_has_variable(argument.value) for argument in node.arguments or ()):
             return None
-        return get_argument_values(field_def, node)
+        return MappingProxyType(get_argument_values(field_def, node))
 
     def _object(self, gql_type: GraphQLObjectType, grouped: dict[str, Any]) -> ObjectPlan:
         bindings = BINDINGS.get(gql_type.name)
@@ -262,19 +275,19 @@ class _Compiler:
             klass = class_of(definition)
             coordinate = f"{gql_type.name}.{name}"
             if isinstance(get_named_type(field_def.type), GraphQLObjectType):
-                kind = FETCH if isinstance(binding, Fetch) else CHILD
-                plan = self._field(gql_type, key, name, details, kind)
+                bound: dict[str, Any] = {}
                 if isinstance(binding, Fetch):
-                    if not plan.nullable:
+                    if isinstance(field_def.type, GraphQLNonNull):
                         raise Unsupported("non_null_fetch", coordinate)
-                    plan.fetch = binding
+                    bound["fetch"] = binding
                 elif isinstance(binding, Child):
-                    plan.get = binding.get
+                    bound["get"] = binding.get
                 else:
                     raise Unsupported("unbound_field", coordinate)
                 if klass is not None:
-                    plan.gate = (coordinate, klass, self.treatments(klass))
-                branches.append(plan)
+                    bound["gate"] = (coordinate, klass, self.treatments(klass))
+                kind = FETCH if isinstance(binding, Fetch) else CHILD
+                branches.append(self._field(gql_type, key, name, details, kind, **bound))
                 parts.append(f"{key!r}: None")
                 continue
             if isinstance(binding, (Child, Fetch)) or any(
@@ -309,7 +322,7 @@ class _Compiler:
             type_name=gql_type.name,
             keys=tuple(grouped),
             project=scope["project"],
-            branches=branches,
+            branches=tuple(branches),
             owner=OWNERS.get(gql_type.name),
             mortal=any(_fatal(b) for b in branches),
         )

@@ -15,7 +15,7 @@ differential tests (tests/differential/) hold the two views to the same answers.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -51,7 +51,8 @@ __all__ = [
     "RootFetch",
 ]
 
-Args = dict[str, Any]
+Args = Mapping[str, Any]
+"""Read-only: a compiled plan hands the same arguments to every request (gateway/plans.py)."""
 Settled = list[Any]
 """One value per parent, or the Exception that failed that parent's field."""
 

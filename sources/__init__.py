@@ -20,7 +20,7 @@ from ._errors import (
     SourceTimeout,
     SourceUnavailable,
 )
-from ._scope import RequestScope, current_scope, open_scope, request_scope
+from ._scope import RequestScope, current_scope, request_scope
 from ._settings import REFERENCE_DATA, SourceSettings
 from ._transport import Transport
 from .ccaas import CcaasClient
@@ -50,7 +50,6 @@ __all__ = [
     "Sources",
     "Transport",
     "current_scope",
-    "open_scope",
     "request_scope",
 ]
 

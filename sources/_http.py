@@ -20,7 +20,6 @@ import math
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import httpx
@@ -229,18 +228,22 @@ class _HttpxExchange(_Exchange):
         await self._client.aclose()
 
 
-async def probe(base_url: str, within: float = 1.0) -> bool:
-    """Can a TCP connection to the system be opened? Readiness without an API call."""
-    url = urlsplit(base_url)
-    port = url.port or (443 if url.scheme == "https" else 80)
+async def probe(base_url: str, within: float = 1.0, path: str = "openapi.json") -> bool:
+    """Does the system answer its API? One GET of `path` (relative to `base_url`: a cheap
+    document such as the system's OpenAPI description or health resource), 2xx within
+    `within` seconds. A TCP connect alone says a port is open, not that the API works.
+    Outside the circuit breaker and the request's scope: readiness neither trips nor feeds
+    them, and its own short-lived client shares no pool with the calls."""
+    url = base_url.rstrip("/") + "/" + path.lstrip("/")
     try:
-        async with asyncio.timeout(within):
-            _, writer = await asyncio.open_connection(url.hostname, port)
-        writer.close()
-        await writer.wait_closed()
-    except (OSError, TimeoutError):
+        async with (
+            asyncio.timeout(within),
+            httpx.AsyncClient(trust_env=False, follow_redirects=False) as client,
+        ):
+            response = await client.get(url, headers={"accept": "application/json"})
+    except (httpx.HTTPError, OSError, TimeoutError):
         return False
-    return True
+    return 200 <= response.status_code < 300
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RequestScope", "current_scope", "open_scope", "request_scope"]
+__all__ = ["RequestScope", "current_scope", "request_scope"]
 
 # Worst first: a system's status in a response is the worst of its calls.
 _SEVERITY = {
@@ -73,15 +73,10 @@ def current_scope() -> RequestScope | None:
     return _SCOPE.get()
 
 
-def open_scope(timeout: float, margin: float = 0.05) -> RequestScope:
-    """Open a scope for the rest of the current task (each ASGI request runs in its own)."""
-    scope = RequestScope(deadline=time.monotonic() + timeout, margin=margin)
-    _SCOPE.set(scope)
-    return scope
-
-
 @contextmanager
 def request_scope(timeout: float, margin: float = 0.05) -> Iterator[RequestScope]:
+    """The scope of one request, entered and left around it: reset on every exit path, so it
+    never leaks into whatever the same task or context serves next."""
     scope = RequestScope(deadline=time.monotonic() + timeout, margin=margin)
     token = _SCOPE.set(scope)
     try:

@@ -36,11 +36,16 @@ class SourceSettings:
     max_queue: int = 64
     stale_if_error_seconds: float = 0.0
     """Reference data only: how old a cached answer may be to stand in for a failed call."""
+    health_path: str = "openapi.json"
+    """What readiness GETs (relative to base_url; 2xx: the API answers). Never retried, never
+    counted by the circuit breaker."""
 
     def __post_init__(self) -> None:
         where = f"source {self.name!r}"
         if not self.base_url.startswith(("http://", "https://")):
             raise ValueError(f"{where}: base_url must be an http(s) URL")
+        if "://" in self.health_path or self.health_path.startswith("//"):
+            raise ValueError(f"{where}: health_path must be a path relative to base_url")
         if self.max_batch < 1:
             raise ValueError(f"{where}: max_batch must be >= 1")
         if not (self.timeout > 0 and self.connect_timeout > 0):

@@ -56,7 +56,7 @@ class Transport:
         await self.http.aclose()
 
     async def probe(self, within: float = 1.0) -> bool:
-        return await probe(self.settings.base_url, within)
+        return await probe(self.settings.base_url, within, self.settings.health_path)
 
     async def get_json(self, path: str, params: Params = ()) -> Any:
         """One logical call (retries included), recorded once in the request's scope."""

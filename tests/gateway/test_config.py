@@ -73,6 +73,37 @@ def test_env_overrides_win_and_are_typed() -> None:
             },
             "execution must be one of compiled, standard",
         ),
+        (
+            {
+                "server": {"header_timeout_seconds": 0},
+                "auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z"},
+            },
+            "[server] header_timeout_seconds and body_timeout_seconds must be > 0",
+        ),
+        (
+            {
+                "server": {"max_connections": 1},
+                "auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z"},
+            },
+            "[server] max_connections must be at least 2",
+        ),
+        (
+            {
+                "server": {"port": 8000, "admin_port": 8000},
+                "auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z"},
+            },
+            "[server] admin_port must be a port other than port",
+        ),
+        (
+            {
+                "auth": {"issuer": "x", "audience": "y", "jwks_url": "https://z"},
+                "sources": {
+                    **{n: {"base_url": "https://a"} for n in ("crm", "ccaas", "knowledge")},
+                    "core": {"base_url": "https://a", "health_path": "https://b/x"},
+                },
+            },
+            "health_path must be a path relative to base_url",
+        ),
     ],
 )
 def test_bad_config_fails_with_the_key_named(raw: dict[str, object], message: str) -> None:

@@ -4,13 +4,17 @@ is "internal error" plus the request id, never its text; names from the client a
 from __future__ import annotations
 
 import logging
+from types import SimpleNamespace
 
 import pytest
-from graphql import GraphQLError
+from graphql import GraphQLError, parse
+from strawberry.utils.logging import StrawberryLogger
 
+from gateway import executor
 from gateway.audit import safe_operation_name
-from gateway.errors import format_error
+from gateway.errors import format_error, formatting_errors, quiet_strawberry_logger
 from resolvers import BadUserInput
+from schema import build_schema
 from sources import SourceUnavailable
 
 
@@ -60,3 +64,36 @@ def test_client_names_are_escaped_before_they_reach_logs(
 ) -> None:
     assert safe_operation_name(name) == safe
     assert len(safe_operation_name("x" * 1000) or "") == 128
+
+
+def test_strawberry_logs_only_what_format_error_does_not(caplog: pytest.LogCaptureFixture) -> None:
+    """Typed errors are the client's business (a code, no log); an unexpected one is logged once:
+    by `format_error` with the request id inside a request, by strawberry outside one."""
+    quiet_strawberry_logger()
+    with caplog.at_level(logging.ERROR, logger="strawberry.execution"):
+        StrawberryLogger.error(located(SourceUnavailable("core", "core is unreachable")))
+        StrawberryLogger.error(located(BadUserInput("malformed phone number")))
+        StrawberryLogger.error(located(None))
+        with formatting_errors():
+            StrawberryLogger.error(located(RuntimeError("reported by format_error")))
+        assert caplog.records == []
+        StrawberryLogger.error(located(RuntimeError("in an extension"), "outside a request"))
+    assert [r.getMessage() for r in caplog.records] == ["outside a request"]
+
+
+def test_an_unexpected_failure_of_the_root_field_precheck_is_logged_without_values(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = "003SB0000000000001"
+
+    def broken(*args: object) -> None:
+        raise RuntimeError(f"customer {customer} not collected")
+
+    monkeypatch.setattr(executor, "collect_fields", broken)
+    schema = build_schema()._schema
+    operation = parse(f'{{ customer(id: "{customer}") {{ id }} }}').definitions[0]
+    context = SimpleNamespace(schema=schema, operation=operation, fragments={}, variable_values={})
+    with caplog.at_level(logging.ERROR, logger="switchboard.execution"):
+        assert executor._precheck(context) is None  # type: ignore[arg-type]
+    assert len(caplog.records) == 1
+    assert "RuntimeError" in caplog.text and "003SB" not in caplog.text

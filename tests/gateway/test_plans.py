@@ -3,7 +3,9 @@ and how plans are keyed and bounded."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -20,13 +22,14 @@ from graphql import (
 from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.values import VariableValues, get_variable_values
 
+from gateway.compiled import execute_plan
 from gateway.executor import PlanCache
 from gateway.metrics import Metrics
 from gateway.plans import Plan, Unsupported, compile_plan
 from gateway.policy import Policy
 from gateway.treatments import Masker
 from schema import build_schema
-from schema.bindings import BINDINGS, ROOT
+from schema.bindings import BINDINGS, ROOT, RootFetch
 
 SCHEMA: GraphQLSchema = build_schema()._schema
 POLICY = Policy.load()
@@ -203,3 +206,42 @@ def test_lists_of_lists_are_not_in_the_schema() -> None:
                 item = inner.of_type
                 item = item.of_type if isinstance(item, GraphQLNonNull) else item
                 assert not isinstance(item, GraphQLList)
+
+
+STATIC = '{ customers(ids: ["003SB0000000000001", "003SB0000000000002"]) { id } }'
+
+
+def test_plans_are_frozen_and_their_static_arguments_read_only() -> None:
+    """A plan is shared by every request that runs it: nothing may be assigned to it, and the
+    arguments coerced at compile time (the same object for every request) cannot be changed."""
+    plan = _compile(STATIC, frozenset({"agent"}))
+    field = plan.root[0]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        field.args = {}  # type: ignore[misc]
+    assert field.child is not None
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        field.child.branches = ()  # type: ignore[misc]
+    assert field.args is not None
+    with pytest.raises(TypeError):
+        field.args["ids"] = []  # type: ignore[index]
+
+
+async def test_a_binding_that_mutates_its_arguments_fails_alone_and_changes_no_later_request() -> (
+    None
+):
+    plan = _compile(STATIC, frozenset({"agent"}))
+    seen: list[list[str]] = []
+
+    async def greedy(context: Any, args: Any) -> list[Any]:
+        seen.append(list(args["ids"]))
+        args["ids"] = ["someone else"]  # what a careless binding might do
+        return []
+
+    root = dataclasses.replace(plan.root[0], root=RootFetch(greedy))
+    mutated = dataclasses.replace(plan, root=(root,))
+    context = SimpleNamespace(loaders=None, access=None)
+    for _ in range(2):
+        _data, errors, _fields, _busy = await execute_plan(mutated, context, VariableValues({}, {}))
+        assert [e.path for e in errors] == [["customers"]]
+        assert isinstance(errors[0].original_error, TypeError)
+    assert seen == [["003SB0000000000001", "003SB0000000000002"]] * 2

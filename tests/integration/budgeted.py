@@ -59,4 +59,4 @@ def own_gateway(
     log = AuditLog(sink or collect, max_pending)
     guard = Guard(Policy.load(), Masker(HASH_KEY), log, budget, lookups, config)
     with background_server(create_app(config, guard=guard), lifespan="on") as url:
-        yield Gateway(url=url, sandbox=sandbox_url, token="", audit=audit)
+        yield Gateway(url=url, sandbox=sandbox_url, token="", audit=audit, admin="")

@@ -18,6 +18,7 @@ from gateway.audit import AuditLog
 from gateway.cli import demo_config
 from gateway.config import build_config
 from gateway.guard import Guard
+from gateway.ops import admin_app_of
 from gateway.policy import Policy
 from gateway.treatments import Masker
 from sources.sandbox import running
@@ -34,6 +35,8 @@ class Gateway:
     url: str
     sandbox: str
     token: str
+    admin: str
+    """The internal port's URL: /ready and /metrics."""
     audit: list[dict[str, Any]]
     """Audit events the gateway wrote, oldest first (tests may clear it)."""
 
@@ -106,9 +109,13 @@ def gateway(sandbox_url: str) -> Iterator[Gateway]:
         audit.extend(json.loads(line) for line in lines.splitlines())
 
     guard = Guard(Policy.load(), Masker(HASH_KEY), AuditLog(sink))
-    with background_server(create_app(config, guard=guard), lifespan="on") as url:
+    app = create_app(config, guard=guard)
+    with (
+        background_server(app, lifespan="on") as url,
+        background_server(admin_app_of(app), lifespan="off") as admin,
+    ):
         token = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))
-        yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit)
+        yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit, admin=admin)
 
 
 @pytest.fixture(scope="session")

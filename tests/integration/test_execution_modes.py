@@ -20,7 +20,7 @@ def _counter(text: str, labels: str) -> float:
 
 
 async def _metrics(gateway: Gateway) -> str:
-    async with httpx.AsyncClient(base_url=gateway.url) as http:
+    async with httpx.AsyncClient(base_url=gateway.admin) as http:
         response = await http.get("/metrics")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/plain")

@@ -8,7 +8,9 @@ import pytest
 from gateway.app import create_app
 from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.ops import admin_app_of
 from schema import build_schema
+from sources import current_scope
 from sources.sandbox.client import mint_token
 
 from .conftest import ROOT, Gateway
@@ -69,6 +71,7 @@ async def test_valid_token_answers_with_request_id(gateway: Gateway) -> None:
 async def test_health_and_ready(gateway: Gateway) -> None:
     async with httpx.AsyncClient(base_url=gateway.url) as http:
         assert (await http.get("/health")).json() == {"status": "ok"}
+    async with httpx.AsyncClient(base_url=gateway.admin) as http:
         ready = await http.get("/ready")
     assert ready.status_code == 200
     assert ready.json()["checks"] == {
@@ -82,7 +85,7 @@ async def test_health_and_ready(gateway: Gateway) -> None:
 
 async def test_ready_is_503_when_systems_and_keys_are_unreachable() -> None:
     config = build_config(demo_config(9, 1), env={})  # port 1 on 127.0.0.1: nothing listens
-    app = create_app(config)
+    app = admin_app_of(create_app(config))
     async with httpx.AsyncClient(
         transport=httpx.ASGITransport(app=app), base_url="http://gw"
     ) as http:
@@ -113,8 +116,28 @@ def test_checked_in_sdl_matches_the_schema() -> None:
 
 async def test_health_and_ready_make_no_calls_to_data_systems(gateway: Gateway) -> None:
     await gateway.reset()
-    async with httpx.AsyncClient(base_url=gateway.url) as http:
+    async with httpx.AsyncClient(base_url=gateway.admin) as http:
         for _ in range(3):
             assert (await http.get("/ready")).status_code == 200
             assert (await http.get("/health")).status_code == 200
     assert await gateway.calls() == {}
+
+
+async def test_the_deadline_scope_is_left_with_the_request(sandbox_url: str) -> None:
+    """The request's scope (its deadline, what the systems answered) is entered and left around
+    each request: served in the caller's own task (httpx's ASGI transport, an embedding), it must
+    not outlive the request."""
+    config = build_config(demo_config(9, int(sandbox_url.rsplit(":", 1)[1])), env={})
+    app = create_app(config)
+    token = await mint_token(sandbox_url, sub="agent-0001", roles=["agent"])
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as http,
+    ):
+        response = await http.post(
+            "/graphql",
+            json={"query": "{ __typename }"},
+            headers={"authorization": f"Bearer {token}"},
+        )
+    assert response.status_code == 200, response.text
+    assert current_scope() is None

@@ -66,7 +66,7 @@ def standard(sandbox_url: str) -> Iterator[Gateway]:
     app = create_app(build_config(raw, env={}), guard=guard)
     with background_server(app, lifespan="on") as url:
         token = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))
-        yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit)
+        yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit, admin="")
 
 
 @pytest.fixture(params=EXECUTIONS)

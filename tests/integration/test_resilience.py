@@ -14,6 +14,7 @@ import pytest
 from gateway.app import create_app
 from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.ops import admin_app_of
 from sources.sandbox.client import mint_token, set_fault
 from sources.sandbox.server import background_server
 
@@ -26,8 +27,8 @@ QUERY = """query($id: ID!) { customer(id: $id) {
 
 
 class Client:
-    def __init__(self, url: str, sandbox: str, token: str) -> None:
-        self.url, self.sandbox, self.token = url, sandbox, token
+    def __init__(self, url: str, sandbox: str, token: str, admin: str) -> None:
+        self.url, self.sandbox, self.token, self.admin = url, sandbox, token, admin
 
     async def query(
         self, query: str, variables: dict[str, Any], headers: dict[str, str] | None = None
@@ -44,7 +45,7 @@ class Client:
         return body, time.monotonic() - started
 
     async def ready(self) -> dict[str, Any]:
-        async with httpx.AsyncClient(base_url=self.url) as http:
+        async with httpx.AsyncClient(base_url=self.admin) as http:
             body: dict[str, Any] = (await http.get("/ready")).json()
             return body
 
@@ -56,9 +57,13 @@ def client(sandbox_url: str) -> Iterator[Client]:
     raw["server"]["deadline_seconds"] = DEADLINE
     for source in raw["sources"].values():
         source.update(timeout=0.6, retries=1, breaker_min_calls=4, breaker_open_seconds=1.0)
-    with background_server(create_app(build_config(raw, env={})), lifespan="on") as url:
+    app = create_app(build_config(raw, env={}))
+    with (
+        background_server(app, lifespan="on") as url,
+        background_server(admin_app_of(app), lifespan="off") as admin,
+    ):
         token = asyncio.run(mint_token(sandbox_url, sub="analyst-0002", roles=["fraud_analyst"]))
-        yield Client(url, sandbox_url, token)
+        yield Client(url, sandbox_url, token, admin)
 
 
 @pytest.fixture
@@ -152,7 +157,7 @@ def tuned(sandbox_url: str, request: pytest.FixtureRequest) -> Iterator[Client]:
     raw["sources"]["core"].update(request.param)
     with background_server(create_app(build_config(raw, env={})), lifespan="on") as url:
         token = asyncio.run(mint_token(sandbox_url, sub="analyst-0003", roles=["fraud_analyst"]))
-        yield Client(url, sandbox_url, token)
+        yield Client(url, sandbox_url, token, admin="")  # /ready is not asked here
 
 
 async def core_calls(sandbox: str, route: str) -> int:

@@ -50,6 +50,7 @@ roles = {{ {_ROLES} }}
 (both still run, so their cost is measured)."""
 
 __all__ = [
+    "ADMIN_URLS",
     "BENCH_BUDGETS",
     "BENCH_RATE_LIMIT",
     "Starting",
@@ -63,6 +64,9 @@ __all__ = [
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
+
+ADMIN_URLS: dict[str, str] = {}
+"""Public URL -> internal URL (GET /ready, /metrics) of each gateway started here."""
 
 
 def free_port() -> int:
@@ -165,12 +169,13 @@ def gateway_starting(
     sandbox: str, extra_toml: str = "", env: dict[str, str] | None = None
 ) -> Iterator[Starting]:
     """`gateway_process` without the wait: call `ready()` on what it yields."""
-    port = free_port()
+    port, admin = free_port(), free_port()
     systems = ("crm", "core", "ccaas", "knowledge")
     sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in systems)
     toml = f"""[server]
 host = "127.0.0.1"
 port = {port}
+admin_port = {admin}
 
 [auth]
 issuer = "{sandbox}/idp"
@@ -185,8 +190,9 @@ sink = "{os.devnull}"
         config.write(toml)
     try:
         url = f"http://127.0.0.1:{port}"
+        ADMIN_URLS[url] = f"http://127.0.0.1:{admin}"
         with _started(["serve", "--config", config.name], env=env) as p:
-            yield Starting(url, p, f"{url}/ready")
+            yield Starting(url, p, f"{ADMIN_URLS[url]}/ready")
     finally:
         os.unlink(config.name)
 

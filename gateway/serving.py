@@ -1,0 +1,155 @@
+"""How `switchboard serve` runs the gateway: two uvicorn servers on one loop, public and internal,
+with the connection-level limits uvicorn lacks or leaves off.
+
+- A request's headers must arrive within `[server] header_timeout_seconds` of the connection
+  opening (or of the request's first byte on a kept-alive connection); otherwise the server
+  answers 408 and closes the connection. uvicorn has no such timer: a client sending half a
+  request line held its connection, and the connection slot, forever.
+- At most `[server] max_connections` open connections per process (uvicorn's
+  `limit_concurrency`): beyond it, a request is answered 503 at once, nothing queues.
+- The request body is bounded by the request's deadline in the app (gateway/app.py), not here.
+
+httptools is used explicitly (what `uvicorn[standard]` brings); the header timer is a small
+subclass of its protocol, overriding only connection and parser callbacks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Any
+
+import uvicorn
+from starlette.types import ASGIApp
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+from .config import ServerSettings
+
+__all__ = ["HeaderTimeoutProtocol", "admin_config", "public_config", "serve"]
+
+_REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+
+
+class HeaderTimeoutProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol with a deadline on each request's headers."""
+
+    header_timeout: float = 10.0
+    """Set per server by `_protocol` (uvicorn builds the protocol itself, with fixed args)."""
+    _header_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm_header_timer()
+
+    def data_received(self, data: bytes) -> None:
+        super().data_received(data)
+        # bytes between requests that begin none (a stray CRLF) stopped uvicorn's keep-alive
+        # timer: the next request's headers are now awaited
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            self._arm_header_timer()
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._arm_header_timer()
+
+    def on_headers_complete(self) -> None:
+        self._disarm_header_timer()
+        super().on_headers_complete()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_header_timer()
+        super().connection_lost(exc)
+
+    def _arm_header_timer(self) -> None:
+        if self._header_timer is None and not self.transport.is_closing():
+            self._header_timer = self.loop.call_later(self.header_timeout, self._headers_late)
+
+    def _disarm_header_timer(self) -> None:
+        if self._header_timer is not None:
+            self._header_timer.cancel()
+            self._header_timer = None
+
+    def _headers_late(self) -> None:
+        self._header_timer = None
+        if not self.transport.is_closing():
+            self.transport.write(_REQUEST_TIMEOUT)
+            self.transport.close()
+
+
+def _protocol(header_timeout: float) -> type[HeaderTimeoutProtocol]:
+    return type(
+        "HeaderTimeoutProtocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout}
+    )
+
+
+def public_config(app: ASGIApp, server: ServerSettings, **overrides: Any) -> uvicorn.Config:
+    """The public server's uvicorn settings, from `[server]`."""
+    settings: dict[str, Any] = {
+        "host": server.host,
+        "port": server.port,
+        "http": _protocol(server.header_timeout_seconds),
+        "limit_concurrency": server.max_connections,
+        "ws": "none",  # no WebSocket endpoint: the upgrade is refused
+        "log_level": "info",
+        "proxy_headers": False,
+        "access_log": server.access_log,
+        "lifespan": "on",
+        **overrides,
+    }
+    return uvicorn.Config(app, **settings)
+
+
+def admin_config(app: ASGIApp, server: ServerSettings, **overrides: Any) -> uvicorn.Config:
+    """The internal server (`/ready`, `/metrics`): the same limits, a few connections."""
+    settings: dict[str, Any] = {
+        "host": server.admin_host,
+        "port": server.admin_port,
+        "http": _protocol(server.header_timeout_seconds),
+        "limit_concurrency": 32,
+        "ws": "none",
+        "log_level": "warning",
+        "proxy_headers": False,
+        "access_log": False,
+        "lifespan": "off",  # the public app owns the sources and the key set
+        **overrides,
+    }
+    return uvicorn.Config(app, **settings)
+
+
+class _Server(uvicorn.Server):
+    """Two servers share one loop, so neither installs signal handlers: `serve` does, and
+    stops both."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def serve(public: uvicorn.Config, admin: uvicorn.Config) -> int:
+    """Run both servers until SIGINT/SIGTERM; 1 if the internal one cannot start."""
+    with asyncio.Runner(loop_factory=public.get_loop_factory()) as runner:
+        return runner.run(_serve_both(_Server(public), _Server(admin)))
+
+
+async def _serve_both(public: uvicorn.Server, admin: uvicorn.Server) -> int:
+    loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        public.should_exit = admin.should_exit = True
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop)
+    admin_task = asyncio.create_task(admin.serve())
+    while not admin.started:
+        if admin_task.done():
+            return 1
+        await asyncio.sleep(0.02)
+    try:
+        await public.serve()
+    finally:
+        admin.should_exit = True
+        await admin_task
+    return 0
