@@ -34,7 +34,7 @@ from .budget import (
     find_lookups,
     lookup_error,
 )
-from .config import Config
+from .config import Config, ConfigError
 from .policy import Policy
 from .treatments import Masker, placeholders
 
@@ -89,10 +89,18 @@ class Guard:
         policy = Policy.load(config.policy.file or None)
         key = config.policy.hash_key.encode()
         if not key:
-            log.warning(
-                "no policy.hash_key: hashes are random per process "
-                "(set SWITCHBOARD_POLICY_HASH_KEY)"
-            )
+            if policy.uses("hash") and config.server.profile == "production":
+                # a random key per process makes `hash` values unjoinable across replicas and
+                # restarts, the one thing the treatment is for: refuse rather than degrade
+                raise ConfigError(
+                    "[policy] hash_key is required in production when the policy uses the "
+                    "hash treatment (set SWITCHBOARD_POLICY_HASH_KEY)"
+                )
+            if policy.uses("hash"):
+                log.warning(
+                    "no policy.hash_key: hashes are random per process "
+                    "(set SWITCHBOARD_POLICY_HASH_KEY)"
+                )
             key = secrets.token_bytes(32)
         redis_url = config.rate_limit.redis_url
         budget, lookups = budgets_for(config.data_budget, config.lookups, redis_url)

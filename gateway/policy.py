@@ -73,6 +73,13 @@ class Policy:
         known = [self.roles[r] for r in roles if r in self.roles]
         return bool(known) and all(r.placeholder for r in known)
 
+    def uses(self, treatment: str) -> bool:
+        """Does any role, verified or not, give any class this treatment?"""
+        return any(
+            treatment in (*rules.base.values(), *rules.verified.values())
+            for rules in self.roles.values()
+        )
+
     def uses_verification(self, roles: Iterable[str]) -> bool:
         return any(self.roles[r].verified for r in roles if r in self.roles)
 

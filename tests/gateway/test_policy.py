@@ -122,3 +122,34 @@ def test_only_known_roles_read_and_placeholders_need_every_known_role_to_say_so(
     assert DEFAULT.knows({"root", "agent"})
     assert DEFAULT.placeholders({"developer"}) and DEFAULT.placeholders({"developer", "root"})
     assert not DEFAULT.placeholders({"developer", "agent"}) and not DEFAULT.placeholders(set())
+
+
+def _config(profile: str, policy_file: Path, hash_key: str = "") -> Any:
+    from gateway.config import build_config
+
+    base = "http://127.0.0.1:9"
+    raw = {
+        "server": {"profile": profile},
+        "auth": {"issuer": base, "audience": "switchboard", "jwks_url": f"{base}/jwks"},
+        "sources": {n: {"base_url": base} for n in ("crm", "core", "ccaas", "knowledge")},
+        "policy": {"file": str(policy_file), "hash_key": hash_key},
+    }
+    return build_config(raw, env={})
+
+
+def test_production_refuses_a_hash_treatment_without_a_deployment_key(tmp_path: Path) -> None:
+    """A random key per process would make `hash` values unjoinable across replicas and
+    restarts (REVIEW D10): production refuses to start; development and a policy without
+    `hash` carry on."""
+    from gateway.config import ConfigError
+    from gateway.guard import Guard
+
+    hashing = tmp_path / "hashing.toml"
+    hashing.write_text('[roles.analyst]\nPII_EMAIL = "hash"\n')
+    plain = tmp_path / "plain.toml"
+    plain.write_text('[roles.analyst]\nPII_EMAIL = "full"\n')
+    with pytest.raises(ConfigError, match="hash_key is required in production"):
+        Guard.from_config(_config("production", hashing))
+    Guard.from_config(_config("production", hashing, hash_key="a-deployment-secret"))
+    Guard.from_config(_config("development", hashing))
+    Guard.from_config(_config("production", plain))
