@@ -2,7 +2,8 @@
 
 A hand-written Starlette endpoint, in its own process, that answers the benchmark's operations
 with the same back-end calls as the gateway (through the same transport: `sources.Sources`),
-fanned out with `asyncio.gather`, the same bearer-token check (`gateway.auth.Authenticator`) and
+fanned out with `asyncio.gather`, the same bearer-token check
+(`gateway.auth.authenticator.Authenticator`) and
 the same JSON `data` (the harness checks it equals the gateway's). It dispatches on the GraphQL
 `operationName` and never parses the query.
 
@@ -26,11 +27,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.access import Verification
-from gateway.auth import Authenticator, InvalidToken, Principal
+from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
 from gateway.cli import tune_gc
 from gateway.config import build_config
-from gateway.treatments import Masker
+from gateway.masking.access import Verification
+from gateway.masking.treatments import Masker
 from resolvers.journey import JOURNEY_WINDOW, assemble, recent_intents
 from schema.enums import (
     AccountStatus,

@@ -17,14 +17,14 @@ from typing import Any
 
 import httpx
 
-from gateway.access import Access, Verification
-from gateway.audit import AuditLog
-from gateway.auth import Principal
-from gateway.errors import quiet_strawberry_logger
-from gateway.guard import Guard
-from gateway.masking import install_masking
-from gateway.policy import Policy
-from gateway.treatments import Masker
+from gateway.auth.authenticator import Principal
+from gateway.masking.access import Access, Verification
+from gateway.masking.guard import Guard
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.masking.wrappers import install_masking
+from gateway.observability.audit import AuditLog
+from gateway.observability.errors import quiet_strawberry_logger
 from resolvers import Loaders
 from schema import build_schema
 from sources import SYSTEMS, Sources, SourceSettings

@@ -1,5 +1,5 @@
 """The ASGI application: Starlette routes, the GraphQL view and health; readiness and metrics
-are the internal app's (gateway/ops.py)."""
+are the internal app's (gateway/http/admin.py)."""
 
 from __future__ import annotations
 
@@ -27,25 +27,24 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse
 from strawberry.types import ExecutionResult
 
+from gateway.auth.authenticator import Authenticator, Principal
+from gateway.config import Config, ServerSettings
+from gateway.execution.select import PlanCache, executor_class
+from gateway.http.admin import Readiness, admin_app
+from gateway.http.graphiql import csp_header, graphiql_assets_app, render_graphiql_html
+from gateway.http.middleware import BearerAuth, ErrorEnvelope, RequestId, refuse
+from gateway.limits.extension import guardrails
+from gateway.limits.ratelimit import limiter_for
+from gateway.limits.trusted import TrustedDocuments
+from gateway.masking.access import Access
+from gateway.masking.guard import Guard
+from gateway.masking.wrappers import install_masking
+from gateway.observability import codes
+from gateway.observability.errors import format_error, formatting_errors, quiet_strawberry_logger
+from gateway.observability.metrics import Metrics
 from resolvers import Loaders
 from schema import build_schema
 from sources import Sources, current_scope, request_scope
-
-from . import codes
-from .access import Access
-from .auth import Authenticator, Principal
-from .config import Config, ServerSettings
-from .errors import format_error, formatting_errors, quiet_strawberry_logger
-from .executor import PlanCache, executor_class
-from .graphiql import csp_header, graphiql_assets_app, render_graphiql_html
-from .guard import Guard
-from .guardrails import guardrails
-from .masking import install_masking
-from .metrics import Metrics
-from .middleware import BearerAuth, ErrorEnvelope, RequestId, refuse
-from .ops import Readiness, admin_app
-from .ratelimit import limiter_for
-from .trusted import TrustedDocuments
 
 __all__ = ["RequestContext", "create_app"]
 
@@ -200,7 +199,7 @@ def _receive_by(receive: Receive, deadline: float) -> Receive:
 
 
 async def _answer(scope: Scope, send: Send, status: int, message: str, code: str) -> None:
-    """A refusal of the view itself, in the one JSON envelope (gateway/middleware.py)."""
+    """A refusal of the view itself, in the one JSON envelope (gateway/http/middleware.py)."""
     state = scope.get("state", {})
     request_id: str = state.get("client_request_id") or state.get("request_id", "")
     # a 408 leaves the rest of the body unread: the connection cannot be reused
@@ -309,6 +308,6 @@ def create_app(
         lifespan=lifespan,
         middleware=[Middleware(RequestId), Middleware(ErrorEnvelope)],
     )
-    # /ready and /metrics: the internal port's app (gateway.ops.admin_app_of(app))
+    # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
     app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
     return app

@@ -19,14 +19,20 @@ from typing import Any
 import uvicorn
 from starlette.applications import Starlette
 
+from gateway.app import create_app
+from gateway.config import (
+    EXECUTION_MODES,
+    Config,
+    ConfigError,
+    ServerSettings,
+    build_config,
+    load_config,
+)
+from gateway.http import serving
+from gateway.http.admin import admin_app_of
+from gateway.limits.trusted import TrustedDocumentsError
+from gateway.masking.policy import PolicyError
 from schema import build_schema
-
-from . import serving
-from .app import create_app
-from .config import EXECUTION_MODES, Config, ConfigError, ServerSettings, build_config, load_config
-from .ops import admin_app_of
-from .policy import PolicyError
-from .trusted import TrustedDocumentsError
 
 __all__ = ["main"]
 
@@ -149,7 +155,7 @@ def serve_configs(
     app: Starlette, server: ServerSettings, **overrides: Any
 ) -> tuple[uvicorn.Config, uvicorn.Config]:
     """uvicorn's settings for the public port and the internal one (/ready, /metrics), from
-    `[server]`: header timeout, connection cap (gateway/serving.py)."""
+    `[server]`: header timeout, connection cap (gateway/http/serving.py)."""
     return (
         serving.public_config(app, server, **overrides),
         serving.admin_config(admin_app_of(app), server),

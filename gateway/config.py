@@ -22,11 +22,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.limits.budget import DataBudgetSettings, LookupSettings
+from gateway.limits.ratelimit import RateLimitSettings, Rule
+from gateway.limits.shape import LimitSettings
 from sources import SYSTEMS, SourceSettings
-
-from .budget import DataBudgetSettings, LookupSettings
-from .limits import LimitSettings
-from .ratelimit import RateLimitSettings, Rule
 
 __all__ = [
     "EXECUTION_MODES",
@@ -85,8 +84,8 @@ class ServerSettings:
     @include/@skip values."""
     admin_host: str = "127.0.0.1"
     admin_port: int = 8090
-    """The internal port of `switchboard serve`: GET /ready and /metrics (gateway/ops.py). Keep
-    it off the public network; the public port answers 404 for both."""
+    """The internal port of `switchboard serve`: GET /ready and /metrics (gateway/http/admin.py).
+    Keep it off the public network; the public port answers 404 for both."""
     header_timeout_seconds: float = 10.0
     """A request's headers must arrive within this many seconds (of the connection, or of the
     request's first byte on a kept-alive one), or the connection is answered 408 and closed."""
@@ -193,7 +192,7 @@ class AuthSettings:
 @dataclass(frozen=True, slots=True)
 class PolicySettings:
     file: str = ""
-    """The role policy (TOML); empty: the default policy shipped in gateway/policy.toml."""
+    """The role policy (TOML); empty: the default policy shipped in gateway/masking/policy.toml."""
     hash_key: str = ""
     """The deployment's secret for the `hash` treatment (set SWITCHBOARD_POLICY_HASH_KEY); empty:
     a random key per process, so hashes are not stable across restarts or replicas."""

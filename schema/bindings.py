@@ -1,5 +1,5 @@
 """How every field of the graph is read without a resolver call: the compiled executor's view of
-the schema (gateway/plans.py).
+the schema (gateway/execution/compile.py).
 
 Standard execution builds the strawberry objects of types.py and lets graphql-core call a
 resolver per field. Compiled execution reads the same records directly: a leaf is an attribute
@@ -52,7 +52,8 @@ __all__ = [
 ]
 
 Args = Mapping[str, Any]
-"""Read-only: a compiled plan hands the same arguments to every request (gateway/plans.py)."""
+"""Read-only: a compiled plan hands the same arguments to every request
+(gateway/execution/compile.py)."""
 Settled = list[Any]
 """One value per parent, or the Exception that failed that parent's field."""
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Vendor the GraphiQL page's browser assets into gateway/static/graphiql/ so the
+# Vendor the GraphiQL page's browser assets into gateway/http/static/graphiql/ so the
 # IDE works on offline / air-gapped agent desktops and under `script-src 'self'`.
 #
 # Needs node's `npm` (registry access) only when re-vendoring; the output is
@@ -12,7 +12,7 @@
 set -euo pipefail
 
 repo_root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-dest="$repo_root/gateway/static/graphiql"
+dest="$repo_root/gateway/http/static/graphiql"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from gateway.config import load_config
-from gateway.policy import Policy
+from gateway.masking.policy import Policy
 from sources.sandbox.population import Population
 
 from .conftest import EXAMPLES, ROOT, Block, Demo, blocks, fenced_blocks

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.audit import AuditLog
+from gateway.observability.audit import AuditLog
 
 
 class BlockingSink:

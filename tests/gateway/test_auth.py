@@ -15,7 +15,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives import serialization
 
-from gateway.auth import Authenticator, InvalidToken
+from gateway.auth.authenticator import Authenticator, InvalidToken
 from gateway.config import AuthSettings, IssuerSettings
 from sources import IdentityClient
 

@@ -16,9 +16,9 @@ import pytest
 from jwt.algorithms import RSAAlgorithm
 from starlette.types import Message
 
-from gateway.auth import Authenticator
+from gateway.auth.authenticator import Authenticator
 from gateway.config import AuthSettings, IssuerSettings
-from gateway.middleware import BearerAuth, ErrorEnvelope, RequestId
+from gateway.http.middleware import BearerAuth, ErrorEnvelope, RequestId
 from sources import IdentityClient
 
 from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey

@@ -1,4 +1,4 @@
-"""The per-subject budgets in-process (gateway/budget.py) and their configuration."""
+"""The per-subject budgets in-process (gateway/limits/budget.py) and their configuration."""
 
 from __future__ import annotations
 
@@ -6,15 +6,15 @@ from typing import Any
 
 import pytest
 
-from gateway.budget import (
+from gateway.cli import demo_config
+from gateway.config import ConfigError, build_config
+from gateway.limits.budget import (
     DataBudgetSettings,
     LocalDataBudget,
     LocalLookups,
     LookupSettings,
     budgets_for,
 )
-from gateway.cli import demo_config
-from gateway.config import ConfigError, build_config
 from schema import Owner
 
 ALICE = ("https://idp.example.com", "alice")

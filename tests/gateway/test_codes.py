@@ -12,8 +12,8 @@ import httpx
 import pytest
 from starlette.responses import PlainTextResponse
 
-from gateway.codes import CODES, code_for_status
-from gateway.middleware import ErrorEnvelope, RequestId
+from gateway.http.middleware import ErrorEnvelope, RequestId
+from gateway.observability.codes import CODES, code_for_status
 from resolvers import ResolverError
 from sources import SourceError
 
@@ -66,7 +66,8 @@ _EMITTED = re.compile(
 
 
 def test_every_code_literal_in_the_code_base_is_registered() -> None:
-    """Modules that spell a code as a string literal rather than a `gateway.codes` constant."""
+    """Modules that spell a code as a string literal rather than a
+    `gateway.observability.codes` constant."""
     seen: dict[str, str] = {}
     for package in ("gateway", "schema", "resolvers", "sources"):
         for path in (ROOT / package).rglob("*.py"):
@@ -144,7 +145,7 @@ async def test_a_json_answer_passes_untouched() -> None:
 
 
 def test_every_constant_is_registered() -> None:
-    from gateway import codes
+    from gateway.observability import codes
 
     constants = {
         value for name, value in vars(codes).items() if name.isupper() and isinstance(value, str)

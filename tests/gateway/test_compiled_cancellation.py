@@ -16,10 +16,10 @@ from aiodataloader import DataLoader
 from graphql import OperationDefinitionNode, parse
 from graphql.execution.values import VariableValues
 
-from gateway.compiled import execute_plan
-from gateway.plans import FieldPlan, ObjectPlan, Plan, compile_plan
-from gateway.policy import Policy
-from gateway.treatments import Masker
+from gateway.execution.compile import FieldPlan, ObjectPlan, Plan, compile_plan
+from gateway.execution.run import execute_plan
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
 from resolvers import ResolverError
 from schema import build_schema
 from schema.bindings import Fetch, RootFetch

@@ -41,11 +41,11 @@ from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.utils.logging import StrawberryLogger
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from gateway.executor import PlanCache, executor_class
-from gateway.metrics import Metrics
-from gateway.policy import Policy
-from gateway.serving import HeaderTimeoutProtocol
-from gateway.treatments import Masker
+from gateway.execution.select import PlanCache, executor_class
+from gateway.http.serving import HeaderTimeoutProtocol
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.metrics import Metrics
 from schema import build_schema
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -10,9 +10,9 @@ import pytest
 from graphql import GraphQLError, parse
 from strawberry.utils.logging import StrawberryLogger
 
-from gateway import executor
-from gateway.audit import safe_operation_name
-from gateway.errors import format_error, formatting_errors, quiet_strawberry_logger
+from gateway.execution import select as executor
+from gateway.observability.audit import safe_operation_name
+from gateway.observability.errors import format_error, formatting_errors, quiet_strawberry_logger
 from resolvers import BadUserInput
 from schema import build_schema
 from sources import SourceUnavailable

@@ -24,7 +24,7 @@ from starlette.routing import Mount, WebSocketRoute
 from starlette.routing import Route as HttpRoute
 from strawberry.asgi import GraphQL
 
-from gateway.graphiql import csp_header, graphiql_assets_app, render_graphiql_html
+from gateway.http.graphiql import csp_header, graphiql_assets_app, render_graphiql_html
 from sources.sandbox import background_server
 
 from ..browser import (

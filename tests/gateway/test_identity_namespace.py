@@ -12,15 +12,15 @@ from typing import Any, cast
 import httpx
 import pytest
 
-from gateway.access import Verification
-from gateway.audit import AuditLog
-from gateway.auth import Authenticator, Principal
+from gateway.auth.authenticator import Authenticator, Principal
 from gateway.config import AuthSettings, ConfigError, IssuerSettings, build_config
-from gateway.guard import Guard
-from gateway.middleware import BearerAuth, RequestId
-from gateway.policy import Policy
-from gateway.ratelimit import LocalLimiter, RateLimitSettings, Rule
-from gateway.treatments import Masker
+from gateway.http.middleware import BearerAuth, RequestId
+from gateway.limits.ratelimit import LocalLimiter, RateLimitSettings, Rule
+from gateway.masking.access import Verification
+from gateway.masking.guard import Guard
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.audit import AuditLog
 from resolvers import Loaders
 from schema import Owner
 from sources import IdentityClient

@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.jwks import KeySet
+from gateway.auth.keyset import KeySet
 from sources import IdentityClient
 
 from .keys import JWKS_URL, SigningKey

@@ -1,5 +1,5 @@
-"""gateway.limits, gateway.cost and the Guardrails extension, in process (no back-end: every
-operation here is refused, or touches only introspection)."""
+"""gateway.limits.shape, gateway.limits.cost and the Guardrails extension, in process (no
+back-end: every operation here is refused, or touches only introspection)."""
 
 from __future__ import annotations
 
@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from graphql import GraphQLSchema, get_introspection_query, parse
 
-from gateway.cost import estimate_cost
-from gateway.guardrails import guardrails, written_names
-from gateway.limits import (
+from gateway.limits.cost import estimate_cost
+from gateway.limits.extension import guardrails, written_names
+from gateway.limits.shape import (
     PARSED,
     SHAPES,
     VALIDATIONS,
@@ -22,7 +22,7 @@ from gateway.limits import (
     parse_cached,
     validate_cached,
 )
-from gateway.trusted import TrustedDocuments, sha256
+from gateway.limits.trusted import TrustedDocuments, sha256
 from schema import build_schema
 
 LIMITS = LimitSettings()

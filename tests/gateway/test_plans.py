@@ -22,12 +22,12 @@ from graphql import (
 from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.values import VariableValues, get_variable_values
 
-from gateway.compiled import execute_plan
-from gateway.executor import PlanCache
-from gateway.metrics import Metrics
-from gateway.plans import Plan, Unsupported, compile_plan
-from gateway.policy import Policy
-from gateway.treatments import Masker
+from gateway.execution.compile import Plan, Unsupported, compile_plan
+from gateway.execution.run import execute_plan
+from gateway.execution.select import PlanCache
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.metrics import Metrics
 from schema import build_schema
 from schema.bindings import BINDINGS, ROOT, RootFetch
 

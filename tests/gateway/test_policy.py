@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from gateway.policy import Policy, PolicyError
+from gateway.masking.policy import Policy, PolicyError
 from schema import SensitiveClass as S
 
 DEFAULT = Policy.load()
@@ -110,11 +110,13 @@ def test_default_policy_never_shows_more_than_bin_last4_of_a_pan() -> None:
 
 
 def test_readme_shows_the_default_policy_as_it_is() -> None:
-    from gateway.policy_table import policy_table
+    from gateway.masking.policy_table import policy_table
 
     readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
     table = readme.split("<!-- policy-table -->\n", 1)[1].split("\n<!-- /policy-table -->", 1)[0]
-    assert table == policy_table(DEFAULT), "README's policy table drifted from gateway/policy.toml"
+    assert table == policy_table(DEFAULT), (
+        "README's policy table drifted from gateway/masking/policy.toml"
+    )
 
 
 def test_only_known_roles_read_and_placeholders_need_every_known_role_to_say_so() -> None:
@@ -142,7 +144,7 @@ def test_production_refuses_a_hash_treatment_without_a_deployment_key(tmp_path: 
     restarts (REVIEW D10): production refuses to start; development and a policy without
     `hash` carry on."""
     from gateway.config import ConfigError
-    from gateway.guard import Guard
+    from gateway.masking.guard import Guard
 
     hashing = tmp_path / "hashing.toml"
     hashing.write_text('[roles.analyst]\nPII_EMAIL = "hash"\n')

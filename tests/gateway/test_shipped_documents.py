@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from gateway.config import TrustedDocumentSettings
-from gateway.executor import PlanCache
-from gateway.metrics import Metrics
-from gateway.policy import Policy
-from gateway.treatments import Masker
-from gateway.trusted import TrustedDocuments
+from gateway.execution.select import PlanCache
+from gateway.limits.trusted import TrustedDocuments
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.metrics import Metrics
 from schema import build_schema
 
 MANIFEST = Path(__file__).resolve().parents[2] / "docs" / "trusted-documents.json"

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 from graphql import parse
 
-from gateway.treatments import REDACTED, Masker, placeholders
+from gateway.masking.treatments import REDACTED, Masker, placeholders
 from schema import SensitiveClass as S
 from schema import build_schema
 

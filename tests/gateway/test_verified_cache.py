@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from gateway.auth import Authenticator, InvalidToken
+from gateway.auth.authenticator import Authenticator, InvalidToken
 from gateway.config import AuthSettings, ConfigError, IssuerSettings, build_config
 from sources import IdentityClient
 

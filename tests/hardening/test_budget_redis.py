@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.budget import RedisDataBudget, RedisLookups
+from gateway.limits.budget import RedisDataBudget, RedisLookups
 from schema import Owner
 
 ALICE = ("https://idp.example.com", "alice")

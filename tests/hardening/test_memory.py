@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from gateway.limits import PARSED, SHAPES, VALIDATIONS, LimitSettings
+from gateway.limits.shape import PARSED, SHAPES, VALIDATIONS, LimitSettings
 
 from .conftest import Production, root
 

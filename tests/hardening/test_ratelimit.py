@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from gateway.ratelimit import LocalLimiter, RedisLimiter, Rule
+from gateway.limits.ratelimit import LocalLimiter, RedisLimiter, Rule
 
 from .conftest import METERED, Production
 

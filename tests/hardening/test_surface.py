@@ -9,7 +9,7 @@ from typing import cast
 import httpx
 import pytest
 
-from gateway.limits import VALIDATIONS
+from gateway.limits.shape import VALIDATIONS
 from schema import build_schema
 from sources.sandbox.client import start_contact
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from gateway.limits import VALIDATIONS
-from gateway.trusted import TrustedDocuments, TrustedDocumentsError, sha256
+from gateway.limits.shape import VALIDATIONS
+from gateway.limits.trusted import TrustedDocuments, TrustedDocumentsError, sha256
 from schema import build_schema
 
 from .conftest import IVR_BALANCE, Production

@@ -9,13 +9,13 @@ from contextlib import contextmanager
 from typing import Any
 
 from gateway.app import create_app
-from gateway.audit import AuditLog
-from gateway.budget import budgets_for
 from gateway.cli import demo_config
 from gateway.config import build_config
-from gateway.guard import Guard
-from gateway.policy import Policy
-from gateway.treatments import Masker
+from gateway.limits.budget import budgets_for
+from gateway.masking.guard import Guard
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.audit import AuditLog
 from sources.sandbox.server import background_server
 
 from .conftest import HASH_KEY, Gateway

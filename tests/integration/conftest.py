@@ -14,13 +14,13 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.audit import AuditLog
 from gateway.cli import demo_config
 from gateway.config import build_config
-from gateway.guard import Guard
-from gateway.ops import admin_app_of
-from gateway.policy import Policy
-from gateway.treatments import Masker
+from gateway.http.admin import admin_app_of
+from gateway.masking.guard import Guard
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.audit import AuditLog
 from sources.sandbox import running
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, stats
 from sources.sandbox.server import background_server

@@ -14,8 +14,8 @@ import pytest
 
 from gateway.app import create_app
 from gateway.cli import demo_config
-from gateway.codes import CODES
 from gateway.config import build_config
+from gateway.observability.codes import CODES
 from sources.sandbox.client import mint_token
 from sources.sandbox.server import background_server
 

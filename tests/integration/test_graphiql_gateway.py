@@ -20,13 +20,13 @@ from playwright.sync_api import Locator, Page, expect
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.audit import AuditLog
 from gateway.cli import demo_config
 from gateway.config import build_config
-from gateway.graphiql import render_graphiql_html
-from gateway.guard import Guard
-from gateway.policy import Policy
-from gateway.treatments import Masker
+from gateway.http.graphiql import render_graphiql_html
+from gateway.masking.guard import Guard
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.audit import AuditLog
 from sources.sandbox.server import background_server, running
 
 from ..browser import (

@@ -8,7 +8,7 @@ import pytest
 from gateway.app import create_app
 from gateway.cli import demo_config
 from gateway.config import build_config
-from gateway.ops import admin_app_of
+from gateway.http.admin import admin_app_of
 from schema import build_schema
 from sources import current_scope
 from sources.sandbox.client import mint_token

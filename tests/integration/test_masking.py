@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from gateway.policy import Policy
-from gateway.treatments import Masker
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
 from schema import SensitiveClass as S
 from sources.sandbox.client import mint_token, start_contact
 

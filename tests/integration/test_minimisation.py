@@ -16,12 +16,12 @@ import pytest
 from graphql import GraphQLEnumType
 
 from gateway.app import create_app
-from gateway.audit import AuditLog
 from gateway.cli import demo_config
 from gateway.config import build_config
-from gateway.guard import Guard
-from gateway.policy import Policy
-from gateway.treatments import PLACEHOLDERS, REDACTED, Masker
+from gateway.masking.guard import Guard
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import PLACEHOLDERS, REDACTED, Masker
+from gateway.observability.audit import AuditLog
 from schema import SensitiveClass as S
 from schema import build_schema
 from sources.sandbox.client import mint_token, set_fault, start_contact

@@ -9,10 +9,10 @@ import asyncio
 import httpx
 
 from gateway.app import create_app
-from gateway.auth import Authenticator
+from gateway.auth.authenticator import Authenticator
 from gateway.cli import demo_config
 from gateway.config import build_config
-from gateway.ops import Readiness, admin_app_of
+from gateway.http.admin import Readiness, admin_app_of
 from sources import Sources
 
 from .conftest import Gateway

@@ -14,7 +14,7 @@ import pytest
 from gateway.app import create_app
 from gateway.cli import demo_config
 from gateway.config import build_config
-from gateway.ops import admin_app_of
+from gateway.http.admin import admin_app_of
 from sources.sandbox.client import mint_token, set_fault
 from sources.sandbox.server import background_server
 

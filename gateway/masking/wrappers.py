@@ -16,10 +16,9 @@ from typing import Any
 import strawberry
 from graphql import GraphQLObjectType, GraphQLResolveInfo, default_field_resolver, get_named_type
 
+from gateway.masking.access import Access
 from schema import SensitiveClass
 from schema.sensitive import class_of, neutral_of, shown
-
-from .access import Access
 
 __all__ = ["install_masking"]
 

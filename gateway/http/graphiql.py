@@ -3,7 +3,7 @@
 Strawberry's built-in page loads GraphiQL and React from unpkg.com, which fails on
 offline or air-gapped agent desktops and under a strict Content-Security-Policy.
 This module renders an equivalent page whose every asset comes from
-``gateway/static/graphiql/`` (vendored by ``scripts/vendor_graphiql.sh``; versions
+``gateway/http/static/graphiql/`` (vendored by ``scripts/vendor_graphiql.sh``; versions
 and sha256 in its MANIFEST.txt). Usage::
 
     class Gateway(GraphQL):

@@ -13,16 +13,15 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from graphql import GraphQLError
 
+from gateway.auth.authenticator import Principal
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability import codes
 from schema import Owner, SensitiveClass
 from sources.records import Contact
 
-from . import codes
-from .auth import Principal
-from .policy import Policy
-from .treatments import Masker
-
 if TYPE_CHECKING:
-    from .budget import Ledger
+    from gateway.limits.budget import Ledger
 
 __all__ = ["Access", "FieldForbidden", "Verification"]
 
@@ -189,7 +188,7 @@ class Access:
         self._unlockable: dict[SensitiveClass, bool] = {}
         self._reads: dict[tuple[str, str | None, str | None], _Read] = {}
         self.budget: Ledger | None = None
-        """The caller's data budget (gateway/budget.py), when one applies."""
+        """The caller's data budget (gateway/limits/budget.py), when one applies."""
         self._refusal: str | None = None
         """Why the "deny" `decide`/`note` just returned is not the policy's (the data budget):
         read by the `forbidden` its caller asks for next, in the same synchronous step."""

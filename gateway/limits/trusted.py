@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 from graphql import DocumentNode, GraphQLSchema, parse, validate
 
-from .limits import rule_sets
+from gateway.limits.shape import rule_sets
 
 __all__ = ["TrustedDocument", "TrustedDocuments", "TrustedDocumentsError"]
 

@@ -30,7 +30,7 @@ from graphql import (
 )
 from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
 
-from .limits import INTROSPECTION_ROOTS, LimitSettings, limit_error
+from gateway.limits.shape import INTROSPECTION_ROOTS, LimitSettings, limit_error
 
 __all__ = ["estimate_cost"]
 

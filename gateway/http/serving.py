@@ -25,7 +25,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from .config import ServerSettings
+from gateway.config import ServerSettings
 
 __all__ = ["HeaderTimeoutProtocol", "admin_config", "public_config", "serve"]
 

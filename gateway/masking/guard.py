@@ -16,15 +16,9 @@ from graphql.utilities import get_operation_ast
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
-from resolvers import BadUserInput, Loaders, valid_contact_id
-from sources import SourceError
-from sources.records import Contact
-
-from . import codes
-from .access import Access, Verification
-from .audit import AuditLog, safe_operation_name
-from .auth import Principal
-from .budget import (
+from gateway.auth.authenticator import Principal
+from gateway.config import Config, ConfigError
+from gateway.limits.budget import (
     SEARCH_FIELDS,
     DataBudget,
     Ledger,
@@ -34,9 +28,14 @@ from .budget import (
     find_lookups,
     lookup_error,
 )
-from .config import Config, ConfigError
-from .policy import Policy
-from .treatments import Masker, placeholders
+from gateway.masking.access import Access, Verification
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker, placeholders
+from gateway.observability import codes
+from gateway.observability.audit import AuditLog, safe_operation_name
+from resolvers import BadUserInput, Loaders, valid_contact_id
+from sources import SourceError
+from sources.records import Contact
 
 __all__ = ["Guard"]
 

@@ -28,10 +28,9 @@ import jwt
 from cachetools import LRUCache
 from jwt.exceptions import InvalidSubjectError
 
+from gateway.auth.keyset import KeySet
+from gateway.config import AuthSettings, IssuerSettings
 from sources import IdentityClient
-
-from .config import AuthSettings, IssuerSettings
-from .jwks import KeySet
 
 __all__ = ["Authenticator", "InvalidToken", "Principal"]
 

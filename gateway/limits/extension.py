@@ -10,8 +10,8 @@ from typing import Any
 from graphql import GraphQLError, Lexer, Source, TokenKind
 from strawberry.extensions import SchemaExtension
 
-from .cost import estimate_cost
-from .limits import (
+from gateway.limits.cost import estimate_cost
+from gateway.limits.shape import (
     LimitSettings,
     copy_error,
     document_too_large,
@@ -20,7 +20,7 @@ from .limits import (
     parse_cached,
     validate_cached,
 )
-from .trusted import TrustedDocuments
+from gateway.limits.trusted import TrustedDocuments
 
 __all__ = ["conceal", "guardrails", "written_names"]
 

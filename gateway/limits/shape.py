@@ -12,7 +12,7 @@
 3. Validation (cached per document and rule set), with introspection refused for callers who
    may not introspect; graphql-core's MaxIntrospectionDepthRule bounds `fields { type {
    fields ...` for those who may.
-4. Cost, once the variables are known (`gateway.cost`).
+4. Cost, once the variables are known (`gateway.limits.cost`).
 
 Every cache here is keyed by document text and bounded by *bytes*, not entries: a text is up to
 `max_document_bytes`, and a parsed document keeps its text and tokens alive.

@@ -12,10 +12,9 @@ from typing import Any
 
 from graphql import GraphQLError
 
+from gateway.observability import codes
 from resolvers import ResolverError
 from sources import SourceError
-
-from . import codes
 
 __all__ = ["format_error", "formatting_errors", "quiet_strawberry_logger"]
 

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from gateway.masking.policy import Policy
 from schema import SensitiveClass
-
-from .policy import Policy
 
 __all__ = ["policy_table"]
 

@@ -1,4 +1,4 @@
-"""Running a compiled plan (gateway/plans.py) against one request.
+"""Running a compiled plan (gateway/execution/compile.py) against one request.
 
 Level by level, the way standard execution's resolvers would reach the systems: every root
 field starts at once; when a field's records arrive, each child field asks the loaders for all
@@ -21,11 +21,10 @@ from typing import Any
 from graphql import FieldNode, GraphQLError, located_error
 from graphql.execution.values import VariableValues, get_argument_values
 
+from gateway.execution.compile import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
+from gateway.masking.access import Access
 from resolvers import ResolverError
 from schema.bindings import ROOT_CHECKS
-
-from .access import Access
-from .plans import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
 
 __all__ = ["execute_plan", "precheck"]
 

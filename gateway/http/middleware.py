@@ -13,9 +13,9 @@ import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from . import codes
-from .auth import Authenticator, InvalidToken
-from .ratelimit import RateLimiter, RateLimitSettings, retry_after_header
+from gateway.auth.authenticator import Authenticator, InvalidToken
+from gateway.limits.ratelimit import RateLimiter, RateLimitSettings, retry_after_header
+from gateway.observability import codes
 
 __all__ = ["BearerAuth", "ErrorEnvelope", "RequestId", "envelope", "refuse"]
 

@@ -11,7 +11,7 @@ Each sensitive field carries its treatment for the caller's roles, unverified an
 masking at run time is a lookup; the audit records stay those of standard execution.
 
 Whatever the compiler does not support raises `Unsupported` with the reason, and the operation
-runs on standard execution instead (gateway/executor.py).
+runs on standard execution instead (gateway/execution/select.py).
 """
 
 from __future__ import annotations
@@ -39,12 +39,11 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues, get_argument_values
 
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
 from schema import SensitiveClass
 from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, Read, RootFetch
 from schema.sensitive import class_of, neutral_of, shown
-
-from .policy import Policy
-from .treatments import Masker
 
 __all__ = [
     "CHILD",

@@ -18,10 +18,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from gateway.auth.authenticator import Authenticator
+from gateway.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from sources import Sources
-
-from .auth import Authenticator
-from .metrics import CONTENT_TYPE_LATEST, Metrics
 
 __all__ = ["READY_TTL_SECONDS", "Readiness", "admin_app", "admin_app_of"]
 

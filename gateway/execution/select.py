@@ -3,7 +3,7 @@
 `execution = "compiled"` (the default): graphql-core's executor is replaced by `PlanExecutor`,
 which looks the operation's plan up in a bounded LRU cache keyed by (document text, operation
 name, role set, values of the @include/@skip variables), compiles it on a miss, and runs it
-(gateway/compiled.py). An operation the compiler cannot plan runs on standard execution, and a
+(gateway/execution/run.py). An operation the compiler cannot plan runs on standard execution, and a
 log line and the `switchboard_operations_total{execution="standard",reason=...}` counter say
 which and why; the verdict is cached with the plan, so the log line comes once per document.
 `execution = "standard"` keeps graphql-core's executor for every operation.
@@ -33,11 +33,11 @@ from graphql.execution.collect_fields import FragmentDetails, collect_fields
 from graphql.execution.values import VariableValues, get_argument_values
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from .compiled import execute_plan, precheck
-from .metrics import Metrics
-from .plans import Plan, Unsupported, compile_plan, directive_variables
-from .policy import Policy
-from .treatments import Masker
+from gateway.execution.compile import Plan, Unsupported, compile_plan, directive_variables
+from gateway.execution.run import execute_plan, precheck
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.metrics import Metrics
 
 __all__ = ["PlanCache", "executor_class"]
 
