@@ -181,11 +181,17 @@ enabled = false
 def _gateways(sandbox: str, audit_dir: Path) -> Iterator[tuple[str, str]]:
     """Both gateways in processes of their own (the suite then uses both cores), configured
     as in production but for: the same hash key; circuits that never open (faults come one
-    after another); no trusted-documents-only roles and no rate limit (every role is fuzzed
-    with free-form queries); the audit trail to a file per gateway."""
+    after another) and no retries (their budget carries history); no trusted-documents-only
+    roles and no rate limit (every role is fuzzed with free-form queries); the audit trail to
+    a file per gateway."""
     env: dict[str, str] = {}
     for system in DATA_SYSTEMS:
         env[f"SWITCHBOARD_SOURCES_{system.upper()}_BREAKER_MIN_CALLS"] = "10000"
+        # no retries: whether a retry goes out depends on the process's retry budget, i.e. on
+        # everything that gateway did before (the two gateways' histories differ as soon as
+        # two root fields' batches split differently); retries are the transport's, below
+        # both executions, and tested in tests/sources
+        env[f"SWITCHBOARD_SOURCES_{system.upper()}_RETRIES"] = "0"
     with (
         gateway_starting(
             sandbox,

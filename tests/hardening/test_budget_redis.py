@@ -3,44 +3,21 @@ as the in-process ones do (tests/gateway/test_budget.py)."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from gateway.limits.budget import RedisDataBudget, RedisLookups
 from schema import Owner
+from tests.support.redis import redis_server
 
 ALICE = ("https://idp.example.com", "alice")
 
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is missing: `python3 dev.py test` installs Debian's redis-server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with redis_server() as url:
+        yield url
 
 
 def clock() -> float:

@@ -3,15 +3,12 @@ across replicas through Redis."""
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import Iterator
 
 import pytest
 
 from gateway.limits.ratelimit import LocalLimiter, RedisLimiter, Rule
+from tests.support.redis import redis_server
 
 from .conftest import METERED, Production
 
@@ -43,28 +40,8 @@ async def test_local_buckets_refill_at_their_rate() -> None:
 
 @pytest.fixture
 def redis_url() -> Iterator[str]:
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is missing: `python3 dev.py test` installs Debian's redis-server")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.05)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with redis_server() as url:
+        yield url
 
 
 async def test_redis_buckets_are_shared_by_replicas(redis_url: str) -> None:

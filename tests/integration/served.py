@@ -4,17 +4,15 @@ with its uvicorn settings, both ports and its limits."""
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from tests.support.processes import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -24,13 +22,6 @@ class Served:
     url: str
     admin: str
     port: int
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager
@@ -69,7 +60,7 @@ enabled = false
     )
     served = Served(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin}", port)
     try:
-        _wait(f"{served.admin}/ready", process)
+        wait_ready(f"{served.admin}/ready", process)
         yield served
     finally:
         process.terminate()
@@ -79,16 +70,3 @@ enabled = false
             process.kill()
             process.wait()
         os.unlink(config.name)
-
-
-def _wait(url: str, process: subprocess.Popen[bytes]) -> None:
-    for _ in range(600):  # start-up is mostly imports: seconds on a loaded machine
-        if process.poll() is not None:
-            raise RuntimeError(f"switchboard serve exited with {process.returncode}")
-        try:
-            if httpx.get(url, timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.1)
-    raise RuntimeError(f"{url} did not become ready")

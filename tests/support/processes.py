@@ -61,6 +61,7 @@ __all__ = [
     "gateway_starting",
     "sandbox_process",
     "sandbox_server",
+    "wait_ready",
 ]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -76,7 +77,8 @@ def free_port() -> int:
         return port
 
 
-def _wait(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], seconds: float = 60) -> None:
+    """Until `url` answers 200 (the process exiting first, or `seconds` passing, raises)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.poll() is not None:
@@ -100,7 +102,7 @@ class Starting:
 
     def ready(self) -> tuple[str, int]:
         """Wait until it answers its readiness URL; (base url, pid)."""
-        _wait(self.ready_url, self.process)
+        wait_ready(self.ready_url, self.process)
         return self.url, self.process.pid
 
 
@@ -113,7 +115,7 @@ def _running(
     env: dict[str, str] | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
     with _started(args, module=module, env=env) as process:
-        _wait(ready_url, process)
+        wait_ready(ready_url, process)
         yield process
 
 
