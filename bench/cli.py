@@ -39,7 +39,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sources._http import CLIENT_ENV
+from sources.transport.exchange import CLIENT_ENV
 from tests.support.processes import Starting, floor_starting, gateway_starting, sandbox_server
 
 from .harness import (

@@ -7,10 +7,10 @@ import os
 import time
 
 from sources import SYSTEMS, Sources, SourceSettings
-from sources._http import CLIENT_ENV
 from sources.sandbox.client import (
     sample_customers,
 )
+from sources.transport.exchange import CLIENT_ENV
 
 from .results import TransportCost
 

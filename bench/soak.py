@@ -7,7 +7,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sources._http import CLIENT_ENV
+from sources.transport.exchange import CLIENT_ENV
 from tests.support.processes import (
     gateway_process,
     sandbox_server,

@@ -44,7 +44,7 @@ __all__ = [
 
 ENV_PREFIX = "SWITCHBOARD_"
 OTHER_ENV = frozenset({"SWITCHBOARD_HTTP_CLIENT"})
-"""SWITCHBOARD_* variables read outside this module (sources/_http.py: the HTTP client)."""
+"""SWITCHBOARD_* variables read outside this module (sources.transport.exchange: the client)."""
 ENV_KINDS = frozenset({"bool", "int", "float", "str", "tuple[str, ...]"})
 """Field types an environment variable can set; tables and lists of tables come from the file."""
 FILE_PATHS = (("policy", "file"), ("trusted_documents", "manifest"), ("audit", "sink"))

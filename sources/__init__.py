@@ -22,12 +22,12 @@ from ._errors import (
 )
 from ._scope import RequestScope, current_scope, request_scope
 from ._settings import REFERENCE_DATA, SourceSettings
-from ._transport import Transport
 from .ccaas import CcaasClient
 from .core import CoreClient
 from .crm import CrmClient
 from .identity import IdentityClient
 from .knowledge import KnowledgeClient
+from .transport import Transport
 
 __all__ = [
     "REFERENCE_DATA",

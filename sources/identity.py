@@ -10,7 +10,8 @@ from typing import Any
 import httpx
 
 from ._errors import SourceBadResponse
-from ._transport import SourceSettings, Transport
+from ._settings import SourceSettings
+from .transport import Transport
 
 __all__ = ["IdentityClient"]
 

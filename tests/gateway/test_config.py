@@ -228,7 +228,7 @@ def test_every_overridable_key_has_a_variable_and_others_are_left_alone() -> Non
     names = env_names()
     assert "SWITCHBOARD_SERVER_CORS_ORIGINS" in names
     assert "SWITCHBOARD_RATE_LIMIT_REDIS_URL" in names
-    assert "SWITCHBOARD_HTTP_CLIENT" in names  # read by sources/_http.py
+    assert "SWITCHBOARD_HTTP_CLIENT" in names  # read by sources/transport/exchange.py
     assert "SWITCHBOARD_SOURCES_CORE_NAME" not in names
     env = {"PATH": "/bin", "SWITCHBOARDX": "1", "SWITCHBOARD_HTTP_CLIENT": "httpx"}
     build_config({"auth": AUTH, "sources": SOURCES}, env=env)

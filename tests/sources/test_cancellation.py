@@ -25,7 +25,7 @@ from sources import (
     Transport,
     request_scope,
 )
-from sources._resilience import Bulkhead
+from sources.transport.resilience import Bulkhead
 
 BASE = "http://core.internal.example:9000/core"
 

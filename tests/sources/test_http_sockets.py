@@ -26,8 +26,8 @@ from sources import (
     Transport,
     request_scope,
 )
-from sources._http import CLIENT_ENV
 from sources.sandbox.server import background_server
+from sources.transport.exchange import CLIENT_ENV
 
 
 async def ok(request: Request) -> Response:

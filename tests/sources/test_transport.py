@@ -24,7 +24,7 @@ from sources import (
     Transport,
     request_scope,
 )
-from sources._resilience import CircuitBreaker, Outcome
+from sources.transport.resilience import CircuitBreaker, Outcome
 
 BASE = "http://core.internal.example:9000/core"
 

@@ -26,8 +26,8 @@ import httpx
 import orjson
 from yarl import URL
 
-from ._errors import SourceBadResponse, SourceRateLimited, SourceTimeout, SourceUnavailable
-from ._settings import SourceSettings
+from .._errors import SourceBadResponse, SourceRateLimited, SourceTimeout, SourceUnavailable
+from .._settings import SourceSettings
 
 __all__ = ["CLIENT_ENV", "HttpClient", "Params", "probe"]
 

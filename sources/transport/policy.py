@@ -1,6 +1,6 @@
 """A system as the clients see it: GET a path, get decoded JSON or a typed `SourceError`, with
 the request's deadline, retries, the circuit breaker, the bulkhead and (reference data only)
-stale-if-error applied around the one HTTP seam (`sources._http`).
+stale-if-error applied around the one HTTP seam (`sources.transport.exchange`).
 
 Every call here is an idempotent read (GET), so retrying is safe; writes, when they come, must
 not go through `get_json`'s retry loop.
@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 from cachetools import TTLCache
 
-from ._errors import SourceError, SourceTimeout
-from ._http import HttpClient, Params, probe
-from ._resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_of
-from ._scope import current_scope
-from ._settings import SourceSettings
+from .._errors import SourceError, SourceTimeout
+from .._scope import current_scope
+from .._settings import SourceSettings
+from .exchange import HttpClient, Params, probe
+from .resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_of
 
 __all__ = ["Params", "SourceSettings", "Transport"]
 
