@@ -4,7 +4,30 @@ breaker, bulkhead and retry budget in `resilience`."""
 
 from __future__ import annotations
 
-from .exchange import CLIENT_ENV, HttpClient, Params, probe
+from .exchange import (
+    Exchange,
+    ExchangeFactory,
+    HttpClient,
+    HttpxExchange,
+    MockExchange,
+    Params,
+    Reply,
+    Request,
+    open_exchange,
+    probe,
+)
 from .policy import Transport
 
-__all__ = ["CLIENT_ENV", "HttpClient", "Params", "Transport", "probe"]
+__all__ = [
+    "Exchange",
+    "ExchangeFactory",
+    "HttpClient",
+    "HttpxExchange",
+    "MockExchange",
+    "Params",
+    "Reply",
+    "Request",
+    "Transport",
+    "open_exchange",
+    "probe",
+]

@@ -228,10 +228,30 @@ def test_every_overridable_key_has_a_variable_and_others_are_left_alone() -> Non
     names = env_names()
     assert "SWITCHBOARD_SERVER_CORS_ORIGINS" in names
     assert "SWITCHBOARD_RATE_LIMIT_REDIS_URL" in names
-    assert "SWITCHBOARD_HTTP_CLIENT" in names  # read by sources/transport/exchange.py
     assert "SWITCHBOARD_SOURCES_CORE_NAME" not in names
-    env = {"PATH": "/bin", "SWITCHBOARDX": "1", "SWITCHBOARD_HTTP_CLIENT": "httpx"}
+    env = {"PATH": "/bin", "SWITCHBOARDX": "1"}
     build_config({"auth": AUTH, "sources": SOURCES}, env=env)
+
+
+def test_the_http_client_is_a_setting_of_each_system() -> None:
+    """The client choice is validated by the config like any other setting (no variable is
+    read behind its back): a file key, or its variable, per system; aiohttp by default."""
+    config = build_config({"auth": AUTH, "sources": SOURCES}, env={})
+    assert {s.client for s in config.sources.values()} == {"aiohttp"}
+    env = {"SWITCHBOARD_SOURCES_CORE_CLIENT": "httpx"}
+    config = build_config({"auth": AUTH, "sources": SOURCES}, env=env)
+    assert config.sources["core"].client == "httpx"
+    assert config.sources["crm"].client == "aiohttp"
+    with pytest.raises(ConfigError, match="client must be one of aiohttp, httpx"):
+        build_config(
+            {
+                "auth": AUTH,
+                "sources": {**SOURCES, "crm": {"base_url": "http://crm", "client": "curl"}},
+            },
+            env={},
+        )
+    with pytest.raises(ConfigError, match="unknown environment variable SWITCHBOARD_HTTP_CLIENT"):
+        build_config({"auth": AUTH, "sources": SOURCES}, env={"SWITCHBOARD_HTTP_CLIENT": "httpx"})
 
 
 def test_every_section_of_the_config_has_its_variables() -> None:

@@ -25,6 +25,7 @@ from resolvers import Loaders
 from schema import Owner
 from sources import IdentityClient
 from sources.records import Contact
+from sources.transport import HttpxExchange
 
 from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey
 
@@ -61,8 +62,10 @@ async def two_issuers(
     """An authenticator trusting both, and each one's token for the same `sub`."""
     auth_settings = settings(**{"roles": ["agent", "ivr"], **partner})
     clients = {
-        ISSUER: IdentityClient(JWKS_URL, mock=FakeIdp(ours).transport()),
-        PARTNER: IdentityClient(PARTNER_TABLE["jwks_url"], mock=FakeIdp(theirs).transport()),
+        ISSUER: IdentityClient(JWKS_URL, exchange=HttpxExchange.over(FakeIdp(ours).transport())),
+        PARTNER: IdentityClient(
+            PARTNER_TABLE["jwks_url"], exchange=HttpxExchange.over(FakeIdp(theirs).transport())
+        ),
     }
     auth = Authenticator(auth_settings, clients)
     await auth.start()
@@ -167,7 +170,9 @@ async def test_a_dotted_roles_claim_is_a_path_only(
         roles=("*",),
         roles_claim="realm_access.roles",
     )
-    clients = {ISSUER: IdentityClient(JWKS_URL, mock=FakeIdp(ours).transport())}
+    clients = {
+        ISSUER: IdentityClient(JWKS_URL, exchange=HttpxExchange.over(FakeIdp(ours).transport()))
+    }
     auth = Authenticator(AuthSettings(issuers=(issuer,)), clients)
     await auth.start()
     principal = await auth.authenticate(f"Bearer {ours.token(roles=None, **claims)}")

@@ -12,6 +12,7 @@ import pytest
 from gateway.auth.authenticator import Authenticator, InvalidToken
 from gateway.config import AuthSettings, ConfigError, IssuerSettings, build_config
 from sources import IdentityClient
+from sources.transport import HttpxExchange
 
 from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey
 
@@ -35,7 +36,7 @@ async def started(idp: FakeIdp, clock: Clock, **settings: Any) -> Authenticator:
     )
     auth = Authenticator(
         AuthSettings(issuers=(issuer,), **settings),
-        {ISSUER: IdentityClient(JWKS_URL, mock=idp.transport())},
+        {ISSUER: IdentityClient(JWKS_URL, exchange=HttpxExchange.over(idp.transport()))},
         clock=clock,
     )
     await auth.start()

@@ -25,6 +25,7 @@ from sources import (
     Transport,
     request_scope,
 )
+from sources.transport import HttpxExchange
 from sources.transport.resilience import Bulkhead
 
 BASE = "http://core.internal.example:9000/core"
@@ -59,7 +60,8 @@ class Clock:
 
 def transport(gate: Gate, **settings: Any) -> Transport:
     return Transport(
-        SourceSettings(name="core", base_url=BASE, **settings), mock=httpx.MockTransport(gate)
+        SourceSettings(name="core", base_url=BASE, **settings),
+        exchange=HttpxExchange.over(httpx.MockTransport(gate)),
     )
 
 

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from sources import SourceBadResponse, SourcePartial, Sources, SourceSettings, SourceUnavailable
+from sources.transport import HttpxExchange
 
 ACCOUNT = {
     "AccountId": "ACC1",
@@ -44,7 +45,7 @@ def open_sources(handler: Any, max_batch: int = 200) -> Sources:
         name: SourceSettings(name=name, base_url=f"http://sandbox/{name}", max_batch=max_batch)
         for name in ("crm", "core", "ccaas", "knowledge")
     }
-    return Sources.open(settings, mock=httpx.MockTransport(handler))
+    return Sources.open(settings, exchange=HttpxExchange.over(httpx.MockTransport(handler)))
 
 
 async def test_core_accounts_chunk_by_max_batch_and_dedupe() -> None:

@@ -159,7 +159,7 @@ def gateway_process(
     sandbox: str, extra_toml: str = "", env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, int]]:
     """The gateway on its own port, configured for the sandbox; yields (url, pid). `env` adds
-    environment variables (e.g. SWITCHBOARD_HTTP_CLIENT, SWITCHBOARD_SERVER_EXECUTION)."""
+    environment variables (e.g. SWITCHBOARD_SOURCES_CORE_CLIENT, SWITCHBOARD_SERVER_EXECUTION)."""
     with gateway_starting(sandbox, extra_toml, env) as starting:
         yield starting.ready()
 
