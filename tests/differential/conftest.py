@@ -16,11 +16,11 @@ import httpx
 import orjson
 import pytest
 
+from sources import SYSTEMS
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_contact, stats
 from tests.support.processes import gateway_starting, sandbox_process
 
 ROLES = ("agent", "ivr", "developer", "supervisor", "fraud_analyst", "collections")
-DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
 HASH_KEY = b"differential-test-hash-key"
 
 
@@ -139,7 +139,7 @@ async def routes(sandbox: str) -> dict[str, int]:
     counters = await stats(sandbox)
     return {
         f"{system} {route}": n
-        for system in DATA_SYSTEMS
+        for system in SYSTEMS
         for route, n in counters[system]["by_route"].items()
         if n
     }
@@ -181,7 +181,7 @@ def _gateways(sandbox: str, audit_dir: Path) -> Iterator[tuple[str, str]]:
     after another); no trusted-documents-only roles and no rate limit (every role is fuzzed
     with free-form queries); the audit trail to a file per gateway."""
     env: dict[str, str] = {}
-    for system in DATA_SYSTEMS:
+    for system in SYSTEMS:
         env[f"SWITCHBOARD_SOURCES_{system.upper()}_BREAKER_MIN_CALLS"] = "10000"
     with (
         gateway_starting(

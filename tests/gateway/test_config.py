@@ -18,6 +18,7 @@ from gateway.config import (
     env_names,
     load_config,
 )
+from sources import SYSTEMS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "switchboard.example.toml"
 
@@ -120,7 +121,7 @@ def test_several_issuers_and_refused_algorithms() -> None:
         "jwks_url": "https://b/keys",
         "roles": ["ivr"],
     }
-    sources = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+    sources = {n: {"base_url": f"http://{n}"} for n in SYSTEMS}
     config = build_config({"auth": {**primary, "issuers": [partner]}, "sources": sources}, env={})
     assert [i.issuer for i in config.auth.issuers] == ["https://a", "https://b"]
     with pytest.raises(ConfigError, match="algorithms must be among"):
@@ -155,7 +156,7 @@ def test_execution_defaults_to_compiled_and_the_demo_can_choose() -> None:
 
 
 AUTH = {"issuer": "x", "audience": "y", "jwks_url": "https://z"}
-SOURCES = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+SOURCES = {n: {"base_url": f"http://{n}"} for n in SYSTEMS}
 
 
 @pytest.mark.parametrize(

@@ -23,7 +23,7 @@ from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
 from resolvers import Loaders
 from schema import Owner
-from sources import IdentityClient
+from sources import SYSTEMS, IdentityClient
 from sources.records import Contact
 from sources.transport import HttpxExchange
 
@@ -32,7 +32,7 @@ from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey
 PARTNER = "https://login.partner.test/oauth2"
 PARTNER_AUDIENCE = "api://switchboard"
 VICTIM = "agent-0001"
-SOURCES = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+SOURCES = {n: {"base_url": f"http://{n}"} for n in SYSTEMS}
 PRIMARY_TABLE = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_url": JWKS_URL}
 PARTNER_TABLE = {
     "issuer": PARTNER,

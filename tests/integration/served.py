@@ -16,6 +16,8 @@ from pathlib import Path
 
 import httpx
 
+from sources import SYSTEMS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -37,10 +39,7 @@ def free_port() -> int:
 def switchboard_serve(sandbox: str, server_toml: str = "") -> Iterator[Served]:
     """Serve the gateway with `[server]` extended by `server_toml`; wait until /ready is 200."""
     port, admin = free_port(), free_port()
-    sources = "".join(
-        f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n'
-        for s in ("crm", "core", "ccaas", "knowledge")
-    )
+    sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in SYSTEMS)
     toml = f"""[server]
 port = {port}
 admin_port = {admin}

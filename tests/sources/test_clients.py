@@ -8,7 +8,14 @@ from typing import Any
 import httpx
 import pytest
 
-from sources import SourceBadResponse, SourcePartial, Sources, SourceSettings, SourceUnavailable
+from sources import (
+    SYSTEMS,
+    SourceBadResponse,
+    SourcePartial,
+    Sources,
+    SourceSettings,
+    SourceUnavailable,
+)
 from sources.transport import HttpxExchange
 
 ACCOUNT = {
@@ -43,7 +50,7 @@ CUSTOMER = {
 def open_sources(handler: Any, max_batch: int = 200) -> Sources:
     settings = {
         name: SourceSettings(name=name, base_url=f"http://sandbox/{name}", max_batch=max_batch)
-        for name in ("crm", "core", "ccaas", "knowledge")
+        for name in SYSTEMS
     }
     return Sources.open(settings, exchange=HttpxExchange.over(httpx.MockTransport(handler)))
 

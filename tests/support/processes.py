@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from sources import SYSTEMS
+
 BENCH_RATE_LIMIT = """
 [rate_limit]
 rate = 1000000.0
@@ -170,8 +172,7 @@ def gateway_starting(
 ) -> Iterator[Starting]:
     """`gateway_process` without the wait: call `ready()` on what it yields."""
     port, admin = free_port(), free_port()
-    systems = ("crm", "core", "ccaas", "knowledge")
-    sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in systems)
+    sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in SYSTEMS)
     toml = f"""[server]
 host = "127.0.0.1"
 port = {port}
