@@ -114,3 +114,16 @@ def test_only_config_reads_the_environment() -> None:
         if re.search(r"\bos\.environ\b|\bos\.getenv\b|\bgetenv\(", path.read_text())
     )
     assert readers == ["gateway/config.py"]
+
+
+def test_the_list_of_systems_is_spelled_once() -> None:
+    """`sources.SYSTEMS` is the list of the data systems: config, the CLI, the bench and the
+    test fixtures import it, so a fifth system is added in one place."""
+    needle = "(" + ", ".join(f'"{name}"' for name in SYSTEMS) + ")"
+    spelled = sorted(
+        str(path.relative_to(ROOT))
+        for folder in ("gateway", "schema", "resolvers", "sources", "bench", "tests")
+        for path in (ROOT / folder).rglob("*.py")
+        if needle in path.read_text()
+    )
+    assert spelled == ["sources/__init__.py"]
