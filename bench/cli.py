@@ -39,7 +39,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sources._http import CLIENT_ENV
 from tests.support.processes import Starting, floor_starting, gateway_starting, sandbox_server
 
 from .harness import (
@@ -65,7 +64,7 @@ from .results import (
     to_json,
 )
 from .scenarios import IVR, SCENARIOS
-from .seam import transport_cost
+from .seam import client_env, transport_cost
 from .soak import soak
 from .targets import EXECUTION_MODES, HEADLINE_CONCURRENCY, targets
 
@@ -98,7 +97,7 @@ async def run(options: Options) -> Run:
             progress(f"{client}: the transport seam alone")
             transport[client] = await transport_cost(sandbox, client, o.transport_calls)
             # no access log line per request: the floor writes none either
-            env = {CLIENT_ENV: client, "SWITCHBOARD_SERVER_ACCESS_LOG": "false"}
+            env = {**client_env(client), "SWITCHBOARD_SERVER_ACCESS_LOG": "false"}
             results: dict[str, ScenarioResult] = {}
             # One process per gateway mode and the floor, each kept for every scenario, all
             # started together up front (and idle but for the one being measured) so that a
@@ -174,7 +173,7 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--clients",
         nargs="+",
-        default=[os.environ.get(CLIENT_ENV, "aiohttp")],
+        default=["aiohttp"],
         choices=["aiohttp", "httpx"],
         help="HTTP client(s) behind the transport seam, each measured in turn",
     )

@@ -46,7 +46,7 @@ from schema.enums import (
     Segment,
 )
 from schema.sensitive import SensitiveClass
-from sources import SourceError, Sources
+from sources import SYSTEMS, SourceError, Sources
 from sources.records import Account, Case, Contact, Customer
 
 __all__ = ["create_floor", "floor_config"]
@@ -55,7 +55,6 @@ _MASKER = Masker(b"floor")
 
 
 def floor_config(sandbox: str) -> dict[str, Any]:
-    systems = ("crm", "core", "ccaas", "knowledge")
     return {
         "server": {"host": "127.0.0.1", "port": 0},
         "auth": {
@@ -63,7 +62,7 @@ def floor_config(sandbox: str) -> dict[str, Any]:
             "audience": "switchboard",
             "jwks_url": f"{sandbox}/idp/.well-known/jwks.json",
         },
-        "sources": {name: {"base_url": f"{sandbox}/{name}"} for name in systems},
+        "sources": {name: {"base_url": f"{sandbox}/{name}"} for name in SYSTEMS},
     }
 
 

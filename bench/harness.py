@@ -18,6 +18,7 @@ from typing import Any
 import httpx
 import orjson
 
+from sources import SYSTEMS
 from sources.sandbox.client import (
     mint_token,
     reset_stats,
@@ -42,7 +43,6 @@ from .targets import (
 
 __all__ = ["Bench", "Options", "compare", "gateway_toml", "machine", "progress", "sha256"]
 
-DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
 LATENCY_MS = 20.0
 CALL_SAMPLES = 3
 EXECUTION_ENV = "SWITCHBOARD_SERVER_EXECUTION"
@@ -134,7 +134,7 @@ class Bench:
         self.phone = best[1]
 
     async def latency(self, ms: float) -> None:
-        for system in DATA_SYSTEMS:
+        for system in SYSTEMS:
             await set_fault(self.sandbox, system, latency_ms=ms)
 
     async def measure(
@@ -282,7 +282,7 @@ async def _post(url: str, payload: dict[str, Any], headers: dict[str, str]) -> d
 def _calls(counters: dict[str, Any]) -> dict[str, int]:
     return {
         f"{system} {route}": n
-        for system in DATA_SYSTEMS
+        for system in SYSTEMS
         for route, n in counters[system]["by_route"].items()
         if n
     }

@@ -29,6 +29,7 @@ from resolvers import Loaders
 from schema import build_schema
 from sources import SYSTEMS, Sources, SourceSettings
 from sources.sandbox import create_app
+from sources.transport import HttpxExchange
 
 QUERY = """query Supervisor($ids: [ID!]!) { customers(ids: $ids) {
   id fullName segment ssn dateOfBirth emails phones { number type }
@@ -71,7 +72,7 @@ async def run(customers: int, rounds: int) -> None:
     quiet_strawberry_logger()  # as the gateway does: denials must not log tracebacks
     sandbox = create_app(customers=max(customers, 1000))
     settings = {n: SourceSettings(name=n, base_url=f"http://sandbox/{n}") for n in SYSTEMS}
-    sources = Sources.open(settings, mock=Replay(sandbox))
+    sources = Sources.open(settings, exchange=HttpxExchange.over(Replay(sandbox)))
     ids = await _known_ids(sources, customers)
 
     plain = build_schema()

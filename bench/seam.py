@@ -3,34 +3,33 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 
 from sources import SYSTEMS, Sources, SourceSettings
-from sources._http import CLIENT_ENV
 from sources.sandbox.client import (
     sample_customers,
 )
 
 from .results import TransportCost
 
-__all__ = ["transport_cost"]
+__all__ = ["client_env", "transport_cost"]
+
+
+def client_env(client: str) -> dict[str, str]:
+    """The environment that has a gateway (or the floor) reach every system with `client`:
+    the `[sources.<name>] client` setting of each system, through config's env mapping."""
+    return {f"SWITCHBOARD_SOURCES_{name.upper()}_CLIENT": client for name in SYSTEMS}
 
 
 async def transport_cost(sandbox: str, client: str, calls: int) -> TransportCost:
     """The seam alone, in this process: CPU per `Transport.get_json` (one party's accounts from
     core: a ~1 KB answer, JSON decoded, no record decoding) at concurrency 16."""
-    previous = os.environ.get(CLIENT_ENV)
-    os.environ[CLIENT_ENV] = client
-    try:
-        sources = Sources.open(
-            {name: SourceSettings(name=name, base_url=f"{sandbox}/{name}") for name in SYSTEMS}
-        )
-    finally:
-        if previous is None:
-            os.environ.pop(CLIENT_ENV)
-        else:
-            os.environ[CLIENT_ENV] = previous
+    sources = Sources.open(
+        {
+            name: SourceSettings(name=name, base_url=f"{sandbox}/{name}", client=client)
+            for name in SYSTEMS
+        }
+    )
     try:
         sample = await sample_customers(sandbox, 1)
         [customer] = await sources.crm.customers("id", [sample[0]["id"]])

@@ -7,7 +7,6 @@ import tempfile
 import time
 from pathlib import Path
 
-from sources._http import CLIENT_ENV
 from tests.support.processes import (
     gateway_process,
     sandbox_server,
@@ -17,6 +16,7 @@ from .harness import EXECUTION_ENV, Bench, Options, gateway_toml, machine, progr
 from .load import cpu_seconds, drive, peak_rss_mb, rss_mb
 from .results import SoakResult
 from .scenarios import IVR, SCENARIOS
+from .seam import client_env
 
 __all__ = ["soak"]
 
@@ -37,7 +37,7 @@ async def soak(options: Options) -> SoakResult:
         manifest.write_text(json.dumps({sha256(IVR): IVR}))
         bench = Bench(o, sandbox, sandbox_pid)
         await bench.prepare()
-        env = {CLIENT_ENV: o.clients[0], EXECUTION_ENV: o.execution[0]}
+        env = {**client_env(o.clients[0]), EXECUTION_ENV: o.execution[0]}
         with gateway_process(sandbox, gateway_toml(str(manifest)), env=env) as (gateway, pid):
             await bench.pick_phone(gateway)
             payload, headers = bench.request(SCENARIOS["screenpop"])

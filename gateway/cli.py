@@ -33,6 +33,7 @@ from gateway.http.admin import admin_app_of
 from gateway.limits.trusted import TrustedDocumentsError
 from gateway.masking.policy import PolicyError
 from schema import build_schema
+from sources import SYSTEMS
 
 __all__ = ["main"]
 
@@ -202,9 +203,7 @@ def demo_config(
             "audience": "switchboard",
             "jwks_url": f"{base}/idp/.well-known/jwks.json",
         },
-        "sources": {
-            name: {"base_url": f"{base}/{name}"} for name in ("crm", "core", "ccaas", "knowledge")
-        },
+        "sources": {name: {"base_url": f"{base}/{name}"} for name in SYSTEMS},
     }
 
 

@@ -43,8 +43,6 @@ __all__ = [
 ]
 
 ENV_PREFIX = "SWITCHBOARD_"
-OTHER_ENV = frozenset({"SWITCHBOARD_HTTP_CLIENT"})
-"""SWITCHBOARD_* variables read outside this module (sources/_http.py: the HTTP client)."""
 ENV_KINDS = frozenset({"bool", "int", "float", "str", "tuple[str, ...]"})
 """Field types an environment variable can set; tables and lists of tables come from the file."""
 FILE_PATHS = (("policy", "file"), ("trusted_documents", "manifest"), ("audit", "sink"))
@@ -272,7 +270,7 @@ def env_names() -> list[str]:
     names = {
         _env_name(where, spec.name) for where, cls in layout for spec in _env_fields(cls).values()
     }
-    return sorted(names | OTHER_ENV)
+    return sorted(names)
 
 
 def _env_name(where: str, key: str) -> str:

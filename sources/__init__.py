@@ -8,8 +8,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-import httpx
-
 from ._errors import (
     SourceBadResponse,
     SourceCircuitOpen,
@@ -22,21 +20,26 @@ from ._errors import (
 )
 from ._scope import RequestScope, current_scope, request_scope
 from ._settings import REFERENCE_DATA, SourceSettings
-from ._transport import Transport
 from .ccaas import CcaasClient
 from .core import CoreClient
 from .crm import CrmClient
 from .identity import IdentityClient
 from .knowledge import KnowledgeClient
+from .transport import Exchange, ExchangeFactory, MockExchange, Transport, open_exchange
+from .transport.resilience import CircuitState
 
 __all__ = [
     "REFERENCE_DATA",
     "SYSTEMS",
     "CcaasClient",
+    "CircuitState",
     "CoreClient",
     "CrmClient",
+    "Exchange",
+    "ExchangeFactory",
     "IdentityClient",
     "KnowledgeClient",
+    "MockExchange",
     "RequestScope",
     "SourceBadResponse",
     "SourceCircuitOpen",
@@ -50,6 +53,7 @@ __all__ = [
     "Sources",
     "Transport",
     "current_scope",
+    "open_exchange",
     "request_scope",
 ]
 
@@ -70,16 +74,16 @@ class Sources:
         cls,
         settings: Mapping[str, SourceSettings],
         *,
-        mock: httpx.AsyncBaseTransport | None = None,
+        exchange: ExchangeFactory = open_exchange,
     ) -> Sources:
         missing = [name for name in SYSTEMS if name not in settings]
         if missing:
             raise ValueError(f"no settings for source(s): {', '.join(missing)}")
         return cls(
-            crm=CrmClient(Transport(settings["crm"], mock=mock)),
-            core=CoreClient(Transport(settings["core"], mock=mock)),
-            ccaas=CcaasClient(Transport(settings["ccaas"], mock=mock)),
-            knowledge=KnowledgeClient(Transport(settings["knowledge"], mock=mock)),
+            crm=CrmClient(Transport(settings["crm"], exchange=exchange)),
+            core=CoreClient(Transport(settings["core"], exchange=exchange)),
+            ccaas=CcaasClient(Transport(settings["ccaas"], exchange=exchange)),
+            knowledge=KnowledgeClient(Transport(settings["knowledge"], exchange=exchange)),
         )
 
     def transports(self) -> dict[str, Transport]:

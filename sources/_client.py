@@ -8,7 +8,7 @@ from typing import TypeVar
 from ._batch import chunked
 from ._decode import Reader, records_in
 from ._errors import SourceBadResponse
-from ._transport import Params, Transport
+from .transport import Params, Transport
 
 __all__ = ["SourceClient"]
 

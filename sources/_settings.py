@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["REFERENCE_DATA", "SourceSettings"]
+__all__ = ["CLIENTS", "REFERENCE_DATA", "SourceSettings"]
 
 REFERENCE_DATA = frozenset({"knowledge"})
 """Systems whose answers may be served stale when they fail. Customer data never is."""
+
+CLIENTS = ("aiohttp", "httpx")
+"""The HTTP clients a system can be reached with (`sources.transport.exchange`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +42,9 @@ class SourceSettings:
     health_path: str = "openapi.json"
     """What readiness GETs (relative to base_url; 2xx: the API answers). Never retried, never
     counted by the circuit breaker."""
+    client: str = "aiohttp"
+    """The HTTP client for real sockets: "aiohttp" (faster) or "httpx" (the bench's comparison,
+    and a fallback)."""
 
     def __post_init__(self) -> None:
         where = f"source {self.name!r}"
@@ -46,6 +52,8 @@ class SourceSettings:
             raise ValueError(f"{where}: base_url must be an http(s) URL")
         if "://" in self.health_path or self.health_path.startswith("//"):
             raise ValueError(f"{where}: health_path must be a path relative to base_url")
+        if self.client not in CLIENTS:
+            raise ValueError(f"{where}: client must be one of {', '.join(CLIENTS)}")
         if self.max_batch < 1:
             raise ValueError(f"{where}: max_batch must be >= 1")
         if not (self.timeout > 0 and self.connect_timeout > 0):

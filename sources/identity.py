@@ -7,17 +7,20 @@ from __future__ import annotations
 
 from typing import Any
 
-import httpx
-
 from ._errors import SourceBadResponse
-from ._transport import SourceSettings, Transport
+from ._settings import SourceSettings
+from .transport import ExchangeFactory, Transport, open_exchange
 
 __all__ = ["IdentityClient"]
 
 
 class IdentityClient:
     def __init__(
-        self, jwks_url: str, *, timeout: float = 2.0, mock: httpx.AsyncBaseTransport | None = None
+        self,
+        jwks_url: str,
+        *,
+        timeout: float = 2.0,
+        exchange: ExchangeFactory = open_exchange,
     ) -> None:
         base, _, leaf = jwks_url.rpartition("/")
         if not leaf:
@@ -26,7 +29,7 @@ class IdentityClient:
         settings = SourceSettings(
             name="idp", base_url=base, timeout=timeout, max_body_bytes=256 * 1024
         )
-        self.transport = Transport(settings, mock=mock)
+        self.transport = Transport(settings, exchange=exchange)
 
     async def jwks(self) -> dict[str, Any]:
         body = await self.transport.get_json(self._path)

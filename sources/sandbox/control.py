@@ -10,12 +10,13 @@ from typing import Any
 
 import orjson
 
+from .. import SYSTEMS as SYSTEMS_OF_RECORD
 from .data import Dataset
 from .http import BadRequest, Handler, Request, Response, ok
 from .vocabulary import INTENT_BY_NAME
 
-SYSTEMS = ("crm", "core", "ccaas", "knowledge", "idp")
-DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
+DATA_SYSTEMS = SYSTEMS_OF_RECORD
+SYSTEMS = (*DATA_SYSTEMS, "idp")
 MODES = ("ok", "error", "timeout", "garbage", "down")
 _IDV = ("PASSED", "FAILED", "NOT_ATTEMPTED")
 _CHANNELS = ("VOICE", "CHAT", "IVR", "BOT")

@@ -16,11 +16,11 @@ import httpx
 import orjson
 import pytest
 
+from sources import SYSTEMS
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_contact, stats
 from tests.support.processes import gateway_starting, sandbox_process
 
 ROLES = ("agent", "ivr", "developer", "supervisor", "fraud_analyst", "collections")
-DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
 HASH_KEY = b"differential-test-hash-key"
 
 
@@ -142,7 +142,7 @@ async def routes(sandbox: str) -> dict[str, int]:
     counters = await stats(sandbox)
     return {
         f"{system} {route}": n
-        for system in DATA_SYSTEMS
+        for system in SYSTEMS
         for route, n in counters[system]["by_route"].items()
         if n
     }
@@ -185,7 +185,7 @@ def _gateways(sandbox: str, audit_dir: Path) -> Iterator[tuple[str, str]]:
     roles and no rate limit (every role is fuzzed with free-form queries); the audit trail to
     a file per gateway."""
     env: dict[str, str] = {}
-    for system in DATA_SYSTEMS:
+    for system in SYSTEMS:
         env[f"SWITCHBOARD_SOURCES_{system.upper()}_BREAKER_MIN_CALLS"] = "10000"
         # no retries: whether a retry goes out depends on the process's retry budget, i.e. on
         # everything that gateway did before (the two gateways' histories differ as soon as

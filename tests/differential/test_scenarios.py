@@ -9,11 +9,10 @@ import httpx
 import pytest
 
 from bench.scenarios import IVR, SCREEN_POP, SUPERVISOR
+from sources import SYSTEMS
 from sources.sandbox.client import set_fault
 
 from .conftest import ROLES, Pair, assert_same
-
-SYSTEMS = ("crm", "core", "ccaas", "knowledge")
 
 
 def _variables(pair: Pair, which: str, ids: int = 0) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from cryptography.hazmat.primitives import serialization
 from gateway.auth.authenticator import Authenticator, InvalidToken
 from gateway.config import AuthSettings, IssuerSettings
 from sources import IdentityClient
+from sources.transport import HttpxExchange
 
 from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey
 
@@ -53,7 +54,10 @@ def key() -> SigningKey:
 
 def authenticator(*idps: tuple[IssuerSettings, FakeIdp], **settings: Any) -> Authenticator:
     auth_settings = AuthSettings(issuers=tuple(i for i, _ in idps), **settings)
-    clients = {i.issuer: IdentityClient(i.jwks_url, mock=idp.transport()) for i, idp in idps}
+    clients = {
+        i.issuer: IdentityClient(i.jwks_url, exchange=HttpxExchange.over(idp.transport()))
+        for i, idp in idps
+    }
     return Authenticator(auth_settings, clients)
 
 
@@ -248,7 +252,8 @@ async def test_a_hanging_jwks_fetch_blocks_neither_the_loop_nor_known_keys(key: 
 
     settings = AuthSettings(issuers=(primary(),))
     auth = Authenticator(
-        settings, {ISSUER: IdentityClient(JWKS_URL, mock=httpx.MockTransport(slow))}
+        settings,
+        {ISSUER: IdentityClient(JWKS_URL, exchange=HttpxExchange.over(httpx.MockTransport(slow)))},
     )
     await auth.start()
     pending = asyncio.create_task(auth.authenticate(f"Bearer {SigningKey('k9').token()}"))

@@ -20,6 +20,7 @@ from gateway.auth.authenticator import Authenticator
 from gateway.config import AuthSettings, IssuerSettings
 from gateway.http.middleware import BearerAuth, ErrorEnvelope, RequestId
 from sources import IdentityClient
+from sources.transport import HttpxExchange
 
 from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey
 
@@ -56,7 +57,9 @@ async def post(key: SigningKey, authorization: str | None, *, describe: bool) ->
     issuer = IssuerSettings(
         issuer=ISSUER, audience=AUDIENCE, jwks_url=JWKS_URL, roles=("*",), verification=True
     )
-    clients = {ISSUER: IdentityClient(JWKS_URL, mock=FakeIdp(key).transport())}
+    clients = {
+        ISSUER: IdentityClient(JWKS_URL, exchange=HttpxExchange.over(FakeIdp(key).transport()))
+    }
     auth = Authenticator(AuthSettings(issuers=(issuer,)), clients)
     await auth.start()
     app = RequestId(ErrorEnvelope(BearerAuth(endpoint, auth, ide=False, describe=describe)))

@@ -18,6 +18,7 @@ from gateway.config import (
     env_names,
     load_config,
 )
+from sources import SYSTEMS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "switchboard.example.toml"
 
@@ -120,7 +121,7 @@ def test_several_issuers_and_refused_algorithms() -> None:
         "jwks_url": "https://b/keys",
         "roles": ["ivr"],
     }
-    sources = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+    sources = {n: {"base_url": f"http://{n}"} for n in SYSTEMS}
     config = build_config({"auth": {**primary, "issuers": [partner]}, "sources": sources}, env={})
     assert [i.issuer for i in config.auth.issuers] == ["https://a", "https://b"]
     with pytest.raises(ConfigError, match="algorithms must be among"):
@@ -155,7 +156,7 @@ def test_execution_defaults_to_compiled_and_the_demo_can_choose() -> None:
 
 
 AUTH = {"issuer": "x", "audience": "y", "jwks_url": "https://z"}
-SOURCES = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+SOURCES = {n: {"base_url": f"http://{n}"} for n in SYSTEMS}
 
 
 @pytest.mark.parametrize(
@@ -228,10 +229,30 @@ def test_every_overridable_key_has_a_variable_and_others_are_left_alone() -> Non
     names = env_names()
     assert "SWITCHBOARD_SERVER_CORS_ORIGINS" in names
     assert "SWITCHBOARD_RATE_LIMIT_REDIS_URL" in names
-    assert "SWITCHBOARD_HTTP_CLIENT" in names  # read by sources/_http.py
     assert "SWITCHBOARD_SOURCES_CORE_NAME" not in names
-    env = {"PATH": "/bin", "SWITCHBOARDX": "1", "SWITCHBOARD_HTTP_CLIENT": "httpx"}
+    env = {"PATH": "/bin", "SWITCHBOARDX": "1"}
     build_config({"auth": AUTH, "sources": SOURCES}, env=env)
+
+
+def test_the_http_client_is_a_setting_of_each_system() -> None:
+    """The client choice is validated by the config like any other setting (no variable is
+    read behind its back): a file key, or its variable, per system; aiohttp by default."""
+    config = build_config({"auth": AUTH, "sources": SOURCES}, env={})
+    assert {s.client for s in config.sources.values()} == {"aiohttp"}
+    env = {"SWITCHBOARD_SOURCES_CORE_CLIENT": "httpx"}
+    config = build_config({"auth": AUTH, "sources": SOURCES}, env=env)
+    assert config.sources["core"].client == "httpx"
+    assert config.sources["crm"].client == "aiohttp"
+    with pytest.raises(ConfigError, match="client must be one of aiohttp, httpx"):
+        build_config(
+            {
+                "auth": AUTH,
+                "sources": {**SOURCES, "crm": {"base_url": "http://crm", "client": "curl"}},
+            },
+            env={},
+        )
+    with pytest.raises(ConfigError, match="unknown environment variable SWITCHBOARD_HTTP_CLIENT"):
+        build_config({"auth": AUTH, "sources": SOURCES}, env={"SWITCHBOARD_HTTP_CLIENT": "httpx"})
 
 
 def test_every_section_of_the_config_has_its_variables() -> None:

@@ -23,15 +23,16 @@ from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
 from resolvers import Loaders
 from schema import Owner
-from sources import IdentityClient
+from sources import SYSTEMS, IdentityClient
 from sources.records import Contact
+from sources.transport import HttpxExchange
 
 from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey
 
 PARTNER = "https://login.partner.test/oauth2"
 PARTNER_AUDIENCE = "api://switchboard"
 VICTIM = "agent-0001"
-SOURCES = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+SOURCES = {n: {"base_url": f"http://{n}"} for n in SYSTEMS}
 PRIMARY_TABLE = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_url": JWKS_URL}
 PARTNER_TABLE = {
     "issuer": PARTNER,
@@ -61,8 +62,10 @@ async def two_issuers(
     """An authenticator trusting both, and each one's token for the same `sub`."""
     auth_settings = settings(**{"roles": ["agent", "ivr"], **partner})
     clients = {
-        ISSUER: IdentityClient(JWKS_URL, mock=FakeIdp(ours).transport()),
-        PARTNER: IdentityClient(PARTNER_TABLE["jwks_url"], mock=FakeIdp(theirs).transport()),
+        ISSUER: IdentityClient(JWKS_URL, exchange=HttpxExchange.over(FakeIdp(ours).transport())),
+        PARTNER: IdentityClient(
+            PARTNER_TABLE["jwks_url"], exchange=HttpxExchange.over(FakeIdp(theirs).transport())
+        ),
     }
     auth = Authenticator(auth_settings, clients)
     await auth.start()
@@ -167,7 +170,9 @@ async def test_a_dotted_roles_claim_is_a_path_only(
         roles=("*",),
         roles_claim="realm_access.roles",
     )
-    clients = {ISSUER: IdentityClient(JWKS_URL, mock=FakeIdp(ours).transport())}
+    clients = {
+        ISSUER: IdentityClient(JWKS_URL, exchange=HttpxExchange.over(FakeIdp(ours).transport()))
+    }
     auth = Authenticator(AuthSettings(issuers=(issuer,)), clients)
     await auth.start()
     principal = await auth.authenticate(f"Bearer {ours.token(roles=None, **claims)}")

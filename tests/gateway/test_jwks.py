@@ -13,6 +13,7 @@ import pytest
 
 from gateway.auth.keyset import KeySet
 from sources import IdentityClient
+from sources.transport import HttpxExchange
 
 from .keys import JWKS_URL, SigningKey
 
@@ -53,7 +54,7 @@ def k2() -> SigningKey:
 
 async def key_set(idp: Idp, **settings: Any) -> KeySet:
     keys = KeySet(
-        IdentityClient(JWKS_URL, mock=httpx.MockTransport(idp)),
+        IdentityClient(JWKS_URL, exchange=HttpxExchange.over(httpx.MockTransport(idp))),
         ("RS256", "ES256"),
         min_refetch_seconds=settings.pop("min_refetch_seconds", 10.0),
         **settings,
@@ -140,6 +141,6 @@ async def test_closing_cancels_a_fetch_in_flight(k1: SigningKey) -> None:
 
 
 def test_the_fetch_budget_must_be_positive() -> None:
-    identity = IdentityClient(JWKS_URL, mock=httpx.MockTransport(Idp()))
+    identity = IdentityClient(JWKS_URL, exchange=HttpxExchange.over(httpx.MockTransport(Idp())))
     with pytest.raises(ValueError, match="jwks_fetch_seconds"):
         KeySet(identity, ("RS256",), min_refetch_seconds=10.0, fetch_seconds=0)

@@ -7,6 +7,7 @@ import pytest
 
 from gateway.masking.policy import Policy, PolicyError
 from schema import SensitiveClass as S
+from sources import SYSTEMS
 
 DEFAULT = Policy.load()
 
@@ -133,7 +134,7 @@ def _config(profile: str, policy_file: Path, hash_key: str = "") -> Any:
     raw = {
         "server": {"profile": profile},
         "auth": {"issuer": base, "audience": "switchboard", "jwks_url": f"{base}/jwks"},
-        "sources": {n: {"base_url": base} for n in ("crm", "core", "ccaas", "knowledge")},
+        "sources": {n: {"base_url": base} for n in SYSTEMS},
         "policy": {"file": str(policy_file), "hash_key": hash_key},
     }
     return build_config(raw, env={})

@@ -11,7 +11,8 @@ import pytest
 
 from gateway.auth.authenticator import Authenticator, InvalidToken
 from gateway.config import AuthSettings, ConfigError, IssuerSettings, build_config
-from sources import IdentityClient
+from sources import SYSTEMS, IdentityClient
+from sources.transport import HttpxExchange
 
 from .keys import AUDIENCE, ISSUER, JWKS_URL, FakeIdp, SigningKey
 
@@ -35,7 +36,7 @@ async def started(idp: FakeIdp, clock: Clock, **settings: Any) -> Authenticator:
     )
     auth = Authenticator(
         AuthSettings(issuers=(issuer,), **settings),
-        {ISSUER: IdentityClient(JWKS_URL, mock=idp.transport())},
+        {ISSUER: IdentityClient(JWKS_URL, exchange=HttpxExchange.over(idp.transport()))},
         clock=clock,
     )
     await auth.start()
@@ -103,7 +104,7 @@ async def test_refusals_are_not_remembered(key: SigningKey) -> None:
 
 
 def test_a_negative_cache_size_is_a_config_error() -> None:
-    sources = {n: {"base_url": f"http://{n}"} for n in ("crm", "core", "ccaas", "knowledge")}
+    sources = {n: {"base_url": f"http://{n}"} for n in SYSTEMS}
     auth = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_url": JWKS_URL}
     with pytest.raises(ConfigError, match="verified_cache_size"):
         build_config({"auth": {**auth, "verified_cache_size": -1}, "sources": sources}, env={})

@@ -17,6 +17,7 @@ import pytest
 from gateway.app import create_app
 from gateway.cli import demo_config
 from gateway.config import build_config
+from sources import SYSTEMS
 from sources.sandbox import running
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, stats
 from sources.sandbox.server import background_server
@@ -59,7 +60,7 @@ class Production:
 
     async def backend_calls(self) -> int:
         counters = await stats(self.sandbox)
-        return sum(counters[s]["requests"] for s in ("crm", "core", "ccaas", "knowledge"))
+        return sum(counters[s]["requests"] for s in SYSTEMS)
 
     async def reset(self) -> None:
         await reset_stats(self.sandbox)

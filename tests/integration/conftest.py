@@ -21,12 +21,12 @@ from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
+from sources import SYSTEMS
 from sources.sandbox import running
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, stats
 from sources.sandbox.server import background_server
 
 ROOT = Path(__file__).resolve().parents[2]
-DATA_SYSTEMS = ("crm", "core", "ccaas", "knowledge")
 HASH_KEY = b"test-only-hash-key"
 
 
@@ -78,7 +78,7 @@ class Gateway:
         counters = await stats(self.sandbox)
         return {
             f"{system} {route}": n
-            for system in DATA_SYSTEMS
+            for system in SYSTEMS
             for route, n in counters[system]["by_route"].items()
             if n
         }

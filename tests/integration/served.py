@@ -14,6 +14,8 @@ from pathlib import Path
 
 from tests.support.processes import free_port, wait_ready
 
+from sources import SYSTEMS
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -28,10 +30,7 @@ class Served:
 def switchboard_serve(sandbox: str, server_toml: str = "") -> Iterator[Served]:
     """Serve the gateway with `[server]` extended by `server_toml`; wait until /ready is 200."""
     port, admin = free_port(), free_port()
-    sources = "".join(
-        f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n'
-        for s in ("crm", "core", "ccaas", "knowledge")
-    )
+    sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in SYSTEMS)
     toml = f"""[server]
 port = {port}
 admin_port = {admin}

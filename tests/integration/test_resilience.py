@@ -15,6 +15,7 @@ from gateway.app import create_app
 from gateway.cli import demo_config
 from gateway.config import build_config
 from gateway.http.admin import admin_app_of
+from sources import SYSTEMS
 from sources.sandbox.client import mint_token, set_fault
 from sources.sandbox.server import background_server
 
@@ -69,7 +70,7 @@ def client(sandbox_url: str) -> Iterator[Client]:
 @pytest.fixture
 async def restore(sandbox_url: str) -> AsyncIterator[None]:
     yield
-    for system in ("crm", "core", "ccaas", "knowledge"):
+    for system in SYSTEMS:
         await set_fault(sandbox_url, system, mode="ok", latency_ms=0, error_rate=0.0)
 
 

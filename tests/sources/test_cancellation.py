@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from sources import (
@@ -25,7 +24,8 @@ from sources import (
     Transport,
     request_scope,
 )
-from sources._resilience import Bulkhead
+from sources.transport import MockExchange, Reply, Request
+from sources.transport.resilience import Bulkhead
 
 BASE = "http://core.internal.example:9000/core"
 
@@ -38,9 +38,9 @@ class Gate:
         self.entered = asyncio.Event()
         self.open = asyncio.Event()
         self.calls = 0
-        self.answer: httpx.Response | Exception = httpx.Response(200, content=b'{"ok": true}')
+        self.answer: Reply | Exception = Reply(200, b'{"ok": true}')
 
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
+    async def __call__(self, request: Request) -> Reply:
         self.calls += 1
         self.entered.set()
         await self.open.wait()
@@ -59,7 +59,8 @@ class Clock:
 
 def transport(gate: Gate, **settings: Any) -> Transport:
     return Transport(
-        SourceSettings(name="core", base_url=BASE, **settings), mock=httpx.MockTransport(gate)
+        SourceSettings(name="core", base_url=BASE, **settings),
+        exchange=MockExchange.serving(gate),
     )
 
 
@@ -86,7 +87,7 @@ async def tripped(gate: Gate) -> Transport:
     t = transport(gate, retries=0, breaker_min_calls=2, breaker_open_seconds=5.0)
     t.breaker.clock = clock
     gate.open.set()
-    gate.answer = httpx.Response(503, content=b"{}")
+    gate.answer = Reply(503, b"{}")
     for _ in range(2):
         with pytest.raises(SourceUnavailable):
             await t.get_json("/x")
@@ -105,7 +106,7 @@ async def test_a_cancelled_half_open_probe_lets_the_next_call_probe() -> None:
     t = await tripped(gate)
     gate.open.clear()
     gate.entered.clear()
-    gate.answer = httpx.Response(200, content=b'{"ok": true}')
+    gate.answer = Reply(200, b'{"ok": true}')
     probe = asyncio.create_task(t.get_json("/x"))
     await gate.entered.wait()
     assert t.breaker.state == "half_open"
@@ -126,7 +127,7 @@ async def test_a_probe_that_raises_unexpectedly_releases_the_probe() -> None:
         await t.get_json("/x")
     assert t.breaker.state == "half_open"
 
-    gate.answer = httpx.Response(200, content=b'{"ok": true}')
+    gate.answer = Reply(200, b'{"ok": true}')
     assert await t.get_json("/x") == {"ok": True}
     assert t.breaker.state == "closed"
     await t.aclose()
@@ -139,7 +140,7 @@ async def test_a_call_cancelled_in_flight_is_no_verdict_on_the_system() -> None:
     gate = Gate()
     t = transport(gate, retries=0, breaker_min_calls=2, breaker_failure_ratio=1.0)
     gate.open.set()
-    gate.answer = httpx.Response(503, content=b"{}")
+    gate.answer = Reply(503, b"{}")
     with pytest.raises(SourceUnavailable):
         await t.get_json("/x")
 
@@ -202,7 +203,7 @@ async def test_a_slot_handed_to_a_waiter_cancelled_before_it_ran_is_not_lost() -
 async def test_a_call_cancelled_while_sleeping_before_a_retry_refunds_the_retry() -> None:
     gate = Gate()
     gate.open.set()
-    gate.answer = httpx.Response(429, content=b"{}", headers={"retry-after": "5"})
+    gate.answer = Reply(429, b"{}", headers={"retry-after": "5"})
     t = transport(gate, retries=2, retry_max_delay=10.0)
     call = asyncio.create_task(t.get_json("/x"))
     after_deposit = t.retry_budget.tokens + t.retry_budget.ratio
@@ -213,7 +214,7 @@ async def test_a_call_cancelled_while_sleeping_before_a_retry_refunds_the_retry(
     assert gate.calls == 1
     assert t.breaker.state == "closed" and t.bulkhead.in_flight == 0
 
-    gate.answer = httpx.Response(200, content=b'{"ok": true}')
+    gate.answer = Reply(200, b'{"ok": true}')
     assert await t.get_json("/x") == {"ok": True}
     await t.aclose()
 

@@ -8,7 +8,15 @@ from typing import Any
 import httpx
 import pytest
 
-from sources import SourceBadResponse, SourcePartial, Sources, SourceSettings, SourceUnavailable
+from sources import (
+    SYSTEMS,
+    SourceBadResponse,
+    SourcePartial,
+    Sources,
+    SourceSettings,
+    SourceUnavailable,
+)
+from sources.transport import HttpxExchange
 
 ACCOUNT = {
     "AccountId": "ACC1",
@@ -42,9 +50,9 @@ CUSTOMER = {
 def open_sources(handler: Any, max_batch: int = 200) -> Sources:
     settings = {
         name: SourceSettings(name=name, base_url=f"http://sandbox/{name}", max_batch=max_batch)
-        for name in ("crm", "core", "ccaas", "knowledge")
+        for name in SYSTEMS
     }
-    return Sources.open(settings, mock=httpx.MockTransport(handler))
+    return Sources.open(settings, exchange=HttpxExchange.over(httpx.MockTransport(handler)))
 
 
 async def test_core_accounts_chunk_by_max_batch_and_dedupe() -> None:

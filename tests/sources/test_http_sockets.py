@@ -26,7 +26,6 @@ from sources import (
     Transport,
     request_scope,
 )
-from sources._http import CLIENT_ENV
 from sources.sandbox.server import background_server
 
 
@@ -161,8 +160,7 @@ async def test_neither_client_trusts_proxy_variables(
         monkeypatch.setenv(name, proxy)
     for name in ("no_proxy", "NO_PROXY"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv(CLIENT_ENV, client)
-    t = Transport(SourceSettings(name="core", base_url=f"{backend}/sys", retries=0))
+    t = Transport(SourceSettings(name="core", base_url=f"{backend}/sys", retries=0, client=client))
     assert t.http.client == client
     assert await t.get_json("/ok") == {"ok": True, "q": ""}
     await t.aclose()

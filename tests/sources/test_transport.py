@@ -24,7 +24,8 @@ from sources import (
     Transport,
     request_scope,
 )
-from sources._resilience import CircuitBreaker, Outcome
+from sources.transport import HttpxExchange
+from sources.transport.resilience import CircuitBreaker, Outcome
 
 BASE = "http://core.internal.example:9000/core"
 
@@ -58,7 +59,8 @@ def status(code: int, body: bytes = b"{}", retry_after: str | None = None) -> ht
 
 def transport(backend: Backend, **settings: Any) -> Transport:
     return Transport(
-        SourceSettings(name="core", base_url=BASE, **settings), mock=httpx.MockTransport(backend)
+        SourceSettings(name="core", base_url=BASE, **settings),
+        exchange=HttpxExchange.over(httpx.MockTransport(backend)),
     )
 
 
@@ -312,7 +314,7 @@ async def test_stale_if_error_serves_reference_data_only() -> None:
     backend = Backend(ok(b'{"results": [1]}'), status(503))
     t = Transport(
         SourceSettings(name="knowledge", base_url=BASE, retries=0, stale_if_error_seconds=60),
-        mock=httpx.MockTransport(backend),
+        exchange=HttpxExchange.over(httpx.MockTransport(backend)),
     )
     with request_scope(timeout=2.0) as first:
         assert await t.get_json("/a", [("q", "x")]) == {"results": [1]}

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import httpx
 
+from sources import SYSTEMS
+
 BENCH_RATE_LIMIT = """
 [rate_limit]
 rate = 1000000.0
@@ -161,7 +163,7 @@ def gateway_process(
     sandbox: str, extra_toml: str = "", env: dict[str, str] | None = None
 ) -> Iterator[tuple[str, int]]:
     """The gateway on its own port, configured for the sandbox; yields (url, pid). `env` adds
-    environment variables (e.g. SWITCHBOARD_HTTP_CLIENT, SWITCHBOARD_SERVER_EXECUTION)."""
+    environment variables (e.g. SWITCHBOARD_SOURCES_CORE_CLIENT, SWITCHBOARD_SERVER_EXECUTION)."""
     with gateway_starting(sandbox, extra_toml, env) as starting:
         yield starting.ready()
 
@@ -172,8 +174,7 @@ def gateway_starting(
 ) -> Iterator[Starting]:
     """`gateway_process` without the wait: call `ready()` on what it yields."""
     port, admin = free_port(), free_port()
-    systems = ("crm", "core", "ccaas", "knowledge")
-    sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in systems)
+    sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in SYSTEMS)
     toml = f"""[server]
 host = "127.0.0.1"
 port = {port}

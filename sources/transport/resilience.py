@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import Final
 
-from ._errors import SourceCircuitOpen, SourceError, SourceOverloaded
+from .._errors import SourceCircuitOpen, SourceError, SourceOverloaded
 
 __all__ = ["Bulkhead", "CircuitBreaker", "CircuitState", "Outcome", "RetryBudget", "outcome_of"]
 

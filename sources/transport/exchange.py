@@ -1,65 +1,97 @@
 """The one HTTP seam: every use of an HTTP client in Switchboard's sources lives in this module.
 
-Real sockets go through **aiohttp** (~0.1 ms CPU per back-end call against ~1 ms for httpx with
-sniffio on a 2-core machine: see docs/performance.md). An `httpx.AsyncBaseTransport` passed as
-`mock` (tests: `httpx.MockTransport`) is served through an httpx client instead, over the same
-shared rules, so every test fake keeps working. `SWITCHBOARD_HTTP_CLIENT=httpx` selects the httpx
-path for real sockets too: the benchmark's comparison, and a fallback.
+An `Exchange` is one system's way of getting a body: `get(path, params) -> bytes` and
+`aclose()` (httpx's `handle_request` contract, narrowed to what a read needs). Production picks
+one by the system's `client` setting (`[sources.<name>] client`, validated by gateway/config):
+**aiohttp** by default (~0.1 ms CPU per back-end call against ~1 ms for httpx with sniffio on a
+2-core machine: see docs/performance.md), or **httpx** (the benchmark's comparison, and a
+fallback). Tests pass an exchange factory instead: `MockExchange.serving(handler)`, whose
+handler answers a `Request` with a `Reply` (or raises), or `HttpxExchange.over(transport)` for
+an `httpx.MockTransport`. The double *is* an exchange, as httpx's `MockTransport` is a
+transport, so nothing above this module knows it is being tested.
 
-What both paths share, and so what the tests over mocks check: typed errors from
-`sources._errors` that name the system and never a URL (`raise ... from exc`), the body size cap
-(declared or while streaming), one budget that covers the whole exchange (slow trickles
-included), the connection limits from `SourceSettings`, and no trust in the environment
-(`trust_env=False`: proxy variables and `.netrc` never reroute a call or add credentials).
+What every exchange shares (`Rules`), and so what the tests over doubles check: typed errors
+from `sources._errors` that name the system and never a URL (`raise ... from exc`), the body
+size cap (declared or while streaming); the real clients add the connection limits from
+`SourceSettings` and no trust in the environment (`trust_env=False`: proxy variables and
+`.netrc` never reroute a call or add credentials). `HttpClient` puts one budget around the
+whole exchange (slow trickles included) and decodes the JSON.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import math
-import os
-from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
 
 import aiohttp
 import httpx
 import orjson
 from yarl import URL
 
-from ._errors import SourceBadResponse, SourceRateLimited, SourceTimeout, SourceUnavailable
-from ._settings import SourceSettings
+from .._errors import SourceBadResponse, SourceRateLimited, SourceTimeout, SourceUnavailable
+from .._settings import SourceSettings
 
-__all__ = ["CLIENT_ENV", "HttpClient", "Params", "probe"]
+__all__ = [
+    "AiohttpExchange",
+    "Exchange",
+    "ExchangeFactory",
+    "HttpClient",
+    "HttpxExchange",
+    "MockExchange",
+    "Params",
+    "Reply",
+    "Request",
+    "open_exchange",
+    "probe",
+]
 
 Params = Sequence[tuple[str, str]]
-
-CLIENT_ENV = "SWITCHBOARD_HTTP_CLIENT"
-"""`aiohttp` (default) or `httpx`: the client used for real sockets."""
 
 _KEEPALIVE_SECONDS = 4.0
 """Idle connections are dropped before uvicorn's (and most servers') 5 s keep-alive expires,
 so a call never races a server closing its idle connection."""
 
 
+class Exchange(Protocol):
+    """One system's way of getting a body. `get` answers the body of a 200, or raises a typed
+    `SourceError` (never a client's own exception); `aclose` releases the pool."""
+
+    @property
+    def kind(self) -> str:
+        """Which client answers: "aiohttp", "httpx" or "mock"."""
+        ...
+
+    async def get(self, path: str, params: Params) -> bytes: ...
+
+    async def aclose(self) -> None: ...
+
+
+ExchangeFactory = Callable[[SourceSettings], Exchange]
+"""How a system's exchange is made from its settings: `open_exchange` in production."""
+
+
+def open_exchange(settings: SourceSettings) -> Exchange:
+    """The production exchange the system's `client` setting names."""
+    if settings.client == "httpx":
+        return HttpxExchange(settings)
+    return AiohttpExchange(settings)
+
+
 class HttpClient:
     """A pooled client for one system: one GET, decoded JSON or a typed `SourceError`."""
 
-    def __init__(self, settings: SourceSettings, mock: httpx.AsyncBaseTransport | None) -> None:
+    def __init__(self, settings: SourceSettings, exchange: ExchangeFactory = open_exchange) -> None:
         self.settings = settings
         self.name = settings.name
-        self.cap = settings.max_body_bytes
-        choice = os.environ.get(CLIENT_ENV, "aiohttp")
-        if choice not in ("aiohttp", "httpx"):
-            raise ValueError(f"{CLIENT_ENV} must be 'aiohttp' or 'httpx'")
-        self._exchange: _Exchange = (
-            _HttpxExchange(self, mock)
-            if mock is not None or choice == "httpx"
-            else _AiohttpExchange(self)
-        )
+        self._exchange = exchange(settings)
 
     @property
     def client(self) -> str:
-        """Which client serves this system: "aiohttp" or "httpx"."""
+        """Which client serves this system: "aiohttp", "httpx" or (tests) "mock"."""
         return self._exchange.kind
 
     async def aclose(self) -> None:
@@ -78,7 +110,16 @@ class HttpClient:
         except orjson.JSONDecodeError as exc:
             raise SourceBadResponse(self.name, f"{self.name} answered a malformed body") from exc
 
-    # -- the rules both clients share -------------------------------------------------------
+
+class Rules:
+    """The rules every exchange shares, for one system: what a status means, the body cap, and
+    the typed errors (naming the system, never a URL)."""
+
+    __slots__ = ("cap", "name")
+
+    def __init__(self, settings: SourceSettings) -> None:
+        self.name = settings.name
+        self.cap = settings.max_body_bytes
 
     def check_head(self, status: int, header: Callable[[str], str | None]) -> None:
         """Refuse a status other than 200 (typed by what it means) or a declared oversize."""
@@ -92,7 +133,7 @@ class HttpClient:
             raise SourceBadResponse(name, f"{name} refused the request ({status})")
         declared = header("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.cap:
-            raise self._oversized()
+            raise self.oversized()
 
     async def read_capped(self, next_chunk: Callable[[], Awaitable[bytes]]) -> bytes:
         """The body, refused as soon as it grows past the cap (no content-length needed);
@@ -103,7 +144,7 @@ class HttpClient:
         while chunk := await next_chunk():
             size += len(chunk)
             if size > cap:
-                raise self._oversized()
+                raise self.oversized()
             parts.append(chunk)
         return parts[0] if len(parts) == 1 else b"".join(parts)
 
@@ -113,37 +154,26 @@ class HttpClient:
     def timeout(self) -> SourceTimeout:
         return SourceTimeout(self.name, f"{self.name} did not answer in time")
 
-    def _oversized(self) -> SourceBadResponse:
+    def oversized(self) -> SourceBadResponse:
         return SourceBadResponse(self.name, f"{self.name} answered an oversized body")
 
 
-class _Exchange:
-    """One client's way of getting a body: maps that client's errors to typed ones."""
-
-    kind = ""
-
-    async def get(self, path: str, params: Params) -> bytes:
-        raise NotImplementedError
-
-    async def aclose(self) -> None:
-        raise NotImplementedError
-
-
-class _AiohttpExchange(_Exchange):
+class AiohttpExchange:
     """aiohttp over a pool of at most `max_connections`, opened on first use (a session belongs
     to the event loop that creates it) and closed with the client."""
 
     kind = "aiohttp"
 
-    def __init__(self, owner: HttpClient) -> None:
-        self.owner = owner
-        self.base = owner.settings.base_url.rstrip("/")
+    def __init__(self, settings: SourceSettings) -> None:
+        self.settings = settings
+        self.rules = Rules(settings)
+        self.base = settings.base_url.rstrip("/")
         self._urls: dict[str, URL] = {}
         """Parsed once per path: the paths are fixed, never built from user input."""
         self._session: aiohttp.ClientSession | None = None
 
     def _open(self) -> aiohttp.ClientSession:
-        settings = self.owner.settings
+        settings = self.settings
         connector = aiohttp.TCPConnector(
             limit=settings.max_connections,
             limit_per_host=0,
@@ -161,7 +191,7 @@ class _AiohttpExchange(_Exchange):
         return self._session
 
     async def get(self, path: str, params: Params) -> bytes:
-        owner = self.owner
+        rules = self.rules
         session = self._session or self._open()
         url = self._urls.get(path)
         if url is None:
@@ -169,15 +199,15 @@ class _AiohttpExchange(_Exchange):
         try:
             async with session.get(url, params=params, allow_redirects=False) as response:
                 headers = response.headers
-                owner.check_head(response.status, headers.get)
+                rules.check_head(response.status, headers.get)
                 if "content-length" in headers and "content-encoding" not in headers:
                     # bounded by the declared length, which check_head held to the cap
                     return await response.read()
-                return await owner.read_capped(response.content.readany)
+                return await rules.read_capped(response.content.readany)
         except aiohttp.ServerTimeoutError as exc:  # connect or socket read timeouts
-            raise owner.timeout() from exc
+            raise rules.timeout() from exc
         except (aiohttp.ClientError, OSError) as exc:
-            raise owner.unavailable() from exc
+            raise rules.unavailable() from exc
 
     async def aclose(self) -> None:
         if self._session is not None:
@@ -185,14 +215,16 @@ class _AiohttpExchange(_Exchange):
             self._session = None
 
 
-class _HttpxExchange(_Exchange):
-    """httpx, over a test's mock transport or (CLIENT_ENV=httpx) real sockets."""
+class HttpxExchange:
+    """httpx over real sockets (`client = "httpx"`), or over any httpx transport: `over()`
+    serves a test's `httpx.MockTransport` through the same client and rules."""
 
     kind = "httpx"
 
-    def __init__(self, owner: HttpClient, mock: httpx.AsyncBaseTransport | None) -> None:
-        self.owner = owner
-        settings = owner.settings
+    def __init__(
+        self, settings: SourceSettings, transport: httpx.AsyncBaseTransport | None = None
+    ) -> None:
+        self.rules = Rules(settings)
         self._client = httpx.AsyncClient(
             base_url=settings.base_url.rstrip("/"),
             limits=httpx.Limits(
@@ -202,30 +234,104 @@ class _HttpxExchange(_Exchange):
             ),
             # the call's budget is enforced around the whole exchange (HttpClient.get_json)
             timeout=httpx.Timeout(None, connect=settings.connect_timeout),
-            transport=mock,
+            transport=transport,
             headers={"accept": "application/json"},
             follow_redirects=False,
             trust_env=False,  # as aiohttp: no proxy variables, no .netrc credentials
         )
 
+    @classmethod
+    def over(cls, transport: httpx.AsyncBaseTransport) -> ExchangeFactory:
+        """A factory of httpx exchanges over `transport` (one shared by every system)."""
+        return lambda settings: cls(settings, transport)
+
     async def get(self, path: str, params: Params) -> bytes:
-        owner = self.owner
+        rules = self.rules
         try:
             request = self._client.build_request("GET", path, params=list(params))
             response = await self._client.send(request, stream=True)
             try:
-                owner.check_head(response.status_code, response.headers.get)
+                rules.check_head(response.status_code, response.headers.get)
                 chunks = response.aiter_bytes()
-                return await owner.read_capped(lambda: anext(chunks, b""))
+                return await rules.read_capped(lambda: anext(chunks, b""))
             finally:
                 await response.aclose()
         except httpx.TimeoutException as exc:
-            raise owner.timeout() from exc
+            raise rules.timeout() from exc
         except httpx.TransportError as exc:
-            raise owner.unavailable() from exc
+            raise rules.unavailable() from exc
 
     async def aclose(self) -> None:
         await self._client.aclose()
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    """What a `MockExchange` handler is asked: which system, which path, which parameters."""
+
+    system: str
+    path: str
+    params: tuple[tuple[str, str], ...]
+
+    def param(self, key: str) -> list[str]:
+        """Every value of `key`, in order."""
+        return [value for name, value in self.params if name == key]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a `MockExchange` handler answers: a status, headers (lower-case names), a body."""
+
+    status: int = 200
+    body: bytes = b"{}"
+    headers: Mapping[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, value: Any, status: int = 200) -> Reply:
+        return cls(status, orjson.dumps(value))
+
+
+MockHandler = Callable[[Request], Reply | Awaitable[Reply]]
+
+
+class MockExchange:
+    """The test double, itself an exchange (as httpx's `MockTransport` is a transport): each
+    `get` asks `handler(request)` for a `Reply` and holds it to the same rules as the real
+    clients (status mapping, body cap). A handler may be async, and may raise: an `OSError`
+    (`ConnectionError`) is an unreachable system, a `TimeoutError` a timed-out one, a
+    `SourceError` passes as it is."""
+
+    kind = "mock"
+
+    def __init__(self, handler: MockHandler, settings: SourceSettings) -> None:
+        self.handler = handler
+        self.rules = Rules(settings)
+        self.calls = 0
+
+    @classmethod
+    def serving(cls, handler: MockHandler) -> ExchangeFactory:
+        """A factory of mock exchanges, one per system, all answered by `handler`."""
+        return lambda settings: cls(handler, settings)
+
+    async def get(self, path: str, params: Params) -> bytes:
+        rules = self.rules
+        self.calls += 1
+        try:
+            reply = self.handler(Request(rules.name, path, tuple(params)))
+            if inspect.isawaitable(reply):
+                reply = await reply
+        except TimeoutError as exc:
+            raise rules.timeout() from exc
+        except OSError as exc:
+            raise rules.unavailable() from exc
+        headers = {"content-length": str(len(reply.body)), **reply.headers}
+        rules.check_head(reply.status, headers.get)
+        if len(reply.body) > rules.cap:
+            raise rules.oversized()
+        return reply.body
+
+    async def aclose(self) -> None:
+        return None
 
 
 async def probe(base_url: str, within: float = 1.0, path: str = "openapi.json") -> bool:

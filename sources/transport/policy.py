@@ -1,6 +1,6 @@
 """A system as the clients see it: GET a path, get decoded JSON or a typed `SourceError`, with
 the request's deadline, retries, the circuit breaker, the bulkhead and (reference data only)
-stale-if-error applied around the one HTTP seam (`sources._http`).
+stale-if-error applied around the one HTTP seam (`sources.transport.exchange`).
 
 Every call here is an idempotent read (GET), so retrying is safe; writes, when they come, must
 not go through `get_json`'s retry loop.
@@ -13,14 +13,13 @@ import random
 import time
 from typing import Any
 
-import httpx
 from cachetools import TTLCache
 
-from ._errors import SourceError, SourceTimeout
-from ._http import HttpClient, Params, probe
-from ._resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_of
-from ._scope import current_scope
-from ._settings import SourceSettings
+from .._errors import SourceError, SourceTimeout
+from .._scope import current_scope
+from .._settings import SourceSettings
+from .exchange import ExchangeFactory, HttpClient, Params, open_exchange, probe
+from .resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_of
 
 __all__ = ["Params", "SourceSettings", "Transport"]
 
@@ -30,11 +29,11 @@ _MIN_ATTEMPT = 0.01
 
 class Transport:
     def __init__(
-        self, settings: SourceSettings, *, mock: httpx.AsyncBaseTransport | None = None
+        self, settings: SourceSettings, *, exchange: ExchangeFactory = open_exchange
     ) -> None:
         self.settings = settings
         self.name = settings.name
-        self.http = HttpClient(settings, mock)
+        self.http = HttpClient(settings, exchange)
         self.breaker = CircuitBreaker(
             settings.name,
             window=settings.breaker_window,

@@ -1,0 +1,33 @@
+"""The way to a system, in layers: `policy` (stale-if-error, retries, breaker, bulkhead, the
+request's deadline) around one `exchange` (the only module that speaks HTTP), with the
+breaker, bulkhead and retry budget in `resilience`."""
+
+from __future__ import annotations
+
+from .exchange import (
+    Exchange,
+    ExchangeFactory,
+    HttpClient,
+    HttpxExchange,
+    MockExchange,
+    Params,
+    Reply,
+    Request,
+    open_exchange,
+    probe,
+)
+from .policy import Transport
+
+__all__ = [
+    "Exchange",
+    "ExchangeFactory",
+    "HttpClient",
+    "HttpxExchange",
+    "MockExchange",
+    "Params",
+    "Reply",
+    "Request",
+    "Transport",
+    "open_exchange",
+    "probe",
+]
