@@ -12,9 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support.processes import free_port, wait_ready
-
 from sources import SYSTEMS
+from tests.support.processes import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parents[2]
 
