@@ -14,7 +14,7 @@ import pytest
 
 from gateway.auth.authenticator import Authenticator, Principal
 from gateway.config import AuthSettings, ConfigError, IssuerSettings, build_config
-from gateway.http.middleware import BearerAuth, RequestId
+from gateway.http.middleware import BearerAuth, RateLimit, RequestId
 from gateway.limits.ratelimit import LocalLimiter, RateLimitSettings, Rule
 from gateway.masking.access import Verification
 from gateway.masking.guard import Guard
@@ -257,11 +257,13 @@ async def test_a_partner_flooding_with_an_agents_sub_does_not_limit_the_agent(
 
     app = RequestId(
         BearerAuth(
-            endpoint,
+            RateLimit(
+                endpoint,
+                LocalLimiter(clock=lambda: 0.0),
+                RateLimitSettings(rate=0.001, burst=3),
+            ),
             auth,
             ide=False,
-            limiter=LocalLimiter(clock=lambda: 0.0),
-            limits=RateLimitSettings(rate=0.001, burst=3),
         )
     )
     async with httpx.AsyncClient(
