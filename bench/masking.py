@@ -18,10 +18,11 @@ from typing import Any
 import httpx
 
 from gateway.auth.authenticator import Principal
-from gateway.masking.access import Access, Verification
+from gateway.masking.access import Access
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
+from gateway.masking.verification import Verification
 from gateway.masking.wrappers import install_masking
 from gateway.observability.audit import AuditLog
 from gateway.observability.errors import quiet_strawberry_logger

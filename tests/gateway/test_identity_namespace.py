@@ -16,10 +16,10 @@ from gateway.auth.authenticator import Authenticator, Principal
 from gateway.config import AuthSettings, ConfigError, IssuerSettings, build_config
 from gateway.http.middleware import BearerAuth, RateLimit, RequestId
 from gateway.limits.ratelimit import LocalLimiter, RateLimitSettings, Rule
-from gateway.masking.access import Verification
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
+from gateway.masking.verification import Verification
 from gateway.observability.audit import AuditLog
 from resolvers import Loaders
 from schema import Owner
