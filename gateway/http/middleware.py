@@ -1,6 +1,6 @@
 """ASGI middleware, one concern each, declared with Starlette's `Middleware` in
 gateway/app.py: around every route `RequestId` and `ErrorEnvelope` (one JSON shape for every
-refusal, gateway/http/envelope.py); on the GraphQL route `BearerAuth` (who), `RateLimit` (how
+refusal, gateway/http/refusals.py); on the GraphQL route `BearerAuth` (who), `RateLimit` (how
 often) and `RequireJson` (no form posts), in that order."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
-from gateway.http.envelope import header, refuse, request_id_of
+from gateway.http.refusals import header, refuse, request_id_of
 from gateway.limits.ratelimit import RateLimiter, RateLimitSettings
 from gateway.observability import codes
 

@@ -22,8 +22,8 @@ from strawberry.types import ExecutionResult
 
 from gateway.auth.authenticator import Principal
 from gateway.config import ServerSettings
-from gateway.http.envelope import refuse
 from gateway.http.graphiql import csp_header, render_graphiql_html
+from gateway.http.refusals import refuse
 from gateway.masking.access import Access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
@@ -182,7 +182,7 @@ def _receive_by(receive: Receive, deadline: float) -> Receive:
 
 
 async def _answer(scope: Scope, send: Send, status: int, message: str, code: str) -> None:
-    """A refusal of the view itself, in the one JSON envelope (gateway/http/envelope.py)."""
+    """A refusal of the view itself, in the one JSON envelope (gateway/http/refusals.py)."""
     state = scope.get("state", {})
     request_id: str = state.get("client_request_id") or state.get("request_id", "")
     # a 408 leaves the rest of the body unread: the connection cannot be reused
