@@ -30,6 +30,7 @@ from gateway.masking.guard import Guard
 from gateway.masking.wrappers import install_masking
 from gateway.observability.errors import quiet_strawberry_logger
 from gateway.observability.metrics import Metrics
+from gateway.observability.trail import audit_trail
 from schema import build_schema
 from sources import Sources
 
@@ -60,7 +61,7 @@ def create_app(
     rails = guardrails(
         config.limits, trusted, frozenset(config.trusted_documents.roles), suggestions=suggestions
     )
-    extensions = [rails, guard.audit_extension()]
+    extensions = [rails, audit_trail(guard.policy, guard.audit, guard.admission)]
     metrics = Metrics()
     plans = PlanCache(guard.policy, guard.masker, metrics, config.server.plan_cache_size)
     compiled = config.server.execution == "compiled"

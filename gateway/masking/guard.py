@@ -1,13 +1,11 @@
 """The gateway's side of masking, assembled once: the policy, the masker, the audit log and the
 per-subject limits; per request the caller's `Access` (its verification question prepared),
-and the audit trail's extension around execution."""
+and each request's admission (lookups, data budget)."""
 
 from __future__ import annotations
 
 import logging
 import secrets
-
-from strawberry.extensions import SchemaExtension
 
 from gateway.auth.authenticator import Principal
 from gateway.config import Config, ConfigError
@@ -18,7 +16,6 @@ from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.masking.verification import verification_for
 from gateway.observability.audit import AuditLog
-from gateway.observability.trail import audit_trail
 from resolvers import Loaders
 
 __all__ = ["Guard"]
@@ -86,17 +83,13 @@ class Guard:
             interaction_id=contact_id,
         )
 
-    def audit_extension(self) -> type[SchemaExtension]:
-        """The audit trail's extension around execution (gateway/observability/trail.py), with
-        this guard's limits: lookups and the data budget, each only with its settings."""
+    def admission(self) -> Admission:
+        """One request's limits before execution (gateway/limits/admission.py): lookups and the
+        data budget, each only with its settings. The audit trail's extension makes one per
+        request (gateway/observability/trail.py)."""
         settings = self.settings
-        budget = self.budget
-        lookups = self.lookups
-
-        def admission() -> Admission:
-            return Admission(
-                (budget, settings.data_budget) if budget is not None and settings else None,
-                (lookups, settings.lookups) if lookups is not None and settings else None,
-            )
-
-        return audit_trail(self.policy, self.audit, admission)
+        budget, lookups = self.budget, self.lookups
+        return Admission(
+            (budget, settings.data_budget) if budget is not None and settings else None,
+            (lookups, settings.lookups) if lookups is not None and settings else None,
+        )
