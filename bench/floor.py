@@ -30,8 +30,8 @@ from starlette.routing import Route
 from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
 from gateway.cli import tune_gc
 from gateway.config import build_config
-from gateway.masking.access import Verification
 from gateway.masking.treatments import Masker
+from gateway.masking.verification import Verification
 from resolvers.journey import JOURNEY_WINDOW, assemble, recent_intents
 from schema.enums import (
     AccountStatus,

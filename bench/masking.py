@@ -18,13 +18,15 @@ from typing import Any
 import httpx
 
 from gateway.auth.authenticator import Principal
-from gateway.masking.access import Access, Verification
+from gateway.masking.access import Access
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
+from gateway.masking.verification import Verification
 from gateway.masking.wrappers import install_masking
 from gateway.observability.audit import AuditLog
 from gateway.observability.errors import quiet_strawberry_logger
+from gateway.observability.trail import audit_trail
 from resolvers import Loaders
 from schema import build_schema
 from sources import SYSTEMS, Sources, SourceSettings
@@ -77,7 +79,7 @@ async def run(customers: int, rounds: int) -> None:
 
     plain = build_schema()
     guard = Guard(Policy.load(), Masker(b"bench"), AuditLog(lambda _: None))
-    masked = build_schema(extensions=[guard.audit_extension()])
+    masked = build_schema(extensions=[audit_trail(guard.policy, guard.audit, guard.admission)])
     install_masking(masked)
 
     rows = []

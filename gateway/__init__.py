@@ -12,16 +12,16 @@ metrics). docs/architecture.md walks one request through them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import typing
 
-if TYPE_CHECKING:
+if typing.TYPE_CHECKING:  # the names a reader imports, for type checkers; loaded lazily
     from gateway.app import create_app
     from gateway.config import Config, load_config
 
 __all__ = ["Config", "create_app", "load_config"]
 
 
-def __getattr__(name: str) -> Any:
+def __getattr__(name: str) -> typing.Any:
     # lazy: importing one part (gateway.config, say) must not build the whole app
     if name == "create_app":
         from gateway.app import create_app

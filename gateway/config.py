@@ -11,11 +11,7 @@ fall back to a default. Relative file paths in the file are relative to the file
 
 from __future__ import annotations
 
-import difflib
-import json
-import math
 import os
-import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -25,6 +21,14 @@ from typing import Any
 from gateway.limits.budget import DataBudgetSettings, LookupSettings
 from gateway.limits.ratelimit import RateLimitSettings, Rule
 from gateway.limits.shape import LimitSettings
+from gateway.settings_env import (
+    ConfigError,
+    check_env,
+    coerce,
+    env_fields,
+    env_name,
+    read_section,
+)
 from sources import SYSTEMS, SourceSettings
 
 __all__ = [
@@ -42,9 +46,6 @@ __all__ = [
     "load_config",
 ]
 
-ENV_PREFIX = "SWITCHBOARD_"
-ENV_KINDS = frozenset({"bool", "int", "float", "str", "tuple[str, ...]"})
-"""Field types an environment variable can set; tables and lists of tables come from the file."""
 FILE_PATHS = (("policy", "file"), ("trusted_documents", "manifest"), ("audit", "sink"))
 """Keys naming a file: relative ones are resolved against the config file's folder."""
 EXECUTION_MODES = ("compiled", "standard")
@@ -53,10 +54,6 @@ SOURCE_DEFAULTS: dict[str, dict[str, Any]] = {
     # reference data may stand in for a failed call, 10 minutes at most; customer data never
     "knowledge": {"stale_if_error_seconds": 600.0},
 }
-
-
-class ConfigError(Exception):
-    """The configuration cannot be used; the message says which key and why."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,41 +265,18 @@ def env_names() -> list[str]:
         ("rate_limit", RateLimitSettings),
     ]
     names = {
-        _env_name(where, spec.name) for where, cls in layout for spec in _env_fields(cls).values()
+        env_name(where, spec.name) for where, cls in layout for spec in env_fields(cls).values()
     }
     return sorted(names)
 
 
-def _env_name(where: str, key: str) -> str:
-    return ENV_PREFIX + where.replace(".", "_").upper() + "_" + key.upper()
-
-
-def _env_fields(cls: type[Any]) -> dict[str, Any]:
-    # `name` of a source is its table's name, not a setting
-    return {f.name: f for f in fields(cls) if str(f.type) in ENV_KINDS and f.name != "name"}
-
-
-def _check_env(env: Mapping[str, str]) -> None:
-    valid = env_names()
-    keys = [v.removeprefix(ENV_PREFIX) for v in valid]  # the shared prefix is no likeness
-    for name in sorted(env):
-        if name.startswith(ENV_PREFIX) and name not in valid:
-            close = difflib.get_close_matches(name.removeprefix(ENV_PREFIX), keys, n=1)
-            hint = (
-                f"; did you mean {ENV_PREFIX}{close[0]}?"
-                if close
-                else " (README: Running the gateway)"
-            )
-            raise ConfigError(f"unknown environment variable {name}{hint}")
-
-
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
-    _check_env(env)
+    check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
     unknown = set(raw) - sections - {"rate_limit"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
-    server = _section(ServerSettings, "server", raw.get("server", {}), env)
+    server = read_section(ServerSettings, "server", raw.get("server", {}), env)
     auth = _auth(raw.get("auth", {}), env)
     raw_sources = raw.get("sources", {})
     if not isinstance(raw_sources, Mapping):
@@ -311,7 +285,7 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     if extra:
         raise ConfigError(f"unknown source(s): {', '.join(sorted(extra))}")
     sources = {
-        name: _section(
+        name: read_section(
             SourceSettings,
             f"sources.{name}",
             {"name": name, **SOURCE_DEFAULTS.get(name, {}), **raw_sources.get(name, {})},
@@ -319,8 +293,8 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         )
         for name in SYSTEMS
     }
-    policy = _section(PolicySettings, "policy", raw.get("policy", {}), env)
-    audit = _section(AuditSettings, "audit", raw.get("audit", {}), env)
+    policy = read_section(PolicySettings, "policy", raw.get("policy", {}), env)
+    audit = read_section(AuditSettings, "audit", raw.get("audit", {}), env)
     limits = raw.get("limits", {})
     if not isinstance(limits, Mapping):
         raise ConfigError("[limits] must be a table")
@@ -332,8 +306,8 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         sources=sources,
         policy=policy,
         audit=audit,
-        limits=_section(LimitSettings, "limits", limits, env),
-        trusted_documents=_section(
+        limits=read_section(LimitSettings, "limits", limits, env),
+        trusted_documents=read_section(
             TrustedDocumentSettings, "trusted_documents", raw.get("trusted_documents", {}), env
         ),
         rate_limit=_rate_limit(raw.get("rate_limit", {}), env),
@@ -355,7 +329,7 @@ def _per_role(cls: type[Any], name: str, tables: Mapping[str, Any], env: Mapping
     ):
         raise ConfigError(f"[{where}.roles] must map roles to whole numbers")
     common = {k: v for k, v in table.items() if k != "roles"}
-    settings = _section(cls, where, common, env)
+    settings = read_section(cls, where, common, env)
     if roles is None:
         return settings
     try:
@@ -375,14 +349,14 @@ def _rate_limit(table: Any, env: Mapping[str, str]) -> RateLimitSettings:
         where = f"rate_limit.roles.{role}"
         if not isinstance(rule, Mapping) or set(rule) - {"rate", "burst"}:
             raise ConfigError(f"[{where}] takes rate and burst")
-        rate = _coerce(rule.get("rate", 0), "float", f"{where}.rate")
-        burst = _coerce(rule.get("burst", 0), "int", f"{where}.burst")
+        rate = coerce(rule.get("rate", 0), "float", f"{where}.rate")
+        burst = coerce(rule.get("burst", 0), "int", f"{where}.burst")
         try:
             rules[role] = Rule(rate, burst)
         except (TypeError, ValueError) as exc:
             raise ConfigError(f"[{where}] {exc}") from None
     common = {k: v for k, v in table.items() if k != "roles"}
-    settings: RateLimitSettings = _section(RateLimitSettings, "rate_limit", common, env)
+    settings: RateLimitSettings = read_section(RateLimitSettings, "rate_limit", common, env)
     return RateLimitSettings(
         enabled=settings.enabled,
         rate=settings.rate,
@@ -403,103 +377,17 @@ def _auth(table: Any, env: Mapping[str, str]) -> AuthSettings:
     common = {k: v for k, v in table.items() if k not in issuer_keys and k != "issuers"}
     # the primary issuer is the workforce IdP: any role, and its agents may be verified
     issuers = [
-        _section(IssuerSettings, "auth", {"roles": ["*"], "verification": True, **primary}, env)
+        read_section(IssuerSettings, "auth", {"roles": ["*"], "verification": True, **primary}, env)
     ]
     for i, t in enumerate(extra):
         if not isinstance(t, Mapping) or "roles" not in t:
             # fail closed: a partner or bot IdP names the roles it may grant (or ["*"])
             raise ConfigError(f"[auth.issuers.{i}] needs roles = [...]: the roles it may grant")
-        issuers.append(_section(IssuerSettings, f"auth.issuers.{i}", t, {}))
+        issuers.append(read_section(IssuerSettings, f"auth.issuers.{i}", t, {}))
     names = [i.issuer for i in issuers]
     if len(set(names)) != len(names):
         raise ConfigError("[auth] the same issuer is configured twice")
-    settings: AuthSettings = _section(
+    settings: AuthSettings = read_section(
         AuthSettings, "auth", {**common, "issuers": tuple(issuers)}, env
     )
     return settings
-
-
-def _section(cls: type[Any], where: str, table: Any, env: Mapping[str, str]) -> Any:
-    if not isinstance(table, Mapping):
-        raise ConfigError(f"[{where}] must be a table")
-    known = {f.name: f for f in fields(cls)}
-    unknown = set(table) - set(known)
-    if unknown:
-        raise ConfigError(f"[{where}] unknown key(s): {', '.join(sorted(unknown))}")
-    values = dict(table)
-    for name, spec in _env_fields(cls).items():
-        variable = _env_name(where, name)
-        override = env.get(variable)
-        if override is not None:
-            values[name] = _from_env(override, spec.type, variable)
-    for name, value in list(values.items()):
-        values[name] = _coerce(value, known[name].type, f"{where}.{name}")
-    try:
-        return cls(**values)
-    except TypeError as exc:
-        missing = [n for n, f in known.items() if n not in values and _required(f)]
-        raise ConfigError(f"[{where}] missing key(s): {', '.join(missing) or exc}") from None
-    except ValueError as exc:
-        raise ConfigError(f"[{where}] {exc}") from None
-
-
-def _required(spec: Any) -> bool:
-    from dataclasses import MISSING
-
-    return spec.default is MISSING and spec.default_factory is MISSING
-
-
-def _from_env(text: str, annotation: Any, name: str) -> Any:
-    """An environment variable is text: parsed strictly by the key's type (`8032` for an int,
-    not `8032.7`); a list is a JSON array of strings or a comma-separated list."""
-    kind = str(annotation)
-    if kind == "bool":
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off"):
-            return False
-        raise ConfigError(f"{name} must be true or false, got {text!r}")
-    if kind == "int":
-        if not re.fullmatch(r"[+-]?[0-9]+", text.strip()):
-            raise ConfigError(f"{name} must be a whole number, got {text!r}")
-        return int(text)
-    if kind == "float":
-        try:
-            return float(text)
-        except ValueError:
-            raise ConfigError(f"{name} must be a number, got {text!r}") from None
-    if kind == "tuple[str, ...]":
-        if text.lstrip().startswith("["):
-            try:
-                items = json.loads(text)
-            except json.JSONDecodeError as exc:
-                raise ConfigError(f"{name} is not a valid JSON array: {exc}") from None
-            if not isinstance(items, list) or not all(isinstance(i, str) for i in items):
-                raise ConfigError(f"{name} must be a JSON array of strings")
-            return tuple(items)
-        return tuple(item.strip() for item in text.split(",") if item.strip())
-    return text
-
-
-def _coerce(value: Any, annotation: Any, where: str) -> Any:
-    """TOML values are typed: a string or a fraction for an int key is an error, not a cast."""
-    kind = str(annotation)
-    if kind in ("int", "float"):
-        number = value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        if number is None or not math.isfinite(number):
-            noun = "a whole number" if kind == "int" else "a number"
-            raise ConfigError(f"{where} must be {noun}, got {value!r}")
-        if kind == "float":
-            return float(number)
-        if isinstance(number, float) and not number.is_integer():
-            raise ConfigError(f"{where} must be a whole number, got {value!r}")
-        return int(number)
-    if kind == "bool" and not isinstance(value, bool):
-        raise ConfigError(f"{where} must be true or false, got {value!r}")
-    if kind == "str" and not isinstance(value, str):
-        raise ConfigError(f"{where} must be a string, got {value!r}")
-    if kind == "tuple[str, ...]":
-        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
-            raise ConfigError(f"{where} must be a list of strings")
-        return tuple(value)
-    return value

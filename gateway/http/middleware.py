@@ -1,23 +1,24 @@
-"""ASGI middleware: request ids and one JSON shape for every refusal (around every route), and
-bearer authentication (around the GraphQL endpoint)."""
+"""ASGI middleware, one concern each, declared with Starlette's `Middleware` in
+gateway/app.py: around every route `RequestId` and `ErrorEnvelope` (one JSON shape for every
+refusal, gateway/http/refusals.py); on the GraphQL route `BearerAuth` (who), `RateLimit` (how
+often) and `RequireJson` (no form posts), in that order."""
 
 from __future__ import annotations
 
 import logging
 import re
 import uuid
-from collections.abc import Iterable, Mapping
-from typing import Any
+from collections.abc import Iterable
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from gateway.auth.authenticator import Authenticator, InvalidToken
-from gateway.limits.ratelimit import RateLimiter, RateLimitSettings, retry_after_header
+from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
+from gateway.http.refusals import header, refuse, request_id_of
+from gateway.limits.ratelimit import RateLimiter, RateLimitSettings
 from gateway.observability import codes
 
-__all__ = ["BearerAuth", "ErrorEnvelope", "RequestId", "envelope", "refuse"]
+__all__ = ["BearerAuth", "ErrorEnvelope", "RateLimit", "RequestId", "RequireJson"]
 
 log = logging.getLogger("switchboard.auth")
 errors_log = logging.getLogger("switchboard.errors")
@@ -38,7 +39,7 @@ class RequestId:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        given = _header(scope, b"x-request-id")
+        given = header(scope, b"x-request-id")
         client_id = given if given and _REQUEST_ID.fullmatch(given) else None
         request_id = uuid.uuid4().hex
         state = scope.setdefault("state", {})
@@ -57,10 +58,10 @@ class RequestId:
 
 
 class BearerAuth:
-    """Every GraphQL request needs a valid bearer JWT; only the GraphiQL page itself (a GET for
-    text/html without a query) is served without one, and only when GraphiQL is on. Then, per
-    caller (issuer, subject), the rate limit; then, for POST, a JSON content type (no form
-    posts: CSRF).
+    """Authentication, and nothing else: every GraphQL request needs a valid bearer JWT; its
+    `Principal` goes into the scope's state for what follows (`RateLimit`, the view). Only the
+    GraphiQL page itself (a GET for text/html without a query) is served without one, and only
+    when GraphiQL is on.
 
     Fail closed: a websocket is refused (closed before it is accepted: the gateway serves no
     subscriptions, and a socket must not get past authentication unchecked); any other scope
@@ -68,20 +69,11 @@ class BearerAuth:
     token; `describe` (the development profile) also tells the client the reason."""
 
     def __init__(
-        self,
-        app: ASGIApp,
-        authenticator: Authenticator,
-        *,
-        ide: bool,
-        limiter: RateLimiter | None = None,
-        limits: RateLimitSettings | None = None,
-        describe: bool = False,
+        self, app: ASGIApp, authenticator: Authenticator, *, ide: bool, describe: bool = False
     ) -> None:
         self.app = app
         self.authenticator = authenticator
         self.ide = ide
-        self.limiter = limiter
-        self.limits = limits
         self.describe = describe
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -93,8 +85,8 @@ class BearerAuth:
         if self._is_ide_page(scope):
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
-        authorization = _header(scope, b"authorization")
+        request_id = request_id_of(scope)
+        authorization = header(scope, b"authorization")
         try:
             principal = await self.authenticator.authenticate(authorization)
         except InvalidToken as exc:
@@ -106,25 +98,6 @@ class BearerAuth:
                 reason=exc.reason if self.describe else None,
             )
             return
-        if self.limiter is not None and self.limits is not None:
-            issuer, subject = principal.identity  # a partner's `sub` is not our agent's
-            wait = await self.limiter.acquire(
-                issuer, subject, self.limits.rule_for(principal.roles)
-            )
-            if wait is not None:
-                await refuse(
-                    send, 429, "rate limited", codes.RATE_LIMITED, request_id, retry_after=wait
-                )
-                return
-        if scope["method"] == "POST" and not _json_body(_header(scope, b"content-type")):
-            await refuse(
-                send,
-                415,
-                "send the operation as application/json",
-                codes.UNSUPPORTED_MEDIA_TYPE,
-                request_id,
-            )
-            return
         scope.setdefault("state", {})["principal"] = principal
         await self.app(scope, receive, send)
 
@@ -133,8 +106,62 @@ class BearerAuth:
             self.ide
             and scope["method"] == "GET"
             and b"query=" not in scope.get("query_string", b"")
-            and "text/html" in (_header(scope, b"accept") or "")
+            and "text/html" in (header(scope, b"accept") or "")
         )
+
+
+class RateLimit:
+    """Per caller (issuer, subject: a partner's `sub` is not our agent's), the rate limit of the
+    caller's roles; over it, a 429 with Retry-After. Sits inside `BearerAuth`: a request without
+    a principal (the GraphiQL page) is not counted."""
+
+    def __init__(self, app: ASGIApp, limiter: RateLimiter, limits: RateLimitSettings) -> None:
+        self.app = app
+        self.limiter = limiter
+        self.limits = limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        principal: Principal | None = scope.get("state", {}).get("principal")
+        if scope["type"] == "http" and principal is not None:
+            issuer, subject = principal.identity
+            wait = await self.limiter.acquire(
+                issuer, subject, self.limits.rule_for(principal.roles)
+            )
+            if wait is not None:
+                await refuse(
+                    send,
+                    429,
+                    "rate limited",
+                    codes.RATE_LIMITED,
+                    request_id_of(scope),
+                    retry_after=wait,
+                )
+                return
+        await self.app(scope, receive, send)
+
+
+class RequireJson:
+    """A POST carries its operation as JSON: no form posts, so no cross-site request forgery
+    through a plain HTML form (a 415 otherwise)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] == "http"
+            and scope["method"] == "POST"
+            and not _json_body(header(scope, b"content-type"))
+        ):
+            await refuse(
+                send,
+                415,
+                "send the operation as application/json",
+                codes.UNSUPPORTED_MEDIA_TYPE,
+                request_id_of(scope),
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 class ErrorEnvelope:
@@ -152,7 +179,7 @@ class ErrorEnvelope:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _request_id(scope)
+        request_id = request_id_of(scope)
         started = False
         held: Message | None = None  # a plain-text error's start, replaced once its body ends
         text = b""
@@ -214,40 +241,6 @@ def _json_body(content_type: str | None) -> bool:
     return media in ("application/json", "application/graphql-response+json")
 
 
-def envelope(
-    message: str, code: str, request_id: str, extensions: Mapping[str, str] | None = None
-) -> dict[str, Any]:
-    """The body of every non-200 answer (and of nothing else)."""
-    error = {
-        "message": message,
-        "extensions": {"code": code, "requestId": request_id, **(extensions or {})},
-    }
-    return {"errors": [error], "extensions": {"requestId": request_id}}
-
-
-async def refuse(
-    send: Send,
-    status: int,
-    message: str,
-    code: str,
-    request_id: str,
-    *,
-    retry_after: float | None = None,
-    headers: Iterable[tuple[bytes, bytes]] = (),
-    extensions: Mapping[str, str] | None = None,
-) -> None:
-    body = orjson.dumps(envelope(message, code, request_id, extensions))
-    all_headers = [
-        *headers,
-        (b"content-type", b"application/json"),
-        (b"content-length", str(len(body)).encode()),
-    ]
-    if retry_after is not None:
-        all_headers.append((b"retry-after", retry_after_header(retry_after).encode()))
-    await send({"type": "http.response.start", "status": status, "headers": all_headers})
-    await send({"type": "http.response.body", "body": body})
-
-
 async def _unauthorized(
     send: Send, request_id: str, *, has_credentials: bool, reason: str | None
 ) -> None:
@@ -271,18 +264,3 @@ async def _refuse_websocket(receive: Receive, send: Send) -> None:
     message = await receive()
     if message["type"] == "websocket.connect":
         await send({"type": "websocket.close", "code": 1008})
-
-
-def _request_id(scope: Scope) -> str:
-    """The id a refusal names: the one the response echoes (the caller's, if it sent one)."""
-    state = scope.get("state", {})
-    request_id: str = state.get("client_request_id") or state.get("request_id", "")
-    return request_id
-
-
-def _header(scope: Scope, name: bytes) -> str | None:
-    for key, value in scope.get("headers", []):
-        if key == name:
-            text: str = value.decode("latin-1")
-            return text
-    return None

@@ -4,8 +4,7 @@ customer, and the audit records of what was read. Decisions are synchronous and 
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -16,14 +15,14 @@ from graphql import GraphQLError
 from gateway.auth.authenticator import Principal
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
+from gateway.masking.verification import Verification
 from gateway.observability import codes
 from schema import Owner, SensitiveClass
-from sources.records import Contact
 
 if TYPE_CHECKING:
     from gateway.limits.budget import Ledger
 
-__all__ = ["Access", "FieldForbidden", "Verification"]
+__all__ = ["Access", "FieldForbidden"]
 
 
 UNLOCK = "VERIFIED_INTERACTION"
@@ -47,102 +46,6 @@ class FieldForbidden(GraphQLError):
             extensions["unlock"] = UNLOCK
         message = _REFUSALS.get(refusal or "", "not permitted for the caller's roles")
         super().__init__(message, extensions=extensions)
-
-
-class Verification:
-    """The caller's own interaction, as the CCaaS system reports it (None: not given, unknown,
-    or not confirmed yet).
-
-    It verifies a customer only while it is live, assigned to the caller (`sub`) and its ID&V
-    passed, and only when the caller's issuer is one whose subjects are agents (`may_verify`,
-    [auth] verification: a partner IdP may mint any `sub`); and then only the customer whose
-    CCaaS profile it belongs to. The CCaaS question
-    is asked when execution starts (`start`: after the limits and validation passed, so a
-    refused operation costs no call) and its answer awaited by the root fields before they
-    return customer data (`settle`), overlapping the first reads; until it has arrived, nobody
-    is verified (fail closed)."""
-
-    __slots__ = ("_ask", "_pending", "contact", "may_verify", "skipped", "subject", "unconfirmed")
-
-    def __init__(
-        self,
-        contact: Contact | None,
-        subject: str,
-        ask: Callable[[], Awaitable[Contact | None]] | None = None,
-        *,
-        may_verify: bool = False,
-        skipped: str | None = None,
-    ) -> None:
-        self.contact = contact
-        self.subject = subject
-        self.may_verify = may_verify
-        self._ask = ask
-        self._pending: asyncio.Future[Contact | None] | None = None
-        self.skipped = skipped
-        """Why the CCaaS system is not asked at all (`malformed`, `not_needed`), or None."""
-        self.unconfirmed = False
-        """The CCaaS system could not answer (set by whoever asks it)."""
-
-    def start(self) -> None:
-        if self._ask is not None:
-            ask, self._ask = self._ask, None
-            self._pending = asyncio.ensure_future(ask())
-
-    async def settle(self) -> None:
-        """Until the answer is in. Every root field waits on the same question: the one that
-        asked first must not leave the others believing nobody is verified while the answer
-        is still on its way (shielded: a cancelled field does not cancel it for the rest)."""
-        self.start()
-        if self._pending is not None:
-            self.contact = await asyncio.shield(self._pending)
-
-    async def drain(self) -> None:
-        """Wait for a question already asked (never ask one): a request answers only once
-        every back-end call it made is over, so `extensions.sources` reports them all."""
-        if self._pending is not None:
-            await self.settle()
-
-    @property
-    def active(self) -> bool:
-        c = self.contact
-        return (
-            self.may_verify
-            and c is not None
-            and c.agent_id == self.subject
-            and c.verified
-            and c.state == "CONNECTED"
-            and c.ended_at is None
-        )
-
-    def reason(self) -> str | None:
-        """Why the named interaction verifies nobody, None when it verifies its customer: for
-        `extensions.verification`, so a desktop developer sees why the agent got the
-        unverified view. Checked in the order that tells least: whose it is before its state,
-        so another agent's interaction reveals nothing more than that it is not the caller's."""
-        if self.skipped is not None:
-            return self.skipped
-        if self._pending is None or not self._pending.done():
-            return "not_checked"  # the operation never executed (refused, invalid)
-        if self.active:
-            return None
-        c = self.contact
-        if c is None:
-            return "unconfirmed" if self.unconfirmed else "unknown"
-        if c.agent_id != self.subject:
-            return "not_yours"
-        if c.state != "CONNECTED" or c.ended_at is not None:
-            return "not_live"
-        if not c.verified:
-            return "idv_not_passed"
-        return "not_yours"  # any further condition of `active` (the token's issuer)
-
-    def covers(self, owner: Owner) -> bool:
-        return (
-            self.active
-            and owner.profile_id is not None
-            and self.contact is not None
-            and owner.profile_id == self.contact.profile_id
-        )
 
 
 def _as_list(path: Any) -> list[Any]:

@@ -14,12 +14,12 @@ import pytest
 
 from gateway.auth.authenticator import Authenticator, Principal
 from gateway.config import AuthSettings, ConfigError, IssuerSettings, build_config
-from gateway.http.middleware import BearerAuth, RequestId
+from gateway.http.middleware import BearerAuth, RateLimit, RequestId
 from gateway.limits.ratelimit import LocalLimiter, RateLimitSettings, Rule
-from gateway.masking.access import Verification
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
+from gateway.masking.verification import Verification
 from gateway.observability.audit import AuditLog
 from resolvers import Loaders
 from schema import Owner
@@ -262,11 +262,13 @@ async def test_a_partner_flooding_with_an_agents_sub_does_not_limit_the_agent(
 
     app = RequestId(
         BearerAuth(
-            endpoint,
+            RateLimit(
+                endpoint,
+                LocalLimiter(clock=lambda: 0.0),
+                RateLimitSettings(rate=0.001, burst=3),
+            ),
             auth,
             ide=False,
-            limiter=LocalLimiter(clock=lambda: 0.0),
-            limits=RateLimitSettings(rate=0.001, burst=3),
         )
     )
     async with httpx.AsyncClient(

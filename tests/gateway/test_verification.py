@@ -6,7 +6,7 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime
 
-from gateway.masking.access import Verification
+from gateway.masking.verification import Verification
 from schema import Owner
 from sources.records import Contact
 

@@ -14,7 +14,7 @@ import httpx
 import pytest
 from starlette.types import Message
 
-from gateway.app import _receive_by
+from gateway.http.view import _receive_by
 from sources.sandbox.client import mint_token
 
 from .served import Served, switchboard_serve
