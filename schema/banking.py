@@ -9,7 +9,6 @@ import strawberry
 
 from sources import records
 
-from ._limits import first_in_range
 from .context import Info
 from .enums import (
     AccountStatus,
@@ -19,6 +18,7 @@ from .enums import (
     CollectionsStatus,
     TransactionStatus,
 )
+from .limits import first_in_range
 from .sensitive import Owner, Sensitive, sensitive
 from .sensitive import SensitiveClass as S
 

@@ -25,7 +25,6 @@ from resolvers import (
     BadUserInput,
     Loaders,
     NotFound,
-    check_keys,
     customers_by_id,
     find_customers,
     recent_intents,
@@ -35,16 +34,20 @@ from resolvers import (
 from resolvers.journey import assemble
 from sources import records
 
-from ._limits import first_in_range
 from .context import Context
-from .query import MAX_IDS
+from .limits import (
+    ARTICLES_MAX_FIRST,
+    INTERACTIONS_MAX_FIRST,
+    check_ids,
+    check_search,
+    first_in_range,
+)
 from .sensitive import Owner
 
 __all__ = [
     "BINDINGS",
     "OWNERS",
     "ROOT",
-    "ROOT_CHECKS",
     "Child",
     "Fetch",
     "Read",
@@ -89,30 +92,6 @@ class RootFetch:
     list whose entries may fail individually, entries are values or Exceptions."""
 
     run: Callable[[Context, Args], Awaitable[Any]]
-
-
-def _check_customers(args: Args) -> None:
-    if len(args["ids"]) > MAX_IDS:
-        raise BadUserInput(f"at most {MAX_IDS} ids per call")
-
-
-def _check_find(args: Args) -> None:
-    check_keys(args.get("phone"), args.get("email"), args.get("accountNumber"))
-
-
-def _check_search(args: Args) -> None:
-    if not 1 <= len(args["query"].strip()) <= 200:
-        raise BadUserInput("query must be 1 to 200 characters")
-    first_in_range(args["first"], 20)
-
-
-ROOT_CHECKS: dict[str, Callable[[Args], None]] = {
-    "customers": _check_customers,
-    "findCustomers": _check_find,
-    "searchArticles": _check_search,
-}
-"""The argument checks of the non-null root fields, run before any field starts (by both
-executions): such a field failing nulls the whole answer, so nothing else need be fetched."""
 
 
 Binding = Read | Child | Fetch
@@ -164,7 +143,7 @@ def _failing(error: Exception, count: int) -> Awaitable[Settled]:
 
 def _interactions(loaders: Loaders, parents: Sequence[Any], args: Args) -> Awaitable[Settled]:
     try:
-        first = first_in_range(args["first"], JOURNEY_WINDOW)
+        first = first_in_range(args["first"], INTERACTIONS_MAX_FIRST)
     except BadUserInput as exc:
         return _failing(exc, len(parents))
     return _children(lambda ls: ls.contacts_of, _limit(first), []).start(loaders, parents, args)
@@ -234,7 +213,7 @@ def _journey(loaders: Loaders, parents: Sequence[Any], args: Args) -> Awaitable[
 def _articles(loaders: Loaders, parents: Sequence[Any], args: Args) -> Awaitable[Settled]:
     """`Customer.suggestedArticles`: the contacts' recent intents, then their articles."""
     try:
-        first = first_in_range(args["first"], 20)
+        first = first_in_range(args["first"], ARTICLES_MAX_FIRST)
     except BadUserInput as exc:
         return _failing(exc, len(parents))
     profiles = [c.ccaas_profile_id for c in parents]
@@ -349,8 +328,7 @@ async def _customer(context: Context, args: Args) -> Any:
 
 
 async def _customers(context: Context, args: Args) -> list[Any]:
-    _check_customers(args)
-    found: list[Any] = await customers_by_id(context.loaders, args["ids"])
+    found: list[Any] = await customers_by_id(context.loaders, check_ids(args["ids"]))
     await context.ready()
     return found
 
@@ -376,10 +354,8 @@ async def _interaction(context: Context, args: Args) -> Any:
 
 
 async def _search_articles(context: Context, args: Args) -> list[Any]:
-    text = args["query"].strip()
-    if not 1 <= len(text) <= 200:
-        raise BadUserInput("query must be 1 to 200 characters")
-    return await context.loaders.sources.knowledge.search(text, first_in_range(args["first"], 20))
+    text, first = check_search(args["query"], args["first"])
+    return await context.loaders.sources.knowledge.search(text, first)
 
 
 ROOT: dict[str, RootFetch] = {

@@ -13,15 +13,12 @@ from resolvers import (
     valid_customer_id,
 )
 
-from ._limits import first_in_range
 from .context import Info
+from .limits import ARTICLES_MAX_FIRST, MAX_IDS, check_ids, check_search
 from .sensitive import Owner
 from .types import Article, Customer, Interaction
 
-__all__ = ["MAX_IDS", "Query"]
-
-MAX_IDS = 1000
-"""The most ids one `customers(ids:)` call may name (the cost limit comes with hardening)."""
+__all__ = ["Query"]
 
 
 async def _customer_or_error(info: Info, raw: str) -> Customer | Exception:
@@ -49,9 +46,7 @@ class Query:
         f"for an unknown or malformed id. At most {MAX_IDS} ids."
     )
     async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
-        if len(ids) > MAX_IDS:
-            raise BadUserInput(f"at most {MAX_IDS} ids per call")
-        found = await customers_by_id(info.context.loaders, list(ids))
+        found = await customers_by_id(info.context.loaders, check_ids(list(ids)))
         await info.context.ready()
         # An Exception in the list becomes a located error at its index (graphql-core
         # complete_value), nulling that entry only.
@@ -84,10 +79,10 @@ class Query:
         await info.context.ready()
         return Interaction.of(found, Owner(customer_id=None, profile_id=found.profile_id))
 
-    @strawberry.field(description="Full-text search of the knowledge base (first: 1-20).")
+    @strawberry.field(
+        description=f"Full-text search of the knowledge base (first: 1-{ARTICLES_MAX_FIRST})."
+    )
     async def search_articles(self, info: Info, query: str, first: int = 5) -> list[Article]:
-        text = query.strip()
-        if not 1 <= len(text) <= 200:
-            raise BadUserInput("query must be 1 to 200 characters")
-        found = await info.context.loaders.sources.knowledge.search(text, first_in_range(first, 20))
+        text, first = check_search(query, first)
+        found = await info.context.loaders.sources.knowledge.search(text, first)
         return [Article.of(a) for a in found]

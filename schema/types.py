@@ -19,7 +19,6 @@ from resolvers.journey import JourneyEvent as JourneyEventRecord
 from resolvers.journey import OpenItem as OpenItemRecord
 from sources import records
 
-from ._limits import first_in_range
 from .banking import Account, Card, RiskProfile
 from .context import Info
 from .enums import (
@@ -34,6 +33,7 @@ from .enums import (
     PhoneType,
     Segment,
 )
+from .limits import ARTICLES_MAX_FIRST, INTERACTIONS_MAX_FIRST, first_in_range
 from .sensitive import Owner, derived, sensitive
 from .sensitive import SensitiveClass as S
 from .service import Article, Case
@@ -301,10 +301,12 @@ class Customer:
             return []
         return [Card.of(c, self.owner) for c in await info.context.loaders.cards.load(party)]
 
-    @strawberry.field(description="The newest contacts, newest first (first: 1-50).")
+    @strawberry.field(
+        description=f"The newest contacts, newest first (first: 1-{INTERACTIONS_MAX_FIRST})."
+    )
     async def interactions(self, info: Info, first: int = 10) -> list[Interaction] | None:
         profile = self.record.ccaas_profile_id
-        first_in_range(first, JOURNEY_WINDOW)
+        first_in_range(first, INTERACTIONS_MAX_FIRST)
         if profile is None:
             return []
         found = await info.context.loaders.contacts_of.load((profile, first))
@@ -324,9 +326,12 @@ class Customer:
         journey = await load_journey(info.context.loaders, self.record, datetime.now(UTC))
         return Journey.of(journey, self.owner)
 
-    @strawberry.field(description="Articles for the customer's most recent intents (first: 1-20).")
+    @strawberry.field(
+        description="Articles for the customer's most recent intents "
+        f"(first: 1-{ARTICLES_MAX_FIRST})."
+    )
     async def suggested_articles(self, info: Info, first: int = 3) -> list[Article] | None:
-        first_in_range(first, 20)
+        first_in_range(first, ARTICLES_MAX_FIRST)
         profile = self.record.ccaas_profile_id
         if profile is None:
             return []
