@@ -7,6 +7,8 @@ from decimal import Decimal
 
 import strawberry
 
+from resolvers import fields
+from resolvers.fields import one
 from sources import records
 
 from .context import Info
@@ -63,6 +65,7 @@ class Account:
     opened_on: str = strawberry.field(description="ISO 8601 date.")
     days_past_due: int | None = sensitive(S.COLLECTIONS_DETAIL)
     owner: strawberry.Private[Owner]
+    record: strawberry.Private[records.Account]
 
     @classmethod
     def of(cls, r: records.Account, owner: Owner) -> Account:
@@ -78,6 +81,7 @@ class Account:
             opened_on=r.opened_on.isoformat(),
             days_past_due=r.days_past_due,
             owner=owner,
+            record=r,
         )
 
     @strawberry.field(
@@ -85,7 +89,8 @@ class Account:
         directives=[Sensitive(class_=S.TRANSACTIONS)],
     )
     async def transactions(self, info: Info, first: int = 10) -> list[Transaction] | None:
-        found = await info.context.loaders.transactions.load((str(self.id), first_in_range(first)))
+        first_in_range(first)
+        found = await one(fields.transactions_of(info.context.loaders, [self.record], first))
         return [Transaction.of(t, self.owner) for t in found]
 
 
