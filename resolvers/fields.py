@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Hashable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 
 from sources import records
 
@@ -227,6 +227,12 @@ def full_name(customer: records.Customer) -> str:
     return f"{customer.first_name} {customer.last_name}"
 
 
+@overload
+def iso_date(value: date) -> str: ...
+@overload
+def iso_date(value: None) -> None: ...
+@overload
+def iso_date(value: date | None) -> str | None: ...
 def iso_date(value: date | None) -> str | None:
     """`Customer.dateOfBirth`, `Account.openedOn`: ISO 8601."""
     return None if value is None else value.isoformat()

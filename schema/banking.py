@@ -78,7 +78,7 @@ class Account:
             account_number=r.account_number,
             balance=r.balance,
             available_balance=r.available_balance,
-            opened_on=r.opened_on.isoformat(),
+            opened_on=fields.iso_date(r.opened_on),
             days_past_due=r.days_past_due,
             owner=owner,
             record=r,
@@ -110,7 +110,7 @@ class Card:
         return cls(
             id=strawberry.ID(r.id),
             pan=r.pan,
-            last4=r.pan[-4:],
+            last4=fields.last4(r),
             brand=CardBrand(r.brand),
             status=CardStatus(r.status),
             expiry=r.expiry,
@@ -133,9 +133,7 @@ class RiskProfile:
     @classmethod
     def of(cls, r: records.Risk, owner: Owner) -> RiskProfile:
         return cls(
-            needs_specialist=r.fraud_hold
-            or r.days_past_due > 0
-            or r.collections_status != "CURRENT",
+            needs_specialist=fields.needs_specialist(r),
             fraud_hold=r.fraud_hold,
             fraud_reason=r.fraud_reason,
             collections_status=CollectionsStatus(r.collections_status),

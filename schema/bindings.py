@@ -28,7 +28,6 @@ from resolvers import (
     valid_contact_id,
     valid_customer_id,
 )
-from sources import records
 
 from .context import Context
 from .limits import (
@@ -141,16 +140,10 @@ def _events(journey: Any, args: Args) -> Any:
     return journey.events[: first_in_range(args["first"])]
 
 
-def _needs_specialist(r: records.Risk) -> bool:
-    return r.fraud_hold or r.days_past_due > 0 or r.collections_status != "CURRENT"
-
-
 BINDINGS: dict[str, dict[str, Binding]] = {
     "Customer": {
-        "fullName": Read(lambda r: f"{r.first_name} {r.last_name}"),
-        "dateOfBirth": Read(
-            lambda r: None if r.date_of_birth is None else r.date_of_birth.isoformat()
-        ),
+        "fullName": Read(fields.full_name),
+        "dateOfBirth": Read(lambda r: fields.iso_date(r.date_of_birth)),
         "phones": Child(lambda r, a: r.phones),
         "emails": Read(lambda r: list(r.emails)),
         "address": Child(lambda r, a: r.address),
@@ -173,12 +166,12 @@ BINDINGS: dict[str, dict[str, Binding]] = {
         "events": Child(_events),
     },
     "Account": {
-        "openedOn": Read(lambda r: r.opened_on.isoformat()),
+        "openedOn": Read(lambda r: fields.iso_date(r.opened_on)),
         "transactions": _capped(fields.transactions_of, MAX_FIRST),
     },
     "Transaction": {},
-    "Card": {"last4": Read(lambda r: r.pan[-4:])},
-    "RiskProfile": {"needsSpecialist": Read(_needs_specialist)},
+    "Card": {"last4": Read(fields.last4)},
+    "RiskProfile": {"needsSpecialist": Read(fields.needs_specialist)},
     "Case": {},
     "Article": {"intents": Read(lambda r: list(r.intents))},
 }

@@ -262,10 +262,10 @@ class Customer:
         a = r.address
         return cls(
             id=strawberry.ID(r.id),
-            full_name=f"{r.first_name} {r.last_name}",
+            full_name=fields.full_name(r),
             first_name=r.first_name,
             last_name=r.last_name,
-            date_of_birth=None if r.date_of_birth is None else r.date_of_birth.isoformat(),
+            date_of_birth=fields.iso_date(r.date_of_birth),
             ssn=r.ssn,
             phones=[
                 PhoneNumber(number=p.number, type=PhoneType(p.type), owner=owner) for p in r.phones
