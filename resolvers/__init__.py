@@ -3,7 +3,7 @@ assembly. Plain async functions; no HTTP details, no GraphQL types."""
 
 from __future__ import annotations
 
-from . import fields
+from . import fields, roots
 from .errors import BadUserInput, NotFound, ResolverError
 from .identity import (
     check_keys,
@@ -31,6 +31,7 @@ __all__ = [
     "find_customers",
     "normalise_phone",
     "recent_intents",
+    "roots",
     "valid_contact_id",
     "valid_customer_id",
 ]

@@ -18,16 +18,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from resolvers import (
-    BadUserInput,
-    Loaders,
-    NotFound,
-    customers_by_id,
-    fields,
-    find_customers,
-    valid_contact_id,
-    valid_customer_id,
-)
+from resolvers import BadUserInput, Loaders, fields, roots
 
 from .context import Context
 from .limits import (
@@ -38,7 +29,7 @@ from .limits import (
     check_search,
     first_in_range,
 )
-from .sensitive import Owner
+from .sensitive import Owner, contact_owner, customer_owner
 
 __all__ = [
     "BINDINGS",
@@ -93,17 +84,9 @@ class RootFetch:
 Binding = Read | Child | Fetch
 
 
-def _customer_owner(record: Any, parent: Owner | None) -> Owner:
-    return Owner(customer_id=record.id, profile_id=record.ccaas_profile_id)
-
-
-def _contact_owner(record: Any, parent: Owner | None) -> Owner:
-    return parent if parent is not None else Owner(customer_id=None, profile_id=record.profile_id)
-
-
 OWNERS: dict[str, Callable[[Any, Owner | None], Owner]] = {
-    "Customer": _customer_owner,
-    "Interaction": _contact_owner,
+    "Customer": customer_owner,
+    "Interaction": contact_owner,
 }
 """Whose data an object is (masking and audit): a customer owns everything read through it; a
 contact read on its own belongs to its CCaaS profile. Other types inherit their parent's."""
@@ -179,51 +162,30 @@ BINDINGS: dict[str, dict[str, Binding]] = {
 name -> binding); every other field reads the record attribute of its Python name."""
 
 
-# -- root fields: the semantics of query.py ------------------------------------------------
+# -- root fields: resolvers/roots.py, as schema/query.py calls them ----------------------------
 
 
 async def _customer(context: Context, args: Args) -> Any:
-    raw = args["id"]
-    try:
-        found = await context.loaders.customer.load(valid_customer_id(raw))
-    except BadUserInput as exc:
-        await context.ready()
-        raise exc from None
-    await context.ready()
-    if found is None:
-        raise NotFound(f"no customer with id {raw!r}")
-    return found
+    return await roots.customer(context.loaders, context.ready, args["id"])
 
 
 async def _customers(context: Context, args: Args) -> list[Any]:
-    found: list[Any] = await customers_by_id(context.loaders, check_ids(args["ids"]))
-    await context.ready()
+    found: list[Any] = await roots.customers(context.loaders, context.ready, check_ids(args["ids"]))
     return found
 
 
 async def _find_customers(context: Context, args: Args) -> list[Any]:
-    found = await find_customers(
-        context.loaders,
-        phone=args.get("phone"),
-        email=args.get("email"),
-        account_number=args.get("accountNumber"),
-    )
-    await context.ready()
-    return found
+    phone, email, number = args.get("phone"), args.get("email"), args.get("accountNumber")
+    return await roots.find(context.loaders, context.ready, phone, email, number)
 
 
 async def _interaction(context: Context, args: Args) -> Any:
-    raw = args["id"]
-    found = await context.loaders.contact.load(valid_contact_id(raw))
-    if found is None:
-        raise NotFound(f"no interaction with id {raw!r}")
-    await context.ready()
-    return found
+    return await roots.interaction(context.loaders, context.ready, args["id"])
 
 
 async def _search_articles(context: Context, args: Args) -> list[Any]:
     text, first = check_search(args["query"], args["first"])
-    return await context.loaders.sources.knowledge.search(text, first)
+    return await roots.search_articles(context.loaders, text, first)
 
 
 ROOT: dict[str, RootFetch] = {

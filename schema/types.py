@@ -35,7 +35,7 @@ from .enums import (
     Segment,
 )
 from .limits import ARTICLES_MAX_FIRST, INTERACTIONS_MAX_FIRST, first_in_range
-from .sensitive import Owner, derived, sensitive
+from .sensitive import Owner, customer_owner, derived, sensitive
 from .sensitive import SensitiveClass as S
 from .service import Article, Case
 
@@ -258,7 +258,7 @@ class Customer:
 
     @classmethod
     def of(cls, r: records.Customer) -> Customer:
-        owner = Owner(customer_id=r.id, profile_id=r.ccaas_profile_id)
+        owner = customer_owner(r)
         a = r.address
         return cls(
             id=strawberry.ID(r.id),
