@@ -4,8 +4,10 @@ the schema (gateway/execution/compile.py).
 Standard execution builds the strawberry objects of types.py and lets graphql-core call a
 resolver per field. Compiled execution reads the same records directly: a leaf is an attribute
 of the record (or a `Read` of it), an object field a `Child` read from the record, and a field
-that needs another system a `Fetch` that asks the request's loaders once for every parent at
-that level, exactly the keys and the checks the resolvers use. Values are record-level: an enum
+that needs another system a `Fetch` that calls the field's batch-first function
+(resolvers/fields.py) once with every parent at that level, where the resolver calls it with
+one. Root fields call resolvers/roots.py as query.py does; the argument caps are
+schema/limits.py's. Nothing here restates what a field means. Values are record-level: an enum
 field reads the system's value (the executor maps it to the GraphQL name), a date its `date`.
 
 Only fields listed here can be compiled; anything else falls back to standard execution. The
