@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Hashable, Sequence
-from datetime import UTC, date, datetime
-from typing import Any, TypeVar, overload
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
 from sources import records
 
@@ -30,14 +30,15 @@ __all__ = [
     "cards_of",
     "cases_of",
     "customer_of",
+    "date_of_birth",
     "failing",
     "full_name",
     "interactions_of",
-    "iso_date",
     "journey_of",
     "last4",
     "needs_specialist",
     "one",
+    "opened_on",
     "risk_of",
     "transactions_of",
 ]
@@ -227,15 +228,15 @@ def full_name(customer: records.Customer) -> str:
     return f"{customer.first_name} {customer.last_name}"
 
 
-@overload
-def iso_date(value: date) -> str: ...
-@overload
-def iso_date(value: None) -> None: ...
-@overload
-def iso_date(value: date | None) -> str | None: ...
-def iso_date(value: date | None) -> str | None:
-    """`Customer.dateOfBirth`, `Account.openedOn`: ISO 8601."""
-    return None if value is None else value.isoformat()
+def date_of_birth(customer: records.Customer) -> str | None:
+    """`Customer.dateOfBirth`: ISO 8601."""
+    born = customer.date_of_birth
+    return None if born is None else born.isoformat()
+
+
+def opened_on(account: records.Account) -> str:
+    """`Account.openedOn`: ISO 8601."""
+    return account.opened_on.isoformat()
 
 
 def last4(card: records.Card) -> str:

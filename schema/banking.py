@@ -78,7 +78,7 @@ class Account:
             account_number=r.account_number,
             balance=r.balance,
             available_balance=r.available_balance,
-            opened_on=fields.iso_date(r.opened_on),
+            opened_on=fields.opened_on(r),
             days_past_due=r.days_past_due,
             owner=owner,
             record=r,

@@ -128,7 +128,7 @@ def _events(journey: Any, args: Args) -> Any:
 BINDINGS: dict[str, dict[str, Binding]] = {
     "Customer": {
         "fullName": Read(fields.full_name),
-        "dateOfBirth": Read(lambda r: fields.iso_date(r.date_of_birth)),
+        "dateOfBirth": Read(fields.date_of_birth),
         "phones": Child(lambda r, a: r.phones),
         "emails": Read(lambda r: list(r.emails)),
         "address": Child(lambda r, a: r.address),
@@ -151,7 +151,7 @@ BINDINGS: dict[str, dict[str, Binding]] = {
         "events": Child(_events),
     },
     "Account": {
-        "openedOn": Read(lambda r: fields.iso_date(r.opened_on)),
+        "openedOn": Read(fields.opened_on),
         "transactions": _capped(fields.transactions_of, MAX_FIRST),
     },
     "Transaction": {},

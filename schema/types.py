@@ -265,7 +265,7 @@ class Customer:
             full_name=fields.full_name(r),
             first_name=r.first_name,
             last_name=r.last_name,
-            date_of_birth=fields.iso_date(r.date_of_birth),
+            date_of_birth=fields.date_of_birth(r),
             ssn=r.ssn,
             phones=[
                 PhoneNumber(number=p.number, type=PhoneType(p.type), owner=owner) for p in r.phones
