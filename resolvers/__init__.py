@@ -3,6 +3,7 @@ assembly. Plain async functions; no HTTP details, no GraphQL types."""
 
 from __future__ import annotations
 
+from . import fields, roots
 from .errors import BadUserInput, NotFound, ResolverError
 from .identity import (
     check_keys,
@@ -12,7 +13,7 @@ from .identity import (
     valid_contact_id,
     valid_customer_id,
 )
-from .journey import JOURNEY_WINDOW, Journey, JourneyEvent, OpenItem, load_journey, recent_intents
+from .journey import JOURNEY_WINDOW, Journey, JourneyEvent, OpenItem, recent_intents
 from .loaders import Loaders
 
 __all__ = [
@@ -26,10 +27,11 @@ __all__ = [
     "ResolverError",
     "check_keys",
     "customers_by_id",
+    "fields",
     "find_customers",
-    "load_journey",
     "normalise_phone",
     "recent_intents",
+    "roots",
     "valid_contact_id",
     "valid_customer_id",
 ]

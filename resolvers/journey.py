@@ -3,20 +3,16 @@
 One timeline merged from CCaaS contacts, CRM cases and core events, newest first; a derived
 stage; the open items; the last contact with its bot/IVR intent and ID&V result, so the agent
 does not make the customer repeat themselves; repeat-contact detection (the same intent twice
-within 7 days). Pure functions over records: `load_journey` fetches, `assemble` decides.
+within 7 days). Pure functions over records: `fields.journey_of` fetches, `assemble` decides.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
-from sources.records import Case, Contact, CoreEvent, Customer, Risk
-
-from .loaders import Loaders
+from sources.records import Case, Contact, CoreEvent, Risk
 
 __all__ = [
     "JOURNEY_WINDOW",
@@ -25,7 +21,6 @@ __all__ = [
     "JourneyEvent",
     "OpenItem",
     "assemble",
-    "load_journey",
     "recent_intents",
 ]
 
@@ -96,33 +91,6 @@ class Journey:
     def sensitive_class(self, field: str) -> str | None:
         """FRAUD_REVIEW and COLLECTIONS derive from risk: RISK_SUMMARY."""
         return "RISK_SUMMARY" if field == "stage" and self.stage in _RISK_STAGES else None
-
-
-async def load_journey(loaders: Loaders, customer: Customer, now: datetime) -> Journey:
-    """Fetch what the journey needs, through the request's loaders (batched with its siblings)."""
-    party, profile = customer.core_party_id, customer.ccaas_profile_id
-    parts = await asyncio.gather(
-        loaders.contacts_of.load((profile, JOURNEY_WINDOW)) if profile else _nothing(),
-        loaders.cases.load(customer.id),
-        loaders.core_events.load((party, JOURNEY_WINDOW)) if party else _nothing(),
-        loaders.risk.load(party) if party else _none(),
-        return_exceptions=True,
-    )
-    # when two systems fail, the error reported is the first in this order, not whichever
-    # failed first: the same answer every time
-    for part in parts:
-        if isinstance(part, BaseException):
-            raise part
-    contacts, cases, events, risk = parts
-    return assemble(contacts, cases, events, risk, now)
-
-
-async def _nothing() -> list[Any]:
-    return []
-
-
-async def _none() -> None:
-    return None
 
 
 def recent_intents(contacts: list[Contact], limit: int = 3) -> list[str]:

@@ -11,7 +11,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from .context import Context, Info
-from .query import MAX_IDS, Query
+from .limits import MAX_IDS
+from .query import Query
 from .sensitive import PARTIAL_TREATMENTS, Owner, Sensitive, SensitiveClass
 
 __all__ = [

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import strawberry
 
+from resolvers import fields
+from resolvers.fields import one
 from sources import records
 
-from ._limits import first_in_range
 from .context import Info
 from .enums import (
     AccountStatus,
@@ -19,6 +20,7 @@ from .enums import (
     CollectionsStatus,
     TransactionStatus,
 )
+from .limits import first_in_range
 from .sensitive import Owner, Sensitive, sensitive
 from .sensitive import SensitiveClass as S
 
@@ -63,6 +65,7 @@ class Account:
     opened_on: str = strawberry.field(description="ISO 8601 date.")
     days_past_due: int | None = sensitive(S.COLLECTIONS_DETAIL)
     owner: strawberry.Private[Owner]
+    record: strawberry.Private[records.Account]
 
     @classmethod
     def of(cls, r: records.Account, owner: Owner) -> Account:
@@ -75,9 +78,10 @@ class Account:
             account_number=r.account_number,
             balance=r.balance,
             available_balance=r.available_balance,
-            opened_on=r.opened_on.isoformat(),
+            opened_on=fields.opened_on(r),
             days_past_due=r.days_past_due,
             owner=owner,
+            record=r,
         )
 
     @strawberry.field(
@@ -85,7 +89,8 @@ class Account:
         directives=[Sensitive(class_=S.TRANSACTIONS)],
     )
     async def transactions(self, info: Info, first: int = 10) -> list[Transaction] | None:
-        found = await info.context.loaders.transactions.load((str(self.id), first_in_range(first)))
+        first_in_range(first)
+        found = await one(fields.transactions_of(info.context.loaders, [self.record], first))
         return [Transaction.of(t, self.owner) for t in found]
 
 
@@ -105,7 +110,7 @@ class Card:
         return cls(
             id=strawberry.ID(r.id),
             pan=r.pan,
-            last4=r.pan[-4:],
+            last4=fields.last4(r),
             brand=CardBrand(r.brand),
             status=CardStatus(r.status),
             expiry=r.expiry,
@@ -128,9 +133,7 @@ class RiskProfile:
     @classmethod
     def of(cls, r: records.Risk, owner: Owner) -> RiskProfile:
         return cls(
-            needs_specialist=r.fraud_hold
-            or r.days_past_due > 0
-            or r.collections_status != "CURRENT",
+            needs_specialist=fields.needs_specialist(r),
             fraud_hold=r.fraud_hold,
             fraud_reason=r.fraud_reason,
             collections_status=CollectionsStatus(r.collections_status),

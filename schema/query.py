@@ -1,58 +1,35 @@
-"""The root Query: screen-pop lookups and direct reads."""
+"""The root Query: screen-pop lookups and direct reads. What each root returns is written once,
+in resolvers/roots.py (compiled execution's roots call the same functions); here the records
+become the schema's types."""
 
 from __future__ import annotations
 
 import strawberry
 
-from resolvers import (
-    BadUserInput,
-    NotFound,
-    customers_by_id,
-    find_customers,
-    valid_contact_id,
-    valid_customer_id,
-)
+from resolvers import roots
 
-from ._limits import first_in_range
 from .context import Info
-from .sensitive import Owner
+from .limits import ARTICLES_MAX_FIRST, MAX_IDS, check_ids, check_search
+from .sensitive import contact_owner
 from .types import Article, Customer, Interaction
 
-__all__ = ["MAX_IDS", "Query"]
-
-MAX_IDS = 1000
-"""The most ids one `customers(ids:)` call may name (the cost limit comes with hardening)."""
-
-
-async def _customer_or_error(info: Info, raw: str) -> Customer | Exception:
-    try:
-        found = await info.context.loaders.customer.load(valid_customer_id(raw))
-    except BadUserInput as exc:
-        return exc
-    if found is None:
-        return NotFound(f"no customer with id {raw!r}")
-    return Customer.of(found)
+__all__ = ["Query"]
 
 
 @strawberry.type
 class Query:
     @strawberry.field(description="One customer by CRM id; null plus a NOT_FOUND error if unknown.")
     async def customer(self, info: Info, id: strawberry.ID) -> Customer | None:
-        result = await _customer_or_error(info, id)
-        await info.context.ready()
-        if isinstance(result, Exception):
-            raise result
-        return result
+        context = info.context
+        return Customer.of(await roots.customer(context.loaders, context.ready, id))
 
     @strawberry.field(
         description="Customers by CRM id, in the order asked; null (with an error at that index) "
         f"for an unknown or malformed id. At most {MAX_IDS} ids."
     )
     async def customers(self, info: Info, ids: list[strawberry.ID]) -> list[Customer | None]:
-        if len(ids) > MAX_IDS:
-            raise BadUserInput(f"at most {MAX_IDS} ids per call")
-        found = await customers_by_id(info.context.loaders, list(ids))
-        await info.context.ready()
+        context = info.context
+        found = await roots.customers(context.loaders, context.ready, check_ids(list(ids)))
         # An Exception in the list becomes a located error at its index (graphql-core
         # complete_value), nulling that entry only.
         return [r if isinstance(r, Exception) else Customer.of(r) for r in found]  # type: ignore[misc]
@@ -68,26 +45,21 @@ class Query:
         email: str | None = None,
         account_number: str | None = None,
     ) -> list[Customer]:
-        found = await find_customers(
-            info.context.loaders, phone=phone, email=email, account_number=account_number
-        )
-        await info.context.ready()
+        context = info.context
+        found = await roots.find(context.loaders, context.ready, phone, email, account_number)
         return [Customer.of(c) for c in found]
 
     @strawberry.field(
         description="One CCaaS contact by id; null plus a NOT_FOUND error if unknown."
     )
     async def interaction(self, info: Info, id: strawberry.ID) -> Interaction | None:
-        found = await info.context.loaders.contact.load(valid_contact_id(id))
-        if found is None:
-            raise NotFound(f"no interaction with id {id!r}")
-        await info.context.ready()
-        return Interaction.of(found, Owner(customer_id=None, profile_id=found.profile_id))
+        found = await roots.interaction(info.context.loaders, info.context.ready, id)
+        return Interaction.of(found, contact_owner(found))
 
-    @strawberry.field(description="Full-text search of the knowledge base (first: 1-20).")
+    @strawberry.field(
+        description=f"Full-text search of the knowledge base (first: 1-{ARTICLES_MAX_FIRST})."
+    )
     async def search_articles(self, info: Info, query: str, first: int = 5) -> list[Article]:
-        text = query.strip()
-        if not 1 <= len(text) <= 200:
-            raise BadUserInput("query must be 1 to 200 characters")
-        found = await info.context.loaders.sources.knowledge.search(text, first_in_range(first, 20))
+        text, first = check_search(query, first)
+        found = await roots.search_articles(info.context.loaders, text, first)
         return [Article.of(a) for a in found]

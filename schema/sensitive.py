@@ -13,6 +13,8 @@ from typing import Any, NamedTuple, Protocol
 import strawberry
 from strawberry.schema_directive import Location
 
+from sources import records
+
 __all__ = [
     "NEUTRAL",
     "PARTIAL_TREATMENTS",
@@ -21,6 +23,8 @@ __all__ = [
     "SensitiveClass",
     "VariablySensitive",
     "class_of",
+    "contact_owner",
+    "customer_owner",
     "derived",
     "neutral_of",
     "sensitive",
@@ -113,6 +117,17 @@ class Owner(NamedTuple):
 
     customer_id: str | None
     profile_id: str | None
+
+
+def customer_owner(record: records.Customer, parent: Owner | None = None) -> Owner:
+    """A customer owns everything read through it."""
+    return Owner(customer_id=record.id, profile_id=record.ccaas_profile_id)
+
+
+def contact_owner(record: records.Contact, parent: Owner | None = None) -> Owner:
+    """A contact read through a customer is that customer's; read on its own, it belongs to
+    its CCaaS profile."""
+    return parent if parent is not None else Owner(customer_id=None, profile_id=record.profile_id)
 
 
 class VariablySensitive(Protocol):

@@ -8,18 +8,18 @@ nullable, so a denied value nulls only itself.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import strawberry
 
-from resolvers import JOURNEY_WINDOW, load_journey, recent_intents
+from resolvers import JOURNEY_WINDOW, fields
 from resolvers import Journey as JourneyRecord
+from resolvers.fields import one
 from resolvers.journey import NEEDS_SPECIALIST
 from resolvers.journey import JourneyEvent as JourneyEventRecord
 from resolvers.journey import OpenItem as OpenItemRecord
 from sources import records
 
-from ._limits import first_in_range
 from .banking import Account, Card, RiskProfile
 from .context import Info
 from .enums import (
@@ -34,7 +34,8 @@ from .enums import (
     PhoneType,
     Segment,
 )
-from .sensitive import Owner, derived, sensitive
+from .limits import ARTICLES_MAX_FIRST, INTERACTIONS_MAX_FIRST, first_in_range
+from .sensitive import Owner, customer_owner, derived, sensitive
 from .sensitive import SensitiveClass as S
 from .service import Article, Case
 
@@ -87,6 +88,7 @@ class Interaction:
     idv_result: IdvResult
     verified: bool = strawberry.field(description="ID&V passed on this contact.")
     owner: strawberry.Private[Owner]
+    record: strawberry.Private[records.Contact]
 
     @classmethod
     def of(cls, r: records.Contact, owner: Owner) -> Interaction:
@@ -105,14 +107,12 @@ class Interaction:
             idv_result=IdvResult(r.idv_result),
             verified=r.verified,
             owner=owner,
+            record=r,
         )
 
     @strawberry.field(description="The customer this contact belongs to (resolved via the CRM).")
     async def customer(self, info: Info) -> Customer | None:
-        profile = self.owner.profile_id
-        if profile is None:
-            return None
-        found = await info.context.loaders.customer_by_ccaas_profile.load(profile)
+        found = await one(fields.customer_of(info.context.loaders, [self.record]))
         return None if found is None else Customer.of(found)
 
 
@@ -258,14 +258,14 @@ class Customer:
 
     @classmethod
     def of(cls, r: records.Customer) -> Customer:
-        owner = Owner(customer_id=r.id, profile_id=r.ccaas_profile_id)
+        owner = customer_owner(r)
         a = r.address
         return cls(
             id=strawberry.ID(r.id),
-            full_name=f"{r.first_name} {r.last_name}",
+            full_name=fields.full_name(r),
             first_name=r.first_name,
             last_name=r.last_name,
-            date_of_birth=None if r.date_of_birth is None else r.date_of_birth.isoformat(),
+            date_of_birth=fields.date_of_birth(r),
             ssn=r.ssn,
             phones=[
                 PhoneNumber(number=p.number, type=PhoneType(p.type), owner=owner) for p in r.phones
@@ -289,63 +289,42 @@ class Customer:
 
     @strawberry.field(description="Accounts in the core system of record.")
     async def accounts(self, info: Info) -> list[Account] | None:
-        party = self.record.core_party_id
-        if party is None:
-            return []
-        return [Account.of(a, self.owner) for a in await info.context.loaders.accounts.load(party)]
+        found = await one(fields.accounts_of(info.context.loaders, [self.record]))
+        return [Account.of(a, self.owner) for a in found]
 
     @strawberry.field
     async def cards(self, info: Info) -> list[Card] | None:
-        party = self.record.core_party_id
-        if party is None:
-            return []
-        return [Card.of(c, self.owner) for c in await info.context.loaders.cards.load(party)]
+        found = await one(fields.cards_of(info.context.loaders, [self.record]))
+        return [Card.of(c, self.owner) for c in found]
 
-    @strawberry.field(description="The newest contacts, newest first (first: 1-50).")
+    @strawberry.field(
+        description=f"The newest contacts, newest first (first: 1-{INTERACTIONS_MAX_FIRST})."
+    )
     async def interactions(self, info: Info, first: int = 10) -> list[Interaction] | None:
-        profile = self.record.ccaas_profile_id
-        first_in_range(first, JOURNEY_WINDOW)
-        if profile is None:
-            return []
-        found = await info.context.loaders.contacts_of.load((profile, first))
+        first_in_range(first, INTERACTIONS_MAX_FIRST)
+        found = await one(fields.interactions_of(info.context.loaders, [self.record], first))
         return [Interaction.of(c, self.owner) for c in found]
 
     @strawberry.field(description="CRM cases, newest first.")
     async def cases(self, info: Info, status: CaseFilter = CaseFilter.ALL) -> list[Case] | None:
-        found = await info.context.loaders.cases.load(str(self.id))
-        if status is CaseFilter.OPEN:
-            found = [c for c in found if c.is_open]
-        elif status is CaseFilter.CLOSED:
-            found = [c for c in found if not c.is_open]
-        return [Case.of(c) for c in sorted(found, key=lambda c: c.opened_at, reverse=True)]
+        found = await one(fields.cases_of(info.context.loaders, [self.record], status.value))
+        return [Case.of(c) for c in found]
 
     @strawberry.field
     async def journey(self, info: Info) -> Journey | None:
-        journey = await load_journey(info.context.loaders, self.record, datetime.now(UTC))
+        journey = await one(fields.journey_of(info.context.loaders, [self.record]))
         return Journey.of(journey, self.owner)
 
-    @strawberry.field(description="Articles for the customer's most recent intents (first: 1-20).")
+    @strawberry.field(
+        description="Articles for the customer's most recent intents "
+        f"(first: 1-{ARTICLES_MAX_FIRST})."
+    )
     async def suggested_articles(self, info: Info, first: int = 3) -> list[Article] | None:
-        first_in_range(first, 20)
-        profile = self.record.ccaas_profile_id
-        if profile is None:
-            return []
-        loaders = info.context.loaders
-        contacts = await loaders.contacts_of.load((profile, JOURNEY_WINDOW))
-        intents = recent_intents(contacts)
-        if not intents:
-            return []
-        ranked = await loaders.articles_by_intent.load_many([(i, first) for i in intents])
-        seen: dict[str, records.Article] = {}
-        for group in ranked:
-            for article in group:
-                seen.setdefault(article.id, article)
-        return [Article.of(a) for a in list(seen.values())[:first]]
+        first_in_range(first, ARTICLES_MAX_FIRST)
+        found = await one(fields.articles_for(info.context.loaders, [self.record], first))
+        return [Article.of(a) for a in found]
 
     @strawberry.field(description="Fraud and collections standing.")
     async def risk(self, info: Info) -> RiskProfile | None:
-        party = self.record.core_party_id
-        if party is None:
-            return None
-        found = await info.context.loaders.risk.load(party)
+        found = await one(fields.risk_of(info.context.loaders, [self.record]))
         return None if found is None else RiskProfile.of(found, self.owner)

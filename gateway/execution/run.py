@@ -24,7 +24,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from gateway.execution.compile import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
 from gateway.masking.access import Access
 from resolvers import ResolverError
-from schema.bindings import ROOT_CHECKS
+from schema.limits import ROOT_CHECKS
 
 __all__ = ["execute_plan", "precheck"]
 

@@ -47,6 +47,8 @@ from graphql import (
 )
 from graphql.validation import ASTValidationRule
 
+from schema.limits import MAX_FIRST, MAX_IDS
+
 __all__ = [
     "INTROSPECTION_ROOTS",
     "PARSED",
@@ -80,8 +82,8 @@ class LimitSettings:
     max_repeats: int = 3
     """The same field (response key) at most this many times in one selection set."""
     max_cost: int = 100_000
-    max_first: int = 100
-    max_ids: int = 1000
+    max_first: int = MAX_FIRST
+    max_ids: int = MAX_IDS
     default_list_size: int = 5
     """What a list without a `first:` or `ids` argument counts for in the cost."""
 
