@@ -13,13 +13,15 @@ graphql-core does.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+import itertools
+from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
 from functools import partial
 from time import thread_time
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, located_error
 from graphql.execution.values import VariableValues, get_argument_values
+from graphql.pyutils import Path
 
 from gateway.execution.compile import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
 from gateway.masking.access import Access
@@ -28,22 +30,16 @@ from schema.bindings import ROOT_CHECKS
 
 __all__ = ["execute_plan", "precheck"]
 
-Path = tuple[Any, Any] | None
-"""A response path as a chain of (parent, key) pairs, None at the root: one small tuple per
-object, flattened only for an error or an audit record."""
-
-
 Pending = list[Coroutine[Any, Any, None]]
 """Child fields waiting for their records, to be run by `_settle`."""
 
 
-def flat(path: Path) -> list[Any]:
-    keys: list[Any] = []
-    while path is not None:
-        path, key = path
-        keys.append(key)
-    keys.reverse()
-    return keys
+def _item_paths(base: Path, count: int) -> Iterator[Path]:
+    """graphql-core's Path of each item of a list at `base`, built in C: Path's own __new__ is
+    Python and costs twice as much, and a 1,000-customer answer makes tens of thousands."""
+    same = itertools.repeat
+    items = zip(same(base), range(count), same(None), strict=False)
+    return map(tuple.__new__, same(Path), items)
 
 
 class _Dead:
@@ -80,15 +76,16 @@ class _State:
         the thread's CPU clock, so time the OS gave other processes is not counted)."""
 
     def located(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> GraphQLError:
-        return located_error(error, list(nodes), flat(path))  # graphql-core wants a list
+        return located_error(error, list(nodes), path.as_list())
 
     def error(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> None:
         """A nullable field at `path` failed: null plus its error."""
         self.add(self.located(error, nodes, path), path)
 
-    def add(self, error: GraphQLError, path: Path) -> None:
-        """Keep `error`, which nulled `path`, unless an ancestor of `path` is already null."""
-        position = tuple(flat(path))
+    def add(self, error: GraphQLError, path: Path | None) -> None:
+        """Keep `error`, which nulled `path` (None: `data`), unless an ancestor of `path` is
+        already null."""
+        position = () if path is None else tuple(path.as_list())
         nulled = self.nulled
         if nulled:
             for end in range(len(position), -1, -1):
@@ -112,7 +109,7 @@ async def execute_plan(
     state = _State(context, variables)
     for field_ in plan.root:
         args = partial(state.args, field_)
-        failed = precheck(field_.name, field_.nodes, (None, field_.key), args)
+        failed = precheck(field_.name, field_.nodes, Path(None, field_.key, None), args)
         if failed is not None:
             state.add(failed, None)
             return None, state.errors, state.fields, state.busy
@@ -158,7 +155,7 @@ def precheck(
     try:
         check(args())
     except ResolverError as exc:
-        return located_error(exc, list(nodes), flat(path))
+        return located_error(exc, list(nodes), path.as_list())
     except GraphQLError:
         return None  # the arguments do not coerce: execution reports it, as ever
     return None
@@ -174,10 +171,10 @@ async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> N
     try:
         value = await plan.root.run(state.context, state.args(plan))
     except Exception as exc:
-        error = state.located(exc, plan.nodes, (None, plan.key))
+        error = state.located(exc, plan.nodes, Path(None, plan.key, None))
         if not plan.nullable:
             raise _NonNull(error) from None
-        state.add(error, (None, plan.key))
+        state.add(error, Path(None, plan.key, None))
         return
     if plan.child is None:  # no scalar root fields in this schema, but nothing stops one
         root[plan.key] = value
@@ -247,18 +244,21 @@ def _gated(
 ) -> list[int]:
     assert branch.gate is not None
     coordinate, klass, treatments = branch.gate
-    note = state.access.note
+    decide = state.access.decide
+    key = branch.key
     allowed = []
     for i in live:
-        if note(coordinate, klass, owners[i], treatments, paths[i], branch.key) == "deny":
-            state.error(state.access.forbidden(klass), branch.nodes, (paths[i], branch.key))
+        if decide(coordinate, klass, owners[i], paths[i], key, treatments) == "deny":
+            state.error(
+                state.access.forbidden(klass), branch.nodes, Path(paths[i], branch.key, None)
+            )
         else:
             allowed.append(i)
     return allowed
 
 
 def _args(
-    branch: FieldPlan, live: list[int], outs: list[Any], paths: Sequence[Path], state: _State
+    branch: FieldPlan, live: list[int], outs: list[Any], paths: Sequence[Path | None], state: _State
 ) -> Mapping[str, Any] | None:
     """The field's arguments, or None when they do not coerce (every parent's field failed)."""
     try:
@@ -275,7 +275,7 @@ def _child(
     records: Sequence[Any],
     outs: list[Any],
     owners: Sequence[Any],
-    paths: Sequence[Path],
+    paths: Sequence[Path | None],
     state: _State,
     pending: Pending,
 ) -> None:
@@ -301,7 +301,7 @@ def _fetch(
     records: Sequence[Any],
     outs: list[Any],
     owners: Sequence[Any],
-    paths: Sequence[Path],
+    paths: Sequence[Path | None],
     state: _State,
     pending: Pending,
 ) -> None:
@@ -321,7 +321,7 @@ async def _complete(
     settled: Awaitable[list[Any]],
     outs: list[Any],
     owners: Sequence[Any],
-    paths: Sequence[Path],
+    paths: Sequence[Path | None],
     state: _State,
 ) -> None:
     values = await settled
@@ -330,7 +330,7 @@ async def _complete(
     found: list[Any] = []
     for i, value in zip(live, values, strict=True):
         if isinstance(value, Exception):
-            state.error(value, branch.nodes, (paths[i], branch.key))
+            state.error(value, branch.nodes, Path(paths[i], branch.key, None))
             continue
         parents.append(i)
         found.append(value)
@@ -346,7 +346,7 @@ def _place(
     values: list[Any],
     outs: list[Any],
     owners: Sequence[Any],
-    paths: Sequence[Path],
+    paths: Sequence[Path | None],
     state: _State,
     pending: Pending,
 ) -> None:
@@ -362,12 +362,13 @@ def _place(
     # per parent: (start, end) of its child objects in `records` ((0, -1): a null value); a
     # list with entries that failed on their own (customers(ids:)) takes the slow path
     spans: list[tuple[int, int, int]] = []
+    new = tuple.__new__
     entries: dict[int, list[int | GraphQLError]] = {}
     for i, value in zip(parents, values, strict=True):
         if value is None:
             spans.append((i, 0, -1))
             continue
-        base = (paths[i], key)
+        base = new(Path, (paths[i], key, None))  # Path(...), without its Python __new__
         owner = owners[i]
         start = len(records)
         if not branch.is_list:
@@ -382,7 +383,7 @@ def _place(
                 child_owners.extend([owner] * len(value))
             else:
                 child_owners.extend([own(item, owner) for item in value])
-            child_paths.extend([(base, index) for index in range(len(value))])
+            child_paths.extend(_item_paths(base, len(value)))
         spans.append((i, start, len(records)))
     child_outs, child_pending = _run(child, records, child_owners, child_paths, state)
     pending.extend(child_pending)
@@ -396,7 +397,7 @@ def _place(
                 out[key] = None
             else:
                 message = f"Cannot return null for non-nullable field {branch.name}."
-                error = state.located(TypeError(message), branch.nodes, (paths[i], key))
+                error = state.located(TypeError(message), branch.nodes, Path(paths[i], key, None))
                 _field_failed_with(branch, i, error, outs, paths, state)
             continue
         if not branch.is_list:
@@ -430,12 +431,12 @@ def _entries(
     places: list[int | GraphQLError] = []
     for index, item in enumerate(value):
         if isinstance(item, Exception):
-            places.append(state.located(item, branch.nodes, (base, index)))
+            places.append(state.located(item, branch.nodes, Path(base, index, None)))
             continue
         places.append(len(records))
         records.append(item)
         owners.append(None if own is None else own(item, None))
-        paths.append((base, index))
+        paths.append(Path(base, index, None))
     return places
 
 
@@ -445,7 +446,7 @@ def _list_with_failures(
     places: list[int | GraphQLError],
     child_outs: list[Any],
     outs: list[Any],
-    paths: Sequence[Path],
+    paths: Sequence[Path | None],
     state: _State,
 ) -> None:
     """A list some of whose entries failed: null entries with their errors, or, where the
@@ -460,7 +461,7 @@ def _list_with_failures(
             if not branch.item_nullable:
                 _field_failed_with(branch, i, item, outs, paths, state)
                 return
-            state.add(item, ((paths[i], key), index))
+            state.add(item, Path(Path(paths[i], key, None), index, None))
             item = None
         items.append(item)
     out = outs[i]
@@ -473,10 +474,10 @@ def _field_failed(
     i: int,
     exc: Exception,
     outs: list[Any],
-    paths: Sequence[Path],
+    paths: Sequence[Path | None],
     state: _State,
 ) -> None:
-    error = state.located(exc, branch.nodes, (paths[i], branch.key))
+    error = state.located(exc, branch.nodes, Path(paths[i], branch.key, None))
     _field_failed_with(branch, i, error, outs, paths, state)
 
 
@@ -485,12 +486,12 @@ def _field_failed_with(
     i: int,
     error: GraphQLError,
     outs: list[Any],
-    paths: Sequence[Path],
+    paths: Sequence[Path | None],
     state: _State,
 ) -> None:
     """The field's value is an error: null if it may be, else its object is nulled."""
     if branch.nullable:
-        state.add(error, (paths[i], branch.key))
+        state.add(error, Path(paths[i], branch.key, None))
         out = outs[i]
         if type(out) is dict:
             out[branch.key] = None
