@@ -45,10 +45,9 @@ def _wrap(field: SensitiveField, original: Resolver) -> Resolver:
     coordinate, klass, python_name = field.coordinate, field.klass, field.python_name
     if field.gate:
         return _gate(original, coordinate, klass)
-    if field.how is How.DERIVED:
-        return _derive(original, coordinate, python_name, field.neutral)
-    if field.how is How.VARIABLE:
-        return _mask_variable(original, coordinate, python_name)
+    if field.how is not How.FIXED:
+        derived = field.how is How.DERIVED
+        return _mask_variable(original, coordinate, python_name, derived, field.neutral)
     if field.attribute:
         return _mask_attribute(python_name, coordinate, klass)
     return _mask(original, coordinate, klass)
@@ -84,25 +83,11 @@ def _mask_attribute(name: str, coordinate: str, klass: SensitiveClass) -> Resolv
     return resolve
 
 
-def _mask_variable(original: Resolver, coordinate: str, python_name: str) -> Resolver:
-    """For objects whose field's class depends on the value (`VariablySensitive`)."""
-
-    def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
-        value = original(source, info, **args)
-        klass = source.sensitive_class(python_name)
-        if klass is None:
-            return value
-        access: Access = info.context.access
-        treatment = access.decide(f"{coordinate}:{klass.value}", klass, source.owner, info.path)
-        if treatment == "deny":
-            raise access.forbidden(klass)
-        return access.masker.apply(treatment, klass, value)
-
-    return resolve
-
-
-def _derive(original: Resolver, coordinate: str, python_name: str, neutral: Any) -> Resolver:
-    """For a value derived from a class (`schema.sensitive.derived`): the value or its neutral
+def _mask_variable(
+    original: Resolver, coordinate: str, python_name: str, derived: bool, neutral: Any
+) -> Resolver:
+    """For objects whose field's class depends on the value (`VariablySensitive`): masked, or,
+    for a value `derived` from a class (`schema.sensitive.derived`), the value or its neutral
     stand-in, audited as a read of the class it derives from."""
 
     def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
@@ -112,7 +97,11 @@ def _derive(original: Resolver, coordinate: str, python_name: str, neutral: Any)
             return value
         access: Access = info.context.access
         treatment = access.decide(f"{coordinate}:{klass.value}", klass, source.owner, info.path)
-        return shown(treatment, value, neutral)
+        if derived:
+            return shown(treatment, value, neutral)
+        if treatment == "deny":
+            raise access.forbidden(klass)
+        return access.masker.apply(treatment, klass, value)
 
     return resolve
 
