@@ -13,18 +13,17 @@ graphql-core does.
 from __future__ import annotations
 
 import asyncio
-import itertools
-from collections.abc import Awaitable, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from functools import partial
 from time import thread_time
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, located_error
-from graphql.execution.values import VariableValues, get_argument_values
+from graphql.execution.values import VariableValues
 from graphql.pyutils import Path
 
 from gateway.execution.compile import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
-from gateway.masking.access import Access
+from gateway.execution.state import Dead, RunState, item_paths
 from resolvers import ResolverError
 from schema.bindings import ROOT_CHECKS
 
@@ -34,79 +33,13 @@ Pending = list[Coroutine[Any, Any, None]]
 """Child fields waiting for their records, to be run by `_settle`."""
 
 
-def _item_paths(base: Path, count: int) -> Iterator[Path]:
-    """graphql-core's Path of each item of a list at `base`, built in C: Path's own __new__ is
-    Python and costs twice as much, and a 1,000-customer answer makes tens of thousands."""
-    same = itertools.repeat
-    items = zip(same(base), range(count), same(None), strict=False)
-    return map(tuple.__new__, same(Path), items)
-
-
-class _Dead:
-    """An object nulled by a failing non-null field: its error, not yet placed."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: GraphQLError) -> None:
-        self.error = error
-
-
-class _State:
-    __slots__ = (
-        "access",
-        "busy",
-        "context",
-        "errors",
-        "fields",
-        "loaders",
-        "nulled",
-        "variables",
-    )
-
-    def __init__(self, context: Any, variables: VariableValues) -> None:
-        self.context = context
-        self.loaders = context.loaders
-        self.access: Access = context.access
-        self.variables = variables
-        self.errors: list[GraphQLError] = []
-        self.nulled: set[tuple[Any, ...]] = set()
-        self.fields = 0
-        self.busy = 0.0
-        """CPU seconds spent projecting (the synchronous work between the back-end answers;
-        the thread's CPU clock, so time the OS gave other processes is not counted)."""
-
-    def located(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> GraphQLError:
-        return located_error(error, list(nodes), path.as_list())
-
-    def error(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> None:
-        """A nullable field at `path` failed: null plus its error."""
-        self.add(self.located(error, nodes, path), path)
-
-    def add(self, error: GraphQLError, path: Path | None) -> None:
-        """Keep `error`, which nulled `path` (None: `data`), unless an ancestor of `path` is
-        already null."""
-        position = () if path is None else tuple(path.as_list())
-        nulled = self.nulled
-        if nulled:
-            for end in range(len(position), -1, -1):
-                if position[:end] in nulled:
-                    return
-        nulled.add(position)
-        self.errors.append(error)
-
-    def args(self, plan: FieldPlan) -> Mapping[str, Any]:
-        if plan.args is not None:
-            return plan.args
-        return get_argument_values(plan.field_def, plan.details.node, self.variables)
-
-
 async def execute_plan(
     plan: Plan, context: Any, variables: VariableValues
 ) -> tuple[dict[str, Any] | None, list[GraphQLError], int, float]:
     """(data, errors, projected fields, seconds spent projecting). Root fields run
     concurrently, as in standard execution; a failing non-null root field nulls `data` and
     cancels its siblings."""
-    state = _State(context, variables)
+    state = RunState(context, variables)
     for field_ in plan.root:
         args = partial(state.args, field_)
         failed = precheck(field_.name, field_.nodes, Path(None, field_.key, None), args)
@@ -166,7 +99,7 @@ class _NonNull(Exception):
         self.error = error
 
 
-async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> None:
+async def _root_field(plan: FieldPlan, state: RunState, root: dict[str, Any]) -> None:
     assert plan.root is not None
     try:
         value = await plan.root.run(state.context, state.args(plan))
@@ -184,7 +117,7 @@ async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> N
     started = thread_time()
     _place(plan, [0], [value], outs, [None], [None], state, more)
     state.busy += thread_time() - started
-    if type(outs[0]) is _Dead:
+    if type(outs[0]) is Dead:
         raise _NonNull(outs[0].error)
     await _settle(more)
 
@@ -209,10 +142,10 @@ def _run(
     records: Sequence[Any],
     owners: Sequence[Any],
     paths: Sequence[Path],
-    state: _State,
+    state: RunState,
 ) -> tuple[list[Any], Pending]:
     """Project `records` as objects of `plan`: leaves now, child fields as far as they go
-    without waiting. Returns the objects (a `_Dead` for one nulled by a non-null field) and
+    without waiting. Returns the objects (a `Dead` for one nulled by a non-null field) and
     what remains to await."""
     project = plan.project
     outs: list[Any] = [
@@ -240,7 +173,7 @@ def _gated(
     outs: list[Any],
     owners: Sequence[Any],
     paths: Sequence[Path],
-    state: _State,
+    state: RunState,
 ) -> list[int]:
     assert branch.gate is not None
     coordinate, klass, treatments = branch.gate
@@ -258,7 +191,11 @@ def _gated(
 
 
 def _args(
-    branch: FieldPlan, live: list[int], outs: list[Any], paths: Sequence[Path | None], state: _State
+    branch: FieldPlan,
+    live: list[int],
+    outs: list[Any],
+    paths: Sequence[Path | None],
+    state: RunState,
 ) -> Mapping[str, Any] | None:
     """The field's arguments, or None when they do not coerce (every parent's field failed)."""
     try:
@@ -276,7 +213,7 @@ def _child(
     outs: list[Any],
     owners: Sequence[Any],
     paths: Sequence[Path | None],
-    state: _State,
+    state: RunState,
     pending: Pending,
 ) -> None:
     assert branch.get is not None
@@ -302,7 +239,7 @@ def _fetch(
     outs: list[Any],
     owners: Sequence[Any],
     paths: Sequence[Path | None],
-    state: _State,
+    state: RunState,
     pending: Pending,
 ) -> None:
     assert branch.fetch is not None
@@ -322,7 +259,7 @@ async def _complete(
     outs: list[Any],
     owners: Sequence[Any],
     paths: Sequence[Path | None],
-    state: _State,
+    state: RunState,
 ) -> None:
     values = await settled
     started = thread_time()
@@ -347,7 +284,7 @@ def _place(
     outs: list[Any],
     owners: Sequence[Any],
     paths: Sequence[Path | None],
-    state: _State,
+    state: RunState,
     pending: Pending,
 ) -> None:
     """Project the child objects of every parent at once (their own child fields batch
@@ -383,7 +320,7 @@ def _place(
                 child_owners.extend([owner] * len(value))
             else:
                 child_owners.extend([own(item, owner) for item in value])
-            child_paths.extend(_item_paths(base, len(value)))
+            child_paths.extend(item_paths(base, len(value)))
         spans.append((i, start, len(records)))
     child_outs, child_pending = _run(child, records, child_owners, child_paths, state)
     pending.extend(child_pending)
@@ -402,7 +339,7 @@ def _place(
             continue
         if not branch.is_list:
             result = child_outs[start]
-            if type(result) is _Dead:
+            if type(result) is Dead:
                 _field_failed_with(branch, i, result.error, outs, paths, state)
             else:
                 out[key] = result
@@ -410,7 +347,7 @@ def _place(
         places = entries.get(i)
         if places is None:
             items = child_outs[start:end]
-            if not mortal or not any(type(item) is _Dead for item in items):
+            if not mortal or not any(type(item) is Dead for item in items):
                 out[key] = items
                 continue
             places = list(range(start, end))
@@ -424,7 +361,7 @@ def _entries(
     records: list[Any],
     owners: list[Any],
     paths: list[Path],
-    state: _State,
+    state: RunState,
 ) -> list[int | GraphQLError]:
     """A root list with entries that failed on their own: each entry's place, or its error."""
     own = branch.child.owner if branch.child is not None else None
@@ -447,7 +384,7 @@ def _list_with_failures(
     child_outs: list[Any],
     outs: list[Any],
     paths: Sequence[Path | None],
-    state: _State,
+    state: RunState,
 ) -> None:
     """A list some of whose entries failed: null entries with their errors, or, where the
     entries may not be null, the whole list's field failed."""
@@ -455,7 +392,7 @@ def _list_with_failures(
     items: list[Any] = []
     for index, place in enumerate(places):
         item = place if isinstance(place, GraphQLError) else child_outs[place]
-        if type(item) is _Dead:
+        if type(item) is Dead:
             item = item.error
         if isinstance(item, GraphQLError):
             if not branch.item_nullable:
@@ -475,7 +412,7 @@ def _field_failed(
     exc: Exception,
     outs: list[Any],
     paths: Sequence[Path | None],
-    state: _State,
+    state: RunState,
 ) -> None:
     error = state.located(exc, branch.nodes, Path(paths[i], branch.key, None))
     _field_failed_with(branch, i, error, outs, paths, state)
@@ -487,7 +424,7 @@ def _field_failed_with(
     error: GraphQLError,
     outs: list[Any],
     paths: Sequence[Path | None],
-    state: _State,
+    state: RunState,
 ) -> None:
     """The field's value is an error: null if it may be, else its object is nulled."""
     if branch.nullable:
@@ -496,4 +433,4 @@ def _field_failed_with(
         if type(out) is dict:
             out[branch.key] = None
     else:
-        outs[i] = _Dead(error)
+        outs[i] = Dead(error)
