@@ -39,11 +39,12 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues, get_argument_values
 
+from gateway.execution.leaves import Leaf, masked_leaf, variable_leaf
+from gateway.masking.fields import How, SensitiveField, sensitive_fields
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from schema import SensitiveClass
 from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, Read, RootFetch
-from schema.sensitive import class_of, neutral_of, shown
 
 __all__ = [
     "CHILD",
@@ -109,6 +110,9 @@ class ObjectPlan:
     its parent's."""
     mortal: bool = False
     """A non-null field of this selection can fail, nulling the object."""
+    masked: tuple[str, ...] = ()
+    """The coordinates of the sensitive leaves `project` writes through their masking step
+    (the table's, gateway/masking/fields.py): what a check reads to see none is missed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,11 +258,11 @@ class _Compiler:
         bindings = BINDINGS.get(gql_type.name)
         if bindings is None:
             raise Unsupported("unbound_type", gql_type.name)
-        origin = gql_type.extensions["strawberry-definition"].origin
-        variable = hasattr(origin, "sensitive_class")
+        sensitive = sensitive_fields(self.schema)
         parts: list[str] = []
         scope: dict[str, Any] = {}
         branches: list[FieldPlan] = []
+        masked_leaves: list[str] = []
         for key, details in grouped.items():
             name = details[0].node.name.value
             if name == "__typename":
@@ -271,8 +275,8 @@ class _Compiler:
             if definition is None:
                 raise Unsupported("unbound_field", f"{gql_type.name}.{name}")
             binding = bindings.get(name)
-            klass = class_of(definition)
             coordinate = f"{gql_type.name}.{name}"
+            masked = sensitive.get(coordinate)
             if isinstance(get_named_type(field_def.type), GraphQLObjectType):
                 bound: dict[str, Any] = {}
                 if isinstance(binding, Fetch):
@@ -283,8 +287,8 @@ class _Compiler:
                     bound["get"] = binding.get
                 else:
                     raise Unsupported("unbound_field", coordinate)
-                if klass is not None:
-                    bound["gate"] = (coordinate, klass, self.treatments(klass))
+                if masked is not None:
+                    bound["gate"] = (coordinate, masked.klass, self.treatments(masked.klass))
                 kind = FETCH if isinstance(binding, Fetch) else CHILD
                 branches.append(self._field(gql_type, key, name, details, kind, **bound))
                 parts.append(f"{key!r}: None")
@@ -295,17 +299,10 @@ class _Compiler:
                 raise Unsupported("unbound_field", coordinate)
             getter = _getter(binding, definition.python_name)
             ser = _serializer(field_def.type)
-            masked_kept = get_named_type(field_def.type).name in TEXTUAL
             name_ = f"f{next(self._names)}"
-            if variable and klass is not None:
-                scope[name_] = self._variable_leaf(
-                    getter, ser, coordinate, key, details, definition.python_name, definition
-                )
-                parts.append(f"{key!r}: {name_}(r, o, p, s)")
-            elif klass is not None:
-                scope[name_] = self._masked_leaf(
-                    getter, ser, coordinate, key, details, klass, masked_kept
-                )
+            if masked is not None:
+                scope[name_] = self._leaf(masked, key, details, getter, ser, field_def)
+                masked_leaves.append(coordinate)
                 parts.append(f"{key!r}: {name_}(r, o, p, s)")
             elif binding is None and ser is None:
                 parts.append(f"{key!r}: r.{_identifier(definition.python_name)}")
@@ -324,71 +321,26 @@ class _Compiler:
             branches=tuple(branches),
             owner=OWNERS.get(gql_type.name),
             mortal=any(_fatal(b) for b in branches),
+            masked=tuple(masked_leaves),
         )
 
-    def _masked_leaf(
+    def _leaf(
         self,
-        get: Callable[[Any], Any],
-        ser: Any,
-        coordinate: str,
+        field: SensitiveField,
         key: str,
         details: list[Any],
-        klass: SensitiveClass,
-        kept: bool,
-    ) -> Callable[..., Any]:
-        treatments = self.treatments(klass)
-        nodes = [d.node for d in details]
-        apply = self.masker.apply
-        full = _compose(lambda v: v, ser)
-
-        def leaf(r: Any, o: Any, p: Any, s: Any) -> Any:
-            treatment = s.access.note(coordinate, klass, o, treatments, p, key)
-            if treatment == "full":
-                return full(get(r))
-            if treatment == "deny":
-                s.error(s.access.forbidden(klass), nodes, (p, key))
-                return None
-            value = get(r)
-            if value is None or not kept:
-                return None
-            return apply(treatment, klass, value)
-
-        return leaf
-
-    def _variable_leaf(
-        self,
         get: Callable[[Any], Any],
         ser: Any,
-        coordinate: str,
-        key: str,
-        details: list[Any],
-        python_name: str,
-        definition: Any,
-    ) -> Callable[..., Any]:
-        """A leaf whose class depends on the record (`VariablySensitive`): masked, or, for a
-        derived value, shown or replaced by its neutral value (`schema.sensitive.derived`)."""
-        treatments = {k.value: self.treatments(k) for k in SensitiveClass}
+        field_def: GraphQLField,
+    ) -> Leaf:
         nodes = [d.node for d in details]
-        apply = self.masker.apply
         full = _compose(lambda v: v, ser)
-        is_derived, neutral = neutral_of(definition)
-
-        def leaf(r: Any, o: Any, p: Any, s: Any) -> Any:
-            value = get(r)
-            sensitivity = r.sensitive_class(python_name)
-            if sensitivity is None:
-                return full(value)
-            klass = SensitiveClass(sensitivity)
-            field_ = f"{coordinate}:{sensitivity}"
-            treatment = s.access.note(field_, klass, o, treatments[sensitivity], p, key)
-            if is_derived:
-                return full(shown(treatment, value, neutral))
-            if treatment == "deny":
-                s.error(s.access.forbidden(klass), nodes, (p, key))
-                return None
-            return full(apply(treatment, klass, value))
-
-        return leaf
+        if field.how is How.FIXED:
+            kept = get_named_type(field_def.type).name in TEXTUAL
+            treatments = self.treatments(field.klass)
+            return masked_leaf(field, key, nodes, treatments, get, full, self.masker, kept)
+        by_class = {k.value: self.treatments(k) for k in SensitiveClass}
+        return variable_leaf(field, key, nodes, by_class, get, full, self.masker)
 
 
 def _fatal(branch: FieldPlan) -> bool:

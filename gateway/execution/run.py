@@ -19,88 +19,18 @@ from time import thread_time
 from typing import Any
 
 from graphql import FieldNode, GraphQLError, located_error
-from graphql.execution.values import VariableValues, get_argument_values
+from graphql.execution.values import VariableValues
+from graphql.pyutils import Path
 
 from gateway.execution.compile import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
-from gateway.masking.access import Access
+from gateway.execution.state import Dead, RunState, item_paths
 from resolvers import ResolverError
 from schema.limits import ROOT_CHECKS
 
 __all__ = ["execute_plan", "precheck"]
 
-Path = tuple[Any, Any] | None
-"""A response path as a chain of (parent, key) pairs, None at the root: one small tuple per
-object, flattened only for an error or an audit record."""
-
-
 Pending = list[Coroutine[Any, Any, None]]
 """Child fields waiting for their records, to be run by `_settle`."""
-
-
-def flat(path: Path) -> list[Any]:
-    keys: list[Any] = []
-    while path is not None:
-        path, key = path
-        keys.append(key)
-    keys.reverse()
-    return keys
-
-
-class _Dead:
-    """An object nulled by a failing non-null field: its error, not yet placed."""
-
-    __slots__ = ("error",)
-
-    def __init__(self, error: GraphQLError) -> None:
-        self.error = error
-
-
-class _State:
-    __slots__ = (
-        "access",
-        "busy",
-        "context",
-        "errors",
-        "fields",
-        "loaders",
-        "nulled",
-        "variables",
-    )
-
-    def __init__(self, context: Any, variables: VariableValues) -> None:
-        self.context = context
-        self.loaders = context.loaders
-        self.access: Access = context.access
-        self.variables = variables
-        self.errors: list[GraphQLError] = []
-        self.nulled: set[tuple[Any, ...]] = set()
-        self.fields = 0
-        self.busy = 0.0
-        """CPU seconds spent projecting (the synchronous work between the back-end answers;
-        the thread's CPU clock, so time the OS gave other processes is not counted)."""
-
-    def located(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> GraphQLError:
-        return located_error(error, list(nodes), flat(path))  # graphql-core wants a list
-
-    def error(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> None:
-        """A nullable field at `path` failed: null plus its error."""
-        self.add(self.located(error, nodes, path), path)
-
-    def add(self, error: GraphQLError, path: Path) -> None:
-        """Keep `error`, which nulled `path`, unless an ancestor of `path` is already null."""
-        position = tuple(flat(path))
-        nulled = self.nulled
-        if nulled:
-            for end in range(len(position), -1, -1):
-                if position[:end] in nulled:
-                    return
-        nulled.add(position)
-        self.errors.append(error)
-
-    def args(self, plan: FieldPlan) -> Mapping[str, Any]:
-        if plan.args is not None:
-            return plan.args
-        return get_argument_values(plan.field_def, plan.details.node, self.variables)
 
 
 async def execute_plan(
@@ -109,10 +39,10 @@ async def execute_plan(
     """(data, errors, projected fields, seconds spent projecting). Root fields run
     concurrently, as in standard execution; a failing non-null root field nulls `data` and
     cancels its siblings."""
-    state = _State(context, variables)
+    state = RunState(context, variables)
     for field_ in plan.root:
         args = partial(state.args, field_)
-        failed = precheck(field_.name, field_.nodes, (None, field_.key), args)
+        failed = precheck(field_.name, field_.nodes, Path(None, field_.key, None), args)
         if failed is not None:
             state.add(failed, None)
             return None, state.errors, state.fields, state.busy
@@ -158,7 +88,7 @@ def precheck(
     try:
         check(args())
     except ResolverError as exc:
-        return located_error(exc, list(nodes), flat(path))
+        return located_error(exc, list(nodes), path.as_list())
     except GraphQLError:
         return None  # the arguments do not coerce: execution reports it, as ever
     return None
@@ -169,15 +99,15 @@ class _NonNull(Exception):
         self.error = error
 
 
-async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> None:
+async def _root_field(plan: FieldPlan, state: RunState, root: dict[str, Any]) -> None:
     assert plan.root is not None
     try:
         value = await plan.root.run(state.context, state.args(plan))
     except Exception as exc:
-        error = state.located(exc, plan.nodes, (None, plan.key))
+        error = state.located(exc, plan.nodes, Path(None, plan.key, None))
         if not plan.nullable:
             raise _NonNull(error) from None
-        state.add(error, (None, plan.key))
+        state.add(error, Path(None, plan.key, None))
         return
     if plan.child is None:  # no scalar root fields in this schema, but nothing stops one
         root[plan.key] = value
@@ -187,7 +117,7 @@ async def _root_field(plan: FieldPlan, state: _State, root: dict[str, Any]) -> N
     started = thread_time()
     _place(plan, [0], [value], outs, [None], [None], state, more)
     state.busy += thread_time() - started
-    if type(outs[0]) is _Dead:
+    if type(outs[0]) is Dead:
         raise _NonNull(outs[0].error)
     await _settle(more)
 
@@ -212,10 +142,10 @@ def _run(
     records: Sequence[Any],
     owners: Sequence[Any],
     paths: Sequence[Path],
-    state: _State,
+    state: RunState,
 ) -> tuple[list[Any], Pending]:
     """Project `records` as objects of `plan`: leaves now, child fields as far as they go
-    without waiting. Returns the objects (a `_Dead` for one nulled by a non-null field) and
+    without waiting. Returns the objects (a `Dead` for one nulled by a non-null field) and
     what remains to await."""
     project = plan.project
     outs: list[Any] = [
@@ -243,22 +173,29 @@ def _gated(
     outs: list[Any],
     owners: Sequence[Any],
     paths: Sequence[Path],
-    state: _State,
+    state: RunState,
 ) -> list[int]:
     assert branch.gate is not None
     coordinate, klass, treatments = branch.gate
-    note = state.access.note
+    decide = state.access.decide
+    key = branch.key
     allowed = []
     for i in live:
-        if note(coordinate, klass, owners[i], treatments, paths[i], branch.key) == "deny":
-            state.error(state.access.forbidden(klass), branch.nodes, (paths[i], branch.key))
+        if decide(coordinate, klass, owners[i], paths[i], key, treatments) == "deny":
+            state.error(
+                state.access.forbidden(klass), branch.nodes, Path(paths[i], branch.key, None)
+            )
         else:
             allowed.append(i)
     return allowed
 
 
 def _args(
-    branch: FieldPlan, live: list[int], outs: list[Any], paths: Sequence[Path], state: _State
+    branch: FieldPlan,
+    live: list[int],
+    outs: list[Any],
+    paths: Sequence[Path | None],
+    state: RunState,
 ) -> Mapping[str, Any] | None:
     """The field's arguments, or None when they do not coerce (every parent's field failed)."""
     try:
@@ -275,8 +212,8 @@ def _child(
     records: Sequence[Any],
     outs: list[Any],
     owners: Sequence[Any],
-    paths: Sequence[Path],
-    state: _State,
+    paths: Sequence[Path | None],
+    state: RunState,
     pending: Pending,
 ) -> None:
     assert branch.get is not None
@@ -301,8 +238,8 @@ def _fetch(
     records: Sequence[Any],
     outs: list[Any],
     owners: Sequence[Any],
-    paths: Sequence[Path],
-    state: _State,
+    paths: Sequence[Path | None],
+    state: RunState,
     pending: Pending,
 ) -> None:
     assert branch.fetch is not None
@@ -321,8 +258,8 @@ async def _complete(
     settled: Awaitable[list[Any]],
     outs: list[Any],
     owners: Sequence[Any],
-    paths: Sequence[Path],
-    state: _State,
+    paths: Sequence[Path | None],
+    state: RunState,
 ) -> None:
     values = await settled
     started = thread_time()
@@ -330,7 +267,7 @@ async def _complete(
     found: list[Any] = []
     for i, value in zip(live, values, strict=True):
         if isinstance(value, Exception):
-            state.error(value, branch.nodes, (paths[i], branch.key))
+            state.error(value, branch.nodes, Path(paths[i], branch.key, None))
             continue
         parents.append(i)
         found.append(value)
@@ -346,8 +283,8 @@ def _place(
     values: list[Any],
     outs: list[Any],
     owners: Sequence[Any],
-    paths: Sequence[Path],
-    state: _State,
+    paths: Sequence[Path | None],
+    state: RunState,
     pending: Pending,
 ) -> None:
     """Project the child objects of every parent at once (their own child fields batch
@@ -362,12 +299,13 @@ def _place(
     # per parent: (start, end) of its child objects in `records` ((0, -1): a null value); a
     # list with entries that failed on their own (customers(ids:)) takes the slow path
     spans: list[tuple[int, int, int]] = []
+    new = tuple.__new__
     entries: dict[int, list[int | GraphQLError]] = {}
     for i, value in zip(parents, values, strict=True):
         if value is None:
             spans.append((i, 0, -1))
             continue
-        base = (paths[i], key)
+        base = new(Path, (paths[i], key, None))  # Path(...), without its Python __new__
         owner = owners[i]
         start = len(records)
         if not branch.is_list:
@@ -382,7 +320,7 @@ def _place(
                 child_owners.extend([owner] * len(value))
             else:
                 child_owners.extend([own(item, owner) for item in value])
-            child_paths.extend([(base, index) for index in range(len(value))])
+            child_paths.extend(item_paths(base, len(value)))
         spans.append((i, start, len(records)))
     child_outs, child_pending = _run(child, records, child_owners, child_paths, state)
     pending.extend(child_pending)
@@ -396,12 +334,12 @@ def _place(
                 out[key] = None
             else:
                 message = f"Cannot return null for non-nullable field {branch.name}."
-                error = state.located(TypeError(message), branch.nodes, (paths[i], key))
+                error = state.located(TypeError(message), branch.nodes, Path(paths[i], key, None))
                 _field_failed_with(branch, i, error, outs, paths, state)
             continue
         if not branch.is_list:
             result = child_outs[start]
-            if type(result) is _Dead:
+            if type(result) is Dead:
                 _field_failed_with(branch, i, result.error, outs, paths, state)
             else:
                 out[key] = result
@@ -409,7 +347,7 @@ def _place(
         places = entries.get(i)
         if places is None:
             items = child_outs[start:end]
-            if not mortal or not any(type(item) is _Dead for item in items):
+            if not mortal or not any(type(item) is Dead for item in items):
                 out[key] = items
                 continue
             places = list(range(start, end))
@@ -423,19 +361,19 @@ def _entries(
     records: list[Any],
     owners: list[Any],
     paths: list[Path],
-    state: _State,
+    state: RunState,
 ) -> list[int | GraphQLError]:
     """A root list with entries that failed on their own: each entry's place, or its error."""
     own = branch.child.owner if branch.child is not None else None
     places: list[int | GraphQLError] = []
     for index, item in enumerate(value):
         if isinstance(item, Exception):
-            places.append(state.located(item, branch.nodes, (base, index)))
+            places.append(state.located(item, branch.nodes, Path(base, index, None)))
             continue
         places.append(len(records))
         records.append(item)
         owners.append(None if own is None else own(item, None))
-        paths.append((base, index))
+        paths.append(Path(base, index, None))
     return places
 
 
@@ -445,8 +383,8 @@ def _list_with_failures(
     places: list[int | GraphQLError],
     child_outs: list[Any],
     outs: list[Any],
-    paths: Sequence[Path],
-    state: _State,
+    paths: Sequence[Path | None],
+    state: RunState,
 ) -> None:
     """A list some of whose entries failed: null entries with their errors, or, where the
     entries may not be null, the whole list's field failed."""
@@ -454,13 +392,13 @@ def _list_with_failures(
     items: list[Any] = []
     for index, place in enumerate(places):
         item = place if isinstance(place, GraphQLError) else child_outs[place]
-        if type(item) is _Dead:
+        if type(item) is Dead:
             item = item.error
         if isinstance(item, GraphQLError):
             if not branch.item_nullable:
                 _field_failed_with(branch, i, item, outs, paths, state)
                 return
-            state.add(item, ((paths[i], key), index))
+            state.add(item, Path(Path(paths[i], key, None), index, None))
             item = None
         items.append(item)
     out = outs[i]
@@ -473,10 +411,10 @@ def _field_failed(
     i: int,
     exc: Exception,
     outs: list[Any],
-    paths: Sequence[Path],
-    state: _State,
+    paths: Sequence[Path | None],
+    state: RunState,
 ) -> None:
-    error = state.located(exc, branch.nodes, (paths[i], branch.key))
+    error = state.located(exc, branch.nodes, Path(paths[i], branch.key, None))
     _field_failed_with(branch, i, error, outs, paths, state)
 
 
@@ -485,14 +423,14 @@ def _field_failed_with(
     i: int,
     error: GraphQLError,
     outs: list[Any],
-    paths: Sequence[Path],
-    state: _State,
+    paths: Sequence[Path | None],
+    state: RunState,
 ) -> None:
     """The field's value is an error: null if it may be, else its object is nulled."""
     if branch.nullable:
-        state.add(error, (paths[i], branch.key))
+        state.add(error, Path(paths[i], branch.key, None))
         out = outs[i]
         if type(out) is dict:
             out[branch.key] = None
     else:
-        outs[i] = _Dead(error)
+        outs[i] = Dead(error)

@@ -31,6 +31,7 @@ from graphql import (
 )
 from graphql.execution.collect_fields import FragmentDetails, collect_fields
 from graphql.execution.values import VariableValues, get_argument_values
+from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
 from gateway.execution.compile import Plan, Unsupported, compile_plan, directive_variables
@@ -246,7 +247,7 @@ def _precheck(executor: StrawberryGraphQLCoreExecutionContext) -> GraphQLError |
         def args(field_def: Any = field_def, node: Any = node) -> dict[str, Any]:
             return get_argument_values(field_def, node, executor.variable_values)
 
-        failed = precheck(name, [d.node for d in details], (None, key), args)
+        failed = precheck(name, [d.node for d in details], Path(None, key, None), args)
         if failed is not None:
             return failed
     return None

@@ -7,10 +7,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import orjson
 from graphql import GraphQLError
+from graphql.pyutils import Path
 
 from gateway.auth.authenticator import Principal
 from gateway.masking.policy import Policy
@@ -48,28 +49,23 @@ class FieldForbidden(GraphQLError):
         super().__init__(message, extensions=extensions)
 
 
-def _as_list(path: Any) -> list[Any]:
-    """graphql-core's Path (standard execution) or a chain of (parent, key) pairs."""
-    as_list = getattr(path, "as_list", None)  # graphql-core's Path is a tuple too
-    if as_list is not None:
-        return list(as_list())
-    keys = []
-    while path is not None:
-        path, key = path
-        keys.append(key)
-    keys.reverse()
-    return keys
-
-
 @dataclass(slots=True)
 class _Read:
     klass: SensitiveClass
     treatment: str
-    path: Any  # graphql-core's Path (standard) or a tuple (compiled), formatted if audited
+    path: Path
+    key: str | None  # the field's key under `path` (compiled execution), joined if audited
     owner: Owner
     verified: bool
     count: int = 1
     refusal: str | None = None
+
+
+def _keys(read: _Read) -> list[str | int]:
+    keys = read.path.as_list()
+    if read.key is not None:
+        keys.append(read.key)
+    return keys
 
 
 class Access:
@@ -93,7 +89,7 @@ class Access:
         self.budget: Ledger | None = None
         """The caller's data budget (gateway/limits/budget.py), when one applies."""
         self._refusal: str | None = None
-        """Why the "deny" `decide`/`note` just returned is not the policy's (the data budget):
+        """Why the "deny" `decide` just returned is not the policy's (the data budget):
         read by the `forbidden` its caller asks for next, in the same synchronous step."""
 
     def _within_budget(self, owner: Owner, treatment: str) -> str | None:
@@ -103,9 +99,20 @@ class Access:
             return None
         return codes.DATA_BUDGET_EXCEEDED
 
-    def decide(self, field: str, klass: SensitiveClass, owner: Owner, path: Any) -> str:
+    def decide(
+        self,
+        field: str,
+        klass: SensitiveClass,
+        owner: Owner,
+        path: Path,
+        key: str | None = None,
+        treatments: tuple[str, str] | None = None,
+    ) -> str:
         """The treatment for one value of `field` (a "Type.field" coordinate, suffixed with the
-        class where it varies per value) owned by `owner`, remembered for the audit.
+        class where it varies per value) owned by `owner`, remembered for the audit. Both
+        executions ask here: standard execution with the value's `path`; compiled execution
+        with its object's `path` and the field's `key` (joined only if audited) and the
+        treatments its plan holds for the caller's roles (unverified, verified).
 
         The hot path is one dict lookup: the first value of a field for a customer decides, the
         rest of that customer's values (a list of cards) reuse the decision."""
@@ -115,42 +122,19 @@ class Access:
             self._refusal = read.refusal
             return read.treatment
         verified = self.verification.covers(owner)
-        treatment = self._decided.get((klass, verified))
-        if treatment is None:
-            treatment = self.policy.treatment(self.principal.roles, klass, verified)
-            self._decided[(klass, verified)] = treatment
+        if treatments is not None:
+            treatment = treatments[verified]
+        else:
+            decided = self._decided.get((klass, verified))
+            if decided is None:
+                decided = self.policy.treatment(self.principal.roles, klass, verified)
+                self._decided[(klass, verified)] = decided
+            treatment = decided
         refusal = self._refusal = self._within_budget(owner, treatment)
         if refusal is not None:
             treatment = "deny"
         self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
-            klass, treatment, path, owner, verified, refusal=refusal
-        )
-        return treatment
-
-    def note(
-        self,
-        field: str,
-        klass: SensitiveClass,
-        owner: Owner,
-        treatments: tuple[str, str],
-        path: Any,
-        key: str,
-    ) -> str:
-        """`decide` for compiled execution: the plan already holds the caller's treatments
-        (unverified, verified) for this field, and the path is the object's plus the key,
-        joined only if the read is the customer's first of this field."""
-        read = self._reads.get((field, owner.customer_id, owner.profile_id))
-        if read is not None:
-            read.count += 1
-            self._refusal = read.refusal
-            return read.treatment
-        verified = self.verification.covers(owner)
-        treatment = treatments[verified]
-        refusal = self._refusal = self._within_budget(owner, treatment)
-        if refusal is not None:
-            treatment = "deny"
-        self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
-            klass, treatment, (path, key), owner, verified, refusal=refusal
+            klass, treatment, path, key, owner, verified, refusal=refusal
         )
         return treatment
 
@@ -219,7 +203,7 @@ class Access:
                 {
                     "class": read.klass.value,
                     "field": field.partition(":")[0],
-                    "path": ".".join(map(str, _as_list(read.path))),
+                    "path": ".".join(map(str, _keys(read))),
                     "values": read.count,
                     "customerId": customer_id,
                     "profileId": owner.profile_id,

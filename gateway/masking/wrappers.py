@@ -14,11 +14,12 @@ from collections.abc import Callable
 from typing import Any
 
 import strawberry
-from graphql import GraphQLObjectType, GraphQLResolveInfo, default_field_resolver, get_named_type
+from graphql import GraphQLObjectType, GraphQLResolveInfo, default_field_resolver
 
 from gateway.masking.access import Access
+from gateway.masking.fields import How, SensitiveField, sensitive_fields
 from schema import SensitiveClass
-from schema.sensitive import class_of, neutral_of, shown
+from schema.sensitive import shown
 
 __all__ = ["install_masking"]
 
@@ -26,33 +27,30 @@ Resolver = Callable[..., Any]
 
 
 def install_masking(schema: strawberry.Schema) -> dict[str, SensitiveClass]:
-    """Wrap every sensitive field of `schema`; returns {"Type.field": class} of what was wrapped."""
+    """Wrap every sensitive field of `schema` (gateway/masking/fields.py); returns
+    {"Type.field": class} of what was wrapped."""
+    gql_schema = schema._schema
     wrapped: dict[str, SensitiveClass] = {}
-    for gql_type in schema._schema.type_map.values():
-        if not isinstance(gql_type, GraphQLObjectType) or gql_type.name.startswith("__"):
-            continue
-        for name, field in gql_type.fields.items():
-            definition = field.extensions.get("strawberry-definition")
-            klass = class_of(definition)
-            if klass is None:
-                continue
-            coordinate = f"{gql_type.name}.{name}"
-            original = field.resolve or default_field_resolver
-            owner_type = gql_type.extensions["strawberry-definition"].origin
-            if isinstance(get_named_type(field.type), GraphQLObjectType):
-                field.resolve = _gate(original, coordinate, klass)
-            elif hasattr(owner_type, "sensitive_class"):
-                is_derived, neutral = neutral_of(definition)
-                if is_derived:
-                    field.resolve = _derive(original, coordinate, definition.python_name, neutral)
-                else:
-                    field.resolve = _mask_variable(original, coordinate, definition.python_name)
-            elif definition.base_resolver is None:
-                field.resolve = _mask_attribute(definition.python_name, coordinate, klass)
-            else:
-                field.resolve = _mask(original, coordinate, klass)
-            wrapped[coordinate] = klass
+    for sensitive in sensitive_fields(gql_schema).values():
+        type_name, _, name = sensitive.coordinate.partition(".")
+        gql_type = gql_schema.type_map[type_name]
+        assert isinstance(gql_type, GraphQLObjectType)
+        field = gql_type.fields[name]
+        field.resolve = _wrap(sensitive, field.resolve or default_field_resolver)
+        wrapped[sensitive.coordinate] = sensitive.klass
     return wrapped
+
+
+def _wrap(field: SensitiveField, original: Resolver) -> Resolver:
+    coordinate, klass, python_name = field.coordinate, field.klass, field.python_name
+    if field.gate:
+        return _gate(original, coordinate, klass)
+    if field.how is not How.FIXED:
+        derived = field.how is How.DERIVED
+        return _mask_variable(original, coordinate, python_name, derived, field.neutral)
+    if field.attribute:
+        return _mask_attribute(python_name, coordinate, klass)
+    return _mask(original, coordinate, klass)
 
 
 def _mask(original: Resolver, coordinate: str, klass: SensitiveClass) -> Resolver:
@@ -85,25 +83,11 @@ def _mask_attribute(name: str, coordinate: str, klass: SensitiveClass) -> Resolv
     return resolve
 
 
-def _mask_variable(original: Resolver, coordinate: str, python_name: str) -> Resolver:
-    """For objects whose field's class depends on the value (`VariablySensitive`)."""
-
-    def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
-        value = original(source, info, **args)
-        klass = source.sensitive_class(python_name)
-        if klass is None:
-            return value
-        access: Access = info.context.access
-        treatment = access.decide(f"{coordinate}:{klass.value}", klass, source.owner, info.path)
-        if treatment == "deny":
-            raise access.forbidden(klass)
-        return access.masker.apply(treatment, klass, value)
-
-    return resolve
-
-
-def _derive(original: Resolver, coordinate: str, python_name: str, neutral: Any) -> Resolver:
-    """For a value derived from a class (`schema.sensitive.derived`): the value or its neutral
+def _mask_variable(
+    original: Resolver, coordinate: str, python_name: str, derived: bool, neutral: Any
+) -> Resolver:
+    """For objects whose field's class depends on the value (`VariablySensitive`): masked, or,
+    for a value `derived` from a class (`schema.sensitive.derived`), the value or its neutral
     stand-in, audited as a read of the class it derives from."""
 
     def resolve(source: Any, info: GraphQLResolveInfo[Any], **args: Any) -> Any:
@@ -113,7 +97,11 @@ def _derive(original: Resolver, coordinate: str, python_name: str, neutral: Any)
             return value
         access: Access = info.context.access
         treatment = access.decide(f"{coordinate}:{klass.value}", klass, source.owner, info.path)
-        return shown(treatment, value, neutral)
+        if derived:
+            return shown(treatment, value, neutral)
+        if treatment == "deny":
+            raise access.forbidden(klass)
+        return access.masker.apply(treatment, klass, value)
 
     return resolve
 

@@ -25,6 +25,7 @@ from graphql.execution.values import VariableValues, get_variable_values
 from gateway.execution.compile import Plan, Unsupported, compile_plan
 from gateway.execution.run import execute_plan
 from gateway.execution.select import PlanCache
+from gateway.masking.fields import sensitive_fields
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.metrics import Metrics
@@ -245,3 +246,29 @@ async def test_a_binding_that_mutates_its_arguments_fails_alone_and_changes_no_l
         assert [e.path for e in errors] == [["customers"]]
         assert isinstance(errors[0].original_error, TypeError)
     assert seen == [["003SB0000000000001", "003SB0000000000002"]] * 2
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_plan_masks_every_sensitive_field_of_the_table(role: str) -> None:
+    """Compiled execution masks (leaves) or gates (object fields) exactly the fields of the
+    table standard execution wraps (gateway/masking/fields.py), whatever the role."""
+    assert SCHEMA.query_type is not None
+    plan = _compile("{ " + _selection(SCHEMA.query_type, frozenset()) + " }", frozenset({role}))
+    masked: set[str] = set()
+    plain: set[str] = set()
+
+    def visit(fields: tuple[Any, ...], parent: str) -> None:
+        for field in fields:
+            coordinate = f"{parent}.{field.name}"
+            (masked if field.gate is not None else plain).add(coordinate)
+            if field.gate is not None:
+                assert field.gate[0] == coordinate
+            if field.child is not None:
+                child = field.child
+                masked.update(child.masked)
+                visit(child.branches, child.type_name)
+
+    visit(plan.root, "Query")
+    table = sensitive_fields(SCHEMA)
+    assert masked == set(table)
+    assert not plain & set(table)
