@@ -24,13 +24,9 @@ from typing import Any
 
 from graphql import (
     FieldNode,
-    GraphQLEnumType,
     GraphQLField,
-    GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
-    GraphQLOutputType,
-    GraphQLScalarType,
     GraphQLSchema,
     OperationDefinitionNode,
     OperationType,
@@ -40,11 +36,20 @@ from graphql.execution.collect_fields import FieldDetails, collect_fields, colle
 from graphql.execution.values import VariableValues, get_argument_values
 
 from gateway.execution.leaves import Leaf, masked_leaf, variable_leaf
+from gateway.execution.values import (
+    Unsupported,
+    compose,
+    getter,
+    has_variable,
+    identifier,
+    serializer,
+    shape_of,
+)
 from gateway.masking.fields import How, SensitiveField, sensitive_fields
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from schema import SensitiveClass
-from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, Read, RootFetch
+from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, RootFetch
 
 __all__ = [
     "CHILD",
@@ -62,14 +67,6 @@ CHILD, FETCH, ROOT_FIELD = 1, 2, 3
 TEXTUAL = frozenset({"String", "ID", "Decimal"})
 """Scalars a partial treatment can keep (last 4, a hash, a fixed mask); any other masked value
 (a boolean, a number, an enum) is withheld as null, as the Masker does in standard execution."""
-
-
-class Unsupported(Exception):
-    """The compiler cannot plan this operation; `reason` is a short, fixed label for metrics."""
-
-    def __init__(self, reason: str, detail: str = "") -> None:
-        super().__init__(f"{reason}: {detail}" if detail else reason)
-        self.reason = reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -225,7 +222,7 @@ class _Compiler:
             if detail.fragment_variable_values is not None:
                 raise Unsupported("fragment_arguments")
         field_def = parent.fields[name]
-        nullable, is_list, item_nullable, named = _shape(field_def.type)
+        nullable, is_list, item_nullable, named = shape_of(field_def.type)
         child = None
         if isinstance(named, GraphQLObjectType):
             sub = collect_subfields(
@@ -250,7 +247,7 @@ class _Compiler:
         )
 
     def _static_args(self, field_def: GraphQLField, node: FieldNode) -> Mapping[str, Any] | None:
-        if any(_has_variable(argument.value) for argument in node.arguments or ()):
+        if any(has_variable(argument.value) for argument in node.arguments or ()):
             return None
         return MappingProxyType(get_argument_values(field_def, node))
 
@@ -297,20 +294,20 @@ class _Compiler:
                 argument for d in details for argument in d.node.arguments or ()
             ):
                 raise Unsupported("unbound_field", coordinate)
-            getter = _getter(binding, definition.python_name)
-            ser = _serializer(field_def.type)
+            read = getter(binding, definition.python_name)
+            ser = serializer(field_def.type)
             name_ = f"f{next(self._names)}"
             if masked is not None:
-                scope[name_] = self._leaf(masked, key, details, getter, ser, field_def)
+                scope[name_] = self._leaf(masked, key, details, read, ser, field_def)
                 masked_leaves.append(coordinate)
                 parts.append(f"{key!r}: {name_}(r, o, p, s)")
             elif binding is None and ser is None:
-                parts.append(f"{key!r}: r.{_identifier(definition.python_name)}")
+                parts.append(f"{key!r}: r.{identifier(definition.python_name)}")
             elif binding is None and isinstance(ser, dict):
                 scope[name_] = ser
-                parts.append(f"{key!r}: {name_}[r.{_identifier(definition.python_name)}]")
+                parts.append(f"{key!r}: {name_}[r.{identifier(definition.python_name)}]")
             else:
-                scope[name_] = _compose(getter, ser)
+                scope[name_] = compose(read, ser)
                 parts.append(f"{key!r}: {name_}(r)")
         source = f"def project(r, o, p, s):\n    return {{{', '.join(parts)}}}\n"
         exec(compile(source, f"<plan {gql_type.name}>", "exec"), scope)  # noqa: S102
@@ -334,7 +331,7 @@ class _Compiler:
         field_def: GraphQLField,
     ) -> Leaf:
         nodes = [d.node for d in details]
-        full = _compose(lambda v: v, ser)
+        full = compose(lambda v: v, ser)
         if field.how is How.FIXED:
             kept = get_named_type(field_def.type).name in TEXTUAL
             treatments = self.treatments(field.klass)
@@ -349,80 +346,3 @@ def _fatal(branch: FieldPlan) -> bool:
         return False
     child_fails = branch.child is not None and branch.child.mortal and not branch.item_nullable
     return bool(branch.field_def.args) or child_fails
-
-
-def _shape(type_: GraphQLOutputType) -> tuple[bool, bool, bool, Any]:
-    """(nullable, is_list, item_nullable, named type); lists of lists are not in this schema."""
-    nullable = not isinstance(type_, GraphQLNonNull)
-    inner = type_.of_type if isinstance(type_, GraphQLNonNull) else type_
-    if isinstance(inner, GraphQLList):
-        item = inner.of_type
-        item_nullable = not isinstance(item, GraphQLNonNull)
-        named = item.of_type if isinstance(item, GraphQLNonNull) else item
-        if isinstance(named, GraphQLList):
-            raise Unsupported("nested_list")
-        return nullable, True, item_nullable, named
-    return nullable, False, True, inner
-
-
-def _serializer(type_: GraphQLOutputType) -> Any:
-    """None (the value is already its JSON form), a dict (enum: system value -> GraphQL name),
-    or a function (DateTime, Decimal), applied to each item of a list."""
-    named = get_named_type(type_)
-    if isinstance(named, GraphQLEnumType):
-        table: dict[Any, Any] = {None: None}
-        for name, value in named.values.items():
-            table[getattr(value.value, "value", value.value)] = name
-        return table
-    if isinstance(named, GraphQLScalarType) and named.name in ("DateTime", "Date"):
-        return _isoformat
-    if isinstance(named, GraphQLScalarType) and named.name == "Decimal":
-        return _decimal
-    if isinstance(named, GraphQLScalarType) and named.name in ("String", "ID", "Int", "Boolean"):
-        return None
-    raise Unsupported("scalar", named.name)
-
-
-def _isoformat(value: Any) -> Any:
-    return None if value is None else value.isoformat()
-
-
-def _decimal(value: Any) -> Any:
-    return None if value is None else str(value)
-
-
-def _compose(get: Callable[[Any], Any], ser: Any) -> Callable[[Any], Any]:
-    if ser is None:
-        return get
-    convert: Callable[[Any], Any] = ser.__getitem__ if isinstance(ser, dict) else ser
-
-    def read(r: Any) -> Any:
-        value = get(r)
-        if isinstance(value, list):
-            return [convert(v) for v in value]
-        return convert(value)
-
-    return read
-
-
-def _getter(binding: Any, python_name: str) -> Callable[[Any], Any]:
-    if isinstance(binding, Read):
-        return binding.get
-    name = _identifier(python_name)
-    return lambda r: getattr(r, name)
-
-
-def _identifier(name: str) -> str:
-    if not name.isidentifier():
-        raise Unsupported("field_name", name)
-    return name
-
-
-def _has_variable(value: Any) -> bool:
-    if value.kind == "variable":
-        return True
-    if value.kind == "list_value":
-        return any(_has_variable(v) for v in value.values)
-    if value.kind == "object_value":
-        return any(_has_variable(f.value) for f in value.fields)
-    return False

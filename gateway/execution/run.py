@@ -23,6 +23,7 @@ from graphql.execution.values import VariableValues
 from graphql.pyutils import Path
 
 from gateway.execution.compile import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
+from gateway.execution.failures import field_failed, field_failed_with, list_with_failures
 from gateway.execution.state import Dead, RunState, item_paths
 from resolvers import ResolverError
 from schema.limits import ROOT_CHECKS
@@ -202,7 +203,7 @@ def _args(
         return state.args(branch)
     except Exception as exc:
         for i in live:
-            _field_failed(branch, i, exc, outs, paths, state)
+            field_failed(branch, i, exc, outs, paths, state)
         return None
 
 
@@ -226,7 +227,7 @@ def _child(
         try:
             values.append(branch.get(records[i], args))
         except Exception as exc:
-            _field_failed(branch, i, exc, outs, paths, state)
+            field_failed(branch, i, exc, outs, paths, state)
             continue
         parents.append(i)
     _place(branch, parents, values, outs, owners, paths, state, pending)
@@ -335,12 +336,12 @@ def _place(
             else:
                 message = f"Cannot return null for non-nullable field {branch.name}."
                 error = state.located(TypeError(message), branch.nodes, Path(paths[i], key, None))
-                _field_failed_with(branch, i, error, outs, paths, state)
+                field_failed_with(branch, i, error, outs, paths, state)
             continue
         if not branch.is_list:
             result = child_outs[start]
             if type(result) is Dead:
-                _field_failed_with(branch, i, result.error, outs, paths, state)
+                field_failed_with(branch, i, result.error, outs, paths, state)
             else:
                 out[key] = result
             continue
@@ -351,7 +352,7 @@ def _place(
                 out[key] = items
                 continue
             places = list(range(start, end))
-        _list_with_failures(branch, i, places, child_outs, outs, paths, state)
+        list_with_failures(branch, i, places, child_outs, outs, paths, state)
 
 
 def _entries(
@@ -375,62 +376,3 @@ def _entries(
         owners.append(None if own is None else own(item, None))
         paths.append(Path(base, index, None))
     return places
-
-
-def _list_with_failures(
-    branch: FieldPlan,
-    i: int,
-    places: list[int | GraphQLError],
-    child_outs: list[Any],
-    outs: list[Any],
-    paths: Sequence[Path | None],
-    state: RunState,
-) -> None:
-    """A list some of whose entries failed: null entries with their errors, or, where the
-    entries may not be null, the whole list's field failed."""
-    key = branch.key
-    items: list[Any] = []
-    for index, place in enumerate(places):
-        item = place if isinstance(place, GraphQLError) else child_outs[place]
-        if type(item) is Dead:
-            item = item.error
-        if isinstance(item, GraphQLError):
-            if not branch.item_nullable:
-                _field_failed_with(branch, i, item, outs, paths, state)
-                return
-            state.add(item, Path(Path(paths[i], key, None), index, None))
-            item = None
-        items.append(item)
-    out = outs[i]
-    if type(out) is dict:
-        out[key] = items
-
-
-def _field_failed(
-    branch: FieldPlan,
-    i: int,
-    exc: Exception,
-    outs: list[Any],
-    paths: Sequence[Path | None],
-    state: RunState,
-) -> None:
-    error = state.located(exc, branch.nodes, Path(paths[i], branch.key, None))
-    _field_failed_with(branch, i, error, outs, paths, state)
-
-
-def _field_failed_with(
-    branch: FieldPlan,
-    i: int,
-    error: GraphQLError,
-    outs: list[Any],
-    paths: Sequence[Path | None],
-    state: RunState,
-) -> None:
-    """The field's value is an error: null if it may be, else its object is nulled."""
-    if branch.nullable:
-        state.add(error, Path(paths[i], branch.key, None))
-        out = outs[i]
-        if type(out) is dict:
-            out[branch.key] = None
-    else:
-        outs[i] = Dead(error)
