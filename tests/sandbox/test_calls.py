@@ -145,9 +145,11 @@ def test_a_receiver_answering_503_gets_the_same_message_again(
     sandbox: str, receiver: Receiver, customer: str
 ) -> None:
     receiver.fail_next = 1
-    call = _call(sandbox, customer, ringMs=LONG)
-    attempts = receiver.wait(call, 2)
-    assert [d.status for d in attempts] == [503, 204]
+    call = _call(sandbox, customer, ringMs=0, idvAfterMs=LONG)
+    attempts = receiver.wait(call, 3)
+    assert [d.status for d in attempts] == [503, 204, 204]
+    # the retry keeps its place: the call's next event waits for it
+    assert [d.event_type for d in attempts] == ["INITIATED", "INITIATED", "CONNECTED_TO_AGENT"]
     assert attempts[0].webhook_id == attempts[1].webhook_id
     assert attempts[0].raw == attempts[1].raw
     assert all(signature_valid(d) for d in attempts)
