@@ -66,6 +66,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     sandbox = commands.add_parser("sandbox", help="run the stand-in enterprise systems")
     sandbox.add_argument("--port", type=int, default=8001)
     _sandbox_options(sandbox)
+    sandbox.add_argument(
+        "--webhook-url", type=_webhook_url, help="post signed vendor webhooks to URL/ccaas, ..."
+    )
+    sandbox.add_argument("--webhook-secret", type=_secret, help="whsec_<base64 key> to sign them")
 
     demo = commands.add_parser("demo", help="sandbox systems + gateway + GraphiQL")
     demo.add_argument("--port", type=int, default=8000, help="gateway port; the sandbox uses +1")
@@ -95,8 +99,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "sandbox":
             from sources.sandbox import serve as serve_sandbox
 
+            if (args.webhook_url is None) != (args.webhook_secret is None):
+                parser.error("--webhook-url and --webhook-secret go together")
             require_free_port("127.0.0.1", args.port)
-            serve_sandbox(port=args.port, **_sandbox_kwargs(args))
+            serve_sandbox(
+                port=args.port,
+                webhook_url=args.webhook_url,
+                webhook_secret=args.webhook_secret,
+                **_sandbox_kwargs(args),
+            )
             return 0
         if args.command == "demo":
             return asyncio.run(_demo(args))
@@ -135,6 +146,25 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+
+
+def _webhook_url(value: str) -> str:
+    from sources.sandbox.webhooks import webhook_url
+
+    try:
+        return webhook_url(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _secret(value: str) -> str:
+    from sources.sandbox.webhooks import secret_key
+
+    try:
+        secret_key(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return value
 
 
 def _sandbox_kwargs(args: argparse.Namespace) -> dict[str, Any]:

@@ -104,6 +104,7 @@ class Direction(Enum):
 
 @strawberry.enum
 class ContactState(Enum):
+    QUEUED = "QUEUED"
     CONNECTED = "CONNECTED"
     ENDED = "ENDED"
 

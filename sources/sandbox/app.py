@@ -13,6 +13,7 @@ from typing import Any
 
 from starlette.types import Receive, Scope, Send
 
+from .calls import Calls
 from .ccaas import Ccaas
 from .control import DATA_SYSTEMS, SYSTEMS, Control, Counter, Fault
 from .core import Core
@@ -22,14 +23,32 @@ from .http import JSON, BadRequest, Handler, Request, Response, error, ok
 from .idp import Idp
 from .knowledge import Knowledge
 from .openapi import document
+from .webhooks import Poster
 
 _GARBAGE = b'{"totalSize": 1, "done": true, "records": [{"Id": "003SB0000'
 _MAX_BODY = 1 << 20
 
 
 class SandboxApp:
-    def __init__(self, *, seed: int, customers: int, latency_ms: float, anchor: datetime) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        customers: int,
+        latency_ms: float,
+        anchor: datetime,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
+    ) -> None:
+        if (webhook_url is None) != (webhook_secret is None):
+            raise ValueError("a webhook URL and a webhook secret go together")
         self.data = Dataset(seed, customers, anchor)
+        self.poster = (
+            Poster(webhook_url, webhook_secret)
+            if webhook_url is not None and webhook_secret is not None
+            else None
+        )
+        self.calls = Calls(self.data, self.poster)
         self.routes: dict[str, dict[str, Handler]] = {
             "crm": Crm(self.data).routes(),
             "core": Core(self.data).routes(),
@@ -43,13 +62,18 @@ class SandboxApp:
         }
         self.counters = {name: Counter() for name in SYSTEMS}
         self.control = Control(self.data, self.faults, self.counters).routes()
+        self.control.update(self.calls.routes())
         self._draws = random.Random(seed)  # error_rate decisions, reproducible per seed
         self._hanging: set[Any] = set()
         self._closing = False
 
     def abort_hanging(self) -> None:
-        """Drop connections held open by the `timeout` fault, so a server can shut down."""
+        """Drop connections held open by the `timeout` fault and stop simulated calls and their
+        webhook deliveries, so a server can shut down."""
         self._closing = True
+        self.calls.cancel()
+        if self.poster is not None:
+            self.poster.cancel()
         for transport in list(self._hanging):
             transport.abort()
 
@@ -64,7 +88,7 @@ class SandboxApp:
         _, system, rest = path.split("/", 2) if path.count("/") >= 2 else ("", "", "")
         route = f"{method} /{rest}"
         if system == "_sandbox":
-            handler = self.control.get(route)
+            handler = self.control.get(route) or self.calls.match(method, rest)
         elif system in self.routes:
             if route == "GET /openapi.json":
                 await _answer(send, ok(self.openapi[system]))
@@ -184,8 +208,18 @@ def create_app(
     customers: int = 10_000,
     latency_ms: float = 0.0,
     anchor: datetime | None = None,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> SandboxApp:
-    """The five systems in one ASGI app; `anchor` defaults to now, truncated to the minute."""
+    """The five systems in one ASGI app; `anchor` defaults to now, truncated to the minute.
+    With a webhook URL and secret, simulated calls post signed vendor webhooks there."""
     if anchor is None:
         anchor = datetime.now(UTC).replace(second=0, microsecond=0)
-    return SandboxApp(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
+    return SandboxApp(
+        seed=seed,
+        customers=customers,
+        latency_ms=latency_ms,
+        anchor=anchor,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+    )

@@ -87,3 +87,30 @@ async def start_contact(
     body = await _call(base_url, "POST", "/_sandbox/contacts", json=payload)
     contact_id: str = body["id"]
     return contact_id
+
+
+async def start_call(
+    base_url: str,
+    customer_id: str,
+    agent_id: str,
+    *,
+    idv: str = "PASSED",
+    ring_ms: int = 500,
+    idv_after_ms: int = 1000,
+) -> str:
+    """A simulated inbound call (POST /_sandbox/calls); returns its interaction id."""
+    payload = {
+        "customerId": customer_id,
+        "agentId": agent_id,
+        "idv": idv,
+        "ringMs": ring_ms,
+        "idvAfterMs": idv_after_ms,
+    }
+    body = await _call(base_url, "POST", "/_sandbox/calls", json=payload)
+    interaction_id: str = body["interactionId"]
+    return interaction_id
+
+
+async def end_call(base_url: str, interaction_id: str) -> None:
+    """Hang up a simulated call: DISCONNECTED, then COMPLETED."""
+    await _call(base_url, "POST", f"/_sandbox/calls/{interaction_id}/end")

@@ -42,7 +42,7 @@ class Counter:
         self.by_route[route] = self.by_route.get(route, 0) + 1
 
 
-def _json_object(request: Request) -> dict[str, Any]:
+def json_object(request: Request) -> dict[str, Any]:
     try:
         body = orjson.loads(request.body)
     except orjson.JSONDecodeError:
@@ -82,7 +82,7 @@ class Control:
         return ok(orjson.dumps({name: asdict(fault) for name, fault in self.faults.items()}))
 
     def set_fault(self, request: Request) -> Response:
-        body = _json_object(request)
+        body = json_object(request)
         system = body.get("system")
         if system not in self.faults:
             raise BadRequest(f"system must be one of: {', '.join(self.faults)}")
@@ -129,7 +129,7 @@ class Control:
         return ok(orjson.dumps({"customers": customers}))
 
     def start_contact(self, request: Request) -> Response:
-        body = _json_object(request)
+        body = json_object(request)
         index = self.data.population.by_crm_id.get(str(body.get("customerId")))
         if index is None:
             raise BadRequest("customerId must be a known CRM customer id")

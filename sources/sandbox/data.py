@@ -106,9 +106,17 @@ class Dataset:
         return found
 
     def start_contact(
-        self, index: int, agent_id: str, idv: str, channel: str, intent: str | None
+        self,
+        index: int,
+        agent_id: str | None,
+        idv: str,
+        channel: str,
+        intent: str | None,
+        *,
+        state: str = "CONNECTED",
     ) -> str:
-        """A live, CONNECTED contact that becomes the profile's newest (the screen-pop case)."""
+        """A live contact that becomes the profile's newest: CONNECTED for the screen-pop case,
+        QUEUED (no agent yet) for a simulated call still ringing (calls.py)."""
         who = self.population.customers[index]
         newest = [c.time for c in self._live.get(index, ())] + [
             c.time for c in self.generated_contacts(index)[:1]
@@ -128,7 +136,7 @@ class Dataset:
                 "InitiationMethod": "INBOUND",
                 "InitiationTimestamp": started,
                 "DisconnectTimestamp": None,
-                "State": "CONNECTED",
+                "State": state,
                 "QueueName": chosen.queue,
                 "AgentId": agent_id,
                 "Intent": chosen.name,
@@ -143,6 +151,19 @@ class Dataset:
         self._live.setdefault(index, []).insert(0, contact)
         self._live_by_id[contact_id] = (index, contact)
         return contact_id
+
+    def update_live_contact(self, contact_id: str, changes: dict[str, object]) -> bool:
+        """Replace a live contact with one whose body has `changes` applied (records are
+        frozen and may be in a reader's hands: replaced, never mutated). False if unknown."""
+        found = self._live_by_id.get(contact_id)
+        if found is None:
+            return False
+        index, old = found
+        new = Contact(contact_id, old.time, dumps({**orjson.loads(old.body), **changes}))
+        live = self._live[index]
+        live[live.index(old)] = new
+        self._live_by_id[contact_id] = (index, new)
+        return True
 
     def _likely_intent(self, index: int) -> Intent:
         """Callers with a fraud hold call about it; others most often call back about the last

@@ -216,7 +216,7 @@ def _ccaas() -> tuple[dict[str, Schema], dict[str, Schema]]:
             InitiationMethod=enum("INBOUND", "OUTBOUND", "TRANSFER", "CALLBACK"),
             InitiationTimestamp=DATE_TIME,
             DisconnectTimestamp=nullable(DATE_TIME),
-            State=enum("CONNECTED", "ENDED"),
+            State=enum("QUEUED", "CONNECTED", "ENDED"),
             QueueName=STRING,
             AgentId=nullable(STRING),
             Intent=STRING,

@@ -107,9 +107,18 @@ def running(
     latency_ms: float = 0.0,
     anchor: datetime | None = None,
     http: Protocol = "httptools",
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> Iterator[str]:
     """Serve a fresh sandbox on a free 127.0.0.1 port in a background thread; yield its URL."""
-    app = create_app(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
+    app = create_app(
+        seed=seed,
+        customers=customers,
+        latency_ms=latency_ms,
+        anchor=anchor,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+    )
     with background_server(app, lifespan="off", http=http, before_exit=app.abort_hanging) as url:
         yield url
 
@@ -122,9 +131,18 @@ def serve(
     customers: int = 10_000,
     latency_ms: float = 0.0,
     anchor: datetime | None = None,
+    webhook_url: str | None = None,
+    webhook_secret: str | None = None,
 ) -> None:
     """Block serving the sandbox until interrupted (`switchboard sandbox --port P`)."""
-    app = create_app(seed=seed, customers=customers, latency_ms=latency_ms, anchor=anchor)
+    app = create_app(
+        seed=seed,
+        customers=customers,
+        latency_ms=latency_ms,
+        anchor=anchor,
+        webhook_url=webhook_url,
+        webhook_secret=webhook_secret,
+    )
     print("\n".join(banner(f"http://{host}:{port}")), flush=True)
     uvicorn.Server(_config(app, "httptools", "info", host=host, port=port)).run()
 
