@@ -11,6 +11,7 @@ from resolvers import fields
 from resolvers.fields import one
 from sources import records
 
+from .binding import Binding, Read, capped
 from .context import Info
 from .enums import (
     AccountStatus,
@@ -20,7 +21,7 @@ from .enums import (
     CollectionsStatus,
     TransactionStatus,
 )
-from .limits import first_in_range
+from .limits import MAX_FIRST, first_in_range
 from .sensitive import Owner, Sensitive, sensitive
 from .sensitive import SensitiveClass as S
 
@@ -50,6 +51,9 @@ class Transaction:
             merchant=r.merchant,
             owner=owner,
         )
+
+
+TRANSACTION_BINDING: dict[str, Binding] = {}
 
 
 @strawberry.type(description="An account held in the core system of record.")
@@ -94,6 +98,12 @@ class Account:
         return [Transaction.of(t, self.owner) for t in found]
 
 
+ACCOUNT_BINDING: dict[str, Binding] = {
+    "openedOn": Read(fields.opened_on),
+    "transactions": capped(fields.transactions_of, MAX_FIRST),
+}
+
+
 @strawberry.type
 class Card:
     id: strawberry.ID
@@ -119,6 +129,9 @@ class Card:
         )
 
 
+CARD_BINDING: dict[str, Binding] = {"last4": Read(fields.last4)}
+
+
 @strawberry.type(description="Fraud and collections standing, from the core system.")
 class RiskProfile:
     needs_specialist: bool = strawberry.field(
@@ -140,3 +153,6 @@ class RiskProfile:
             days_past_due=r.days_past_due,
             owner=owner,
         )
+
+
+RISK_PROFILE_BINDING: dict[str, Binding] = {"needsSpecialist": Read(fields.needs_specialist)}

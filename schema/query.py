@@ -4,16 +4,19 @@ become the schema's types."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import strawberry
 
 from resolvers import roots
 
-from .context import Info
+from .binding import Args, RootFetch
+from .context import Context, Info
 from .limits import ARTICLES_MAX_FIRST, MAX_IDS, check_ids, check_search
 from .sensitive import contact_owner
 from .types import Article, Customer, Interaction
 
-__all__ = ["Query"]
+__all__ = ["ROOT", "Query"]
 
 
 @strawberry.type
@@ -63,3 +66,38 @@ class Query:
         text, first = check_search(query, first)
         found = await roots.search_articles(info.context.loaders, text, first)
         return [Article.of(a) for a in found]
+
+
+# -- compiled execution's roots (schema/binding.py): resolvers/roots.py, as Query calls them --
+
+
+async def _customer(context: Context, args: Args) -> Any:
+    return await roots.customer(context.loaders, context.ready, args["id"])
+
+
+async def _customers(context: Context, args: Args) -> list[Any]:
+    found: list[Any] = await roots.customers(context.loaders, context.ready, check_ids(args["ids"]))
+    return found
+
+
+async def _find_customers(context: Context, args: Args) -> list[Any]:
+    phone, email, number = args.get("phone"), args.get("email"), args.get("accountNumber")
+    return await roots.find(context.loaders, context.ready, phone, email, number)
+
+
+async def _interaction(context: Context, args: Args) -> Any:
+    return await roots.interaction(context.loaders, context.ready, args["id"])
+
+
+async def _search_articles(context: Context, args: Args) -> list[Any]:
+    text, first = check_search(args["query"], args["first"])
+    return await roots.search_articles(context.loaders, text, first)
+
+
+ROOT: dict[str, RootFetch] = {
+    "customer": RootFetch(_customer),
+    "customers": RootFetch(_customers),
+    "findCustomers": RootFetch(_find_customers),
+    "interaction": RootFetch(_interaction),
+    "searchArticles": RootFetch(_search_articles),
+}

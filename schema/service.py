@@ -8,6 +8,7 @@ import strawberry
 
 from sources import records
 
+from .binding import Binding, Read
 from .enums import CaseCategory, CasePriority, CaseStatus
 
 __all__ = ["Article", "Case"]
@@ -30,6 +31,9 @@ class Article:
             url=r.url,
             intents=list(r.intents),
         )
+
+
+ARTICLE_BINDING: dict[str, Binding] = {"intents": Read(lambda r: list(r.intents))}
 
 
 @strawberry.type(description="A CRM case.")
@@ -57,3 +61,6 @@ class Case:
             updated_at=r.updated_at,
             owner=r.owner,
         )
+
+
+CASE_BINDING: dict[str, Binding] = {}

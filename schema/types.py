@@ -8,11 +8,13 @@ nullable, so a denied value nulls only itself.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Sequence
 from datetime import datetime
+from typing import Any
 
 import strawberry
 
-from resolvers import JOURNEY_WINDOW, fields
+from resolvers import JOURNEY_WINDOW, Loaders, fields
 from resolvers import Journey as JourneyRecord
 from resolvers.fields import one
 from resolvers.journey import NEEDS_SPECIALIST
@@ -21,6 +23,7 @@ from resolvers.journey import OpenItem as OpenItemRecord
 from sources import records
 
 from .banking import Account, Card, RiskProfile
+from .binding import Args, Binding, Child, Fetch, Read, Settled, capped, plain
 from .context import Info
 from .enums import (
     CaseFilter,
@@ -62,6 +65,10 @@ class PhoneNumber:
     owner: strawberry.Private[Owner]
 
 
+PHONE_NUMBER_BINDING: dict[str, Binding] = {}
+"""Compiled execution: every field is a record attribute."""
+
+
 @strawberry.type
 class Address:
     street: str | None = sensitive(S.PII_ADDRESS)
@@ -70,6 +77,9 @@ class Address:
     postal_code: str | None = sensitive(S.PII_ADDRESS)
     country: str
     owner: strawberry.Private[Owner]
+
+
+ADDRESS_BINDING: dict[str, Binding] = {}
 
 
 @strawberry.type(description="A voice call, chat, IVR or bot session in the CCaaS platform.")
@@ -124,6 +134,9 @@ def _class(value: str | None) -> S | None:
     return None if value is None else S(value)
 
 
+INTERACTION_BINDING: dict[str, Binding] = {"customer": plain(fields.customer_of)}
+
+
 @strawberry.type
 class JourneyEvent:
     at: datetime
@@ -164,6 +177,20 @@ class JourneyEvent:
         return _class(self.record.sensitive_class(field))
 
 
+JOURNEY_EVENT_BINDING: dict[str, Binding] = {}
+
+
+def _events(journey: JourneyRecord, args: Args) -> Any:
+    return journey.events[: first_in_range(args["first"])]
+
+
+JOURNEY_BINDING: dict[str, Binding] = {
+    "openItems": Child(lambda r, a: r.open_items),
+    "lastContact": Child(lambda r, a: r.last_contact),
+    "events": Child(_events),
+}
+
+
 @strawberry.type(description="Something unresolved the agent should know about.")
 class OpenItem:
     kind: OpenItemKind = derived(
@@ -196,6 +223,9 @@ class OpenItem:
 
     def sensitive_class(self, field: str) -> S | None:
         return _class(self.record.sensitive_class(field))
+
+
+OPEN_ITEM_BINDING: dict[str, Binding] = {}
 
 
 @strawberry.type(
@@ -328,3 +358,26 @@ class Customer:
     async def risk(self, info: Info) -> RiskProfile | None:
         found = await one(fields.risk_of(info.context.loaders, [self.record]))
         return None if found is None else RiskProfile.of(found, self.owner)
+
+
+def _cases(loaders: Loaders, parents: Sequence[Any], args: Args) -> Awaitable[Settled]:
+    status = args["status"]
+    return fields.cases_of(loaders, parents, str(getattr(status, "value", status)))
+
+
+CUSTOMER_BINDING: dict[str, Binding] = {
+    "fullName": Read(fields.full_name),
+    "dateOfBirth": Read(fields.date_of_birth),
+    "phones": Child(lambda r, a: r.phones),
+    "emails": Read(lambda r: list(r.emails)),
+    "address": Child(lambda r, a: r.address),
+    "accounts": plain(fields.accounts_of),
+    "cards": plain(fields.cards_of),
+    "interactions": capped(fields.interactions_of, INTERACTIONS_MAX_FIRST),
+    "cases": Fetch(_cases),
+    "journey": plain(fields.journey_of),
+    "suggestedArticles": capped(fields.articles_for, ARTICLES_MAX_FIRST),
+    "risk": plain(fields.risk_of),
+}
+"""Compiled execution's view of Customer (schema/binding.py): the fields that are not a
+same-named record attribute."""
