@@ -29,10 +29,11 @@ async def _publish(broker: InProcessBroker, n: int) -> str:
 
 async def _take(subscription: object, n: int) -> list[Item]:
     items: list[Item] = []
-    async for item in subscription:  # type: ignore[attr-defined]
-        items.append(item)
-        if len(items) == n:
-            break
+    async with asyncio.timeout(10):  # a guard against hanging on a broken broker, no assertion
+        async for item in subscription:  # type: ignore[attr-defined]
+            items.append(item)
+            if len(items) == n:
+                break
     return items
 
 
@@ -129,8 +130,11 @@ async def test_a_cancelled_subscriber_leaves_nothing_behind() -> None:
     tasks_before = asyncio.all_tasks()
     started = asyncio.Event()
 
+    held = []  # a server keeps its subscriptions somewhere: cancelling must still unregister
+
     async def consume() -> None:
         subscription = broker.subscribe()
+        held.append(subscription)
         started.set()
         async for _ in subscription:
             pass

@@ -3,6 +3,7 @@ events in, canonical events in the broker, everything else refused in the JSON e
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -127,6 +128,16 @@ def test_a_replayed_webhook_is_acknowledged_but_processed_once(served: Served) -
     assert served.count("core", "duplicate") == 1
 
 
+def test_a_replayed_webhook_is_not_processed_again(served: Served) -> None:
+    """The webhook-id dedupe on its own (an ignored type publishes nothing the broker could
+    dedupe): the second delivery is acknowledged without being mapped again."""
+    body, headers = signed(connect("QUEUED"))
+    assert served.post("ccaas", body, headers).status_code == 204
+    assert served.post("ccaas", body, headers).status_code == 204
+    assert served.count("ccaas", "ignored") == 1
+    assert served.count("ccaas", "duplicate") == 1
+
+
 def test_the_same_vendor_event_under_a_new_webhook_id_is_published_once(served: Served) -> None:
     payload = core(event_id="evt-1")
     assert served.post("core", *signed(payload)).status_code == 204
@@ -140,6 +151,21 @@ def test_a_body_over_the_cap_is_413(served: Served) -> None:
     assert response.status_code == 413
     assert _error(response)["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     assert served.types() == []
+
+
+def test_a_declared_length_over_the_cap_is_413_before_the_body_is_read(served: Served) -> None:
+    host, port = served.url.removeprefix("http://").split(":")
+    _, headers = signed(core())
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (
+        f"POST /webhooks/core HTTP/1.1\r\nhost: {host}\r\n{head}"
+        f"content-length: {MAX_BODY * 100}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request.encode())  # and never the body
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 413 ")
+    assert served.count("core", "refused", "too_large") == 1
 
 
 def test_a_chunked_body_over_the_cap_is_413(served: Served) -> None:
