@@ -47,8 +47,9 @@ class Served:
 
 
 @pytest.fixture
-def served() -> Iterator[Served]:
+def served(request: pytest.FixtureRequest) -> Iterator[Served]:
     raw = demo_config(0, 9)  # nothing is called: no sandbox needed
+    raw["server"].update(getattr(request, "param", {}))
     raw["webhooks"] = {
         "ccaas": {"secrets": [OTHER_SECRET, SECRET], "max_body_bytes": MAX_BODY},
         "crm": {"secrets": [SECRET]},
@@ -166,6 +167,22 @@ def test_a_declared_length_over_the_cap_is_413_before_the_body_is_read(served: S
         answer = sock.recv(65536)
     assert answer.startswith(b"HTTP/1.1 413 ")
     assert served.count("core", "refused", "too_large") == 1
+
+
+@pytest.mark.parametrize("served", [{"body_timeout_seconds": 0.2}], indirect=True)
+def test_a_body_that_does_not_arrive_is_408(served: Served) -> None:
+    host, port = served.url.removeprefix("http://").split(":")
+    body, headers = signed(core())
+    head = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    request = (
+        f"POST /webhooks/core HTTP/1.1\r\nhost: {host}\r\n{head}content-length: {len(body)}\r\n\r\n"
+    )
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request.encode() + body[:10])  # and never the rest
+        answer = sock.recv(65536)
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"REQUEST_TIMEOUT" in answer
+    assert served.types() == []
 
 
 def test_a_chunked_body_over_the_cap_is_413(served: Served) -> None:
