@@ -18,6 +18,8 @@ from starlette.routing import BaseRoute, Mount, Route
 
 from gateway.auth.authenticator import Authenticator
 from gateway.config import Config
+from gateway.events.broker import InProcessBroker
+from gateway.events.ingest import WebhookIngest
 from gateway.execution.select import PlanCache, executor_class
 from gateway.http.admin import Readiness, admin_app
 from gateway.http.graphiql import graphiql_assets_app
@@ -112,6 +114,11 @@ def create_app(
     if limiter is not None:
         on_graphql.append(Middleware(RateLimit, limiter, config.rate_limit))
     on_graphql.append(Middleware(RequireJson))
+    # signed events in (issue #14): vendors authenticate by signature, not by bearer token
+    events = InProcessBroker()
+    ingest = WebhookIngest(
+        config.webhooks, events, metrics, body_timeout=config.server.body_timeout_seconds
+    )
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -126,6 +133,7 @@ def create_app(
             if limiter is not None:
                 await limiter.aclose()
             await guard.aclose()  # the audit lines still queued are written first
+            await events.aclose()
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -133,6 +141,7 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/graphql", view, methods=["GET", "POST", "OPTIONS"], middleware=on_graphql),
+        Route("/webhooks/{system}", ingest, methods=["POST"]),
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
@@ -146,4 +155,6 @@ def create_app(
     )
     # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
     app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
+    app.state.events = events  # the broker: subscriptions (next) read from it
+    app.state.metrics = metrics
     return app

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from gateway.events.mapping import SYSTEMS as WEBHOOK_SYSTEMS
+from gateway.events.settings import WebhookSettings, read_webhooks
 from gateway.limits.budget import DataBudgetSettings, LookupSettings
 from gateway.limits.ratelimit import RateLimitSettings, Rule
 from gateway.limits.shape import LimitSettings
@@ -218,6 +220,7 @@ class Config:
     rate_limit: RateLimitSettings = field(default_factory=RateLimitSettings)
     data_budget: DataBudgetSettings = field(default_factory=DataBudgetSettings)
     lookups: LookupSettings = field(default_factory=LookupSettings)
+    webhooks: dict[str, WebhookSettings] = field(default_factory=dict)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -263,6 +266,7 @@ def env_names() -> list[str]:
         ("limits.lookups", LookupSettings),
         ("trusted_documents", TrustedDocumentSettings),
         ("rate_limit", RateLimitSettings),
+        *((f"webhooks.{name}", WebhookSettings) for name in WEBHOOK_SYSTEMS),
     ]
     names = {
         env_name(where, spec.name) for where, cls in layout for spec in env_fields(cls).values()
@@ -273,7 +277,7 @@ def env_names() -> list[str]:
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
-    unknown = set(raw) - sections - {"rate_limit"}
+    unknown = set(raw) - sections - {"rate_limit", "webhooks"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = read_section(ServerSettings, "server", raw.get("server", {}), env)
@@ -313,6 +317,7 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         rate_limit=_rate_limit(raw.get("rate_limit", {}), env),
         data_budget=_per_role(DataBudgetSettings, "data_budget", budgets, env),
         lookups=_per_role(LookupSettings, "lookups", budgets, env),
+        webhooks=read_webhooks(raw.get("webhooks", {}), env),
     )
 
 

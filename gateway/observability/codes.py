@@ -76,13 +76,15 @@ AUDIT_UNAVAILABLE: Final = "AUDIT_UNAVAILABLE"
 CODES: Final = MappingProxyType(
     {
         # gateway: refusals before any GraphQL work (non-200)
-        UNAUTHENTICATED: "401: no bearer token, or one that is invalid, expired or untrusted",
+        UNAUTHENTICATED: "401: no bearer token, or one that is invalid, expired or untrusted; "
+        "on /webhooks/*: a bad, missing or stale signature",
         RATE_LIMITED: "429: the caller is over its rate limit (Retry-After); or, with "
         "extensions.source, a back-end system throttled the gateway",
         UNSUPPORTED_MEDIA_TYPE: "415: a POST that is not application/json",
         BAD_REQUEST: "400: the body is not a GraphQL request (bad JSON, no query, a batch)",
         METHOD_NOT_ALLOWED: "405: only POST (and GET for the GraphiQL page) are served",
-        PAYLOAD_TOO_LARGE: "413: the body exceeds [server] max_body_bytes",
+        PAYLOAD_TOO_LARGE: "413: the body exceeds [server] max_body_bytes "
+        "([webhooks.<system>] max_body_bytes on /webhooks/*)",
         REQUEST_TIMEOUT: "408: the request body did not arrive within the request's deadline",
         INTERNAL: "an unexpected failure; the message is 'internal error' plus requestId",
         # gateway: the operation

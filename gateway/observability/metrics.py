@@ -43,6 +43,14 @@ class Metrics:
             "Time spent compiling execution plans",
             registry=self.registry,
         )
+        self.webhooks = Counter(
+            "switchboard_webhooks",
+            "Webhook deliveries by system (ccaas, crm, core) and outcome (accepted, duplicate, "
+            "ignored: a type not used, refused); refused ones by reason (too_large, timeout, "
+            "signature_missing/malformed/stale/mismatch, bad_json, bad_shape)",
+            ["system", "outcome", "reason"],
+            registry=self.registry,
+        )
         self._compiled = self.operations.labels("compiled", "")
         self._standard: dict[str, Counter] = {}
 
@@ -62,6 +70,15 @@ class Metrics:
     def plan_compiled(self, seconds: float) -> None:
         self.plans.inc()
         self.plan_seconds.inc(seconds)
+
+    def webhook(self, system: str, outcome: str, reason: str = "") -> None:
+        """Labels come from gateway/events/ingest.py's fixed sets, and `system` only from the
+        configured ones: a path a caller invents is answered 404 and never becomes a label."""
+        self.webhooks.labels(system, outcome, reason).inc()
+
+    def webhook_count(self, system: str, outcome: str, reason: str = "") -> float:
+        value: float = self.webhooks.labels(system, outcome, reason)._value.get()
+        return value
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
