@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import errno
 import gc
 import json
 import logging
+import secrets
 import signal
 import socket
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +50,10 @@ SHIPPED_MANIFEST = Path(__file__).resolve().parents[1] / "docs" / "trusted-docum
 """The IVR and bot operations we ship (README "Trusted documents"), in the repository the demo
 runs from; the demo registers them, so its IVR bot can run something."""
 IVR_EXAMPLE = "IvrIdentify"
+WEBHOOK_SYSTEMS = ("ccaas", "crm", "core")
+CALL_HOLD_S = 20.0
+"""How long a background demo call lasts before it is hung up."""
+log = logging.getLogger("switchboard.demo")
 
 
 class PortInUse(Exception):
@@ -85,6 +91,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=EXECUTION_MODES,
         default="compiled",
         help="compiled plans (default) or graphql-core's standard execution, to compare them",
+    )
+    demo.add_argument(
+        "--calls-every",
+        type=_seconds,
+        default=60.0,
+        metavar="SECONDS",
+        help="start a simulated call to the demo agent this often (0: never); default 60",
     )
     _sandbox_options(demo)
 
@@ -167,6 +180,22 @@ def _secret(value: str) -> str:
     return value
 
 
+def _seconds(value: str) -> float:
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {value!r}") from None
+    if not 0 <= seconds < 86_400:  # NaN fails too
+        raise argparse.ArgumentTypeError("must be between 0 (never) and 86400 seconds")
+    return seconds
+
+
+def demo_secret() -> str:
+    """A fresh `whsec_` secret per demo run: the sandbox signs its webhooks with it, the gateway
+    verifies them; nothing to configure, nothing that outlives the run."""
+    return "whsec_" + base64.b64encode(secrets.token_bytes(32)).decode()
+
+
 def _sandbox_kwargs(args: argparse.Namespace) -> dict[str, Any]:
     return {"seed": args.seed, "customers": args.customers, "latency_ms": args.latency_ms}
 
@@ -217,8 +246,10 @@ def demo_config(
     *,
     cors_origins: Sequence[str] = (),
     manifest: str = "",
+    webhook_secret: str = "",
 ) -> dict[str, Any]:
     base = f"http://127.0.0.1:{sandbox_port}"
+    webhooks = {name: {"secrets": [webhook_secret]} for name in WEBHOOK_SYSTEMS}
     return {
         "server": {
             "host": "127.0.0.1",
@@ -234,6 +265,7 @@ def demo_config(
             "jwks_url": f"{base}/idp/.well-known/jwks.json",
         },
         "sources": {name: {"base_url": f"{base}/{name}"} for name in SYSTEMS},
+        "webhooks": webhooks if webhook_secret else {},
     }
 
 
@@ -253,6 +285,9 @@ async def _demo(args: argparse.Namespace) -> int:
     require_free_port("127.0.0.1", args.port)
     require_free_port("127.0.0.1", sandbox_port, " (the sandbox's: --port + 1)")
     manifest = str(SHIPPED_MANIFEST) if SHIPPED_MANIFEST.exists() else ""
+    # The gateway's port is known before either server starts, so the sandbox (started first)
+    # can already be told where to post its signed webhooks.
+    secret = demo_secret()
     config = build_config(
         demo_config(
             args.port,
@@ -260,12 +295,17 @@ async def _demo(args: argparse.Namespace) -> int:
             args.execution,
             cors_origins=args.cors_origin,
             manifest=manifest,
+            webhook_secret=secret,
         ),
         env={},
     )
     sandbox = _QuietServer(
         uvicorn.Config(
-            sandbox_app(**_sandbox_kwargs(args)),
+            sandbox_app(
+                webhook_url=f"http://127.0.0.1:{args.port}/webhooks",
+                webhook_secret=secret,
+                **_sandbox_kwargs(args),
+            ),
             host="127.0.0.1",
             port=sandbox_port,
             log_level="warning",
@@ -309,7 +349,7 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     if manifest:
         exports["IVR_TOKEN"] = tokens["ivr"]
     ivr = ivr_example(manifest, exports["PHONE"])
-    _print_banner(args.port, base, headers, sample, exports, ivr)
+    _print_banner(args.port, base, headers, sample, exports, ivr, args.calls_every)
     ide_headers = headers[0][1]
     gateway = _QuietServer(
         uvicorn.Config(
@@ -323,8 +363,60 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, setattr, gateway, "should_exit", True)
-    await gateway.serve()
+    calls = call_now_and_then(args.calls_every, _demo_call(base, sample["id"]))
+    try:
+        await gateway.serve()
+    finally:  # SIGINT/SIGTERM or a failed start: the calls stop before the sandbox does
+        if calls is not None:
+            calls.cancel()
+            await asyncio.gather(calls, return_exceptions=True)
     return 0
+
+
+def _demo_call(base: str, customer_id: str) -> Callable[[], Awaitable[None]]:
+    async def call() -> None:
+        from sources.sandbox.client import end_call, start_call
+
+        interaction = await start_call(base, customer_id, DEMO_ROLES[0][1], idv="PASSED")
+        try:
+            await asyncio.sleep(CALL_HOLD_S)
+        finally:  # also when the demo stops mid-call: hang up, briefly, best effort
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(end_call(base, interaction)), 2)
+
+    return call
+
+
+def call_now_and_then(
+    every: float, call: Callable[[], Awaitable[None]]
+) -> asyncio.Task[None] | None:
+    """The demo's background calls: a new `call` every `every` seconds (0: none, returns None),
+    each its own task, so a call held longer than `every` does not delay the next. A failing
+    call is logged and the next one still comes; cancelling the returned task (shutdown) cancels
+    the calls in progress and waits for them."""
+    if every <= 0:
+        return None
+
+    async def one() -> None:
+        try:
+            await call()
+        except Exception as exc:  # the demo outlives a failed call
+            log.warning("simulated call failed: %s: %s", type(exc).__name__, exc)
+
+    async def loop() -> None:
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                await asyncio.sleep(every)
+                task = asyncio.create_task(one())
+                running.add(task)
+                task.add_done_callback(running.discard)
+        finally:
+            for task in list(running):
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    return asyncio.create_task(loop(), name="demo-calls")
 
 
 def ivr_example(manifest: str, phone: str) -> list[str]:
@@ -362,6 +454,7 @@ def _print_banner(
     sample: dict[str, Any],
     exports: dict[str, str],
     ivr: list[str],
+    calls_every: float = 0.0,
 ) -> None:
     lines = [
         "",
@@ -381,11 +474,32 @@ def _print_banner(
         f"  export URL={exports['URL']}",
         *(f"  export {name}='{value}'" for name, value in exports.items() if name != "URL"),
     ]
+    lines += ["", *call_lines(sandbox, sample["id"], calls_every)]
     if ivr:
         lines += ["", *ivr]
     lines += ["", "A screen-pop query to try:", ""]
     lines += [SCREEN_POP_QUERY.replace("$PHONE", sample["phones"][0]), ""]
     print("\n".join(lines), flush=True)
+
+
+def call_lines(sandbox: str, customer_id: str, calls_every: float) -> list[str]:
+    """Banner lines: how to simulate a call to the demo agent (the sandbox posts its signed
+    webhooks to the gateway), and how to hang it up."""
+    body = json.dumps({"customerId": customer_id, "agentId": DEMO_ROLES[0][1], "idv": "PASSED"})
+    every = (
+        f"The demo itself calls agent {DEMO_ROLES[0][1]} every {calls_every:g} s "
+        f"(for {CALL_HOLD_S:g} s; --calls-every 0: never)."
+        if calls_every > 0
+        else "The demo places no calls of its own (--calls-every 0)."
+    )
+    return [
+        "Simulate a call to the agent (the sandbox posts signed webhooks to the gateway):",
+        f"  curl -s -X POST {sandbox}/_sandbox/calls -H 'content-type: application/json' "
+        f"-d '{body}'",
+        "and end it with the interactionId it answers:",
+        f"  curl -s -X POST {sandbox}/_sandbox/calls/<interactionId>/end",
+        every,
+    ]
 
 
 SCREEN_POP_QUERY = """query ScreenPop {

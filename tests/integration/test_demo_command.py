@@ -4,19 +4,25 @@ lets a configured browser origin call, and stops cleanly; a busy port is one lin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from typing import IO
 
 import httpx
 import jwt
 import pytest
+
+from gateway.cli import call_now_and_then, main
 
 from .conftest import ROOT
 
@@ -214,3 +220,107 @@ def test_sandbox_prints_its_idp_and_a_curl_line_that_mints_a_token() -> None:
                 sandbox.wait(timeout=20)  # uvicorn re-raises SIGINT once it has stopped
             finally:
                 sandbox.kill()
+
+
+ACCEPTED_CCAAS = '"POST /webhooks/ccaas HTTP/1.1" 204'
+
+
+def test_the_banners_call_curl_reaches_the_gateway_as_signed_webhooks() -> None:
+    """The demo wires the sandbox to the gateway with a secret of its own: the banner's curl
+    starts a call, and the gateway answers each of the sandbox's signed deliveries 204
+    (accepted; a bad signature is 401, an unconfigured system 404). Observed in the demo's own
+    access log, which prints the gateway's answer to every request: no endpoint added for this."""
+    port = free_port_pair()
+    command = [sys.executable, "-m", "gateway", "demo", "--port", str(port)]
+    command += ["--customers", "200", "--calls-every", "0"]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as demo:
+        assert demo.stdout is not None
+        lines: queue.Queue[str] = queue.Queue()
+
+        def read(stdout: IO[str]) -> None:  # readline blocks: a thread, so waits can time out
+            for line in stdout:
+                lines.put(line)
+
+        reader = threading.Thread(target=read, args=(demo.stdout,))
+        reader.start()
+        seen: list[str] = []
+
+        def until(marker: str, count: int = 1) -> None:
+            while sum(marker in line for line in seen) < count:
+                seen.append(lines.get(timeout=60))
+                refused = "/webhooks/" in seen[-1] and ACCEPTED_CCAAS not in seen[-1]
+                assert not refused, seen[-1]  # 401: signature; 404: no secret configured
+
+        try:
+            until("Application startup complete")
+            text = "".join(seen)
+            assert "The demo places no calls of its own (--calls-every 0)." in text
+            start = next(x.strip() for x in seen if "/_sandbox/calls -H" in x)
+            assert "agent-0001" in start and '"idv": "PASSED"' in start, start
+            started = subprocess.run(["sh", "-c", start], capture_output=True, text=True)
+            interaction = json.loads(started.stdout)["interactionId"]
+            # INITIATED, CONNECTED_TO_AGENT, CONTACT_DATA_UPDATED
+            until(ACCEPTED_CCAAS, 3)
+            end = next(x.strip() for x in seen if x.strip().endswith("/<interactionId>/end"))
+            ended = subprocess.run(
+                ["sh", "-c", end.replace("<interactionId>", interaction)],
+                capture_output=True,
+                text=True,
+            )
+            assert json.loads(ended.stdout)["state"] == "ENDED"
+            until(ACCEPTED_CCAAS, 5)  # DISCONNECTED, COMPLETED
+        finally:
+            demo.send_signal(signal.SIGINT)
+            try:
+                code = demo.wait(timeout=20)
+            finally:
+                demo.kill()
+                reader.join(timeout=5)
+    assert code == 0, "".join(seen)
+
+
+async def test_calls_every_zero_places_no_calls() -> None:
+    async def call() -> None:
+        raise AssertionError("no call expected")
+
+    assert call_now_and_then(0, call) is None
+
+
+async def test_background_calls_survive_a_failure_and_stop_on_shutdown() -> None:
+    placed: list[int] = []
+    enough = asyncio.Event()
+    hung_up: list[int] = []
+
+    async def call() -> None:
+        placed.append(len(placed))
+        if len(placed) == 1:
+            raise RuntimeError("sandbox unavailable")  # logged; the next call still comes
+        if len(placed) == 3:
+            enough.set()
+        try:
+            await asyncio.sleep(3600)  # held longer than the period: the next call still comes
+        finally:
+            hung_up.append(placed[-1])
+
+    task = call_now_and_then(0.001, call)
+    assert task is not None
+    await asyncio.wait_for(enough.wait(), 10)
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
+    assert task.done()
+    calls = len(placed)
+    await asyncio.sleep(0.01)
+    assert len(placed) == calls  # nothing after shutdown
+    assert len(hung_up) == calls - 1  # every call in progress was ended, none left running
+
+
+@pytest.mark.parametrize("value", ["-1", "soon", "nan", "86400"])
+def test_calls_every_rejects_what_is_not_a_period(
+    value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["demo", "--calls-every", value])
+    assert exited.value.code == 2
+    assert "--calls-every" in capsys.readouterr().err
