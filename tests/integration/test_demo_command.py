@@ -16,12 +16,14 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from typing import IO
+from typing import IO, Any
 
 import httpx
 import jwt
 import pytest
 
+import gateway.cli
+import sources.sandbox.client
 from gateway.cli import call_now_and_then, main
 
 from .conftest import ROOT
@@ -279,6 +281,28 @@ def test_the_banners_call_curl_reaches_the_gateway_as_signed_webhooks() -> None:
                 demo.kill()
                 reader.join(timeout=5)
     assert code == 0, "".join(seen)
+
+
+async def test_a_background_call_rings_the_demo_agent_and_hangs_up(
+    sandbox_url: str, sample: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One of the demo's calls, against a real sandbox: the sample customer calls agent-0001,
+    passes ID&V, and the call is hung up after the hold (shortened here)."""
+    started: list[str] = []
+    real_start = sources.sandbox.client.start_call
+
+    async def spy(*args: Any, **kwargs: Any) -> str:
+        started.append(await real_start(*args, **kwargs))
+        return started[-1]
+
+    monkeypatch.setattr(sources.sandbox.client, "start_call", spy)
+    monkeypatch.setattr(gateway.cli, "CALL_HOLD_S", 0.0)
+    await gateway.cli._demo_call(sandbox_url, sample[0]["id"])()
+    assert len(started) == 1
+    async with httpx.AsyncClient() as client:
+        found = await client.get(f"{sandbox_url}/ccaas/contacts", params={"id": started[0]})
+    contact = found.json()["Contacts"][0]
+    assert contact["State"] == "ENDED" and contact["DisconnectTimestamp"]
 
 
 async def test_calls_every_zero_places_no_calls() -> None:
