@@ -9,8 +9,8 @@ import asyncio
 import time
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.events.broker import InProcessBroker
 from sources.sandbox import running
 from sources.sandbox.client import end_call, sample_customers, start_call

@@ -15,8 +15,8 @@ import pytest
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.events.broker import InProcessBroker
 from gateway.observability.metrics import Metrics
 from sources.sandbox.server import background_server

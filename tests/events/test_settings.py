@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from gateway.cli import demo_config
 from gateway.config import ConfigError, build_config, env_names
+from gateway.demo import demo_config
 from tests.events.payloads import OTHER_SECRET, SECRET
 
 

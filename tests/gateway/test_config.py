@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.cli import demo_config, main
+from gateway.cli import main
 from gateway.config import (
     Config,
     ConfigError,
@@ -18,6 +18,7 @@ from gateway.config import (
     env_names,
     load_config,
 )
+from gateway.demo import demo_config
 from sources import SYSTEMS
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "switchboard.example.toml"

@@ -15,8 +15,8 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from sources import SYSTEMS
 from sources.sandbox import running
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, stats

@@ -12,8 +12,8 @@ import pytest
 from graphql import get_introspection_query
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from sources.sandbox.server import background_server
 
 from .conftest import Production

@@ -23,7 +23,7 @@ from .conftest import Production, root
 SERVE = """
 import sys
 from gateway.app import create_app
-from gateway.cli import demo_config
+from gateway.demo import demo_config
 from gateway.config import build_config
 from sources.sandbox.server import background_server
 

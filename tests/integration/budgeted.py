@@ -9,8 +9,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.limits.budget import budgets_for
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy

@@ -14,8 +14,8 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.http.admin import admin_app_of
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy

@@ -22,9 +22,10 @@ import httpx
 import jwt
 import pytest
 
-import gateway.cli
+import gateway.demo
 import sources.sandbox.client
-from gateway.cli import call_now_and_then, main
+from gateway.cli import main
+from gateway.demo import call_now_and_then
 
 from .conftest import ROOT
 
@@ -296,8 +297,8 @@ async def test_a_background_call_rings_the_demo_agent_and_hangs_up(
         return started[-1]
 
     monkeypatch.setattr(sources.sandbox.client, "start_call", spy)
-    monkeypatch.setattr(gateway.cli, "CALL_HOLD_S", 0.0)
-    await gateway.cli._demo_call(sandbox_url, sample[0]["id"])()
+    monkeypatch.setattr(gateway.demo, "CALL_HOLD_S", 0.0)
+    await gateway.demo._demo_call(sandbox_url, sample[0]["id"])()
     assert len(started) == 1
     async with httpx.AsyncClient() as client:
         found = await client.get(f"{sandbox_url}/ccaas/contacts", params={"id": started[0]})

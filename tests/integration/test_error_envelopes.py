@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.observability.codes import CODES
 from sources.sandbox.client import mint_token
 from sources.sandbox.server import background_server

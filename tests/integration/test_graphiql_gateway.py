@@ -20,8 +20,8 @@ from playwright.sync_api import Locator, Page, expect
 from starlette.applications import Starlette
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.http.graphiql import render_graphiql_html
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy

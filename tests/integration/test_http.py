@@ -6,8 +6,8 @@ import httpx
 import pytest
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.http.admin import admin_app_of
 from schema import build_schema
 from sources import current_scope

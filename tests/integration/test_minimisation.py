@@ -16,8 +16,8 @@ import pytest
 from graphql import GraphQLEnumType
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import PLACEHOLDERS, REDACTED, Masker

@@ -10,8 +10,8 @@ import httpx
 
 from gateway.app import create_app
 from gateway.auth.authenticator import Authenticator
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.http.admin import Readiness, admin_app_of
 from sources import Sources
 
