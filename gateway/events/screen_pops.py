@@ -135,7 +135,6 @@ async def screen_pops(
         raise GraphQLError(
             "`after` is not a cursor of this gateway", extensions={"code": "BAD_USER_INPUT"}
         ) from None
-    audit = context.guard.audit
     pending: tuple[Access, dict[str, str]] | None = None  # the last event's, audited on resume
     try:
         while True:
@@ -161,7 +160,7 @@ async def screen_pops(
                 continue
             contact, customers = found
             access = await event_access(context.guard, principal, contact)
-            if not audit.reserve():
+            if not context.guard.audit.reserve():
                 raise GraphQLError(
                     "the audit trail is unavailable: subscribe again shortly",
                     extensions={"code": codes.AUDIT_UNAVAILABLE},
