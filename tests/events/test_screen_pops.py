@@ -93,7 +93,9 @@ async def _frames(ws: ClientConnection, n: int) -> list[dict[str, Any]]:
     return frames
 
 
-def test_an_agent_gets_pops_of_their_own_call_masked_until_verified(servers: Servers) -> None:
+def test_an_agent_gets_pops_of_their_own_call_masked_until_verified(
+    servers: Servers, capfd: pytest.CaptureFixture[str]
+) -> None:
     a, b = _token(servers, "agent-0001"), _token(servers, "agent-0002")
 
     async def scenario() -> tuple[list[dict[str, Any]], str, list[dict[str, Any]]]:
@@ -128,6 +130,16 @@ def test_an_agent_gets_pops_of_their_own_call_masked_until_verified(servers: Ser
     assert any(e["extensions"]["code"] == "FORBIDDEN_FIELD" for e in popped[0]["payload"]["errors"])
     assert pops[2]["customers"][0]["dateOfBirth"] is not None
     assert "errors" not in popped[2]["payload"]
+    # each event audited on its own (the first two are written before the third is sent)
+    audit = [
+        json.loads(line) for line in capfd.readouterr().out.splitlines() if "screenPops" in line
+    ]
+    dob = [
+        (e["treatment"], e["verified"])
+        for e in audit
+        if e["interactionId"] == call and e["class"] == "PII_DOB"
+    ]
+    assert dob[:2] == [("deny", False), ("deny", False)]
     b_pop = b_frames[0]["payload"]["data"]["screenPops"]
     assert b_pop["interaction"]["agentId"] == "agent-0002"
     assert b_pop["interaction"]["id"] != call
