@@ -92,7 +92,9 @@ def public_config(app: ASGIApp, server: ServerSettings, **overrides: Any) -> uvi
         "port": server.port,
         "http": _protocol(server.header_timeout_seconds),
         "limit_concurrency": server.max_connections,
-        "ws": "none",  # no WebSocket endpoint: the upgrade is refused
+        # subscriptions (`screenPops`) on /graphql; a frame no larger than a request's body
+        "ws": "websockets-sansio",
+        "ws_max_size": server.max_body_bytes,
         "log_level": "info",
         "proxy_headers": False,
         "access_log": server.access_log,

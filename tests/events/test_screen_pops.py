@@ -6,17 +6,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import uvicorn
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gateway.app import create_app
 from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.http import serving
 from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import mint_token, sample_customers, start_call
 from sources.sandbox.server import background_server
@@ -200,3 +203,32 @@ def test_the_stream_ends_at_token_expiry(servers: Servers) -> None:
     assert frame["type"] == "next"
     assert frame["payload"]["errors"][0]["extensions"]["code"] == "TOKEN_EXPIRED"
     assert code == 4403
+
+
+def test_the_public_server_serves_the_websocket() -> None:
+    """`switchboard serve`'s uvicorn settings (gateway/http/serving.py) take the upgrade."""
+    config = build_config(demo_config(0, 9), env={})
+    uvicorn_config = serving.public_config(create_app(config), config.server, lifespan="off")
+    uvicorn_config.port = 0
+    server = uvicorn.Server(uvicorn_config)
+
+    async def scenario() -> int | None:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.bind(("127.0.0.1", 0))
+        port = listener.getsockname()[1]
+        running = asyncio.ensure_future(server.serve(sockets=[listener]))
+        try:
+            for _ in range(3000):  # up to 30 s
+                if server.started:
+                    break
+                await asyncio.sleep(0.01)
+            ws = await _open(f"ws://127.0.0.1:{port}/graphql", None)
+            with pytest.raises(ConnectionClosed) as closed:
+                await asyncio.wait_for(ws.recv(), 10)
+            return closed.value.rcvd.code if closed.value.rcvd else None
+        finally:
+            server.should_exit = True
+            await running
+            listener.close()
+
+    assert asyncio.run(scenario()) == 4403
