@@ -89,7 +89,12 @@ class SocketContext:
     def loaders(self) -> Loaders:
         event = _current.get()
         if event is None:
-            raise RuntimeError("no screen pop event is being read")
+            # a query or mutation sent over the socket (strawberry would run one): its root
+            # field reads the loaders first, and is refused here
+            raise GraphQLError(
+                "only subscriptions are served over the WebSocket: send queries by HTTP POST",
+                extensions={"code": codes.BAD_REQUEST},
+            )
         return event.loaders
 
     @property

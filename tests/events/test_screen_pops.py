@@ -148,6 +148,26 @@ def test_an_agent_gets_pops_of_their_own_call_masked_until_verified(
     assert b_pop["interaction"]["id"] != call
 
 
+def test_a_query_over_the_socket_reads_nothing(servers: Servers) -> None:
+    token = _token(servers, "agent-0001")
+
+    async def scenario() -> dict[str, Any]:
+        customer = (await sample_customers(servers.sandbox, 1))[0]["id"]
+        ws = await _open(servers.ws, token)
+        ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+        assert ack["type"] == "connection_ack"
+        query = "query ($id: ID!) { customer(id: $id) { fullName } }"
+        payload = {"query": query, "variables": {"id": customer}}
+        await ws.send(json.dumps({"id": "q", "type": "subscribe", "payload": payload}))
+        frame = (await _frames(ws, 1))[0]
+        await ws.close()
+        return frame
+
+    frame = asyncio.run(scenario())
+    assert frame["type"] == "error"  # no `next`: no data
+    assert [e["extensions"]["code"] for e in frame["payload"]] == ["BAD_REQUEST"]
+
+
 @pytest.mark.parametrize("token", [None, "not-a-jwt"])
 def test_connection_init_without_a_valid_token_closes_4403(
     servers: Servers, token: str | None
