@@ -225,14 +225,16 @@ def test_the_stream_ends_at_token_expiry(servers: Servers) -> None:
     assert code == 4403
 
 
-def test_the_public_server_serves_the_websocket() -> None:
-    """`switchboard serve`'s uvicorn settings (gateway/http/serving.py) take the upgrade."""
-    config = build_config(demo_config(0, 9), env={})
+def test_the_public_server_serves_the_websocket_past_the_header_timeout() -> None:
+    """`switchboard serve`'s uvicorn settings (gateway/http/serving.py) take the upgrade, and
+    the request-header deadline does not fire into the socket once it is a WebSocket."""
+    raw = demo_config(0, 9)
+    raw["server"]["header_timeout_seconds"] = 0.3
+    config = build_config(raw, env={})
     uvicorn_config = serving.public_config(create_app(config), config.server, lifespan="off")
-    uvicorn_config.port = 0
     server = uvicorn.Server(uvicorn_config)
 
-    async def scenario() -> int | None:
+    async def scenario() -> tuple[bool, int | None]:
         listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         listener.bind(("127.0.0.1", 0))
         port = listener.getsockname()[1]
@@ -242,13 +244,22 @@ def test_the_public_server_serves_the_websocket() -> None:
                 if server.started:
                     break
                 await asyncio.sleep(0.01)
-            ws = await _open(f"ws://127.0.0.1:{port}/graphql", None)
+            ws = await connect(
+                f"ws://127.0.0.1:{port}/graphql",
+                subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+            )
+            await asyncio.sleep(0.6)  # twice the header timeout, with no frame sent
+            await ws.send(json.dumps({"type": "connection_init", "payload": {}}))
             with pytest.raises(ConnectionClosed) as closed:
                 await asyncio.wait_for(ws.recv(), 10)
-            return closed.value.rcvd.code if closed.value.rcvd else None
+            return closed.value.rcvd is not None, (
+                closed.value.rcvd.code if closed.value.rcvd else None
+            )
         finally:
             server.should_exit = True
             await running
             listener.close()
 
-    assert asyncio.run(scenario()) == 4403
+    # the socket was still open to read connection_init: refused by the gateway (4403), not
+    # cut by the header deadline
+    assert asyncio.run(scenario()) == (True, 4403)
