@@ -14,7 +14,7 @@ from starlette.middleware.body_limit import RequestBodyLimitMiddleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from gateway.auth.authenticator import Authenticator
 from gateway.config import Config
@@ -24,7 +24,7 @@ from gateway.execution.select import PlanCache, executor_class
 from gateway.http.admin import Readiness, admin_app
 from gateway.http.graphiql import graphiql_assets_app
 from gateway.http.middleware import BearerAuth, ErrorEnvelope, RateLimit, RequestId, RequireJson
-from gateway.http.view import GraphQLView, ide_enabled
+from gateway.http.view import GraphQLView, SubscriptionView, ide_enabled
 from gateway.limits.extension import guardrails
 from gateway.limits.ratelimit import limiter_for
 from gateway.limits.trusted import TrustedDocuments
@@ -141,6 +141,12 @@ def create_app(
     routes: list[BaseRoute] = [
         Route("/health", health, methods=["GET"]),
         Route("/graphql", view, methods=["GET", "POST", "OPTIONS"], middleware=on_graphql),
+        # subscriptions (screenPops): the token comes in `connection_init`, checked by the view
+        # (BearerAuth refuses websockets); strawberry checks the Origin against cors_origins
+        WebSocketRoute(
+            "/graphql",
+            SubscriptionView(schema, sources, guard, config.server, authenticator, events),
+        ),
         Route("/webhooks/{system}", ingest, methods=["POST"]),
     ]
     if ide_enabled(config.server):
@@ -155,6 +161,6 @@ def create_app(
     )
     # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
     app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
-    app.state.events = events  # the broker: subscriptions (next) read from it
+    app.state.events = events  # the broker: subscriptions read from it
     app.state.metrics = metrics
     return app

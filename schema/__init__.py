@@ -14,6 +14,7 @@ from .context import Context, Info
 from .limits import MAX_IDS
 from .query import Query
 from .sensitive import PARTIAL_TREATMENTS, Owner, Sensitive, SensitiveClass
+from .subscription import Pop, ScreenPop, ScreenPopEvent, Subscription
 
 __all__ = [
     "MAX_IDS",
@@ -21,9 +22,13 @@ __all__ = [
     "Context",
     "Info",
     "Owner",
+    "Pop",
     "Query",
+    "ScreenPop",
+    "ScreenPopEvent",
     "Sensitive",
     "SensitiveClass",
+    "Subscription",
     "build_schema",
 ]
 
@@ -39,6 +44,7 @@ def build_schema(
     gateway's development profile)."""
     return strawberry.Schema(
         query=Query,
+        subscription=Subscription,
         extensions=list(extensions),
         config=StrawberryConfig(disable_field_suggestions=not suggestions),
         execution_context_class=execution_context_class,

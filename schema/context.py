@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING, Protocol
 
 import strawberry
 
 from resolvers import Loaders
+
+if TYPE_CHECKING:
+    from .subscription import Pop
 
 __all__ = ["Context", "Info"]
 
@@ -18,6 +22,12 @@ class Context(Protocol):
     async def ready(self) -> None:
         """Awaited by every root field before it returns customer data: whatever the gateway
         needs to decide what the caller may see has arrived by then."""
+
+    def screen_pops(self, after: str | None) -> AsyncIterator[Pop]:
+        """The subscriber's own contact events after the cursor `after` (live only without
+        one). While the consumer reads a `Pop`, `loaders` and the masking access are that
+        event's own (gateway/events/screen_pops.py)."""
+        ...
 
 
 Info = strawberry.Info[Context, None]

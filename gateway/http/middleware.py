@@ -63,10 +63,11 @@ class BearerAuth:
     GraphiQL page itself (a GET for text/html without a query) is served without one, and only
     when GraphiQL is on.
 
-    Fail closed: a websocket is refused (closed before it is accepted: the gateway serves no
-    subscriptions, and a socket must not get past authentication unchecked); any other scope
-    type is an error. A refused token is logged with its reason and the request id, never the
-    token; `describe` (the development profile) also tells the client the reason."""
+    Fail closed: a websocket is refused (closed before it is accepted: a socket must not get
+    past authentication unchecked; subscriptions have their own route, whose view checks the
+    token in `connection_init`); any other scope type is an error. A refused token is logged
+    with its reason and the request id, never the token; `describe` (the development profile)
+    also tells the client the reason."""
 
     def __init__(
         self, app: ASGIApp, authenticator: Authenticator, *, ide: bool, describe: bool = False

@@ -63,8 +63,17 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         self._disarm_header_timer()
         super().connection_lost(exc)
 
+    def handle_websocket_upgrade(self) -> None:
+        # the connection is the WebSocket protocol's from here: no request headers to await
+        self._disarm_header_timer()
+        super().handle_websocket_upgrade()
+
     def _arm_header_timer(self) -> None:
-        if self._header_timer is None and not self.transport.is_closing():
+        if (
+            self._header_timer is None
+            and not self.transport.is_closing()
+            and self.transport.get_protocol() is self  # not handed over to a WebSocket
+        ):
             self._header_timer = self.loop.call_later(self.header_timeout, self._headers_late)
 
     def _disarm_header_timer(self) -> None:
@@ -92,7 +101,9 @@ def public_config(app: ASGIApp, server: ServerSettings, **overrides: Any) -> uvi
         "port": server.port,
         "http": _protocol(server.header_timeout_seconds),
         "limit_concurrency": server.max_connections,
-        "ws": "none",  # no WebSocket endpoint: the upgrade is refused
+        # subscriptions (`screenPops`) on /graphql; a frame no larger than a request's body
+        "ws": "websockets-sansio",
+        "ws_max_size": server.max_body_bytes,
         "log_level": "info",
         "proxy_headers": False,
         "access_log": server.access_log,

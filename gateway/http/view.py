@@ -5,6 +5,7 @@ request body bounded by that deadline, and the answer in the gateway's shape."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any, cast
@@ -17,11 +18,16 @@ from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
-from gateway.auth.authenticator import Principal
+from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
 from gateway.config import ServerSettings
+from gateway.events.broker import Broker
+from gateway.events.screen_pops import SocketContext
 from gateway.http.graphiql import csp_header, render_graphiql_html
 from gateway.http.refusals import refuse
 from gateway.masking.access import Access
@@ -31,7 +37,9 @@ from gateway.observability.errors import format_error, formatting_errors
 from resolvers import Loaders
 from sources import Sources, current_scope, request_scope
 
-__all__ = ["GraphQLView", "RequestContext", "ide_enabled"]
+log = logging.getLogger("switchboard.auth")
+
+__all__ = ["GraphQLView", "RequestContext", "SubscriptionView", "ide_enabled"]
 
 
 @dataclass(slots=True)
@@ -154,6 +162,71 @@ class GraphQLView(GraphQL[RequestContext, None]):
 
     def decode_json(self, data: str | bytes) -> object:
         return orjson.loads(data)
+
+
+MAX_SUBSCRIPTIONS_PER_SOCKET = 5
+
+
+class SubscriptionView(GraphQL[SocketContext, None]):
+    """`/graphql` over WebSocket: graphql-transport-ws only (the legacy `graphql-ws` subprotocol
+    is closed with 4406), the browser's Origin checked against [server] cors_origins before
+    the handshake is accepted (strawberry's `allowed_origins`), the bearer token in the
+    `connection_init` payload (`{"Authorization": "Bearer ..."}`; refused: close 4403), and a
+    few subscriptions per socket. Standard execution (the compiled plans serve queries)."""
+
+    def __init__(
+        self,
+        schema: strawberry.Schema,
+        sources: Sources,
+        guard: Guard,
+        server: ServerSettings,
+        authenticator: Authenticator,
+        broker: Broker,
+    ) -> None:
+        super().__init__(
+            schema,
+            graphql_ide=None,
+            allow_queries_via_get=False,
+            subscription_protocols=(GRAPHQL_TRANSPORT_WS_PROTOCOL,),
+            max_subscriptions_per_connection=MAX_SUBSCRIPTIONS_PER_SOCKET,
+            allowed_origins=tuple(server.cors_origins),
+        )
+        self.sources = sources
+        self.guard = guard
+        self.authenticator = authenticator
+        self.broker = broker
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "websocket":  # the HTTP route is GraphQLView's
+            raise RuntimeError("SubscriptionView serves websockets only")
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            # the socket is over: its expiry watch with it
+            context: SocketContext | None = scope.get("state", {}).get("socket_context")
+            if context is not None:
+                context.stop()
+
+    async def get_context(
+        self, request: Request | WebSocket, response: Response | WebSocket
+    ) -> SocketContext:
+        assert isinstance(request, WebSocket)
+        context = SocketContext(request, self.broker, self.sources, self.guard)
+        request.scope.setdefault("state", {})["socket_context"] = context
+        return context
+
+    async def on_ws_connect(self, context: SocketContext) -> UnsetType | dict[str, object] | None:
+        params = context.connection_params
+        authorization = params.get("Authorization") if isinstance(params, dict) else None
+        try:
+            principal = await self.authenticator.authenticate(
+                authorization if isinstance(authorization, str) else None
+            )
+        except InvalidToken as exc:
+            log.info("websocket 4403 request_id=%s reason=%s", context.request_id, exc.reason)
+            raise ConnectionRejectionError from None
+        context.watch(principal)
+        return None
 
 
 class _BodyLate(Exception):

@@ -23,6 +23,7 @@ __all__ = [
     "DEPTH_LIMIT",
     "DIRECTIVE_LIMIT",
     "DOCUMENT_TOO_LARGE",
+    "EVENTS_DROPPED",
     "FIELD_REPEAT_LIMIT",
     "FORBIDDEN",
     "FORBIDDEN_FIELD",
@@ -39,6 +40,7 @@ __all__ = [
     "RATE_LIMITED",
     "REQUEST_TIMEOUT",
     "ROOT_FIELD_LIMIT",
+    "TOKEN_EXPIRED",
     "UNAUTHENTICATED",
     "UNSUPPORTED_MEDIA_TYPE",
     "code_for_status",
@@ -72,6 +74,9 @@ INTROSPECTION_DEPTH_LIMIT: Final = "INTROSPECTION_DEPTH_LIMIT"
 DATA_BUDGET_EXCEEDED: Final = "DATA_BUDGET_EXCEEDED"
 LOOKUP_LIMIT: Final = "LOOKUP_LIMIT"
 AUDIT_UNAVAILABLE: Final = "AUDIT_UNAVAILABLE"
+# subscriptions (screenPops), in the frame that ends one
+TOKEN_EXPIRED: Final = "TOKEN_EXPIRED"  # noqa: S105 (a code, not a secret)
+EVENTS_DROPPED: Final = "EVENTS_DROPPED"
 
 CODES: Final = MappingProxyType(
     {
@@ -102,10 +107,14 @@ CODES: Final = MappingProxyType(
         LIST_LIMIT: "a list argument is too long (first, ids)",
         COST_LIMIT: "the estimated cost is too high ([limits] max_cost)",
         FORBIDDEN_FIELD: "the policy denies this sensitive field to the caller's roles",
-        FORBIDDEN: "the token has no role the policy knows: nothing but __typename is read",
+        FORBIDDEN: "the token has no role the policy knows: nothing but __typename is read; "
+        "or screenPops for a token whose issuer is not the workforce's",
         DATA_BUDGET_EXCEEDED: "a sensitive field past the caller's data budget",
         LOOKUP_LIMIT: "too many lookups in the operation or the window",
         AUDIT_UNAVAILABLE: "503: the audit trail cannot keep up; nothing was read",
+        TOKEN_EXPIRED: "screenPops: the token expired; the socket closes with 4403",
+        EVENTS_DROPPED: "screenPops: the subscriber fell behind; subscribe again after "
+        "extensions.resumeFrom",
         # resolvers
         "BAD_USER_INPUT": "an argument can never match (malformed id, phone, limit)",
         NOT_FOUND: "a well-formed id the system of record does not know (404: no such path)",

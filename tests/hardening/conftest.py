@@ -85,7 +85,7 @@ def production(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Production]
         }
         raw["audit"] = {"sink": "stderr"}
         app = create_app(build_config(raw, env={}))
-        with background_server(app, lifespan="on") as url:
+        with background_server(app, lifespan="on", websockets=True) as url:
 
             async def setup() -> tuple[dict[str, str], list[dict[str, Any]]]:
                 tokens = {

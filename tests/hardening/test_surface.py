@@ -184,24 +184,26 @@ async def test_oversized_bodies_are_refused(production: Production) -> None:
     assert response.status_code == 413
 
 
-@pytest.mark.parametrize("origin", ["https://evil.example", ORIGIN])
-async def test_no_websocket_endpoint_accepts_a_connection(
-    production: Production, origin: str
-) -> None:
-    """No subscriptions yet: /graphql refuses every WebSocket handshake (cross-site or not)."""
+async def test_a_websocket_needs_an_allowed_origin_and_a_token(production: Production) -> None:
+    """Subscriptions (README "Events out"): a cross-site handshake is refused before it is
+    accepted; an allowed origin's socket without a token in `connection_init` closes 4403."""
     from websockets.asyncio.client import connect
-    from websockets.exceptions import InvalidStatus
+    from websockets.exceptions import ConnectionClosed, InvalidStatus
     from websockets.typing import Origin, Subprotocol
 
     url = production.url.replace("http://", "ws://") + "/graphql"
+    protocols = [cast(Subprotocol, "graphql-transport-ws")]
     with pytest.raises(InvalidStatus) as refused:
         async with connect(
-            url,
-            origin=cast(Origin, origin),
-            subprotocols=[cast(Subprotocol, "graphql-transport-ws")],
+            url, origin=cast(Origin, "https://evil.example"), subprotocols=protocols
         ):
             pass
-    assert refused.value.response.status_code in (401, 403)
+    assert refused.value.response.status_code == 403
+    async with connect(url, origin=cast(Origin, ORIGIN), subprotocols=protocols) as ws:
+        await ws.send('{"type": "connection_init", "payload": {}}')
+        with pytest.raises(ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None and closed.value.rcvd.code == 4403
 
 
 async def test_a_refused_operation_does_not_even_confirm_the_callers_interaction(

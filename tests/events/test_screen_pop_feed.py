@@ -1,0 +1,75 @@
+"""The screen-pop feed's refusals and cut-offs, without sockets (gateway/events/screen_pops.py;
+the socket-level behaviour is tests/events/test_screen_pops.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from graphql import GraphQLError
+
+from gateway.auth.authenticator import Principal
+from gateway.events.broker import InProcessBroker
+from gateway.events.mapping import CloudEvent
+from gateway.events.screen_pops import SocketContext, screen_pops
+
+
+def _principal(*, workforce: bool = True) -> Principal:
+    return Principal(
+        "agent-0001", frozenset({"agent"}), "https://idp", time.time() + 3600, workforce
+    )
+
+
+def _context(broker: InProcessBroker) -> SocketContext:
+    # no sources and no guard: none of these paths may read a back end or audit anything
+    return cast(SocketContext, SimpleNamespace(broker=broker, sources=None, guard=None))
+
+
+def _event(n: int, kind: str = "payment.posted", agent: str | None = None) -> CloudEvent:
+    data = {"agentId": agent} if agent is not None else {}
+    return CloudEvent(
+        id=f"e-{n}",
+        source="switchboard/ccaas",
+        type=kind,
+        time="2026-12-06T03:00:00Z",
+        subject=f"c-{n}",
+        data=data,
+    )
+
+
+async def _error(feed: Any) -> dict[str, Any]:
+    with pytest.raises(GraphQLError) as raised:
+        await anext(feed)
+    return dict(raised.value.extensions or {})
+
+
+def test_a_subscriber_that_falls_behind_gets_the_cursor_to_resume_from() -> None:
+    async def scenario() -> tuple[dict[str, Any], str | None, int]:
+        broker = InProcessBroker(queue_size=1)
+        feed = screen_pops(_context(broker), _principal(), None)
+        waiting = asyncio.ensure_future(_error(feed))
+        await asyncio.sleep(0)  # subscribed, waiting for the first event
+        # another agent's contact events and events of other kinds: never read, never popped
+        first = await broker.publish(_event(1, "interaction.connected", agent="agent-0002"))
+        for n in range(2, 5):
+            await broker.publish(_event(n))
+        extensions = await waiting
+        return extensions, first, broker.subscribers
+
+    extensions, first, subscribers = asyncio.run(scenario())
+    assert extensions == {"code": "EVENTS_DROPPED", "resumeFrom": first}
+    assert subscribers == 0  # the feed's broker subscription is gone with it
+
+
+def test_a_cursor_this_gateway_never_handed_out_is_refused() -> None:
+    feed = screen_pops(_context(InProcessBroker()), _principal(), "nonsense")
+    assert asyncio.run(_error(feed)) == {"code": "BAD_USER_INPUT"}
+
+
+def test_a_partner_issuers_token_gets_no_pops() -> None:
+    # a partner IdP may mint an agent's `sub`: only workforce subjects are agents
+    feed = screen_pops(_context(InProcessBroker()), _principal(workforce=False), None)
+    assert asyncio.run(_error(feed)) == {"code": "FORBIDDEN"}
