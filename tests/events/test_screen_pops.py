@@ -17,8 +17,8 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from gateway.app import create_app
-from gateway.cli import demo_config
 from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.http import serving
 from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import mint_token, sample_customers, start_call
