@@ -89,7 +89,9 @@ def test_every_type_and_root_field_has_a_binding() -> None:
         for t in SCHEMA.type_map.values()
         if isinstance(t, GraphQLObjectType) and not t.name.startswith("__")
     }
-    assert object_types - {"Query"} == set(BINDINGS)
+    # subscriptions (Subscription.screenPops, its ScreenPop) run on standard execution for now:
+    # a compiled plan per subscription document is the next part of the live-context issue
+    assert object_types - {"Query", "Subscription", "ScreenPop"} == set(BINDINGS)
     assert SCHEMA.query_type is not None
     assert set(SCHEMA.query_type.fields) == set(ROOT)
 
