@@ -285,3 +285,16 @@ async def test_a_redis_restart_mid_stream(tmp_path: Path) -> None:
         await b.aclose()
         process.terminate()
         process.wait(timeout=10)
+
+
+async def test_the_app_uses_redis_when_configured(redis_url: str) -> None:
+    from gateway.app import create_app
+    from gateway.cli import demo_config
+    from gateway.config import build_config
+
+    raw = demo_config(0, 9)
+    assert isinstance(create_app(build_config(raw, env={})).state.events, InProcessBroker)
+    raw["events"] = {"redis_url": redis_url, "window": 50}
+    broker = create_app(build_config(raw, env={})).state.events
+    assert isinstance(broker, RedisStreamsBroker)
+    await broker.aclose()
