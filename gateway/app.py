@@ -18,8 +18,9 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from gateway.auth.authenticator import Authenticator
 from gateway.config import Config
-from gateway.events.broker import InProcessBroker
+from gateway.events.broker import Broker
 from gateway.events.ingest import WebhookIngest
+from gateway.events.redis_broker import broker_of
 from gateway.execution.select import PlanCache, executor_class
 from gateway.http.admin import Readiness, admin_app
 from gateway.http.graphiql import graphiql_assets_app
@@ -115,7 +116,7 @@ def create_app(
         on_graphql.append(Middleware(RateLimit, limiter, config.rate_limit))
     on_graphql.append(Middleware(RequireJson))
     # signed events in (issue #14): vendors authenticate by signature, not by bearer token
-    events = InProcessBroker()
+    events: Broker = broker_of(config.events)
     ingest = WebhookIngest(
         config.webhooks, events, metrics, body_timeout=config.server.body_timeout_seconds
     )

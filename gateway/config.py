@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from gateway.events.mapping import SYSTEMS as WEBHOOK_SYSTEMS
-from gateway.events.settings import WebhookSettings, read_webhooks
+from gateway.events.settings import EventSettings, WebhookSettings, read_webhooks
 from gateway.limits.budget import DataBudgetSettings, LookupSettings
 from gateway.limits.ratelimit import RateLimitSettings, Rule
 from gateway.limits.shape import LimitSettings
@@ -221,6 +221,7 @@ class Config:
     data_budget: DataBudgetSettings = field(default_factory=DataBudgetSettings)
     lookups: LookupSettings = field(default_factory=LookupSettings)
     webhooks: dict[str, WebhookSettings] = field(default_factory=dict)
+    events: EventSettings = field(default_factory=EventSettings)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -267,6 +268,7 @@ def env_names() -> list[str]:
         ("trusted_documents", TrustedDocumentSettings),
         ("rate_limit", RateLimitSettings),
         *((f"webhooks.{name}", WebhookSettings) for name in WEBHOOK_SYSTEMS),
+        ("events", EventSettings),
     ]
     names = {
         env_name(where, spec.name) for where, cls in layout for spec in env_fields(cls).values()
@@ -277,7 +279,7 @@ def env_names() -> list[str]:
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
-    unknown = set(raw) - sections - {"rate_limit", "webhooks"}
+    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = read_section(ServerSettings, "server", raw.get("server", {}), env)
@@ -318,6 +320,7 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         data_budget=_per_role(DataBudgetSettings, "data_budget", budgets, env),
         lookups=_per_role(LookupSettings, "lookups", budgets, env),
         webhooks=read_webhooks(raw.get("webhooks", {}), env),
+        events=read_section(EventSettings, "events", raw.get("events", {}), env),
     )
 
 

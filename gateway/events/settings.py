@@ -18,7 +18,25 @@ from gateway.events.mapping import SYSTEMS
 from gateway.events.signatures import parse_secret
 from gateway.settings_env import ConfigError, read_section
 
-__all__ = ["WebhookSettings", "read_webhooks"]
+__all__ = ["EventSettings", "WebhookSettings", "read_webhooks"]
+
+
+@dataclass(frozen=True, slots=True)
+class EventSettings:
+    """`[events]`: where published events go. Empty `redis_url`: the in-process broker (one
+    replica); set: Redis Streams, shared by every replica (gateway/events/redis_broker.py)."""
+
+    redis_url: str = field(default="", repr=False)  # may carry a password
+    window: int = 10_000
+    """Events kept for replay from a cursor (`XADD MAXLEN ~ window`)."""
+    export_maxlen: int = 100_000
+    """Entries kept in the analytics export stream (docs/events-export.md)."""
+
+    def __post_init__(self) -> None:
+        if self.window < 1 or self.export_maxlen < 1:
+            raise ValueError("window and export_maxlen must be at least 1")
+        if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
 
 
 @dataclass(frozen=True, slots=True)

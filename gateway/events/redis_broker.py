@@ -1,0 +1,307 @@
+"""The Redis Streams broker: the `Broker` of gateway/events/broker.py shared by replicas.
+
+Why Streams and not Pub/Sub: Pub/Sub loses what is published while a replica is disconnected,
+and redis-py's asyncio Pub/Sub does not reconnect by itself (EVENTS-RESEARCH.md §0.5). A stream
+keeps a bounded window (`XADD MAXLEN ~ window`), so a replica that lost its connection reads on
+from the last id it saw, and a client resumes from its cursor (the entry id).
+
+- publish: one Lua script, atomic on the server: `SET seen-key NX EX ttl` on the event's
+  (source, id), which dedupes across replicas, then `XADD` to the stream and to the export stream
+  (docs/events-export.md). A duplicate adds nothing.
+- one reader task per broker: `XREAD BLOCK` from the last id it saw, fanned out to this
+  replica's subscribers (bounded queues, `Overflow` as in-process); on a connection error it
+  reconnects with backoff and resumes from that id.
+- subscribe(after): replays `XRANGE (after +` (with `Gap` first when entries after `after` were
+  trimmed, or when `after` is beyond the stream: Redis lost it), then the live fan-out; ids at
+  or below the last delivered one are skipped at the seam, so nothing twice and nothing lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import logging
+import re
+import weakref
+from collections import deque
+from types import MappingProxyType
+from typing import Any
+
+import orjson
+
+from gateway.events.broker import (
+    Broker,
+    Delivery,
+    Gap,
+    InProcessBroker,
+    InvalidCursor,
+    Item,
+    Overflow,
+)
+from gateway.events.mapping import CloudEvent
+from gateway.events.settings import EventSettings
+
+__all__ = ["EXPORT_STREAM", "STREAM", "RedisStreamsBroker", "broker_of"]
+
+log = logging.getLogger("gateway.events")
+
+STREAM = "switchboard:events"
+EXPORT_STREAM = "switchboard:events:export"
+_CURSOR = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
+_PAGE = 500
+
+_PUBLISH = """
+if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[2], '*', 'event', ARGV[4])
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[3], '*', 'cursor', id, 'id', ARGV[5],
+  'source', ARGV[6], 'type', ARGV[7], 'time', ARGV[8], 'event', ARGV[4])
+return id
+"""
+
+
+def _key(cursor: str) -> tuple[int, int]:
+    ms, _, seq = cursor.partition("-")
+    return int(ms), int(seq)
+
+
+def _decode(raw: str) -> CloudEvent:
+    fields: dict[str, Any] = orjson.loads(raw)
+    data = fields.pop("data", {})
+    return CloudEvent(**fields, data=MappingProxyType({str(k): str(v) for k, v in data.items()}))
+
+
+class _Subscriber:
+    """One subscription: its replay is read at its first `__anext__` (it needs Redis), the live
+    fan-out is queued from the moment it subscribed. Held weakly by the broker."""
+
+    __slots__ = (
+        "__weakref__",
+        "_after",
+        "_backlog",
+        "_broker",
+        "_last",
+        "_resolved",
+        "overflowed",
+        "queue",
+    )
+
+    def __init__(self, broker: RedisStreamsBroker, after: str | None, size: int) -> None:
+        self._broker: RedisStreamsBroker | None = broker
+        self._after = after
+        self._resolved = False
+        self._backlog: deque[Item] = deque()
+        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(size)
+        self.overflowed = False
+        self._last: str | None = None
+        """The newest cursor handed to the consumer: the seam and the resume point."""
+
+    def offer(self, delivery: Delivery) -> None:
+        if self.overflowed:
+            return
+        try:
+            self.queue.put_nowait(delivery)
+        except asyncio.QueueFull:
+            self.overflowed = True
+
+    def __aiter__(self) -> _Subscriber:
+        return self
+
+    async def __anext__(self) -> Item:
+        try:
+            while True:
+                broker = self._broker
+                if broker is None:
+                    raise StopAsyncIteration
+                if not self._resolved:
+                    self._backlog.extend(await broker._replay(self._after))
+                    self._resolved = True
+                if self._backlog:
+                    item = self._backlog.popleft()
+                elif self.overflowed and self.queue.empty():
+                    resume = self._last or self._after or "0-0"
+                    await self.aclose()
+                    return Overflow(resume)
+                else:
+                    item = await self.queue.get()
+                if isinstance(item, Delivery):
+                    if self._last is not None and _key(item.cursor) <= _key(self._last):
+                        continue  # replayed already: the seam between replay and live
+                    self._last = item.cursor
+                return item
+        except BaseException:  # cancelled or Redis failed: leave nothing registered behind
+            await self.aclose()
+            raise
+
+    async def aclose(self) -> None:
+        if self._broker is not None:
+            self._broker._subscribers.discard(self)
+            self._broker = None
+        self._backlog.clear()
+
+
+class RedisStreamsBroker:
+    def __init__(
+        self,
+        url: str,
+        *,
+        window: int = 10_000,
+        export_maxlen: int = 100_000,
+        queue_size: int = 64,
+        dedupe_seconds: int = 600,
+        stream: str = STREAM,
+        export_stream: str = EXPORT_STREAM,
+        block_ms: int = 5_000,
+    ) -> None:
+        if window < 1 or queue_size < 1 or export_maxlen < 1 or dedupe_seconds < 1:
+            raise ValueError("window, export_maxlen, queue_size, dedupe_seconds must be >= 1")
+        import redis.asyncio as redis  # only when configured
+
+        # Any: redis-py types replies as bytes | str | None whatever decode_responses says
+        self._redis: Any = redis.from_url(url, decode_responses=True)
+        self._script = self._redis.register_script(_PUBLISH)
+        self._window, self._export_maxlen = window, export_maxlen
+        self._queue_size, self._dedupe_seconds = queue_size, dedupe_seconds
+        self._stream, self._export_stream, self._block_ms = stream, export_stream, block_ms
+        self._subscribers: weakref.WeakSet[_Subscriber] = weakref.WeakSet()
+        self._reader: asyncio.Task[None] | None = None
+        self._ready = asyncio.Event()  # the reader knows where it starts
+        self._last_read: str | None = None
+        self._start = "0-0"  # where the reader started: live-only subscribers from before
+        self._head: str | None = None  # the newest id this replica published or read
+        self._closed = False
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    async def publish(self, event: CloudEvent) -> str | None:
+        if self._reader is not None:
+            await self._ready.wait()  # a live-only subscriber from before is to see this one
+        seen = hashlib.sha256(f"{event.source} {event.id}".encode()).hexdigest()
+        cursor: str | None = await self._script(
+            keys=[f"{self._stream}:seen:{seen}", self._stream, self._export_stream],
+            args=[
+                self._dedupe_seconds,
+                self._window,
+                self._export_maxlen,
+                event.to_json().decode(),
+                event.id,
+                event.source,
+                event.type,
+                event.time,
+            ],
+        )
+        if cursor is not None:
+            self._advance(cursor)
+        return cursor
+
+    def subscribe(self, after: str | None = None) -> _Subscriber:
+        if after is not None and _CURSOR.fullmatch(after) is None:
+            raise InvalidCursor("not a cursor of this broker")
+        if self._closed:
+            raise RuntimeError("the broker is closed")
+        # live only: from the newest id known now; before the reader started, from where it starts
+        subscriber = _Subscriber(self, after if after is not None else self._head, self._queue_size)
+        self._subscribers.add(subscriber)
+        if self._reader is None:
+            self._reader = asyncio.create_task(self._read(), name="events-redis-reader")
+        return subscriber
+
+    async def aclose(self) -> None:
+        self._closed = True
+        for subscriber in list(self._subscribers):
+            await subscriber.aclose()
+        if self._reader is not None:
+            self._reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reader
+        # redis-py #3941: aclose() may hang waiting for a dead connection to close
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(5):
+                await self._redis.aclose()
+
+    def _advance(self, cursor: str) -> None:
+        if self._head is None or _key(cursor) > _key(self._head):
+            self._head = cursor
+
+    async def _replay(self, after: str | None) -> list[Item]:
+        """What a subscription delivers before the live fan-out: everything after `after`."""
+        await self._ready.wait()
+        if after is None:
+            after = self._start
+        items: list[Item] = []
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.xinfo_stream(self._stream)
+            pipe.xrange(self._stream, min=f"({after}", max="+", count=_PAGE)
+            info, page = await pipe.execute(raise_on_error=False)
+        if isinstance(info, Exception):  # no stream: never written, or Redis lost it
+            return [Gap()] if _key(after) > (0, 0) else []
+        if isinstance(page, Exception):
+            raise page
+        trimmed = info.get("max-deleted-entry-id") or "0-0"
+        if _key(after) > _key(info["last-generated-id"]):
+            # a cursor from the stream's future: Redis restarted without its data; start over
+            return [Gap(), *await self._range("-")]
+        first = info.get("first-entry")
+        # trimming does not move max-deleted-entry-id (XDEL does): entries were trimmed when
+        # more were added than are left, and `after` is before the first one left. A cursor of
+        # exactly the last trimmed entry gets a Gap too: the safe side, nothing is hidden.
+        trimmed_before = int(info.get("entries-added", 0)) > int(info.get("length", 0))
+        if _key(after) < _key(trimmed) or (
+            trimmed_before and first is not None and _key(after) < _key(first[0])
+        ):
+            items.append(Gap())
+        items.extend(self._deliveries(page))
+        if len(page) == _PAGE:
+            items.extend(await self._range(f"({page[-1][0]}"))
+        return items
+
+    async def _range(self, start: str) -> list[Item]:
+        items: list[Item] = []
+        while True:
+            page = await self._redis.xrange(self._stream, min=start, max="+", count=_PAGE)
+            items.extend(self._deliveries(page))
+            if len(page) < _PAGE:
+                return items
+            start = f"({page[-1][0]}"
+
+    def _deliveries(self, entries: list[tuple[str, dict[str, str]]]) -> list[Delivery]:
+        return [Delivery(cursor, _decode(fields["event"])) for cursor, fields in entries]
+
+    async def _read(self) -> None:
+        """The replica's one reader: fans every new entry out to the local subscribers, and
+        owns its reconnect (redis-py #2089): backoff, then on from the last id it saw."""
+        from redis.exceptions import RedisError
+
+        backoff = 0.05
+        while True:
+            try:
+                if self._last_read is None:
+                    newest = await self._redis.xrevrange(self._stream, count=1)
+                    self._last_read = self._start = newest[0][0] if newest else "0-0"
+                    self._ready.set()
+                response = await self._redis.xread(
+                    {self._stream: self._last_read}, count=_PAGE, block=self._block_ms
+                )
+                backoff = 0.05
+            except (RedisError, OSError) as exc:
+                log.warning("events: Redis unreachable, retrying (%s)", type(exc).__name__)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            for _stream, entries in response or []:
+                for delivery in self._deliveries(entries):
+                    self._last_read = delivery.cursor
+                    self._advance(delivery.cursor)
+                    for subscriber in list(self._subscribers):
+                        subscriber.offer(delivery)
+
+
+def broker_of(settings: EventSettings) -> Broker:
+    """The app's broker: Redis Streams when `[events] redis_url` is set, else in-process."""
+    if settings.redis_url:
+        return RedisStreamsBroker(
+            settings.redis_url, window=settings.window, export_maxlen=settings.export_maxlen
+        )
+    return InProcessBroker(window=settings.window)
