@@ -289,8 +289,8 @@ async def test_a_redis_restart_mid_stream(tmp_path: Path) -> None:
 
 async def test_the_app_uses_redis_when_configured(redis_url: str) -> None:
     from gateway.app import create_app
-    from gateway.demo import demo_config
     from gateway.config import build_config
+    from gateway.demo import demo_config
 
     raw = demo_config(0, 9)
     assert isinstance(create_app(build_config(raw, env={})).state.events, InProcessBroker)
