@@ -40,6 +40,7 @@ __all__ = [
     "RATE_LIMITED",
     "REQUEST_TIMEOUT",
     "ROOT_FIELD_LIMIT",
+    "SUBSCRIPTION_LIMIT",
     "TOKEN_EXPIRED",
     "UNAUTHENTICATED",
     "UNSUPPORTED_MEDIA_TYPE",
@@ -77,6 +78,7 @@ AUDIT_UNAVAILABLE: Final = "AUDIT_UNAVAILABLE"
 # subscriptions (screenPops), in the frame that ends one
 TOKEN_EXPIRED: Final = "TOKEN_EXPIRED"  # noqa: S105 (a code, not a secret)
 EVENTS_DROPPED: Final = "EVENTS_DROPPED"
+SUBSCRIPTION_LIMIT: Final = "SUBSCRIPTION_LIMIT"
 
 CODES: Final = MappingProxyType(
     {
@@ -86,7 +88,8 @@ CODES: Final = MappingProxyType(
         RATE_LIMITED: "429: the caller is over its rate limit (Retry-After); or, with "
         "extensions.source, a back-end system throttled the gateway",
         UNSUPPORTED_MEDIA_TYPE: "415: a POST that is not application/json",
-        BAD_REQUEST: "400: the body is not a GraphQL request (bad JSON, no query, a batch)",
+        BAD_REQUEST: "400: the body is not a GraphQL request (bad JSON, no query, a batch); "
+        "406: /graphql/stream asked for something other than text/event-stream",
         METHOD_NOT_ALLOWED: "405: only POST (and GET for the GraphiQL page) are served",
         PAYLOAD_TOO_LARGE: "413: the body exceeds [server] max_body_bytes "
         "([webhooks.<system>] max_body_bytes on /webhooks/*)",
@@ -115,6 +118,9 @@ CODES: Final = MappingProxyType(
         TOKEN_EXPIRED: "screenPops: the token expired; the socket closes with 4403",
         EVENTS_DROPPED: "screenPops: the subscriber fell behind; subscribe again after "
         "extensions.resumeFrom",
+        SUBSCRIPTION_LIMIT: "429 on /graphql/stream, or the error frame of a subscribe on the "
+        "socket: the caller already has [events] max_streams_per_subject subscriptions open "
+        "(or the socket its 5)",
         # resolvers
         "BAD_USER_INPUT": "an argument can never match (malformed id, phone, limit)",
         NOT_FOUND: "a well-formed id the system of record does not know (404: no such path)",
