@@ -328,6 +328,7 @@ def test_the_per_subject_cap_refuses_the_eleventh_and_frees_on_close(servers: Se
             await _until(lambda: servers.broker.subscribers == base + CAP, "all subscribed")
             seen["held"] = servers.caps.held(identity)
             async with _open(servers, token) as over:
+                assert over.response.status_code == 429  # before reading: a stream never ends
                 await over.response.aread()
                 seen["sse"] = over.response.status_code, over.response.json()
             # the same cap holds on the WebSocket (this replica, both transports)
