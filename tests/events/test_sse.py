@@ -449,3 +449,36 @@ def test_cors_lets_an_allowed_origin_stream_and_refuses_another(servers: Servers
     # the stream itself: readable by the allowed origin's page only (the browser enforces it)
     assert asyncio.run(scenario(ALLOWED))["access-control-allow-origin"] == ALLOWED
     assert "access-control-allow-origin" not in asyncio.run(scenario(REFUSED))
+
+
+def test_the_socket_cap_refuses_a_sixth_subscribe_with_the_code(servers: Servers) -> None:
+    token = _token(servers, "agent-0012")
+    identity = (f"{servers.sandbox}/idp", "agent-0012")
+
+    async def scenario() -> tuple[dict[str, Any], int, int]:
+        ws = await connect(
+            servers.gateway.replace("http://", "ws://") + "/graphql",
+            subprotocols=["graphql-transport-ws"],  # type: ignore[list-item]
+        )
+        init = {"Authorization": f"Bearer {token}"}
+        await ws.send(json.dumps({"type": "connection_init", "payload": init}))
+        assert json.loads(await ws.recv())["type"] == "connection_ack"
+        for op in range(6):
+            await ws.send(
+                json.dumps({"id": str(op), "type": "subscribe", "payload": {"query": POP}})
+            )
+        refusal = json.loads(await asyncio.wait_for(ws.recv(), 15))
+        held = servers.caps.held(identity)  # the refused one took no slot
+        await ws.send(json.dumps({"id": "0", "type": "complete"}))
+        await _until(lambda: servers.caps.held(identity) == 4, "a completed one freed")
+        await ws.send(json.dumps({"id": "6", "type": "subscribe", "payload": {"query": POP}}))
+        await _until(lambda: servers.caps.held(identity) == 5, "room for another")
+        await ws.close()
+        await _until(lambda: servers.caps.held(identity) == 0, "all freed with the socket")
+        return refusal, held, servers.caps.held(identity)
+
+    refusal, held, after = asyncio.run(scenario())
+    assert refusal["type"] == "error" and refusal["id"] == "5"
+    assert refusal["payload"][0]["extensions"]["code"] == "SUBSCRIPTION_LIMIT"
+    assert "per socket" in refusal["payload"][0]["message"]
+    assert (held, after) == (5, 0)
