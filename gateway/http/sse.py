@@ -197,14 +197,17 @@ class StreamView:
                 context.request_id,
                 exc_info=(type(failure), failure, failure.__traceback__),
             )
-        elif pump not in done:
-            # the token expired and the feed did not end the stream: end it here
-            expired = GraphQLError(
-                "the token has expired", extensions={"code": codes.TOKEN_EXPIRED}
-            )
-            await write(_next({"data": None, "errors": [expired.formatted]}))
-            await write(_COMPLETE)
-        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        # a client that stopped reading does not hold the request open past this
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.keepalive):
+                if pump not in done:
+                    # the token expired and the feed did not end the stream: end it here
+                    expired = GraphQLError(
+                        "the token has expired", extensions={"code": codes.TOKEN_EXPIRED}
+                    )
+                    await write(_next({"data": None, "errors": [expired.formatted]}))
+                    await write(_COMPLETE)
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def _pump(self, operation: Operation, context: SocketContext, write: _Write) -> None:
         with formatting_errors():

@@ -9,20 +9,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import pytest
+import strawberry
 from starlette.applications import Starlette
+from starlette.types import Receive, Scope, Send
 from websockets.asyncio.client import connect
 
 from gateway.app import create_app
-from gateway.config import build_config
+from gateway.auth.authenticator import Principal
+from gateway.config import ServerSettings, build_config
 from gateway.demo import demo_config
 from gateway.events.broker import InProcessBroker
 from gateway.events.caps import SubjectCaps
+from gateway.http.sse import StreamView
 from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import end_call, mint_token, sample_customers, start_call
 from sources.sandbox.server import background_server
@@ -271,6 +276,7 @@ def test_no_valid_token_is_a_401_envelope(servers: Servers, token: str | None) -
         ({}, {"query": POP, "variables": "x"}, 400, "BAD_REQUEST"),
         ({"last-event-id": "bad\tcursor"}, {"query": POP}, 400, "BAD_REQUEST"),
         ({"content-type": "text/plain"}, {"query": POP}, 415, "UNSUPPORTED_MEDIA_TYPE"),
+        ({}, {"query": POP + " " * 300_000}, 413, "PAYLOAD_TOO_LARGE"),
     ],
 )
 def test_a_request_that_is_not_a_stream_is_refused_before_it_starts(
@@ -482,3 +488,49 @@ def test_the_socket_cap_refuses_a_sixth_subscribe_with_the_code(servers: Servers
     assert refusal["payload"][0]["extensions"]["code"] == "SUBSCRIPTION_LIMIT"
     assert "per socket" in refusal["payload"][0]["message"]
     assert (held, after) == (5, 0)
+
+
+def test_the_stream_ends_at_expiry_even_if_a_feed_does_not() -> None:
+    """The backstop: a subscription that ignores the token's expiry is ended by the SSE view
+    (TOKEN_EXPIRED, then complete) and its slot given back."""
+
+    @strawberry.type
+    class Query:
+        ok: bool = True
+
+    @strawberry.type
+    class Subscription:
+        @strawberry.subscription
+        async def silent(self) -> AsyncGenerator[int, None]:
+            await asyncio.Event().wait()  # never yields, never looks at the clock
+            yield 0
+
+    caps = SubjectCaps(1)
+    principal = Principal("agent-0013", frozenset({"agent"}), "iss", time.time() + 1.0)
+    view = StreamView(
+        strawberry.Schema(query=Query, subscription=Subscription),
+        cast(Any, None),
+        cast(Any, None),
+        InProcessBroker(),
+        caps,
+        ServerSettings(),
+        keepalive=15,
+    )
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        scope.setdefault("state", {})["principal"] = principal
+        await view(scope, receive, send)
+
+    async def scenario(url: str) -> tuple[Frame, Frame, list[str]]:
+        async with (
+            httpx.AsyncClient(timeout=30) as http,
+            http.stream("POST", url, json={"query": "subscription { silent }"}) as response,
+        ):
+            stream = Stream(response)
+            return await stream.frame(), await stream.frame(), await stream.rest()
+
+    with background_server(app, lifespan="off") as url:
+        expired, complete, rest = asyncio.run(scenario(url))
+    assert expired.data["errors"][0]["extensions"]["code"] == "TOKEN_EXPIRED"
+    assert complete.event == "complete" and rest == []
+    assert caps.subjects == 0
