@@ -115,7 +115,8 @@ CODES: Final = MappingProxyType(
         DATA_BUDGET_EXCEEDED: "a sensitive field past the caller's data budget",
         LOOKUP_LIMIT: "too many lookups in the operation or the window",
         AUDIT_UNAVAILABLE: "503: the audit trail cannot keep up; nothing was read",
-        TOKEN_EXPIRED: "screenPops: the token expired; the socket closes with 4403",
+        TOKEN_EXPIRED: "screenPops: the token expired; the socket closes with 4403 (an SSE "
+        "stream ends with complete)",
         EVENTS_DROPPED: "screenPops: the subscriber fell behind; subscribe again after "
         "extensions.resumeFrom",
         SUBSCRIPTION_LIMIT: "429 on /graphql/stream, or the error frame of a subscribe on the "
