@@ -51,6 +51,7 @@ STREAM = "switchboard:events"
 EXPORT_STREAM = "switchboard:events:export"
 _CURSOR = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _PAGE = 500
+_READY_SECONDS = 5.0
 
 _PUBLISH = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
@@ -66,10 +67,22 @@ def _key(cursor: str) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
-def _decode(raw: str) -> CloudEvent:
-    fields: dict[str, Any] = orjson.loads(raw)
-    data = fields.pop("data", {})
-    return CloudEvent(**fields, data=MappingProxyType({str(k): str(v) for k, v in data.items()}))
+_ENVELOPE = ("id", "source", "type", "time", "subject", "specversion", "datacontenttype")
+
+
+def _decode(raw: str | None) -> CloudEvent | None:
+    """The entry's event; None for one this version cannot read. Fields it does not know are
+    left out: during a rolling upgrade a newer replica may write them, and an older one's
+    reader must not stop at them (nor at anything else written to the stream)."""
+    try:
+        fields = orjson.loads(raw or b"")
+        data = fields.get("data") or {}
+        return CloudEvent(
+            **{name: str(fields[name]) for name in _ENVELOPE if name in fields},
+            data=MappingProxyType({str(k): str(v) for k, v in data.items()}),
+        )
+    except (orjson.JSONDecodeError, TypeError, AttributeError):
+        return None
 
 
 class _Subscriber(QueuedSubscriber):
@@ -147,8 +160,18 @@ class RedisStreamsBroker:
         return len(self._subscribers)
 
     async def publish(self, event: CloudEvent) -> str | None:
-        if self._reader is not None:
-            await self._ready.wait()  # a live-only subscriber from before is to see this one
+        if self._reader is not None and not self._ready.is_set():
+            # a live-only subscriber from before is to see this one, so the reader starts
+            # first; while Redis is unreachable, fail (the vendor delivers again) not hang
+            try:
+                async with asyncio.timeout(_READY_SECONDS):
+                    await self._ready.wait()
+            except TimeoutError:
+                from redis.exceptions import ConnectionError as Unreachable
+
+                raise Unreachable(
+                    "Redis is unreachable: the events reader has not started"
+                ) from None
         seen = hashlib.sha256(f"{event.source} {event.id}".encode()).hexdigest()
         cursor: str | None = await self._script(
             keys=[f"{self._stream}:seen:{seen}", self._stream, self._export_stream],
@@ -238,7 +261,14 @@ class RedisStreamsBroker:
             start = f"({page[-1][0]}"
 
     def _deliveries(self, entries: list[tuple[str, dict[str, str]]]) -> list[Delivery]:
-        return [Delivery(cursor, _decode(fields["event"])) for cursor, fields in entries]
+        deliveries = []
+        for cursor, fields in entries:
+            event = _decode(fields.get("event"))
+            if event is None:
+                log.warning("events: stream entry %s is not an event this version reads", cursor)
+            else:
+                deliveries.append(Delivery(cursor, event))
+        return deliveries
 
     async def _read(self) -> None:
         """The replica's one reader: fans every new entry out to the local subscribers, and
@@ -264,6 +294,9 @@ class RedisStreamsBroker:
             if self._closed:
                 return
             for _stream, entries in response or []:
+                if entries:  # on past what cannot be read too
+                    self._last_read = entries[-1][0]
+                    self._advance(entries[-1][0])
                 for delivery in self._deliveries(entries):
                     self._last_read = delivery.cursor
                     self._advance(delivery.cursor)

@@ -5,6 +5,7 @@ share are tests/events/test_broker.py."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -157,3 +158,49 @@ async def test_the_app_uses_redis_when_configured(redis_url: str) -> None:
     broker = create_app(build_config(raw, env={})).state.events
     assert isinstance(broker, RedisStreamsBroker)
     await broker.aclose()
+
+
+async def test_an_entry_this_version_cannot_read_is_skipped(redis_url: str) -> None:
+    """A rolling upgrade: a newer replica may write fields this one does not know, or anything
+    else may land in the stream; the reader goes on (it stopped for good before)."""
+    broker = RedisStreamsBroker(redis_url, block_ms=200)
+    subscription = broker.subscribe()
+    await broker.publish(event(0))
+    assert ids(await take(subscription, 1)) == ["e-0"]
+    client: Any = redis.from_url(redis_url)
+    newer = {**event(1).as_dict(), "traceparent": "00-abc-def-01"}
+    await client.xadd(STREAM, {"event": "not json"})
+    await client.xadd(STREAM, {"something": "else"})
+    await client.xadd(STREAM, {"event": orjson.dumps(newer)})
+    await client.aclose()
+    await broker.publish(event(2))
+    assert ids(await take(subscription, 2)) == ["e-1", "e-2"]
+    # and a replay over those entries skips them too
+    assert ids(await take(broker.subscribe(after="0-0"), 3)) == ["e-0", "e-1", "e-2"]
+    await broker.aclose()
+
+
+async def test_publish_fails_while_redis_is_unreachable_then_recovers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis down when the first subscriber comes: publishing raises (the webhook answers 5xx,
+    the vendor delivers again) instead of waiting for the reader forever; once Redis is up,
+    the reader's backoff retries reach it and events flow."""
+    monkeypatch.setattr("gateway.events.redis_broker._READY_SECONDS", 0.5)
+    with redis_process() as server:
+        server.stop()
+        broker = RedisStreamsBroker(server.url, block_ms=200)
+        subscription = broker.subscribe()
+        with pytest.raises(redis.ConnectionError):
+            async with asyncio.timeout(20):  # a guard: it hung here before
+                await broker.publish(event(1))
+        server.start()
+        async with asyncio.timeout(20):
+            while True:  # the vendor delivering again until it is accepted
+                try:
+                    await broker.publish(event(1))
+                    break
+                except redis.ConnectionError:
+                    await asyncio.sleep(0.1)
+        assert ids(await take(subscription, 1)) == ["e-1"]
+        await broker.aclose()
