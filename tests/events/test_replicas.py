@@ -12,12 +12,19 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import httpx
+import orjson
 import pytest
+import redis.asyncio as redis
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.events.mapping import SYSTEMS
+from gateway.events.redis_broker import EXPORT_STREAM
 from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import end_call, mint_token, sample_customers, start_call
 from sources.sandbox.server import background_server
+from sources.sandbox.webhooks import ccaas_event
+from tests.events import payloads
 from tests.events.payloads import SECRET
 from tests.support.processes import gateway_starting
 from tests.support.redis import RedisProcess, redis_process
@@ -52,7 +59,8 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
         redis_process(persist_in=tmp_path_factory.mktemp("redis")) as redis,
         background_server(sandbox, lifespan="off", before_exit=sandbox.abort_hanging) as sb,
     ):
-        toml = f'[webhooks.ccaas]\nsecrets = ["{SECRET}"]\n\n[events]\nredis_url = "{redis.url}"\n'
+        toml = "".join(f'[webhooks.{system}]\nsecrets = ["{SECRET}"]\n\n' for system in SYSTEMS)
+        toml += f'[events]\nredis_url = "{redis.url}"\n'
         with gateway_starting(sb, toml) as a_starting, gateway_starting(sb, toml) as b_starting:
             a, _ = a_starting.ready()
             b, _ = b_starting.ready()
@@ -183,3 +191,69 @@ def test_a_redis_restart_mid_stream_loses_nothing(cluster: Cluster) -> None:
         await on_b.close()
 
     asyncio.run(scenario())
+
+
+async def _post(gateway: str, system: str, payload: Any, webhook_id: str | None = None) -> None:
+    body, headers = payloads.signed(payload, webhook_id=webhook_id)
+    async with httpx.AsyncClient(timeout=30) as http:
+        response = await http.post(f"{gateway}/webhooks/{system}", content=body, headers=headers)
+    assert response.status_code == 204, response.text
+
+
+def test_a_vendor_event_delivered_to_both_replicas_pops_once(cluster: Cluster) -> None:
+    """Behind a load balancer a vendor's retry lands on the other replica (whose webhook-id
+    memory is its own), and a vendor may resend an event under a new webhook-id: the event id
+    is deduplicated across replicas, in Redis."""
+    agent = _agent()
+
+    async def scenario() -> None:
+        on_b = await _subscribe(cluster, cluster.b, agent)
+        call = await start_call(cluster.sandbox, cluster.customer, agent, ring_ms=0)
+        assert [p["event"] for p in await _pops(on_b, 3)] == ["OFFERED", "CONNECTED", "VERIFIED"]
+        again = ccaas_event("CONTACT_DATA_UPDATED", call, agent_id=agent, idv="PASSED")
+        await _post(cluster.a, "ccaas", again, "msg_retried")
+        await _post(cluster.b, "ccaas", again, "msg_retried")  # the retry, on the other replica
+        await _post(cluster.b, "ccaas", again)  # resent under a new webhook-id
+        await end_call(cluster.sandbox, call)
+        assert _seen(await _pops(on_b, 2)) == [(call, "VERIFIED"), (call, "ENDED")]
+        await on_b.close()
+
+    asyncio.run(scenario())
+
+
+PII = ("+447700900123", "Jane Q Public", "jane@example.com", "GB33BUKB20201555555555", "1234.56")
+
+
+def test_the_export_stream_carries_no_pii(cluster: Cluster) -> None:
+    """Vendor payloads carry people's details (the caller's number, names, e-mail, IBAN,
+    amounts): none of it reaches the export stream the analytics platform reads, whose entries
+    have exactly the documented fields (docs/events-export.md)."""
+    contact = ccaas_event("CONNECTED_TO_AGENT", "contact-pii-1", agent_id=_agent())
+    contact["detail"]["customerEndpoint"] = {"Address": PII[0], "Type": "TELEPHONE_NUMBER"}
+    contact["detail"]["contactData"] = {"attributes": {"idv": "PASSED", "customerName": PII[1]}}
+    case = payloads.case_change()
+    case["payload"] |= {"Subject": f"{PII[1]}: card stolen", "SuppliedEmail": PII[2]}
+    payment = payloads.core() | {"iban": PII[3], "amount": PII[4], "counterpartyName": PII[1]}
+
+    async def scenario() -> list[tuple[str, dict[str, str]]]:
+        client: Any = redis.from_url(cluster.redis.url, decode_responses=True)
+        start = await client.xrevrange(EXPORT_STREAM, count=1)
+        await _post(cluster.a, "ccaas", contact)
+        await _post(cluster.b, "crm", case)
+        await _post(cluster.a, "core", payment)
+        after = f"({start[0][0]}" if start else "-"
+        entries: list[tuple[str, dict[str, str]]] = await client.xrange(EXPORT_STREAM, after)
+        await client.aclose()
+        return entries
+
+    entries = asyncio.run(scenario())
+    # (another test's call may add its last event meanwhile: every entry is checked)
+    assert {fields["source"] for _, fields in entries} == {f"switchboard/{s}" for s in SYSTEMS}
+    for _, fields in entries:
+        assert set(fields) == {"cursor", "id", "source", "type", "time", "event"}
+        event = orjson.loads(fields["event"])
+        assert set(event) == {
+            *("specversion", "id", "source", "type", "time", "subject", "datacontenttype"),
+            "data",
+        }
+        assert not [value for value in PII if value in str(fields)], fields
