@@ -173,10 +173,14 @@ def test_a_redis_restart_mid_stream_loses_nothing(cluster: Cluster) -> None:
         before = await start_call(cluster.sandbox, cluster.customer, agent, ring_ms=0)
         pops = await _pops(on_b, 3)
         cluster.redis.stop()
+        # a delivery while Redis is down is answered 5xx: not remembered, the vendor retries
+        payment = payloads.signed(payloads.core(), webhook_id="msg_during_restart")
+        assert (await _post_raw(cluster.a, "core", *payment)).status_code >= 500
         during = await start_call(cluster.sandbox, cluster.customer, agent, ring_ms=0)
         await end_call(cluster.sandbox, before)
         await asyncio.sleep(0.5)  # the sandbox's first deliveries fail meanwhile
         cluster.redis.start()
+        assert (await _post_raw(cluster.a, "core", *payment)).status_code == 204
         after = await start_call(cluster.sandbox, cluster.customer, agent, ring_ms=0)
         pops += await _pops(on_b, 7)
         seen = _seen(pops)
@@ -193,10 +197,15 @@ def test_a_redis_restart_mid_stream_loses_nothing(cluster: Cluster) -> None:
     asyncio.run(scenario())
 
 
-async def _post(gateway: str, system: str, payload: Any, webhook_id: str | None = None) -> None:
-    body, headers = payloads.signed(payload, webhook_id=webhook_id)
+async def _post_raw(
+    gateway: str, system: str, body: bytes, headers: dict[str, str]
+) -> httpx.Response:
     async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.post(f"{gateway}/webhooks/{system}", content=body, headers=headers)
+        return await http.post(f"{gateway}/webhooks/{system}", content=body, headers=headers)
+
+
+async def _post(gateway: str, system: str, payload: Any, webhook_id: str | None = None) -> None:
+    response = await _post_raw(gateway, system, *payloads.signed(payload, webhook_id=webhook_id))
     assert response.status_code == 204, response.text
 
 
