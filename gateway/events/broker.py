@@ -120,6 +120,10 @@ class QueuedSubscriber:
         resume point."""
         home.add(self)
 
+    @property
+    def closed(self) -> bool:
+        return self._home is None
+
     def offer(self, delivery: Delivery) -> None:
         if self._overflowed or self._home is None:
             return

@@ -110,6 +110,8 @@ class _Subscriber(QueuedSubscriber):
             return
         self._replayed = True
         await self._broker._ready.wait()
+        if self.closed:  # the broker closed meanwhile
+            return
         upto = self._upto or self._broker._start
         if not self._last:
             self._last = upto
@@ -204,6 +206,7 @@ class RedisStreamsBroker:
         self._closed = True
         for subscriber in list(self._subscribers):
             await subscriber.aclose()
+        self._ready.set()  # wakes what waits for a reader that will not start now
         if self._reader is not None:
             # cancelling a task inside a redis-py read is not always honoured (the cancel can be
             # lost in its read timeout on Python 3.11, and the read goes on): the reader also

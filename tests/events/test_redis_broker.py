@@ -204,3 +204,16 @@ async def test_publish_fails_while_redis_is_unreachable_then_recovers(
                     await asyncio.sleep(0.1)
         assert ids(await take(subscription, 1)) == ["e-1"]
         await broker.aclose()
+
+
+async def test_closing_while_redis_is_unreachable_ends_a_waiting_subscription() -> None:
+    """A subscription waiting for a reader that cannot start (Redis down) ends when the broker
+    closes (the app's shutdown), instead of waiting forever."""
+    with redis_process() as server:
+        server.stop()
+        broker = RedisStreamsBroker(server.url, block_ms=200)
+        waiting = asyncio.create_task(take(broker.subscribe(), 1))
+        await asyncio.sleep(0)  # the subscription waits for the reader
+        await broker.aclose()
+        async with asyncio.timeout(20):  # a guard: it waited forever before
+            assert await waiting == []
