@@ -25,6 +25,7 @@ import hashlib
 import logging
 import re
 import weakref
+from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -52,6 +53,8 @@ EXPORT_STREAM = "switchboard:events:export"
 _CURSOR = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _PAGE = 500
 _READY_SECONDS = 5.0
+_pause: Callable[[float], Awaitable[None]] = asyncio.sleep
+"""The reader's wait between reconnect attempts (a test records the backoff through it)."""
 
 _PUBLISH = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
@@ -291,7 +294,7 @@ class RedisStreamsBroker:
                 backoff = 0.05
             except (RedisError, OSError) as exc:
                 log.warning("events: Redis unreachable, retrying (%s)", type(exc).__name__)
-                await asyncio.sleep(backoff)
+                await _pause(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
             if self._closed:

@@ -217,3 +217,42 @@ async def test_closing_while_redis_is_unreachable_ends_a_waiting_subscription() 
         await broker.aclose()
         async with asyncio.timeout(20):  # a guard: it waited forever before
             assert await waiting == []
+
+
+async def test_the_reader_backs_off_while_redis_is_down_and_starts_over_once_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        await asyncio.sleep(0.01)  # the schedule is what is tested, not its length
+
+    async def until(count: int) -> None:
+        async with asyncio.timeout(20):  # a guard, no assertion on the time
+            while len(pauses) < count:  # noqa: ASYNC110 (the reader's own progress)
+                await asyncio.sleep(0.01)
+
+    monkeypatch.setattr("gateway.events.redis_broker._pause", pause)
+    with redis_process() as server:
+        broker = RedisStreamsBroker(server.url, block_ms=200)
+        subscription = broker.subscribe()
+        await broker.publish(event(0))
+        assert ids(await take(subscription, 1)) == ["e-0"]
+        server.stop()
+        await until(9)
+        assert pauses[:9] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]  # doubling, capped
+        server.start()
+        async with asyncio.timeout(20):
+            while True:  # the vendor delivering again until it is accepted
+                try:
+                    await broker.publish(event(1))
+                    break
+                except redis.ConnectionError:
+                    await asyncio.sleep(0.05)
+        assert ids(await take(subscription, 1)) == ["e-1"]
+        seen = len(pauses)
+        server.stop()
+        await until(seen + 2)
+        assert pauses[seen : seen + 2] == [0.05, 0.1]  # a success started the schedule over
+        await broker.aclose()
