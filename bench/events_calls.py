@@ -31,6 +31,9 @@ __all__ = ["Run", "agent_name", "call", "point"]
 
 FRAME_TIMEOUT_S = 2.0
 """A frame not arrived this long after its webhook is counted lost."""
+SETTLE_READS, SETTLE_S = 10, 0.2
+"""Back-end calls are read from the sandbox's counters once two reads SETTLE_S apart agree
+(at most SETTLE_READS reads)."""
 WEBHOOK_TYPE = {
     "OFFERED": "INITIATED",
     "CONNECTED": "CONNECTED_TO_AGENT",
@@ -51,6 +54,7 @@ class Run:
     session: aiohttp.ClientSession
     tokens: dict[str, str] = field(default_factory=dict)
     customer: str = ""
+    settle_reads: int = SETTLE_READS
 
     async def latency(self, ms: float) -> None:
         for system in SYSTEMS:
@@ -101,11 +105,11 @@ class CallOutcome:
     calls: dict[str, dict[str, int]]
 
 
-async def _backend_calls(sandbox: str) -> dict[str, int]:
+async def _backend_calls(sandbox: str, reads: int) -> dict[str, int]:
     """The sandbox's counters once they stop moving (other subscribers' re-reads may still
     be in flight after the measured frame)."""
     previous: dict[str, int] | None = None
-    for _ in range(25):
+    for _ in range(reads):
         counters = await stats(sandbox)
         now = {
             f"{system} {route}": n
@@ -116,7 +120,7 @@ async def _backend_calls(sandbox: str) -> dict[str, int]:
         if now == previous:
             return now
         previous = now
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(SETTLE_S)
     return previous or {}
 
 
@@ -124,10 +128,13 @@ async def call(
     run: Run, fleet: Fleet, webhooks: str, agent: str, *, count_calls: bool = False
 ) -> CallOutcome:
     """One simulated call to `agent`, its four events posted one `gap` apart (later if the
-    previous frame has not arrived yet: a slip)."""
+    previous frame has not arrived yet: a slip). ID&V passes half-way between CONNECTED and
+    VERIFIED; while counting back-end calls, after the time OFFERED's and CONNECTED's counting
+    may take, so that each event is read in the same state as in a measured call."""
     gap = run.gap_ms / 1000
+    idv_after = gap * 1.5 + (2 * run.settle_reads * SETTLE_S if count_calls else 0)
     body = {"customerId": run.customer, "agentId": agent, "idv": "PASSED", "ringMs": 0}
-    body["idvAfterMs"] = run.gap_ms * 3 // 2  # after CONNECTED's re-read, before VERIFIED's
+    body["idvAfterMs"] = round(idv_after * 1000)
     async with run.session.post(f"{run.sandbox}/_sandbox/calls", json=body) as r:
         r.raise_for_status()
         interaction: str = (await r.json())["interactionId"]
@@ -135,7 +142,10 @@ async def call(
     await asyncio.sleep(0.01)  # the sandbox assigns the agent on its next loop turn
     out = CallOutcome({}, {}, [], 0, 0, {})
     for k, event in enumerate(EVENTS):
-        wait = start + 0.01 + k * gap - time.perf_counter()
+        slot = start + 0.01 + k * gap
+        if event == "VERIFIED":  # the sandbox has the pass by then
+            slot = max(slot, start + idv_after + gap / 2)
+        wait = slot - time.perf_counter()
         if wait > 0:
             await asyncio.sleep(wait)
         elif k:
@@ -166,7 +176,7 @@ async def call(
             out.latencies[event] = (arrival.at - posted.at) * 1000
             out.frames[event] = arrival
         if count_calls:
-            out.calls[event] = await _backend_calls(run.sandbox)
+            out.calls[event] = await _backend_calls(run.sandbox, run.settle_reads)
     await asyncio.sleep(0.05)  # a frame to another agent would have arrived by now
     out.misrouted = sum(
         a.agent != agent for event in EVENTS for a in fleet.arrivals.pop((interaction, event), [])
