@@ -10,6 +10,7 @@ import strawberry
 from resolvers import Loaders
 
 if TYPE_CHECKING:
+    from .journey_updates import Change
     from .subscription import Pop
 
 __all__ = ["Context", "Info"]
@@ -27,6 +28,11 @@ class Context(Protocol):
         """The subscriber's own contact events after the cursor `after` (live only without
         one). While the consumer reads a `Pop`, `loaders` and the masking access are that
         event's own (gateway/events/screen_pops.py)."""
+        ...
+
+    def journey_updates(self, customer_id: str, after: str | None) -> AsyncIterator[Change]:
+        """The customer's events after the cursor `after`, each with the customer re-read with
+        that event's own `loaders` and access (gateway/events/journey_updates.py)."""
         ...
 
 

@@ -14,18 +14,18 @@ from graphql import GraphQLError
 from gateway.auth.authenticator import Principal
 from gateway.events.broker import InProcessBroker
 from gateway.events.mapping import CloudEvent
-from gateway.events.screen_pops import SocketContext, screen_pops
+from gateway.events.screen_pops import SocketContext, primed, screen_pops
+from gateway.masking.policy import Policy
 
 
-def _principal(*, workforce: bool = True) -> Principal:
-    return Principal(
-        "agent-0001", frozenset({"agent"}), "https://idp", time.time() + 3600, workforce
-    )
+def _principal(*, workforce: bool = True, role: str = "agent") -> Principal:
+    return Principal("agent-0001", frozenset({role}), "https://idp", time.time() + 3600, workforce)
 
 
 def _context(broker: InProcessBroker) -> SocketContext:
-    # no sources and no guard: none of these paths may read a back end or audit anything
-    return cast(SocketContext, SimpleNamespace(broker=broker, sources=None, guard=None))
+    # no sources and no audit: none of these paths may read a back end or audit anything
+    guard = SimpleNamespace(policy=Policy.load())
+    return cast(SocketContext, SimpleNamespace(broker=broker, sources=None, guard=guard))
 
 
 def _event(n: int, kind: str = "payment.posted", agent: str | None = None) -> CloudEvent:
@@ -73,3 +73,13 @@ def test_a_partner_issuers_token_gets_no_pops() -> None:
     # a partner IdP may mint an agent's `sub`: only workforce subjects are agents
     feed = screen_pops(_context(InProcessBroker()), _principal(workforce=False), None)
     assert asyncio.run(_error(feed)) == {"code": "FORBIDDEN"}
+
+
+@pytest.mark.parametrize("role", ["auditor", "developer"])
+def test_a_role_that_reads_nothing_real_gets_no_pops(role: str) -> None:
+    # no role the policy knows reads nothing; placeholders are filled per query, not per frame
+    broker = InProcessBroker()
+    feed = screen_pops(_context(broker), _principal(role=role), None)
+    assert asyncio.run(asyncio.wait_for(_error(feed), 5)) == {"code": "FORBIDDEN"}
+    assert broker.subscribers == 0
+    assert primed() == 0
