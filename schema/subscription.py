@@ -8,6 +8,7 @@ the objects, so masking happens in the same wrappers as for queries."""
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from enum import Enum
 
@@ -68,14 +69,17 @@ class Subscription:
     async def screen_pops(
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[ScreenPop, None]:
-        async for pop in info.context.screen_pops(after):
-            yield ScreenPop(
-                cursor=pop.cursor,
-                event=ScreenPopEvent(pop.event),
-                missed=pop.missed,
-                interaction=Interaction.of(pop.contact, contact_owner(pop.contact)),
-                customers=[Customer.of(c) for c in pop.customers],
-            )
+        # closed with this resolver, however it ends: the feed's cleanup runs now, not when
+        # the garbage collector gets to it
+        async with aclosing(info.context.screen_pops(after)) as pops:
+            async for pop in pops:
+                yield ScreenPop(
+                    cursor=pop.cursor,
+                    event=ScreenPopEvent(pop.event),
+                    missed=pop.missed,
+                    interaction=Interaction.of(pop.contact, contact_owner(pop.contact)),
+                    customers=[Customer.of(c) for c in pop.customers],
+                )
 
     @strawberry.subscription(
         description="One customer's journey as contacts, cases, payments and fraud alerts "
@@ -84,5 +88,6 @@ class Subscription:
     async def journey_updates(
         self, info: Info, customer_id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[JourneyUpdate, None]:
-        async for change in info.context.journey_updates(customer_id, after):
-            yield JourneyUpdate.of(change)
+        async with aclosing(info.context.journey_updates(customer_id, after)) as changes:
+            async for change in changes:
+                yield JourneyUpdate.of(change)

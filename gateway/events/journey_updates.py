@@ -17,7 +17,7 @@ X-Interaction-Id gets."""
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 
 from graphql import GraphQLError
@@ -56,7 +56,7 @@ KNOWN_CONTACTS = 64
 
 def journey_updates(
     context: FeedContext, principal: Principal, customer_id: str, after: str | None
-) -> AsyncIterator[Change]:
+) -> AsyncGenerator[Change, None]:
     return run(
         context, principal, after, "journeyUpdates", _Journey(context, principal, customer_id)
     )

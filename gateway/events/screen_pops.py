@@ -3,16 +3,17 @@ turns the broker's canonical events into one subscriber's screen pops.
 
 One context per socket (strawberry builds it once, before `connection_init`), shared by the
 socket's subscriptions; each subscription runs in its own task. What must be per event, the
-loaders (their caches) and the masking `Access`, is set in a ContextVar by the feed just before
-it hands an event over: strawberry runs each subscription in its own task, so each has its own
-copy of that variable, and the event's fields are resolved in that task (or in tasks it starts,
-which copy it) before the feed is asked for the next event. Two subscriptions on one socket
-never see each other's access.
+loaders (their caches) and the masking `Access`, is set in a ContextVar by the shared loop
+(gateway/events/feed.py) just before it hands an event over: strawberry runs each subscription
+in its own task, so each has its own copy of that variable, and the event's fields are resolved
+in that task (or in tasks it starts, which copy it) before the loop is asked for the next event.
+Two subscriptions on one socket never see each other's access.
 
 Authorisation is per event: the event's agent must be the subscriber, the CCaaS contact is
 re-read (its agent again the subscriber), masking and verification are decided from that read,
-and the event's sensitive reads are audited once its frame is built. The feed ends at the
-token's expiry (TOKEN_EXPIRED; the socket then closes with 4403, `SocketContext.watch`)."""
+and the event's sensitive reads are audited once its frame is built. The context read at
+OFFERED is kept for the contact's later events (`_ScreenPops`). The feed ends at the token's
+expiry (TOKEN_EXPIRED; the socket then closes with 4403, `SocketContext.watch`)."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -117,12 +118,12 @@ class SocketContext:
         if self._watchdog is not None:
             self._watchdog.cancel()
 
-    def screen_pops(self, after: str | None) -> AsyncIterator[Pop]:
+    def screen_pops(self, after: str | None) -> AsyncGenerator[Pop, None]:
         if self.principal is None:  # connection_init authenticates before any subscribe
             raise GraphQLError("not authenticated", extensions={"code": codes.UNAUTHENTICATED})
         return screen_pops(self, self.principal, after)
 
-    def journey_updates(self, customer_id: str, after: str | None) -> AsyncIterator[Change]:
+    def journey_updates(self, customer_id: str, after: str | None) -> AsyncGenerator[Change, None]:
         if self.principal is None:  # connection_init authenticates before any subscribe
             raise GraphQLError("not authenticated", extensions={"code": codes.UNAUTHENTICATED})
         return journey_updates(self, self.principal, customer_id, after)
@@ -130,15 +131,16 @@ class SocketContext:
 
 async def screen_pops(
     context: SocketContext, principal: Principal, after: str | None
-) -> AsyncIterator[Pop]:
+) -> AsyncGenerator[Pop, None]:
     if not principal.may_verify:
         # a partner IdP may mint any `sub`: only the workforce's subjects are agents
         raise GraphQLError(
             "screen pops are for the workforce's agents", extensions={"code": codes.FORBIDDEN}
         )
     feed = _ScreenPops(context, principal)
-    async for pop in run(context, principal, after, "screenPops", feed):
-        yield pop
+    async with contextlib.aclosing(run(context, principal, after, "screenPops", feed)) as pops:
+        async for pop in pops:
+            yield pop
 
 
 MAX_PRIMED = 3
