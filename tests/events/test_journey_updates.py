@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection
+from websockets.exceptions import ConnectionClosed
 
 from sources.sandbox.client import reset_stats, sample_customers, start_call
 from tests.events.payloads import case_change
@@ -195,3 +196,20 @@ def test_a_journey_frame_counts_against_the_data_budget_a_query_spends() -> None
     assert update["customer"]["phones"][0]["number"] is None
     codes = {e["extensions"]["code"] for e in frame["payload"]["errors"]}
     assert codes == {"DATA_BUDGET_EXCEEDED"}
+
+
+def test_a_journey_ends_at_token_expiry(servers: Servers) -> None:
+    token = servers.token("agent-0105", ttl=2)
+
+    async def scenario() -> tuple[dict[str, Any], int | None]:
+        customer = (await sample_customers(servers.sandbox, 1))[0]["id"]
+        ws = await _journey(servers, token, customer)
+        frame = (await frames(ws, 1))[0]
+        with pytest.raises(ConnectionClosed) as closed:
+            while True:
+                await asyncio.wait_for(ws.recv(), 10)  # the `complete`, then the close
+        return frame, closed.value.rcvd.code if closed.value.rcvd else None
+
+    frame, code = asyncio.run(scenario())
+    assert frame["payload"]["errors"][0]["extensions"]["code"] == "TOKEN_EXPIRED"
+    assert code == 4403
