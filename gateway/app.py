@@ -21,6 +21,7 @@ from gateway.config import Config
 from gateway.events.broker import Broker
 from gateway.events.caps import SubjectCaps
 from gateway.events.ingest import WebhookIngest
+from gateway.events.reads import EventReads
 from gateway.events.redis_broker import broker_of
 from gateway.execution.select import PlanCache, executor_class
 from gateway.http.admin import Readiness, admin_app
@@ -122,6 +123,8 @@ def create_app(
     events: Broker = broker_of(config.events)
     # subscriptions per caller on this replica, WebSocket and SSE together
     caps = SubjectCaps(config.events.max_streams_per_subject)
+    # what an event costs this replica: one read of the contact it names, however many agents
+    reads = EventReads(sources)
     ingest = WebhookIngest(
         config.webhooks, events, metrics, body_timeout=config.server.body_timeout_seconds
     )
@@ -151,7 +154,9 @@ def create_app(
         # (BearerAuth refuses websockets); strawberry checks the Origin against cors_origins
         WebSocketRoute(
             "/graphql",
-            SubscriptionView(schema, sources, guard, config.server, authenticator, events, caps),
+            SubscriptionView(
+                schema, sources, guard, config.server, authenticator, events, caps, reads
+            ),
         ),
         # subscriptions over SSE (graphql-sse, distinct connections): the GraphQL route's
         # middleware, CORS included, then one stream per request
@@ -163,6 +168,7 @@ def create_app(
                 guard,
                 events,
                 caps,
+                reads,
                 config.server,
                 keepalive=config.events.keepalive_seconds,
             ),

@@ -33,6 +33,7 @@ from graphql import GraphQLError
 
 from gateway.auth.authenticator import Principal
 from gateway.events.broker import Broker, Delivery, Gap, InvalidCursor, Overflow
+from gateway.events.reads import EventReads
 from gateway.limits.admission import Admission
 from gateway.masking.access import Access
 from gateway.masking.guard import Guard
@@ -92,6 +93,7 @@ class FeedContext(Protocol):
     broker: Broker
     sources: Sources
     guard: Guard
+    reads: EventReads
     request_id: str
     client_request_id: str | None
 

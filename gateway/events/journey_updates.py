@@ -109,13 +109,13 @@ class _Journey:
             return None
         loaders = Loaders(self._context.sources)
         try:
-            if not await self._names(event, cause, self._ids, loaders):
+            if not await self._names(delivery.cursor, event, cause, self._ids):
                 return None
             customer = await loaders.customer.load(self._ids.crm)
             if customer is None:
                 return None
             self._ids = ids = _Ids.of(customer)
-            if not await self._names(event, cause, ids, loaders):  # its ids changed meanwhile
+            if not await self._names(delivery.cursor, event, cause, ids):  # ids changed meanwhile
                 return None
         except SourceError as exc:
             log.warning("journey update skipped: %s could not be read (%s)", event.id, exc.code)
@@ -127,8 +127,9 @@ class _Journey:
             {ids.profile: ids.crm} if ids.profile else {},
         )
 
-    async def _names(self, event: CloudEvent, cause: str, ids: _Ids, loaders: Loaders) -> bool:
-        """Does the event name the customer?"""
+    async def _names(self, cursor: str, event: CloudEvent, cause: str, ids: _Ids) -> bool:
+        """Does the event name the customer? (A contact's profile is read once per event per
+        replica, whoever asks: gateway/events/reads.py.)"""
         if cause == "CASE":
             return event.data.get("customerId") == ids.crm
         if cause != "CONTACT":
@@ -137,7 +138,7 @@ class _Journey:
             return False
         profile = self._contacts.get(event.subject)
         if profile is None:
-            contact = await loaders.contact.load(event.subject)
+            contact = await self._context.reads.contact(cursor, event.subject)
             if contact is None:
                 return False
             profile = self._contacts[event.subject] = contact.profile_id

@@ -35,6 +35,7 @@ from gateway.events.broker import Broker, Delivery
 from gateway.events.feed import CURRENT, Frame, run
 from gateway.events.journey_updates import journey_updates
 from gateway.events.mapping import CloudEvent
+from gateway.events.reads import EventReads
 from gateway.masking.access import Access
 from gateway.masking.event_access import event_access
 from gateway.masking.guard import Guard
@@ -69,7 +70,12 @@ class SocketContext:
     the current event of the running subscription may show."""
 
     def __init__(
-        self, connection: HTTPConnection, broker: Broker, sources: Sources, guard: Guard
+        self,
+        connection: HTTPConnection,
+        broker: Broker,
+        sources: Sources,
+        guard: Guard,
+        reads: EventReads,
     ) -> None:
         # a WebSocket, or the POST of an SSE stream (gateway/http/sse.py)
         self.request = connection
@@ -77,6 +83,8 @@ class SocketContext:
         self.broker = broker
         self.sources = sources
         self.guard = guard
+        self.reads = reads
+        """The replica's one read per event, shared by its subscribers (gateway/events/reads.py)."""
         self.principal: Principal | None = None
         self.connection_params: dict[str, Any] | None = None
         self.resume_after: str | None = None
@@ -205,7 +213,7 @@ class _ScreenPops:
         kind = EVENTS[event.type]
         found = self._derived(kind, event)
         if found is None:
-            found = await self._reread(kind, event.subject)
+            found = await self._reread(kind, delivery.cursor, event.subject)
         if found is None:
             self._primed.pop(event.subject, None)
             return None
@@ -237,14 +245,16 @@ class _ScreenPops:
             contact = replace(contact, state="ENDED", ended_at=_time(event.time))
         return replace(primed, contact=contact)
 
-    async def _reread(self, kind: str, contact_id: str) -> _Primed | None:
-        """The contact as the CCaaS system has it now, if it is the subscriber's, with its
-        customers: those of the kept context when it is the same profile's."""
+    async def _reread(self, kind: str, cursor: str, contact_id: str) -> _Primed | None:
+        """The contact as the CCaaS system has it now (read once for this event on this
+        replica, whoever asks), if it is the subscriber's, with its customers: those of the
+        kept context when it is the same profile's."""
         loaders = Loaders(self._context.sources)
         try:
-            contact = await loaders.contact.load(contact_id)
+            contact = await self._context.reads.contact(cursor, contact_id)
             if contact is None or contact.agent_id != self._principal.subject:
                 return None
+            loaders.contact.prime(contact_id, contact)
             primed = self._primed.get(contact_id)
             if kind == "VERIFIED" and primed and primed.contact.profile_id == contact.profile_id:
                 return replace(primed, contact=contact)

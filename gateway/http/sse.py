@@ -48,6 +48,7 @@ from gateway.auth.authenticator import Principal
 from gateway.config import ServerSettings
 from gateway.events.broker import Broker
 from gateway.events.caps import SubjectCaps
+from gateway.events.reads import EventReads
 from gateway.events.screen_pops import EXPIRY_CLOSE_GRACE, SocketContext
 from gateway.http.refusals import header, refuse, request_id_of
 from gateway.masking.guard import Guard
@@ -98,6 +99,7 @@ class StreamView:
         guard: Guard,
         broker: Broker,
         caps: SubjectCaps,
+        reads: EventReads,
         server: ServerSettings,
         *,
         keepalive: float,
@@ -107,6 +109,7 @@ class StreamView:
         self.guard = guard
         self.broker = broker
         self.caps = caps
+        self.reads = reads
         self.server = server
         self.keepalive = keepalive
 
@@ -142,7 +145,7 @@ class StreamView:
             await refuse(send, 429, self.caps.refusal(), codes.SUBSCRIPTION_LIMIT, request_id)
             return
         try:
-            context = SocketContext(request, self.broker, self.sources, self.guard)
+            context = SocketContext(request, self.broker, self.sources, self.guard, self.reads)
             context.principal = principal
             context.resume_after = resume
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})

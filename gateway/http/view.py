@@ -28,6 +28,7 @@ from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
 from gateway.config import ServerSettings
 from gateway.events.broker import Broker
 from gateway.events.caps import CappedTransportWS, SubjectCaps
+from gateway.events.reads import EventReads
 from gateway.events.screen_pops import SocketContext
 from gateway.http.graphiql import csp_header, render_graphiql_html
 from gateway.http.refusals import refuse
@@ -187,6 +188,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         authenticator: Authenticator,
         broker: Broker,
         caps: SubjectCaps,
+        reads: EventReads,
     ) -> None:
         super().__init__(
             schema,
@@ -201,6 +203,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         self.authenticator = authenticator
         self.broker = broker
         self.caps = caps
+        self.reads = reads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":  # the HTTP route is GraphQLView's
@@ -217,7 +220,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> SocketContext:
         assert isinstance(request, WebSocket)
-        context = SocketContext(request, self.broker, self.sources, self.guard)
+        context = SocketContext(request, self.broker, self.sources, self.guard, self.reads)
         request.scope.setdefault("state", {})["socket_context"] = context
         return context
 

@@ -1,8 +1,10 @@
 """`/_sandbox/calls`: simulated inbound calls that move a CCaaS contact through its states and
 push the matching vendor webhooks (docs/sandbox.md "Simulated calls").
 
-Timeline: INITIATED at once (contact QUEUED, no agent) -> after ringMs CONNECTED_TO_AGENT
-(CONNECTED, agent assigned) -> after idvAfterMs CONTACT_DATA_UPDATED (IdvResult set);
+Timeline: INITIATED at once (contact QUEUED, routed to the agent: it rings at their desk, so
+the agent is on the contact from the start and the screen pop can be built while it rings) ->
+after ringMs CONNECTED_TO_AGENT (CONNECTED) -> after idvAfterMs CONTACT_DATA_UPDATED (IdvResult
+set);
 `POST /_sandbox/calls/{id}/end` -> DISCONNECTED (ENDED) -> COMPLETED shortly after. Every state
 change is made before its webhook is scheduled, so a receiver that reads the contacts API on
 an event sees at least that state.
@@ -80,7 +82,7 @@ class Calls:
         ring_ms = _delay(body, "ringMs", DEFAULT_RING_MS)
         idv_after_ms = _delay(body, "idvAfterMs", DEFAULT_IDV_AFTER_MS)
         contact_id = self.data.start_contact(
-            index, None, "NOT_ATTEMPTED", "VOICE", None, state="QUEUED"
+            index, agent, "NOT_ATTEMPTED", "VOICE", None, state="QUEUED"
         )
         call = self.calls[contact_id] = Call(contact_id, agent, idv)
         self._post(call, "INITIATED")

@@ -116,7 +116,7 @@ class Dataset:
         state: str = "CONNECTED",
     ) -> str:
         """A live contact that becomes the profile's newest: CONNECTED for the screen-pop case,
-        QUEUED (no agent yet) for a simulated call still ringing (calls.py)."""
+        QUEUED for a simulated call still ringing at its agent (calls.py)."""
         who = self.population.customers[index]
         newest = [c.time for c in self._live.get(index, ())] + [
             c.time for c in self.generated_contacts(index)[:1]

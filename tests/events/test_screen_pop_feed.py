@@ -16,22 +16,28 @@ from graphql import GraphQLError
 from gateway.auth.authenticator import Principal
 from gateway.events.broker import InProcessBroker
 from gateway.events.mapping import CloudEvent
+from gateway.events.reads import EventReads
 from gateway.events.screen_pops import SocketContext, primed, screen_pops
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
+from sources import Sources
 from sources.records import Contact, Customer
 
 
-def _principal(*, workforce: bool = True, role: str = "agent") -> Principal:
-    return Principal("agent-0001", frozenset({role}), "https://idp", time.time() + 3600, workforce)
+def _principal(
+    *, workforce: bool = True, role: str = "agent", agent: str = "agent-0001"
+) -> Principal:
+    return Principal(agent, frozenset({role}), "https://idp", time.time() + 3600, workforce)
 
 
 def _context(broker: InProcessBroker) -> SocketContext:
     # no sources and no audit: none of these paths may read a back end or audit anything
     guard = SimpleNamespace(policy=Policy.load())
-    return cast(SocketContext, SimpleNamespace(broker=broker, sources=None, guard=guard))
+    return cast(
+        SocketContext, SimpleNamespace(broker=broker, sources=None, guard=guard, reads=None)
+    )
 
 
 def _event(n: int, kind: str = "payment.posted", agent: str | None = None) -> CloudEvent:
@@ -157,7 +163,12 @@ def test_a_pops_context_is_read_once_and_dropped_when_the_stream_is_closed() -> 
         context = cast(
             SocketContext,
             SimpleNamespace(
-                broker=broker, sources=sources, guard=guard, request_id="r", client_request_id=None
+                broker=broker,
+                sources=sources,
+                guard=guard,
+                reads=EventReads(cast(Sources, sources)),
+                request_id="r",
+                client_request_id=None,
             ),
         )
         pops = screen_pops(context, _principal(), None)
@@ -181,3 +192,48 @@ def test_a_pops_context_is_read_once_and_dropped_when_the_stream_is_closed() -> 
         ("CONNECTED", ["contacts", "customers"], 1, 1),
         ("closed", ["contacts", "customers"], 0, 0),
     ]
+
+
+def test_an_offered_contact_is_read_once_per_replica_whatever_the_number_of_agents() -> None:
+    """An offered contact names no agent, so every subscriber asks whose it is: one CCaaS read
+    per event answers all of them (with a thousand desktops, a read each overflowed the CCaaS
+    bulkhead and lost the owner's pop); only its agent pops, and reads its customer."""
+    audit: list[bytes] = []
+    sources = _Sources()
+    guard = Guard(Policy.load(), Masker(b"k"), AuditLog(audit.append))
+
+    async def scenario() -> tuple[list[str], list[str], int]:
+        broker = InProcessBroker()
+        reads = EventReads(cast(Sources, sources))
+        context = cast(
+            SocketContext,
+            SimpleNamespace(
+                broker=broker,
+                sources=sources,
+                guard=guard,
+                reads=reads,
+                request_id="r",
+                client_request_id=None,
+            ),
+        )
+        agents = [f"agent-{n:04d}" for n in range(1, 21)]
+        feeds = [screen_pops(context, _principal(agent=a), None) for a in agents]
+        owner = asyncio.ensure_future(anext(feeds[0]))
+        others = [asyncio.ensure_future(anext(f)) for f in feeds[1:]]
+        await asyncio.sleep(0.01)  # subscribed
+        await broker.publish(_event(1, "interaction.offered"))
+        pop = await owner
+        await asyncio.sleep(0.05)  # the others have looked at the event too
+        popped_elsewhere = sum(t.done() for t in others)
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
+        for feed in feeds:
+            await feed.aclose()
+        await guard.aclose()
+        return [pop.event], list(sources.calls), popped_elsewhere
+
+    events, calls, popped_elsewhere = asyncio.run(scenario())
+    assert events == ["OFFERED"]
+    assert calls == ["contacts", "customers"]
+    assert popped_elsewhere == 0

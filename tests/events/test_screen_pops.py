@@ -222,20 +222,26 @@ def test_the_public_server_serves_the_websocket_past_the_header_timeout() -> Non
 def test_context_read_at_offered_serves_connected_and_ended_with_no_back_end_call(
     servers: Servers,
 ) -> None:
-    """The customer is read once, at OFFERED: CONNECTED and ENDED cost no back-end call, and
-    VERIFIED only the CCaaS re-read that proves it; the date of birth denied on the first two
-    frames is shown on the third from the same kept records (raw records: masking happens when
-    a field is resolved, under each event's own access)."""
+    """The customer is read once, at OFFERED (while the call still rings at the agent's desk):
+    CONNECTED and ENDED cost no back-end call, and VERIFIED only the CCaaS re-read that proves
+    it; the date of birth denied on the first two frames is shown on the third from the same
+    kept records (raw records: masking happens when a field is resolved, under each event's own
+    access). Two other agents subscribed on the replica add no call: each event's contact is
+    read once per replica."""
     token = _token(servers, "agent-0005")
+    others = [_token(servers, "agent-0105"), _token(servers, "agent-0106")]
 
     async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, int]], int, int]:
         customer = (await sample_customers(servers.sandbox, 3))[2]["id"]
         ws = await _open(servers.ws, token)
         await _subscribe(ws)
-        await until(lambda: servers.subscribers >= 1)
+        bystanders = [await _open(servers.ws, t) for t in others]
+        for other in bystanders:
+            await _subscribe(other)
+        await until(lambda: servers.subscribers >= 3)
         await reset_stats(servers.sandbox)
         call = await start_call(
-            servers.sandbox, customer, "agent-0005", ring_ms=0, idv_after_ms=1500
+            servers.sandbox, customer, "agent-0005", ring_ms=300, idv_after_ms=1500
         )
         calls = []
         popped = await _frames(ws, 2)  # OFFERED (the context read), CONNECTED
@@ -249,6 +255,8 @@ def test_context_read_at_offered_serves_connected_and_ended_with_no_back_end_cal
         await until(lambda: primed() == 0)
         left = primed()
         await ws.close()
+        for other in bystanders:
+            await other.close()
         return popped, calls, kept, left
 
     popped, calls, kept, left = asyncio.run(scenario())

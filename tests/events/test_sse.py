@@ -483,6 +483,7 @@ def test_the_stream_ends_at_expiry_even_if_a_feed_does_not() -> None:
         cast(Any, None),
         InProcessBroker(),
         caps,
+        cast(Any, None),
         ServerSettings(),
         keepalive=15,
     )

@@ -1,4 +1,4 @@
-"""A simulated call still ringing (issue #14) is a QUEUED contact without an agent: the gateway
+"""A simulated call still ringing (issue #14) is a QUEUED contact at its agent's desk: the gateway
 must read it, not fail the customer's contact history on a state it does not know."""
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ async def test_a_ringing_call_reads_as_queued_then_ended(
     body = await gateway.query(QUERY, {"id": customer})
     assert "errors" not in body, body["errors"]
     assert body["data"]["customer"]["interactions"] == [
-        {"id": call, "state": "QUEUED", "agentId": None}
+        {"id": call, "state": "QUEUED", "agentId": "agent-0070"}
     ]
     await end_call(gateway.sandbox, call)
     body = await gateway.query(QUERY, {"id": customer})
     assert body["data"]["customer"]["interactions"] == [
-        {"id": call, "state": "ENDED", "agentId": None}
+        {"id": call, "state": "ENDED", "agentId": "agent-0070"}
     ]

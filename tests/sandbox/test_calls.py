@@ -113,7 +113,7 @@ def test_initiated_shows_a_queued_contact_and_a_hang_up_while_ringing_never_conn
     assert initiated.event_type == "INITIATED"
     assert initiated.contact is not None
     assert initiated.contact["State"] == "QUEUED"
-    assert initiated.contact["AgentId"] is None
+    assert initiated.contact["AgentId"] == AGENT  # routed: it rings at the agent's desk
     assert initiated.contact["IdvResult"] == "NOT_ATTEMPTED"
     profile = initiated.contact["ProfileId"]
     newest = httpx.get(f"{sandbox}/ccaas/contacts", params={"profileId": profile}).json()
