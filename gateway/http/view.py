@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
@@ -27,6 +28,7 @@ from strawberry.types.unset import UnsetType
 from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
 from gateway.config import ServerSettings
 from gateway.events.broker import Broker
+from gateway.events.execute import Subscriptions
 from gateway.events.screen_pops import SocketContext
 from gateway.http.graphiql import csp_header, render_graphiql_html
 from gateway.http.refusals import refuse
@@ -172,7 +174,8 @@ class SubscriptionView(GraphQL[SocketContext, None]):
     is closed with 4406), the browser's Origin checked against [server] cors_origins before
     the handshake is accepted (strawberry's `allowed_origins`), the bearer token in the
     `connection_init` payload (`{"Authorization": "Bearer ..."}`; refused: close 4403), and a
-    few subscriptions per socket. Standard execution (the compiled plans serve queries)."""
+    few subscriptions per socket. Operations run through `Subscriptions` (subscriptions only,
+    on the configured execution: gateway/events/execute.py)."""
 
     def __init__(
         self,
@@ -195,6 +198,10 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         self.guard = guard
         self.authenticator = authenticator
         self.broker = broker
+        self.subscriptions = Subscriptions(schema)
+        # strawberry's graphql-transport-ws handler calls `self.schema.stream(...)`: it gets
+        # the gateway's entry point, with the schema's signatures
+        self.schema = cast(BaseSchema, self.subscriptions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":  # the HTTP route is GraphQLView's
