@@ -61,13 +61,22 @@ class Subscription:
     async def screen_pops(
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[ScreenPop, None]:
-        async for pop in info.context.screen_pops(after):
-            yield ScreenPop(
-                cursor=pop.cursor,
-                event=ScreenPopEvent(pop.event),
-                interaction=Interaction.of(pop.contact, contact_owner(pop.contact)),
-                customers=[Customer.of(c) for c in pop.customers],
-            )
+        pops = info.context.screen_pops(after)
+        try:
+            async for pop in pops:
+                yield ScreenPop(
+                    cursor=pop.cursor,
+                    event=ScreenPopEvent(pop.event),
+                    interaction=Interaction.of(pop.contact, contact_owner(pop.contact)),
+                    customers=[Customer.of(c) for c in pop.customers],
+                )
+        finally:
+            # closed with this stream (a socket cut while a frame is built): the feed's broker
+            # subscription and audit are let go now, not whenever the garbage collector finds
+            # it (`async for` does not close what it iterates)
+            close = getattr(pops, "aclose", None)
+            if close is not None:
+                await close()
 
 
 def _records(objects: list[Customer]) -> list[records.Customer]:
