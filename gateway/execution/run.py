@@ -52,6 +52,15 @@ async def execute_plan(
             state.add(failed, None)
             return None, state.errors, state.fields, state.busy
     root: dict[str, Any] = dict.fromkeys(plan.keys)
+    if len(plan.root) == 1 and plan.root[0].kind == EVENT:
+        # a subscription's one root field, whose value is at hand: run in this task (there
+        # are no siblings to run beside it; a cancellation reaches its fields through it)
+        try:
+            await _root_field(plan.root[0], state, root, event)
+        except _NonNull as nulled:
+            state.add(nulled.error, None)
+            return None, state.errors, state.fields, state.busy
+        return _finish(plan, state, root)
     tasks = [asyncio.ensure_future(_root_field(f, state, root, event)) for f in plan.root]
     try:
         if tasks:
@@ -76,6 +85,12 @@ async def execute_plan(
             task.cancel()
         if running:
             await asyncio.wait(running)
+    return _finish(plan, state, root)
+
+
+def _finish(
+    plan: Plan, state: RunState, root: dict[str, Any]
+) -> tuple[dict[str, Any] | None, list[GraphQLError], int, float]:
     for key in plan.typename_keys:
         root[key] = plan.type_name
     state.fields += len(plan.keys)
