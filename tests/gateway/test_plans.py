@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from graphql import (
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -36,19 +37,29 @@ SCHEMA: GraphQLSchema = build_schema()._schema
 POLICY = Policy.load()
 MASKER = Masker(b"test")
 ROLES = ("agent", "ivr", "developer", "supervisor", "fraud_analyst", "collections")
-ARGS = {"id": '"003SB0000000000001"', "ids": '["003SB0000000000001"]', "query": '"card"'}
+ARGS = {
+    "id": '"003SB0000000000001"',
+    "ids": '["003SB0000000000001"]',
+    "query": '"card"',
+    "customerId": '"003SB0000000000001"',
+}
+
+
+def _call(name: str, field: GraphQLField) -> str:
+    """The field with its required arguments filled in."""
+    required = [
+        f"{a}: {ARGS.get(a, '1')}"
+        for a, arg in field.args.items()
+        if isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
+    ]
+    return f"{name}({', '.join(required)})" if required else name
 
 
 def _selection(gql_type: GraphQLObjectType, seen: frozenset[str]) -> str:
     """Every field of the type (arguments filled in), recursing once into each type."""
     parts = ["__typename"]
     for name, field in gql_type.fields.items():
-        required = [
-            f"{a}: {ARGS.get(a, '1')}"
-            for a, arg in field.args.items()
-            if isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
-        ]
-        call = f"{name}({', '.join(required)})" if required else name
+        call = _call(name, field)
         named = get_named_type(field.type)
         if isinstance(named, GraphQLObjectType):
             if named.name in seen:
@@ -111,7 +122,7 @@ def test_a_subscription_of_every_field_compiles_for_every_role(role: str) -> Non
     for name, field in subscription.fields.items():
         payload = get_named_type(field.type)
         assert isinstance(payload, GraphQLObjectType)
-        text = f"subscription {{ {name} {{ {_selection(payload, frozenset())} }} }}"
+        text = f"subscription {{ {_call(name, field)} {{ {_selection(payload, frozenset())} }} }}"
         plan = _compile(text, frozenset({role}))
         assert plan.type_name == "Subscription"
         assert [(f.name, f.kind, f.root) for f in plan.root] == [(name, EVENT, None)]
@@ -287,9 +298,10 @@ def _everything(root: str) -> str:
         assert SCHEMA.query_type is not None
         return "{ " + _selection(SCHEMA.query_type, frozenset()) + " }"
     assert SCHEMA.subscription_type is not None
-    payload = get_named_type(SCHEMA.subscription_type.fields[root].type)
+    field = SCHEMA.subscription_type.fields[root]
+    payload = get_named_type(field.type)
     assert isinstance(payload, GraphQLObjectType)
-    return f"subscription {{ {root} {{ {_selection(payload, frozenset())} }} }}"
+    return f"subscription {{ {_call(root, field)} {{ {_selection(payload, frozenset())} }} }}"
 
 
 SUBSCRIPTION_FIELDS = tuple(SCHEMA.subscription_type.fields if SCHEMA.subscription_type else ())

@@ -110,6 +110,10 @@ class Subscribed:
         self.waiting = asyncio.ensure_future(anext(self.stream))
         return self.waiting
 
+    def answered(self) -> bool:
+        """The frame asked for is here (or the stream ended)."""
+        return self.waiting is not None and self.waiting.done()
+
     async def frame(self) -> dict[str, Any]:
         waiting = self.waiting if self.waiting is not None else self.ask()
         self.waiting = None
