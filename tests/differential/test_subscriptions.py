@@ -85,6 +85,11 @@ NESTED = "journey { lastContact { customer { " * 4
 DEEP = f"subscription {{ screenPops {{ customers {{ {NESTED} id {'} } } ' * 4} }} }} }}"
 ALIASES = " ".join(f"a{i}: event" for i in range(40))
 MANY_ALIASES = f"subscription {{ screenPops {{ {ALIASES} }} }}"
+COSTLY = """subscription ($n: Int = 50) { screenPops { customers {
+  interactions(first: $n) { customer { accounts {
+    id balance currency transactions(first: 100) { id amount currency description status }
+  } } }
+} } }"""
 REFUSED_BEFORE_THE_FIRST_FRAME: list[tuple[str, dict[str, Any] | None]] = [
     ("subscription { screenPops { nope } }", None),  # validation
     ("subscription { screenPops { event } other: screenPops { cursor } }", None),
@@ -93,6 +98,7 @@ REFUSED_BEFORE_THE_FIRST_FRAME: list[tuple[str, dict[str, Any] | None]] = [
     ('subscription { screenPops(after: "not-a-cursor") { event } }', None),  # the feed's
     (DEEP, None),  # limits: depth
     (MANY_ALIASES, None),  # limits: aliases
+    (COSTLY, None),  # limits: cost, the variable's default applied
     ('{ customer(id: "1") { id } }', None),  # a query over the socket
 ]
 
