@@ -2,7 +2,9 @@
 the bindings that sit beside their types (schema/types.py, banking.py, service.py; the roots
 beside Query in query.py); the kinds of binding are in schema/binding.py.
 
-Only fields bound here can be compiled; anything else falls back to standard execution. The
+Only fields bound here can be compiled; anything else falls back to standard execution. A
+subscription's root field needs no binding: its value is each event's payload, whose type is
+bound here like any other (its record is the object the subscription's resolver yields). The
 differential tests (tests/differential/) hold the two executions to the same answers.
 """
 
@@ -11,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import banking, service, types
+from . import banking, journey_updates, service, subscription, types
 from .binding import Binding, Child, Fetch, Read, RootFetch
 from .query import ROOT
 from .sensitive import Owner, contact_owner, customer_owner
@@ -47,6 +49,8 @@ BINDINGS: dict[str, dict[str, Binding]] = {
     "RiskProfile": banking.RISK_PROFILE_BINDING,
     "Case": service.CASE_BINDING,
     "Article": service.ARTICLE_BINDING,
+    "ScreenPop": subscription.SCREEN_POP_BINDING,
+    "JourneyUpdate": journey_updates.JOURNEY_UPDATE_BINDING,
 }
 """Per type, the fields that are not a same-named attribute of the record (camelCase GraphQL
 name -> binding); every other field reads the record attribute of its Python name."""

@@ -16,6 +16,7 @@ import strawberry
 
 from sources import records
 
+from .binding import Binding, Child
 from .types import Customer
 
 __all__ = ["Change", "JourneyCause", "JourneyUpdate"]
@@ -61,3 +62,10 @@ class JourneyUpdate:
             cause=JourneyCause(change.cause),
             customer=Customer.of(change.customer),
         )
+
+
+JOURNEY_UPDATE_BINDING: dict[str, Binding] = {
+    "customer": Child(lambda update, args: update.customer.record),
+}
+"""Compiled execution's view of the payload `journeyUpdates` yields (schema/binding.py): the
+customer is read as the record it was made of."""

@@ -16,12 +16,13 @@ import strawberry
 
 from sources import records
 
+from .binding import Binding, Child
 from .context import Info
 from .journey_updates import JourneyUpdate
 from .sensitive import contact_owner
 from .types import Customer, Interaction
 
-__all__ = ["Pop", "ScreenPop", "ScreenPopEvent", "Subscription"]
+__all__ = ["SCREEN_POP_BINDING", "Pop", "ScreenPop", "ScreenPopEvent", "Subscription"]
 
 
 @strawberry.enum(description="What happened to the agent's contact.")
@@ -91,3 +92,16 @@ class Subscription:
         async with aclosing(info.context.journey_updates(customer_id, after)) as changes:
             async for change in changes:
                 yield JourneyUpdate.of(change)
+
+
+def _records(objects: list[Customer]) -> list[records.Customer]:
+    return [o.record for o in objects]
+
+
+SCREEN_POP_BINDING: dict[str, Binding] = {
+    "interaction": Child(lambda pop, args: pop.interaction.record),
+    "customers": Child(lambda pop, args: _records(pop.customers)),
+}
+"""Compiled execution's view of the payload `screenPops` yields (schema/binding.py): its
+objects are read as the records they were made of, so the plans of the query types (and their
+owners, the same ones `Interaction.of` and `Customer.of` were given) project them."""

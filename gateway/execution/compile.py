@@ -10,6 +10,10 @@ lead to other objects: read from the record (`CHILD`) or fetched through the loa
 Each sensitive field carries its treatment for the caller's roles, unverified and verified, so
 masking at run time is a lookup; the audit records stay those of standard execution.
 
+A subscription's plan is its selection set under the root field, run once per event: the
+root field's value is the event's payload (what the subscription's source stream yields, as
+graphql-core's per-event execution takes it), projected through the payload type's bindings.
+
 Whatever the compiler does not support raises `Unsupported` with the reason, and the operation
 runs on standard execution instead (gateway/execution/select.py).
 """
@@ -53,6 +57,7 @@ from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, RootFetch
 
 __all__ = [
     "CHILD",
+    "EVENT",
     "FETCH",
     "ROOT_FIELD",
     "FieldPlan",
@@ -63,7 +68,9 @@ __all__ = [
     "directive_variables",
 ]
 
-CHILD, FETCH, ROOT_FIELD = 1, 2, 3
+CHILD, FETCH, ROOT_FIELD, EVENT = 1, 2, 3, 4
+"""How a field's value is reached: read from the parent record, fetched through the loaders, a
+query's root (its `RootFetch`), or a subscription's root (the event's payload)."""
 TEXTUAL = frozenset({"String", "ID", "Decimal"})
 """Scalars a partial treatment can keep (last 4, a hash, a fixed mask); any other masked value
 (a boolean, a number, an enum) is withheld as null, as the Masker does in standard execution."""
@@ -117,6 +124,8 @@ class Plan:
     root: tuple[FieldPlan, ...]
     keys: tuple[str, ...]
     typename_keys: tuple[str, ...]
+    type_name: str = "Query"
+    """The root type: `Query`, or `Subscription` (one root field, run once per event)."""
 
 
 def directive_variables(definitions: Iterable[Any]) -> tuple[str, ...]:
@@ -149,7 +158,7 @@ def compile_plan(
     policy: Policy,
     masker: Masker,
 ) -> Plan:
-    if operation.operation is not OperationType.QUERY:
+    if operation.operation not in (OperationType.QUERY, OperationType.SUBSCRIPTION):
         raise Unsupported("operation_type", operation.operation.value)
     compiler = _Compiler(schema, fragments, operation, variables, roles, policy, masker)
     return compiler.root()
@@ -182,10 +191,11 @@ class _Compiler:
         )
 
     def root(self) -> Plan:
-        query = self.schema.query_type
-        assert query is not None
+        subscription = self.operation.operation is OperationType.SUBSCRIPTION
+        root_type = self.schema.subscription_type if subscription else self.schema.query_type
+        assert root_type is not None  # validation checked the schema has the operation's type
         collected = collect_fields(
-            self.schema, self.fragments, self.variables, query, self.operation
+            self.schema, self.fragments, self.variables, root_type, self.operation
         )
         grouped = collected.grouped_field_set
         if collected.new_defer_usages:
@@ -199,11 +209,30 @@ class _Compiler:
                 continue
             if name.startswith("__"):
                 raise Unsupported("introspection", name)
+            if subscription:
+                fields.append(self._event(root_type, key, name, details))
+                continue
             root = ROOT.get(name)
             if root is None:
                 raise Unsupported("unbound_field", f"Query.{name}")
-            fields.append(self._field(query, key, name, details, ROOT_FIELD, root=root))
-        return Plan(tuple(fields), tuple(grouped), tuple(typename))
+            fields.append(self._field(root_type, key, name, details, ROOT_FIELD, root=root))
+        return Plan(tuple(fields), tuple(grouped), tuple(typename), root_type.name)
+
+    def _event(
+        self, subscription: GraphQLObjectType, key: str, name: str, details: list[Any]
+    ) -> FieldPlan:
+        """A subscription's root field, once per event: its value is the payload. That is
+        what standard execution's resolver for it returns (strawberry's, the identity), unless
+        something replaced that resolver (a masking wrapper, a field that is not strawberry's
+        subscription): then it is not planned."""
+        field_def = subscription.fields[name]
+        definition = field_def.extensions.get("strawberry-definition")
+        coordinate = f"{subscription.name}.{name}"
+        if not getattr(definition, "is_subscription", False):
+            raise Unsupported("unbound_field", coordinate)
+        if coordinate in sensitive_fields(self.schema):
+            raise Unsupported("sensitive_root", coordinate)
+        return self._field(subscription, key, name, details, EVENT)
 
     def _field(
         self,

@@ -8,6 +8,8 @@ leaves, sensitive ones masked for the caller and the customer's verification. Er
 resolvers' errors, located at the same paths with the same codes; a failing non-null field
 nulls its nearest nullable ancestor, and errors under a nulled position are dropped, as
 graphql-core does.
+
+A subscription's plan runs once per event, its root field's value the event's payload.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from graphql import FieldNode, GraphQLError, located_error
 from graphql.execution.values import VariableValues
 from graphql.pyutils import Path
 
-from gateway.execution.compile import CHILD, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
+from gateway.execution.compile import CHILD, EVENT, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
 from gateway.execution.failures import field_failed, field_failed_with, list_with_failures
 from gateway.execution.state import Dead, RunState, item_paths
 from resolvers import ResolverError
@@ -35,20 +37,31 @@ Pending = list[Coroutine[Any, Any, None]]
 
 
 async def execute_plan(
-    plan: Plan, context: Any, variables: VariableValues
+    plan: Plan, context: Any, variables: VariableValues, event: Any = None
 ) -> tuple[dict[str, Any] | None, list[GraphQLError], int, float]:
     """(data, errors, projected fields, seconds spent projecting). Root fields run
     concurrently, as in standard execution; a failing non-null root field nulls `data` and
-    cancels its siblings."""
+    cancels its siblings. `event`: a subscription event's payload (its root field's value)."""
     state = RunState(context, variables)
     for field_ in plan.root:
+        if field_.kind == EVENT:
+            continue  # ROOT_CHECKS are the queries' (the source stream checked its arguments)
         args = partial(state.args, field_)
         failed = precheck(field_.name, field_.nodes, Path(None, field_.key, None), args)
         if failed is not None:
             state.add(failed, None)
             return None, state.errors, state.fields, state.busy
     root: dict[str, Any] = dict.fromkeys(plan.keys)
-    tasks = [asyncio.ensure_future(_root_field(f, state, root)) for f in plan.root]
+    if len(plan.root) == 1 and plan.root[0].kind == EVENT:
+        # a subscription's one root field, whose value is at hand: run in this task (there
+        # are no siblings to run beside it; a cancellation reaches its fields through it)
+        try:
+            await _root_field(plan.root[0], state, root, event)
+        except _NonNull as nulled:
+            state.add(nulled.error, None)
+            return None, state.errors, state.fields, state.busy
+        return _finish(plan, state, root)
+    tasks = [asyncio.ensure_future(_root_field(f, state, root, event)) for f in plan.root]
     try:
         if tasks:
             await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
@@ -72,8 +85,14 @@ async def execute_plan(
             task.cancel()
         if running:
             await asyncio.wait(running)
+    return _finish(plan, state, root)
+
+
+def _finish(
+    plan: Plan, state: RunState, root: dict[str, Any]
+) -> tuple[dict[str, Any] | None, list[GraphQLError], int, float]:
     for key in plan.typename_keys:
-        root[key] = "Query"
+        root[key] = plan.type_name
     state.fields += len(plan.keys)
     return root, state.errors, state.fields, state.busy
 
@@ -100,10 +119,15 @@ class _NonNull(Exception):
         self.error = error
 
 
-async def _root_field(plan: FieldPlan, state: RunState, root: dict[str, Any]) -> None:
-    assert plan.root is not None
+async def _root_field(plan: FieldPlan, state: RunState, root: dict[str, Any], event: Any) -> None:
     try:
-        value = await plan.root.run(state.context, state.args(plan))
+        if plan.kind == EVENT:
+            if isinstance(event, Exception):  # as graphql-core completes a value
+                raise event
+            value = event
+        else:
+            assert plan.root is not None
+            value = await plan.root.run(state.context, state.args(plan))
     except Exception as exc:
         error = state.located(exc, plan.nodes, Path(None, plan.key, None))
         if not plan.nullable:

@@ -8,6 +8,13 @@ log line and the `switchboard_operations_total{execution="standard",reason=...}`
 which and why; the verdict is cached with the plan, so the log line comes once per document.
 `execution = "standard"` keeps graphql-core's executor for every operation.
 
+Subscriptions take the same road: graphql-core's `subscribe` (strawberry's `Schema.subscribe` and
+`Schema.stream`, which every transport calls) resolves the source stream as ever, then builds a
+per-event copy of this executor for each event, its root value the event's payload, and calls
+its `execute_operation`: the payload is projected with the subscription document's plan, from
+the same cache. Errors before the first frame, the stream's end and its cancellation stay
+graphql-core's and strawberry's, the same on both executions.
+
 Everything around execution is shared by both: parsing, the limits, validation, the audit
 trail, error formatting, `extensions.sources`.
 """
@@ -130,7 +137,7 @@ class PlanCache:
                 names = directive_variables(
                     [operation, *(f.definition for f in fragments.values())]
                 )
-                if operation.operation is not OperationType.QUERY or len(names) > 4:
+                if operation.operation is OperationType.MUTATION or len(names) > 4:
                     continue
                 for combination in _combinations(len(names)):
                     # a plan depends on the variables only through @include/@skip: the
@@ -202,8 +209,9 @@ def executor_class(
             return self._run(plan)
 
         async def _run(self, plan: Plan) -> Any:
+            # a subscription event's executor has the event's payload as its root value
             data, errors, fields, busy = await execute_plan(
-                plan, self.context_value, self.variable_values
+                plan, self.context_value, self.variable_values, self.root_value
             )
             metrics.projected(busy, fields)
             # the plan placed its errors already (nulled positions included): appended as they

@@ -52,13 +52,19 @@ def shape_of(type_: GraphQLOutputType) -> tuple[bool, bool, bool, Any]:
 
 
 def serializer(type_: GraphQLOutputType) -> Any:
-    """None (the value is already its JSON form), a dict (enum: system value -> GraphQL name),
-    or a function (DateTime, Decimal), applied to each item of a list."""
+    """None (the value is already its JSON form), a dict (enum: system value or Python enum
+    member -> GraphQL name), or a function (DateTime, Decimal), applied to each item of a
+    list."""
     named = get_named_type(type_)
     if isinstance(named, GraphQLEnumType):
         table: dict[Any, Any] = {None: None}
         for name, value in named.values.items():
             table[getattr(value.value, "value", value.value)] = name
+        # strawberry's enum type also serializes its Python enum's members: what an object
+        # made by a resolver holds (a subscription's payload), where a record holds the value
+        for member in getattr(named, "wrapped_cls", None) or ():
+            if member.value in table:
+                table[member] = table[member.value]
         return table
     if isinstance(named, GraphQLScalarType) and named.name in ("DateTime", "Date"):
         return _isoformat

@@ -48,6 +48,7 @@ from gateway.auth.authenticator import Principal
 from gateway.config import ServerSettings
 from gateway.events.broker import Broker
 from gateway.events.caps import SubjectCaps
+from gateway.events.execute import Subscriptions
 from gateway.events.reads import EventReads
 from gateway.events.screen_pops import EXPIRY_CLOSE_GRACE, SocketContext
 from gateway.http.refusals import header, refuse, request_id_of
@@ -104,7 +105,7 @@ class StreamView:
         *,
         keepalive: float,
     ) -> None:
-        self.schema = schema
+        self.schema = Subscriptions(schema)  # the one entry point (gateway/events/execute.py)
         self.sources = sources
         self.guard = guard
         self.broker = broker

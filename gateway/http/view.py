@@ -20,6 +20,7 @@ from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse
+from strawberry.schema import BaseSchema
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
@@ -28,6 +29,7 @@ from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
 from gateway.config import ServerSettings
 from gateway.events.broker import Broker
 from gateway.events.caps import CappedTransportWS, SubjectCaps
+from gateway.events.execute import Subscriptions
 from gateway.events.reads import EventReads
 from gateway.events.screen_pops import SocketContext
 from gateway.http.graphiql import csp_header, render_graphiql_html
@@ -175,7 +177,8 @@ class SubscriptionView(GraphQL[SocketContext, None]):
     the handshake is accepted (strawberry's `allowed_origins`), the bearer token in the
     `connection_init` payload (`{"Authorization": "Bearer ..."}`; refused: close 4403), and a
     few subscriptions per socket, and per caller with SSE (`caps`, gateway/events/caps.py).
-    Standard execution (the compiled plans serve queries)."""
+    Operations run through `Subscriptions` (subscriptions only, on the configured execution:
+    gateway/events/execute.py)."""
 
     graphql_transport_ws_handler_class = CappedTransportWS
 
@@ -204,6 +207,10 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         self.broker = broker
         self.caps = caps
         self.reads = reads
+        self.subscriptions = Subscriptions(schema)
+        # strawberry's graphql-transport-ws handler calls `self.schema.stream(...)`: it gets
+        # the gateway's entry point, with the schema's signatures
+        self.schema = cast(BaseSchema, self.subscriptions)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":  # the HTTP route is GraphQLView's

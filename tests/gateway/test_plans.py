@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from graphql import (
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -22,7 +23,7 @@ from graphql import (
 from graphql.execution.collect_fields import FragmentDetails
 from graphql.execution.values import VariableValues, get_variable_values
 
-from gateway.execution.compile import Plan, Unsupported, compile_plan
+from gateway.execution.compile import EVENT, Plan, Unsupported, compile_plan
 from gateway.execution.run import execute_plan
 from gateway.execution.select import PlanCache
 from gateway.masking.fields import sensitive_fields
@@ -36,19 +37,29 @@ SCHEMA: GraphQLSchema = build_schema()._schema
 POLICY = Policy.load()
 MASKER = Masker(b"test")
 ROLES = ("agent", "ivr", "developer", "supervisor", "fraud_analyst", "collections")
-ARGS = {"id": '"003SB0000000000001"', "ids": '["003SB0000000000001"]', "query": '"card"'}
+ARGS = {
+    "id": '"003SB0000000000001"',
+    "ids": '["003SB0000000000001"]',
+    "query": '"card"',
+    "customerId": '"003SB0000000000001"',
+}
+
+
+def _call(name: str, field: GraphQLField) -> str:
+    """The field with its required arguments filled in."""
+    required = [
+        f"{a}: {ARGS.get(a, '1')}"
+        for a, arg in field.args.items()
+        if isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
+    ]
+    return f"{name}({', '.join(required)})" if required else name
 
 
 def _selection(gql_type: GraphQLObjectType, seen: frozenset[str]) -> str:
     """Every field of the type (arguments filled in), recursing once into each type."""
     parts = ["__typename"]
     for name, field in gql_type.fields.items():
-        required = [
-            f"{a}: {ARGS.get(a, '1')}"
-            for a, arg in field.args.items()
-            if isinstance(arg.type, GraphQLNonNull) and arg.default_value is Undefined
-        ]
-        call = f"{name}({', '.join(required)})" if required else name
+        call = _call(name, field)
         named = get_named_type(field.type)
         if isinstance(named, GraphQLObjectType):
             if named.name in seen:
@@ -89,11 +100,9 @@ def test_every_type_and_root_field_has_a_binding() -> None:
         for t in SCHEMA.type_map.values()
         if isinstance(t, GraphQLObjectType) and not t.name.startswith("__")
     }
-    # subscriptions (Subscription.screenPops, its ScreenPop; journeyUpdates, its JourneyUpdate)
-    # run on standard execution for now: a compiled plan per subscription document is the next
-    # part of the live-context issue
-    subscriptions = {"Subscription", "ScreenPop", "JourneyUpdate"}
-    assert object_types - {"Query"} - subscriptions == set(BINDINGS)
+    # a subscription's root fields need none (each event's payload is the value), their
+    # payload types do
+    assert object_types - {"Query", "Subscription"} == set(BINDINGS)
     assert SCHEMA.query_type is not None
     assert set(SCHEMA.query_type.fields) == set(ROOT)
 
@@ -104,6 +113,21 @@ def test_a_query_of_every_field_compiles_for_every_role(role: str) -> None:
     text = "{ " + _selection(SCHEMA.query_type, frozenset()) + " }"
     plan = _compile(text, frozenset({role}))
     assert [f.name for f in plan.root] == list(ROOT)
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_a_subscription_of_every_field_compiles_for_every_role(role: str) -> None:
+    subscription = SCHEMA.subscription_type
+    assert subscription is not None
+    for name, field in subscription.fields.items():
+        payload = get_named_type(field.type)
+        assert isinstance(payload, GraphQLObjectType)
+        text = f"subscription {{ {_call(name, field)} {{ {_selection(payload, frozenset())} }} }}"
+        plan = _compile(text, frozenset({role}))
+        assert plan.type_name == "Subscription"
+        assert [(f.name, f.kind, f.root) for f in plan.root] == [(name, EVENT, None)]
+        assert plan.root[0].child is not None
+        assert plan.root[0].child.type_name == payload.name
 
 
 @pytest.mark.parametrize(
@@ -199,6 +223,22 @@ def test_trusted_documents_are_compiled_at_start_up_for_every_directive_value() 
     assert cache.warm(SCHEMA, looked, [frozenset({"ivr"})]) == [("Look", "introspection")]
 
 
+POPS = """subscription Pops($withCustomers: Boolean!) {
+  screenPops { event customers @include(if: $withCustomers) { id } }
+}"""
+
+
+def test_trusted_subscriptions_are_compiled_at_start_up_too() -> None:
+    cache, metrics = _cache()
+    assert cache.warm(SCHEMA, [(POPS, parse(POPS))], [frozenset({"agent"})]) == []
+    assert metrics.plans._value.get() == 2  # withCustomers true and false
+    plan = _plan_for(cache, POPS, {"agent"}, {"withCustomers": False})
+    assert metrics.plans._value.get() == 2  # an event finds its plan in the cache
+    assert isinstance(plan, Plan)
+    assert plan.root[0].child is not None
+    assert [b.key for b in plan.root[0].child.branches] == []
+
+
 def test_lists_of_lists_are_not_in_the_schema() -> None:
     """The compiler handles a list of objects or of scalars, not nested lists: this guards the
     assumption (a new field of that shape must come with compiler support)."""
@@ -252,12 +292,28 @@ async def test_a_binding_that_mutates_its_arguments_fails_alone_and_changes_no_l
     assert seen == [["003SB0000000000001", "003SB0000000000002"]] * 2
 
 
+def _everything(root: str) -> str:
+    """An operation of every field under `root`: the Query, or a Subscription's root field."""
+    if root == "Query":
+        assert SCHEMA.query_type is not None
+        return "{ " + _selection(SCHEMA.query_type, frozenset()) + " }"
+    assert SCHEMA.subscription_type is not None
+    field = SCHEMA.subscription_type.fields[root]
+    payload = get_named_type(field.type)
+    assert isinstance(payload, GraphQLObjectType)
+    return f"subscription {{ {_call(root, field)} {{ {_selection(payload, frozenset())} }} }}"
+
+
+SUBSCRIPTION_FIELDS = tuple(SCHEMA.subscription_type.fields if SCHEMA.subscription_type else ())
+
+
+@pytest.mark.parametrize("root", ["Query", *SUBSCRIPTION_FIELDS])
 @pytest.mark.parametrize("role", ROLES)
-def test_a_plan_masks_every_sensitive_field_of_the_table(role: str) -> None:
+def test_a_plan_masks_every_sensitive_field_of_the_table(role: str, root: str) -> None:
     """Compiled execution masks (leaves) or gates (object fields) exactly the fields of the
-    table standard execution wraps (gateway/masking/fields.py), whatever the role."""
-    assert SCHEMA.query_type is not None
-    plan = _compile("{ " + _selection(SCHEMA.query_type, frozenset()) + " }", frozenset({role}))
+    table standard execution wraps (gateway/masking/fields.py), whatever the role, in queries
+    and in each subscription's payload (every sensitive type is reachable from both)."""
+    plan = _compile(_everything(root), frozenset({role}))
     masked: set[str] = set()
     plain: set[str] = set()
 
@@ -272,7 +328,7 @@ def test_a_plan_masks_every_sensitive_field_of_the_table(role: str) -> None:
                 masked.update(child.masked)
                 visit(child.branches, child.type_name)
 
-    visit(plan.root, "Query")
+    visit(plan.root, plan.type_name)
     table = sensitive_fields(SCHEMA)
     assert masked == set(table)
     assert not plain & set(table)
