@@ -70,6 +70,12 @@ def _crm() -> tuple[dict[str, Schema], dict[str, Schema]]:
             "CasePage",
             crm.MAX_BATCH,
         ),
+        "/tasks": get(
+            "Tasks (call dispositions) written for a CCaaS contact, oldest first; writes are "
+            "PATCH /sobjects/{Object}/ExternalId__c/{id} (docs/sandbox.md, Writes)",
+            [query("interactionId", STRING, "the CCaaS contact id", required=True)],
+            "TaskPage",
+        ),
     }
     page = {"totalSize": INTEGER, "done": BOOLEAN}
     schemas = {
@@ -104,6 +110,7 @@ def _crm() -> tuple[dict[str, Schema], dict[str, Schema]]:
         ),
         "CustomerPage": obj(**page, records=array(ref("Customer"))),
         "CasePage": obj(**page, records=array(ref("Case"))),
+        "TaskPage": obj(**page, records=array({"type": "object"})),
     }
     return paths, schemas
 
