@@ -129,7 +129,9 @@ class CrmWrites:
         now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         if existing:
             record_id = existing[0]
-            self.records[record_id] = {**self.records[record_id], **fields, "LastModifiedDate": now}
+            before = self.records[record_id]
+            self.records[record_id] = {**before, **fields, "LastModifiedDate": now}
+            self._reindex(obj, record_id, before)
             created = False
         else:
             record_id = self._create(obj, external_id, fields, now)
@@ -181,6 +183,19 @@ class CrmWrites:
         else:
             self.tasks.setdefault(str(fields["InteractionId__c"]), []).append(record_id)
         return record_id
+
+    def _reindex(self, obj: str, record_id: str, before: dict[str, Any]) -> None:
+        """An update that moves a task to another contact, or a comment to another case, moves
+        it in the reads too."""
+        key, index = {
+            "Task": ("InteractionId__c", self.tasks),
+            "CaseComment": ("ParentId", self.comments),
+        }.get(obj, ("", {}))
+        if not key or before.get(key) == self.records[record_id].get(key):
+            return
+        if before.get(key) is not None:
+            index.get(str(before[key]), []).remove(record_id)
+        index.setdefault(str(self.records[record_id][key]), []).append(record_id)
 
     def seed_duplicate(self, request: Request) -> Response:
         """POST /_sandbox/crm/duplicates {"object", "externalId"}: two records already carry that

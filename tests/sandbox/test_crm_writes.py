@@ -56,6 +56,13 @@ def test_an_upsert_creates_once_and_then_updates_the_same_record(crm: httpx.Clie
     [task] = tasks["records"]
     assert task["Id"] == body["id"] and task["ExternalId__c"] == "sb_test_upsert_0001"
     assert task["CallDisposition"] == "FOLLOW_UP"
+    # an update that names another contact moves the task there, in the reads too
+    crm.patch(path, json=_task("contact-moved"))
+    assert (
+        crm.get("/crm/tasks", params={"interactionId": "contact-upsert"}).json()["totalSize"] == 0
+    )
+    moved = crm.get("/crm/tasks", params={"interactionId": "contact-moved"}).json()["records"]
+    assert [t["Id"] for t in moved] == [body["id"]]
 
 
 def test_a_created_case_and_a_comment_show_in_the_reads(crm: httpx.Client) -> None:

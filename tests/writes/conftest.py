@@ -114,3 +114,15 @@ class FakeCrm:
         if mode == "applied_then_hang":
             await self.release.wait()
         return Upserted(f"00T{len(self.records):015d}", created)
+
+
+def task_intent(key: str, interaction: str, subject: str = "agent-0001") -> WriteIntent:
+    """A disposition of `interaction` as the sandbox CRM takes it."""
+    fields = {
+        "InteractionId__c": interaction,
+        "WhoId": None,
+        "CallDisposition": "RESOLVED",
+        "Description": "wrap-up note",
+        "OwnerId": subject,
+    }
+    return intent(key, target=interaction, subject=subject, fields=fields)
