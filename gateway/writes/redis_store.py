@@ -184,14 +184,15 @@ class RedisStore:
         taken: list[WriteRecord] = []
         for entry_id, values in entries:
             write_id = values.get("id") if values else None
-            if write_id is not None and self._entries.get(write_id) == entry_id:
-                continue  # our own delivery, still under way
             record = await self.get(write_id) if write_id else None
-            if record is None or record.final or record.write_id in self._entries:
+            held = self._entries.get(write_id) if write_id else None
+            if record is None or record.final or (held is not None and held != entry_id):
                 # settled meanwhile, expired, or a second entry of a write we hold
                 await self._redis.xack(PREFIX, GROUP, entry_id)
                 await self._redis.xdel(PREFIX, entry_id)
                 continue
+            # (our own entry back from XAUTOCLAIM: its delivery ended without a verdict, as
+            # when the store failed mid-way; idle past claim_idle_seconds, it is taken again)
             self._entries[record.write_id] = entry_id
             taken.append(record)
         return taken

@@ -39,9 +39,20 @@ async def crm() -> FakeCrm:
 class Hooked:
     def __init__(self) -> None:
         self.seen: list[WriteRecord] = []
+        self._called = asyncio.Event()
 
     async def __call__(self, record: WriteRecord) -> None:
         self.seen.append(record)
+        self._called.set()
+
+    async def settled(self, n: int) -> list[WriteRecord]:
+        """The records the hook got, once it got `n` (the store says final just before the
+        hook runs)."""
+        async with asyncio.timeout(20):  # a guard, not a timing assertion
+            while len(self.seen) < n:
+                self._called.clear()
+                await self._called.wait()
+        return self.seen
 
 
 @pytest.fixture
@@ -113,7 +124,7 @@ async def test_crm_down_makes_the_write_pending_and_the_worker_applies_it(
     crm.mode = "ok"
     record = await settled(writes, result.write_id)
     assert record.status == "APPLIED" and len(crm.records) == 1
-    assert [r.status for r in hook.seen] == ["APPLIED"]
+    assert [r.status for r in await hook.settled(1)] == ["APPLIED"]
     # the same key now answers the settled outcome
     assert (await writes.submit(intent())).status == "APPLIED"
 
@@ -148,7 +159,7 @@ async def test_retries_end_in_the_dead_letter_list_and_a_replay_delivers(
         again = await settled(writes, result.write_id)
         assert again.status == "APPLIED" and len(crm.records) == 1
         assert await writes.dead_letters() == []
-        assert [r.status for r in hook.seen] == ["REJECTED", "APPLIED"]
+        assert [r.status for r in await hook.settled(2)] == ["REJECTED", "APPLIED"]
     finally:
         await writes.aclose()
 
@@ -181,7 +192,7 @@ async def test_a_crm_answering_after_the_deadline_is_retried_onto_the_same_recor
     crm.release.set()
     record = await settled(writes, result.write_id)
     assert record.status == "APPLIED" and len(crm.records) == 1 and crm.calls >= 2
-    assert len(hook.seen) == 1
+    assert len(await hook.settled(1)) == 1
 
 
 async def test_a_worker_cancelled_mid_delivery_leaves_the_write_to_the_next_one(

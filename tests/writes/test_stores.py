@@ -102,3 +102,20 @@ async def test_dead_letters_replay_once_and_old_final_writes_are_purged(store: S
     if await store.purge(1500.0):  # SQLite deletes; Redis lets keys expire by themselves
         assert await store.get(rejected.write_id) is None
         assert await store.get(dead.write_id) is not None  # replayed: pending again
+
+
+async def test_a_claim_that_ended_without_a_verdict_is_taken_again_by_the_same_process(
+    store: Store,
+) -> None:
+    """A delivery whose store update failed leaves no verdict: once its claim lapses, the same
+    process (the only replica) takes it again rather than holding it forever."""
+    record = _record(now=0.0)
+    await store.reserve(record)
+    [first] = await store.claim(10.0, lease=0.2, limit=10)
+    again: list[WriteRecord] = []
+    async with asyncio.timeout(20):  # a guard, not a timing assertion
+        while not again:
+            await asyncio.sleep(0.05)
+            again = await store.claim(10.5, lease=0.2, limit=10)
+    assert [r.write_id for r in again] == [first.write_id]
+    assert await store.settle(again[0].settled("APPLIED", 11.0, record_id="1")) is True
