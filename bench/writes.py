@@ -103,7 +103,7 @@ async def cpu_per_write(sandbox: str, store: Store, n: int) -> float:
     return spent / n * 1e6
 
 
-async def drain(sandbox: str, store: Store, n: int) -> tuple[float, int]:
+async def drain(sandbox: str, store: Store, n: int, outage: float = 3.0) -> tuple[float, int]:
     """Seconds from the CRM's recovery to an empty outbox, and the CRM records made."""
     crm = _crm(sandbox)
     writes = OutboxWrites(store, crm, SETTINGS)
@@ -118,7 +118,7 @@ async def drain(sandbox: str, store: Store, n: int) -> tuple[float, int]:
             )
             if any(r.status != "PENDING" for r in results):
                 raise RuntimeError("a write was not PENDING while the CRM was down")
-        await asyncio.sleep(3.0)  # let the backoffs grow, as in a real outage
+        await asyncio.sleep(outage)  # let the backoffs grow, as in a real outage
         await _writes_fault(sandbox, "ok")
         restored = time.monotonic()
         while await writes.pending():  # noqa: ASYNC110 - polling the outbox
@@ -132,10 +132,13 @@ async def drain(sandbox: str, store: Store, n: int) -> tuple[float, int]:
 
 
 async def _measure(
-    sandbox: str, name: str, make: Callable[[], Store], writes: int, pending: int
+    sandbox: str, name: str, make: Callable[[], Store], args: argparse.Namespace
 ) -> None:
+    writes, pending = args.writes, args.pending
     cpu = await cpu_per_write(sandbox, make(), writes)
-    seconds, records = await drain(sandbox, make(), pending)
+    seconds, records = await drain(sandbox, make(), pending, args.outage_seconds)
+    if records != pending:
+        raise RuntimeError(f"{records} CRM records for {pending} writes")
     print(
         f"{name:7s} CPU per write (direct, APPLIED): {cpu:7.0f} us   "
         f"drain {pending} pending after recovery: {seconds:5.2f} s ({records} CRM records)"
@@ -146,6 +149,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.writes", description=__doc__)
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--pending", type=int, default=1000)
+    parser.add_argument("--outage-seconds", type=float, default=3.0)
     args = parser.parse_args(argv)
     print(
         f"settings: backoff {SETTINGS.backoff_base_seconds}-{SETTINGS.backoff_max_seconds} s "
@@ -160,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         def sqlite() -> Store:
             return SqliteStore(str(folder / f"outbox-{next(counter)}.sqlite3"))
 
-        asyncio.run(_measure(sandbox, "sqlite", sqlite, args.writes, args.pending))
+        asyncio.run(_measure(sandbox, "sqlite", sqlite, args))
         if shutil.which("redis-server"):
             from tests.support.redis import redis_server
 
@@ -169,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
             def redis() -> Store:
                 return RedisStore(url, SETTINGS.retention_seconds, SETTINGS.claim_idle_seconds)
 
-            asyncio.run(_measure(sandbox, "redis", redis, args.writes, args.pending))
+            asyncio.run(_measure(sandbox, "redis", redis, args))
     return 0
 
 
