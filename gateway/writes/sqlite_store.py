@@ -43,7 +43,8 @@ CREATE INDEX IF NOT EXISTS writes_dead ON writes (dead, updated_at);
 class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = path
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="writes-sqlite")
+        self._executor = _thread()
+        self._shut = False
         self._db: sqlite3.Connection | None = None
         self._opened = False
 
@@ -75,6 +76,8 @@ class SqliteStore:
         self._db = db
 
     async def open(self) -> None:
+        if self._shut:  # reopened after aclose()
+            self._executor, self._shut = _thread(), False
         self._opened = True
 
     async def aclose(self) -> None:
@@ -86,7 +89,8 @@ class SqliteStore:
                 self._db = None
 
         await asyncio.get_running_loop().run_in_executor(self._executor, close)
-        self._executor.shutdown(wait=True)
+        self._executor.shutdown(wait=False)  # idle now: never block the loop joining it
+        self._shut = True
 
     async def reserve(self, record: WriteRecord) -> WriteRecord | None:
         def reserve(db: sqlite3.Connection) -> WriteRecord | None:
@@ -179,6 +183,10 @@ class SqliteStore:
             return int(row[0])
 
         return await self._run(count, lambda: 0)
+
+
+def _thread() -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(max_workers=1, thread_name_prefix="writes-sqlite")
 
 
 class _transaction:
