@@ -21,6 +21,10 @@ def _envelope(records: list[bytes], count: int) -> Response:
     return ok(b'{"totalSize":%d,"done":true,"records":[%b]}' % (count, join(records)))
 
 
+PATTERNED = ("GET /cases/{caseId}/comments", "PATCH /sobjects/{object}/ExternalId__c/{externalId}")
+"""Routes with path parameters, matched outside the exact-route table (documented in OpenAPI)."""
+
+
 class Crm:
     def __init__(self, data: Dataset, writes: CrmWrites) -> None:
         self.data = data
