@@ -94,6 +94,21 @@ async def writes(new_store: StoreFactory, sandbox: str) -> AsyncIterator[OutboxW
         await stop(service)
 
 
+async def test_a_write_is_applied_at_once_and_the_same_key_twice_at_once_is_one_record(
+    writes: OutboxWrites, sandbox: str
+) -> None:
+    interaction = f"contact-once-{uuid.uuid4().hex}"
+    await reset_stats(sandbox)
+    first, second = await asyncio.gather(
+        writes.submit(task_intent(interaction, interaction)),
+        writes.submit(task_intent(interaction, interaction)),
+    )
+    assert first == second and first.status == "APPLIED"
+    [task] = await tasks(sandbox, interaction)
+    assert task["Id"] == first.record_id
+    assert await patches(sandbox) == 1
+
+
 async def test_crm_down_pending_restored_exactly_one_record_applied(
     writes: OutboxWrites, sandbox: str, new_store: StoreFactory
 ) -> None:
