@@ -128,10 +128,12 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # the writes first: /ready (the authenticator's keys) must not say ready before the
+        # public port is about to listen
+        await writes.start()
         await authenticator.start()
         if not authenticator.ready:
             log.warning("no signing keys yet: requests get 401 until the JWKS can be fetched")
-        await writes.start()
         try:
             yield
         finally:

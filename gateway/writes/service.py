@@ -106,7 +106,13 @@ class OutboxWrites:
             self._opened = True
 
     async def start(self) -> None:
-        await self.open()
+        """Open the store and start the worker. A store that cannot be reached now (Redis
+        down at start-up) does not stop the gateway: the worker keeps trying to open it, and
+        writes meanwhile fail as the store does."""
+        try:
+            await self.open()
+        except Exception as exc:
+            log.warning("writes outbox unavailable at start (%s); retrying", type(exc).__name__)
         if self._worker is None:
             self._closing = False
             self._worker = asyncio.create_task(self._run(), name="writes-worker")
@@ -122,9 +128,8 @@ class OutboxWrites:
             self._worker = None
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
-        if self._opened:
-            await self.store.aclose()
-            self._opened = False
+        await self.store.aclose()  # opened or not: a client may hold a pool either way
+        self._opened = False
 
     # -- the Writes protocol ---------------------------------------------------------------
     async def submit(self, intent: WriteIntent) -> WriteResult:
@@ -279,6 +284,7 @@ class OutboxWrites:
         purged = 0.0
         while not self._closing:
             try:
+                await self.open()
                 now = self.clock()
                 if now - purged >= PURGE_EVERY:
                     await self.store.purge(now - s.retention_seconds)

@@ -259,3 +259,17 @@ async def _reopened_get(new_store: StoreFactory, write_id: str) -> WriteRecord |
         return await store.get(write_id)
     finally:
         await store.aclose()
+
+
+async def test_an_unreachable_store_at_start_does_not_stop_the_gateway() -> None:
+    from gateway.writes.redis_store import RedisStore
+    from tests.support.processes import free_port
+
+    store = RedisStore(f"redis://127.0.0.1:{free_port()}/0", 3600, 0.5)
+    writes = OutboxWrites(store, FakeCrm(), fast_settings())
+    await writes.start()  # logs, and the worker keeps trying
+    try:
+        with pytest.raises(Exception, match=r"(?i)connect"):
+            await writes.submit(intent())
+    finally:
+        await writes.aclose()
