@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -34,6 +34,10 @@ from gateway.masking.wrappers import install_masking
 from gateway.observability.errors import quiet_strawberry_logger
 from gateway.observability.metrics import Metrics
 from gateway.observability.trail import audit_trail
+from gateway.writes.api import WriteGate
+from gateway.writes.contract import OnSettled, UnwiredWrites, Writes
+from gateway.writes.rules import rules_of
+from gateway.writes.settled import on_settled_for
 from schema import build_schema
 from sources import Sources
 
@@ -48,10 +52,12 @@ def create_app(
     sources: Sources | None = None,
     guard: Guard | None = None,
     ide_headers: str | None = None,
+    writes: Callable[[OnSettled], Writes] | None = None,
 ) -> Starlette:
     """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends), and so
     may `guard` (tests capture the audit trail); `ide_headers` pre-fills GraphiQL's header
-    editor (the demo puts a sandbox token there)."""
+    editor (the demo puts a sandbox token there); `writes` makes the write service from its
+    `on_settled` hook (tests inject a double)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
@@ -80,7 +86,14 @@ def create_app(
                 "trusted operation %s will run on standard execution: %s", operation, reason
             )
     authenticator = Authenticator(config.auth)
-    view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
+    # signed events in (issue #14): vendors authenticate by signature, not by bearer token
+    events: Broker = broker_of(config.events)
+    # write-back (issue #15): the service is made with the hook that audits a settled write
+    # and publishes its events (gateway/writes/settled.py)
+    on_settled = on_settled_for(events, guard.audit)
+    service: Writes = writes(on_settled) if writes is not None else UnwiredWrites()
+    gate = WriteGate(service, rules_of(getattr(config, "writes", None)), events, guard.audit)
+    view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers, writes=gate)
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who
     # the caller is, how often they call, and that they post JSON
@@ -94,6 +107,7 @@ def create_app(
                 allow_headers=[
                     "authorization",
                     "content-type",
+                    "idempotency-key",
                     "x-interaction-id",
                     "x-request-id",
                     "x-request-timeout-ms",
@@ -115,8 +129,6 @@ def create_app(
     if limiter is not None:
         on_graphql.append(Middleware(RateLimit, limiter, config.rate_limit))
     on_graphql.append(Middleware(RequireJson))
-    # signed events in (issue #14): vendors authenticate by signature, not by bearer token
-    events: Broker = broker_of(config.events)
     ingest = WebhookIngest(
         config.webhooks, events, metrics, body_timeout=config.server.body_timeout_seconds
     )
@@ -124,12 +136,14 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await authenticator.start()
+        await service.start()
         if not authenticator.ready:
             log.warning("no signing keys yet: requests get 401 until the JWKS can be fetched")
         try:
             yield
         finally:
             await authenticator.close()
+            await service.aclose()  # before the broker and the audit log its hook uses
             await sources.aclose()
             if limiter is not None:
                 await limiter.aclose()
@@ -146,7 +160,7 @@ def create_app(
         # (BearerAuth refuses websockets); strawberry checks the Origin against cors_origins
         WebSocketRoute(
             "/graphql",
-            SubscriptionView(schema, sources, guard, config.server, authenticator, events),
+            SubscriptionView(schema, sources, guard, config.server, authenticator, events, gate),
         ),
         Route("/webhooks/{system}", ingest, methods=["POST"]),
     ]
@@ -164,4 +178,5 @@ def create_app(
     app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
     app.state.events = events  # the broker: subscriptions read from it
     app.state.metrics = metrics
+    app.state.writes = service
     return app

@@ -12,6 +12,7 @@ from strawberry.schema.config import StrawberryConfig
 
 from .context import Context, Info
 from .limits import MAX_IDS
+from .mutation import Mutation, WriteApi, WriteOutcome, WriteResult, WriteStatus
 from .query import Query
 from .sensitive import PARTIAL_TREATMENTS, Owner, Sensitive, SensitiveClass
 from .subscription import Pop, ScreenPop, ScreenPopEvent, Subscription
@@ -21,6 +22,7 @@ __all__ = [
     "PARTIAL_TREATMENTS",
     "Context",
     "Info",
+    "Mutation",
     "Owner",
     "Pop",
     "Query",
@@ -29,6 +31,10 @@ __all__ = [
     "Sensitive",
     "SensitiveClass",
     "Subscription",
+    "WriteApi",
+    "WriteOutcome",
+    "WriteResult",
+    "WriteStatus",
     "build_schema",
 ]
 
@@ -44,6 +50,7 @@ def build_schema(
     gateway's development profile)."""
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         subscription=Subscription,
         extensions=list(extensions),
         config=StrawberryConfig(disable_field_suggestions=not suggestions),

@@ -47,6 +47,7 @@ BINDINGS: dict[str, dict[str, Binding]] = {
     "RiskProfile": banking.RISK_PROFILE_BINDING,
     "Case": service.CASE_BINDING,
     "Article": service.ARTICLE_BINDING,
+    "WriteResult": {},
 }
 """Per type, the fields that are not a same-named attribute of the record (camelCase GraphQL
 name -> binding); every other field reads the record attribute of its Python name."""

@@ -15,6 +15,7 @@ import strawberry
 from sources import records
 
 from .context import Info
+from .mutation import WriteResult
 from .sensitive import contact_owner
 from .types import Customer, Interaction
 
@@ -67,3 +68,13 @@ class Subscription:
                 interaction=Interaction.of(pop.contact, contact_owner(pop.contact)),
                 customers=[Customer.of(c) for c in pop.customers],
             )
+
+    @strawberry.subscription(
+        description="One frame when the write is final (APPLIED or REJECTED), at once if it "
+        "already is: the caller's own write (any, for a supervisor)."
+    )
+    async def write_completed(
+        self, info: Info, id: strawberry.ID
+    ) -> AsyncGenerator[WriteResult, None]:
+        async for outcome in info.context.writes.completed(id):
+            yield WriteResult.of(outcome)

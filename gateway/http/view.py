@@ -34,6 +34,7 @@ from gateway.masking.access import Access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
+from gateway.writes.api import CallerWrites, WriteGate
 from resolvers import Loaders
 from sources import Sources, current_scope, request_scope
 
@@ -51,6 +52,7 @@ class RequestContext:
     principal: Principal
     loaders: Loaders
     access: Access
+    writes: CallerWrites
     request_id: str
     """The gateway's own (the audit trail's); `client_request_id` is the caller's X-Request-Id."""
     client_request_id: str | None = None
@@ -71,6 +73,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         server: ServerSettings,
         *,
         ide_headers: str | None,
+        writes: WriteGate,
     ) -> None:
         super().__init__(
             schema,
@@ -81,6 +84,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.guard = guard
         self.server = server
         self.ide_headers = ide_headers
+        self.writes = writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Each request inside its own deadline scope (entered and left here, whatever the
@@ -115,12 +119,16 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return cast(RequestContext, None)
         loaders = Loaders(self.sources)
         interaction_id = request.headers.get("x-interaction-id")
+        access = await self.guard.access(principal, loaders, interaction_id)
         return RequestContext(
             request=request,
             response=response,
             principal=principal,
             loaders=loaders,
-            access=await self.guard.access(principal, loaders, interaction_id),
+            access=access,
+            writes=self.writes.for_request(
+                principal, loaders, access.interaction_id, request.headers.get("idempotency-key")
+            ),
             request_id=request.state.request_id,
             client_request_id=request.state.client_request_id,
             may_introspect=self.server.may_introspect(principal.roles),
@@ -182,6 +190,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         server: ServerSettings,
         authenticator: Authenticator,
         broker: Broker,
+        writes: WriteGate,
     ) -> None:
         super().__init__(
             schema,
@@ -195,6 +204,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         self.guard = guard
         self.authenticator = authenticator
         self.broker = broker
+        self.writes = writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":  # the HTTP route is GraphQLView's
@@ -212,6 +222,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
     ) -> SocketContext:
         assert isinstance(request, WebSocket)
         context = SocketContext(request, self.broker, self.sources, self.guard)
+        context.writes = self.writes.for_socket(lambda: context.principal)  # writeCompleted
         request.scope.setdefault("state", {})["socket_context"] = context
         return context
 

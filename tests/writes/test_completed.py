@@ -1,0 +1,126 @@
+"""`Subscription.writeCompleted` over graphql-transport-ws: one frame when the write is final
+(at once if it already is), for its writer or a supervisor only; and the hook's audit line and
+events (gateway/writes/settled.py)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from typing import Any
+
+import pytest
+from websockets.asyncio.client import ClientConnection, connect
+
+from gateway.writes import api
+from tests.writes.conftest import Writer
+from tests.writes.test_authorisation import DISPOSE
+
+COMPLETED = "subscription ($id: ID!) { writeCompleted(id: $id) { writeId status recordId } }"
+
+
+async def _subscribe(writer: Writer, token: str, write_id: str) -> ClientConnection:
+    ws = await connect(writer.ws, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+    await ws.send(
+        json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+    )
+    ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
+    assert ack["type"] == "connection_ack"
+    payload = {"query": COMPLETED, "variables": {"id": write_id}}
+    await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
+    return ws
+
+
+async def _frames(ws: ClientConnection, n: int) -> list[dict[str, Any]]:
+    frames: list[dict[str, Any]] = []
+    while len(frames) < n:
+        frame = json.loads(await asyncio.wait_for(ws.recv(), 15))
+        if frame["type"] != "ping":
+            frames.append(frame)
+    return frames
+
+
+def _write(writer: Writer, agent: str, customer: int) -> dict[str, Any]:
+    contact = writer.contact(writer.customers[customer], agent)
+    variables = {
+        "input": {
+            "interactionId": contact,
+            "code": "FOLLOW_UP",
+            "idempotencyKey": str(uuid.uuid4()),
+        }
+    }
+    body = writer.post(DISPOSE, variables, writer.token(agent, ["agent"]))
+    result: dict[str, Any] = body["data"]["recordDisposition"]
+    return result
+
+
+def test_a_pending_write_completes_with_one_frame(
+    writer: Writer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the frame comes from the write's own event, not from the periodic re-read
+    monkeypatch.setattr(api, "RECHECK_SECONDS", 3600.0)
+    writer.writes.pending = True
+    try:
+        pending = _write(writer, "agent-0501", 30)
+    finally:
+        writer.writes.pending = False
+    assert pending["status"] == "PENDING" and pending["recordId"] is None
+    token = writer.token("agent-0501", ["agent"])
+    write_id = pending["writeId"]
+    writer.audit.clear()
+
+    async def scenario() -> list[dict[str, Any]]:
+        ws = await _subscribe(writer, token, write_id)
+        await asyncio.sleep(0.3)  # subscribed, still pending: nothing yet
+        await asyncio.to_thread(writer.writes.settle_from_another_thread, write_id)
+        frames = await _frames(ws, 2)
+        await ws.close()
+        return frames
+
+    frames = asyncio.run(scenario())
+    assert [f["type"] for f in frames] == ["next", "complete"]
+    assert frames[0]["payload"]["data"]["writeCompleted"] == {
+        "writeId": write_id,
+        "status": "APPLIED",
+        "recordId": "00T000000000000999",
+    }
+    audited = [e for e in writer.audit if e["type"] == "write"]
+    assert [(e["writeId"], e["outcome"], e["subject"]) for e in audited] == [
+        (write_id, "APPLIED", "agent-0501")
+    ]
+
+
+def test_a_final_write_completes_at_once(writer: Writer) -> None:
+    applied = _write(writer, "agent-0502", 31)
+    token = writer.token("sup-0501", ["supervisor"])
+
+    async def scenario() -> list[dict[str, Any]]:
+        ws = await _subscribe(writer, token, applied["writeId"])
+        frames = await _frames(ws, 2)
+        await ws.close()
+        return frames
+
+    frames = asyncio.run(scenario())
+    assert [f["type"] for f in frames] == ["next", "complete"]
+    assert frames[0]["payload"]["data"]["writeCompleted"]["status"] == "APPLIED"
+
+
+def test_another_agents_write_is_not_found(writer: Writer) -> None:
+    applied = _write(writer, "agent-0503", 32)
+    others = [
+        writer.token("agent-0504", ["agent"]),
+        writer.token("agent-0503", ["agent"], partner=True),  # the same sub, another issuer
+    ]
+
+    async def scenario(token: str) -> list[dict[str, Any]]:
+        ws = await _subscribe(writer, token, applied["writeId"])
+        frames = await _frames(ws, 1)
+        await ws.close()
+        return frames
+
+    for token in others:
+        frames = asyncio.run(scenario(token))
+        # the subscription's own error, in its one frame: no data
+        payload = frames[0]["payload"]
+        assert frames[0]["type"] == "next" and payload["data"] is None
+        assert [e["extensions"]["code"] for e in payload["errors"]] == ["NOT_FOUND"]
