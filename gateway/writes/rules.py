@@ -40,8 +40,16 @@ __all__ = [
     "rules_of",
 ]
 
-DEFAULT_DISPOSITION_CODES = ("RESOLVED", "FOLLOW_UP", "ESCALATED", "TRANSFERRED", "CALLBACK")
-"""The sandbox CCaaS's wrap-up codes (sources/sandbox/vocabulary.py), plus a call-back."""
+DEFAULT_DISPOSITION_CODES = (
+    "RESOLVED",
+    "FOLLOW_UP",
+    "ESCALATED",
+    "CALLBACK_SCHEDULED",
+    "NO_ACTION",
+    "TRANSFERRED",
+)
+"""The sandbox CCaaS's wrap-up codes (sources/sandbox/vocabulary.py), plus a call-back and
+"nothing to do"; the same as the `[writes]` settings' default."""
 
 
 @dataclass(frozen=True, slots=True)

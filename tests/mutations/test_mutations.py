@@ -18,9 +18,9 @@ from gateway.demo import demo_config
 from gateway.limits.trusted import sha256
 from gateway.writes.contract import OnSettled
 from sources.sandbox.server import background_server
-from tests.writes.conftest import Writer
-from tests.writes.doubles import FakeWrites
-from tests.writes.test_authorisation import DISPOSE
+from tests.mutations.conftest import Writer
+from tests.mutations.doubles import FakeWrites
+from tests.mutations.test_authorisation import DISPOSE
 
 PAN_NOTE = "Customer read out 4111 1111 1111 1111 exp 12/29, told not to"
 

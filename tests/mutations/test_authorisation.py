@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.writes.conftest import Writer
+from tests.mutations.conftest import Writer
 
 DISPOSE = """mutation ($input: RecordDispositionInput!) {
   recordDisposition(input: $input) { writeId status recordId code message }

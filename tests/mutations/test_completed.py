@@ -13,8 +13,8 @@ import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
 from gateway.writes import api
-from tests.writes.conftest import Writer
-from tests.writes.test_authorisation import DISPOSE
+from tests.mutations.conftest import Writer
+from tests.mutations.test_authorisation import DISPOSE
 
 COMPLETED = "subscription ($id: ID!) { writeCompleted(id: $id) { writeId status recordId } }"
 

@@ -1,5 +1,5 @@
 """A gateway over real sockets in front of the sandbox, its write service a test double
-(tests/writes/doubles.py): the GraphQL side of write-back — who may write, what a write may
+(tests/mutations/doubles.py): the GraphQL side of write-back — who may write, what a write may
 hold, where a write stands — tested against real CCaaS and CRM reads."""
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from gateway.writes.contract import OnSettled
 from sources.sandbox import running
 from sources.sandbox.client import mint_token, sample_customers, start_contact
 from sources.sandbox.server import background_server
-from tests.writes.doubles import FakeWrites
+from tests.mutations.doubles import FakeWrites
 
 
 @dataclass
