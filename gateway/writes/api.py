@@ -195,8 +195,12 @@ class CallerWrites:
     # -- where a write stands --------------------------------------------------------------
 
     async def find(self, write_id: str) -> WriteRecord | None:
+        self._reads()  # `write(id:)` is a query: over the WebSocket, refused as queries are
         principal = self._principal()
-        if principal is None or not _plausible_id(write_id):
+        return None if principal is None else await self._find(principal, write_id)
+
+    async def _find(self, principal: Principal, write_id: str) -> WriteRecord | None:
+        if not _plausible_id(write_id):
             return None
         record = await self._gate.writes.get(write_id)
         return record if record is not None and _owns(principal, record) else None
@@ -212,7 +216,7 @@ class CallerWrites:
         # subscribed before the first read: a write settling in between is not missed
         subscription = broker.subscribe(None)
         try:
-            record = await self.find(write_id)
+            record = await self._find(principal, write_id)
             if record is None:
                 raise GraphQLError(
                     "no write of yours has this id", extensions={"code": codes.NOT_FOUND}
@@ -243,6 +247,7 @@ class CallerWrites:
 
     def _writer(self) -> tuple[Principal, bool]:
         """The caller, and whether they may write about anyone's contact or customer."""
+        self._reads()  # a mutation over the WebSocket writes nothing
         principal = self._principal()
         if principal is None:
             raise GraphQLError("not authenticated", extensions={"code": codes.UNAUTHENTICATED})
@@ -261,7 +266,9 @@ class CallerWrites:
     def _reads(self) -> Loaders:
         if self._loaders is None:
             raise GraphQLError(
-                "writes are sent by HTTP POST", extensions={"code": codes.BAD_REQUEST}
+                "only subscriptions are served over the WebSocket: send writes and queries by "
+                "HTTP POST",
+                extensions={"code": codes.BAD_REQUEST},
             )
         return self._loaders
 

@@ -124,3 +124,33 @@ def test_another_agents_write_is_not_found(writer: Writer) -> None:
         payload = frames[0]["payload"]
         assert frames[0]["type"] == "next" and payload["data"] is None
         assert [e["extensions"]["code"] for e in payload["errors"]] == ["NOT_FOUND"]
+
+
+def test_a_mutation_or_a_write_query_over_the_socket_does_nothing(writer: Writer) -> None:
+    """Writes go by HTTP POST (with its rate limit, body limit and CSRF rules); over the socket
+    a supervisor's case note, which reads nothing first, must still not be written."""
+    token = writer.token("sup-0502", ["supervisor"])
+    note = (
+        'mutation { addCaseNote(input: {caseId: "500SB0000000000001", note: "hello", '
+        'idempotencyKey: "socket-1"}) { status } }'
+    )
+    ask = 'query { write(id: "w_00000000000000000000000000000000") { status } }'
+    before = len(writer.writes.intents)
+
+    async def scenario(document: str) -> dict[str, Any]:
+        ws = await connect(writer.ws, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": {"query": document}}))
+        frame = (await _frames(ws, 1))[0]
+        await ws.close()
+        return frame
+
+    for document in (note, ask):
+        frame = asyncio.run(scenario(document))
+        payload = frame["payload"]
+        errors = payload if frame["type"] == "error" else payload["errors"]
+        assert [e["extensions"]["code"] for e in errors] == ["BAD_REQUEST"]
+        assert frame["type"] == "error" or payload["data"] is None
+    assert len(writer.writes.intents) == before
