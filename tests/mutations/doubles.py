@@ -8,7 +8,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import secrets
-from dataclasses import replace
+from dataclasses import fields, replace
+from typing import Any
 
 import orjson
 
@@ -44,7 +45,8 @@ class FakeWrites:
         self.intents.append(intent)
         write_id = "w_" + secrets.token_hex(16)
         self._keys[who] = (write_id, body)
-        record = WriteRecord(
+        record = make_record(
+            crm_object=intent.crm_object,
             write_id=write_id,
             status="PENDING" if self.pending else "APPLIED",
             operation=intent.operation,
@@ -91,3 +93,13 @@ def _result(record: WriteRecord) -> WriteResult:
         code=record.code,
         message=record.message,
     )
+
+
+def make_record(**given: Any) -> WriteRecord:
+    """A WriteRecord from the fields the GraphQL side reads; the service's own bookkeeping
+    fields (its idempotency id, body hash, external id...) get placeholders when the record
+    class has them, so this double serves both the contract's stand-in and the service's."""
+    names = {f.name for f in fields(WriteRecord)}
+    filler: dict[str, Any] = {"idem": "", "body_hash": "", "external_id": "", "crm_object": "Task"}
+    extra = {k: v for k, v in filler.items() if k in names and k not in given}
+    return WriteRecord(**{k: v for k, v in given.items() if k in names}, **extra)

@@ -14,12 +14,13 @@ from gateway.events.mapping import CloudEvent
 from gateway.observability.audit import AuditLog
 from gateway.writes.contract import WriteRecord
 from gateway.writes.settled import events_of, on_settled_for
+from tests.mutations.doubles import make_record
 
 ISSUER = "https://idp.example"
 
 
 def _record(operation: Any, status: Any = "APPLIED", record_id: str | None = "REC1") -> WriteRecord:
-    return WriteRecord(
+    return make_record(
         write_id="w_abc",
         status=status,
         operation=operation,
