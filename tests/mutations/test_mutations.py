@@ -181,3 +181,22 @@ def test_trusted_documents_apply_to_mutations(writer: Writer, tmp_path: Path) ->
     assert registered["data"]["recordDisposition"]["status"] == "APPLIED"
     assert _codes(unregistered) == ["PERSISTED_QUERY_NOT_FOUND"]
     assert len(made[0].intents) == 1
+
+
+def test_a_browser_may_send_the_idempotency_key_header(writer: Writer) -> None:
+    """The CORS preflight allows Idempotency-Key: a desktop in the browser can retry safely."""
+    raw = demo_config(
+        0, int(writer.sandbox.rsplit(":", 1)[1]), cors_origins=["https://desk.example"]
+    )
+    app = create_app(build_config(raw, env={}))
+    with background_server(app, lifespan="on") as url:
+        answer = httpx.options(
+            f"{url}/graphql",
+            headers={
+                "origin": "https://desk.example",
+                "access-control-request-method": "POST",
+                "access-control-request-headers": "authorization, content-type, idempotency-key",
+            },
+        )
+    assert answer.status_code == 200, answer.text
+    assert "idempotency-key" in answer.headers["access-control-allow-headers"].lower()
