@@ -28,7 +28,7 @@ from typing import Any
 from graphql import GraphQLError
 
 from gateway.auth.authenticator import Principal
-from gateway.events.broker import Broker, Delivery, Overflow
+from gateway.events.broker import Broker, Delivery, Item, Overflow
 from gateway.observability import codes
 from gateway.observability.audit import AuditLog
 from gateway.writes.contract import (
@@ -221,17 +221,24 @@ class CallerWrites:
                 raise GraphQLError(
                     "no write of yours has this id", extensions={"code": codes.NOT_FOUND}
                 )
+            live = True
             while record.status == "PENDING":
                 left = principal.expires_at - time.time()
                 if left <= 0:
                     raise GraphQLError(
                         "the token has expired", extensions={"code": codes.TOKEN_EXPIRED}
                     )
-                try:
-                    async with asyncio.timeout(min(left, RECHECK_SECONDS)):
-                        item = await anext(subscription)
-                except (TimeoutError, StopAsyncIteration):
-                    item = None
+                item: Item | None = None
+                if live:
+                    try:
+                        async with asyncio.timeout(min(left, RECHECK_SECONDS)):
+                            item = await anext(subscription)
+                    except TimeoutError:
+                        pass
+                    except StopAsyncIteration:
+                        live = False  # the broker is closing: re-read on a timer instead
+                else:
+                    await asyncio.sleep(min(left, RECHECK_SECONDS))
                 if isinstance(item, Overflow):
                     await subscription.aclose()
                     subscription = broker.subscribe(None)

@@ -6,14 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from typing import Any
 
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
+from gateway.auth.authenticator import Principal
+from gateway.events.broker import Item
+from gateway.observability.audit import AuditLog
 from gateway.writes import api
+from gateway.writes.contract import WriteIntent
+from gateway.writes.rules import WriteRules
 from tests.mutations.conftest import Writer
+from tests.mutations.doubles import FakeWrites
 from tests.mutations.test_authorisation import DISPOSE
 
 COMPLETED = "subscription ($id: ID!) { writeCompleted(id: $id) { writeId status recordId } }"
@@ -154,3 +161,54 @@ def test_a_mutation_or_a_write_query_over_the_socket_does_nothing(writer: Writer
         assert [e["extensions"]["code"] for e in errors] == ["BAD_REQUEST"]
         assert frame["type"] == "error" or payload["data"] is None
     assert len(writer.writes.intents) == before
+
+
+def test_a_subscription_outliving_the_broker_s_feed_still_completes(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """When the broker ends its feed (shutting down), `writeCompleted` re-reads the write on a
+    timer instead of spinning: the worker settling it meanwhile still gets its turn."""
+    monkeypatch.setattr(api, "RECHECK_SECONDS", 0.01)
+
+    class Ended:
+        def __aiter__(self) -> Ended:
+            return self
+
+        async def __anext__(self) -> Item:
+            raise StopAsyncIteration
+
+        async def aclose(self) -> None:
+            return None
+
+    class Closing:
+        def subscribe(self, after: str | None = None) -> Ended:
+            return Ended()
+
+    class Counted(FakeWrites):
+        reads = 0
+
+        async def get(self, write_id: str) -> Any:
+            self.reads += 1
+            if self.reads > 100:  # re-read with nothing in between: spinning
+                raise RuntimeError("writeCompleted is spinning")
+            return await super().get(write_id)
+
+    async def scenario() -> list[Any]:
+        writes = Counted(lambda record: asyncio.sleep(0))
+        writes.pending = True
+        intent = WriteIntent(
+            "addCaseNote", "iss", "agent-1", "k", "500SB0000000000001", "CaseComment", {}
+        )
+        pending = await writes.submit(intent)
+        principal = Principal("agent-1", frozenset({"agent"}), "iss", time.time() + 60)
+        gate = api.WriteGate(writes, WriteRules(), Closing(), AuditLog(lambda b: None))  # type: ignore[arg-type]
+        feed = gate.for_socket(lambda: principal).completed(pending.write_id)
+        # settled by "the worker" once the feed is waiting: a spinning feed never lets it run
+        asyncio.get_running_loop().call_soon(
+            lambda: asyncio.ensure_future(writes.settle(pending.write_id))
+        )
+        async with asyncio.timeout(10):  # a hang guard, not a timing assertion
+            return [r async for r in feed]
+
+    [record] = asyncio.run(scenario())
+    assert record.status == "APPLIED"
