@@ -19,12 +19,14 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from gateway.auth.authenticator import Authenticator
 from gateway.config import Config
 from gateway.events.broker import Broker
+from gateway.events.caps import SubjectCaps
 from gateway.events.ingest import WebhookIngest
 from gateway.events.redis_broker import broker_of
 from gateway.execution.select import PlanCache, executor_class
 from gateway.http.admin import Readiness, admin_app
 from gateway.http.graphiql import graphiql_assets_app
 from gateway.http.middleware import BearerAuth, ErrorEnvelope, RateLimit, RequestId, RequireJson
+from gateway.http.sse import STREAM_PATH, StreamView
 from gateway.http.view import GraphQLView, SubscriptionView, ide_enabled
 from gateway.limits.extension import guardrails
 from gateway.limits.ratelimit import limiter_for
@@ -108,6 +110,7 @@ def create_app(
                     "authorization",
                     "content-type",
                     "idempotency-key",
+                    "last-event-id",  # an SSE stream resumed (/graphql/stream)
                     "x-interaction-id",
                     "x-request-id",
                     "x-request-timeout-ms",
@@ -129,6 +132,8 @@ def create_app(
     if limiter is not None:
         on_graphql.append(Middleware(RateLimit, limiter, config.rate_limit))
     on_graphql.append(Middleware(RequireJson))
+    # subscriptions per caller on this replica, WebSocket and SSE together
+    caps = SubjectCaps(config.events.max_streams_per_subject)
     ingest = WebhookIngest(
         config.webhooks, events, metrics, body_timeout=config.server.body_timeout_seconds
     )
@@ -160,7 +165,26 @@ def create_app(
         # (BearerAuth refuses websockets); strawberry checks the Origin against cors_origins
         WebSocketRoute(
             "/graphql",
-            SubscriptionView(schema, sources, guard, config.server, authenticator, events, gate),
+            SubscriptionView(
+                schema, sources, guard, config.server, authenticator, events, caps, gate
+            ),
+        ),
+        # subscriptions over SSE (graphql-sse, distinct connections): the GraphQL route's
+        # middleware, CORS included, then one stream per request
+        Route(
+            STREAM_PATH,
+            StreamView(
+                schema,
+                sources,
+                guard,
+                events,
+                caps,
+                config.server,
+                keepalive=config.events.keepalive_seconds,
+                writes=gate,
+            ),
+            methods=["POST", "OPTIONS"],
+            middleware=on_graphql,
         ),
         Route("/webhooks/{system}", ingest, methods=["POST"]),
     ]
@@ -177,6 +201,7 @@ def create_app(
     # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
     app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
     app.state.events = events  # the broker: subscriptions read from it
+    app.state.caps = caps
     app.state.metrics = metrics
     app.state.writes = service
     return app

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from graphql import GraphQLError
+from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from gateway.auth.authenticator import Principal
@@ -70,16 +71,19 @@ class SocketContext:
     the current event of the running subscription may show."""
 
     def __init__(
-        self, websocket: WebSocket, broker: Broker, sources: Sources, guard: Guard
+        self, connection: HTTPConnection, broker: Broker, sources: Sources, guard: Guard
     ) -> None:
-        self.request = websocket
-        self.response = websocket
+        # a WebSocket, or the POST of an SSE stream (gateway/http/sse.py)
+        self.request = connection
+        self.response = connection
         self.broker = broker
         self.sources = sources
         self.guard = guard
         self.principal: Principal | None = None
         self.connection_params: dict[str, Any] | None = None
-        state = websocket.scope.get("state", {})
+        self.resume_after: str | None = None
+        """The SSE client's `Last-Event-ID`: wins over the document's `after`."""
+        state = connection.scope.get("state", {})
         self.request_id: str = state.get("request_id", "")
         self.client_request_id: str | None = state.get("client_request_id")
         self.may_introspect = False
@@ -115,6 +119,7 @@ class SocketContext:
 
     async def _expire(self, at: float) -> None:
         await asyncio.sleep(max(at - time.time(), 0) + EXPIRY_CLOSE_GRACE)
+        assert isinstance(self.request, WebSocket)  # SSE streams just end (their feed does)
         with contextlib.suppress(RuntimeError, OSError):  # already closed
             await self.request.close(4403, "TOKEN_EXPIRED")
 
@@ -125,7 +130,8 @@ class SocketContext:
     def screen_pops(self, after: str | None) -> AsyncIterator[Pop]:
         if self.principal is None:  # connection_init authenticates before any subscribe
             raise GraphQLError("not authenticated", extensions={"code": codes.UNAUTHENTICATED})
-        return screen_pops(self, self.principal, after)
+        resumed = self.resume_after if self.resume_after is not None else after
+        return screen_pops(self, self.principal, resumed)
 
 
 async def screen_pops(

@@ -31,10 +31,19 @@ class EventSettings:
     """Events kept for replay from a cursor (`XADD MAXLEN ~ window`)."""
     export_maxlen: int = 100_000
     """Entries kept in the analytics export stream (docs/events-export.md)."""
+    max_streams_per_subject: int = 10
+    """Subscriptions one caller (issuer, subject) may hold open on a replica, WebSocket and
+    SSE together (gateway/events/caps.py); more: SUBSCRIPTION_LIMIT."""
+    keepalive_seconds: float = 15.0
+    """A comment line on an idle SSE stream this often, so proxies do not cut it."""
 
     def __post_init__(self) -> None:
         if self.window < 1 or self.export_maxlen < 1:
             raise ValueError("window and export_maxlen must be at least 1")
+        if self.max_streams_per_subject < 1:
+            raise ValueError("max_streams_per_subject must be at least 1")
+        if not 0.1 <= self.keepalive_seconds <= 300:
+            raise ValueError("keepalive_seconds must be between 0.1 and 300")
         if self.redis_url and not self.redis_url.startswith(("redis://", "rediss://", "unix://")):
             raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
 

@@ -27,6 +27,7 @@ from strawberry.types.unset import UnsetType
 from gateway.auth.authenticator import Authenticator, InvalidToken, Principal
 from gateway.config import ServerSettings
 from gateway.events.broker import Broker
+from gateway.events.caps import CappedTransportWS, SubjectCaps
 from gateway.events.screen_pops import SocketContext
 from gateway.http.graphiql import csp_header, render_graphiql_html
 from gateway.http.refusals import refuse
@@ -180,7 +181,10 @@ class SubscriptionView(GraphQL[SocketContext, None]):
     is closed with 4406), the browser's Origin checked against [server] cors_origins before
     the handshake is accepted (strawberry's `allowed_origins`), the bearer token in the
     `connection_init` payload (`{"Authorization": "Bearer ..."}`; refused: close 4403), and a
-    few subscriptions per socket. Standard execution (the compiled plans serve queries)."""
+    few subscriptions per socket, and per caller with SSE (`caps`, gateway/events/caps.py).
+    Standard execution (the compiled plans serve queries)."""
+
+    graphql_transport_ws_handler_class = CappedTransportWS
 
     def __init__(
         self,
@@ -190,6 +194,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         server: ServerSettings,
         authenticator: Authenticator,
         broker: Broker,
+        caps: SubjectCaps,
         writes: WriteGate,
     ) -> None:
         super().__init__(
@@ -204,6 +209,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         self.guard = guard
         self.authenticator = authenticator
         self.broker = broker
+        self.caps = caps
         self.writes = writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -43,6 +43,7 @@ __all__ = [
     "REQUEST_TIMEOUT",
     "ROOT_FIELD_LIMIT",
     "SENSITIVE_DATA_IN_NOTE",
+    "SUBSCRIPTION_LIMIT",
     "TOKEN_EXPIRED",
     "UNAUTHENTICATED",
     "UNSUPPORTED_MEDIA_TYPE",
@@ -80,6 +81,7 @@ AUDIT_UNAVAILABLE: Final = "AUDIT_UNAVAILABLE"
 # subscriptions (screenPops), in the frame that ends one
 TOKEN_EXPIRED: Final = "TOKEN_EXPIRED"  # noqa: S105 (a code, not a secret)
 EVENTS_DROPPED: Final = "EVENTS_DROPPED"
+SUBSCRIPTION_LIMIT: Final = "SUBSCRIPTION_LIMIT"
 # write-back mutations (issue #15)
 IDEMPOTENCY_KEY_REUSED: Final = "IDEMPOTENCY_KEY_REUSED"
 SENSITIVE_DATA_IN_NOTE: Final = "SENSITIVE_DATA_IN_NOTE"
@@ -93,7 +95,8 @@ CODES: Final = MappingProxyType(
         RATE_LIMITED: "429: the caller is over its rate limit (Retry-After); or, with "
         "extensions.source, a back-end system throttled the gateway",
         UNSUPPORTED_MEDIA_TYPE: "415: a POST that is not application/json",
-        BAD_REQUEST: "400: the body is not a GraphQL request (bad JSON, no query, a batch)",
+        BAD_REQUEST: "400: the body is not a GraphQL request (bad JSON, no query, a batch); "
+        "406: /graphql/stream asked for something other than text/event-stream",
         METHOD_NOT_ALLOWED: "405: only POST (and GET for the GraphiQL page) are served",
         PAYLOAD_TOO_LARGE: "413: the body exceeds [server] max_body_bytes "
         "([webhooks.<system>] max_body_bytes on /webhooks/*)",
@@ -120,9 +123,13 @@ CODES: Final = MappingProxyType(
         DATA_BUDGET_EXCEEDED: "a sensitive field past the caller's data budget",
         LOOKUP_LIMIT: "too many lookups in the operation or the window",
         AUDIT_UNAVAILABLE: "503: the audit trail cannot keep up; nothing was read",
-        TOKEN_EXPIRED: "screenPops: the token expired; the socket closes with 4403",
+        TOKEN_EXPIRED: "screenPops: the token expired; the socket closes with 4403 (an SSE "
+        "stream ends with complete)",
         EVENTS_DROPPED: "screenPops: the subscriber fell behind; subscribe again after "
         "extensions.resumeFrom",
+        SUBSCRIPTION_LIMIT: "429 on /graphql/stream, or the error frame of a subscribe on the "
+        "socket: the caller already has [events] max_streams_per_subject subscriptions open "
+        "(or the socket its 5)",
         # write-back mutations
         IDEMPOTENCY_KEY_REUSED: "this idempotency key was used for another write: a new "
         "write needs a new key",

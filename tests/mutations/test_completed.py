@@ -10,6 +10,7 @@ import time
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 from websockets.asyncio.client import ClientConnection, connect
 
@@ -212,3 +213,29 @@ def test_a_subscription_outliving_the_broker_s_feed_still_completes(
 
     [record] = asyncio.run(scenario())
     assert record.status == "APPLIED"
+
+
+def test_write_completed_over_sse(writer: Writer) -> None:
+    """`POST /graphql/stream` serves writeCompleted as the WebSocket does: one `next`, then
+    `complete`."""
+    applied = _write(writer, "agent-0506", 33)
+    token = writer.token("agent-0506", ["agent"])
+    events: list[str] = []
+    with httpx.stream(
+        "POST",
+        f"{writer.url}/graphql/stream",
+        json={"query": COMPLETED, "variables": {"id": applied["writeId"]}},
+        headers={"authorization": f"Bearer {token}", "accept": "text/event-stream"},
+        timeout=15,
+    ) as response:
+        assert response.status_code == 200
+        data = None
+        for line in response.iter_lines():
+            if line.startswith("event: "):
+                events.append(line.removeprefix("event: "))
+            elif line.startswith("data: ") and data is None:
+                data = json.loads(line.removeprefix("data: "))
+            if events and events[-1] == "complete":
+                break
+    assert events == ["next", "complete"]
+    assert data is not None and data["data"]["writeCompleted"]["status"] == "APPLIED"
