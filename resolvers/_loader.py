@@ -43,6 +43,15 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         """Keys queued for a call, or a call in flight."""
         return bool(self._queue or self._running)
 
+    @property
+    def failed(self) -> bool:
+        """A key whose load failed or has not finished (rejections are cached too): a cache
+        kept past its operation (a subscription's, gateway/events/screen_pops.py) is only
+        served again when none did."""
+        return any(
+            not f.done() or f.cancelled() or f.exception() is not None for f in self._cache.values()
+        )
+
     async def idle(self) -> None:
         """Until every key asked so far has been fetched (its call over, whatever its end)."""
         while self._queue or self._running:

@@ -99,6 +99,11 @@ class Loaders:
             for loader in busy:
                 await loader.idle()
 
+    @property
+    def failed(self) -> bool:
+        """Did any load so far fail, or not finish? (See `Loader.failed`.)"""
+        return any(v.failed for v in vars(self).values() if isinstance(v, Loader))
+
     def _customers(
         self, key: CustomerKey, ident: Callable[[Customer], str | None]
     ) -> Loader[str, Customer | None]:

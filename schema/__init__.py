@@ -11,6 +11,7 @@ from strawberry.extensions import SchemaExtension
 from strawberry.schema.config import StrawberryConfig
 
 from .context import Context, Info
+from .journey_updates import Change, JourneyCause, JourneyUpdate
 from .limits import MAX_IDS
 from .mutation import Mutation, WriteApi, WriteOutcome, WriteResult, WriteStatus
 from .query import Query
@@ -20,8 +21,11 @@ from .subscription import Pop, ScreenPop, ScreenPopEvent, Subscription
 __all__ = [
     "MAX_IDS",
     "PARTIAL_TREATMENTS",
+    "Change",
     "Context",
     "Info",
+    "JourneyCause",
+    "JourneyUpdate",
     "Mutation",
     "Owner",
     "Pop",

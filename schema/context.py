@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from typing import TYPE_CHECKING, Protocol
 
 import strawberry
@@ -10,6 +10,7 @@ import strawberry
 from resolvers import Loaders
 
 if TYPE_CHECKING:
+    from .journey_updates import Change
     from .mutation import WriteApi
     from .subscription import Pop
 
@@ -29,10 +30,15 @@ class Context(Protocol):
         """Awaited by every root field before it returns customer data: whatever the gateway
         needs to decide what the caller may see has arrived by then."""
 
-    def screen_pops(self, after: str | None) -> AsyncIterator[Pop]:
+    def screen_pops(self, after: str | None) -> AsyncGenerator[Pop, None]:
         """The subscriber's own contact events after the cursor `after` (live only without
         one). While the consumer reads a `Pop`, `loaders` and the masking access are that
         event's own (gateway/events/screen_pops.py)."""
+        ...
+
+    def journey_updates(self, customer_id: str, after: str | None) -> AsyncGenerator[Change, None]:
+        """The customer's events after the cursor `after`, each with the customer re-read with
+        that event's own `loaders` and access (gateway/events/journey_updates.py)."""
         ...
 
 

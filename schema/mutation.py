@@ -7,7 +7,7 @@ CRM refuses is a `WriteResult` with status REJECTED and the CRM's reason."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from enum import Enum
 from typing import Protocol
 
@@ -66,7 +66,7 @@ class WriteApi(Protocol):
         """The caller's own write (any, for a supervisor); None otherwise."""
         ...
 
-    def completed(self, write_id: str) -> AsyncIterator[WriteOutcome]:
+    def completed(self, write_id: str) -> AsyncGenerator[WriteOutcome, None]:
         """One outcome, once the write is final (at once if it is already)."""
         ...
 

@@ -1,12 +1,14 @@
-"""`Subscription.screenPops` (issue #14, "Events out"): the calling agent's own contacts as they
-are offered, connected, verified and ended, each with the customers matched for it. The gateway
-decides which events a subscriber gets and under which access each is read (its
-`Context.screen_pops`); the schema only declares the shape and builds the objects, so masking
-happens in the same wrappers as for queries."""
+"""The root Subscription (issue #14, "Events out"). `screenPops`: the calling agent's own contacts
+as they are offered, connected, verified and ended, each with the customers matched for it;
+`journeyUpdates` (schema/journey_updates.py): one customer's journey as events arrive. The
+gateway decides which events a subscriber gets and under which access each is read (its
+`Context.screen_pops`, `Context.journey_updates`); the schema only declares the shape and builds
+the objects, so masking happens in the same wrappers as for queries."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator
+from contextlib import aclosing
 from dataclasses import dataclass
 from enum import Enum
 
@@ -15,6 +17,7 @@ import strawberry
 from sources import records
 
 from .context import Info
+from .journey_updates import JourneyUpdate
 from .mutation import WriteResult
 from .sensitive import contact_owner
 from .types import Customer, Interaction
@@ -39,12 +42,18 @@ class Pop:
     event: str
     contact: records.Contact
     customers: tuple[records.Customer, ...]
+    missed: bool = False
+    """Events before this one are gone (the subscriber's cursor fell out of the window)."""
 
 
 @strawberry.type(description="One event of the agent's own contact, with its customers.")
 class ScreenPop:
     cursor: str = strawberry.field(description="Resume after this one: `screenPops(after:)`.")
     event: ScreenPopEvent
+    missed: bool = strawberry.field(
+        description="Events before this one are gone (the cursor fell out of the replay "
+        "window): re-read the agent's state with a query."
+    )
     interaction: Interaction
     customers: list[Customer] = strawberry.field(
         description="The customers matched for the contact, masked for the subscriber; the "
@@ -61,13 +70,28 @@ class Subscription:
     async def screen_pops(
         self, info: Info, after: str | None = None
     ) -> AsyncGenerator[ScreenPop, None]:
-        async for pop in info.context.screen_pops(after):
-            yield ScreenPop(
-                cursor=pop.cursor,
-                event=ScreenPopEvent(pop.event),
-                interaction=Interaction.of(pop.contact, contact_owner(pop.contact)),
-                customers=[Customer.of(c) for c in pop.customers],
-            )
+        # closed with this resolver, however it ends: the feed's cleanup runs now, not when
+        # the garbage collector gets to it
+        async with aclosing(info.context.screen_pops(after)) as pops:
+            async for pop in pops:
+                yield ScreenPop(
+                    cursor=pop.cursor,
+                    event=ScreenPopEvent(pop.event),
+                    missed=pop.missed,
+                    interaction=Interaction.of(pop.contact, contact_owner(pop.contact)),
+                    customers=[Customer.of(c) for c in pop.customers],
+                )
+
+    @strawberry.subscription(
+        description="One customer's journey as contacts, cases, payments and fraud alerts "
+        "arrive: whoever may read the customer by query, masked per event."
+    )
+    async def journey_updates(
+        self, info: Info, customer_id: strawberry.ID, after: str | None = None
+    ) -> AsyncGenerator[JourneyUpdate, None]:
+        async with aclosing(info.context.journey_updates(customer_id, after)) as changes:
+            async for change in changes:
+                yield JourneyUpdate.of(change)
 
     @strawberry.subscription(
         description="One frame when the write is final (APPLIED or REJECTED), at once if it "
@@ -76,5 +100,6 @@ class Subscription:
     async def write_completed(
         self, info: Info, id: strawberry.ID
     ) -> AsyncGenerator[WriteResult, None]:
-        async for outcome in info.context.writes.completed(id):
-            yield WriteResult.of(outcome)
+        async with aclosing(info.context.writes.completed(id)) as outcomes:
+            async for outcome in outcomes:
+                yield WriteResult.of(outcome)

@@ -22,7 +22,7 @@ import asyncio
 import secrets
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -37,7 +37,9 @@ __all__ = [
     "InvalidCursor",
     "Item",
     "Overflow",
+    "QueuedSubscriber",
     "Subscription",
+    "fan_out",
 ]
 
 
@@ -79,57 +81,108 @@ class Broker(Protocol):
 
     def subscribe(self, after: str | None = None) -> Subscription: ...
 
+    @property
+    def subscribers(self) -> int:
+        """Open subscriptions in this process: none is left once its consumer is gone."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
-class _Subscriber:
-    """One subscription of the in-process broker. The broker holds it weakly: a subscription
-    its consumer dropped (cancelled, broke out of its loop) is gone with its last reference."""
+class QueuedSubscriber:
+    """One subscription, as both brokers fan out to it: a backlog (the replay), then a bounded
+    queue of the live fan-out. The rules they share live here once:
+    - `offer` never waits: a full queue marks the subscriber overflowed and drops the rest;
+    - once what was queued before the overflow is handed over, `Overflow(resume_from)` with the
+      newest cursor handed over (or the one it started after), and the subscription ends;
+    - a cursor at or before the newest one handed over is skipped (`_fresh`): the seam between
+      a replay and the live queue, nothing twice;
+    - any exit (aclose, cancellation, an error while waiting) unregisters it, frees what it
+      held and wakes a consumer waiting on the queue. Its broker holds it weakly: one its
+      consumer dropped is gone with its last reference.
+    Subclasses add `_fill` (the Redis broker reads its replay there) and `_fresh`."""
 
-    __slots__ = ("__weakref__", "_backlog", "_broker", "_last", "overflowed", "queue")
+    __slots__ = ("__weakref__", "_backlog", "_home", "_last", "_overflowed", "_queue")
 
-    def __init__(self, broker: InProcessBroker, backlog: list[Item], size: int) -> None:
-        self._broker: InProcessBroker | None = broker
-        self._backlog = deque(backlog)
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(size)
-        self.overflowed: str | None = None
-        """The last cursor queued before the queue overflowed."""
-        self._last: str | None = None
+    def __init__(
+        self,
+        home: weakref.WeakSet[QueuedSubscriber],
+        start: str,
+        size: int,
+        backlog: Iterable[Item] = (),
+    ) -> None:
+        self._home: weakref.WeakSet[QueuedSubscriber] | None = home
+        self._backlog: deque[Item] = deque(backlog)
+        self._queue: asyncio.Queue[Delivery | None] = asyncio.Queue(size)
+        self._overflowed = False
+        self._last = start
+        """The newest cursor handed over (at first the one it starts after): the seam and the
+        resume point."""
+        home.add(self)
+
+    @property
+    def closed(self) -> bool:
+        return self._home is None
 
     def offer(self, delivery: Delivery) -> None:
-        if self.overflowed is not None:
+        if self._overflowed or self._home is None:
             return
         try:
-            self.queue.put_nowait(delivery)
+            self._queue.put_nowait(delivery)
         except asyncio.QueueFull:
-            # the queue is full, so something was queued: its newest is the resume point
-            self.overflowed = self._last
-        else:
-            self._last = delivery.cursor
+            self._overflowed = True
 
-    def __aiter__(self) -> _Subscriber:
+    def __aiter__(self) -> QueuedSubscriber:
         return self
 
     async def __anext__(self) -> Item:
-        if self._broker is None:
-            raise StopAsyncIteration
-        if self._backlog:
-            return self._backlog.popleft()
-        if self.overflowed is not None and self.queue.empty():
-            resume = self.overflowed
-            await self.aclose()
-            return Overflow(resume)
         try:
-            return await self.queue.get()
-        except BaseException:  # cancelled: leave nothing registered behind
+            while True:
+                if self._home is None:
+                    raise StopAsyncIteration
+                await self._fill()
+                item: Item | None
+                if self._backlog:
+                    item = self._backlog.popleft()
+                elif self._overflowed and self._queue.empty():
+                    resume = self._last
+                    await self.aclose()
+                    return Overflow(resume)
+                else:
+                    item = await self._queue.get()
+                if item is None:  # closed while waiting
+                    continue
+                if isinstance(item, Delivery):
+                    if not self._fresh(item.cursor):
+                        continue
+                    self._last = item.cursor
+                return item
+        except BaseException:  # cancelled, or the broker failed: leave nothing registered
             await self.aclose()
             raise
 
+    async def _fill(self) -> None:
+        """Called before each item; the in-process backlog is complete from the start."""
+
+    def _fresh(self, cursor: str) -> bool:
+        """Not handed over yet; in-process the queue never repeats the backlog."""
+        return True
+
     async def aclose(self) -> None:
-        if self._broker is not None:
-            self._broker._subscribers.discard(self)
-            self._broker = None
+        home, self._home = self._home, None
+        if home is None:
+            return
+        home.discard(self)
         self._backlog.clear()
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._queue.put_nowait(None)  # wakes a consumer waiting on the queue: it ends
+
+
+def fan_out(subscribers: weakref.WeakSet[QueuedSubscriber], delivery: Delivery) -> None:
+    """Offer `delivery` to each subscriber (none of them is waited for)."""
+    for subscriber in list(subscribers):
+        subscriber.offer(delivery)
 
 
 class InProcessBroker:
@@ -150,7 +203,7 @@ class InProcessBroker:
         self._ring: deque[Delivery] = deque(maxlen=window)
         self._seen = TtlSet(dedupe_seconds, dedupe_size)
         self._queue_size = queue_size
-        self._subscribers: weakref.WeakSet[_Subscriber] = weakref.WeakSet()
+        self._subscribers: weakref.WeakSet[QueuedSubscriber] = weakref.WeakSet()
 
     @property
     def subscribers(self) -> int:
@@ -167,16 +220,15 @@ class InProcessBroker:
         self._seq += 1
         delivery = Delivery(f"{self._epoch}-{self._seq:x}", event)
         self._ring.append(delivery)
-        for subscriber in list(self._subscribers):
-            subscriber.offer(delivery)
+        fan_out(self._subscribers, delivery)
         return delivery.cursor
 
-    def subscribe(self, after: str | None = None) -> _Subscriber:
+    def subscribe(self, after: str | None = None) -> QueuedSubscriber:
         # the backlog is taken and the subscriber registered with no await in between: nothing
         # published in the meantime is missed or delivered twice
-        subscriber = _Subscriber(self, self._backlog(after), self._queue_size)
-        self._subscribers.add(subscriber)
-        return subscriber
+        backlog = self._backlog(after)
+        start = after or (self._ring[-1].cursor if self._ring else f"{self._epoch}-0")
+        return QueuedSubscriber(self._subscribers, start, self._queue_size, backlog)
 
     async def aclose(self) -> None:
         for subscriber in list(self._subscribers):

@@ -9,11 +9,12 @@ from the last id it saw, and a client resumes from its cursor (the entry id).
   (source, id), which dedupes across replicas, then `XADD` to the stream and to the export stream
   (docs/events-export.md). A duplicate adds nothing.
 - one reader task per broker: `XREAD BLOCK` from the last id it saw, fanned out to this
-  replica's subscribers (bounded queues, `Overflow` as in-process); on a connection error it
-  reconnects with backoff and resumes from that id.
-- subscribe(after): replays `XRANGE (after +` (with `Gap` first when entries after `after` were
-  trimmed, or when `after` is beyond the stream: Redis lost it), then the live fan-out; ids at
-  or below the last delivered one are skipped at the seam, so nothing twice and nothing lost.
+  replica's subscribers (`QueuedSubscriber`, the in-process broker's rules); on a connection
+  error it reconnects with backoff and resumes from that id.
+- subscribe(after): replays `XRANGE (after reader-position]` (with `Gap` first when entries
+  after `after` were trimmed, or when `after` is beyond the stream: Redis lost it), then the
+  live fan-out of what the reader reads from that position on; ids at or below the last
+  delivered one are skipped at the seam, so nothing twice and nothing lost.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import hashlib
 import logging
 import re
 import weakref
-from collections import deque
+from collections.abc import Awaitable, Callable
 from types import MappingProxyType
 from typing import Any
 
@@ -37,7 +38,8 @@ from gateway.events.broker import (
     InProcessBroker,
     InvalidCursor,
     Item,
-    Overflow,
+    QueuedSubscriber,
+    fan_out,
 )
 from gateway.events.mapping import CloudEvent
 from gateway.events.settings import EventSettings
@@ -50,6 +52,9 @@ STREAM = "switchboard:events"
 EXPORT_STREAM = "switchboard:events:export"
 _CURSOR = re.compile(r"[0-9]{1,20}-[0-9]{1,20}")
 _PAGE = 500
+_READY_SECONDS = 5.0
+_pause: Callable[[float], Awaitable[None]] = asyncio.sleep
+"""The reader's wait between reconnect attempts (a test records the backoff through it)."""
 
 _PUBLISH = """
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then return false end
@@ -65,79 +70,63 @@ def _key(cursor: str) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
-def _decode(raw: str) -> CloudEvent:
-    fields: dict[str, Any] = orjson.loads(raw)
-    data = fields.pop("data", {})
-    return CloudEvent(**fields, data=MappingProxyType({str(k): str(v) for k, v in data.items()}))
+_ENVELOPE = ("id", "source", "type", "time", "subject", "specversion", "datacontenttype")
 
 
-class _Subscriber:
-    """One subscription: its replay is read at its first `__anext__` (it needs Redis), the live
-    fan-out is queued from the moment it subscribed. Held weakly by the broker."""
+def _decode(raw: str | None) -> CloudEvent | None:
+    """The entry's event; None for one this version cannot read. Fields it does not know are
+    left out: during a rolling upgrade a newer replica may write them, and an older one's
+    reader must not stop at them (nor at anything else written to the stream)."""
+    try:
+        fields = orjson.loads(raw or b"")
+        data = fields.get("data") or {}
+        return CloudEvent(
+            **{name: str(fields[name]) for name in _ENVELOPE if name in fields},
+            data=MappingProxyType({str(k): str(v) for k, v in data.items()}),
+        )
+    except (orjson.JSONDecodeError, TypeError, AttributeError):
+        return None
 
-    __slots__ = (
-        "__weakref__",
-        "_after",
-        "_backlog",
-        "_broker",
-        "_last",
-        "_resolved",
-        "overflowed",
-        "queue",
-    )
+
+class _Subscriber(QueuedSubscriber):
+    """A `QueuedSubscriber` whose replay is read at its first `__anext__` (it needs Redis).
+
+    Its queue gets what the replica's reader reads after `subscribe` (ids above the reader's
+    position then, `upto`); its replay is `(after, upto]`, so the two never overlap: a queue
+    filled with entries the replay also holds would overflow (or not) depending on when the
+    reader ran, and a slow subscriber could wait for an `Overflow` that never came. Ids at or
+    below the newest handed over are still skipped at the seam: a live-only subscriber starts
+    after the newest id this replica knows, which the reader may not have read yet."""
+
+    __slots__ = ("_after", "_broker", "_replayed", "_upto")
 
     def __init__(self, broker: RedisStreamsBroker, after: str | None, size: int) -> None:
-        self._broker: RedisStreamsBroker | None = broker
+        # live only: after the newest id known now, or where the reader starts (see _fill)
+        super().__init__(broker._subscribers, after or broker._head or "", size)
+        self._broker = broker
         self._after = after
-        self._resolved = False
-        self._backlog: deque[Item] = deque()
-        self.queue: asyncio.Queue[Delivery] = asyncio.Queue(size)
-        self.overflowed = False
-        self._last: str | None = None
-        """The newest cursor handed to the consumer: the seam and the resume point."""
+        self._upto = broker._last_read  # None: the reader has not started; it starts there
+        self._replayed = False
 
-    def offer(self, delivery: Delivery) -> None:
-        if self.overflowed:
+    async def _fill(self) -> None:
+        if self._replayed:
             return
-        try:
-            self.queue.put_nowait(delivery)
-        except asyncio.QueueFull:
-            self.overflowed = True
+        self._replayed = True
+        await self._broker._ready.wait()
+        if self.closed:  # the broker closed meanwhile
+            return
+        upto = self._upto or self._broker._start
+        if not self._last:
+            self._last = upto
+        if self._after is not None:
+            self._backlog.extend(await self._broker._replay(self._after, upto))
+            if self._backlog and isinstance(self._backlog[0], Gap):
+                # starting over (the cursor's entries are gone, or Redis lost them and it is
+                # from the stream's future): every entry from here on is new to the subscriber
+                self._last = "0-0"
 
-    def __aiter__(self) -> _Subscriber:
-        return self
-
-    async def __anext__(self) -> Item:
-        try:
-            while True:
-                broker = self._broker
-                if broker is None:
-                    raise StopAsyncIteration
-                if not self._resolved:
-                    self._backlog.extend(await broker._replay(self._after))
-                    self._resolved = True
-                if self._backlog:
-                    item = self._backlog.popleft()
-                elif self.overflowed and self.queue.empty():
-                    resume = self._last or self._after or "0-0"
-                    await self.aclose()
-                    return Overflow(resume)
-                else:
-                    item = await self.queue.get()
-                if isinstance(item, Delivery):
-                    if self._last is not None and _key(item.cursor) <= _key(self._last):
-                        continue  # replayed already: the seam between replay and live
-                    self._last = item.cursor
-                return item
-        except BaseException:  # cancelled or Redis failed: leave nothing registered behind
-            await self.aclose()
-            raise
-
-    async def aclose(self) -> None:
-        if self._broker is not None:
-            self._broker._subscribers.discard(self)
-            self._broker = None
-        self._backlog.clear()
+    def _fresh(self, cursor: str) -> bool:
+        return _key(cursor) > _key(self._last)
 
 
 class RedisStreamsBroker:
@@ -151,7 +140,7 @@ class RedisStreamsBroker:
         dedupe_seconds: int = 600,
         stream: str = STREAM,
         export_stream: str = EXPORT_STREAM,
-        block_ms: int = 5_000,
+        block_ms: int = 1_000,
     ) -> None:
         if window < 1 or queue_size < 1 or export_maxlen < 1 or dedupe_seconds < 1:
             raise ValueError("window, export_maxlen, queue_size, dedupe_seconds must be >= 1")
@@ -163,7 +152,7 @@ class RedisStreamsBroker:
         self._window, self._export_maxlen = window, export_maxlen
         self._queue_size, self._dedupe_seconds = queue_size, dedupe_seconds
         self._stream, self._export_stream, self._block_ms = stream, export_stream, block_ms
-        self._subscribers: weakref.WeakSet[_Subscriber] = weakref.WeakSet()
+        self._subscribers: weakref.WeakSet[QueuedSubscriber] = weakref.WeakSet()
         self._reader: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()  # the reader knows where it starts
         self._last_read: str | None = None
@@ -176,8 +165,18 @@ class RedisStreamsBroker:
         return len(self._subscribers)
 
     async def publish(self, event: CloudEvent) -> str | None:
-        if self._reader is not None:
-            await self._ready.wait()  # a live-only subscriber from before is to see this one
+        if self._reader is not None and not self._ready.is_set():
+            # a live-only subscriber from before is to see this one, so the reader starts
+            # first; while Redis is unreachable, fail (the vendor delivers again) not hang
+            try:
+                async with asyncio.timeout(_READY_SECONDS):
+                    await self._ready.wait()
+            except TimeoutError:
+                from redis.exceptions import ConnectionError as Unreachable
+
+                raise Unreachable(
+                    "Redis is unreachable: the events reader has not started"
+                ) from None
         seen = hashlib.sha256(f"{event.source} {event.id}".encode()).hexdigest()
         cursor: str | None = await self._script(
             keys=[f"{self._stream}:seen:{seen}", self._stream, self._export_stream],
@@ -201,9 +200,7 @@ class RedisStreamsBroker:
             raise InvalidCursor("not a cursor of this broker")
         if self._closed:
             raise RuntimeError("the broker is closed")
-        # live only: from the newest id known now; before the reader started, from where it starts
-        subscriber = _Subscriber(self, after if after is not None else self._head, self._queue_size)
-        self._subscribers.add(subscriber)
+        subscriber = _Subscriber(self, after, self._queue_size)
         if self._reader is None:
             self._reader = asyncio.create_task(self._read(), name="events-redis-reader")
         return subscriber
@@ -212,10 +209,15 @@ class RedisStreamsBroker:
         self._closed = True
         for subscriber in list(self._subscribers):
             await subscriber.aclose()
+        self._ready.set()  # wakes what waits for a reader that will not start now
         if self._reader is not None:
+            # cancelling a task inside a redis-py read is not always honoured (the cancel can be
+            # lost in its read timeout on Python 3.11, and the read goes on): the reader also
+            # stops by itself once its XREAD BLOCK returns and it sees the broker closed
             self._reader.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._reader
+            await asyncio.wait({self._reader}, timeout=self._block_ms / 1000 + 5)
+            if not self._reader.done():
+                log.warning("events: the Redis reader did not stop")
         # redis-py #3941: aclose() may hang waiting for a dead connection to close
         with contextlib.suppress(TimeoutError, OSError):
             async with asyncio.timeout(5):
@@ -225,15 +227,13 @@ class RedisStreamsBroker:
         if self._head is None or _key(cursor) > _key(self._head):
             self._head = cursor
 
-    async def _replay(self, after: str | None) -> list[Item]:
-        """What a subscription delivers before the live fan-out: everything after `after`."""
-        await self._ready.wait()
-        if after is None:
-            after = self._start
+    async def _replay(self, after: str, upto: str) -> list[Item]:
+        """What a subscription delivers before the live fan-out: the entries after `after` up to
+        `upto` (the reader's position when it subscribed)."""
         items: list[Item] = []
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.xinfo_stream(self._stream)
-            pipe.xrange(self._stream, min=f"({after}", max="+", count=_PAGE)
+            pipe.xrange(self._stream, min=f"({after}", max=upto, count=_PAGE)
             info, page = await pipe.execute(raise_on_error=False)
         if isinstance(info, Exception):  # no stream: never written, or Redis lost it
             return [Gap()] if _key(after) > (0, 0) else []
@@ -242,7 +242,7 @@ class RedisStreamsBroker:
         trimmed = info.get("max-deleted-entry-id") or "0-0"
         if _key(after) > _key(info["last-generated-id"]):
             # a cursor from the stream's future: Redis restarted without its data; start over
-            return [Gap(), *await self._range("-")]
+            return [Gap(), *await self._range("-", upto)]
         first = info.get("first-entry")
         # trimming does not move max-deleted-entry-id (XDEL does): entries were trimmed when
         # more were added than are left, and `after` is before the first one left. A cursor of
@@ -254,20 +254,27 @@ class RedisStreamsBroker:
             items.append(Gap())
         items.extend(self._deliveries(page))
         if len(page) == _PAGE:
-            items.extend(await self._range(f"({page[-1][0]}"))
+            items.extend(await self._range(f"({page[-1][0]}", upto))
         return items
 
-    async def _range(self, start: str) -> list[Item]:
+    async def _range(self, start: str, upto: str) -> list[Item]:
         items: list[Item] = []
         while True:
-            page = await self._redis.xrange(self._stream, min=start, max="+", count=_PAGE)
+            page = await self._redis.xrange(self._stream, min=start, max=upto, count=_PAGE)
             items.extend(self._deliveries(page))
             if len(page) < _PAGE:
                 return items
             start = f"({page[-1][0]}"
 
     def _deliveries(self, entries: list[tuple[str, dict[str, str]]]) -> list[Delivery]:
-        return [Delivery(cursor, _decode(fields["event"])) for cursor, fields in entries]
+        deliveries = []
+        for cursor, fields in entries:
+            event = _decode(fields.get("event"))
+            if event is None:
+                log.warning("events: stream entry %s is not an event this version reads", cursor)
+            else:
+                deliveries.append(Delivery(cursor, event))
+        return deliveries
 
     async def _read(self) -> None:
         """The replica's one reader: fans every new entry out to the local subscribers, and
@@ -275,7 +282,7 @@ class RedisStreamsBroker:
         from redis.exceptions import RedisError
 
         backoff = 0.05
-        while True:
+        while not self._closed:
             try:
                 if self._last_read is None:
                     newest = await self._redis.xrevrange(self._stream, count=1)
@@ -287,15 +294,19 @@ class RedisStreamsBroker:
                 backoff = 0.05
             except (RedisError, OSError) as exc:
                 log.warning("events: Redis unreachable, retrying (%s)", type(exc).__name__)
-                await asyncio.sleep(backoff)
+                await _pause(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue
+            if self._closed:
+                return
             for _stream, entries in response or []:
+                if entries:  # on past what cannot be read too
+                    self._last_read = entries[-1][0]
+                    self._advance(entries[-1][0])
                 for delivery in self._deliveries(entries):
                     self._last_read = delivery.cursor
                     self._advance(delivery.cursor)
-                    for subscriber in list(self._subscribers):
-                        subscriber.offer(delivery)
+                    fan_out(self._subscribers, delivery)
 
 
 def broker_of(settings: EventSettings) -> Broker:

@@ -3,16 +3,17 @@ turns the broker's canonical events into one subscriber's screen pops.
 
 One context per socket (strawberry builds it once, before `connection_init`), shared by the
 socket's subscriptions; each subscription runs in its own task. What must be per event, the
-loaders (their caches) and the masking `Access`, is set in a ContextVar by the feed just before
-it hands an event over: strawberry runs each subscription in its own task, so each has its own
-copy of that variable, and the event's fields are resolved in that task (or in tasks it starts,
-which copy it) before the feed is asked for the next event. Two subscriptions on one socket
-never see each other's access.
+loaders (their caches) and the masking `Access`, is set in a ContextVar by the shared loop
+(gateway/events/feed.py) just before it hands an event over: strawberry runs each subscription
+in its own task, so each has its own copy of that variable, and the event's fields are resolved
+in that task (or in tasks it starts, which copy it) before the loop is asked for the next event.
+Two subscriptions on one socket never see each other's access.
 
 Authorisation is per event: the event's agent must be the subscriber, the CCaaS contact is
 re-read (its agent again the subscriber), masking and verification are decided from that read,
-and the event's sensitive reads are audited once its frame is built. The feed ends at the
-token's expiry (TOKEN_EXPIRED; the socket then closes with 4403, `SocketContext.watch`)."""
+and the event's sensitive reads are audited once its frame is built. The context read at
+OFFERED is kept for the contact's later events (`_ScreenPops`). The feed ends at the token's
+expiry (TOKEN_EXPIRED; the socket then closes with 4403, `SocketContext.watch`)."""
 
 from __future__ import annotations
 
@@ -20,9 +21,9 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from typing import Any
 
 from graphql import GraphQLError
@@ -30,17 +31,20 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from gateway.auth.authenticator import Principal
-from gateway.events.broker import Broker, Delivery, Gap, InvalidCursor, Overflow
+from gateway.events.broker import Broker, Delivery
+from gateway.events.feed import CURRENT, Frame, run
+from gateway.events.journey_updates import journey_updates
+from gateway.events.mapping import CloudEvent
 from gateway.masking.access import Access
 from gateway.masking.event_access import event_access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
 from resolvers import Loaders
-from schema import Pop, WriteApi
+from schema import Change, Pop, WriteApi
 from sources import SourceError, Sources
 from sources.records import Contact, Customer
 
-__all__ = ["EVENTS", "EXPIRY_CLOSE_GRACE", "SocketContext", "screen_pops"]
+__all__ = ["EVENTS", "EXPIRY_CLOSE_GRACE", "MAX_PRIMED", "SocketContext", "primed", "screen_pops"]
 
 log = logging.getLogger("switchboard.events")
 
@@ -57,13 +61,7 @@ EXPIRY_CLOSE_GRACE = 0.5
 close with 4403: time for those frames to be written first."""
 
 
-@dataclass(frozen=True, slots=True)
-class _Event:
-    loaders: Loaders
-    access: Access
-
-
-_current: ContextVar[_Event | None] = ContextVar("screen_pop_event", default=None)
+_current = CURRENT
 
 
 class SocketContext:
@@ -127,69 +125,163 @@ class SocketContext:
         if self._watchdog is not None:
             self._watchdog.cancel()
 
-    def screen_pops(self, after: str | None) -> AsyncIterator[Pop]:
+    def screen_pops(self, after: str | None) -> AsyncGenerator[Pop, None]:
+        return screen_pops(self, self._subscriber(), self._resumed(after))
+
+    def journey_updates(self, customer_id: str, after: str | None) -> AsyncGenerator[Change, None]:
+        return journey_updates(self, self._subscriber(), customer_id, self._resumed(after))
+
+    def _subscriber(self) -> Principal:
         if self.principal is None:  # connection_init authenticates before any subscribe
             raise GraphQLError("not authenticated", extensions={"code": codes.UNAUTHENTICATED})
-        resumed = self.resume_after if self.resume_after is not None else after
-        return screen_pops(self, self.principal, resumed)
+        return self.principal
+
+    def _resumed(self, after: str | None) -> str | None:
+        """The SSE client's `Last-Event-ID` wins over the document's `after`."""
+        return self.resume_after if self.resume_after is not None else after
 
 
 async def screen_pops(
     context: SocketContext, principal: Principal, after: str | None
-) -> AsyncIterator[Pop]:
+) -> AsyncGenerator[Pop, None]:
     if not principal.may_verify:
         # a partner IdP may mint any `sub`: only the workforce's subjects are agents
         raise GraphQLError(
             "screen pops are for the workforce's agents", extensions={"code": codes.FORBIDDEN}
         )
+    feed = _ScreenPops(context, principal)
+    async with contextlib.aclosing(run(context, principal, after, "screenPops", feed)) as pops:
+        async for pop in pops:
+            yield pop
+
+
+MAX_PRIMED = 3
+"""Contacts per subscription whose context is kept between events: an agent on a call and a
+couple of chats. Past it the oldest is dropped (its next event re-reads everything)."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Primed:
+    """A contact's context as its last frame read it: the CCaaS contact, its customers and the
+    loaders that hold their records (raw records: masking happens when a field is resolved,
+    under each event's own access)."""
+
+    loaders: Loaders
+    contact: Contact
+    customers: tuple[Customer, ...]
+
+
+_LIVE: set[_ScreenPops] = set()
+"""The screen-pop feeds running in this process (one per subscription)."""
+
+
+def primed() -> int:
+    """Contact contexts kept by every running screen-pop subscription: none is left once its
+    subscription is over, however it ended."""
+    return sum(len(feed._primed) for feed in list(_LIVE))
+
+
+class _ScreenPops:
+    """One subscriber's screen pops. Context is fetched at OFFERED and kept (bounded, per
+    subscription, never shared) while the contact is live: CONNECTED and ENDED are derived from
+    the kept CCaaS read and the event's own agent (no back-end call: derived states only take
+    access away or keep it); VERIFIED re-reads the CCaaS contact (the event alone is not the
+    proof) and reuses the customers' loaders."""
+
+    def __init__(self, context: SocketContext, principal: Principal) -> None:
+        self._context = context
+        self._principal = principal
+        self._primed: dict[str, _Primed] = {}
+        _LIVE.add(self)
+        self._last: tuple[str, str, _Primed] | None = None
+        """The frame handed over last: (its event, its contact id, its context)."""
+
+    async def start(self) -> None:
+        """Nothing to read before the first event."""
+
+    async def frame(self, delivery: Delivery, missed: bool) -> Frame[Pop] | None:
+        self._last = None
+        event = delivery.event
+        if not _for(delivery, self._principal):
+            return None
+        kind = EVENTS[event.type]
+        found = self._derived(kind, event)
+        if found is None:
+            found = await self._reread(kind, event.subject)
+        if found is None:
+            self._primed.pop(event.subject, None)
+            return None
+        access = await event_access(self._context.guard, self._principal, found.contact)
+        self._last = (kind, event.subject, found)
+        return Frame(
+            Pop(delivery.cursor, kind, found.contact, found.customers, missed),
+            found.loaders,
+            access,
+            {c.ccaas_profile_id: c.id for c in found.customers if c.ccaas_profile_id},
+        )
+
+    def _derived(self, kind: str, event: CloudEvent) -> _Primed | None:
+        """CONNECTED or ENDED of a contact whose last CCaaS read made it the subscriber's, live:
+        its new state from the event, which must name the subscriber."""
+        agent = event.data.get("agentId")
+        primed = self._primed.get(event.subject)
+        if (
+            primed is None
+            or kind not in ("CONNECTED", "ENDED")
+            or agent != self._principal.subject
+            or primed.contact.ended_at is not None
+        ):
+            return None
+        contact = primed.contact
+        if kind == "CONNECTED":
+            contact = replace(contact, state="CONNECTED", agent_id=agent)
+        else:
+            contact = replace(contact, state="ENDED", ended_at=_time(event.time))
+        return replace(primed, contact=contact)
+
+    async def _reread(self, kind: str, contact_id: str) -> _Primed | None:
+        """The contact as the CCaaS system has it now, if it is the subscriber's, with its
+        customers: those of the kept context when it is the same profile's."""
+        loaders = Loaders(self._context.sources)
+        try:
+            contact = await loaders.contact.load(contact_id)
+            if contact is None or contact.agent_id != self._principal.subject:
+                return None
+            primed = self._primed.get(contact_id)
+            if kind == "VERIFIED" and primed and primed.contact.profile_id == contact.profile_id:
+                return replace(primed, contact=contact)
+            customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
+        except SourceError as exc:
+            log.warning("screen pop skipped: %s could not be read (%s)", contact_id, exc.code)
+            return None
+        return _Primed(loaders, contact, () if customer is None else (customer,))
+
+    def built(self) -> None:
+        """Keep the context of a live contact whose frame read everything it asked for; an
+        ended contact's is dropped."""
+        if self._last is None:
+            return
+        kind, contact_id, primed = self._last
+        self._last = None
+        self._primed.pop(contact_id, None)  # re-inserted newest
+        if kind == "ENDED" or primed.contact.ended_at is not None or primed.loaders.failed:
+            return
+        self._primed[contact_id] = primed
+        while len(self._primed) > MAX_PRIMED:
+            del self._primed[next(iter(self._primed))]
+
+    def close(self) -> None:
+        self._last = None
+        self._primed.clear()
+        _LIVE.discard(self)
+
+
+def _time(text: str) -> datetime:
+    """The event's time (mapping.py normalised it to ISO 8601 in UTC); now if it will not parse."""
     try:
-        subscription = context.broker.subscribe(after)
-    except InvalidCursor:
-        raise GraphQLError(
-            "`after` is not a cursor of this gateway", extensions={"code": "BAD_USER_INPUT"}
-        ) from None
-    pending: tuple[Access, dict[str, str]] | None = None  # the last event's, audited on resume
-    try:
-        while True:
-            try:
-                async with asyncio.timeout(principal.expires_at - time.time()):
-                    item = await anext(subscription)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise GraphQLError(
-                    "the token has expired", extensions={"code": codes.TOKEN_EXPIRED}
-                ) from None
-            if isinstance(item, Overflow):
-                raise GraphQLError(
-                    "events were dropped: subscribe again after `resumeFrom`",
-                    extensions={"code": codes.EVENTS_DROPPED, "resumeFrom": item.resume_from},
-                )
-            if isinstance(item, Gap) or not _for(item, principal):
-                continue
-            loaders = Loaders(context.sources)
-            found = await _reread(loaders, item.event.subject, principal)
-            if found is None:
-                continue
-            contact, customers = found
-            access = await event_access(context.guard, principal, contact)
-            if not context.guard.audit.reserve():
-                raise GraphQLError(
-                    "the audit trail is unavailable: subscribe again shortly",
-                    extensions={"code": codes.AUDIT_UNAVAILABLE},
-                )
-            pending = (access, {c.ccaas_profile_id: c.id for c in customers if c.ccaas_profile_id})
-            _current.set(_Event(loaders, access))
-            yield Pop(item.cursor, EVENTS[item.event.type], contact, customers)
-            # asked for the next: this event's frame is built, its reads are all known
-            _current.set(None)
-            await _audit(context, pending)
-            pending = None
-    finally:
-        _current.set(None)
-        await subscription.aclose()
-        if pending is not None:
-            await _audit(context, pending)
+        return datetime.fromisoformat(text)
+    except ValueError:
+        return datetime.now(UTC)
 
 
 def _for(delivery: Delivery, principal: Principal) -> bool:
@@ -198,27 +290,3 @@ def _for(delivery: Delivery, principal: Principal) -> bool:
     event = delivery.event
     agent = event.data.get("agentId")
     return event.type in EVENTS and (agent is None or agent == principal.subject)
-
-
-async def _reread(
-    loaders: Loaders, contact_id: str, principal: Principal
-) -> tuple[Contact, tuple[Customer, ...]] | None:
-    """The contact as the CCaaS system has it now, if it is the subscriber's, and its customer;
-    None (no pop) when it is not, or cannot be read."""
-    try:
-        contact = await loaders.contact.load(contact_id)
-        if contact is None or contact.agent_id != principal.subject:
-            return None
-        customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
-    except SourceError as exc:
-        log.warning("screen pop skipped: %s could not be read (%s)", contact_id, exc.code)
-        return None
-    return contact, (() if customer is None else (customer,))
-
-
-async def _audit(context: SocketContext, pending: tuple[Access, dict[str, str]]) -> None:
-    access, customers = pending
-    lines = access.audit_lines(
-        context.request_id, "screenPops", context.client_request_id, customers
-    )
-    await context.guard.audit.submit(lines)

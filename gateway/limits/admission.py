@@ -61,10 +61,16 @@ class Admission:
             if refused is not None:
                 self.refused = refused
                 return refused
-        if self._budget is not None:
-            budget, budget_settings = self._budget
-            self.ledger = await budget.open(who, budget_settings.limit_for(principal.roles))
+        await self.open_budget(principal)
         return None
+
+    async def open_budget(self, principal: Principal) -> None:
+        """The caller's data budget, if any, opened in `ledger`: a query's before it executes,
+        a subscription event's before its frame is built (gateway/events/feed.py)."""
+        if self._budget is not None:
+            budget, settings = self._budget
+            who = (principal.issuer, principal.subject)
+            self.ledger = await budget.open(who, settings.limit_for(principal.roles))
 
     async def _take(
         self,

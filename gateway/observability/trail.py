@@ -20,6 +20,7 @@ import orjson
 from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from gateway.auth.authenticator import Principal
 from gateway.limits.admission import Admission
 from gateway.masking.access import Access
 from gateway.masking.fail_closed import fill_placeholders, refuse_unknown_roles
@@ -28,7 +29,7 @@ from gateway.observability import codes
 from gateway.observability.audit import AuditLog, safe_operation_name
 from resolvers import Loaders
 
-__all__ = ["audit_trail"]
+__all__ = ["audit_trail", "event_lines"]
 
 
 def audit_trail(
@@ -110,21 +111,9 @@ def audit_trail(
             lines = access.audit_lines(
                 context.request_id, name, client_id, _known_customers(context.loaders)
             )
-            if events:
-                principal = access.principal
-                common = {
-                    "time": datetime.now(UTC).isoformat(),
-                    "requestId": context.request_id,
-                    "clientRequestId": client_id,
-                    "subject": principal.subject,
-                    "issuer": principal.issuer,
-                    "roles": sorted(principal.roles),
-                    "operation": name,
-                }
-                lines += b"".join(
-                    orjson.dumps({"type": e["type"], **common, **e}) + b"\n" for e in events
-                )
-            return lines
+            return lines + event_lines(
+                access.principal, context.request_id, client_id, name, events
+            )
 
     return AuditTrail
 
@@ -142,3 +131,26 @@ def _known_customers(loaders: Loaders) -> dict[str, str]:
             if customer is not None:
                 known[profile] = customer.id
     return known
+
+
+def event_lines(
+    principal: Principal,
+    request_id: str,
+    client_request_id: str | None,
+    operation: str | None,
+    events: list[dict[str, Any]],
+) -> bytes:
+    """Audit lines of a request's (or a subscription event's) other events: limit alerts,
+    lookups."""
+    if not events:
+        return b""
+    common = {
+        "time": datetime.now(UTC).isoformat(),
+        "requestId": request_id,
+        "clientRequestId": client_request_id,
+        "subject": principal.subject,
+        "issuer": principal.issuer,
+        "roles": sorted(principal.roles),
+        "operation": operation,
+    }
+    return b"".join(orjson.dumps({"type": e["type"], **common, **e}) + b"\n" for e in events)

@@ -21,7 +21,7 @@ import asyncio
 import logging
 import re
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -205,13 +205,15 @@ class CallerWrites:
         record = await self._gate.writes.get(write_id)
         return record if record is not None and _owns(principal, record) else None
 
-    def completed(self, write_id: str) -> AsyncIterator[WriteRecord]:
+    def completed(self, write_id: str) -> AsyncGenerator[WriteRecord, None]:
         principal = self._principal()
         if principal is None:  # connection_init authenticates before any subscribe
             raise GraphQLError("not authenticated", extensions={"code": codes.UNAUTHENTICATED})
         return self._completed(principal, write_id)
 
-    async def _completed(self, principal: Principal, write_id: str) -> AsyncIterator[WriteRecord]:
+    async def _completed(
+        self, principal: Principal, write_id: str
+    ) -> AsyncGenerator[WriteRecord, None]:
         broker = self._gate.broker
         # subscribed before the first read: a write settling in between is not missed
         subscription = broker.subscribe(None)

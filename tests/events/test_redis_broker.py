@@ -1,14 +1,12 @@
-"""The Redis Streams broker (gateway/events/redis_broker.py) against a real redis-server: the
-in-process broker's delivery rules, shared by replicas (two broker instances on one Redis)."""
+"""The Redis Streams broker (gateway/events/redis_broker.py) against a real redis-server, what
+only it promises: replicas (two broker instances on one Redis) share events, dedupe and the
+export stream; killed connections and restarts lose nothing. The delivery rules both brokers
+share are tests/events/test_broker.py."""
 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,30 +14,10 @@ import orjson
 import pytest
 import redis.asyncio as redis
 
-from gateway.events.broker import Broker, Delivery, Gap, InProcessBroker, InvalidCursor, Item
-from gateway.events.mapping import CloudEvent
+from gateway.events.broker import Delivery, Gap, InProcessBroker
 from gateway.events.redis_broker import EXPORT_STREAM, STREAM, RedisStreamsBroker
-from tests.support.redis import redis_server
-
-
-def _event(n: int, source: str = "switchboard/core") -> CloudEvent:
-    return CloudEvent(
-        id=f"e-{n}", source=source, type="payment.posted", time="2026-12-06T03:00:00Z", subject="P"
-    )
-
-
-async def _take(subscription: Any, n: int) -> list[Item]:
-    items: list[Item] = []
-    async with asyncio.timeout(20):  # a guard against hanging on a broken broker, no assertion
-        async for item in subscription:
-            items.append(item)
-            if len(items) == n:
-                break
-    return items
-
-
-def _ids(items: list[Item]) -> list[str]:
-    return [i.event.id for i in items if isinstance(i, Delivery)]
+from tests.events.test_broker import event, ids, take
+from tests.support.redis import redis_process, redis_server
 
 
 @pytest.fixture
@@ -56,84 +34,21 @@ async def replicas(redis_url: str) -> AsyncIterator[tuple[RedisStreamsBroker, Re
     await b.aclose()
 
 
-@pytest.fixture(params=["in-process", "redis"])
-async def make(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Broker]]:
-    """The same behaviour tests against both brokers."""
-    made: list[Broker] = []
-    with redis_server() as url:
-
-        def factory(**options: Any) -> Broker:
-            broker: Broker
-            if request.param == "redis":
-                broker = RedisStreamsBroker(url, block_ms=200, **options)
-            else:
-                broker = InProcessBroker(**options)
-            made.append(broker)
-            return broker
-
-        yield factory
-        for broker in made:
-            await broker.aclose()
-
-
-# -- the delivery rules, for both brokers --------------------------------------------------
-
-
-async def test_both_publish_once_and_replay_exactly_once_then_live(make: Any) -> None:
-    broker = make()
-    cursors = [await broker.publish(_event(n)) for n in range(5)]
-    assert all(isinstance(c, str) for c in cursors) and len(set(cursors)) == 5
-    assert await broker.publish(_event(3)) is None
-    assert await broker.publish(_event(3, "switchboard/crm")) is not None
-    subscription = broker.subscribe(after=cursors[1])
-    await broker.publish(_event(5))
-    items = await _take(subscription, 5)
-    assert _ids(items) == ["e-2", "e-3", "e-4", "e-3", "e-5"]
-    await broker.publish(_event(6))
-    assert _ids(await _take(subscription, 1)) == ["e-6"]
-    await subscription.aclose()
-
-
-async def test_both_live_only_without_a_cursor(make: Any) -> None:
-    broker = make()
-    await broker.publish(_event(1))
-    subscription = broker.subscribe()
-    await broker.publish(_event(2))
-    assert _ids(await _take(subscription, 1)) == ["e-2"]
-    await subscription.aclose()
-
-
-@pytest.mark.parametrize("cursor", ["", "nonsense", "abc-", "abc-xyz!", "1-" + "1" * 80])
-async def test_both_refuse_a_malformed_cursor(make: Any, cursor: str) -> None:
-    with pytest.raises(InvalidCursor):
-        make().subscribe(after=cursor)
-
-
-async def test_both_end_subscriptions_on_close(make: Any) -> None:
-    broker = make()
-    subscription = broker.subscribe()
-    await broker.aclose()
-    assert [i async for i in subscription] == []
-
-
-# -- Redis only -----------------------------------------------------------------------------
-
-
 async def test_an_event_published_on_one_replica_reaches_the_other_once(replicas: Any) -> None:
     a, b = replicas
     subscription = b.subscribe()
-    await a.publish(_event(1))
-    await a.publish(_event(2))
-    assert _ids(await _take(subscription, 2)) == ["e-1", "e-2"]
-    await a.publish(_event(3))
-    assert _ids(await _take(subscription, 1)) == ["e-3"]  # nothing twice in between
+    await a.publish(event(1))
+    await a.publish(event(2))
+    assert ids(await take(subscription, 2)) == ["e-1", "e-2"]
+    await a.publish(event(3))
+    assert ids(await take(subscription, 1)) == ["e-3"]  # nothing twice in between
     await subscription.aclose()
 
 
 async def test_a_duplicate_on_another_replica_is_dropped(replicas: Any, redis_url: str) -> None:
     a, b = replicas
-    assert await a.publish(_event(1)) is not None
-    assert await b.publish(_event(1)) is None
+    assert await a.publish(event(1)) is not None
+    assert await b.publish(event(1)) is None
     client = redis.from_url(redis_url)
     assert await client.xlen(STREAM) == 1
     assert await client.xlen(EXPORT_STREAM) == 1
@@ -142,8 +57,8 @@ async def test_a_duplicate_on_another_replica_is_dropped(replicas: Any, redis_ur
 
 async def test_the_export_stream_gets_each_event_once(replicas: Any, redis_url: str) -> None:
     a, b = replicas
-    cursors = [await a.publish(_event(n)) for n in range(3)]
-    await b.publish(_event(1))
+    cursors = [await a.publish(event(n)) for n in range(3)]
+    await b.publish(event(1))
     client: Any = redis.from_url(redis_url, decode_responses=True)
     entries = await client.xrange(EXPORT_STREAM)
     await client.aclose()
@@ -154,22 +69,22 @@ async def test_the_export_stream_gets_each_event_once(replicas: Any, redis_url: 
         "switchboard/core",
         "payment.posted",
     )
-    assert orjson.loads(fields["event"]) == _event(0).as_dict()
+    assert orjson.loads(fields["event"]) == event(0).as_dict()
 
 
 async def test_a_reconnecting_subscriber_gets_what_it_missed_once(replicas: Any) -> None:
     a, b = replicas
     subscription = b.subscribe()
-    await a.publish(_event(0))
-    (seen,) = await _take(subscription, 1)
+    await a.publish(event(0))
+    (seen,) = await take(subscription, 1)
     assert isinstance(seen, Delivery)
     await subscription.aclose()
     for n in range(1, 4):
-        await a.publish(_event(n))
+        await a.publish(event(n))
     again = b.subscribe(after=seen.cursor)
-    assert _ids(await _take(again, 3)) == ["e-1", "e-2", "e-3"]
-    await a.publish(_event(4))
-    assert _ids(await _take(again, 1)) == ["e-4"]
+    assert ids(await take(again, 3)) == ["e-1", "e-2", "e-3"]
+    await a.publish(event(4))
+    assert ids(await take(again, 1)) == ["e-4"]
     await again.aclose()
 
 
@@ -178,41 +93,15 @@ async def test_a_trimmed_cursor_yields_a_gap(redis_url: str) -> None:
     await client.config_set("stream-node-max-entries", 2)  # `MAXLEN ~` trims almost exactly
     await client.aclose()
     broker = RedisStreamsBroker(redis_url, window=3, block_ms=200)
-    cursors = [await broker.publish(_event(n)) for n in range(12)]
-    items = await _take(broker.subscribe(after=cursors[0]), 2)
+    cursors = [await broker.publish(event(n)) for n in range(12)]
+    items = await take(broker.subscribe(after=cursors[0]), 2)
     assert isinstance(items[0], Gap) and isinstance(items[1], Delivery)
-    items = await _take(broker.subscribe(after=cursors[10]), 1)
-    assert _ids(items) == ["e-11"]  # within the window: no gap
+    items = await take(broker.subscribe(after=cursors[10]), 1)
+    assert ids(items) == ["e-11"]  # within the window: no gap
     # a cursor beyond the stream: Redis lost its data; start over with a gap
-    items = await _take(broker.subscribe(after="99999999999999-0"), 2)
+    items = await take(broker.subscribe(after="99999999999999-0"), 2)
     assert isinstance(items[0], Gap) and isinstance(items[1], Delivery)
     await broker.aclose()
-
-
-async def test_a_cancelled_subscriber_leaves_no_task_behind(redis_url: str) -> None:
-    broker = RedisStreamsBroker(redis_url, block_ms=200)
-    tasks_before = asyncio.all_tasks()
-    started = asyncio.Event()
-    held = []
-
-    async def consume() -> None:
-        subscription = broker.subscribe()
-        held.append(subscription)
-        started.set()
-        async for _ in subscription:
-            pass
-
-    task = asyncio.create_task(consume())
-    await started.wait()
-    await asyncio.sleep(0.1)  # the consumer is waiting for an event
-    assert broker.subscribers == 1
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await task
-    assert broker.subscribers == 0
-    await broker.publish(_event(1))
-    await broker.aclose()  # and the reader with it
-    assert asyncio.all_tasks() == tasks_before
 
 
 async def test_killed_connections_lose_nothing(redis_url: str) -> None:
@@ -220,71 +109,42 @@ async def test_killed_connections_lose_nothing(redis_url: str) -> None:
     reconnects and reads on from its last id, so what was published meanwhile arrives."""
     a, b = RedisStreamsBroker(redis_url, block_ms=200), RedisStreamsBroker(redis_url, block_ms=200)
     subscription = b.subscribe()
-    await a.publish(_event(0))
-    assert _ids(await _take(subscription, 1)) == ["e-0"]
+    await a.publish(event(0))
+    assert ids(await take(subscription, 1)) == ["e-0"]
     admin: Any = redis.from_url(redis_url)
     await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
     for n in range(1, 4):
-        await a.publish(_event(n))
-    assert _ids(await _take(subscription, 3)) == ["e-1", "e-2", "e-3"]
+        await a.publish(event(n))
+    assert ids(await take(subscription, 3)) == ["e-1", "e-2", "e-3"]
     await admin.aclose()
     await subscription.aclose()
     await a.aclose()
     await b.aclose()
 
 
-def _start(port: int, folder: Path) -> subprocess.Popen[bytes]:
-    server = shutil.which("redis-server")
-    assert server is not None
-    process = subprocess.Popen(
-        [
-            *(server, "--port", str(port), "--bind", "127.0.0.1", "--save", ""),
-            *("--appendonly", "yes", "--appendfsync", "always", "--dir", str(folder)),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return process
-        except OSError:
-            time.sleep(0.05)
-    return process
-
-
 async def test_a_redis_restart_mid_stream(tmp_path: Path) -> None:
     """A restart with its data kept (AOF: the deployment doc asks for it): the reader reconnects,
     the live subscriber keeps receiving, and a cursor from before the restart replays exactly
     once. (Without persistence the stream is gone, and an old cursor yields a `Gap`.)"""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    url = f"redis://127.0.0.1:{port}/0"
-    process = _start(port, tmp_path)
-    a, b = RedisStreamsBroker(url, block_ms=200), RedisStreamsBroker(url, block_ms=200)
-    try:
+    with redis_process(persist_in=tmp_path) as server:
+        a = RedisStreamsBroker(server.url, block_ms=200)
+        b = RedisStreamsBroker(server.url, block_ms=200)
         live = b.subscribe()
-        cursor = await a.publish(_event(0))
-        assert _ids(await _take(live, 1)) == ["e-0"]
-        process.terminate()
-        process.wait(timeout=10)
-        process = _start(port, tmp_path)
+        cursor = await a.publish(event(0))
+        assert ids(await take(live, 1)) == ["e-0"]
+        server.restart()
         with pytest.raises(redis.ConnectionError):  # the pooled connection died: the vendor
-            await a.publish(_event(1))  # gets an error and delivers again
+            await a.publish(event(1))  # gets an error and delivers again
         for n in range(1, 3):
-            await a.publish(_event(n))
-        assert _ids(await _take(live, 2)) == ["e-1", "e-2"]
-        assert await b.publish(_event(1)) is None  # the dedupe keys survived too
+            await a.publish(event(n))
+        assert ids(await take(live, 2)) == ["e-1", "e-2"]
+        assert await b.publish(event(1)) is None  # the dedupe keys survived too
         replay = b.subscribe(after=cursor)
-        assert _ids(await _take(replay, 2)) == ["e-1", "e-2"]
+        assert ids(await take(replay, 2)) == ["e-1", "e-2"]
         await replay.aclose()
         await live.aclose()
-    finally:
         await a.aclose()
         await b.aclose()
-        process.terminate()
-        process.wait(timeout=10)
 
 
 async def test_the_app_uses_redis_when_configured(redis_url: str) -> None:
@@ -298,3 +158,101 @@ async def test_the_app_uses_redis_when_configured(redis_url: str) -> None:
     broker = create_app(build_config(raw, env={})).state.events
     assert isinstance(broker, RedisStreamsBroker)
     await broker.aclose()
+
+
+async def test_an_entry_this_version_cannot_read_is_skipped(redis_url: str) -> None:
+    """A rolling upgrade: a newer replica may write fields this one does not know, or anything
+    else may land in the stream; the reader goes on (it stopped for good before)."""
+    broker = RedisStreamsBroker(redis_url, block_ms=200)
+    subscription = broker.subscribe()
+    await broker.publish(event(0))
+    assert ids(await take(subscription, 1)) == ["e-0"]
+    client: Any = redis.from_url(redis_url)
+    newer = {**event(1).as_dict(), "traceparent": "00-abc-def-01"}
+    await client.xadd(STREAM, {"event": "not json"})
+    await client.xadd(STREAM, {"something": "else"})
+    await client.xadd(STREAM, {"event": orjson.dumps(newer)})
+    await client.aclose()
+    await broker.publish(event(2))
+    assert ids(await take(subscription, 2)) == ["e-1", "e-2"]
+    # and a replay over those entries skips them too
+    assert ids(await take(broker.subscribe(after="0-0"), 3)) == ["e-0", "e-1", "e-2"]
+    await broker.aclose()
+
+
+async def test_publish_fails_while_redis_is_unreachable_then_recovers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Redis down when the first subscriber comes: publishing raises (the webhook answers 5xx,
+    the vendor delivers again) instead of waiting for the reader forever; once Redis is up,
+    the reader's backoff retries reach it and events flow."""
+    monkeypatch.setattr("gateway.events.redis_broker._READY_SECONDS", 0.5)
+    with redis_process() as server:
+        server.stop()
+        broker = RedisStreamsBroker(server.url, block_ms=200)
+        subscription = broker.subscribe()
+        with pytest.raises(redis.ConnectionError):
+            async with asyncio.timeout(20):  # a guard: it hung here before
+                await broker.publish(event(1))
+        server.start()
+        async with asyncio.timeout(20):
+            while True:  # the vendor delivering again until it is accepted
+                try:
+                    await broker.publish(event(1))
+                    break
+                except redis.ConnectionError:
+                    await asyncio.sleep(0.1)
+        assert ids(await take(subscription, 1)) == ["e-1"]
+        await broker.aclose()
+
+
+async def test_closing_while_redis_is_unreachable_ends_a_waiting_subscription() -> None:
+    """A subscription waiting for a reader that cannot start (Redis down) ends when the broker
+    closes (the app's shutdown), instead of waiting forever."""
+    with redis_process() as server:
+        server.stop()
+        broker = RedisStreamsBroker(server.url, block_ms=200)
+        waiting = asyncio.create_task(take(broker.subscribe(), 1))
+        await asyncio.sleep(0)  # the subscription waits for the reader
+        await broker.aclose()
+        async with asyncio.timeout(20):  # a guard: it waited forever before
+            assert await waiting == []
+
+
+async def test_the_reader_backs_off_while_redis_is_down_and_starts_over_once_back(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    pauses: list[float] = []
+
+    async def pause(seconds: float) -> None:
+        pauses.append(seconds)
+        await asyncio.sleep(0.01)  # the schedule is what is tested, not its length
+
+    async def until(count: int) -> None:
+        async with asyncio.timeout(20):  # a guard, no assertion on the time
+            while len(pauses) < count:  # noqa: ASYNC110 (the reader's own progress)
+                await asyncio.sleep(0.01)
+
+    monkeypatch.setattr("gateway.events.redis_broker._pause", pause)
+    with redis_process() as server:
+        broker = RedisStreamsBroker(server.url, block_ms=200)
+        subscription = broker.subscribe()
+        await broker.publish(event(0))
+        assert ids(await take(subscription, 1)) == ["e-0"]
+        server.stop()
+        await until(9)
+        assert pauses[:9] == [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2, 5.0, 5.0]  # doubling, capped
+        server.start()
+        async with asyncio.timeout(20):
+            while True:  # the vendor delivering again until it is accepted
+                try:
+                    await broker.publish(event(1))
+                    break
+                except redis.ConnectionError:
+                    await asyncio.sleep(0.05)
+        assert ids(await take(subscription, 1)) == ["e-1"]
+        seen = len(pauses)
+        server.stop()
+        await until(seen + 2)
+        assert pauses[seen : seen + 2] == [0.05, 0.1]  # a success started the schedule over
+        await broker.aclose()

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -14,18 +16,22 @@ from graphql import GraphQLError
 from gateway.auth.authenticator import Principal
 from gateway.events.broker import InProcessBroker
 from gateway.events.mapping import CloudEvent
-from gateway.events.screen_pops import SocketContext, screen_pops
+from gateway.events.screen_pops import SocketContext, primed, screen_pops
+from gateway.masking.guard import Guard
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.audit import AuditLog
+from sources.records import Contact, Customer
 
 
-def _principal(*, workforce: bool = True) -> Principal:
-    return Principal(
-        "agent-0001", frozenset({"agent"}), "https://idp", time.time() + 3600, workforce
-    )
+def _principal(*, workforce: bool = True, role: str = "agent") -> Principal:
+    return Principal("agent-0001", frozenset({role}), "https://idp", time.time() + 3600, workforce)
 
 
 def _context(broker: InProcessBroker) -> SocketContext:
-    # no sources and no guard: none of these paths may read a back end or audit anything
-    return cast(SocketContext, SimpleNamespace(broker=broker, sources=None, guard=None))
+    # no sources and no audit: none of these paths may read a back end or audit anything
+    guard = SimpleNamespace(policy=Policy.load())
+    return cast(SocketContext, SimpleNamespace(broker=broker, sources=None, guard=guard))
 
 
 def _event(n: int, kind: str = "payment.posted", agent: str | None = None) -> CloudEvent:
@@ -73,3 +79,105 @@ def test_a_partner_issuers_token_gets_no_pops() -> None:
     # a partner IdP may mint an agent's `sub`: only workforce subjects are agents
     feed = screen_pops(_context(InProcessBroker()), _principal(workforce=False), None)
     assert asyncio.run(_error(feed)) == {"code": "FORBIDDEN"}
+
+
+@pytest.mark.parametrize("role", ["auditor", "developer"])
+def test_a_role_that_reads_nothing_real_gets_no_pops(role: str) -> None:
+    # no role the policy knows reads nothing; placeholders are filled per query, not per frame
+    broker = InProcessBroker()
+    feed = screen_pops(_context(broker), _principal(role=role), None)
+    assert asyncio.run(asyncio.wait_for(_error(feed), 5)) == {"code": "FORBIDDEN"}
+    assert broker.subscribers == 0
+    assert primed() == 0
+
+
+PROFILE = "p" * 32
+CUSTOMER = Customer(
+    "003SB0000000000001",
+    "Ada",
+    "Lovelace",
+    date(1990, 1, 2),
+    None,
+    (),
+    (),
+    None,
+    "MASS",
+    None,
+    "PTY1",
+    PROFILE,
+    None,
+)
+
+
+class _Sources:
+    """The CCaaS contact (QUEUED with the agent, as a routed call is) and its customer, with
+    the calls counted."""
+
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+        self.ccaas = SimpleNamespace(contacts=self._contacts)
+        self.crm = SimpleNamespace(customers=self._customers)
+
+    async def _contacts(self, ids: list[str]) -> list[Contact]:
+        self.calls.append("contacts")
+        now = datetime.now(UTC)
+        return [
+            Contact(
+                i,
+                PROFILE,
+                "VOICE",
+                "INBOUND",
+                now,
+                None,
+                "QUEUED",
+                None,
+                "agent-0001",
+                None,
+                None,
+                None,
+                "NOT_ATTEMPTED",
+                None,
+                None,
+            )
+            for i in ids
+        ]
+
+    async def _customers(self, key: str, values: list[str]) -> list[Customer]:
+        self.calls.append("customers")
+        return [CUSTOMER]
+
+
+def test_a_pops_context_is_read_once_and_dropped_when_the_stream_is_closed() -> None:
+    audit: list[bytes] = []
+    sources = _Sources()
+    guard = Guard(Policy.load(), Masker(b"k"), AuditLog(audit.append))
+
+    async def scenario() -> list[tuple[str, list[str], int, int]]:
+        broker = InProcessBroker()
+        context = cast(
+            SocketContext,
+            SimpleNamespace(
+                broker=broker, sources=sources, guard=guard, request_id="r", client_request_id=None
+            ),
+        )
+        pops = screen_pops(context, _principal(), None)
+        seen = []
+        waiting = asyncio.ensure_future(anext(pops))
+        await asyncio.sleep(0.01)  # subscribed
+        await broker.publish(_event(1, "interaction.offered"))
+        connected = _event(1, "interaction.connected", agent="agent-0001")
+        await broker.publish(replace(connected, id="e-1-connected"))
+        pop = await waiting
+        seen.append((pop.event, list(sources.calls), broker.subscribers, primed()))
+        pop = await anext(pops)
+        seen.append((pop.event, list(sources.calls), broker.subscribers, primed()))
+        await pops.aclose()  # the consumer is done (strawberry closes a completed stream)
+        seen.append(("closed", list(sources.calls), broker.subscribers, primed()))
+        await guard.aclose()
+        return seen
+
+    assert asyncio.run(scenario()) == [
+        ("OFFERED", ["contacts", "customers"], 1, 0),  # kept once its frame is built
+        ("CONNECTED", ["contacts", "customers"], 1, 1),
+        ("closed", ["contacts", "customers"], 0, 0),
+    ]

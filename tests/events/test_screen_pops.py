@@ -8,7 +8,6 @@ import asyncio
 import json
 import socket
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pytest
@@ -19,81 +18,36 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
-from gateway.http import serving
-from sources.sandbox import create_app as sandbox_app
-from sources.sandbox.client import mint_token, sample_customers, start_call
-from sources.sandbox.server import background_server
-from tests.events.payloads import SECRET
+from gateway.events.screen_pops import primed
+from gateway.http import serving as public
+from sources.sandbox.client import end_call, reset_stats, sample_customers, start_call
+from tests.events.sockets import Servers, frames, open_socket, serving, subscribe, until
 
 POP = """subscription ($after: String) {
   screenPops(after: $after) {
-    cursor event
+    cursor event missed
     interaction { id agentId }
     customers { id fullName dateOfBirth }
   }
 }"""
 
 
-@dataclass(frozen=True)
-class Servers:
-    gateway: str
-    sandbox: str
-
-    @property
-    def ws(self) -> str:
-        return self.gateway.replace("http://", "ws://") + "/graphql"
-
-
 @pytest.fixture(scope="module")
 def servers() -> Iterator[Servers]:
-    # the sandbox first (the gateway's sources point at it), posting its webhooks nowhere
-    # until the gateway is up: then to the gateway's port
-    sandbox = sandbox_app(
-        customers=300, webhook_url="http://127.0.0.1:9/webhooks", webhook_secret=SECRET
-    )
-    with background_server(sandbox, lifespan="off", before_exit=sandbox.abort_hanging) as sb:
-        port = int(sb.rsplit(":", 1)[1])
-        raw = demo_config(0, port, cors_origins=["https://desk.example"])
-        raw["webhooks"] = {"ccaas": {"secrets": [SECRET]}}
-        app = create_app(build_config(raw, env={}))
-        with background_server(app, websockets=True) as gw:
-            assert sandbox.poster is not None
-            sandbox.poster.base = f"{gw}/webhooks"
-            yield Servers(gw, sb)
+    with serving() as found:
+        yield found
 
 
 def _token(servers: Servers, sub: str, ttl: int = 3600) -> str:
-    return asyncio.run(mint_token(servers.sandbox, sub=sub, roles=["agent"], ttl=ttl))
+    return servers.token(sub, ttl)
 
 
-async def _open(url: str, token: str | None, **kwargs: Any) -> ClientConnection:
-    ws = await connect(url, subprotocols=["graphql-transport-ws"], **kwargs)  # type: ignore[list-item]
-    payload = {} if token is None else {"Authorization": f"Bearer {token}"}
-    await ws.send(json.dumps({"type": "connection_init", "payload": payload}))
-    return ws
+_open = open_socket
+_frames = frames
 
 
 async def _subscribe(ws: ClientConnection, op_id: str = "1", after: str | None = None) -> None:
-    ack = json.loads(await asyncio.wait_for(ws.recv(), 10))
-    assert ack["type"] == "connection_ack"
-    await ws.send(
-        json.dumps(
-            {
-                "id": op_id,
-                "type": "subscribe",
-                "payload": {"query": POP, "variables": {"after": after}},
-            }
-        )
-    )
-
-
-async def _frames(ws: ClientConnection, n: int) -> list[dict[str, Any]]:
-    frames: list[dict[str, Any]] = []
-    while len(frames) < n:
-        frame = json.loads(await asyncio.wait_for(ws.recv(), 15))
-        if frame["type"] != "ping":
-            frames.append(frame)
-    return frames
+    await subscribe(ws, POP, {"after": after}, op_id)
 
 
 def test_an_agent_gets_pops_of_their_own_call_masked_until_verified(
@@ -231,7 +185,7 @@ def test_the_public_server_serves_the_websocket_past_the_header_timeout() -> Non
     raw = demo_config(0, 9)
     raw["server"]["header_timeout_seconds"] = 0.3
     config = build_config(raw, env={})
-    uvicorn_config = serving.public_config(create_app(config), config.server, lifespan="off")
+    uvicorn_config = public.public_config(create_app(config), config.server, lifespan="off")
     server = uvicorn.Server(uvicorn_config)
 
     async def scenario() -> tuple[bool, int | None]:
@@ -263,3 +217,91 @@ def test_the_public_server_serves_the_websocket_past_the_header_timeout() -> Non
     # the socket was still open to read connection_init: refused by the gateway (4403), not
     # cut by the header deadline
     assert asyncio.run(scenario()) == (True, 4403)
+
+
+def test_context_read_at_offered_serves_connected_and_ended_with_no_back_end_call(
+    servers: Servers,
+) -> None:
+    """The customer is read once, at OFFERED: CONNECTED and ENDED cost no back-end call, and
+    VERIFIED only the CCaaS re-read that proves it; the date of birth denied on the first two
+    frames is shown on the third from the same kept records (raw records: masking happens when
+    a field is resolved, under each event's own access)."""
+    token = _token(servers, "agent-0005")
+
+    async def scenario() -> tuple[list[dict[str, Any]], list[dict[str, int]], int, int]:
+        customer = (await sample_customers(servers.sandbox, 3))[2]["id"]
+        ws = await _open(servers.ws, token)
+        await _subscribe(ws)
+        await until(lambda: servers.subscribers >= 1)
+        await reset_stats(servers.sandbox)
+        call = await start_call(
+            servers.sandbox, customer, "agent-0005", ring_ms=0, idv_after_ms=1500
+        )
+        calls = []
+        popped = await _frames(ws, 2)  # OFFERED (the context read), CONNECTED
+        calls.append(await servers.calls())
+        kept = primed()
+        popped += await _frames(ws, 1)  # VERIFIED
+        calls.append(await servers.calls())
+        await end_call(servers.sandbox, call)
+        popped += await _frames(ws, 1)  # ENDED
+        calls.append(await servers.calls())
+        await until(lambda: primed() == 0)
+        left = primed()
+        await ws.close()
+        return popped, calls, kept, left
+
+    popped, calls, kept, left = asyncio.run(scenario())
+    pops = [f["payload"]["data"]["screenPops"] for f in popped]
+    assert [p["event"] for p in pops] == ["OFFERED", "CONNECTED", "VERIFIED", "ENDED"]
+    assert [p["missed"] for p in pops] == [False] * 4
+    assert len({p["interaction"]["id"] for p in pops}) == 1
+    # OFFERED read the contact and its customer; CONNECTED nothing more
+    assert calls[0] == {"ccaas GET /contacts": 1, "crm GET /customers": 1}
+    assert kept == 1
+    # VERIFIED re-read the contact only; ENDED nothing
+    assert calls[1] == {"ccaas GET /contacts": 2, "crm GET /customers": 1}
+    assert calls[2] == calls[1]
+    dob = [p["customers"][0]["dateOfBirth"] for p in pops]
+    assert dob[0] is None and dob[1] is None and dob[2] is not None
+    assert popped[1]["payload"]["errors"][0]["extensions"]["code"] == "FORBIDDEN_FIELD"
+    # ended: unverified again, and nothing kept
+    assert dob[3] is None
+    assert left == 0
+
+
+def test_a_subscription_cancelled_or_cut_leaves_nothing_behind(servers: Servers) -> None:
+    """A `complete` from the client and a connection dropped without a close frame each end the
+    feed: no broker subscription and no kept context remain."""
+    token = _token(servers, "agent-0006")
+
+    async def live_pop(customer: str) -> tuple[Any, str]:
+        ws = await _open(servers.ws, token)
+        await _subscribe(ws)
+        await until(lambda: servers.subscribers >= 1)
+        call = await start_call(
+            servers.sandbox, customer, "agent-0006", ring_ms=0, idv_after_ms=600_000
+        )
+        await _frames(ws, 2)  # OFFERED, CONNECTED: the call's context is kept
+        return ws, call
+
+    async def scenario() -> list[tuple[int, int]]:
+        customer = (await sample_customers(servers.sandbox, 4))[3]["id"]
+        seen = []
+        ws, call = await live_pop(customer)
+        seen.append((servers.subscribers, primed()))
+        await ws.send(json.dumps({"id": "1", "type": "complete"}))
+        await until(lambda: servers.subscribers == 0 and primed() == 0)
+        seen.append((servers.subscribers, primed()))
+        await ws.close()
+        await end_call(servers.sandbox, call)
+
+        ws, call = await live_pop(customer)
+        seen.append((servers.subscribers, primed()))
+        ws.transport.abort()  # no close frame: the server finds out from the TCP reset
+        await until(lambda: servers.subscribers == 0 and primed() == 0)
+        seen.append((servers.subscribers, primed()))
+        await end_call(servers.sandbox, call)
+        return seen
+
+    assert asyncio.run(scenario()) == [(1, 1), (0, 0), (1, 1), (0, 0)]

@@ -20,6 +20,7 @@ from gateway.observability.audit import AuditLog
 from gateway.writes import api
 from gateway.writes.contract import WriteIntent
 from gateway.writes.rules import WriteRules
+from sources.sandbox.client import mint_token, start_contact
 from tests.mutations.conftest import Writer
 from tests.mutations.doubles import FakeWrites
 from tests.mutations.test_authorisation import DISPOSE
@@ -239,3 +240,43 @@ def test_write_completed_over_sse(writer: Writer) -> None:
                 break
     assert events == ["next", "complete"]
     assert data is not None and data["data"]["writeCompleted"]["status"] == "APPLIED"
+
+
+def test_a_disposition_reaches_the_customer_s_journey(writer: Writer) -> None:
+    """The write's canonical event goes into the pipeline: a desktop following the customer's
+    journey gets an update for the disposition."""
+    customer = writer.customers[34]
+    supervisor = writer.token("sup-0507", ["supervisor"])
+    journey = (
+        "subscription ($id: ID!) { journeyUpdates(customerId: $id) { cause customer { id } } }"
+    )
+
+    async def scenario() -> list[dict[str, Any]]:
+        ws = await connect(writer.ws, subprotocols=["graphql-transport-ws"])  # type: ignore[list-item]
+        init = {"type": "connection_init", "payload": {"Authorization": f"Bearer {supervisor}"}}
+        await ws.send(json.dumps(init))
+        assert json.loads(await asyncio.wait_for(ws.recv(), 10))["type"] == "connection_ack"
+        payload = {"query": journey, "variables": {"id": customer["id"]}}
+        await ws.send(json.dumps({"id": "j", "type": "subscribe", "payload": payload}))
+        await asyncio.sleep(0.3)  # subscribed with the broker
+        contact = await start_contact(
+            writer.sandbox, customer_id=customer["id"], agent_id="agent-0507"
+        )
+        token = await mint_token(writer.sandbox, sub="agent-0507", roles=["agent"])
+        variables = {
+            "input": {"interactionId": contact, "code": "RESOLVED", "idempotencyKey": "j-1"}
+        }
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(
+                f"{writer.url}/graphql",
+                json={"query": DISPOSE, "variables": variables},
+                headers={"authorization": f"Bearer {token}"},
+            )
+        assert answer.json()["data"]["recordDisposition"]["status"] == "APPLIED"
+        frames = await _frames(ws, 1)
+        await ws.close()
+        return frames
+
+    [frame] = asyncio.run(scenario())
+    update = frame["payload"]["data"]["journeyUpdates"]
+    assert update == {"cause": "CONTACT", "customer": {"id": customer["id"]}}
