@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 import strawberry
 
 from resolvers import Loaders
+from resolvers.routing import Routing
 
 if TYPE_CHECKING:
     from .journey_updates import Change
@@ -19,6 +20,11 @@ __all__ = ["Context", "Info"]
 class Context(Protocol):
     @property
     def loaders(self) -> Loaders: ...
+
+    @property
+    def routing(self) -> Routing:
+        """The routing rules and deadline (`Query.routingContext`)."""
+        ...
 
     async def ready(self) -> None:
         """Awaited by every root field before it returns customer data: whatever the gateway

@@ -18,7 +18,7 @@ from ._errors import (
     SourceTimeout,
     SourceUnavailable,
 )
-from ._scope import RequestScope, current_scope, request_scope
+from ._scope import RequestScope, current_scope, narrowed_scope, request_scope
 from ._settings import REFERENCE_DATA, SourceSettings
 from .ccaas import CcaasClient
 from .core import CoreClient
@@ -53,6 +53,7 @@ __all__ = [
     "Sources",
     "Transport",
     "current_scope",
+    "narrowed_scope",
     "open_exchange",
     "request_scope",
 ]

@@ -39,6 +39,7 @@ from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
 from resolvers import Loaders
+from resolvers.routing import Routing
 from sources import Sources, current_scope, request_scope
 
 log = logging.getLogger("switchboard.auth")
@@ -55,6 +56,8 @@ class RequestContext:
     principal: Principal
     loaders: Loaders
     access: Access
+    routing: Routing
+    """The routing rules and deadline (`Query.routingContext`)."""
     request_id: str
     """The gateway's own (the audit trail's); `client_request_id` is the caller's X-Request-Id."""
     client_request_id: str | None = None
@@ -75,6 +78,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         server: ServerSettings,
         *,
         ide_headers: str | None,
+        routing: Routing,
     ) -> None:
         super().__init__(
             schema,
@@ -85,6 +89,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.guard = guard
         self.server = server
         self.ide_headers = ide_headers
+        self.routing = routing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Each request inside its own deadline scope (entered and left here, whatever the
@@ -125,6 +130,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             principal=principal,
             loaders=loaders,
             access=await self.guard.access(principal, loaders, interaction_id),
+            routing=self.routing,
             request_id=request.state.request_id,
             client_request_id=request.state.client_request_id,
             may_introspect=self.server.may_introspect(principal.roles),
