@@ -4,8 +4,9 @@
   treatment but deny/redact) per window. Past it those fields are denied with
   DATA_BUDGET_EXCEEDED; one `data_budget_exceeded` alert line per subject and window.
 - **Lookups**: root fields that find customers (`findCustomers`, `customer`, `customers`,
-  `interaction`, aliases included) are capped per operation, and the search keys a subject tries
-  (`findCustomers` calls) per window: LOOKUP_LIMIT, before any back-end call.
+  `interaction`, `routingContext`, aliases included) are capped per operation, and the search
+  keys a subject tries (`findCustomers` calls, `routingContext` by phone) per window:
+  LOOKUP_LIMIT, before any back-end call.
 
 Both are keyed by (issuer, subject), in-process by default (bounded TTL structures) and shared by
 every replica through Redis when `[rate_limit] redis_url` is set, as the rate limit is.

@@ -157,6 +157,9 @@ def _variables(query_string: bytes) -> dict[str, str] | str:
     name, value = pairs[0]
     if not value or len(value) > _MAX_PARAMETER:
         return f"{name} must be 1-{_MAX_PARAMETER} characters"
+    if name == "phone" and value.startswith(" "):
+        # `phone=+1555...` sent without encoding: the `+` of E.164 arrives as a space
+        value = "+" + value[1:]
     return {name: value}
 
 

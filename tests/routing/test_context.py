@@ -6,12 +6,17 @@ GraphQL."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from gateway.routing import ROUTING_DOCUMENT, flatten
-from sources.sandbox.client import set_fault
+import httpx
 
-from .conftest import Gateway
+from gateway.app import create_app
+from gateway.routing import ROUTING_DOCUMENT, flatten
+from sources.sandbox.client import mint_token, set_fault
+from sources.sandbox.server import background_server
+
+from .conftest import Gateway, routing_gateway_config
 
 UNKNOWN_PHONE = "+12025550199"
 
@@ -196,6 +201,12 @@ async def test_the_flat_endpoint_refuses_as_the_gateway_does(gateway: Gateway) -
         response = await gateway.flat(params)
         assert response.status_code == 400, params
         assert response.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    async with httpx.AsyncClient(base_url=gateway.url, timeout=30) as http:
+        raw_plus = await http.get(  # E.164 sent unencoded, as some flow designers do
+            f"/routing/v1/context?phone={UNKNOWN_PHONE}",
+            headers={"authorization": f"Bearer {gateway.ivr}"},
+        )
+    assert raw_plus.status_code == 200 and raw_plus.json()["matches"] == "0"
     malformed = await gateway.flat({"phone": "call me"})
     assert malformed.status_code == 400
     assert malformed.json()["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
@@ -210,13 +221,41 @@ async def test_ivr_runs_the_registered_document_only(gateway: Gateway) -> None:
 async def test_a_routing_lookup_is_audited_by_kind_of_key_never_its_value(
     gateway: Gateway, sample: list[dict[str, Any]]
 ) -> None:
-    _, _, phone = _households(sample)
+    shared, members, phone = _households(sample)
     gateway.audit.clear()
-    response = await gateway.flat({"phone": phone})
-    assert response.status_code == 200
+    for key in ({"phone": phone}, {"phone": shared}, {"phone": UNKNOWN_PHONE}):
+        assert (await gateway.flat(key)).status_code == 200
+    await _context(gateway, customerId=sample[0]["id"])
     lookups = [e for e in gateway.audit if e.get("type") == "lookup"]
-    assert [(e["field"], e["keys"], e["outcome"], e["matches"]) for e in lookups] == [
-        ("routingContext", ["phone"], "found", 1)
-    ]
-    assert lookups[0]["subject"] == "ivr-main"
-    assert phone not in str(gateway.audit) and phone[-4:] not in str(lookups)
+    seen = [(e["field"], e["keys"], e["outcome"], e["matches"]) for e in lookups]
+    assert seen[0] == ("routingContext", ["phone"], "found", 1)
+    assert seen[1][:3] == ("routingContext", ["phone"], "found") and seen[1][3] >= len(members)
+    assert seen[2] == ("routingContext", ["phone"], "none", 0)
+    assert seen[3] == ("routingContext", ["customerId"], "found", 1)
+    assert {e["subject"] for e in lookups} == {"ivr-main"}
+    for number in (phone, shared, UNKNOWN_PHONE):
+        assert number not in str(gateway.audit) and number[1:] not in str(gateway.audit)
+
+
+async def test_phone_searches_count_against_the_lookup_window_and_ids_do_not(
+    sandbox_url: str, sample: list[dict[str, Any]]
+) -> None:
+    """routingContext(phone:) is a search like findCustomers: without the count, a token could
+    walk phone numbers through it past [limits.lookups]."""
+    config = routing_gateway_config(sandbox_url)
+    config = replace(config, lookups=replace(config.lookups, roles={"ivr": 2}))
+    with background_server(create_app(config), lifespan="on") as url:
+        token = await mint_token(sandbox_url, sub="ivr-walker", roles=["ivr"])
+        headers = {"authorization": f"Bearer {token}"}
+        async with httpx.AsyncClient(base_url=url, timeout=30) as http:
+            by_id = {"customerId": sample[0]["id"]}
+            statuses = [
+                (await http.get("/routing/v1/context", params=p, headers=headers)).status_code
+                for p in ({"phone": UNKNOWN_PHONE}, by_id, {"phone": UNKNOWN_PHONE}, by_id)
+            ]
+            third = await http.get(
+                "/routing/v1/context", params={"phone": UNKNOWN_PHONE}, headers=headers
+            )
+    assert statuses == [200, 200, 200, 200]
+    assert third.status_code == 429
+    assert third.json()["errors"][0]["extensions"]["code"] == "LOOKUP_LIMIT"
