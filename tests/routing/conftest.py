@@ -27,6 +27,7 @@ from sources.sandbox.server import background_server
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "docs" / "trusted-documents.json"
+DEADLINE_MS = 1000
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,11 @@ def gateway(sandbox_url: str) -> Iterator[Gateway]:
         audit.extend(json.loads(line) for line in lines.splitlines())
 
     guard = Guard(Policy.load(), Masker(b"test-only-hash-key"), AuditLog(sink))
-    app = create_app(routing_gateway_config(sandbox_url), guard=guard)
+    # a routing deadline well above this busy machine's scheduling noise, so only the tests
+    # that slow a system down see a partial answer (the default, 300 ms, is checked as a
+    # setting: tests/routing/test_rules.py)
+    config = routing_gateway_config(sandbox_url, deadline_ms=DEADLINE_MS)
+    app = create_app(config, guard=guard)
     with background_server(app, lifespan="on") as url:
         ivr = asyncio.run(mint_token(sandbox_url, sub="ivr-main", roles=["ivr"]))
         analyst = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))

@@ -218,6 +218,7 @@ def test_the_deadline_setting_is_checked() -> None:
     with pytest.raises(ConfigError, match="deadline_ms must be between 1 and 8000"):
         build_config({**demo_config(0, 1), "routing": {"deadline_ms": 9000}}, env={})
     assert load_routing(RoutingSettings(deadline_ms=120)).deadline == pytest.approx(0.12)
+    assert SHIPPED.deadline == pytest.approx(0.3)  # the default: 300 ms
 
 
 def _parse(text: str) -> Any:
