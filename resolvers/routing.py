@@ -214,7 +214,11 @@ async def routing_context(
             if not task.done():
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
-    if task.done() and not task.cancelled() and task.exception() is not None:
+    if task.cancelled():
+        if "matches" not in gathered.values and not gathered.waiting:
+            # out of time before the first system was even asked: it did not answer either
+            gathered.failed.add("CCAAS" if key[0] == "interactionId" else "CRM")
+    elif task.exception() is not None:
         raise task.exception()  # type: ignore[misc]
     return _decided(routing, gathered)
 
