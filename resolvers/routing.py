@@ -171,20 +171,20 @@ class _Gathered:
     """What has arrived so far (filled by one task, read once its time is up)."""
 
     values: dict[str, Any] = field(default_factory=dict)
-    waiting: set[str] = field(default_factory=set)
-    """Systems asked and not answered yet."""
     failed: set[str] = field(default_factory=set)
+    """Systems that failed, or were still being asked when the time ran out."""
 
     async def ask(self, system: str, pending: Awaitable[Any]) -> tuple[bool, Any]:
-        """(answered, value): a source error marks `system` degraded; anything else raises."""
-        self.waiting.add(system)
+        """(answered, value): a source error marks `system` degraded, and so does the deadline
+        (this wait cancelled); anything else raises."""
         try:
             value = await pending
         except SourceError:
             self.failed.add(system)
             return False, None
-        finally:
-            self.waiting.discard(system)
+        except asyncio.CancelledError:
+            self.failed.add(system)
+            raise
         return True, value
 
 
@@ -215,7 +215,7 @@ async def routing_context(
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
     if task.cancelled():
-        if "matches" not in gathered.values and not gathered.waiting:
+        if "matches" not in gathered.values and not gathered.failed:
             # out of time before the first system was even asked: it did not answer either
             gathered.failed.add("CCAAS" if key[0] == "interactionId" else "CRM")
     elif task.exception() is not None:
@@ -224,7 +224,7 @@ async def routing_context(
 
 
 def _decided(routing: Routing, gathered: _Gathered) -> RoutingContext:
-    degraded = tuple(s for s in SYSTEMS if s in gathered.failed or s in gathered.waiting)
+    degraded = tuple(s for s in SYSTEMS if s in gathered.failed)
     v = gathered.values
     context = RoutingContext(
         matches=v.get("matches"),

@@ -12,6 +12,7 @@ from gateway.routing import RoutingSettings, load_routing
 from resolvers import Loaders
 from resolvers.routing import routing_context
 from sources import Sources, request_scope
+from sources.sandbox.client import set_fault
 from tests.support.subscribing import open_sources
 
 ROUTING = load_routing(RoutingSettings())
@@ -51,3 +52,19 @@ async def test_in_time_the_answer_is_whole(loaders: Loaders, sample: list[dict[s
         context = await routing_context(loaders, _ready, ROUTING, None, sample[0]["id"], None)
     assert context.matches == 1 and context.degraded == ()
     assert context.needs_specialist is not None and context.open_cases is not None
+
+
+async def test_a_call_still_out_at_the_deadline_is_degraded(
+    loaders: Loaders, sample: list[dict[str, Any]], sandbox_url: str
+) -> None:
+    """The routing deadline holds even when a call's own budget would outlast it (a negative
+    margin gives each attempt a second more than the request): the wait is cut, and the system
+    it waited for is named."""
+    await set_fault(sandbox_url, "ccaas", latency_ms=1000)
+    try:
+        with request_scope(2.0, margin=-1.0):
+            context = await routing_context(loaders, _ready, ROUTING, None, sample[0]["id"], None)
+    finally:
+        await set_fault(sandbox_url, "ccaas", latency_ms=0)
+    assert context.degraded == ("CCAAS",)
+    assert context.repeat_contact is None and context.open_cases is not None
