@@ -37,6 +37,8 @@ from gateway.masking.wrappers import install_masking
 from gateway.observability.errors import quiet_strawberry_logger
 from gateway.observability.metrics import Metrics
 from gateway.observability.trail import audit_trail
+from gateway.routing import PATH as ROUTING_PATH
+from gateway.routing import RoutingEndpoint, load_routing
 from gateway.writes import OnSettled, OutboxWrites, Writes, writes_of
 from gateway.writes.api import WriteGate
 from gateway.writes.rules import rules_of
@@ -64,6 +66,7 @@ def create_app(
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
+    routing = load_routing(config.routing)  # checked now: a bad rules file stops start-up
     trusted = None
     if config.trusted_documents.manifest:  # parsed and validated once, here
         trusted = TrustedDocuments.load(config.trusted_documents.manifest, build_schema()._schema)
@@ -103,7 +106,15 @@ def create_app(
     else:
         service = writes(on_settled)
     gate = WriteGate(service, rules_of(config.writes), events, guard.audit)
-    view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers, writes=gate)
+    view = GraphQLView(
+        schema,
+        sources,
+        guard,
+        config.server,
+        ide_headers=ide_headers,
+        writes=gate,
+        routing=routing,
+    )
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who
     # the caller is, how often they call, and that they post JSON
@@ -202,6 +213,17 @@ def create_app(
             middleware=on_graphql,
         ),
         Route("/webhooks/{system}", ingest, methods=["POST"]),
+        # the routing context as a flat map for contact flows: the same operation through the
+        # view, behind the same authentication and rate limit (no GraphiQL page here)
+        Route(
+            ROUTING_PATH,
+            RoutingEndpoint(view),
+            methods=["GET"],
+            middleware=[
+                Middleware(BearerAuth, authenticator, ide=False),
+                *([Middleware(RateLimit, limiter, config.rate_limit)] if limiter else []),
+            ],
+        ),
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))

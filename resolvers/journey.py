@@ -22,6 +22,7 @@ __all__ = [
     "OpenItem",
     "assemble",
     "recent_intents",
+    "repeat_intent_of",
 ]
 
 JOURNEY_WINDOW = 50
@@ -104,6 +105,18 @@ def recent_intents(contacts: list[Contact], limit: int = 3) -> list[str]:
     return intents
 
 
+def repeat_intent_of(contacts: list[Contact], now: datetime) -> str | None:
+    """The repeat-contact rule, written once (the journey and the routing context): the newest
+    intent recorded at least twice within 7 days, or None (no repeat contact)."""
+    recent = sorted(
+        (c for c in contacts if now - c.started_at <= REPEAT_WINDOW),
+        key=lambda c: c.started_at,
+        reverse=True,
+    )
+    repeated = [i for i, n in Counter(c.intent for c in recent if c.intent).items() if n > 1]
+    return next((c.intent for c in recent if c.intent in repeated), None)
+
+
 def assemble(
     contacts: list[Contact],
     cases: list[Case],
@@ -118,8 +131,7 @@ def assemble(
         reverse=True,
     )
     recent = [c for c in contacts if now - c.started_at <= REPEAT_WINDOW]
-    repeated = [i for i, n in Counter(c.intent for c in recent if c.intent).items() if n > 1]
-    repeat_intent = next((c.intent for c in recent if c.intent in repeated), None)
+    repeat_intent = repeat_intent_of(contacts, now)
     items = _open_items(contacts, cases, risk)
     return Journey(
         stage=_stage(items, recent, repeat_intent),

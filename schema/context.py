@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Protocol
 import strawberry
 
 from resolvers import Loaders
+from resolvers.routing import Routing
 
 if TYPE_CHECKING:
     from .journey_updates import Change
@@ -24,6 +25,11 @@ class Context(Protocol):
     @property
     def writes(self) -> WriteApi:
         """The caller's writes (gateway/writes/api.py)."""
+        ...
+
+    @property
+    def routing(self) -> Routing:
+        """The routing rules and deadline (`Query.routingContext`)."""
         ...
 
     async def ready(self) -> None:

@@ -14,6 +14,7 @@ from .binding import Args, RootFetch
 from .context import Context, Info
 from .limits import ARTICLES_MAX_FIRST, MAX_IDS, check_ids, check_search
 from .mutation import WriteResult
+from .routing import ROUTING_ROOT, RoutingContext, routing_root
 from .sensitive import contact_owner
 from .types import Article, Customer, Interaction
 
@@ -76,6 +77,21 @@ class Query:
         found = await info.context.writes.find(id)
         return None if found is None else WriteResult.of(found)
 
+    @strawberry.field(
+        description="Routing facts for a contact flow and the rules' suggestion: exactly one "
+        "of phone, customerId, interactionId. Answers within the routing deadline, partially "
+        "if it must (`degraded`)."
+    )
+    async def routing_context(
+        self,
+        info: Info,
+        phone: str | None = None,
+        customer_id: strawberry.ID | None = None,
+        interaction_id: strawberry.ID | None = None,
+    ) -> RoutingContext:
+        args = {"phone": phone, "customerId": customer_id, "interactionId": interaction_id}
+        return RoutingContext.of(await routing_root(info.context, args))
+
 
 # -- compiled execution's roots (schema/binding.py): resolvers/roots.py, as Query calls them --
 
@@ -114,4 +130,5 @@ ROOT: dict[str, RootFetch] = {
     "interaction": RootFetch(_interaction),
     "searchArticles": RootFetch(_search_articles),
     "write": RootFetch(_write),
+    "routingContext": ROUTING_ROOT,
 }

@@ -40,6 +40,7 @@ from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
 from gateway.writes.api import CallerWrites, WriteGate
 from resolvers import Loaders
+from resolvers.routing import Routing
 from sources import Sources, current_scope, request_scope
 
 log = logging.getLogger("switchboard.auth")
@@ -57,6 +58,8 @@ class RequestContext:
     loaders: Loaders
     access: Access
     writes: CallerWrites
+    routing: Routing
+    """The routing rules and deadline (`Query.routingContext`)."""
     request_id: str
     """The gateway's own (the audit trail's); `client_request_id` is the caller's X-Request-Id."""
     client_request_id: str | None = None
@@ -78,6 +81,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         *,
         ide_headers: str | None,
         writes: WriteGate,
+        routing: Routing,
     ) -> None:
         super().__init__(
             schema,
@@ -89,6 +93,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.server = server
         self.ide_headers = ide_headers
         self.writes = writes
+        self.routing = routing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Each request inside its own deadline scope (entered and left here, whatever the
@@ -133,6 +138,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             writes=self.writes.for_request(
                 principal, loaders, access.interaction_id, request.headers.get("idempotency-key")
             ),
+            routing=self.routing,
             request_id=request.state.request_id,
             client_request_id=request.state.client_request_id,
             may_introspect=self.server.may_introspect(principal.roles),
