@@ -83,7 +83,14 @@ def create_app(
                 "trusted operation %s will run on standard execution: %s", operation, reason
             )
     authenticator = Authenticator(config.auth)
-    view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
+    view = GraphQLView(
+        schema,
+        sources,
+        guard,
+        config.server,
+        ide_headers=ide_headers,
+        on_discrepancy=metrics.discrepancy,
+    )
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who
     # the caller is, how often they call, and that they post JSON

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -75,6 +76,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         server: ServerSettings,
         *,
         ide_headers: str | None,
+        on_discrepancy: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -85,6 +87,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.guard = guard
         self.server = server
         self.ide_headers = ide_headers
+        self.on_discrepancy = on_discrepancy
+        """Told each discrepancy found (resolvers/discrepancies.py): the metric."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Each request inside its own deadline scope (entered and left here, whatever the
@@ -118,6 +122,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             # to render the page, and never uses this one
             return cast(RequestContext, None)
         loaders = Loaders(self.sources)
+        loaders.on_discrepancy = self.on_discrepancy
         interaction_id = request.headers.get("x-interaction-id")
         return RequestContext(
             request=request,
