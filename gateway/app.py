@@ -114,6 +114,7 @@ def create_app(
         ide_headers=ide_headers,
         writes=gate,
         routing=routing,
+        on_discrepancy=metrics.discrepancy,
     )
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who

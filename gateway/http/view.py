@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -82,6 +83,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         ide_headers: str | None,
         writes: WriteGate,
         routing: Routing,
+        on_discrepancy: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -94,6 +96,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.ide_headers = ide_headers
         self.writes = writes
         self.routing = routing
+        self.on_discrepancy = on_discrepancy
+        """Told each discrepancy found (resolvers/discrepancies.py): the metric."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Each request inside its own deadline scope (entered and left here, whatever the
@@ -127,6 +131,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             # to render the page, and never uses this one
             return cast(RequestContext, None)
         loaders = Loaders(self.sources)
+        loaders.on_discrepancy = self.on_discrepancy
         interaction_id = request.headers.get("x-interaction-id")
         access = await self.guard.access(principal, loaders, interaction_id)
         return RequestContext(

@@ -10,6 +10,8 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from resolvers.discrepancies import FIELDS as DISCREPANCY_FIELDS
+
 __all__ = ["CONTENT_TYPE_LATEST", "Metrics"]
 
 
@@ -53,6 +55,7 @@ class Metrics:
         )
         self._compiled = self.operations.labels("compiled", "")
         self._standard: dict[str, Counter] = {}
+        self._init_reconciliation()
 
     def operation(self, execution: str, reason: str = "") -> None:
         if execution == "compiled":
@@ -79,6 +82,26 @@ class Metrics:
     def webhook_count(self, system: str, outcome: str, reason: str = "") -> float:
         value: float = self.webhooks.labels(system, outcome, reason)._value.get()
         return value
+
+    # -- reconciliation (issue #19, helper "drift"): Customer.discrepancies -----------------
+
+    def _init_reconciliation(self) -> None:
+        self.discrepancies = Counter(
+            "switchboard_discrepancies",
+            "Discrepancies found between the CRM and the core at read time, by field (NAME, "
+            "DATE_OF_BIRTH, PHONE, EMAIL, ADDRESS); each customer's counted once per request",
+            ["field"],
+            registry=self.registry,
+        )
+        self._discrepancy_fields = {f: self.discrepancies.labels(f) for f in DISCREPANCY_FIELDS}
+
+    def discrepancy(self, field: str) -> None:
+        """Fixed labels only: a field outside resolvers.discrepancies.FIELDS is not counted."""
+        child = self._discrepancy_fields.get(field)
+        if child is not None:
+            child.inc()
+
+    # -- end of reconciliation -----------------------------------------------------------------
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
