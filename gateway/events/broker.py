@@ -22,7 +22,7 @@ import asyncio
 import secrets
 import weakref
 from collections import deque
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -39,6 +39,7 @@ __all__ = [
     "Overflow",
     "QueuedSubscriber",
     "Subscription",
+    "Wants",
     "fan_out",
 ]
 
@@ -63,6 +64,9 @@ class Overflow:
 
 Item = Delivery | Gap | Overflow
 
+Wants = Callable[[CloudEvent], bool]
+"""A subscription's filter, asked as each event is fanned out (`Broker.subscribe`)."""
+
 
 class InvalidCursor(ValueError):
     """The cursor is not one this broker hands out."""
@@ -79,7 +83,11 @@ class Broker(Protocol):
         """The event's cursor, or None for a duplicate (nothing delivered)."""
         ...
 
-    def subscribe(self, after: str | None = None) -> Subscription: ...
+    def subscribe(self, after: str | None = None, wants: Wants | None = None) -> Subscription:
+        """Replay after `after`, then live. `wants`, if given, is asked synchronously as an
+        event is fanned out, and what it declines is not queued for this subscription (not
+        even woken for): a filter that saves work, never a promise a consumer relies on."""
+        ...
 
     @property
     def subscribers(self) -> int:
@@ -102,7 +110,7 @@ class QueuedSubscriber:
       consumer dropped is gone with its last reference.
     Subclasses add `_fill` (the Redis broker reads its replay there) and `_fresh`."""
 
-    __slots__ = ("__weakref__", "_backlog", "_home", "_last", "_overflowed", "_queue")
+    __slots__ = ("__weakref__", "_backlog", "_home", "_last", "_overflowed", "_queue", "_wants")
 
     def __init__(
         self,
@@ -110,8 +118,10 @@ class QueuedSubscriber:
         start: str,
         size: int,
         backlog: Iterable[Item] = (),
+        wants: Wants | None = None,
     ) -> None:
         self._home: weakref.WeakSet[QueuedSubscriber] | None = home
+        self._wants = wants
         self._backlog: deque[Item] = deque(backlog)
         self._queue: asyncio.Queue[Delivery | None] = asyncio.Queue(size)
         self._overflowed = False
@@ -126,6 +136,8 @@ class QueuedSubscriber:
 
     def offer(self, delivery: Delivery) -> None:
         if self._overflowed or self._home is None:
+            return
+        if self._wants is not None and not self._wants(delivery.event):
             return
         try:
             self._queue.put_nowait(delivery)
@@ -223,12 +235,12 @@ class InProcessBroker:
         fan_out(self._subscribers, delivery)
         return delivery.cursor
 
-    def subscribe(self, after: str | None = None) -> QueuedSubscriber:
+    def subscribe(self, after: str | None = None, wants: Wants | None = None) -> QueuedSubscriber:
         # the backlog is taken and the subscriber registered with no await in between: nothing
         # published in the meantime is missed or delivered twice
         backlog = self._backlog(after)
         start = after or (self._ring[-1].cursor if self._ring else f"{self._epoch}-0")
-        return QueuedSubscriber(self._subscribers, start, self._queue_size, backlog)
+        return QueuedSubscriber(self._subscribers, start, self._queue_size, backlog, wants)
 
     async def aclose(self) -> None:
         for subscriber in list(self._subscribers):

@@ -33,6 +33,7 @@ from graphql import GraphQLError
 
 from gateway.auth.authenticator import Principal
 from gateway.events.broker import Broker, Delivery, Gap, InvalidCursor, Overflow
+from gateway.events.mapping import CloudEvent
 from gateway.events.reads import EventReads
 from gateway.limits.admission import Admission
 from gateway.masking.access import Access
@@ -72,6 +73,13 @@ class Frame(Generic[T]):
 
 class Feed(Protocol[T]):
     """What one subscription adds to the loop: which events it shows, and how."""
+
+    def wants(self, event: CloudEvent) -> bool:
+        """Could this event be the subscriber's? Asked as the broker fans it out, without any
+        read: what it declines is never queued for the subscription (with a thousand agents
+        on a replica, an event naming one of them wakes one feed, not a thousand). `frame`
+        still decides."""
+        ...
 
     async def start(self) -> None:
         """Subscribed (events are kept for it from now on): read what the feed needs first;
@@ -127,7 +135,7 @@ async def run(
     try:
         admit(context.guard, principal)
         try:
-            subscription = context.broker.subscribe(after)
+            subscription = context.broker.subscribe(after, feed.wants)
         except InvalidCursor:
             raise _refuse("`after` is not a cursor of this gateway", "BAD_USER_INPUT") from None
     except BaseException:

@@ -103,6 +103,10 @@ class _Journey:
             )
         self._ids = _Ids.of(customer)
 
+    def wants(self, event: CloudEvent) -> bool:
+        """Of a kind a journey shows (whose customer it is takes a read: `frame` decides)."""
+        return event.type in CAUSES
+
     async def frame(self, delivery: Delivery, missed: bool) -> Frame[Change] | None:
         event = delivery.event
         cause = CAUSES.get(event.type)

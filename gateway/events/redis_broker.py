@@ -39,6 +39,7 @@ from gateway.events.broker import (
     InvalidCursor,
     Item,
     QueuedSubscriber,
+    Wants,
     fan_out,
 )
 from gateway.events.mapping import CloudEvent
@@ -100,9 +101,11 @@ class _Subscriber(QueuedSubscriber):
 
     __slots__ = ("_after", "_broker", "_replayed", "_upto")
 
-    def __init__(self, broker: RedisStreamsBroker, after: str | None, size: int) -> None:
+    def __init__(
+        self, broker: RedisStreamsBroker, after: str | None, size: int, wants: Wants | None
+    ) -> None:
         # live only: after the newest id known now, or where the reader starts (see _fill)
-        super().__init__(broker._subscribers, after or broker._head or "", size)
+        super().__init__(broker._subscribers, after or broker._head or "", size, wants=wants)
         self._broker = broker
         self._after = after
         self._upto = broker._last_read  # None: the reader has not started; it starts there
@@ -195,12 +198,12 @@ class RedisStreamsBroker:
             self._advance(cursor)
         return cursor
 
-    def subscribe(self, after: str | None = None) -> _Subscriber:
+    def subscribe(self, after: str | None = None, wants: Wants | None = None) -> _Subscriber:
         if after is not None and _CURSOR.fullmatch(after) is None:
             raise InvalidCursor("not a cursor of this broker")
         if self._closed:
             raise RuntimeError("the broker is closed")
-        subscriber = _Subscriber(self, after, self._queue_size)
+        subscriber = _Subscriber(self, after, self._queue_size, wants)
         if self._reader is None:
             self._reader = asyncio.create_task(self._read(), name="events-redis-reader")
         return subscriber

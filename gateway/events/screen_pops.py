@@ -207,10 +207,13 @@ class _ScreenPops:
     async def start(self) -> None:
         """Nothing to read before the first event."""
 
+    def wants(self, event: CloudEvent) -> bool:
+        return _for(event, self._principal)
+
     async def frame(self, delivery: Delivery, missed: bool) -> Frame[Pop] | None:
         self._last = None
         event = delivery.event
-        if not _for(delivery, self._principal):
+        if not _for(event, self._principal):
             return None
         kind = EVENTS[event.type]
         found = self._derived(kind, event)
@@ -294,9 +297,8 @@ def _time(text: str) -> datetime:
         return datetime.now(UTC)
 
 
-def _for(delivery: Delivery, principal: Principal) -> bool:
+def _for(event: CloudEvent, principal: Principal) -> bool:
     """A contact event of the subscriber's own (an offered contact names no agent yet: the
     CCaaS re-read decides)."""
-    event = delivery.event
     agent = event.data.get("agentId")
     return event.type in EVENTS and (agent is None or agent == principal.subject)

@@ -270,3 +270,23 @@ async def test_a_cursor_of_another_process_yields_a_gap_and_the_window() -> None
     assert await take(InProcessBroker().subscribe(after="00000000-1"), 1) == [Gap()]
     items = await take(broker.subscribe(after="abcdef01-1"), 2)
     assert isinstance(items[0], Gap) and ids(items[1:]) == ["e-1"]
+
+
+async def test_a_subscription_s_filter_keeps_what_it_declines_out_of_its_queue(
+    make: Make,
+) -> None:
+    """`wants` is asked as an event is fanned out: a declined event is never queued for that
+    subscription (so it cannot fill its queue either); the others still get it."""
+    broker = make(queue_size=3)
+    even = broker.subscribe(wants=lambda e: int(e.id.split("-")[1]) % 2 == 0)
+    every = broker.subscribe()
+    for n in range(6):
+        await publish(broker, n)
+    # six events went by; the filtered subscription queued the three even ones and has room,
+    # the other's queue of 3 overflowed
+    assert ids(await take(even, 3)) == ["e-0", "e-2", "e-4"]
+    got = await rest(every)
+    assert ids(got) == ["e-0", "e-1", "e-2"] and isinstance(got[-1], Overflow)
+    await publish(broker, 6)
+    assert ids(await take(even, 1)) == ["e-6"]
+    await even.aclose()

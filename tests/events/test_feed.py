@@ -39,6 +39,9 @@ class _Payments:
     def __init__(self) -> None:
         self.closed = False
 
+    def wants(self, event: CloudEvent) -> bool:
+        return True  # every event reaches `frame`, which picks
+
     async def start(self) -> None:
         return None
 

@@ -59,15 +59,27 @@ async def _error(feed: Any) -> dict[str, Any]:
 
 
 def test_a_subscriber_that_falls_behind_gets_the_cursor_to_resume_from() -> None:
+    """Only the subscriber's own contact events fill its queue (others are never queued for
+    it); when they come faster than it takes them, it gets EVENTS_DROPPED with the cursor of
+    the last one it was handed."""
+
+    async def no_contact(cursor: str, contact_id: str) -> None:
+        return None  # the CCaaS no longer has it: no pop, nothing else read
+
     async def scenario() -> tuple[dict[str, Any], str | None, int]:
         broker = InProcessBroker(queue_size=1)
-        feed = screen_pops(_context(broker), _principal(), None)
+        context = _context(broker)
+        cast(Any, context).reads = SimpleNamespace(contact=no_contact)
+        feed = screen_pops(context, _principal(), None)
         waiting = asyncio.ensure_future(_error(feed))
         await asyncio.sleep(0)  # subscribed, waiting for the first event
-        # another agent's contact events and events of other kinds: never read, never popped
-        first = await broker.publish(_event(1, "interaction.connected", agent="agent-0002"))
+        # another agent's contact events and events of other kinds: never queued for it
+        for n in range(10, 20):
+            await broker.publish(_event(n, "interaction.connected", agent="agent-0002"))
+            await broker.publish(_event(n + 100))
+        first = await broker.publish(_event(1, "interaction.connected", agent="agent-0001"))
         for n in range(2, 5):
-            await broker.publish(_event(n))
+            await broker.publish(_event(n, "interaction.connected", agent="agent-0001"))
         extensions = await waiting
         return extensions, first, broker.subscribers
 
