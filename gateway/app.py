@@ -36,6 +36,8 @@ from gateway.masking.guard import Guard
 from gateway.masking.wrappers import install_masking
 from gateway.observability.errors import quiet_strawberry_logger
 from gateway.observability.metrics import Metrics
+from gateway.observability.telemetry import Telemetry
+from gateway.observability.tracing import Tracing, tracing_for
 from gateway.observability.trail import audit_trail
 from schema import build_schema
 from sources import Sources
@@ -51,10 +53,11 @@ def create_app(
     sources: Sources | None = None,
     guard: Guard | None = None,
     ide_headers: str | None = None,
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends), and so
-    may `guard` (tests capture the audit trail); `ide_headers` pre-fills GraphiQL's header
-    editor (the demo puts a sandbox token there)."""
+    may `guard` (tests capture the audit trail) and `tracing` (tests export to memory);
+    `ide_headers` pre-fills GraphiQL's header editor (the demo puts a sandbox token there)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
@@ -67,8 +70,20 @@ def create_app(
     rails = guardrails(
         config.limits, trusted, frozenset(config.trusted_documents.roles), suggestions=suggestions
     )
-    extensions = [rails, audit_trail(guard.policy, guard.audit, guard.admission)]
     metrics = Metrics()
+    if tracing is None:  # [telemetry] otlp_endpoint, or the standard OTEL_* variables
+        settings = config.telemetry
+        tracing = tracing_for(
+            settings.otlp_endpoint or None, settings.service_name, settings.otel_environment
+        )
+    telemetry = Telemetry(metrics, tracing, trusted)
+    telemetry.observe(sources)
+    metrics.watch_audit(lambda: (guard.audit.pending, guard.audit.max_pending))
+    extensions = [
+        rails,
+        audit_trail(guard.policy, guard.audit, guard.admission),
+        telemetry.extension(),
+    ]
     plans = PlanCache(guard.policy, guard.masker, metrics, config.server.plan_cache_size)
     compiled = config.server.execution == "compiled"
     schema = build_schema(
@@ -83,7 +98,9 @@ def create_app(
                 "trusted operation %s will run on standard execution: %s", operation, reason
             )
     authenticator = Authenticator(config.auth)
-    view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
+    view = GraphQLView(
+        schema, sources, guard, config.server, ide_headers=ide_headers, telemetry=telemetry
+    )
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who
     # the caller is, how often they call, and that they post JSON
@@ -123,10 +140,15 @@ def create_app(
     events: Broker = broker_of(config.events)
     # subscriptions per caller on this replica, WebSocket and SSE together
     caps = SubjectCaps(config.events.max_streams_per_subject)
+    metrics.watch_subscriptions(caps.open_by_transport)
     # what an event costs this replica: one read of the contact it names, however many agents
     reads = EventReads(sources)
     ingest = WebhookIngest(
-        config.webhooks, events, metrics, body_timeout=config.server.body_timeout_seconds
+        config.webhooks,
+        events,
+        metrics,
+        body_timeout=config.server.body_timeout_seconds,
+        tracing=tracing,
     )
 
     @contextlib.asynccontextmanager
@@ -143,6 +165,7 @@ def create_app(
                 await limiter.aclose()
             await guard.aclose()  # the audit lines still queued are written first
             await events.aclose()
+            telemetry.shutdown()  # the spans still queued are exported
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -155,7 +178,15 @@ def create_app(
         WebSocketRoute(
             "/graphql",
             SubscriptionView(
-                schema, sources, guard, config.server, authenticator, events, caps, reads
+                schema,
+                sources,
+                guard,
+                config.server,
+                authenticator,
+                events,
+                caps,
+                reads,
+                telemetry=telemetry,
             ),
         ),
         # subscriptions over SSE (graphql-sse, distinct connections): the GraphQL route's
@@ -171,6 +202,7 @@ def create_app(
                 reads,
                 config.server,
                 keepalive=config.events.keepalive_seconds,
+                telemetry=telemetry,
             ),
             methods=["POST", "OPTIONS"],
             middleware=on_graphql,
@@ -192,4 +224,5 @@ def create_app(
     app.state.events = events  # the broker: subscriptions read from it
     app.state.caps = caps
     app.state.metrics = metrics
+    app.state.telemetry = telemetry
     return app

@@ -209,6 +209,23 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """Traces (docs/operations.md). Metrics are always on, at GET /metrics on the internal port."""
+
+    otlp_endpoint: str = ""
+    """The OTLP/HTTP collector's base URL (e.g. http://otel-collector:4318): traces on. Empty:
+    on only if OTEL_EXPORTER_OTLP_ENDPOINT is set. Needs the `[otel]` extra installed."""
+    service_name: str = "switchboard"
+    otel_environment: bool = False
+    """The standard OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set: traces on, the
+    exporter configured by those variables (set by the loader from the environment)."""
+
+    def __post_init__(self) -> None:
+        if self.otlp_endpoint and not self.otlp_endpoint.startswith(("http://", "https://")):
+            raise ValueError("otlp_endpoint must be an http:// or https:// URL")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerSettings
     auth: AuthSettings
@@ -222,6 +239,7 @@ class Config:
     lookups: LookupSettings = field(default_factory=LookupSettings)
     webhooks: dict[str, WebhookSettings] = field(default_factory=dict)
     events: EventSettings = field(default_factory=EventSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -269,6 +287,7 @@ def env_names() -> list[str]:
         ("rate_limit", RateLimitSettings),
         *((f"webhooks.{name}", WebhookSettings) for name in WEBHOOK_SYSTEMS),
         ("events", EventSettings),
+        ("telemetry", TelemetrySettings),
     ]
     names = {
         env_name(where, spec.name) for where, cls in layout for spec in env_fields(cls).values()
@@ -279,7 +298,7 @@ def env_names() -> list[str]:
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
-    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events"}
+    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events", "telemetry"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = read_section(ServerSettings, "server", raw.get("server", {}), env)
@@ -321,7 +340,16 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         lookups=_per_role(LookupSettings, "lookups", budgets, env),
         webhooks=read_webhooks(raw.get("webhooks", {}), env),
         events=read_section(EventSettings, "events", raw.get("events", {}), env),
+        telemetry=_telemetry(raw.get("telemetry", {}), env),
     )
+
+
+def _telemetry(table: Any, env: Mapping[str, str]) -> TelemetrySettings:
+    settings: TelemetrySettings = read_section(TelemetrySettings, "telemetry", table, env)
+    otel = bool(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    return replace(settings, otel_environment=settings.otel_environment or otel)
 
 
 def _per_role(cls: type[Any], name: str, tables: Mapping[str, Any], env: Mapping[str, str]) -> Any:

@@ -25,7 +25,14 @@ from .core import CoreClient
 from .crm import CrmClient
 from .identity import IdentityClient
 from .knowledge import KnowledgeClient
-from .transport import Exchange, ExchangeFactory, MockExchange, Transport, open_exchange
+from .transport import (
+    CallObserver,
+    Exchange,
+    ExchangeFactory,
+    MockExchange,
+    Transport,
+    open_exchange,
+)
 from .transport.resilience import CircuitState
 
 __all__ = [
@@ -85,6 +92,11 @@ class Sources:
             ccaas=CcaasClient(Transport(settings["ccaas"], exchange=exchange)),
             knowledge=KnowledgeClient(Transport(settings["knowledge"], exchange=exchange)),
         )
+
+    def observe(self, observer: CallObserver | None) -> None:
+        """Every system's calls told to `observer` (the gateway's metrics and traces)."""
+        for transport in self.transports().values():
+            transport.observer = observer
 
     def transports(self) -> dict[str, Transport]:
         return {c.name: c.transport for c in (self.crm, self.core, self.ccaas, self.knowledge)}

@@ -38,6 +38,8 @@ from gateway.limits.admission import Admission
 from gateway.masking.access import Access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
+from gateway.observability.telemetry import Telemetry
+from gateway.observability.tracing import ActiveSpan
 from gateway.observability.trail import event_lines
 from resolvers import Loaders
 from sources import Sources
@@ -96,6 +98,9 @@ class FeedContext(Protocol):
     reads: EventReads
     request_id: str
     client_request_id: str | None
+    telemetry: Telemetry
+    transport: str
+    """websocket or sse (a metric's label)."""
 
 
 def _refuse(message: str, code: str, **extensions: Any) -> GraphQLError:
@@ -135,6 +140,10 @@ async def run(
         raise
     pending: _Pending | None = None
     missed = False
+    telemetry = context.telemetry
+    tracing = telemetry.tracing
+    delivering: ActiveSpan | None = None
+    """The frame's span (tracing on): current while the frame is built, until it is written."""
     try:
         await feed.start()
         while True:
@@ -146,6 +155,7 @@ async def run(
             except TimeoutError:
                 raise _refuse("the token has expired", codes.TOKEN_EXPIRED) from None
             if isinstance(item, Overflow):
+                telemetry.metrics.dropped("overflow")
                 raise _refuse(
                     "events were dropped: subscribe again after `resumeFrom`",
                     codes.EVENTS_DROPPED,
@@ -154,9 +164,21 @@ async def run(
             if isinstance(item, Gap):
                 missed = True  # said on the next frame the subscriber gets, whichever it is
                 continue
-            frame = await feed.frame(item, missed)
+            started_ns = 0
+            if tracing.enabled:  # the feed's reads traced under the webhook's ingest span
+                started_ns = time.time_ns()
+                under = tracing.within(item.event.traceparent)
+                try:
+                    frame = await feed.frame(item, missed)
+                finally:
+                    under.end()
+            else:
+                frame = await feed.frame(item, missed)
             if frame is None:
                 continue
+            if tracing.enabled:  # linked to the webhook's ingest by the event's traceparent
+                delivering = tracing.delivery(item.event.traceparent, started_ns)
+                delivering.set("switchboard.event.type", item.event.type)
             if not context.guard.audit.reserve():
                 raise _refuse(
                     "the audit trail is unavailable: subscribe again shortly",
@@ -169,14 +191,20 @@ async def run(
             missed = False
             CURRENT.set(Event(frame.loaders, frame.access))
             yield frame.value
-            # asked for the next: this frame is built, its reads are all known
+            # asked for the next: this frame is built and written, its reads are all known
             CURRENT.set(None)
+            telemetry.metrics.delivered(context.transport, item.event.received)
+            if delivering is not None:
+                delivering.end()
+                delivering = None
             feed.built()
             done = pending
             pending = None
             await _audit(context, principal, operation, done)
     finally:
         CURRENT.set(None)
+        if delivering is not None:  # the frame was never written
+            delivering.end(error=True)
         feed.close()
         await subscription.aclose()
         if pending is not None:

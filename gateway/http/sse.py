@@ -55,6 +55,7 @@ from gateway.http.refusals import header, refuse, request_id_of
 from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
+from gateway.observability.telemetry import Telemetry
 from sources import Sources
 
 __all__ = ["STREAM_PATH", "StreamView"]
@@ -104,6 +105,7 @@ class StreamView:
         server: ServerSettings,
         *,
         keepalive: float,
+        telemetry: Telemetry | None = None,
     ) -> None:
         self.schema = Subscriptions(schema)  # the one entry point (gateway/events/execute.py)
         self.sources = sources
@@ -113,6 +115,7 @@ class StreamView:
         self.reads = reads
         self.server = server
         self.keepalive = keepalive
+        self.telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -141,12 +144,14 @@ class StreamView:
             return
         except ClientDisconnect:
             return
-        slot = self.caps.acquire(principal.identity)
+        slot = self.caps.acquire(principal.identity, "sse")
         if slot is None:
             await refuse(send, 429, self.caps.refusal(), codes.SUBSCRIPTION_LIMIT, request_id)
             return
         try:
-            context = SocketContext(request, self.broker, self.sources, self.guard, self.reads)
+            context = SocketContext(
+                request, self.broker, self.sources, self.guard, self.reads, self.telemetry
+            )
             context.principal = principal
             context.resume_after = resume
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})

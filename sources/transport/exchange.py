@@ -39,6 +39,7 @@ __all__ = [
     "AiohttpExchange",
     "Exchange",
     "ExchangeFactory",
+    "Headers",
     "HttpClient",
     "HttpxExchange",
     "MockExchange",
@@ -50,6 +51,10 @@ __all__ = [
 ]
 
 Params = Sequence[tuple[str, str]]
+Headers = Mapping[str, str]
+"""Extra request headers for one call: the trace context (`traceparent`), nothing else."""
+
+_NO_HEADERS: Headers = {}
 
 _KEEPALIVE_SECONDS = 4.0
 """Idle connections are dropped before uvicorn's (and most servers') 5 s keep-alive expires,
@@ -65,7 +70,7 @@ class Exchange(Protocol):
         """Which client answers: "aiohttp", "httpx" or "mock"."""
         ...
 
-    async def get(self, path: str, params: Params) -> bytes: ...
+    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes: ...
 
     async def aclose(self) -> None: ...
 
@@ -97,12 +102,14 @@ class HttpClient:
     async def aclose(self) -> None:
         await self._exchange.aclose()
 
-    async def get_json(self, path: str, params: Params, budget: float) -> Any:
+    async def get_json(
+        self, path: str, params: Params, budget: float, headers: Headers = _NO_HEADERS
+    ) -> Any:
         """GET `path` (a fixed path, never built from user input); the whole exchange, slow
         trickles included, is over within `budget` seconds."""
         try:
             async with asyncio.timeout(budget):
-                body = await self._exchange.get(path, params)
+                body = await self._exchange.get(path, params, headers)
         except TimeoutError as exc:
             raise SourceTimeout(self.name, f"{self.name} did not answer in time") from exc
         try:
@@ -190,14 +197,16 @@ class AiohttpExchange:
         )
         return self._session
 
-    async def get(self, path: str, params: Params) -> bytes:
+    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
         rules = self.rules
         session = self._session or self._open()
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = URL(self.base + path)
         try:
-            async with session.get(url, params=params, allow_redirects=False) as response:
+            async with session.get(
+                url, params=params, headers=headers or None, allow_redirects=False
+            ) as response:
                 headers = response.headers
                 rules.check_head(response.status, headers.get)
                 if "content-length" in headers and "content-encoding" not in headers:
@@ -245,10 +254,12 @@ class HttpxExchange:
         """A factory of httpx exchanges over `transport` (one shared by every system)."""
         return lambda settings: cls(settings, transport)
 
-    async def get(self, path: str, params: Params) -> bytes:
+    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
         rules = self.rules
         try:
-            request = self._client.build_request("GET", path, params=list(params))
+            request = self._client.build_request(
+                "GET", path, params=list(params), headers=headers or None
+            )
             response = await self._client.send(request, stream=True)
             try:
                 rules.check_head(response.status_code, response.headers.get)
@@ -272,6 +283,8 @@ class Request:
     system: str
     path: str
     params: tuple[tuple[str, str], ...]
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """What the gateway added to the call (the trace context), lower-case names."""
 
     def param(self, key: str) -> list[str]:
         """Every value of `key`, in order."""
@@ -313,11 +326,11 @@ class MockExchange:
         """A factory of mock exchanges, one per system, all answered by `handler`."""
         return lambda settings: cls(handler, settings)
 
-    async def get(self, path: str, params: Params) -> bytes:
+    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
         rules = self.rules
         self.calls += 1
         try:
-            reply = self.handler(Request(rules.name, path, tuple(params)))
+            reply = self.handler(Request(rules.name, path, tuple(params), dict(headers)))
             if inspect.isawaitable(reply):
                 reply = await reply
         except TimeoutError as exc:
