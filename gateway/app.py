@@ -81,7 +81,7 @@ def create_app(
     metrics.watch_audit(lambda: (guard.audit.pending, guard.audit.max_pending))
     extensions = [
         rails,
-        audit_trail(guard.policy, guard.audit, guard.admission),
+        audit_trail(guard.policy, guard.audit, guard.admission, metrics.limit_alert),
         telemetry.extension(),
     ]
     plans = PlanCache(guard.policy, guard.masker, metrics, config.server.plan_cache_size)

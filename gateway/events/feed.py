@@ -219,6 +219,8 @@ async def _audit(
     lines = b""
     try:
         await pending.admission.commit(principal)
+        for alert in pending.admission.alerts:
+            context.telemetry.metrics.limit_alert(alert["type"])
         lines = pending.access.audit_lines(
             context.request_id, operation, context.client_request_id, pending.customers
         )

@@ -45,6 +45,8 @@ CIRCUIT_STATES = ("closed", "open", "half_open")
 TRANSPORTS = ("websocket", "sse")
 EVENT_OUTCOMES = ("published", "deduplicated")
 DROP_REASONS = ("overflow",)
+LIMIT_ALERTS = ("data_budget_exceeded", "lookup_limit_exceeded")
+"""gateway/limits/admission.py's alert types (each also an audit line)."""
 
 _FAST = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _EVENTS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -146,6 +148,13 @@ class Metrics:
             buckets=_EVENTS,
             registry=r,
         )
+        self.limit_alerts = Counter(
+            "switchboard_limit_alerts",
+            "A subject went over a per-subject limit in its window (the first time per window; "
+            "each is also an audit line): data_budget_exceeded, lookup_limit_exceeded",
+            ["type"],
+            registry=r,
+        )
         self._compiled = self.operations.labels("compiled", "")
         self._standard: dict[str, Any] = {}
         self._calls: dict[tuple[str, str], _CallMetrics] = {}
@@ -178,6 +187,9 @@ class Metrics:
         """One HTTP operation answered (`name`: a trusted document's, or OTHER)."""
         self.requests.labels(type, result).observe(seconds)
         self.trusted.labels(name, result).inc()
+
+    def limit_alert(self, type: str) -> None:
+        self.limit_alerts.labels(type).inc()
 
     # --- back-end calls ----------------------------------------------------------------
 
