@@ -39,6 +39,7 @@ from gateway.observability.metrics import Metrics
 from gateway.observability.telemetry import Telemetry
 from gateway.observability.tracing import Tracing, tracing_for
 from gateway.observability.trail import audit_trail
+from gateway.writes import OutboxWrites, writes_of
 from schema import build_schema
 from sources import Sources
 
@@ -53,11 +54,13 @@ def create_app(
     sources: Sources | None = None,
     guard: Guard | None = None,
     ide_headers: str | None = None,
+    writes: OutboxWrites | None = None,
     tracing: Tracing | None = None,
 ) -> Starlette:
     """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends), and so
-    may `guard` (tests capture the audit trail) and `tracing` (tests export to memory);
-    `ide_headers` pre-fills GraphiQL's header editor (the demo puts a sandbox token there)."""
+    may `guard` (tests capture the audit trail); `ide_headers` pre-fills GraphiQL's header
+    editor (the demo puts a sandbox token there); `writes` may be injected too (tests), and
+    `tracing` (tests export spans to memory)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
@@ -150,15 +153,23 @@ def create_app(
         body_timeout=config.server.body_timeout_seconds,
         tracing=tracing,
     )
+    # writes to the CRM (issue #15): the outbox's worker runs for the app's life; the GraphQL
+    # side sets `writes.on_settled` (audit, canonical events) before the lifespan starts
+    writes = writes or writes_of(config.writes, config.events, sources.crm)
+    metrics.watch_outbox(writes.pending, writes.oldest_pending)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # the writes first: /ready (the authenticator's keys) must not say ready before the
+        # public port is about to listen
+        await writes.start()
         await authenticator.start()
         if not authenticator.ready:
             log.warning("no signing keys yet: requests get 401 until the JWKS can be fetched")
         try:
             yield
         finally:
+            await writes.aclose()  # before the sources: its worker calls the CRM
             await authenticator.close()
             await sources.aclose()
             if limiter is not None:
@@ -220,9 +231,10 @@ def create_app(
         middleware=[Middleware(RequestId), Middleware(ErrorEnvelope)],
     )
     # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
-    app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
+    app.state.admin = admin_app(Readiness(sources, authenticator), metrics, writes)
     app.state.events = events  # the broker: subscriptions read from it
     app.state.caps = caps
     app.state.metrics = metrics
+    app.state.writes = writes  # gateway.writes.Writes: the mutations submit through it
     app.state.telemetry = telemetry
     return app

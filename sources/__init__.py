@@ -17,12 +17,13 @@ from ._errors import (
     SourceRateLimited,
     SourceTimeout,
     SourceUnavailable,
+    WriteRejected,
 )
 from ._scope import RequestScope, current_scope, request_scope
 from ._settings import REFERENCE_DATA, SourceSettings
 from .ccaas import CcaasClient
 from .core import CoreClient
-from .crm import CrmClient
+from .crm import CrmClient, CrmObject, Upserted
 from .identity import IdentityClient
 from .knowledge import KnowledgeClient
 from .transport import (
@@ -42,6 +43,7 @@ __all__ = [
     "CircuitState",
     "CoreClient",
     "CrmClient",
+    "CrmObject",
     "Exchange",
     "ExchangeFactory",
     "IdentityClient",
@@ -59,6 +61,8 @@ __all__ = [
     "SourceUnavailable",
     "Sources",
     "Transport",
+    "Upserted",
+    "WriteRejected",
     "current_scope",
     "open_exchange",
     "request_scope",

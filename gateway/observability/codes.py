@@ -131,6 +131,7 @@ CODES: Final = MappingProxyType(
         "SOURCE_BAD_RESPONSE": "the system answered garbage or records nobody asked for",
         "CIRCUIT_OPEN": "the system kept failing; not called for a few seconds",
         "SOURCE_OVERLOADED": "too many calls already waiting on the system",
+        "WRITE_REJECTED": "the CRM refused a write for good (its reason is the write's `code`)",
     }
 )
 """Code -> short meaning."""

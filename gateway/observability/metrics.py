@@ -15,8 +15,10 @@ hot path keeps those gauges up to date.
 
 from __future__ import annotations
 
+import asyncio
+import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -242,10 +244,31 @@ class Metrics:
         """(requests' audit lines pending, the queue's capacity)."""
         self._watched.audit = pending
 
-    def watch_outbox(self, depth: Callable[[], int], oldest_age: Callable[[], float]) -> None:
-        """The write-back outbox (gateway/writes/): entries not yet written to their system,
-        and the age in seconds of the oldest (0 when empty)."""
-        self._watched.outbox = (depth, oldest_age)
+    def watch_outbox(
+        self,
+        depth: Callable[[], Awaitable[int]],
+        oldest: Callable[[], Awaitable[float | None]],
+    ) -> None:
+        """The write-back outbox (gateway/writes/): writes still PENDING, and when the oldest
+        of them was reserved (time.time(); None when there is none). Both are reads of the
+        outbox's store, so they are awaited by `refresh`, before each scrape."""
+        self._watched.outbox = (depth, oldest)
+
+    async def refresh(self) -> None:
+        """Read what needs I/O (the outbox), within a second; NaN when it cannot be read."""
+        watched = self._watched
+        if watched.outbox is None:
+            return
+        depth, oldest = watched.outbox
+        try:
+            async with asyncio.timeout(1.0):
+                pending = float(await depth())
+                since = await oldest()
+        except Exception:  # the store is unreachable: the gauges say "unknown", not 0
+            watched.outbox_values = (math.nan, math.nan)
+            return
+        age = 0.0 if since is None else max(time.time() - since, 0.0)
+        watched.outbox_values = (pending, age)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -304,7 +327,10 @@ class _Watched(Collector):
         self.bulkheads: Callable[[], Mapping[str, tuple[int, int]]] | None = None
         self.subscriptions: Callable[[], Mapping[str, int]] | None = None
         self.audit: Callable[[], tuple[int, int]] | None = None
-        self.outbox: tuple[Callable[[], int], Callable[[], float]] | None = None
+        self.outbox: (
+            tuple[Callable[[], Awaitable[int]], Callable[[], Awaitable[float | None]]] | None
+        ) = None
+        self.outbox_values = (math.nan, math.nan)
 
     def describe(self) -> Iterable[Any]:
         return []  # collected at every scrape, never described ahead (the callbacks come later)
@@ -359,14 +385,14 @@ class _Watched(Collector):
                 value=float(capacity),
             )
         if self.outbox is not None:
-            depth, oldest = self.outbox
+            depth, age = self.outbox_values
             yield GaugeMetricFamily(
                 "switchboard_outbox_depth",
-                "Write-back entries not yet written to their system",
-                value=float(depth()),
+                "Writes to the CRM still PENDING in the outbox (NaN: the store is unreachable)",
+                value=depth,
             )
             yield GaugeMetricFamily(
                 "switchboard_outbox_oldest_age_seconds",
-                "Age of the oldest write-back entry not yet written (0 when none)",
-                value=float(oldest()),
+                "Age of the oldest PENDING write (0 when none; NaN: the store is unreachable)",
+                value=age,
             )

@@ -247,4 +247,6 @@ def test_metrics_move_and_every_label_is_from_a_fixed_set(served: Served) -> Non
     )
     assert _total(scraped, "switchboard_limit_alerts_total", type="data_budget_exceeded") == 1
     assert "switchboard_audit_queue_depth" in scraped
+    assert _total(scraped, "switchboard_outbox_depth") == 0  # no write made here
+    assert _total(scraped, "switchboard_outbox_oldest_age_seconds") == 0
     assert _total(scraped, "switchboard_audit_queue_capacity") == 1024
