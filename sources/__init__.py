@@ -39,6 +39,7 @@ from .transport.resilience import CircuitState
 __all__ = [
     "REFERENCE_DATA",
     "SYSTEMS",
+    "CallObserver",
     "CcaasClient",
     "CircuitState",
     "CoreClient",

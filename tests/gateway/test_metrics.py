@@ -16,6 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml  # type: ignore[import-untyped]
 from prometheus_client.parser import text_string_to_metric_families
 from starlette.applications import Starlette
 
@@ -190,9 +191,39 @@ def _unsupported_reasons() -> set[str]:
     return found
 
 
-def test_metrics_move_and_every_label_is_from_a_fixed_set(served: Served) -> None:
+@dataclass(frozen=True)
+class Driven:
+    seen: list[str]
+    gauges: dict[str, float]
+    scraped: dict[str, list[tuple[str, dict[str, str], float]]]
+    types: dict[str, str]
+    """{family: its TYPE}, families without samples included."""
+
+    @property
+    def exported(self) -> set[str]:
+        """Every series name the gateway exports: its samples' names, and for a family with
+        no sample yet (a labelled counter never incremented) the names it would have."""
+        names = {name for samples in self.scraped.values() for name, _, _ in samples}
+        suffixes = {"counter": ("_total",), "histogram": ("_bucket", "_sum", "_count")}
+        for family, kind in self.types.items():
+            names.update(family + suffix for suffix in suffixes.get(kind, ("",)))
+        return names
+
+
+@pytest.fixture(scope="module")
+def driven(served: Served) -> Driven:
     seen, gauges = _drive(served)
-    scraped = served.scrape()
+    text = httpx.get(served.admin + "/metrics", timeout=10).text
+    types = {f.name: f.type for f in text_string_to_metric_families(text)}
+    return Driven(seen, gauges, served.scrape(), types)
+
+
+def _names(expr: str) -> set[str]:
+    return set(re.findall(r"\bswitchboard_[a-z0-9_]+\b", expr))
+
+
+def test_metrics_move_and_every_label_is_from_a_fixed_set(served: Served, driven: Driven) -> None:
+    seen, gauges, scraped = driven.seen, driven.gauges, driven.scraped
     declared: dict[str, set[str]] = {
         "system": set(SYSTEMS),
         "resource": set(served.resources),
@@ -250,3 +281,44 @@ def test_metrics_move_and_every_label_is_from_a_fixed_set(served: Served) -> Non
     assert _total(scraped, "switchboard_outbox_depth") == 0  # no write made here
     assert _total(scraped, "switchboard_outbox_oldest_age_seconds") == 0
     assert _total(scraped, "switchboard_audit_queue_capacity") == 1024
+
+
+def test_the_dashboard_queries_only_metrics_the_gateway_exports(driven: Driven) -> None:
+    dashboard = json.loads((ROOT / "deploy" / "grafana" / "switchboard.json").read_text())
+    assert dashboard["uid"] == "switchboard" and dashboard["panels"]
+    exprs = [
+        target["expr"]
+        for panel in dashboard["panels"]
+        for target in panel["targets"]
+        if panel["title"] and panel["type"] in ("timeseries", "stat", "gauge")
+    ]
+    exprs += [v["query"] for v in dashboard["templating"]["list"] if v["type"] == "query"]
+    used = set().union(*(_names(e) for e in exprs))
+    assert used and used <= driven.exported, sorted(used - driven.exported)
+    # and each panel has a query, each query its balanced parentheses
+    assert all(panel["targets"] for panel in dashboard["panels"])
+    assert all(e.count("(") == e.count(")") for e in exprs)
+
+
+def test_the_alert_rules_use_only_metrics_the_gateway_exports(driven: Driven) -> None:
+    rules = yaml.safe_load((ROOT / "deploy" / "prometheus" / "switchboard-alerts.yaml").read_text())
+    alerts = [rule for group in rules["groups"] for rule in group["rules"]]
+    assert {"SwitchboardCircuitOpen", "SwitchboardOutboxStale", "SwitchboardAuditQueueFull"} <= {
+        a["alert"] for a in alerts
+    }
+    used = set().union(*(_names(a["expr"]) for a in alerts))
+    assert used <= driven.exported, sorted(used - driven.exported)
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    assert all(a["alert"] in operations for a in alerts)
+
+
+def test_every_exported_metric_is_documented(driven: Driven) -> None:
+    """docs/operations.md names every family the gateway exports (and none it does not)."""
+    operations = (ROOT / "docs" / "operations.md").read_text()
+    documented = set(re.findall(r"^\| `(switchboard_[a-z0-9_]+)`", operations, re.MULTILINE))
+    exported = {
+        f + "_total" if t == "counter" else f
+        for f, t in driven.types.items()
+        if not f.endswith("_created")  # prometheus-client's creation timestamps
+    }
+    assert documented == exported
