@@ -77,7 +77,10 @@ def create_app(
     if tracing is None:  # [telemetry] otlp_endpoint, or the standard OTEL_* variables
         settings = config.telemetry
         tracing = tracing_for(
-            settings.otlp_endpoint or None, settings.service_name, settings.otel_environment
+            settings.otlp_endpoint or None,
+            settings.service_name,
+            settings.otel_environment,
+            settings.sample_ratio,
         )
     telemetry = Telemetry(metrics, tracing, trusted)
     telemetry.observe(sources)

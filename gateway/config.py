@@ -222,6 +222,9 @@ class TelemetrySettings:
     """The OTLP/HTTP collector's base URL (e.g. http://otel-collector:4318): traces on. Empty:
     on only if OTEL_EXPORTER_OTLP_ENDPOINT is set. Needs the `[otel]` extra installed."""
     service_name: str = "switchboard"
+    sample_ratio: float = 1.0
+    """The share of traces recorded (head sampling by trace id; a back-end call follows its
+    operation). 1.0 records every one; docs/operations.md has what each costs."""
     otel_environment: bool = False
     """The standard OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set: traces on, the
     exporter configured by those variables (set by the loader from the environment)."""
@@ -229,6 +232,8 @@ class TelemetrySettings:
     def __post_init__(self) -> None:
         if self.otlp_endpoint and not self.otlp_endpoint.startswith(("http://", "https://")):
             raise ValueError("otlp_endpoint must be an http:// or https:// URL")
+        if not 0.0 < self.sample_ratio <= 1.0:
+            raise ValueError("sample_ratio must be in (0, 1]")
 
 
 @dataclass(frozen=True, slots=True)

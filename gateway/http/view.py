@@ -275,13 +275,17 @@ class SubscriptionView(GraphQL[SocketContext, None]):
 def _close(span: ActiveSpan, record: OperationRecord) -> None:
     """The operation's span: named by its type, and by its name only for a trusted document
     (a caller's operation name is free text: it never reaches a span)."""
-    span.rename(record.type if record.name == OTHER else f"{record.type} {record.name}")
-    span.set("graphql.operation.type", record.type)
+    attributes = {
+        "graphql.operation.type": record.type,
+        "switchboard.execution": record.execution or "none",
+        "switchboard.result": record.result,
+    }
     if record.name != OTHER:
-        span.set("graphql.operation.name", record.name)
-    span.set("switchboard.execution", record.execution or "none")
-    span.set("switchboard.result", record.result)
-    span.end(error=record.result == "error")
+        span.rename(f"{record.type} {record.name}")
+        attributes["graphql.operation.name"] = record.name
+    else:
+        span.rename(record.type)
+    span.end(error=record.result == "error", attributes=attributes)
 
 
 class _BodyLate(Exception):

@@ -34,16 +34,17 @@ class _Span:
     def rename(self, name: str) -> None:
         self._span.update_name(name)
 
-    def end(self, error: bool = False) -> None:
+    def end(self, error: bool = False, attributes: Mapping[str, Value] | None = None) -> None:
+        span = self._span
+        if attributes:
+            span.set_attributes(attributes)
         if error:
-            self._span.set_status(_ERROR)
-        self._span.end()
+            span.set_status(_ERROR)
+        span.end()
 
     @property
     def traceparent(self) -> str:
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(self._span))
-        return carrier.get("traceparent", "")
+        return _traceparent(self._span.get_span_context())
 
 
 class _Active(_Span):
@@ -60,10 +61,18 @@ class _Active(_Span):
         self._before = otel_context.get_current()
         otel_context.attach(trace.set_span_in_context(span))
 
-    def end(self, error: bool = False) -> None:
+    def end(self, error: bool = False, attributes: Mapping[str, Value] | None = None) -> None:
         otel_context.attach(self._before)
         if self._own:
-            super().end(error)
+            super().end(error, attributes)
+
+
+def _traceparent(context: trace.SpanContext) -> str:
+    """W3C Trace Context, version 00 (what the propagator's `inject` writes, without building a
+    context and a carrier for it)."""
+    if not context.is_valid:
+        return ""
+    return f"00-{context.trace_id:032x}-{context.span_id:016x}-{context.trace_flags:02x}"
 
 
 def _remote(traceparent: str) -> trace.SpanContext:
@@ -82,14 +91,22 @@ class OtelTracing:
         self._tracer = provider.get_tracer("switchboard")
 
     @classmethod
-    def exporting(cls, endpoint: str | None, service_name: str) -> OtelTracing:
+    def exporting(
+        cls, endpoint: str | None, service_name: str, sample_ratio: float = 1.0
+    ) -> OtelTracing:
         """OTLP/HTTP, batched off the event loop (the exporter's own thread). `endpoint` is the
-        collector's base URL (`/v1/traces` is added); None: the OTEL_EXPORTER_OTLP_* variables."""
+        collector's base URL (`/v1/traces` is added); None: the OTEL_EXPORTER_OTLP_* variables.
+        Below 1.0, `sample_ratio` of the traces are recorded (by trace id, children following
+        their parent); at 1.0, the SDK's default (OTEL_TRACES_SAMPLER, else every trace)."""
         from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
         if endpoint is not None and not endpoint.rstrip("/").endswith("/v1/traces"):
             endpoint = endpoint.rstrip("/") + "/v1/traces"
-        provider = TracerProvider(resource=Resource.create({"service.name": service_name}))
+        sampler = ParentBased(TraceIdRatioBased(sample_ratio)) if sample_ratio < 1.0 else None
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": service_name}), sampler=sampler
+        )
         provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
         return cls(provider)
 
@@ -106,9 +123,7 @@ class OtelTracing:
                 "switchboard.keys": keys,
             },
         )
-        carrier: dict[str, str] = {}
-        _PROPAGATOR.inject(carrier, context=trace.set_span_in_context(span))
-        return _Span(span), carrier
+        return _Span(span), {"traceparent": _traceparent(span.get_span_context())}
 
     def ingest(self, system: str) -> ActiveSpan:
         return _Active(

@@ -55,11 +55,14 @@ class _Traced(_Counted):
 
     def ended(self, status: str, retries: int, breaker: str) -> None:
         super().ended(status, retries, breaker)
-        span = self._span
-        span.set("switchboard.status", status)
-        span.set("switchboard.retries", retries)
-        span.set("switchboard.breaker", breaker)
-        span.end(error=status not in _FINE)
+        self._span.end(
+            error=status not in _FINE,
+            attributes={
+                "switchboard.status": status,
+                "switchboard.retries": retries,
+                "switchboard.breaker": breaker,
+            },
+        )
 
 
 class SourceCalls:

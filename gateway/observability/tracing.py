@@ -43,8 +43,9 @@ class Span(Protocol):
 
     def rename(self, name: str) -> None: ...
 
-    def end(self, error: bool = False) -> None:
-        """Once; `error` marks the span's status as an error."""
+    def end(self, error: bool = False, attributes: Mapping[str, Value] | None = None) -> None:
+        """Once; `error` marks the span's status as an error; `attributes` are set first (one
+        call for several: each `set` takes the span's lock)."""
 
 
 class ActiveSpan(Span, Protocol):
@@ -94,7 +95,7 @@ class _NoSpan:
     def rename(self, name: str) -> None:
         return None
 
-    def end(self, error: bool = False) -> None:
+    def end(self, error: bool = False, attributes: Mapping[str, Value] | None = None) -> None:
         return None
 
 
@@ -132,7 +133,9 @@ class TracingUnavailable(ConfigError):
     """Tracing is configured but the `[otel]` extra is not installed."""
 
 
-def tracing_for(endpoint: str | None, service_name: str, from_environment: bool) -> Tracing:
+def tracing_for(
+    endpoint: str | None, service_name: str, from_environment: bool, sample_ratio: float = 1.0
+) -> Tracing:
     """The gateway's tracing: OTLP/HTTP to `endpoint` ([telemetry] otlp_endpoint) or, with
     `from_environment`, to where the standard OTEL_EXPORTER_OTLP_* variables say; else none. A
     configured endpoint without the extra installed is an error (said at start-up, with the
@@ -152,4 +155,4 @@ def tracing_for(endpoint: str | None, service_name: str, from_environment: bool)
             "(pip install 'switchboard[otel]'): tracing is off"
         )
         return NO_TRACING
-    return OtelTracing.exporting(endpoint or None, service_name)
+    return OtelTracing.exporting(endpoint or None, service_name, sample_ratio)

@@ -21,10 +21,12 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 from starlette.applications import Starlette
 
+from bench.collector import NullCollector
 from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
 from gateway.observability.otel import OtelTracing
+from gateway.settings_env import ConfigError
 from sources import SYSTEMS
 from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_call, stats
@@ -209,3 +211,37 @@ def test_a_webhook_s_ingest_is_linked_from_the_delivery_of_its_frame(traced: Tra
     calls = [s for s in spans if s.kind is SpanKind.CLIENT]
     assert {dict(s.attributes or {})["switchboard.system"] for s in calls} >= {"ccaas", "crm"}
     assert all(s.parent is not None and s.parent.span_id in ingests for s in calls)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"otlp_endpoint": "collector:4318"}, "otlp_endpoint must be an http:// or https:// URL"),
+        ({"sample_ratio": 0}, r"sample_ratio must be in \(0, 1\]"),
+        ({"sample_ratio": 1.5}, r"sample_ratio must be in \(0, 1\]"),
+    ],
+)
+def test_bad_telemetry_settings_are_refused_clearly(table: dict[str, Any], message: str) -> None:
+    raw = demo_config(0, 9)
+    raw["telemetry"] = table
+    with pytest.raises(ConfigError, match=message):
+        build_config(raw, env={})
+
+
+def test_sampling_keeps_a_share_of_traces_and_still_propagates() -> None:
+    """Below 1.0 a trace is recorded or not as a whole; an unrecorded call still sends its
+    traceparent (flags 00), so the systems' traces stay joined."""
+    collector = NullCollector()
+    with background_server(collector, lifespan="off") as url:
+        tracing = OtelTracing.exporting(url, "test", sample_ratio=0.25)
+        kept = 0
+        for _ in range(400):
+            operation = tracing.operation()
+            span, headers = tracing.call("crm", "/customers", 1)
+            flags = int(headers["traceparent"].rsplit("-", 1)[1], 16)
+            kept += flags & 1
+            span.end()
+            operation.end()
+        tracing.shutdown()  # what was recorded is exported, over OTLP/HTTP
+    assert 40 < kept < 160  # about a quarter of 400
+    assert collector.requests >= 1 and collector.bytes > 0
