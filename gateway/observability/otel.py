@@ -14,7 +14,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Link, SpanKind, Status, StatusCode
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-from gateway.observability.tracing import ActiveSpan, Span, Value
+from gateway.observability.tracing import NO_SPAN, ActiveSpan, Span, Value
 
 __all__ = ["OtelTracing"]
 
@@ -114,6 +114,11 @@ class OtelTracing:
         return _Active(self._tracer.start_span("graphql.operation", kind=SpanKind.SERVER))
 
     def call(self, system: str, resource: str, keys: int) -> tuple[Span, Mapping[str, str]]:
+        parent = trace.get_current_span().get_span_context()
+        if parent.is_valid and not parent.trace_flags.sampled:
+            # a trace not recorded (sample_ratio): no span, the operation's context passed on
+            # (flags 00), so the systems still see one trace and record nothing either
+            return NO_SPAN, {"traceparent": _traceparent(parent)}
         span = self._tracer.start_span(
             f"{system} GET {resource}",
             kind=SpanKind.CLIENT,

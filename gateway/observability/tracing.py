@@ -31,7 +31,15 @@ from typing import Protocol
 
 from gateway.settings_env import ConfigError
 
-__all__ = ["NO_TRACING", "ActiveSpan", "Span", "Tracing", "TracingUnavailable", "tracing_for"]
+__all__ = [
+    "NO_SPAN",
+    "NO_TRACING",
+    "ActiveSpan",
+    "Span",
+    "Tracing",
+    "TracingUnavailable",
+    "tracing_for",
+]
 
 log = logging.getLogger("switchboard")
 
