@@ -32,6 +32,7 @@ from gateway.cli import tune_gc
 from gateway.config import build_config
 from gateway.masking.treatments import Masker
 from gateway.masking.verification import Verification
+from resolvers.discrepancies import compare
 from resolvers.journey import JOURNEY_WINDOW, assemble, recent_intents
 from schema.enums import (
     AccountStatus,
@@ -93,13 +94,15 @@ class Floor:
         parties = [c.core_party_id for c in customers if c.core_party_id]
         profiles = [c.ccaas_profile_id for c in customers if c.ccaas_profile_id]
         ids = [c.id for c in customers]
-        accounts, cards, events, risks, contacts, cases = await asyncio.gather(
-            core.accounts(parties),
-            core.cards(parties),
-            core.events(parties, JOURNEY_WINDOW),
-            core.risk(parties),
-            ccaas.contacts_of(profiles, JOURNEY_WINDOW),
-            crm.cases(ids),
+        (accounts, cards, events, risks, kyc), (contacts, cases) = await asyncio.gather(
+            asyncio.gather(
+                core.accounts(parties),
+                core.cards(parties),
+                core.events(parties, JOURNEY_WINDOW),
+                core.risk(parties),
+                core.parties(parties),  # the journey's DATA_MISMATCH items
+            ),
+            asyncio.gather(ccaas.contacts_of(profiles, JOURNEY_WINDOW), crm.cases(ids)),
         )
         contacts_by = {
             p: sorted(group, key=lambda c: c.started_at, reverse=True)
@@ -117,14 +120,21 @@ class Floor:
         accounts_by, cards_by = _group(accounts, "party_id"), _group(cards, "party_id")
         events_by, cases_by = _group(events, "party_id"), _group(cases, "customer_id")
         risk_by = {r.party_id: r for r in risks}
+        kyc_by = {p.id: p for p in kyc}
         tx_by = _group(transactions, "account_id")
         now = datetime.now(UTC)
         out = []
         for c in customers:
             party, profile = c.core_party_id or "", c.ccaas_profile_id or ""
             mine = contacts_by.get(profile, [])
+            drift = [(d.field, d.since) for d in compare(c, kyc_by.get(party))]
             journey = assemble(
-                mine, cases_by.get(c.id, []), events_by.get(party, []), risk_by.get(party), now
+                mine,
+                cases_by.get(c.id, []),
+                events_by.get(party, []),
+                risk_by.get(party),
+                now,
+                drift,
             )
             suggested: dict[str, Any] = {}
             for intent in recent_intents(mine):

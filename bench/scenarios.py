@@ -101,6 +101,7 @@ SCENARIOS: dict[str, Scenario] = {
             "core GET /cards": 1,
             "core GET /events": 1,
             "core GET /risk": 1,
+            "core GET /parties": 1,
             "ccaas GET /contacts": 1,
             "core GET /transactions": 1,
             "knowledge GET /articles/by-intent": 1,
@@ -108,10 +109,10 @@ SCENARIOS: dict[str, Scenario] = {
         levels=3,
         derivation=(
             "level 1: CRM search by phone (1); level 2, needing the CRM's party and profile ids: "
-            "core accounts, cards, events, risk, CCaaS contacts (shared by interactions, journey "
-            "and article intents) and CRM cases (shared by cases and journey) (6); level 3: core "
-            "transactions of those accounts and knowledge articles for the contacts' intents (2) "
-            "= 9 calls, 3 dependent round trips"
+            "core accounts, cards, events, risk, parties (the journey's DATA_MISMATCH items), "
+            "CCaaS contacts (shared by interactions, journey and article intents) and CRM cases "
+            "(shared by cases and journey) (7); level 3: core transactions of those accounts and "
+            "knowledge articles for the contacts' intents (2) = 10 calls, 3 dependent round trips"
         ),
     ),
     "ivr": Scenario(

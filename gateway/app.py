@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -39,7 +39,12 @@ from gateway.observability.metrics import Metrics
 from gateway.observability.telemetry import Telemetry
 from gateway.observability.tracing import Tracing, tracing_for
 from gateway.observability.trail import audit_trail
-from gateway.writes import OutboxWrites, writes_of
+from gateway.routing import PATH as ROUTING_PATH
+from gateway.routing import RoutingEndpoint, load_routing
+from gateway.writes import OnSettled, OutboxWrites, Writes, writes_of
+from gateway.writes.api import WriteGate
+from gateway.writes.rules import rules_of
+from gateway.writes.settled import on_settled_for
 from schema import build_schema
 from sources import Sources
 
@@ -54,16 +59,18 @@ def create_app(
     sources: Sources | None = None,
     guard: Guard | None = None,
     ide_headers: str | None = None,
-    writes: OutboxWrites | None = None,
+    writes: OutboxWrites | Callable[[OnSettled], Writes] | None = None,
     tracing: Tracing | None = None,
 ) -> Starlette:
     """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends), and so
     may `guard` (tests capture the audit trail); `ide_headers` pre-fills GraphiQL's header
-    editor (the demo puts a sandbox token there); `writes` may be injected too (tests), and
-    `tracing` (tests export spans to memory)."""
+    editor (the demo puts a sandbox token there); `writes` may be injected too (tests): a
+    service, or a factory given the `on_settled` hook (a test double); and `tracing` (tests
+    export spans to memory)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
+    routing = load_routing(config.routing)  # checked now: a bad rules file stops start-up
     trusted = None
     if config.trusted_documents.manifest:  # parsed and validated once, here
         trusted = TrustedDocuments.load(config.trusted_documents.manifest, build_schema()._schema)
@@ -104,8 +111,32 @@ def create_app(
                 "trusted operation %s will run on standard execution: %s", operation, reason
             )
     authenticator = Authenticator(config.auth)
+    # signed events in (issue #14): vendors authenticate by signature, not by bearer token
+    events: Broker = broker_of(config.events)
+    # write-back (issue #15): the service is made with the hook that audits a settled write
+    # and publishes its events (gateway/writes/settled.py)
+    on_settled = on_settled_for(events, guard.audit)
+    service: Writes
+    if writes is None:
+        service = writes_of(config.writes, config.events, sources.crm, on_settled=on_settled)
+    elif isinstance(writes, OutboxWrites):
+        writes.on_settled = on_settled
+        service = writes
+    else:
+        service = writes(on_settled)
+    gate = WriteGate(service, rules_of(config.writes), events, guard.audit)
+    if isinstance(service, OutboxWrites):  # the outbox's depth and age, read at each scrape
+        metrics.watch_outbox(service.pending, service.oldest_pending)
     view = GraphQLView(
-        schema, sources, guard, config.server, ide_headers=ide_headers, telemetry=telemetry
+        schema,
+        sources,
+        guard,
+        config.server,
+        ide_headers=ide_headers,
+        writes=gate,
+        routing=routing,
+        on_discrepancy=metrics.discrepancy,
+        telemetry=telemetry,
     )
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who
@@ -120,6 +151,7 @@ def create_app(
                 allow_headers=[
                     "authorization",
                     "content-type",
+                    "idempotency-key",
                     "last-event-id",  # an SSE stream resumed (/graphql/stream)
                     "x-interaction-id",
                     "x-request-id",
@@ -142,8 +174,6 @@ def create_app(
     if limiter is not None:
         on_graphql.append(Middleware(RateLimit, limiter, config.rate_limit))
     on_graphql.append(Middleware(RequireJson))
-    # signed events in (issue #14): vendors authenticate by signature, not by bearer token
-    events: Broker = broker_of(config.events)
     # subscriptions per caller on this replica, WebSocket and SSE together
     caps = SubjectCaps(config.events.max_streams_per_subject)
     metrics.watch_subscriptions(caps.open_by_transport)
@@ -156,23 +186,21 @@ def create_app(
         body_timeout=config.server.body_timeout_seconds,
         tracing=tracing,
     )
-    # writes to the CRM (issue #15): the outbox's worker runs for the app's life; the GraphQL
-    # side sets `writes.on_settled` (audit, canonical events) before the lifespan starts
-    writes = writes or writes_of(config.writes, config.events, sources.crm)
-    metrics.watch_outbox(writes.pending, writes.oldest_pending)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         # the writes first: /ready (the authenticator's keys) must not say ready before the
         # public port is about to listen
-        await writes.start()
+        await service.start()
         await authenticator.start()
         if not authenticator.ready:
             log.warning("no signing keys yet: requests get 401 until the JWKS can be fetched")
         try:
             yield
         finally:
-            await writes.aclose()  # before the sources: its worker calls the CRM
+            # before the sources (its worker calls the CRM), the broker and the audit log (its
+            # hook publishes and audits)
+            await service.aclose()
             await authenticator.close()
             await sources.aclose()
             if limiter is not None:
@@ -200,6 +228,7 @@ def create_app(
                 events,
                 caps,
                 reads,
+                gate,
                 telemetry=telemetry,
             ),
         ),
@@ -216,12 +245,24 @@ def create_app(
                 reads,
                 config.server,
                 keepalive=config.events.keepalive_seconds,
+                writes=gate,
                 telemetry=telemetry,
             ),
             methods=["POST", "OPTIONS"],
             middleware=on_graphql,
         ),
         Route("/webhooks/{system}", ingest, methods=["POST"]),
+        # the routing context as a flat map for contact flows: the same operation through the
+        # view, behind the same authentication and rate limit (no GraphiQL page here)
+        Route(
+            ROUTING_PATH,
+            RoutingEndpoint(view),
+            methods=["GET"],
+            middleware=[
+                Middleware(BearerAuth, authenticator, ide=False),
+                *([Middleware(RateLimit, limiter, config.rate_limit)] if limiter else []),
+            ],
+        ),
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
@@ -234,10 +275,10 @@ def create_app(
         middleware=[Middleware(RequestId), Middleware(ErrorEnvelope)],
     )
     # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
-    app.state.admin = admin_app(Readiness(sources, authenticator), metrics, writes)
+    app.state.admin = admin_app(Readiness(sources, authenticator), metrics, service)
     app.state.events = events  # the broker: subscriptions read from it
     app.state.caps = caps
     app.state.metrics = metrics
-    app.state.writes = writes  # gateway.writes.Writes: the mutations submit through it
+    app.state.writes = service  # gateway.writes.Writes: the mutations submit through it
     app.state.telemetry = telemetry
     return app

@@ -23,6 +23,7 @@ from gateway.events.settings import EventSettings, WebhookSettings, read_webhook
 from gateway.limits.budget import DataBudgetSettings, LookupSettings
 from gateway.limits.ratelimit import RateLimitSettings, Rule
 from gateway.limits.shape import LimitSettings
+from gateway.routing.settings import RoutingSettings
 from gateway.settings_env import (
     ConfigError,
     check_env,
@@ -54,6 +55,7 @@ FILE_PATHS = (
     ("trusted_documents", "manifest"),
     ("audit", "sink"),
     ("writes", "outbox_path"),
+    ("routing", "rules_path"),
 )
 """Keys naming a file: relative ones are resolved against the config file's folder."""
 EXECUTION_MODES = ("compiled", "standard")
@@ -252,6 +254,7 @@ class Config:
     events: EventSettings = field(default_factory=EventSettings)
     writes: WriteSettings = field(default_factory=WriteSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -301,6 +304,7 @@ def env_names() -> list[str]:
         ("events", EventSettings),
         ("writes", WriteSettings),
         ("telemetry", TelemetrySettings),
+        ("routing", RoutingSettings),
     ]
     names = {
         env_name(where, spec.name) for where, cls in layout for spec in env_fields(cls).values()
@@ -311,7 +315,8 @@ def env_names() -> list[str]:
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
-    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events", "writes", "telemetry"}
+    more = {"rate_limit", "webhooks", "events", "writes", "telemetry", "routing"}
+    unknown = set(raw) - sections - more
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = read_section(ServerSettings, "server", raw.get("server", {}), env)
@@ -355,6 +360,7 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         events=read_section(EventSettings, "events", raw.get("events", {}), env),
         writes=read_section(WriteSettings, "writes", raw.get("writes", {}), env),
         telemetry=_telemetry(raw.get("telemetry", {}), env),
+        routing=read_section(RoutingSettings, "routing", raw.get("routing", {}), env),
     )
 
 

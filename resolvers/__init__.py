@@ -3,7 +3,7 @@ assembly. Plain async functions; no HTTP details, no GraphQL types."""
 
 from __future__ import annotations
 
-from . import fields, roots
+from . import discrepancies, fields, roots
 from .errors import BadUserInput, NotFound, ResolverError
 from .identity import (
     check_keys,
@@ -27,6 +27,7 @@ __all__ = [
     "ResolverError",
     "check_keys",
     "customers_by_id",
+    "discrepancies",
     "fields",
     "find_customers",
     "normalise_phone",

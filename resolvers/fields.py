@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from sources import records
 
 from ._loader import Loader
+from .discrepancies import discrepancies_of
 from .journey import JOURNEY_WINDOW, Journey, assemble, recent_intents
 from .loaders import Loaders
 
@@ -154,19 +155,24 @@ def journey_of(
 ) -> Awaitable[Settled[Journey]]:
     """`Customer.journey`: each customer's contacts, cases, core events and risk (the same four
     loaders), assembled. When two systems fail, the error reported is the first in that order,
-    not whichever failed first: the same answer every time."""
+    not whichever failed first: the same answer every time. The core's party record adds a
+    DATA_MISMATCH open item per discrepant field (discrepancies.py); if it cannot be read,
+    the journey goes without them rather than failing."""
     profiles = [(c.ccaas_profile_id, JOURNEY_WINDOW) for c in customers if c.ccaas_profile_id]
     parties = [c.core_party_id for c in customers if c.core_party_id]
     contacts_p = loaders.contacts_of.settle_many(profiles)
     cases_p = loaders.cases.settle_many([c.id for c in customers])
     events_p = loaders.core_events.settle_many([(p, JOURNEY_WINDOW) for p in parties])
     risk_p = loaders.risk.settle_many(parties)
+    mismatches_p = discrepancies_of(loaders, customers)
 
     async def settle() -> Settled[Journey]:
-        contacts, cases, events, risks = await asyncio.gather(contacts_p, cases_p, events_p, risk_p)
+        contacts, cases, events, risks, mismatches = await asyncio.gather(
+            contacts_p, cases_p, events_p, risk_p, mismatches_p
+        )
         contact_of, events_of, risk_of_ = iter(contacts), iter(events), iter(risks)
         out: Settled[Journey] = []
-        for customer, case in zip(customers, cases, strict=True):
+        for customer, case, found in zip(customers, cases, mismatches, strict=True):
             parts: list[Any] = [
                 next(contact_of) if customer.ccaas_profile_id else [],
                 case,
@@ -178,7 +184,8 @@ def journey_of(
                 out.append(error)
                 continue
             contacts_, cases_, events_, risk_ = parts
-            out.append(assemble(contacts_, cases_, events_, risk_, datetime.now(UTC)))
+            drift = [] if isinstance(found, Exception) else [(d.field, d.since) for d in found]
+            out.append(assemble(contacts_, cases_, events_, risk_, datetime.now(UTC), drift))
         return out
 
     return settle()

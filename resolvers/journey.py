@@ -9,6 +9,7 @@ within 7 days). Pure functions over records: `fields.journey_of` fetches, `assem
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -22,6 +23,7 @@ __all__ = [
     "OpenItem",
     "assemble",
     "recent_intents",
+    "repeat_intent_of",
 ]
 
 JOURNEY_WINDOW = 50
@@ -65,7 +67,7 @@ class JourneyEvent:
 
 @dataclass(frozen=True, slots=True)
 class OpenItem:
-    kind: str  # LIVE_CONTACT | CASE | FRAUD_HOLD | PAST_DUE
+    kind: str  # LIVE_CONTACT | CASE | FRAUD_HOLD | PAST_DUE | DATA_MISMATCH
     ref_id: str | None
     summary: str
     since: datetime | None
@@ -104,13 +106,27 @@ def recent_intents(contacts: list[Contact], limit: int = 3) -> list[str]:
     return intents
 
 
+def repeat_intent_of(contacts: list[Contact], now: datetime) -> str | None:
+    """The repeat-contact rule, written once (the journey and the routing context): the newest
+    intent recorded at least twice within 7 days, or None (no repeat contact)."""
+    recent = sorted(
+        (c for c in contacts if now - c.started_at <= REPEAT_WINDOW),
+        key=lambda c: c.started_at,
+        reverse=True,
+    )
+    repeated = [i for i, n in Counter(c.intent for c in recent if c.intent).items() if n > 1]
+    return next((c.intent for c in recent if c.intent in repeated), None)
+
+
 def assemble(
     contacts: list[Contact],
     cases: list[Case],
     events: list[CoreEvent],
     risk: Risk | None,
     now: datetime,
+    mismatches: Sequence[tuple[str, datetime | None]] = (),
 ) -> Journey:
+    """`mismatches`: (field, since) of the customer's discrepancies (discrepancies.py)."""
     contacts = sorted(contacts, key=lambda c: c.started_at, reverse=True)
     timeline = sorted(
         [*map(_contact_event, contacts), *_case_events(cases), *map(_core_event, events)],
@@ -118,9 +134,8 @@ def assemble(
         reverse=True,
     )
     recent = [c for c in contacts if now - c.started_at <= REPEAT_WINDOW]
-    repeated = [i for i, n in Counter(c.intent for c in recent if c.intent).items() if n > 1]
-    repeat_intent = next((c.intent for c in recent if c.intent in repeated), None)
-    items = _open_items(contacts, cases, risk)
+    repeat_intent = repeat_intent_of(contacts, now)
+    items = _open_items(contacts, cases, risk) + _mismatch_items(mismatches)
     return Journey(
         stage=_stage(items, recent, repeat_intent),
         events=tuple(timeline),
@@ -175,6 +190,33 @@ def _open_items(
         summary = f"past due ({risk.collections_status.lower().replace('_', ' ')})"
         items.append(OpenItem("PAST_DUE", risk.party_id, summary, None, "RISK_SUMMARY"))
     return tuple(items)
+
+
+_MISMATCH_WHAT = {
+    "NAME": "name",
+    "DATE_OF_BIRTH": "date of birth",
+    "PHONE": "phone number",
+    "EMAIL": "email address",
+    "ADDRESS": "address",
+}
+
+
+def _mismatch_items(mismatches: Sequence[tuple[str, datetime | None]]) -> tuple[OpenItem, ...]:
+    """One DATA_MISMATCH per field the CRM and the core disagree on: which field, never the
+    values (the agent asks the customer; the values are in `Customer.discrepancies`, masked)."""
+    seen: dict[str, datetime | None] = {}
+    for field, since in mismatches:
+        seen.setdefault(field, since)
+    return tuple(
+        OpenItem(
+            "DATA_MISMATCH",
+            None,
+            f"core has a different {_MISMATCH_WHAT.get(field, 'record')} than the CRM"
+            " — confirm with the customer",
+            since,
+        )
+        for field, since in seen.items()
+    )
 
 
 def _contact_event(c: Contact) -> JourneyEvent:

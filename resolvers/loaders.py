@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import cached_property
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sources import Sources
 from sources.crm import CustomerKey
@@ -23,6 +23,7 @@ from sources.records import (
     Contact,
     CoreEvent,
     Customer,
+    Party,
     Risk,
     Transaction,
 )
@@ -90,6 +91,11 @@ class Loaders:
 
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
+        self.compared: dict[str, tuple[Any, ...]] = {}
+        """Customer id -> its discrepancies, compared once per request
+        (resolvers/discrepancies.py): the field, the journey and the metric agree."""
+        self.on_discrepancy: Callable[[str], None] | None = None
+        """Told each discrepancy's field once per request (the gateway's metric)."""
 
     async def drain(self) -> None:
         """Until no call any loader was asked for is queued or in flight: an operation that
@@ -143,6 +149,10 @@ class Loaders:
     @cached_property
     def risk(self) -> Loader[str, Risk | None]:
         return _one_each(self.sources.core.risk, lambda r: r.party_id)
+
+    @cached_property
+    def parties(self) -> Loader[str, Party | None]:
+        return _one_each(self.sources.core.parties, lambda p: p.id)
 
     @cached_property
     def transactions(self) -> Loader[Limited, list[Transaction]]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import banking, journey_updates, service, subscription, types
+from . import banking, discrepancies, journey_updates, routing, service, subscription, types
 from .binding import Binding, Child, Fetch, Read, RootFetch
 from .query import ROOT
 from .sensitive import Owner, contact_owner, customer_owner
@@ -51,6 +51,10 @@ BINDINGS: dict[str, dict[str, Binding]] = {
     "Article": service.ARTICLE_BINDING,
     "ScreenPop": subscription.SCREEN_POP_BINDING,
     "JourneyUpdate": journey_updates.JOURNEY_UPDATE_BINDING,
+    "WriteResult": {},
+    "RoutingContext": routing.ROUTING_BINDING,
+    "Discrepancy": discrepancies.DISCREPANCY_BINDING,
+    "DiscrepancyValue": discrepancies.DISCREPANCY_VALUE_BINDING,
 }
 """Per type, the fields that are not a same-named attribute of the record (camelCase GraphQL
 name -> binding); every other field reads the record attribute of its Python name."""

@@ -8,9 +8,11 @@ from typing import TYPE_CHECKING, Protocol
 import strawberry
 
 from resolvers import Loaders
+from resolvers.routing import Routing
 
 if TYPE_CHECKING:
     from .journey_updates import Change
+    from .mutation import WriteApi
     from .subscription import Pop
 
 __all__ = ["Context", "Info"]
@@ -19,6 +21,16 @@ __all__ = ["Context", "Info"]
 class Context(Protocol):
     @property
     def loaders(self) -> Loaders: ...
+
+    @property
+    def writes(self) -> WriteApi:
+        """The caller's writes (gateway/writes/api.py)."""
+        ...
+
+    @property
+    def routing(self) -> Routing:
+        """The routing rules and deadline (`Query.routingContext`)."""
+        ...
 
     async def ready(self) -> None:
         """Awaited by every root field before it returns customer data: whatever the gateway

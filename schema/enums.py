@@ -181,3 +181,8 @@ class OpenItemKind(Enum):
         "NEEDS_SPECIALIST",
         description="FRAUD_HOLD or PAST_DUE, for a caller who may not see which.",
     )
+    DATA_MISMATCH = strawberry.enum_value(
+        "DATA_MISMATCH",
+        description="The CRM and the core disagree about a field (Customer.discrepancies): "
+        "confirm with the customer. The summary names the field, never the values.",
+    )

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from resolvers import JOURNEY_WINDOW, BadUserInput, check_keys
+from resolvers.routing import check_routing_key
 
 __all__ = [
     "ARTICLES_MAX_FIRST",
@@ -64,6 +65,9 @@ ROOT_CHECKS: dict[str, Callable[[Args], object]] = {
     "customers": lambda a: check_ids(a["ids"]),
     "findCustomers": lambda a: check_keys(a.get("phone"), a.get("email"), a.get("accountNumber")),
     "searchArticles": lambda a: check_search(a["query"], a["first"]),
+    "routingContext": lambda a: check_routing_key(
+        a.get("phone"), a.get("customerId"), a.get("interactionId")
+    ),
 }
 """The argument checks of the non-null root fields, run before any field starts (by both
 executions, gateway/execution/run.py `precheck`): such a field failing nulls the whole answer,

@@ -27,6 +27,7 @@ __all__ = [
     "customer_owner",
     "derived",
     "neutral_of",
+    "read_as_of",
     "sensitive",
     "shown",
 ]
@@ -68,9 +69,24 @@ class Sensitive:
     class_: SensitiveClass = strawberry.directive_field(name="class")
 
 
-def sensitive(klass: SensitiveClass, **kwargs: Any) -> Any:
-    """A plain-attribute field marked sensitive: `ssn: str | None = sensitive(PII_NATIONAL_ID)`."""
-    return strawberry.field(directives=[Sensitive(class_=klass)], **kwargs)
+READ_AS = "switchboard.read_as"
+"""The metadata key of a sensitive field that shows another field's value (see `sensitive`)."""
+
+
+def sensitive(klass: SensitiveClass, *, read_as: str | None = None, **kwargs: Any) -> Any:
+    """A plain-attribute field marked sensitive: `ssn: str | None = sensitive(PII_NATIONAL_ID)`.
+    `read_as` ("Customer.dateOfBirth"): the field shows a copy of that field's value (a
+    discrepancy's), so it is decided and audited as a read of that field: the same treatment,
+    the same audit line, whichever of the two the caller asked for."""
+    metadata = {READ_AS: read_as} if read_as is not None else None
+    return strawberry.field(directives=[Sensitive(class_=klass)], metadata=metadata, **kwargs)
+
+
+def read_as_of(definition: Any) -> str | None:
+    """The `read_as` coordinate of a strawberry field definition, or None."""
+    metadata = getattr(definition, "metadata", None) or {}
+    value = metadata.get(READ_AS)
+    return None if value is None else str(value)
 
 
 NEUTRAL = "switchboard.neutral"

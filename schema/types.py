@@ -10,11 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import strawberry
 
-from resolvers import JOURNEY_WINDOW, Loaders, fields
+from resolvers import JOURNEY_WINDOW, Loaders, discrepancies, fields
 from resolvers import Journey as JourneyRecord
 from resolvers.fields import one
 from resolvers.journey import NEEDS_SPECIALIST
@@ -41,6 +41,9 @@ from .limits import ARTICLES_MAX_FIRST, INTERACTIONS_MAX_FIRST, first_in_range
 from .sensitive import Owner, customer_owner, derived, sensitive
 from .sensitive import SensitiveClass as S
 from .service import Article, Case
+
+if TYPE_CHECKING:
+    from .discrepancies import Discrepancy
 
 __all__ = [
     "Account",
@@ -354,6 +357,19 @@ class Customer:
         found = await one(fields.articles_for(info.context.loaders, [self.record], first))
         return [Article.of(a) for a in found]
 
+    @strawberry.field(
+        description="Where the CRM and the core disagree about the customer's name, date of "
+        "birth, phones, email or address, compared at read time (nothing stored); each value "
+        "masked as the field itself is."
+    )
+    async def discrepancies(
+        self, info: Info
+    ) -> list[Annotated[Discrepancy, strawberry.lazy("schema.discrepancies")]] | None:
+        from .discrepancies import Discrepancy
+
+        found = await one(discrepancies.discrepancies_of(info.context.loaders, [self.record]))
+        return [Discrepancy.of(d, self.owner) for d in found]
+
     @strawberry.field(description="Fraud and collections standing.")
     async def risk(self, info: Info) -> RiskProfile | None:
         found = await one(fields.risk_of(info.context.loaders, [self.record]))
@@ -378,6 +394,7 @@ CUSTOMER_BINDING: dict[str, Binding] = {
     "journey": plain(fields.journey_of),
     "suggestedArticles": capped(fields.articles_for, ARTICLES_MAX_FIRST),
     "risk": plain(fields.risk_of),
+    "discrepancies": plain(discrepancies.discrepancies_of),
 }
 """Compiled execution's view of Customer (schema/binding.py): the fields that are not a
 same-named record attribute."""

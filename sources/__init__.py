@@ -19,7 +19,7 @@ from ._errors import (
     SourceUnavailable,
     WriteRejected,
 )
-from ._scope import RequestScope, current_scope, request_scope
+from ._scope import RequestScope, current_scope, narrowed_scope, request_scope
 from ._settings import REFERENCE_DATA, SourceSettings
 from .ccaas import CcaasClient
 from .core import CoreClient
@@ -65,6 +65,7 @@ __all__ = [
     "Upserted",
     "WriteRejected",
     "current_scope",
+    "narrowed_scope",
     "open_exchange",
     "request_scope",
 ]

@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RequestScope", "current_scope", "request_scope"]
+__all__ = ["RequestScope", "current_scope", "narrowed_scope", "request_scope"]
 
 # Worst first: a system's status in a response is the worst of its calls.
 _SEVERITY = {
@@ -78,6 +78,29 @@ def request_scope(timeout: float, margin: float = 0.05) -> Iterator[RequestScope
     """The scope of one request, entered and left around it: reset on every exit path, so it
     never leaks into whatever the same task or context serves next."""
     scope = RequestScope(deadline=time.monotonic() + timeout, margin=margin)
+    token = _SCOPE.set(scope)
+    try:
+        yield scope
+    finally:
+        _SCOPE.reset(token)
+
+
+@contextmanager
+def narrowed_scope(seconds: float) -> Iterator[RequestScope | None]:
+    """A part of the request with a shorter deadline of its own (the routing context's): the
+    calls it starts, loader batches included (their tasks inherit the context), end by
+    `seconds` from now or the request's deadline, whichever is first; their outcomes still
+    go to the request's `extensions.sources` (the reports are the request's). None outside a
+    request. Reset on every exit path."""
+    parent = _SCOPE.get()
+    if parent is None:
+        yield None
+        return
+    scope = RequestScope(
+        deadline=min(parent.deadline, time.monotonic() + seconds),
+        margin=parent.margin,
+        reports=parent.reports,
+    )
     token = _SCOPE.set(scope)
     try:
         yield scope

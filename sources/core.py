@@ -16,8 +16,10 @@ from .records import (
     CORE_EVENT_TYPES,
     TRANSACTION_STATUSES,
     Account,
+    Address,
     Card,
     CoreEvent,
+    Party,
     Risk,
     Transaction,
 )
@@ -82,6 +84,19 @@ class CoreClient(SourceClient):
             _risk,
             asked=lambda r: r.party_id,
             ident=lambda r: r.party_id,
+        )
+
+    async def parties(self, party_ids: Iterable[str]) -> list[Party]:
+        """The core's KYC record of each party; unknown ids are absent."""
+        return await self.batch(
+            "/parties",
+            "partyId",
+            party_ids,
+            ("Data", "Party"),
+            "party",
+            _party,
+            asked=lambda p: p.id,
+            ident=lambda p: p.id,
         )
 
     async def events(self, party_ids: Iterable[str], per_party: int) -> list[CoreEvent]:
@@ -157,6 +172,30 @@ def _risk(r: Reader) -> Risk:
         fraud_reason=r.opt_text("FraudReason"),
         collections_status=r.choice("CollectionsStatus", COLLECTIONS_STATUSES),
         days_past_due=r.integer("DaysPastDue"),
+    )
+
+
+def _party(r: Reader) -> Party:
+    addresses = list(r.objects("Address", "address"))
+    address = None
+    if addresses:
+        first = addresses[0]
+        address = Address(
+            street=" ".join(first.texts("AddressLine")),
+            city=first.text("TownName"),
+            state=first.text("CountrySubDivision"),
+            postal_code=first.text("PostCode"),
+            country=first.text("Country"),
+        )
+    return Party(
+        id=r.text("PartyId"),
+        name=r.text("Name"),
+        date_of_birth=r.opt_day("BirthDate"),
+        email=r.opt_text("EmailAddress"),
+        home_phone=r.opt_text("Phone"),
+        mobile_phone=r.opt_text("Mobile"),
+        address=address,
+        updated_at=r.opt_instant("LastUpdateDateTime"),
     )
 
 

@@ -19,6 +19,7 @@ __all__ = [
     "Contact",
     "CoreEvent",
     "Customer",
+    "Party",
     "Phone",
     "Risk",
     "Transaction",
@@ -57,6 +58,22 @@ class Customer:
     core_party_id: str | None
     ccaas_profile_id: str | None
     created_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Party:
+    """The core's own (KYC) copy of a customer's identity: what it opened the accounts with.
+    The CRM's record is the one the gateway shows; this one is only compared with it
+    (resolvers/discrepancies.py). Phones keep the core's format."""
+
+    id: str
+    name: str
+    date_of_birth: date | None
+    email: str | None
+    home_phone: str | None
+    mobile_phone: str | None
+    address: Address | None
+    updated_at: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

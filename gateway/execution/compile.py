@@ -314,7 +314,7 @@ class _Compiler:
                 else:
                     raise Unsupported("unbound_field", coordinate)
                 if masked is not None:
-                    bound["gate"] = (coordinate, masked.klass, self.treatments(masked.klass))
+                    bound["gate"] = (masked.audited, masked.klass, self.treatments(masked.klass))
                 kind = FETCH if isinstance(binding, Fetch) else CHILD
                 branches.append(self._field(gql_type, key, name, details, kind, **bound))
                 parts.append(f"{key!r}: None")

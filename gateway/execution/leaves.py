@@ -37,7 +37,7 @@ def masked_leaf(
     """A leaf of a fixed class: the value, its masked form (`kept`: a textual scalar a partial
     treatment can keep; any other is withheld as null, as the Masker does), or null and
     FORBIDDEN_FIELD."""
-    coordinate, klass = field.coordinate, field.klass
+    coordinate, klass = field.audited, field.klass
     apply = masker.apply
 
     def leaf(r: Any, o: Any, p: Path, s: Any) -> Any:

@@ -56,6 +56,7 @@ from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
 from gateway.observability.telemetry import Telemetry
+from gateway.writes.api import WriteGate
 from sources import Sources
 
 __all__ = ["STREAM_PATH", "StreamView"]
@@ -106,7 +107,10 @@ class StreamView:
         *,
         keepalive: float,
         telemetry: Telemetry | None = None,
+        writes: WriteGate | None = None,
     ) -> None:
+        self.writes = writes
+        """`writeCompleted`'s (gateway/writes/api.py); None: not served on this view."""
         self.schema = Subscriptions(schema)  # the one entry point (gateway/events/execute.py)
         self.sources = sources
         self.guard = guard
@@ -153,6 +157,8 @@ class StreamView:
                 request, self.broker, self.sources, self.guard, self.reads, self.telemetry
             )
             context.principal = principal
+            if self.writes is not None:
+                context.writes = self.writes.for_socket(lambda: principal)
             context.resume_after = resume
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             await self._stream(operation, context, receive, send)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -42,7 +43,9 @@ from gateway.observability.metrics import OTHER
 from gateway.observability.operation import OperationRecord, current_operation, recording
 from gateway.observability.telemetry import Telemetry
 from gateway.observability.tracing import ActiveSpan
+from gateway.writes.api import CallerWrites, WriteGate
 from resolvers import Loaders
+from resolvers.routing import Routing
 from sources import Sources, current_scope, request_scope
 
 log = logging.getLogger("switchboard.auth")
@@ -59,6 +62,9 @@ class RequestContext:
     principal: Principal
     loaders: Loaders
     access: Access
+    writes: CallerWrites
+    routing: Routing
+    """The routing rules and deadline (`Query.routingContext`)."""
     request_id: str
     """The gateway's own (the audit trail's); `client_request_id` is the caller's X-Request-Id."""
     client_request_id: str | None = None
@@ -80,6 +86,9 @@ class GraphQLView(GraphQL[RequestContext, None]):
         *,
         ide_headers: str | None,
         telemetry: Telemetry | None = None,
+        writes: WriteGate,
+        routing: Routing,
+        on_discrepancy: Callable[[str], None] | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -91,6 +100,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.server = server
         self.ide_headers = ide_headers
         self.telemetry = telemetry or Telemetry()
+        self.writes = writes
+        self.routing = routing
+        self.on_discrepancy = on_discrepancy
+        """Told each discrepancy found (resolvers/discrepancies.py): the metric."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Each request inside its own deadline scope (entered and left here, whatever the
@@ -136,13 +149,19 @@ class GraphQLView(GraphQL[RequestContext, None]):
             # to render the page, and never uses this one
             return cast(RequestContext, None)
         loaders = Loaders(self.sources)
+        loaders.on_discrepancy = self.on_discrepancy
         interaction_id = request.headers.get("x-interaction-id")
+        access = await self.guard.access(principal, loaders, interaction_id)
         return RequestContext(
             request=request,
             response=response,
             principal=principal,
             loaders=loaders,
-            access=await self.guard.access(principal, loaders, interaction_id),
+            access=access,
+            writes=self.writes.for_request(
+                principal, loaders, access.interaction_id, request.headers.get("idempotency-key")
+            ),
+            routing=self.routing,
             request_id=request.state.request_id,
             client_request_id=request.state.client_request_id,
             may_introspect=self.server.may_introspect(principal.roles),
@@ -214,6 +233,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         broker: Broker,
         caps: SubjectCaps,
         reads: EventReads,
+        writes: WriteGate,
         *,
         telemetry: Telemetry | None = None,
     ) -> None:
@@ -236,6 +256,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         # strawberry's graphql-transport-ws handler calls `self.schema.stream(...)`: it gets
         # the gateway's entry point, with the schema's signatures
         self.schema = cast(BaseSchema, self.subscriptions)
+        self.writes = writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":  # the HTTP route is GraphQLView's
@@ -255,6 +276,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         context = SocketContext(
             request, self.broker, self.sources, self.guard, self.reads, self.telemetry
         )
+        context.writes = self.writes.for_socket(lambda: context.principal)  # writeCompleted
         request.scope.setdefault("state", {})["socket_context"] = context
         return context
 

@@ -14,7 +14,6 @@ from strawberry.types import ExecutionContext
 
 from gateway.auth.authenticator import Principal
 from gateway.limits.budget import (
-    SEARCH_FIELDS,
     DataBudget,
     DataBudgetSettings,
     Ledger,
@@ -84,7 +83,7 @@ class Admission:
             return lookup_error(
                 f"at most {settings.per_operation} lookups per operation, found {len(found)}"
             )
-        keys = sum(1 for f in found if f.field in SEARCH_FIELDS)
+        keys = sum(1 for f in found if f.guessable)
         if keys == 0:
             return None
         limit = settings.limit_for(roles)
@@ -133,6 +132,11 @@ class Admission:
                 outcome, matches = "refused", 0
             elif not isinstance(data, dict):
                 outcome, matches = "failed", 0
+            elif isinstance(value, dict) and "matches" in value:
+                # routingContext: how many it found (null: the CRM did not answer)
+                found_n = value["matches"]
+                matches = found_n if isinstance(found_n, int) else 0
+                outcome = "failed" if found_n is None else ("found" if matches else "none")
             elif isinstance(value, list):
                 matches = sum(1 for v in value if v is not None)
                 outcome = "found" if matches else "none"

@@ -4,8 +4,9 @@
   treatment but deny/redact) per window. Past it those fields are denied with
   DATA_BUDGET_EXCEEDED; one `data_budget_exceeded` alert line per subject and window.
 - **Lookups**: root fields that find customers (`findCustomers`, `customer`, `customers`,
-  `interaction`, aliases included) are capped per operation, and the search keys a subject tries
-  (`findCustomers` calls) per window: LOOKUP_LIMIT, before any back-end call.
+  `interaction`, `routingContext`, aliases included) are capped per operation, and the search
+  keys a subject tries (`findCustomers` calls, `routingContext` by phone) per window:
+  LOOKUP_LIMIT, before any back-end call.
 
 Both are keyed by (issuer, subject), in-process by default (bounded TTL structures) and shared by
 every replica through Redis when `[rate_limit] redis_url` is set, as the rate limit is.
@@ -48,10 +49,13 @@ __all__ = [
 Who = tuple[str, str]
 """(issuer, subject): a subject is only unique within its issuer."""
 
-LOOKUP_FIELDS = frozenset({"findCustomers", "customer", "customers", "interaction"})
-SEARCH_FIELDS = frozenset({"findCustomers"})
+LOOKUP_FIELDS = frozenset(
+    {"findCustomers", "customer", "customers", "interaction", "routingContext"}
+)
+SEARCH_FIELDS = frozenset({"findCustomers", "routingContext"})
 """Lookups whose keys can be guessed (a phone, an email, an account number): counted per window.
-By-id reads are not secrets to guess; what they return is bounded by the data budget."""
+By-id reads are not secrets to guess; what they return is bounded by the data budget.
+`routingContext` is a search when given a phone (`Lookup.guessable`)."""
 
 
 def _by_role(roles: Mapping[str, int], default: int, caller: Iterable[str]) -> int:
@@ -352,6 +356,13 @@ class Lookup:
     field: str
     kinds: tuple[str, ...]
     """Which search keys were given (phone, email, accountNumber), never their values."""
+
+    @property
+    def guessable(self) -> bool:
+        """Counted per window: a search by a key one can guess (routingContext by id is not)."""
+        return self.field == "findCustomers" or (
+            self.field == "routingContext" and "phone" in self.kinds
+        )
 
 
 def find_lookups(

@@ -147,6 +147,9 @@ def guardrails(
             hide_names = context is None or not context.may_introspect
             if suggestions and not hide_names:
                 return
+            result = ec.result
+            if not ec.pre_execution_errors and (result is None or not result.errors):
+                return  # nothing to rewrite: the document is not lexed again (most requests)
             written = written_names(ec.query or "") if hide_names else frozenset()
 
             def rewrite(errors: list[GraphQLError]) -> list[GraphQLError]:
@@ -164,7 +167,6 @@ def guardrails(
 
             if ec.pre_execution_errors:
                 ec.pre_execution_errors = rewrite(ec.pre_execution_errors)
-            result = ec.result
             if result is not None and result.errors:
                 result.errors = rewrite(list(result.errors))
 

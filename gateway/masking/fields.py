@@ -20,7 +20,7 @@ from typing import Any
 from graphql import GraphQLObjectType, GraphQLSchema, get_named_type
 
 from schema import SensitiveClass
-from schema.sensitive import class_of, neutral_of
+from schema.sensitive import class_of, neutral_of, read_as_of
 
 __all__ = ["How", "SensitiveField", "sensitive_fields"]
 
@@ -50,6 +50,9 @@ class SensitiveField:
     """A plain attribute of its record (no resolver of its own)."""
     neutral: Any = None
     """What a DERIVED field shows to a caller who does not see its class in full."""
+    audited: str = ""
+    """The coordinate a FIXED field is decided and audited as: its own, or that of the field
+    whose value it copies (`schema.sensitive.sensitive(read_as=...)`, a discrepancy's)."""
 
 
 _TABLES: weakref.WeakKeyDictionary[GraphQLSchema, Mapping[str, SensitiveField]] = (
@@ -92,5 +95,6 @@ def _discover(schema: GraphQLSchema) -> dict[str, SensitiveField]:
                 gate=gate,
                 attribute=definition.base_resolver is None,
                 neutral=neutral,
+                audited=read_as_of(definition) or coordinate,
             )
     return table

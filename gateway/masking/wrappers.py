@@ -42,12 +42,12 @@ def install_masking(schema: strawberry.Schema) -> dict[str, SensitiveClass]:
 
 
 def _wrap(field: SensitiveField, original: Resolver) -> Resolver:
-    coordinate, klass, python_name = field.coordinate, field.klass, field.python_name
+    coordinate, klass, python_name = field.audited, field.klass, field.python_name
     if field.gate:
         return _gate(original, coordinate, klass)
     if field.how is not How.FIXED:
         derived = field.how is How.DERIVED
-        return _mask_variable(original, coordinate, python_name, derived, field.neutral)
+        return _mask_variable(original, field.coordinate, python_name, derived, field.neutral)
     if field.attribute:
         return _mask_attribute(python_name, coordinate, klass)
     return _mask(original, coordinate, klass)

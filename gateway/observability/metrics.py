@@ -27,6 +27,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 from gateway.observability.operation import current_operation
+from resolvers.discrepancies import FIELDS as DISCREPANCY_FIELDS
 
 __all__ = [
     "CIRCUIT_STATES",
@@ -162,6 +163,7 @@ class Metrics:
         self._calls: dict[tuple[str, str], _CallMetrics] = {}
         self._watched = _Watched()
         r.register(self._watched)
+        self._init_reconciliation()
 
     # --- execution ---------------------------------------------------------------------
 
@@ -225,6 +227,26 @@ class Metrics:
         """A frame written; `received` the webhook's arrival (time.time(), 0: unknown)."""
         if received > 0:
             self.delivery_seconds.labels(transport).observe(max(time.time() - received, 0.0))
+
+    # -- reconciliation (issue #19, helper "drift"): Customer.discrepancies -----------------
+
+    def _init_reconciliation(self) -> None:
+        self.discrepancies = Counter(
+            "switchboard_discrepancies",
+            "Discrepancies found between the CRM and the core at read time, by field (NAME, "
+            "DATE_OF_BIRTH, PHONE, EMAIL, ADDRESS); each customer's counted once per request",
+            ["field"],
+            registry=self.registry,
+        )
+        self._discrepancy_fields = {f: self.discrepancies.labels(f) for f in DISCREPANCY_FIELDS}
+
+    def discrepancy(self, field: str) -> None:
+        """Fixed labels only: a field outside resolvers.discrepancies.FIELDS is not counted."""
+        child = self._discrepancy_fields.get(field)
+        if child is not None:
+            child.inc()
+
+    # -- end of reconciliation -----------------------------------------------------------------
 
     # --- read at scrape time -----------------------------------------------------------
 

@@ -302,10 +302,12 @@ class OutboxWrites:
                 await asyncio.gather(*(self._deliver(r) for r in batch))
                 continue
             self._wake.clear()
-            # asyncio.wait, not asyncio.timeout: on 3.11 a cancel arriving as the timeout
-            # expires is turned into TimeoutError, and the worker would never stop
-            waiter = asyncio.ensure_future(self._wake.wait())
+            # a timer that wakes the worker, not asyncio.timeout (on 3.11 a cancel arriving as
+            # the timeout expires is turned into TimeoutError, and the worker would never
+            # stop) nor a task per poll (tasks that come and go look like leaks to anyone
+            # counting the app's tasks)
+            timer = asyncio.get_running_loop().call_later(s.poll_seconds, self._wake.set)
             try:
-                await asyncio.wait({waiter}, timeout=s.poll_seconds)
+                await self._wake.wait()
             finally:
-                waiter.cancel()
+                timer.cancel()

@@ -33,6 +33,7 @@ class Core:
             "GET /transactions": self.transactions,
             "GET /cards": self.cards,
             "GET /risk": self.risk,
+            "GET /parties": self.parties,
             "GET /events": self.events,
         }
 
@@ -80,6 +81,11 @@ class Core:
     def risk(self, request: Request) -> Response:
         records = [self.data.banking(index).risk for index in self._parties(request)]
         return _envelope(request, b"Risk", records)
+
+    def parties(self, request: Request) -> Response:
+        """The core's KYC copy of each party's identity (drift.py)."""
+        records = [self.data.party(index) for index in self._parties(request)]
+        return _envelope(request, b"Party", records)
 
     def events(self, request: Request) -> Response:
         per_party = request.integer("perParty", 20, 1, 100)

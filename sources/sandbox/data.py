@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 import orjson
 
 from .activity import Activity
+from .drift import party
 from .generate import Generator
 from .population import Population
 from .records import Banking, Case, Clock, Contact, Customer, Joined, dumps
@@ -33,6 +34,7 @@ class Dataset:
         for position, index in enumerate(self.population.sample_order):
             self.rank[index] = (position * 7919 + seed) % customers
         self._customers: dict[int, Customer] = {}
+        self._parties: dict[int, bytes] = {}
         self._banking: dict[int, Banking] = {}
         self._ledgers: OrderedDict[tuple[int, int], Joined] = OrderedDict()
         self._events: dict[int, Joined] = {}
@@ -46,6 +48,13 @@ class Dataset:
         found = self._customers.get(index)
         if found is None:
             found = self._customers[index] = self.generator.customer(index)
+        return found
+
+    def party(self, index: int) -> bytes:
+        """The core's copy of the customer's identity (drift.py), as its JSON."""
+        found = self._parties.get(index)
+        if found is None:
+            found = self._parties[index] = party(index, self.customer(index).body, self.clock)
         return found
 
     def banking(self, index: int) -> Banking:

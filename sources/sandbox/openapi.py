@@ -169,6 +169,12 @@ def _core() -> tuple[dict[str, Schema], dict[str, Schema]]:
         "/risk": get(
             "Fraud and collections status, one per known party", [party], "Risks", core.MAX_BATCH
         ),
+        "/parties": get(
+            "The core's KYC record of each known party (identity, contact points, address)",
+            [party],
+            "Parties",
+            core.MAX_BATCH,
+        ),
         "/events": get(
             "The newest core events per party, newest first within a party",
             [party, query("perParty", bounded(1, 100, 20), "events per party")],
@@ -215,6 +221,26 @@ def _core() -> tuple[dict[str, Schema], dict[str, Schema]]:
             CollectionsStatus=enum("CURRENT", "DELINQUENT", "ARRANGEMENT", "CHARGED_OFF"),
             DaysPastDue=INTEGER,
         ),
+        "Party": obj(
+            PartyId=STRING,
+            PartyType=enum("Sole", "Joint"),
+            Name=STRING,
+            BirthDate=DATE,
+            EmailAddress=STRING,
+            Phone=nullable(STRING),
+            Mobile=nullable(STRING),
+            Address=array(
+                obj(
+                    AddressType=enum("Residential", "Business"),
+                    AddressLine=array(STRING),
+                    TownName=STRING,
+                    CountrySubDivision=STRING,
+                    PostCode=STRING,
+                    Country=STRING,
+                )
+            ),
+            LastUpdateDateTime=DATE_TIME,
+        ),
         "Event": obj(
             EventId=STRING,
             PartyId=STRING,
@@ -230,6 +256,7 @@ def _core() -> tuple[dict[str, Schema], dict[str, Schema]]:
         "Cards": _ob_envelope("Card"),
         "Risks": _ob_envelope("Risk"),
         "Events": _ob_envelope("Event"),
+        "Parties": _ob_envelope("Party"),
     }
     return paths, schemas
 

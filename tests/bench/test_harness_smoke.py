@@ -52,7 +52,7 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
     assert set(results) == json_keys(Run)
     assert results["settings"]["execution"] == list(MODES)
     assert results["optimum"] == {"screenpop": results["optimum"]["screenpop"]}  # quick: one
-    assert results["optimum"]["screenpop"]["calls"] == 9
+    assert results["optimum"]["screenpop"]["calls"] == 10
     [(client, runs)] = results["runs"].items()
     assert client in ("aiohttp", "httpx")
     row = runs["screenpop"]
@@ -68,7 +68,7 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
         assert json_keys(Figures, always=True) <= set(figures) <= json_keys(Figures)
         assert "data" not in figures
         assert figures["errors_in_answer"] == 0
-        assert figures["calls_per_op"] == figures["optimum_calls"] == 9
+        assert figures["calls_per_op"] == figures["optimum_calls"] == 10
         assert figures["calls_at_optimum"] is True
         assert figures["latency_20ms"]["critical_path_ms"] == 60
         assert set(figures["load_0ms"]) == {"1", "16", "64"}

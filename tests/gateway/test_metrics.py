@@ -26,6 +26,7 @@ from gateway.demo import demo_config
 from gateway.events.ingest import REFUSAL_REASONS
 from gateway.http.admin import admin_app_of
 from gateway.observability import metrics as m
+from resolvers.discrepancies import FIELDS as DISCREPANCY_FIELDS
 from sources import SYSTEMS
 from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import mint_token, sample_customers, set_fault, start_call
@@ -238,6 +239,7 @@ def test_metrics_move_and_every_label_is_from_a_fixed_set(served: Served, driven
         "operation": {m.OTHER} | served.app.state.telemetry.operation_names,
         "transport": set(m.TRANSPORTS),
         "state": set(m.CIRCUIT_STATES),
+        "field": set(DISCREPANCY_FIELDS),
     }
     undeclared = []
     for family, samples in scraped.items():

@@ -17,7 +17,8 @@ WIDE = """query($ids: [ID!]!) { customers(ids: $ids) {
 } }"""
 
 # customers -> CRM once; then, one level down, each resource once: accounts, cards, contacts
-# (shared by interactions and the journey), cases (shared), core events and risk (journey).
+# (shared by interactions and the journey), cases (shared), core events, risk and the core's
+# party record (journey: its DATA_MISMATCH items).
 WIDE_CALLS = {
     "crm GET /customers": 1,
     "crm GET /cases": 1,
@@ -25,6 +26,7 @@ WIDE_CALLS = {
     "core GET /cards": 1,
     "core GET /events": 1,
     "core GET /risk": 1,
+    "core GET /parties": 1,
     "ccaas GET /contacts": 1,
 }
 
@@ -43,6 +45,7 @@ SCREEN_POP_CALLS = {
     "core GET /cards": 1,
     "core GET /events": 1,
     "core GET /risk": 1,
+    "core GET /parties": 1,
     "core GET /transactions": 1,
     "ccaas GET /contacts": 1,
     "knowledge GET /articles/by-intent": 1,
@@ -50,7 +53,7 @@ SCREEN_POP_CALLS = {
 
 
 @pytest.mark.parametrize("n", [1, 200])
-async def test_customers_wide_query_costs_seven_calls_for_any_count(
+async def test_customers_wide_query_costs_eight_calls_for_any_count(
     gateway: Gateway, sample: list[dict[str, Any]], n: int
 ) -> None:
     ids = [c["id"] for c in sample[:n]]

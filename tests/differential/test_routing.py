@@ -1,0 +1,60 @@
+"""`routingContext` on both executions: the same answer, back-end calls and audit trail for
+every role and kind of key (one customer, a household, nobody, a customer id, an interaction),
+and with a system down or slower than the routing deadline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from gateway.routing import ROUTING_DOCUMENT
+from sources.sandbox.client import set_fault
+
+from .conftest import ROLES, Pair, assert_same
+
+
+def _keys(pair: Pair) -> dict[str, dict[str, str]]:
+    by_phone: dict[str, set[str]] = {}
+    for c in pair.sample:
+        for phone in c["phones"]:
+            by_phone.setdefault(phone, set()).add(c["id"])
+    household = max(by_phone, key=lambda p: len(by_phone[p]))
+    return {
+        "phone": {"phone": pair.sample[0]["phones"][0]},
+        "household": {"phone": household},
+        "nobody": {"phone": "+12025550199"},
+        "customerId": {"customerId": pair.sample[1]["id"]},
+        "interactionId": {"interactionId": pair.interaction["agent"]},
+    }
+
+
+async def _same(pair: Pair, variables: dict[str, Any], role: str, what: object) -> None:
+    payload = {"query": ROUTING_DOCUMENT, "variables": variables}
+    async with httpx.AsyncClient(timeout=30) as http:
+        compiled, standard = await pair.both(
+            http, payload, pair.headers(role, verified=False), count_calls=True
+        )
+    assert compiled.status == 200 and compiled.body["data"]["routingContext"], what
+    assert_same(compiled, standard, what)
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("key", ["phone", "household", "nobody", "customerId", "interactionId"])
+async def test_routing_context_answers_the_same(pair: Pair, role: str, key: str) -> None:
+    await _same(pair, _keys(pair)[key], role, (key, role))
+
+
+FAULTS = [("core", {"mode": "down"}), ("crm", {"mode": "down"}), ("ccaas", {"latency_ms": 1000.0})]
+
+
+@pytest.mark.parametrize(("system", "switches"), FAULTS, ids=[s for s, _ in FAULTS])
+async def test_a_degraded_routing_context_answers_the_same(
+    pair: Pair, system: str, switches: dict[str, Any]
+) -> None:
+    await set_fault(pair.sandbox, system, **switches)
+    try:
+        await _same(pair, _keys(pair)["phone"], "ivr", (system, switches))
+    finally:
+        await set_fault(pair.sandbox, system, mode="ok", latency_ms=0, error_rate=0.0)
