@@ -36,6 +36,8 @@ from gateway.masking.guard import Guard
 from gateway.masking.wrappers import install_masking
 from gateway.observability.errors import quiet_strawberry_logger
 from gateway.observability.metrics import Metrics
+from gateway.observability.telemetry import Telemetry
+from gateway.observability.tracing import Tracing, tracing_for
 from gateway.observability.trail import audit_trail
 from gateway.routing import PATH as ROUTING_PATH
 from gateway.routing import RoutingEndpoint, load_routing
@@ -58,11 +60,13 @@ def create_app(
     guard: Guard | None = None,
     ide_headers: str | None = None,
     writes: OutboxWrites | Callable[[OnSettled], Writes] | None = None,
+    tracing: Tracing | None = None,
 ) -> Starlette:
     """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends), and so
     may `guard` (tests capture the audit trail); `ide_headers` pre-fills GraphiQL's header
     editor (the demo puts a sandbox token there); `writes` may be injected too (tests): a
-    service, or a factory given the `on_settled` hook (a test double)."""
+    service, or a factory given the `on_settled` hook (a test double); and `tracing` (tests
+    export spans to memory)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
@@ -76,8 +80,23 @@ def create_app(
     rails = guardrails(
         config.limits, trusted, frozenset(config.trusted_documents.roles), suggestions=suggestions
     )
-    extensions = [rails, audit_trail(guard.policy, guard.audit, guard.admission)]
     metrics = Metrics()
+    if tracing is None:  # [telemetry] otlp_endpoint, or the standard OTEL_* variables
+        settings = config.telemetry
+        tracing = tracing_for(
+            settings.otlp_endpoint or None,
+            settings.service_name,
+            settings.otel_environment,
+            settings.sample_ratio,
+        )
+    telemetry = Telemetry(metrics, tracing, trusted)
+    telemetry.observe(sources)
+    metrics.watch_audit(lambda: (guard.audit.pending, guard.audit.max_pending))
+    extensions = [
+        rails,
+        audit_trail(guard.policy, guard.audit, guard.admission, metrics.limit_alert),
+        telemetry.extension(),
+    ]
     plans = PlanCache(guard.policy, guard.masker, metrics, config.server.plan_cache_size)
     compiled = config.server.execution == "compiled"
     schema = build_schema(
@@ -106,6 +125,8 @@ def create_app(
     else:
         service = writes(on_settled)
     gate = WriteGate(service, rules_of(config.writes), events, guard.audit)
+    if isinstance(service, OutboxWrites):  # the outbox's depth and age, read at each scrape
+        metrics.watch_outbox(service.pending, service.oldest_pending)
     view = GraphQLView(
         schema,
         sources,
@@ -115,6 +136,7 @@ def create_app(
         writes=gate,
         routing=routing,
         on_discrepancy=metrics.discrepancy,
+        telemetry=telemetry,
     )
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who
@@ -154,10 +176,15 @@ def create_app(
     on_graphql.append(Middleware(RequireJson))
     # subscriptions per caller on this replica, WebSocket and SSE together
     caps = SubjectCaps(config.events.max_streams_per_subject)
+    metrics.watch_subscriptions(caps.open_by_transport)
     # what an event costs this replica: one read of the contact it names, however many agents
     reads = EventReads(sources)
     ingest = WebhookIngest(
-        config.webhooks, events, metrics, body_timeout=config.server.body_timeout_seconds
+        config.webhooks,
+        events,
+        metrics,
+        body_timeout=config.server.body_timeout_seconds,
+        tracing=tracing,
     )
 
     @contextlib.asynccontextmanager
@@ -180,6 +207,7 @@ def create_app(
                 await limiter.aclose()
             await guard.aclose()  # the audit lines still queued are written first
             await events.aclose()
+            telemetry.shutdown()  # the spans still queued are exported
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -192,7 +220,16 @@ def create_app(
         WebSocketRoute(
             "/graphql",
             SubscriptionView(
-                schema, sources, guard, config.server, authenticator, events, caps, reads, gate
+                schema,
+                sources,
+                guard,
+                config.server,
+                authenticator,
+                events,
+                caps,
+                reads,
+                gate,
+                telemetry=telemetry,
             ),
         ),
         # subscriptions over SSE (graphql-sse, distinct connections): the GraphQL route's
@@ -209,6 +246,7 @@ def create_app(
                 config.server,
                 keepalive=config.events.keepalive_seconds,
                 writes=gate,
+                telemetry=telemetry,
             ),
             methods=["POST", "OPTIONS"],
             middleware=on_graphql,
@@ -242,4 +280,5 @@ def create_app(
     app.state.caps = caps
     app.state.metrics = metrics
     app.state.writes = service  # gateway.writes.Writes: the mutations submit through it
+    app.state.telemetry = telemetry
     return app

@@ -217,6 +217,28 @@ class AuditSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    """Traces (docs/operations.md). Metrics are always on, at GET /metrics on the internal port."""
+
+    otlp_endpoint: str = ""
+    """The OTLP/HTTP collector's base URL (e.g. http://otel-collector:4318): traces on. Empty:
+    on only if OTEL_EXPORTER_OTLP_ENDPOINT is set. Needs the `[otel]` extra installed."""
+    service_name: str = "switchboard"
+    sample_ratio: float = 1.0
+    """The share of traces recorded (head sampling by trace id; a back-end call follows its
+    operation). 1.0 records every one; docs/operations.md has what each costs."""
+    otel_environment: bool = False
+    """The standard OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set: traces on, the
+    exporter configured by those variables (set by the loader from the environment)."""
+
+    def __post_init__(self) -> None:
+        if self.otlp_endpoint and not self.otlp_endpoint.startswith(("http://", "https://")):
+            raise ValueError("otlp_endpoint must be an http:// or https:// URL")
+        if not 0.0 < self.sample_ratio <= 1.0:
+            raise ValueError("sample_ratio must be in (0, 1]")
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     server: ServerSettings
     auth: AuthSettings
@@ -231,6 +253,7 @@ class Config:
     webhooks: dict[str, WebhookSettings] = field(default_factory=dict)
     events: EventSettings = field(default_factory=EventSettings)
     writes: WriteSettings = field(default_factory=WriteSettings)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
 
 
@@ -280,6 +303,7 @@ def env_names() -> list[str]:
         *((f"webhooks.{name}", WebhookSettings) for name in WEBHOOK_SYSTEMS),
         ("events", EventSettings),
         ("writes", WriteSettings),
+        ("telemetry", TelemetrySettings),
         ("routing", RoutingSettings),
     ]
     names = {
@@ -291,7 +315,8 @@ def env_names() -> list[str]:
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
-    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events", "writes", "routing"}
+    more = {"rate_limit", "webhooks", "events", "writes", "telemetry", "routing"}
+    unknown = set(raw) - sections - more
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = read_section(ServerSettings, "server", raw.get("server", {}), env)
@@ -334,8 +359,17 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         webhooks=read_webhooks(raw.get("webhooks", {}), env),
         events=read_section(EventSettings, "events", raw.get("events", {}), env),
         writes=read_section(WriteSettings, "writes", raw.get("writes", {}), env),
+        telemetry=_telemetry(raw.get("telemetry", {}), env),
         routing=read_section(RoutingSettings, "routing", raw.get("routing", {}), env),
     )
+
+
+def _telemetry(table: Any, env: Mapping[str, str]) -> TelemetrySettings:
+    settings: TelemetrySettings = read_section(TelemetrySettings, "telemetry", table, env)
+    otel = bool(
+        env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+    return replace(settings, otel_environment=settings.otel_environment or otel)
 
 
 def _per_role(cls: type[Any], name: str, tables: Mapping[str, Any], env: Mapping[str, str]) -> Any:

@@ -26,12 +26,20 @@ from .core import CoreClient
 from .crm import CrmClient, CrmObject, Upserted
 from .identity import IdentityClient
 from .knowledge import KnowledgeClient
-from .transport import Exchange, ExchangeFactory, MockExchange, Transport, open_exchange
+from .transport import (
+    CallObserver,
+    Exchange,
+    ExchangeFactory,
+    MockExchange,
+    Transport,
+    open_exchange,
+)
 from .transport.resilience import CircuitState
 
 __all__ = [
     "REFERENCE_DATA",
     "SYSTEMS",
+    "CallObserver",
     "CcaasClient",
     "CircuitState",
     "CoreClient",
@@ -90,6 +98,11 @@ class Sources:
             ccaas=CcaasClient(Transport(settings["ccaas"], exchange=exchange)),
             knowledge=KnowledgeClient(Transport(settings["knowledge"], exchange=exchange)),
         )
+
+    def observe(self, observer: CallObserver | None) -> None:
+        """Every system's calls told to `observer` (the gateway's metrics and traces)."""
+        for transport in self.transports().values():
+            transport.observer = observer
 
     def transports(self) -> dict[str, Transport]:
         return {c.name: c.transport for c in (self.crm, self.core, self.ccaas, self.knowledge)}

@@ -27,9 +27,12 @@ class SourceClient:
         envelope: Sequence[str],
         kind: str,
         decode: Callable[[Reader], T],
+        *,
+        keys: int = 0,
     ) -> list[T]:
-        """One GET; decode each record found at `envelope` in the answer."""
-        body = await self.transport.get_json(path, params)
+        """One GET; decode each record found at `envelope` in the answer (`keys`: how many
+        keys of a batch it asks for, told to the transport's observer)."""
+        body = await self.transport.get_json(path, params, keys=keys)
         return [decode(Reader(self.name, kind, r)) for r in records_in(self.name, body, *envelope)]
 
     async def batch(
@@ -55,7 +58,7 @@ class SourceClient:
         async def fetch_chunk(chunk: Sequence[str]) -> list[T]:
             params = [(key, v) for v in chunk]
             params.extend(extra)
-            records = await self.fetch(path, params, envelope, kind, decode)
+            records = await self.fetch(path, params, envelope, kind, decode, keys=len(chunk))
             wanted = set(chunk)
             seen: set[str] = set()
             for record in records:

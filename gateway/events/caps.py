@@ -39,17 +39,18 @@ Identity = tuple[str, str]
 class Slot:
     """One open subscription's share of its caller's cap."""
 
-    __slots__ = ("_caps", "_identity")
+    __slots__ = ("_caps", "_identity", "_transport")
 
-    def __init__(self, caps: SubjectCaps, identity: Identity) -> None:
+    def __init__(self, caps: SubjectCaps, identity: Identity, transport: str) -> None:
         self._caps: SubjectCaps | None = caps
         self._identity = identity
+        self._transport = transport
 
     def release(self) -> None:
         """Give the slot back; a second call does nothing."""
         caps, self._caps = self._caps, None
         if caps is not None:
-            caps._release(self._identity)
+            caps._release(self._identity, self._transport)
 
 
 class SubjectCaps:
@@ -61,14 +62,21 @@ class SubjectCaps:
             raise ValueError("per_subject must be at least 1")
         self.per_subject = per_subject
         self._open: dict[Identity, int] = {}
+        self._by_transport: dict[str, int] = {}
 
-    def acquire(self, identity: Identity) -> Slot | None:
-        """A slot, or None when the caller already holds `per_subject`."""
+    def acquire(self, identity: Identity, transport: str = "websocket") -> Slot | None:
+        """A slot, or None when the caller already holds `per_subject`; `transport`
+        ("websocket" or "sse") only counts it for the metrics."""
         held = self._open.get(identity, 0)
         if held >= self.per_subject:
             return None
         self._open[identity] = held + 1
-        return Slot(self, identity)
+        self._by_transport[transport] = self._by_transport.get(transport, 0) + 1
+        return Slot(self, identity, transport)
+
+    def open_by_transport(self) -> dict[str, int]:
+        """{transport: open subscriptions} on this replica (the active-subscriptions gauge)."""
+        return dict(self._by_transport)
 
     def held(self, identity: Identity) -> int:
         return self._open.get(identity, 0)
@@ -78,7 +86,8 @@ class SubjectCaps:
         """Callers holding at least one slot (an idle caller leaves no entry behind)."""
         return len(self._open)
 
-    def _release(self, identity: Identity) -> None:
+    def _release(self, identity: Identity, transport: str) -> None:
+        self._by_transport[transport] = self._by_transport.get(transport, 0) - 1
         held = self._open.get(identity, 0) - 1
         if held > 0:
             self._open[identity] = held

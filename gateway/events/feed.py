@@ -39,6 +39,8 @@ from gateway.limits.admission import Admission
 from gateway.masking.access import Access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
+from gateway.observability.telemetry import Telemetry
+from gateway.observability.tracing import ActiveSpan
 from gateway.observability.trail import event_lines
 from resolvers import Loaders
 from sources import Sources
@@ -104,6 +106,9 @@ class FeedContext(Protocol):
     reads: EventReads
     request_id: str
     client_request_id: str | None
+    telemetry: Telemetry
+    transport: str
+    """websocket or sse (a metric's label)."""
 
 
 def _refuse(message: str, code: str, **extensions: Any) -> GraphQLError:
@@ -143,6 +148,10 @@ async def run(
         raise
     pending: _Pending | None = None
     missed = False
+    telemetry = context.telemetry
+    tracing = telemetry.tracing
+    delivering: ActiveSpan | None = None
+    """The frame's span (tracing on): current while the frame is built, until it is written."""
     try:
         await feed.start()
         while True:
@@ -154,6 +163,7 @@ async def run(
             except TimeoutError:
                 raise _refuse("the token has expired", codes.TOKEN_EXPIRED) from None
             if isinstance(item, Overflow):
+                telemetry.metrics.dropped("overflow")
                 raise _refuse(
                     "events were dropped: subscribe again after `resumeFrom`",
                     codes.EVENTS_DROPPED,
@@ -162,9 +172,21 @@ async def run(
             if isinstance(item, Gap):
                 missed = True  # said on the next frame the subscriber gets, whichever it is
                 continue
-            frame = await feed.frame(item, missed)
+            started_ns = 0
+            if tracing.enabled:  # the feed's reads traced under the webhook's ingest span
+                started_ns = time.time_ns()
+                under = tracing.within(item.event.traceparent)
+                try:
+                    frame = await feed.frame(item, missed)
+                finally:
+                    under.end()
+            else:
+                frame = await feed.frame(item, missed)
             if frame is None:
                 continue
+            if tracing.enabled:  # linked to the webhook's ingest by the event's traceparent
+                delivering = tracing.delivery(item.event.traceparent, started_ns)
+                delivering.set("switchboard.event.type", item.event.type)
             if not context.guard.audit.reserve():
                 raise _refuse(
                     "the audit trail is unavailable: subscribe again shortly",
@@ -177,14 +199,20 @@ async def run(
             missed = False
             CURRENT.set(Event(frame.loaders, frame.access))
             yield frame.value
-            # asked for the next: this frame is built, its reads are all known
+            # asked for the next: this frame is built and written, its reads are all known
             CURRENT.set(None)
+            telemetry.metrics.delivered(context.transport, item.event.received)
+            if delivering is not None:
+                delivering.end()
+                delivering = None
             feed.built()
             done = pending
             pending = None
             await _audit(context, principal, operation, done)
     finally:
         CURRENT.set(None)
+        if delivering is not None:  # the frame was never written
+            delivering.end(error=True)
         feed.close()
         await subscription.aclose()
         if pending is not None:
@@ -199,6 +227,8 @@ async def _audit(
     lines = b""
     try:
         await pending.admission.commit(principal)
+        for alert in pending.admission.alerts:
+            context.telemetry.metrics.limit_alert(alert["type"])
         lines = pending.access.audit_lines(
             context.request_id, operation, context.client_request_id, pending.customers
         )

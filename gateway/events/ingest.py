@@ -20,6 +20,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 
 import orjson
 from starlette.types import Receive, Scope, Send
@@ -32,6 +33,7 @@ from gateway.events.signatures import TOLERANCE_SECONDS, SignatureError, Verifie
 from gateway.http.refusals import header, refuse, request_id_of
 from gateway.observability import codes
 from gateway.observability.metrics import Metrics
+from gateway.observability.tracing import NO_TRACING, ActiveSpan, Tracing
 
 __all__ = ["WebhookIngest"]
 
@@ -58,6 +60,7 @@ class WebhookIngest:
         *,
         body_timeout: float = 10.0,
         clock: Callable[[], float] | None = None,
+        tracing: Tracing = NO_TRACING,
     ) -> None:
         assert DEDUPE_SECONDS > 2 * TOLERANCE_SECONDS  # see DEDUPE_SECONDS
         self._verifiers = {
@@ -70,6 +73,7 @@ class WebhookIngest:
         self._metrics = metrics
         self._body_timeout = body_timeout
         self._seen = TtlSet(DEDUPE_SECONDS, DEDUPE_SIZE)
+        self._tracing = tracing
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         system = str(scope.get("path_params", {}).get("system", ""))
@@ -78,20 +82,37 @@ class WebhookIngest:
         if verifier is None:
             await refuse(send, 404, "no such webhook", codes.NOT_FOUND, request_id)
             return
+        span = self._tracing.ingest(system)  # a no-op unless tracing is on
+        outcome = "error"
+        try:
+            outcome = await self._handle(system, verifier, request_id, span, scope, receive, send)
+        finally:
+            span.set("switchboard.outcome", outcome)
+            span.end(error=outcome.startswith(("refused", "error")))
+
+    async def _handle(
+        self,
+        system: str,
+        verifier: Verifier,
+        request_id: str,
+        span: ActiveSpan,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+    ) -> str:
+        """Steps 2-6 of the module's docstring; answers the delivery, returns its outcome."""
+        received = time.time()
         limit = self._limits[system]
         length = header(scope, b"content-length")
         if length is not None and (not length.isdigit() or int(length) > limit):
-            await self._refused(send, system, "too_large", request_id)
-            return
+            return await self._refused(send, system, "too_large", request_id)
         try:
             async with asyncio.timeout(self._body_timeout):
                 body = await _read(receive, limit)
         except _TooLarge:
-            await self._refused(send, system, "too_large", request_id)
-            return
+            return await self._refused(send, system, "too_large", request_id)
         except TimeoutError:
-            await self._refused(send, system, "timeout", request_id)
-            return
+            return await self._refused(send, system, "timeout", request_id)
         webhook_id = header(scope, b"webhook-id")
         try:
             verifier.verify(
@@ -101,22 +122,28 @@ class WebhookIngest:
                 body,
             )
         except SignatureError as exc:
-            await self._refused(send, system, f"signature_{exc.reason}", request_id)
-            return
+            return await self._refused(send, system, f"signature_{exc.reason}", request_id)
         key = (system, webhook_id)
         if key in self._seen:
             self._metrics.webhook(system, "duplicate")
             await _accepted(send)
-            return
+            return "duplicate"
         try:
             events = map_payload(system, orjson.loads(body))
         except orjson.JSONDecodeError:
-            await self._refused(send, system, "bad_json", request_id)
-            return
+            return await self._refused(send, system, "bad_json", request_id)
         except MappingError as exc:
-            await self._refused(send, system, "bad_shape", request_id, str(exc))
-            return
-        published = [await self._broker.publish(event) for event in events]
+            return await self._refused(send, system, "bad_shape", request_id, str(exc))
+        # stamped for what follows: the delivery's span links to this one (CloudEvents'
+        # `traceparent` extension), the delivery-latency metric starts at `received`
+        traceparent = span.traceparent
+        published = [
+            await self._broker.publish(replace(event, traceparent=traceparent, received=received))
+            for event in events
+        ]
+        for cursor in published:
+            self._metrics.event(system, "deduplicated" if cursor is None else "published")
+        span.set("switchboard.events", len(events))
         self._seen.add(key)  # only once handled: a delivery refused above may be sent again
         if not events:
             outcome = "ignored"
@@ -126,14 +153,17 @@ class WebhookIngest:
             outcome = "accepted"
         self._metrics.webhook(system, outcome)
         await _accepted(send)
+        return outcome
 
     async def _refused(
         self, send: Send, system: str, reason: str, request_id: str, detail: str = ""
-    ) -> None:
+    ) -> str:
+        """Answers the refusal; returns the outcome `refused:<reason>` (a fixed set)."""
         self._metrics.webhook(system, "refused", reason)
         log.warning("webhook refused: system=%s reason=%s %s", system, reason, detail)
         status, code, message = _REFUSALS[reason]
         await refuse(send, status, f"{message}{': ' + detail if detail else ''}", code, request_id)
+        return f"refused:{reason}"
 
 
 _SIGNATURE = (401, codes.UNAUTHENTICATED, "the webhook signature is missing, invalid or stale")

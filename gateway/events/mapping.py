@@ -50,9 +50,15 @@ class CloudEvent:
     data: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
     specversion: str = "1.0"
     datacontenttype: str = "application/json"
+    traceparent: str = ""
+    """The W3C trace context of the webhook's ingest span (the CloudEvents distributed-tracing
+    extension attribute): a delivery's span links to it. Empty when tracing is off."""
+    received: float = 0.0
+    """When the webhook arrived (time.time(), the `sbreceived` extension attribute): the
+    delivery-latency metric's start, on whichever replica writes the frame."""
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        envelope: dict[str, Any] = {
             "specversion": self.specversion,
             "id": self.id,
             "source": self.source,
@@ -62,6 +68,11 @@ class CloudEvent:
             "datacontenttype": self.datacontenttype,
             "data": dict(self.data),
         }
+        if self.traceparent:
+            envelope["traceparent"] = self.traceparent
+        if self.received:
+            envelope["sbreceived"] = self.received
+        return envelope
 
     def to_json(self) -> bytes:
         return orjson.dumps(self.as_dict())

@@ -71,7 +71,16 @@ def _key(cursor: str) -> tuple[int, int]:
     return int(ms), int(seq)
 
 
-_ENVELOPE = ("id", "source", "type", "time", "subject", "specversion", "datacontenttype")
+_ENVELOPE = (
+    "id",
+    "source",
+    "type",
+    "time",
+    "subject",
+    "specversion",
+    "datacontenttype",
+    "traceparent",
+)
 
 
 def _decode(raw: str | None) -> CloudEvent | None:
@@ -81,9 +90,11 @@ def _decode(raw: str | None) -> CloudEvent | None:
     try:
         fields = orjson.loads(raw or b"")
         data = fields.get("data") or {}
+        received = fields.get("sbreceived")
         return CloudEvent(
             **{name: str(fields[name]) for name in _ENVELOPE if name in fields},
             data=MappingProxyType({str(k): str(v) for k, v in data.items()}),
+            received=float(received) if isinstance(received, int | float) else 0.0,
         )
     except (orjson.JSONDecodeError, TypeError, AttributeError):
         return None

@@ -40,6 +40,7 @@ from gateway.masking.access import Access
 from gateway.masking.event_access import event_access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
+from gateway.observability.telemetry import UNWATCHED, Telemetry
 from resolvers import Loaders
 from schema import Change, Pop, WriteApi
 from sources import SourceError, Sources
@@ -76,6 +77,7 @@ class SocketContext:
         sources: Sources,
         guard: Guard,
         reads: EventReads,
+        telemetry: Telemetry | None = None,
     ) -> None:
         # a WebSocket, or the POST of an SSE stream (gateway/http/sse.py)
         self.request = connection
@@ -85,6 +87,8 @@ class SocketContext:
         self.guard = guard
         self.reads = reads
         """The replica's one read per event, shared by its subscribers (gateway/events/reads.py)."""
+        self.telemetry = telemetry or UNWATCHED
+        self.transport = "websocket" if isinstance(connection, WebSocket) else "sse"
         self.principal: Principal | None = None
         self.connection_params: dict[str, Any] | None = None
         self.resume_after: str | None = None

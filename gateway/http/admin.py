@@ -85,6 +85,7 @@ def admin_app(readiness: Readiness, metrics: Metrics, writes: Writes | None = No
         return JSONResponse(body, status_code=200 if ok else 503)
 
     async def metrics_page(request: Request) -> Response:
+        await metrics.refresh()  # what is read from a store (the outbox) before rendering
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
     routes = [

@@ -55,6 +55,7 @@ from gateway.http.refusals import header, refuse, request_id_of
 from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
+from gateway.observability.telemetry import Telemetry
 from gateway.writes.api import WriteGate
 from sources import Sources
 
@@ -105,6 +106,7 @@ class StreamView:
         server: ServerSettings,
         *,
         keepalive: float,
+        telemetry: Telemetry | None = None,
         writes: WriteGate | None = None,
     ) -> None:
         self.writes = writes
@@ -117,6 +119,7 @@ class StreamView:
         self.reads = reads
         self.server = server
         self.keepalive = keepalive
+        self.telemetry = telemetry
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -145,12 +148,14 @@ class StreamView:
             return
         except ClientDisconnect:
             return
-        slot = self.caps.acquire(principal.identity)
+        slot = self.caps.acquire(principal.identity, "sse")
         if slot is None:
             await refuse(send, 429, self.caps.refusal(), codes.SUBSCRIPTION_LIMIT, request_id)
             return
         try:
-            context = SocketContext(request, self.broker, self.sources, self.guard, self.reads)
+            context = SocketContext(
+                request, self.broker, self.sources, self.guard, self.reads, self.telemetry
+            )
             context.principal = principal
             if self.writes is not None:
                 context.writes = self.writes.for_socket(lambda: principal)

@@ -39,6 +39,10 @@ from gateway.masking.access import Access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
+from gateway.observability.metrics import OTHER
+from gateway.observability.operation import OperationRecord, current_operation, recording
+from gateway.observability.telemetry import Telemetry
+from gateway.observability.tracing import ActiveSpan
 from gateway.writes.api import CallerWrites, WriteGate
 from resolvers import Loaders
 from resolvers.routing import Routing
@@ -81,6 +85,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         server: ServerSettings,
         *,
         ide_headers: str | None,
+        telemetry: Telemetry | None = None,
         writes: WriteGate,
         routing: Routing,
         on_discrepancy: Callable[[str], None] | None = None,
@@ -94,6 +99,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.guard = guard
         self.server = server
         self.ide_headers = ide_headers
+        self.telemetry = telemetry or Telemetry()
         self.writes = writes
         self.routing = routing
         self.on_discrepancy = on_discrepancy
@@ -113,7 +119,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return
         server = self.server
         timeout = self._deadline(Headers(scope=scope))
-        with request_scope(timeout, server.deadline_margin_seconds), formatting_errors():
+        telemetry = self.telemetry
+        started = time.perf_counter()
+        span = telemetry.tracing.operation()  # a no-op unless tracing is on
+        with (
+            recording() as record,
+            request_scope(timeout, server.deadline_margin_seconds),
+            formatting_errors(),
+        ):
             body_by = time.monotonic() + min(timeout, server.body_timeout_seconds)
             try:
                 await super().__call__(scope, _receive_by(receive, body_by), send)
@@ -121,6 +134,11 @@ class GraphQLView(GraphQL[RequestContext, None]):
                 await _answer(
                     scope, send, 408, "request body not received in time", codes.REQUEST_TIMEOUT
                 )
+            finally:
+                if record.answered:  # not the GraphiQL page, nor a body that never came
+                    telemetry.finish(record, time.perf_counter() - started)
+                if telemetry.tracing.enabled:
+                    _close(span, record)
 
     async def get_context(
         self, request: Request | WebSocket, response: Response | WebSocket
@@ -154,6 +172,10 @@ class GraphQLView(GraphQL[RequestContext, None]):
     ) -> GraphQLHTTPResponse:
         # the id the client knows: its own when it sent one (RequestId)
         request_id: str = request.state.client_request_id or request.state.request_id
+        record = current_operation()
+        if record is not None:
+            record.answered = True
+            record.result = "error" if result.data is None else "partial" if result.errors else "ok"
         response: GraphQLHTTPResponse = {"data": result.data}
         if result.errors:
             response["errors"] = [format_error(e, request_id) for e in result.errors]
@@ -212,6 +234,8 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         caps: SubjectCaps,
         reads: EventReads,
         writes: WriteGate,
+        *,
+        telemetry: Telemetry | None = None,
     ) -> None:
         super().__init__(
             schema,
@@ -227,6 +251,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         self.broker = broker
         self.caps = caps
         self.reads = reads
+        self.telemetry = telemetry
         self.subscriptions = Subscriptions(schema)
         # strawberry's graphql-transport-ws handler calls `self.schema.stream(...)`: it gets
         # the gateway's entry point, with the schema's signatures
@@ -248,7 +273,9 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         self, request: Request | WebSocket, response: Response | WebSocket
     ) -> SocketContext:
         assert isinstance(request, WebSocket)
-        context = SocketContext(request, self.broker, self.sources, self.guard, self.reads)
+        context = SocketContext(
+            request, self.broker, self.sources, self.guard, self.reads, self.telemetry
+        )
         context.writes = self.writes.for_socket(lambda: context.principal)  # writeCompleted
         request.scope.setdefault("state", {})["socket_context"] = context
         return context
@@ -265,6 +292,22 @@ class SubscriptionView(GraphQL[SocketContext, None]):
             raise ConnectionRejectionError from None
         context.watch(principal)
         return None
+
+
+def _close(span: ActiveSpan, record: OperationRecord) -> None:
+    """The operation's span: named by its type, and by its name only for a trusted document
+    (a caller's operation name is free text: it never reaches a span)."""
+    attributes = {
+        "graphql.operation.type": record.type,
+        "switchboard.execution": record.execution or "none",
+        "switchboard.result": record.result,
+    }
+    if record.name != OTHER:
+        span.rename(f"{record.type} {record.name}")
+        attributes["graphql.operation.name"] = record.name
+    else:
+        span.rename(record.type)
+    span.end(error=record.result == "error", attributes=attributes)
 
 
 class _BodyLate(Exception):

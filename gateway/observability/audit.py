@@ -57,6 +57,11 @@ class AuditLog:
             stream.buffer.write(lines)
             stream.flush()
 
+    @property
+    def pending(self) -> int:
+        """Requests whose lines are reserved, queued or being written (a metric's gauge)."""
+        return self.max_pending - self._free
+
     def reserve(self) -> bool:
         """A place for one request's lines, or False when the queue is full."""
         if self._free == 0:

@@ -33,10 +33,13 @@ __all__ = ["audit_trail", "event_lines"]
 
 
 def audit_trail(
-    policy: Policy, audit: AuditLog, admission: Callable[[], Admission]
+    policy: Policy,
+    audit: AuditLog,
+    admission: Callable[[], Admission],
+    alerted: Callable[[str], None] | None = None,
 ) -> type[SchemaExtension]:
     """The extension class (strawberry makes one per operation); `admission` makes each
-    request's limits."""
+    request's limits; `alerted(type)` counts each limit alert (a metric)."""
 
     class AuditTrail(SchemaExtension):
         reserved = False
@@ -108,6 +111,9 @@ def audit_trail(
             if admitted is not None:
                 await admitted.commit(access.principal)
                 events = admitted.events(ec.result)
+                if alerted is not None:
+                    for alert in admitted.alerts:
+                        alerted(alert["type"])
             lines = access.audit_lines(
                 context.request_id, name, client_id, _known_customers(context.loaders)
             )

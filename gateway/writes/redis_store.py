@@ -226,6 +226,22 @@ class RedisStore:
         await self._redis.zremrangebyscore(f"{PREFIX}:dead", "-inf", repr(before))
         return 0
 
+    async def oldest_pending(self) -> float | None:
+        """Over the first 1,000 writes waiting in `due` (by when next tried) and in the stream
+        (by arrival): a bound on the scrape's cost; a deeper outbox alerts on depth anyway."""
+        due = await self._redis.zrange(f"{PREFIX}:due", 0, 999)
+        queued = await self._redis.xrange(PREFIX, count=1000)
+        ids = {*due, *(values.get("id") for _, values in queued if values and values.get("id"))}
+        if not ids:
+            return None
+        raws = await self._redis.mget([self._record_key(i) for i in ids])
+        created = [
+            r.created_at
+            for r in (WriteRecord.from_json(raw) for raw in raws if raw is not None)
+            if not r.final
+        ]
+        return min(created, default=None)
+
     async def pending(self) -> int:
         # entries are deleted when settled or deferred: the stream holds what is unread or
         # being delivered, `due` what waits for its time

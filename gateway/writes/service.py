@@ -178,6 +178,9 @@ class OutboxWrites:
     async def pending(self) -> int:
         return await self.store.pending()
 
+    async def oldest_pending(self) -> float | None:
+        return await self.store.oldest_pending()
+
     # -- attempts ----------------------------------------------------------------------------
     async def _direct(self, record: WriteRecord) -> WriteResult:
         """The attempt the caller waits for. Cancelled (the client went away) or crashed, the

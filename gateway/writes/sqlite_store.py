@@ -177,6 +177,15 @@ class SqliteStore:
 
         return await self._run(purge, lambda: 0)
 
+    async def oldest_pending(self) -> float | None:
+        def oldest(db: sqlite3.Connection) -> float | None:
+            row = db.execute(
+                "SELECT min(created_at) FROM writes WHERE status = 'PENDING'"
+            ).fetchone()
+            return None if row[0] is None else float(row[0])
+
+        return await self._run(oldest, lambda: None)
+
     async def pending(self) -> int:
         def count(db: sqlite3.Connection) -> int:
             row = db.execute("SELECT count(*) FROM writes WHERE status = 'PENDING'").fetchone()

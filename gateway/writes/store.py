@@ -56,6 +56,11 @@ class Store(Protocol):
         itself and answers 0)."""
         ...
 
+    async def oldest_pending(self) -> float | None:
+        """When (time.time()) the oldest PENDING write was reserved; None when there is none
+        (the outbox-age metric)."""
+        ...
+
     async def pending(self) -> int:
         """How many writes are PENDING (the outbox's depth)."""
         ...

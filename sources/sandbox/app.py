@@ -111,7 +111,7 @@ class SandboxApp:
                 handler = self.crm.match(method, rest)
                 route = f"{method} /cases/{{id}}/comments" if handler is not None else route
             if handler is not None:
-                self.counters[system].count(route)
+                self.counters[system].count(route, _traceparent(scope))
                 if not await self._survive_fault(system, receive, send):
                     return
         else:
@@ -223,6 +223,14 @@ def _transport(receive: Receive) -> Any:
     if transport is None:
         raise RuntimeError("down/timeout faults need the sandbox to run under uvicorn")
     return transport
+
+
+def _traceparent(scope: Scope) -> str | None:
+    for name, value in scope["headers"]:
+        if name == b"traceparent":
+            text: str = value.decode("latin-1")
+            return text[:64]
+    return None
 
 
 async def _until_disconnect(receive: Receive) -> None:

@@ -35,11 +35,16 @@ class Fault:
 class Counter:
     requests: int = 0
     by_route: dict[str, int] = field(default_factory=dict)
+    traceparents: list[str] = field(default_factory=list)
+    """The W3C trace context of the latest calls that carried one (the newest 100): tests
+    check the gateway propagates it."""
 
-    def count(self, route: str) -> None:
+    def count(self, route: str, traceparent: str | None = None) -> None:
         # One event loop serves every request, so plain ints cannot lose an increment.
         self.requests += 1
         self.by_route[route] = self.by_route.get(route, 0) + 1
+        if traceparent is not None:
+            self.traceparents = [*self.traceparents[-99:], traceparent]
 
 
 def json_object(request: Request) -> dict[str, Any]:

@@ -16,9 +16,13 @@ from .exchange import (
     open_exchange,
     probe,
 )
+from .observe import CALL_STATUSES, Call, CallObserver
 from .policy import Transport
 
 __all__ = [
+    "CALL_STATUSES",
+    "Call",
+    "CallObserver",
     "Exchange",
     "ExchangeFactory",
     "HttpClient",

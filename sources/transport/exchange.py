@@ -39,6 +39,7 @@ __all__ = [
     "AiohttpExchange",
     "Exchange",
     "ExchangeFactory",
+    "Headers",
     "HttpClient",
     "HttpxExchange",
     "MockExchange",
@@ -50,6 +51,10 @@ __all__ = [
 ]
 
 Params = Sequence[tuple[str, str]]
+Headers = Mapping[str, str]
+"""Extra request headers for one call: the trace context (`traceparent`), nothing else."""
+
+_NO_HEADERS: Headers = {}
 
 _KEEPALIVE_SECONDS = 4.0
 """Idle connections are dropped before uvicorn's (and most servers') 5 s keep-alive expires,
@@ -65,7 +70,7 @@ class Exchange(Protocol):
         """Which client answers: "aiohttp", "httpx" or "mock"."""
         ...
 
-    async def get(self, path: str, params: Params) -> bytes: ...
+    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes: ...
 
     async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
         """A write (upsert by external id): the status and body of any answer below 500 but
@@ -107,12 +112,14 @@ class HttpClient:
     async def aclose(self) -> None:
         await self._exchange.aclose()
 
-    async def get_json(self, path: str, params: Params, budget: float) -> Any:
+    async def get_json(
+        self, path: str, params: Params, budget: float, headers: Headers = _NO_HEADERS
+    ) -> Any:
         """GET `path` (a fixed path, never built from user input); the whole exchange, slow
         trickles included, is over within `budget` seconds."""
         try:
             async with asyncio.timeout(budget):
-                body = await self._exchange.get(path, params)
+                body = await self._exchange.get(path, params, headers)
         except TimeoutError as exc:
             raise SourceTimeout(self.name, f"{self.name} did not answer in time") from exc
         try:
@@ -209,14 +216,16 @@ class AiohttpExchange:
         )
         return self._session
 
-    async def get(self, path: str, params: Params) -> bytes:
+    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
         rules = self.rules
         session = self._session or self._open()
         url = self._urls.get(path)
         if url is None:
             url = self._urls[path] = URL(self.base + path)
         try:
-            async with session.get(url, params=params, allow_redirects=False) as response:
+            async with session.get(
+                url, params=params, headers=headers or None, allow_redirects=False
+            ) as response:
                 headers = response.headers
                 rules.check_head(response.status, headers.get)
                 if "content-length" in headers and "content-encoding" not in headers:
@@ -279,10 +288,12 @@ class HttpxExchange:
         """A factory of httpx exchanges over `transport` (one shared by every system)."""
         return lambda settings: cls(settings, transport)
 
-    async def get(self, path: str, params: Params) -> bytes:
+    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
         rules = self.rules
         try:
-            request = self._client.build_request("GET", path, params=list(params))
+            request = self._client.build_request(
+                "GET", path, params=list(params), headers=headers or None
+            )
             response = await self._client.send(request, stream=True)
             try:
                 rules.check_head(response.status_code, response.headers.get)
@@ -325,6 +336,8 @@ class Request:
     params: tuple[tuple[str, str], ...]
     method: str = "GET"
     body: bytes = b""
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """What the gateway added to the call (the trace context), lower-case names."""
 
     def param(self, key: str) -> list[str]:
         """Every value of `key`, in order."""
@@ -366,8 +379,9 @@ class MockExchange:
         """A factory of mock exchanges, one per system, all answered by `handler`."""
         return lambda settings: cls(handler, settings)
 
-    async def get(self, path: str, params: Params) -> bytes:
-        reply = await self._ask(Request(self.rules.name, path, tuple(params)))
+    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
+        request = Request(self.rules.name, path, tuple(params), headers=dict(headers))
+        reply = await self._ask(request)
         headers = {"content-length": str(len(reply.body)), **reply.headers}
         self.rules.check_head(reply.status, headers.get)
         if len(reply.body) > self.rules.cap:

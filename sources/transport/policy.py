@@ -21,7 +21,8 @@ from cachetools import TTLCache
 from .._errors import SourceBadResponse, SourceError, SourceTimeout
 from .._scope import current_scope
 from .._settings import SourceSettings
-from .exchange import ExchangeFactory, HttpClient, Params, open_exchange, probe
+from .exchange import ExchangeFactory, Headers, HttpClient, Params, open_exchange, probe
+from .observe import Call, CallObserver
 from .resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_of
 
 __all__ = ["Params", "SourceSettings", "Transport"]
@@ -48,6 +49,8 @@ class Transport:
             settings.name, max_in_flight=settings.max_in_flight, max_queue=settings.max_queue
         )
         self.retry_budget = RetryBudget(settings.retry_budget_ratio)
+        self.observer: CallObserver | None = None
+        """Told of each logical call (gateway metrics and traces: `sources.transport.observe`)."""
         self._stale: TTLCache[tuple[str, tuple[tuple[str, str], ...]], Any] | None = (
             TTLCache(maxsize=4096, ttl=settings.stale_if_error_seconds)
             if settings.stale_if_error_seconds > 0
@@ -60,21 +63,36 @@ class Transport:
     async def probe(self, within: float = 1.0) -> bool:
         return await probe(self.settings.base_url, within, self.settings.health_path)
 
-    async def get_json(self, path: str, params: Params = ()) -> Any:
-        """One logical call (retries included), recorded once in the request's scope."""
+    async def get_json(self, path: str, params: Params = (), *, keys: int = 0) -> Any:
+        """One logical call (retries included), recorded once in the request's scope and told
+        to the observer (`keys`: how many keys a batch asks for; 0 for a search)."""
         started = time.monotonic()
+        observer = self.observer
+        call: Call | None = None
+        headers: Headers = {}
+        if observer is not None:
+            call = observer.started(self.name, path, keys)
+            headers = call.headers
+        tries = [0]
+        status = "cancelled"
         try:
-            body = await self._call(path, params)
-        except SourceError as exc:
-            stale = self._stale.get((path, tuple(params))) if self._stale is not None else None
-            self._record("stale" if stale is not None else exc.status, started)
-            if stale is None:
-                raise
-            return stale
-        self._record("ok", started)
-        if self._stale is not None:
-            self._stale[(path, tuple(params))] = body
-        return body
+            try:
+                body = await self._call(path, params, headers, tries)
+            except SourceError as exc:
+                stale = self._stale.get((path, tuple(params))) if self._stale is not None else None
+                status = "stale" if stale is not None else exc.status
+                self._record(status, started)
+                if stale is None:
+                    raise
+                return stale
+            status = "ok"
+            self._record(status, started)
+            if self._stale is not None:
+                self._stale[(path, tuple(params))] = body
+            return body
+        finally:
+            if call is not None:
+                call.ended(status, tries[0], self.breaker.state.value)
 
     async def patch_json(
         self, path: str, body: bytes, budget: float | None = None
@@ -111,12 +129,13 @@ class Transport:
         finally:
             self.breaker.record(ticket, outcome)
 
-    async def _call(self, path: str, params: Params) -> Any:
+    async def _call(self, path: str, params: Params, headers: Headers, tries: list[int]) -> Any:
+        """The attempts; `tries[0]` counts the retries made (read by `get_json` on any exit)."""
         self.retry_budget.deposit()
         attempt = 0
         while True:
             try:
-                return await self._attempt(path, params)
+                return await self._attempt(path, params, headers)
             except SourceError as exc:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
@@ -127,8 +146,9 @@ class Transport:
                 self.retry_budget.refund()
                 raise
             attempt += 1
+            tries[0] = attempt
 
-    async def _attempt(self, path: str, params: Params) -> Any:
+    async def _attempt(self, path: str, params: Params, headers: Headers) -> Any:
         """One attempt through the breaker and the bulkhead. Its outcome is recorded in
         `finally`, on every exit path: a cancelled or crashed attempt is `abandoned`, which
         releases a half-open probe instead of keeping it forever (h11's rule: every exception,
@@ -140,7 +160,7 @@ class Transport:
         try:
             async with self.bulkhead.slot(budget):
                 left = budget - (time.monotonic() - started)
-                body = await self.http.get_json(path, params, max(left, 0.001))
+                body = await self.http.get_json(path, params, max(left, 0.001), headers)
         except SourceError as exc:
             outcome = outcome_of(exc)
             raise

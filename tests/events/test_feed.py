@@ -18,6 +18,7 @@ from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.masking.verification import Verification
 from gateway.observability.audit import AuditLog
+from gateway.observability.telemetry import UNWATCHED
 from resolvers import Loaders
 
 PRINCIPAL = Principal("agent-0001", frozenset({"agent"}), "https://idp", time.time() + 3600, True)
@@ -73,7 +74,13 @@ def test_the_first_frame_after_a_gap_says_events_were_missed() -> None:
         context = cast(
             FeedContext,
             SimpleNamespace(
-                broker=broker, guard=guard, sources=None, request_id="r", client_request_id=None
+                broker=broker,
+                guard=guard,
+                sources=None,
+                request_id="r",
+                client_request_id=None,
+                telemetry=UNWATCHED,
+                transport="websocket",
             ),
         )
         feed = _Payments()

@@ -22,6 +22,7 @@ from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
+from gateway.observability.telemetry import UNWATCHED
 from sources import Sources
 from sources.records import Contact, Customer
 
@@ -36,7 +37,8 @@ def _context(broker: InProcessBroker) -> SocketContext:
     # no sources and no audit: none of these paths may read a back end or audit anything
     guard = SimpleNamespace(policy=Policy.load())
     return cast(
-        SocketContext, SimpleNamespace(broker=broker, sources=None, guard=guard, reads=None)
+        SocketContext,
+        SimpleNamespace(broker=broker, sources=None, guard=guard, reads=None, telemetry=UNWATCHED),
     )
 
 
@@ -181,6 +183,8 @@ def test_a_pops_context_is_read_once_and_dropped_when_the_stream_is_closed() -> 
                 reads=EventReads(cast(Sources, sources)),
                 request_id="r",
                 client_request_id=None,
+                telemetry=UNWATCHED,
+                transport="websocket",
             ),
         )
         pops = screen_pops(context, _principal(), None)
@@ -226,6 +230,8 @@ def test_an_offered_contact_is_read_once_per_replica_whatever_the_number_of_agen
                 reads=reads,
                 request_id="r",
                 client_request_id=None,
+                telemetry=UNWATCHED,
+                transport="websocket",
             ),
         )
         agents = [f"agent-{n:04d}" for n in range(1, 21)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -33,6 +33,8 @@ from sources.sandbox.server import background_server
 from sources.transport import Exchange, open_exchange
 from sources.transport.exchange import Params
 from tests.support.subscribing import contact_event
+
+NONE: Mapping[str, str] = {}
 
 POP = """subscription {
   screenPops { event customers { id fullName accounts { id balance } cards { id pan } } }
@@ -60,11 +62,11 @@ class _Gated:
     def kind(self) -> str:
         return self.inner.kind
 
-    async def get(self, path: str, params: Params) -> bytes:
+    async def get(self, path: str, params: Params, headers: Mapping[str, str] = NONE) -> bytes:
         if self.gate is not None:
             self.gate.calls += 1
             await self.gate.opened.wait()
-        return await self.inner.get(path, params)
+        return await self.inner.get(path, params, headers)
 
     async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
         return await self.inner.patch(path, body)

@@ -119,3 +119,18 @@ async def test_a_claim_that_ended_without_a_verdict_is_taken_again_by_the_same_p
             again = await store.claim(10.5, lease=0.2, limit=10)
     assert [r.write_id for r in again] == [first.write_id]
     assert await store.settle(again[0].settled("APPLIED", 11.0, record_id="1")) is True
+
+
+async def test_the_oldest_pending_write_is_known_wherever_it_waits(store: Store) -> None:
+    """The outbox-age metric (switchboard_outbox_oldest_age_seconds) reads this."""
+    assert await store.oldest_pending() is None
+    first, second = _record("k-1", now=1000.0), _record("k-2", now=1003.0)
+    await store.reserve(first)
+    await store.reserve(second)
+    assert await store.oldest_pending() == 1000.0
+    # taken by a worker (in Redis: moved from `due` into the stream), it still waits
+    claimed = await store.claim(1010.0, lease=3.0, limit=1)
+    assert len(claimed) == 1
+    assert await store.oldest_pending() == 1000.0
+    assert await store.settle(first.settled("APPLIED", 1011.0, record_id="00T1")) is True
+    assert await store.oldest_pending() == 1003.0

@@ -1,0 +1,247 @@
+"""Traces over real sockets (the sandbox and the gateway on 127.0.0.1), spans captured by the
+SDK's in-memory exporter: a screen-pop's trace has one span per back-end batch under the
+operation's span, each batch's `traceparent` reaches the system, a trusted document names its
+span and a caller's operation name never does, and a webhook's ingest span is linked from the
+delivery span of the frame it caused (through the CloudEvent's `traceparent`)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
+from starlette.applications import Starlette
+
+from bench.collector import NullCollector
+from gateway.app import create_app
+from gateway.config import build_config
+from gateway.demo import demo_config
+from gateway.observability.otel import OtelTracing
+from gateway.settings_env import ConfigError
+from sources import SYSTEMS
+from sources.sandbox import create_app as sandbox_app
+from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_call, stats
+from sources.sandbox.server import background_server
+from tests.events.payloads import SECRET
+
+SCREEN_POP = """query ScreenPop($phone: String!) {
+  findCustomers(phone: $phone) {
+    id fullName accounts { id transactions(first: 3) { id } } cards { id last4 }
+    interactions(first: 5) { id } cases { id } risk { fraudHold }
+    suggestedArticles(first: 2) { id }
+  }
+}"""
+MANIFEST = Path(__file__).resolve().parents[2] / "docs" / "trusted-documents.json"
+POP = "subscription { screenPops { event interaction { id } customers { id fullName } } }"
+
+
+@dataclass(frozen=True)
+class Traced:
+    gateway: str
+    sandbox: str
+    app: Starlette
+    spans: InMemorySpanExporter
+
+    def token(self, sub: str, roles: list[str]) -> str:
+        return asyncio.run(mint_token(self.sandbox, sub=sub, roles=roles))
+
+    def post(self, body: dict[str, Any], token: str) -> dict[str, Any]:
+        response = httpx.post(
+            self.gateway + "/graphql",
+            json=body,
+            headers={"authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+
+@pytest.fixture(scope="module")
+def traced() -> Iterator[Traced]:
+    sandbox = sandbox_app(
+        customers=300, webhook_url="http://127.0.0.1:9/webhooks", webhook_secret=SECRET
+    )
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with background_server(sandbox, lifespan="off", before_exit=sandbox.abort_hanging) as sb:
+        raw = demo_config(0, int(sb.rsplit(":", 1)[1]), manifest=str(MANIFEST))
+        raw["webhooks"] = {"ccaas": {"secrets": [SECRET]}}
+        raw["rate_limit"] = {"enabled": False}
+        app = create_app(build_config(raw, env={}), tracing=OtelTracing(provider))
+        with background_server(app, websockets=True) as gw:
+            assert sandbox.poster is not None
+            sandbox.poster.base = f"{gw}/webhooks"
+            yield Traced(gw, sb, app, exporter)
+
+
+def _phone(traced: Traced) -> str:
+    customer = asyncio.run(sample_customers(traced.sandbox, 5))[0]
+    phone: str = customer["phones"][0]
+    return phone
+
+
+def _backend_calls(traced: Traced) -> tuple[int, list[str]]:
+    counters = asyncio.run(stats(traced.sandbox))
+    calls = sum(counters[s]["requests"] for s in SYSTEMS)
+    parents = [tp for s in SYSTEMS for tp in counters[s]["traceparents"]]
+    return calls, parents
+
+
+def _hex(value: int, width: int) -> str:
+    return format(value, f"0{width}x")
+
+
+def test_a_screen_pop_has_one_span_per_backend_batch_under_the_operation(traced: Traced) -> None:
+    phone = _phone(traced)
+    token = traced.token("analyst-0001", ["fraud_analyst"])
+    asyncio.run(reset_stats(traced.sandbox))
+    traced.spans.clear()
+    body = traced.post({"query": SCREEN_POP, "variables": {"phone": phone}}, token)
+    assert "errors" not in body, body["errors"]
+    spans = traced.spans.get_finished_spans()
+    [operation] = [s for s in spans if s.kind is SpanKind.SERVER]
+    calls = [s for s in spans if s.kind is SpanKind.CLIENT]
+    made, traceparents = _backend_calls(traced)
+    # one span per back-end call (a batch), each a child of the operation, none per field
+    assert len(calls) == made >= 6
+    assert len(spans) == made + 1
+    assert operation.context is not None and operation.parent is None
+    for call in calls:
+        assert call.parent is not None and call.parent.span_id == operation.context.span_id
+        assert call.context is not None
+        assert call.context.trace_id == operation.context.trace_id
+        attributes = dict(call.attributes or {})
+        assert attributes["switchboard.system"] in SYSTEMS
+        assert str(attributes["switchboard.resource"]).startswith("/")
+        assert attributes["switchboard.status"] == "ok"
+        assert attributes["switchboard.breaker"] == "closed"
+        assert attributes["switchboard.retries"] == 0
+        assert isinstance(attributes["switchboard.keys"], int)
+    # the batched ones say how many keys they asked for
+    assert any(dict(c.attributes or {})["switchboard.keys"] not in (0, None) for c in calls)
+    # the trace context reached each system: the sandbox saw each call's own span
+    trace_id = _hex(operation.context.trace_id, 32)
+    sent = {f"00-{trace_id}-{_hex(c.context.span_id, 16)}" for c in calls if c.context}
+    assert {tp.rsplit("-", 1)[0] for tp in traceparents} == sent  # (the flags: sampled)
+    assert all(int(tp.rsplit("-", 1)[1], 16) & 1 for tp in traceparents)
+    # a caller's operation name ("ScreenPop") is free text: never on the span
+    assert operation.name == "query"
+    attributes = dict(operation.attributes or {})
+    assert "graphql.operation.name" not in attributes
+    assert attributes["graphql.operation.type"] == "query"
+    assert attributes["switchboard.execution"] in ("compiled", "standard")
+    assert attributes["switchboard.result"] == "ok"
+    assert phone not in json.dumps([dict(s.attributes or {}) for s in spans])
+
+
+def test_a_trusted_document_names_its_span(traced: Traced) -> None:
+    token = traced.token("ivr-bot", ["ivr"])
+    traced.spans.clear()
+    [digest] = [
+        o["id"]
+        for o in json.loads(MANIFEST.read_text())["operations"]
+        if o["name"] == "IvrIdentify"
+    ]
+    body = traced.post(
+        {
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}},
+            "variables": {"phone": _phone(traced)},
+        },
+        token,
+    )
+    assert "errors" not in body, body["errors"]
+    [operation] = [s for s in traced.spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert operation.name == "query IvrIdentify"
+    assert dict(operation.attributes or {})["graphql.operation.name"] == "IvrIdentify"
+
+
+def test_a_webhook_s_ingest_is_linked_from_the_delivery_of_its_frame(traced: Traced) -> None:
+    token = traced.token("agent-0001", ["agent"])
+
+    async def scenario() -> dict[str, Any]:
+        customer = (await sample_customers(traced.sandbox, 1))[0]["id"]
+        async with (
+            httpx.AsyncClient(timeout=30) as http,
+            http.stream(
+                "POST",
+                traced.gateway + "/graphql/stream",
+                json={"query": POP},
+                headers={"authorization": f"Bearer {token}", "accept": "text/event-stream"},
+            ) as response,
+        ):
+            lines = response.aiter_lines()
+            for _ in range(200):  # subscribed once the broker counts it
+                if traced.app.state.events.subscribers:
+                    break
+                await asyncio.sleep(0.01)
+            await start_call(traced.sandbox, customer, "agent-0001", ring_ms=0, idv_after_ms=0)
+            while True:
+                line = await asyncio.wait_for(anext(lines), 15)
+                if line.startswith("data:"):
+                    frame: dict[str, Any] = json.loads(line.removeprefix("data:"))
+                    return frame
+
+    traced.spans.clear()
+    frame = asyncio.run(scenario())
+    assert frame["data"]["screenPops"]["event"] == "OFFERED"
+    spans = traced.spans.get_finished_spans()
+    ingests = {s.context.span_id: s for s in spans if s.name == "webhook.ingest" and s.context}
+    deliveries = [s for s in spans if s.name == "event.delivery"]
+    assert ingests and deliveries
+    delivery = deliveries[0]
+    [link] = delivery.links
+    ingest = ingests[link.context.span_id]
+    assert dict(ingest.attributes or {})["switchboard.outcome"] == "accepted"
+    assert delivery.context is not None and ingest.context is not None
+    # a trace of its own (one event fans out to many subscribers), linked to the ingest
+    assert delivery.parent is None
+    assert delivery.context.trace_id != ingest.context.trace_id
+    # the reads the event caused (its contact, the customer) are in the webhook's trace
+    calls = [s for s in spans if s.kind is SpanKind.CLIENT]
+    assert {dict(s.attributes or {})["switchboard.system"] for s in calls} >= {"ccaas", "crm"}
+    assert all(s.parent is not None and s.parent.span_id in ingests for s in calls)
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ({"otlp_endpoint": "collector:4318"}, "otlp_endpoint must be an http:// or https:// URL"),
+        ({"sample_ratio": 0}, r"sample_ratio must be in \(0, 1\]"),
+        ({"sample_ratio": 1.5}, r"sample_ratio must be in \(0, 1\]"),
+    ],
+)
+def test_bad_telemetry_settings_are_refused_clearly(table: dict[str, Any], message: str) -> None:
+    raw = demo_config(0, 9)
+    raw["telemetry"] = table
+    with pytest.raises(ConfigError, match=message):
+        build_config(raw, env={})
+
+
+def test_sampling_keeps_a_share_of_traces_and_still_propagates() -> None:
+    """Below 1.0 a trace is recorded or not as a whole; an unrecorded call still sends its
+    traceparent (flags 00), so the systems' traces stay joined."""
+    collector = NullCollector()
+    with background_server(collector, lifespan="off") as url:
+        tracing = OtelTracing.exporting(url, "test", sample_ratio=0.25)
+        kept = 0
+        for _ in range(400):
+            operation = tracing.operation()
+            span, headers = tracing.call("crm", "/customers", 1)
+            flags = int(headers["traceparent"].rsplit("-", 1)[1], 16)
+            kept += flags & 1
+            span.end()
+            operation.end()
+        tracing.shutdown()  # what was recorded is exported, over OTLP/HTTP
+    assert 40 < kept < 160  # about a quarter of 400
+    assert collector.requests >= 1 and collector.bytes > 0
