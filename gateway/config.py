@@ -23,6 +23,7 @@ from gateway.events.settings import EventSettings, WebhookSettings, read_webhook
 from gateway.limits.budget import DataBudgetSettings, LookupSettings
 from gateway.limits.ratelimit import RateLimitSettings, Rule
 from gateway.limits.shape import LimitSettings
+from gateway.observability.logs import LogSettings
 from gateway.settings_env import (
     ConfigError,
     check_env,
@@ -222,6 +223,7 @@ class Config:
     lookups: LookupSettings = field(default_factory=LookupSettings)
     webhooks: dict[str, WebhookSettings] = field(default_factory=dict)
     events: EventSettings = field(default_factory=EventSettings)
+    logging: LogSettings = field(default_factory=LogSettings)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -269,6 +271,7 @@ def env_names() -> list[str]:
         ("rate_limit", RateLimitSettings),
         *((f"webhooks.{name}", WebhookSettings) for name in WEBHOOK_SYSTEMS),
         ("events", EventSettings),
+        ("logging", LogSettings),
     ]
     names = {
         env_name(where, spec.name) for where, cls in layout for spec in env_fields(cls).values()
@@ -279,7 +282,7 @@ def env_names() -> list[str]:
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
-    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events"}
+    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events", "logging"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = read_section(ServerSettings, "server", raw.get("server", {}), env)
@@ -321,6 +324,7 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         lookups=_per_role(LookupSettings, "lookups", budgets, env),
         webhooks=read_webhooks(raw.get("webhooks", {}), env),
         events=read_section(EventSettings, "events", raw.get("events", {}), env),
+        logging=read_section(LogSettings, "logging", raw.get("logging", {}), env),
     )
 
 
