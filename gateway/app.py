@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -38,6 +38,10 @@ from gateway.observability.errors import quiet_strawberry_logger
 from gateway.observability.logs import AccessLog, OperationLog
 from gateway.observability.metrics import Metrics
 from gateway.observability.trail import audit_trail
+from gateway.writes import OnSettled, OutboxWrites, Writes, writes_of
+from gateway.writes.api import WriteGate
+from gateway.writes.rules import rules_of
+from gateway.writes.settled import on_settled_for
 from schema import build_schema
 from sources import Sources
 
@@ -52,10 +56,12 @@ def create_app(
     sources: Sources | None = None,
     guard: Guard | None = None,
     ide_headers: str | None = None,
+    writes: OutboxWrites | Callable[[OnSettled], Writes] | None = None,
 ) -> Starlette:
     """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends), and so
     may `guard` (tests capture the audit trail); `ide_headers` pre-fills GraphiQL's header
-    editor (the demo puts a sandbox token there)."""
+    editor (the demo puts a sandbox token there); `writes` may be injected too (tests): a
+    service, or a factory given the `on_settled` hook (a test double)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
@@ -84,7 +90,21 @@ def create_app(
                 "trusted operation %s will run on standard execution: %s", operation, reason
             )
     authenticator = Authenticator(config.auth)
-    view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers)
+    # signed events in (issue #14): vendors authenticate by signature, not by bearer token
+    events: Broker = broker_of(config.events)
+    # write-back (issue #15): the service is made with the hook that audits a settled write
+    # and publishes its events (gateway/writes/settled.py)
+    on_settled = on_settled_for(events, guard.audit)
+    service: Writes
+    if writes is None:
+        service = writes_of(config.writes, config.events, sources.crm, on_settled=on_settled)
+    elif isinstance(writes, OutboxWrites):
+        writes.on_settled = on_settled
+        service = writes
+    else:
+        service = writes(on_settled)
+    gate = WriteGate(service, rules_of(config.writes), events, guard.audit)
+    view = GraphQLView(schema, sources, guard, config.server, ide_headers=ide_headers, writes=gate)
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who
     # the caller is, how often they call, and that they post JSON
@@ -98,6 +118,7 @@ def create_app(
                 allow_headers=[
                     "authorization",
                     "content-type",
+                    "idempotency-key",
                     "last-event-id",  # an SSE stream resumed (/graphql/stream)
                     "x-interaction-id",
                     "x-request-id",
@@ -120,8 +141,6 @@ def create_app(
     if limiter is not None:
         on_graphql.append(Middleware(RateLimit, limiter, config.rate_limit))
     on_graphql.append(Middleware(RequireJson))
-    # signed events in (issue #14): vendors authenticate by signature, not by bearer token
-    events: Broker = broker_of(config.events)
     # subscriptions per caller on this replica, WebSocket and SSE together
     caps = SubjectCaps(config.events.max_streams_per_subject)
     # what an event costs this replica: one read of the contact it names, however many agents
@@ -132,12 +151,18 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        # the writes first: /ready (the authenticator's keys) must not say ready before the
+        # public port is about to listen
+        await service.start()
         await authenticator.start()
         if not authenticator.ready:
             log.warning("no signing keys yet: requests get 401 until the JWKS can be fetched")
         try:
             yield
         finally:
+            # before the sources (its worker calls the CRM), the broker and the audit log (its
+            # hook publishes and audits)
+            await service.aclose()
             await authenticator.close()
             await sources.aclose()
             if limiter is not None:
@@ -156,7 +181,7 @@ def create_app(
         WebSocketRoute(
             "/graphql",
             SubscriptionView(
-                schema, sources, guard, config.server, authenticator, events, caps, reads
+                schema, sources, guard, config.server, authenticator, events, caps, reads, gate
             ),
         ),
         # subscriptions over SSE (graphql-sse, distinct connections): the GraphQL route's
@@ -172,6 +197,7 @@ def create_app(
                 reads,
                 config.server,
                 keepalive=config.events.keepalive_seconds,
+                writes=gate,
             ),
             methods=["POST", "OPTIONS"],
             middleware=on_graphql,
@@ -195,8 +221,9 @@ def create_app(
         ],
     )
     # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
-    app.state.admin = admin_app(Readiness(sources, authenticator), metrics)
+    app.state.admin = admin_app(Readiness(sources, authenticator), metrics, service)
     app.state.events = events  # the broker: subscriptions read from it
     app.state.caps = caps
     app.state.metrics = metrics
+    app.state.writes = service  # gateway.writes.Writes: the mutations submit through it
     return app

@@ -1,4 +1,5 @@
-"""`switchboard` — serve the gateway, run the sandbox systems, run the demo, print the SDL."""
+"""`switchboard` — serve the gateway, run the sandbox systems, run the demo, print the SDL,
+list and replay the write outbox's dead letters."""
 
 from __future__ import annotations
 
@@ -78,6 +79,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     commands.add_parser("schema", help="print the GraphQL SDL")
 
+    from gateway.writes.cli import add_parser as add_writes_parser
+
+    add_writes_parser(commands)
+
     args = parser.parse_args(argv)
     # until `serve` has read [logging]: readable lines on stderr (the demo's and the sandbox's
     # for good; stdout carries the banners and the audit trail)
@@ -98,6 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 **_sandbox_kwargs(args),
             )
             return 0
+        if args.command == "writes":
+            from gateway.writes.cli import run as run_writes
+
+            return asyncio.run(run_writes(load_config(args.config), args))
         if args.command == "demo":
             from gateway.demo import run_demo
 

@@ -32,6 +32,7 @@ from gateway.settings_env import (
     env_name,
     read_section,
 )
+from gateway.writes.settings import WriteSettings
 from sources import SYSTEMS, SourceSettings
 
 __all__ = [
@@ -49,7 +50,12 @@ __all__ = [
     "load_config",
 ]
 
-FILE_PATHS = (("policy", "file"), ("trusted_documents", "manifest"), ("audit", "sink"))
+FILE_PATHS = (
+    ("policy", "file"),
+    ("trusted_documents", "manifest"),
+    ("audit", "sink"),
+    ("writes", "outbox_path"),
+)
 """Keys naming a file: relative ones are resolved against the config file's folder."""
 EXECUTION_MODES = ("compiled", "standard")
 
@@ -223,6 +229,7 @@ class Config:
     lookups: LookupSettings = field(default_factory=LookupSettings)
     webhooks: dict[str, WebhookSettings] = field(default_factory=dict)
     events: EventSettings = field(default_factory=EventSettings)
+    writes: WriteSettings = field(default_factory=WriteSettings)
     logging: LogSettings = field(default_factory=LogSettings)
 
 
@@ -271,6 +278,7 @@ def env_names() -> list[str]:
         ("rate_limit", RateLimitSettings),
         *((f"webhooks.{name}", WebhookSettings) for name in WEBHOOK_SYSTEMS),
         ("events", EventSettings),
+        ("writes", WriteSettings),
         ("logging", LogSettings),
     ]
     names = {
@@ -282,7 +290,7 @@ def env_names() -> list[str]:
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
-    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events", "logging"}
+    unknown = set(raw) - sections - {"rate_limit", "webhooks", "events", "writes", "logging"}
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
     server = read_section(ServerSettings, "server", raw.get("server", {}), env)
@@ -324,6 +332,7 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         lookups=_per_role(LookupSettings, "lookups", budgets, env),
         webhooks=read_webhooks(raw.get("webhooks", {}), env),
         events=read_section(EventSettings, "events", raw.get("events", {}), env),
+        writes=read_section(WriteSettings, "writes", raw.get("writes", {}), env),
         logging=read_section(LogSettings, "logging", raw.get("logging", {}), env),
     )
 

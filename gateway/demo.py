@@ -12,6 +12,7 @@ import json
 import logging
 import secrets
 import signal
+import tempfile
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -84,6 +85,10 @@ def demo_config(
         },
         "sources": {name: {"base_url": f"{base}/{name}"} for name in SYSTEMS},
         "webhooks": webhooks if webhook_secret else {},
+        # the write outbox of a demo (or a test's gateway) lives and dies in a temp folder
+        "writes": {
+            "outbox_path": str(Path(tempfile.mkdtemp(prefix="switchboard-")) / "outbox.sqlite3")
+        },
     }
 
 

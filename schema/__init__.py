@@ -13,6 +13,7 @@ from strawberry.schema.config import StrawberryConfig
 from .context import Context, Info
 from .journey_updates import Change, JourneyCause, JourneyUpdate
 from .limits import MAX_IDS
+from .mutation import Mutation, WriteApi, WriteOutcome, WriteResult, WriteStatus
 from .query import Query
 from .sensitive import PARTIAL_TREATMENTS, Owner, Sensitive, SensitiveClass
 from .subscription import Pop, ScreenPop, ScreenPopEvent, Subscription
@@ -25,6 +26,7 @@ __all__ = [
     "Info",
     "JourneyCause",
     "JourneyUpdate",
+    "Mutation",
     "Owner",
     "Pop",
     "Query",
@@ -33,6 +35,10 @@ __all__ = [
     "Sensitive",
     "SensitiveClass",
     "Subscription",
+    "WriteApi",
+    "WriteOutcome",
+    "WriteResult",
+    "WriteStatus",
     "build_schema",
 ]
 
@@ -48,6 +54,7 @@ def build_schema(
     gateway's development profile)."""
     return strawberry.Schema(
         query=Query,
+        mutation=Mutation,
         subscription=Subscription,
         extensions=list(extensions),
         config=StrawberryConfig(disable_field_suggestions=not suggestions),

@@ -51,6 +51,7 @@ BINDINGS: dict[str, dict[str, Binding]] = {
     "Article": service.ARTICLE_BINDING,
     "ScreenPop": subscription.SCREEN_POP_BINDING,
     "JourneyUpdate": journey_updates.JOURNEY_UPDATE_BINDING,
+    "WriteResult": {},
 }
 """Per type, the fields that are not a same-named attribute of the record (camelCase GraphQL
 name -> binding); every other field reads the record attribute of its Python name."""

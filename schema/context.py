@@ -11,6 +11,7 @@ from resolvers import Loaders
 
 if TYPE_CHECKING:
     from .journey_updates import Change
+    from .mutation import WriteApi
     from .subscription import Pop
 
 __all__ = ["Context", "Info"]
@@ -19,6 +20,11 @@ __all__ = ["Context", "Info"]
 class Context(Protocol):
     @property
     def loaders(self) -> Loaders: ...
+
+    @property
+    def writes(self) -> WriteApi:
+        """The caller's writes (gateway/writes/api.py)."""
+        ...
 
     async def ready(self) -> None:
         """Awaited by every root field before it returns customer data: whatever the gateway

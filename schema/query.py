@@ -13,6 +13,7 @@ from resolvers import roots
 from .binding import Args, RootFetch
 from .context import Context, Info
 from .limits import ARTICLES_MAX_FIRST, MAX_IDS, check_ids, check_search
+from .mutation import WriteResult
 from .sensitive import contact_owner
 from .types import Article, Customer, Interaction
 
@@ -67,6 +68,14 @@ class Query:
         found = await roots.search_articles(info.context.loaders, text, first)
         return [Article.of(a) for a in found]
 
+    @strawberry.field(
+        description="Where a write stands: the caller's own (any, for a supervisor); null for "
+        "an id that is not."
+    )
+    async def write(self, info: Info, id: strawberry.ID) -> WriteResult | None:
+        found = await info.context.writes.find(id)
+        return None if found is None else WriteResult.of(found)
+
 
 # -- compiled execution's roots (schema/binding.py): resolvers/roots.py, as Query calls them --
 
@@ -94,10 +103,15 @@ async def _search_articles(context: Context, args: Args) -> list[Any]:
     return await roots.search_articles(context.loaders, text, first)
 
 
+async def _write(context: Context, args: Args) -> Any:
+    return await context.writes.find(args["id"])
+
+
 ROOT: dict[str, RootFetch] = {
     "customer": RootFetch(_customer),
     "customers": RootFetch(_customers),
     "findCustomers": RootFetch(_find_customers),
     "interaction": RootFetch(_interaction),
     "searchArticles": RootFetch(_search_articles),
+    "write": RootFetch(_write),
 }

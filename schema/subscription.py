@@ -19,6 +19,7 @@ from sources import records
 from .binding import Binding, Child
 from .context import Info
 from .journey_updates import JourneyUpdate
+from .mutation import WriteResult
 from .sensitive import contact_owner
 from .types import Customer, Interaction
 
@@ -92,6 +93,17 @@ class Subscription:
         async with aclosing(info.context.journey_updates(customer_id, after)) as changes:
             async for change in changes:
                 yield JourneyUpdate.of(change)
+
+    @strawberry.subscription(
+        description="One frame when the write is final (APPLIED or REJECTED), at once if it "
+        "already is: the caller's own write (any, for a supervisor)."
+    )
+    async def write_completed(
+        self, info: Info, id: strawberry.ID
+    ) -> AsyncGenerator[WriteResult, None]:
+        async with aclosing(info.context.writes.completed(id)) as outcomes:
+            async for outcome in outcomes:
+                yield WriteResult.of(outcome)
 
 
 def _records(objects: list[Customer]) -> list[records.Customer]:

@@ -17,12 +17,13 @@ from ._errors import (
     SourceRateLimited,
     SourceTimeout,
     SourceUnavailable,
+    WriteRejected,
 )
 from ._scope import RequestScope, current_scope, request_scope
 from ._settings import REFERENCE_DATA, SourceSettings
 from .ccaas import CcaasClient
 from .core import CoreClient
-from .crm import CrmClient
+from .crm import CrmClient, CrmObject, Upserted
 from .identity import IdentityClient
 from .knowledge import KnowledgeClient
 from .transport import Exchange, ExchangeFactory, MockExchange, Transport, open_exchange
@@ -35,6 +36,7 @@ __all__ = [
     "CircuitState",
     "CoreClient",
     "CrmClient",
+    "CrmObject",
     "Exchange",
     "ExchangeFactory",
     "IdentityClient",
@@ -52,6 +54,8 @@ __all__ = [
     "SourceUnavailable",
     "Sources",
     "Transport",
+    "Upserted",
+    "WriteRejected",
     "current_scope",
     "open_exchange",
     "request_scope",

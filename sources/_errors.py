@@ -9,7 +9,8 @@ gives its system in the response's `extensions.sources`.
     ├── SourceCircuitOpen       failing fast: the system keeps failing   CIRCUIT_OPEN
     ├── SourceOverloaded        never sent: the bulkhead's queue is full SOURCE_OVERLOADED
     │                           or no slot freed within the call's time
-    └── SourcePartial           some chunks of a batch failed            (the failure's code)
+    ├── SourcePartial           some chunks of a batch failed            (the failure's code)
+    └── WriteRejected           a write's final "no" (4xx, 300)          WRITE_REJECTED
 
 Messages name the system ("core"), never a URL, host or upstream body: they reach the client.
 
@@ -29,6 +30,7 @@ __all__ = [
     "SourceRateLimited",
     "SourceTimeout",
     "SourceUnavailable",
+    "WriteRejected",
 ]
 
 
@@ -109,3 +111,19 @@ class SourcePartial(SourceError):
         self.failed = failed
         self.code = error.code
         self.status = error.status
+
+
+class WriteRejected(SourceError):
+    """The system answered a write with a final refusal: a 4xx (validation, unknown parent) or
+    a 300 (the external id matches several records). Retrying the same write cannot succeed,
+    so it is never retried; `reason` is the system's own error code (`REQUIRED_FIELD_MISSING`,
+    `NOT_FOUND`, `DUPLICATE_EXTERNAL_ID`, ...) and `message` its message, safe to show: it
+    names fields, never their values."""
+
+    code = "WRITE_REJECTED"
+    status = "rejected"
+    counts_against_system = False
+
+    def __init__(self, source: str, reason: str, message: str) -> None:
+        super().__init__(source, message)
+        self.reason = reason

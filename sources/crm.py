@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from typing import Literal
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import orjson
 
 from ._client import SourceClient
 from ._decode import Reader
+from ._errors import SourceBadResponse, WriteRejected
 from .records import (
     CASE_PRIORITIES,
     CASE_STATUSES,
@@ -19,9 +24,21 @@ from .records import (
     Phone,
 )
 
-__all__ = ["CrmClient", "CustomerKey"]
+__all__ = ["CrmClient", "CrmObject", "CustomerKey", "Upserted"]
 
 CustomerKey = Literal["id", "coreId", "ccaasId"]
+CrmObject = Literal["Task", "CaseComment", "Case"]
+_OBJECTS = ("Task", "CaseComment", "Case")
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9_.-]{8,80}")
+"""What an external id may be: long enough that it was derived, never empty, and safe in a path
+segment without escaping."""
+
+
+@dataclass(frozen=True, slots=True)
+class Upserted:
+    record_id: str
+    created: bool
+
 
 _ASKED_BY: dict[str, Callable[[Customer], str | None]] = {
     "id": lambda c: c.id,
@@ -68,6 +85,57 @@ class CrmClient(SourceClient):
             asked=lambda c: c.customer_id,
             ident=lambda c: c.id,
         )
+
+    async def upsert(
+        self,
+        obj: CrmObject,
+        external_id: str,
+        fields: Mapping[str, str | None],
+        *,
+        budget: float | None = None,
+    ) -> Upserted:
+        """Create or update the `obj` record whose `ExternalId__c` is `external_id` (one PATCH,
+        Salesforce's upsert by external id): the same external id always lands on the same
+        record, so a retry after an ambiguous failure cannot make a second one. Raises
+        `WriteRejected` on a final answer (4xx; 300: several records have that id) and another
+        `SourceError` (unavailable, timeout, circuit open, ...) when it may be retried.
+        Never sent without an external id."""
+        if obj not in _OBJECTS:
+            raise ValueError(f"obj must be one of {', '.join(_OBJECTS)}")
+        if not _EXTERNAL_ID.fullmatch(external_id):
+            raise ValueError("a write needs its external id (8-80 of [A-Za-z0-9_.-])")
+        path = f"/sobjects/{obj}/ExternalId__c/{external_id}"
+        status, answer = await self.transport.patch_json(path, orjson.dumps(dict(fields)), budget)
+        if status in (200, 201) and isinstance(answer, dict):
+            record_id = answer.get("id")
+            if isinstance(record_id, str) and record_id and answer.get("success") is True:
+                return Upserted(record_id, status == 201)
+        if status == 300:
+            raise WriteRejected(
+                self.name,
+                "DUPLICATE_EXTERNAL_ID",
+                f"{self.name} has several {obj} records with that external id",
+            )
+        if 400 <= status < 500:
+            reason, message = _sf_error(answer, status)
+            raise WriteRejected(self.name, reason, f"{self.name} refused the {obj}: {message}")
+        raise SourceBadResponse(self.name, f"{self.name} answered a write unexpectedly ({status})")
+
+
+def _sf_error(answer: Any, status: int) -> tuple[str, str]:
+    """Salesforce's `[{"message", "errorCode", "fields"}]` -> (code, message); the message is
+    rebuilt from the code and the field names so no upstream text (or value) leaks through."""
+    first = answer[0] if isinstance(answer, list) and answer else {}
+    code = first.get("errorCode") if isinstance(first, dict) else None
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Z_]{1,64}", code):
+        code = "NOT_FOUND" if status == 404 else "INVALID_REQUEST"
+    names = first.get("fields") if isinstance(first, dict) else None
+    shown = (
+        [n for n in names if isinstance(n, str) and re.fullmatch(r"\w{1,64}", n)]
+        if isinstance(names, list)
+        else []
+    )
+    return code, code.lower().replace("_", " ") + (f" ({', '.join(shown)})" if shown else "")
 
 
 def _customer(r: Reader) -> Customer:

@@ -43,6 +43,7 @@ CAUSES = {
     "customer.verified": "CONTACT",
     "interaction.ended": "CONTACT",
     "interaction.completed": "CONTACT",
+    "interaction.dispositioned": "CONTACT",  # a write-back (gateway/writes/settled.py)
     "case.created": "CASE",
     "case.updated": "CASE",
     "payment.posted": "PAYMENT",

@@ -9,6 +9,9 @@ lists; the vendor shapes are the ones EVENTS-CONTRACT.md pins:
 - crm: a Salesforce change event on Case;
 - core: a payment posted or a fraud alert raised.
 
+The gateway's own write-backs publish `interaction.dispositioned`, `case.created`,
+`case.updated` and `write.settled` (source `switchboard/writes`, gateway/writes/settled.py).
+
 `map_payload` answers a tuple of events: empty for a type the gateway does not (yet) use, which
 the caller counts and acknowledges (vendors add types; refusing them would only make the vendor
 retry). A payload that is not the vendor's shape raises MappingError (answered 400).

@@ -41,7 +41,7 @@ from gateway.masking.event_access import event_access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
 from resolvers import Loaders
-from schema import Change, Pop
+from schema import Change, Pop, WriteApi
 from sources import SourceError, Sources
 from sources.records import Contact, Customer
 
@@ -94,6 +94,8 @@ class SocketContext:
         self.client_request_id: str | None = state.get("client_request_id")
         self.may_introspect = False
         self._watchdog: asyncio.Task[None] | None = None
+        self.writes: WriteApi | None = None
+        """`writeCompleted`'s (set by SubscriptionView, gateway/writes/api.py)."""
 
     @property
     def loaders(self) -> Loaders:

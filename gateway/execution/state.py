@@ -15,6 +15,7 @@ from graphql.pyutils import Path
 
 from gateway.execution.compile import FieldPlan
 from gateway.masking.access import Access
+from resolvers import Loaders
 
 __all__ = ["Dead", "RunState", "item_paths"]
 
@@ -46,14 +47,12 @@ class RunState:
         "context",
         "errors",
         "fields",
-        "loaders",
         "nulled",
         "variables",
     )
 
     def __init__(self, context: Any, variables: VariableValues) -> None:
         self.context = context
-        self.loaders = context.loaders
         self.access: Access = context.access
         self.variables = variables
         self.errors: list[GraphQLError] = []
@@ -62,6 +61,13 @@ class RunState:
         self.busy = 0.0
         """CPU seconds spent projecting (the synchronous work between the back-end answers;
         the thread's CPU clock, so time the OS gave other processes is not counted)."""
+
+    @property
+    def loaders(self) -> Loaders:
+        """The request's (the event's, for a subscription), asked for when a plan fetches: a
+        payload that needs no back-end read (`writeCompleted`'s) runs without any."""
+        loaders: Loaders = self.context.loaders
+        return loaders
 
     def located(self, error: Exception, nodes: Sequence[FieldNode], path: Path) -> GraphQLError:
         return located_error(error, list(nodes), path.as_list())

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from gateway.auth.authenticator import Authenticator
 from gateway.observability.metrics import CONTENT_TYPE_LATEST, Metrics
+from gateway.writes import NotADeadLetter, Writes
 from sources import Sources
 
 __all__ = ["READY_TTL_SECONDS", "Readiness", "admin_app", "admin_app_of"]
@@ -70,9 +71,11 @@ class Readiness:
         return ok, body
 
 
-def admin_app(readiness: Readiness, metrics: Metrics) -> Starlette:
-    """The internal port's app. No lifespan of its own: the public app owns the sources and
-    the authenticator, and both servers run in one process."""
+def admin_app(readiness: Readiness, metrics: Metrics, writes: Writes | None = None) -> Starlette:
+    """The internal port's app. No lifespan of its own: the public app owns the sources, the
+    authenticator and the writes, and both servers run in one process. With `writes`, the
+    operator's dead-letter list and replay (`GET /writes/dead-letters?limit=`, `POST
+    /writes/{id}/replay`), as `switchboard writes` offers them on the command line."""
 
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok"})
@@ -84,13 +87,35 @@ def admin_app(readiness: Readiness, metrics: Metrics) -> Starlette:
     async def metrics_page(request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
-    return Starlette(
-        routes=[
-            Route("/health", health, methods=["GET"]),
-            Route("/ready", ready, methods=["GET"]),
-            Route("/metrics", metrics_page, methods=["GET"]),
-        ]
-    )
+    routes = [
+        Route("/health", health, methods=["GET"]),
+        Route("/ready", ready, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+    ]
+    if writes is not None:
+        routes.extend(_write_routes(writes))
+    return Starlette(routes=routes)
+
+
+def _write_routes(writes: Writes) -> list[Route]:
+    async def dead_letters(request: Request) -> Response:
+        text = request.query_params.get("limit", "100")
+        if not text.isdigit() or not 1 <= int(text) <= 1000:
+            return JSONResponse({"error": "limit must be a whole number, 1-1000"}, 400)
+        found = await writes.dead_letters(int(text))
+        return JSONResponse({"deadLetters": [record.summary() for record in found]})
+
+    async def replay(request: Request) -> Response:
+        try:
+            result = await writes.replay(request.path_params["write_id"])
+        except NotADeadLetter:
+            return JSONResponse({"error": "not a dead letter"}, 404)
+        return JSONResponse({"writeId": result.write_id, "status": result.status})
+
+    return [
+        Route("/writes/dead-letters", dead_letters, methods=["GET"]),
+        Route("/writes/{write_id}/replay", replay, methods=["POST"]),
+    ]
 
 
 def admin_app_of(app: Starlette) -> Starlette:

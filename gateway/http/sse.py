@@ -55,6 +55,7 @@ from gateway.http.refusals import header, refuse, request_id_of
 from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
+from gateway.writes.api import WriteGate
 from sources import Sources
 
 __all__ = ["STREAM_PATH", "StreamView"]
@@ -104,7 +105,10 @@ class StreamView:
         server: ServerSettings,
         *,
         keepalive: float,
+        writes: WriteGate | None = None,
     ) -> None:
+        self.writes = writes
+        """`writeCompleted`'s (gateway/writes/api.py); None: not served on this view."""
         self.schema = Subscriptions(schema)  # the one entry point (gateway/events/execute.py)
         self.sources = sources
         self.guard = guard
@@ -148,6 +152,8 @@ class StreamView:
         try:
             context = SocketContext(request, self.broker, self.sources, self.guard, self.reads)
             context.principal = principal
+            if self.writes is not None:
+                context.writes = self.writes.for_socket(lambda: principal)
             context.resume_after = resume
             await send({"type": "http.response.start", "status": 200, "headers": _HEADERS})
             await self._stream(operation, context, receive, send)

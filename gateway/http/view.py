@@ -38,6 +38,7 @@ from gateway.masking.access import Access
 from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.errors import format_error, formatting_errors
+from gateway.writes.api import CallerWrites, WriteGate
 from resolvers import Loaders
 from sources import Sources, current_scope, request_scope
 
@@ -55,6 +56,7 @@ class RequestContext:
     principal: Principal
     loaders: Loaders
     access: Access
+    writes: CallerWrites
     request_id: str
     """The gateway's own (the audit trail's); `client_request_id` is the caller's X-Request-Id."""
     client_request_id: str | None = None
@@ -75,6 +77,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         server: ServerSettings,
         *,
         ide_headers: str | None,
+        writes: WriteGate,
     ) -> None:
         super().__init__(
             schema,
@@ -85,6 +88,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.guard = guard
         self.server = server
         self.ide_headers = ide_headers
+        self.writes = writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Each request inside its own deadline scope (entered and left here, whatever the
@@ -119,12 +123,16 @@ class GraphQLView(GraphQL[RequestContext, None]):
             return cast(RequestContext, None)
         loaders = Loaders(self.sources)
         interaction_id = request.headers.get("x-interaction-id")
+        access = await self.guard.access(principal, loaders, interaction_id)
         return RequestContext(
             request=request,
             response=response,
             principal=principal,
             loaders=loaders,
-            access=await self.guard.access(principal, loaders, interaction_id),
+            access=access,
+            writes=self.writes.for_request(
+                principal, loaders, access.interaction_id, request.headers.get("idempotency-key")
+            ),
             request_id=request.state.request_id,
             client_request_id=request.state.client_request_id,
             may_introspect=self.server.may_introspect(principal.roles),
@@ -192,6 +200,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         broker: Broker,
         caps: SubjectCaps,
         reads: EventReads,
+        writes: WriteGate,
     ) -> None:
         super().__init__(
             schema,
@@ -211,6 +220,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
         # strawberry's graphql-transport-ws handler calls `self.schema.stream(...)`: it gets
         # the gateway's entry point, with the schema's signatures
         self.schema = cast(BaseSchema, self.subscriptions)
+        self.writes = writes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "websocket":  # the HTTP route is GraphQLView's
@@ -228,6 +238,7 @@ class SubscriptionView(GraphQL[SocketContext, None]):
     ) -> SocketContext:
         assert isinstance(request, WebSocket)
         context = SocketContext(request, self.broker, self.sources, self.guard, self.reads)
+        context.writes = self.writes.for_socket(lambda: context.principal)  # writeCompleted
         request.scope.setdefault("state", {})["socket_context"] = context
         return context
 

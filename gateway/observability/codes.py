@@ -29,8 +29,10 @@ __all__ = [
     "FORBIDDEN_FIELD",
     "GRAPHQL_PARSE_FAILED",
     "GRAPHQL_VALIDATION_FAILED",
+    "IDEMPOTENCY_KEY_REUSED",
     "INTERNAL",
     "INTROSPECTION_DEPTH_LIMIT",
+    "INVALID_DISPOSITION_CODE",
     "LIST_LIMIT",
     "LOOKUP_LIMIT",
     "METHOD_NOT_ALLOWED",
@@ -40,6 +42,7 @@ __all__ = [
     "RATE_LIMITED",
     "REQUEST_TIMEOUT",
     "ROOT_FIELD_LIMIT",
+    "SENSITIVE_DATA_IN_NOTE",
     "SUBSCRIPTION_LIMIT",
     "TOKEN_EXPIRED",
     "UNAUTHENTICATED",
@@ -79,6 +82,10 @@ AUDIT_UNAVAILABLE: Final = "AUDIT_UNAVAILABLE"
 TOKEN_EXPIRED: Final = "TOKEN_EXPIRED"  # noqa: S105 (a code, not a secret)
 EVENTS_DROPPED: Final = "EVENTS_DROPPED"
 SUBSCRIPTION_LIMIT: Final = "SUBSCRIPTION_LIMIT"
+# write-back mutations (issue #15)
+IDEMPOTENCY_KEY_REUSED: Final = "IDEMPOTENCY_KEY_REUSED"
+SENSITIVE_DATA_IN_NOTE: Final = "SENSITIVE_DATA_IN_NOTE"
+INVALID_DISPOSITION_CODE: Final = "INVALID_DISPOSITION_CODE"
 
 CODES: Final = MappingProxyType(
     {
@@ -111,7 +118,8 @@ CODES: Final = MappingProxyType(
         COST_LIMIT: "the estimated cost is too high ([limits] max_cost)",
         FORBIDDEN_FIELD: "the policy denies this sensitive field to the caller's roles",
         FORBIDDEN: "the token has no role the policy knows: nothing but __typename is read; "
-        "or screenPops for a token whose issuer is not the workforce's",
+        "or screenPops for a token whose issuer is not the workforce's; or a write the "
+        "caller may not make (ivr, developer, another agent's contact or customer)",
         DATA_BUDGET_EXCEEDED: "a sensitive field past the caller's data budget",
         LOOKUP_LIMIT: "too many lookups in the operation or the window",
         AUDIT_UNAVAILABLE: "503: the audit trail cannot keep up; nothing was read",
@@ -122,6 +130,12 @@ CODES: Final = MappingProxyType(
         SUBSCRIPTION_LIMIT: "429 on /graphql/stream, or the error frame of a subscribe on the "
         "socket: the caller already has [events] max_streams_per_subject subscriptions open "
         "(or the socket its 5)",
+        # write-back mutations
+        IDEMPOTENCY_KEY_REUSED: "this idempotency key was used for another write: a new "
+        "write needs a new key",
+        SENSITIVE_DATA_IN_NOTE: "a note (or a case subject) holds what looks like a card "
+        "number or a social security number; nothing was written",
+        INVALID_DISPOSITION_CODE: "the disposition code is not in [writes] disposition_codes",
         # resolvers
         "BAD_USER_INPUT": "an argument can never match (malformed id, phone, limit)",
         NOT_FOUND: "a well-formed id the system of record does not know (404: no such path)",
@@ -131,6 +145,7 @@ CODES: Final = MappingProxyType(
         "SOURCE_BAD_RESPONSE": "the system answered garbage or records nobody asked for",
         "CIRCUIT_OPEN": "the system kept failing; not called for a few seconds",
         "SOURCE_OVERLOADED": "too many calls already waiting on the system",
+        "WRITE_REJECTED": "the CRM refused a write for good (its reason is the write's `code`)",
     }
 )
 """Code -> short meaning."""

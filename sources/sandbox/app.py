@@ -18,6 +18,7 @@ from .ccaas import Ccaas
 from .control import DATA_SYSTEMS, SYSTEMS, Control, Counter, Fault
 from .core import Core
 from .crm import Crm
+from .crm_writes import CrmWrites, sf_error
 from .data import Dataset
 from .http import JSON, BadRequest, Handler, Request, Response, error, ok
 from .idp import Idp
@@ -50,8 +51,10 @@ class SandboxApp:
             else None
         )
         self.calls = Calls(self.data, self.poster)
+        self.writes = CrmWrites(self.data)
+        self.crm = Crm(self.data, self.writes)
         self.routes: dict[str, dict[str, Handler]] = {
-            "crm": Crm(self.data).routes(),
+            "crm": self.crm.routes(),
             "core": Core(self.data).routes(),
             "ccaas": Ccaas(self.data).routes(),
             "knowledge": Knowledge(seed, self.data.clock).routes(),
@@ -64,6 +67,13 @@ class SandboxApp:
         self.counters = {name: Counter() for name in SYSTEMS}
         self.control = Control(self.data, self.faults, self.counters).routes()
         self.control.update(self.calls.routes())
+        self.control.update(
+            {
+                "GET /faults/writes": self.writes.show_fault,
+                "POST /faults/writes": self.writes.set_fault,
+                "POST /crm/duplicates": self.writes.seed_duplicate,
+            }
+        )
         self._draws = random.Random(seed)  # error_rate decisions, reproducible per seed
         self._hanging: set[Any] = set()
         self._closing = False
@@ -90,11 +100,17 @@ class SandboxApp:
         route = f"{method} /{rest}"
         if system == "_sandbox":
             handler = self.control.get(route) or self.calls.match(method, rest)
+        elif system == "crm" and method == "PATCH":
+            await self._write(rest, receive, send)
+            return
         elif system in self.routes:
             if route == "GET /openapi.json":
                 await _answer(send, ok(self.openapi[system]))
                 return
             handler = self.routes[system].get(route)
+            if handler is None and system == "crm":
+                handler = self.crm.match(method, rest)
+                route = f"{method} /cases/{{id}}/comments" if handler is not None else route
             if handler is not None:
                 self.counters[system].count(route)
                 if not await self._survive_fault(system, receive, send):
@@ -117,6 +133,58 @@ class SandboxApp:
         except BadRequest as exc:
             response = error(400, exc.message)
         await _answer(send, response)
+
+    async def _write(self, rest: str, receive: Receive, send: Send) -> None:
+        """An upsert by external id (crm_writes.py): counted, the `crm` fault first (a CRM that
+        is down takes writes with it), then the write fault, then the write itself."""
+        target = CrmWrites.parse_path(rest)
+        if target is None:
+            await _answer(send, sf_error(404, "NOT_FOUND", "The requested resource does not exist"))
+            return
+        obj, external_id = target
+        self.counters["crm"].count(f"PATCH /sobjects/{obj}")
+        if not await self._survive_fault("crm", receive, send):
+            return
+        mode = self.writes.fault.take()
+        if mode in ("down", "timeout"):
+            await self._hang(receive, drop=mode == "down")
+            return
+        try:
+            body = await _read_body(receive)
+        except BadRequest as exc:
+            await _answer(send, sf_error(400, "JSON_PARSER_ERROR", exc.message))
+            return
+        latency = self.writes.fault.latency_ms
+        if mode == "ok" and latency > 0:  # slow: processed, then applied and answered late
+            await asyncio.sleep(latency / 1000)
+        if mode == "error":
+            await _answer(send, error(503, "crm writes are unavailable (injected fault)"))
+            return
+        if mode == "reject":
+            await _answer(
+                send,
+                sf_error(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", "Rejected (injected fault)"),
+            )
+            return
+        response = self.writes.upsert(obj, external_id, body)
+        if mode == "applied_then_timeout":  # written; the answer comes too late, or never
+            if latency <= 0:
+                await self._hang(receive, drop=False)
+                return
+            await asyncio.sleep(latency / 1000)
+        await _answer(send, response)
+
+    async def _hang(self, receive: Receive, *, drop: bool) -> None:
+        if drop or self._closing:
+            _transport(receive).abort()  # a closed socket, not an HTTP answer
+            await _until_disconnect(receive)
+            return
+        transport = _transport(receive)
+        self._hanging.add(transport)
+        try:
+            await _until_disconnect(receive)
+        finally:
+            self._hanging.discard(transport)
 
     async def _survive_fault(self, system: str, receive: Receive, send: Send) -> bool:
         """Apply the system's fault switches; False when the fault already dealt with the call."""

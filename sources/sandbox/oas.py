@@ -79,3 +79,39 @@ def get(
     if max_batch is not None:
         operation["x-max-batch"] = max_batch
     return {"get": operation}
+
+
+def in_path(name: str, schema: Schema, description: str) -> Schema:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": schema,
+    }
+
+
+def _json(status_schema: Schema, description: str) -> Schema:
+    return {"description": description, "content": {"application/json": {"schema": status_schema}}}
+
+
+def patch(
+    summary: str, parameters: list[Schema], body: Schema, answers: dict[str, Schema]
+) -> Schema:
+    """A write: a JSON body in, each status answered with its own schema."""
+    return {
+        "patch": {
+            "summary": summary,
+            "parameters": parameters,
+            "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
+            "responses": {status: _json(schema, status) for status, schema in answers.items()},
+        }
+    }
+
+
+def responses(operation: Schema, extra: dict[str, Schema]) -> Schema:
+    """`operation` (a `get`) answering more statuses than 200 and 400."""
+    for method in operation.values():
+        for status, schema in extra.items():
+            method["responses"][status] = _json(schema, status)
+    return operation

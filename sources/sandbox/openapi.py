@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import orjson
 
-from . import ccaas, core, crm, idp, knowledge
+from . import ccaas, core, crm, crm_writes, idp, knowledge
 from .oas import (
     BOOLEAN,
     DATE,
@@ -22,10 +22,13 @@ from .oas import (
     bounded,
     enum,
     get,
+    in_path,
     nullable,
     obj,
+    patch,
     query,
     ref,
+    responses,
 )
 
 
@@ -70,6 +73,39 @@ def _crm() -> tuple[dict[str, Schema], dict[str, Schema]]:
             "CasePage",
             crm.MAX_BATCH,
         ),
+        "/cases/{caseId}/comments": responses(
+            get(
+                "Comments written on a case (CaseComment), oldest first",
+                [in_path("caseId", STRING, "a case id (500SB...)")],
+                "RecordPage",
+            ),
+            {"404": ref("SfErrors")},
+        ),
+        "/sobjects/{object}/ExternalId__c/{externalId}": patch(
+            "Upsert by external id: create (201), update the one record (200), several (300)",
+            [
+                in_path("object", enum(*crm_writes.OBJECTS), "the sObject"),
+                in_path(
+                    "externalId",
+                    {"type": "string", "pattern": "^[A-Za-z0-9_.-]{1,80}$"},
+                    "the record's ExternalId__c",
+                ),
+            ],
+            {"type": "object", "additionalProperties": nullable(STRING)},
+            {
+                "200": ref("Upserted"),
+                "201": ref("Upserted"),
+                "300": array(STRING),
+                "400": ref("SfErrors"),
+                "404": ref("SfErrors"),
+            },
+        ),
+        "/tasks": get(
+            "Tasks (call dispositions) written for a CCaaS contact, oldest first; writes are "
+            "PATCH /sobjects/{Object}/ExternalId__c/{id} (docs/sandbox.md, Writes)",
+            [query("interactionId", STRING, "the CCaaS contact id", required=True)],
+            "RecordPage",
+        ),
     }
     page = {"totalSize": INTEGER, "done": BOOLEAN}
     schemas = {
@@ -104,6 +140,9 @@ def _crm() -> tuple[dict[str, Schema], dict[str, Schema]]:
         ),
         "CustomerPage": obj(**page, records=array(ref("Customer"))),
         "CasePage": obj(**page, records=array(ref("Case"))),
+        "RecordPage": obj(**page, records=array({"type": "object"})),
+        "Upserted": obj(id=STRING, success=BOOLEAN, errors=array(STRING), created=BOOLEAN),
+        "SfErrors": array(obj(message=STRING, errorCode=STRING)),
     }
     return paths, schemas
 

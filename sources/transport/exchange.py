@@ -67,6 +67,11 @@ class Exchange(Protocol):
 
     async def get(self, path: str, params: Params) -> bytes: ...
 
+    async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
+        """A write (upsert by external id): the status and body of any answer below 500 but
+        429, which the caller interprets; 5xx, 429 and transport failures raise as for `get`."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
@@ -88,6 +93,11 @@ class HttpClient:
         self.settings = settings
         self.name = settings.name
         self._exchange = exchange(settings)
+
+    @property
+    def exchange(self) -> Exchange:
+        """The exchange itself, for a write (`Transport.patch_json` puts the budget around it)."""
+        return self._exchange
 
     @property
     def client(self) -> str:
@@ -131,6 +141,15 @@ class Rules:
             raise SourceUnavailable(name, f"{name} is unavailable ({status})", status)
         if status != 200:
             raise SourceBadResponse(name, f"{name} refused the request ({status})")
+        declared = header("content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.cap:
+            raise self.oversized()
+
+    def check_write_head(self, status: int, header: Callable[[str], str | None]) -> None:
+        """A write's answer: 2xx, 3xx and 4xx are the system's verdict (the caller reads them);
+        429 and 5xx are typed as for a read; an oversized declared body is refused."""
+        if status == 429 or status >= 500:
+            self.check_head(status, header)
         declared = header("content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.cap:
             raise self.oversized()
@@ -209,6 +228,21 @@ class AiohttpExchange:
         except (aiohttp.ClientError, OSError) as exc:
             raise rules.unavailable() from exc
 
+    async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
+        rules = self.rules
+        session = self._session or self._open()
+        headers = {"content-type": "application/json"}
+        try:
+            async with session.patch(
+                URL(self.base + path), data=body, headers=headers, allow_redirects=False
+            ) as response:
+                rules.check_write_head(response.status, response.headers.get)
+                return response.status, await rules.read_capped(response.content.readany)
+        except aiohttp.ServerTimeoutError as exc:
+            raise rules.timeout() from exc
+        except (aiohttp.ClientError, OSError) as exc:
+            raise rules.unavailable() from exc
+
     async def aclose(self) -> None:
         if self._session is not None:
             await self._session.close()
@@ -261,6 +295,23 @@ class HttpxExchange:
         except httpx.TransportError as exc:
             raise rules.unavailable() from exc
 
+    async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
+        rules = self.rules
+        headers = {"content-type": "application/json"}
+        try:
+            request = self._client.build_request("PATCH", path, content=body, headers=headers)
+            response = await self._client.send(request, stream=True)
+            try:
+                rules.check_write_head(response.status_code, response.headers.get)
+                chunks = response.aiter_bytes()
+                return response.status_code, await rules.read_capped(lambda: anext(chunks, b""))
+            finally:
+                await response.aclose()
+        except httpx.TimeoutException as exc:
+            raise rules.timeout() from exc
+        except httpx.TransportError as exc:
+            raise rules.unavailable() from exc
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -272,6 +323,8 @@ class Request:
     system: str
     path: str
     params: tuple[tuple[str, str], ...]
+    method: str = "GET"
+    body: bytes = b""
 
     def param(self, key: str) -> list[str]:
         """Every value of `key`, in order."""
@@ -314,21 +367,33 @@ class MockExchange:
         return lambda settings: cls(handler, settings)
 
     async def get(self, path: str, params: Params) -> bytes:
+        reply = await self._ask(Request(self.rules.name, path, tuple(params)))
+        headers = {"content-length": str(len(reply.body)), **reply.headers}
+        self.rules.check_head(reply.status, headers.get)
+        if len(reply.body) > self.rules.cap:
+            raise self.rules.oversized()
+        return reply.body
+
+    async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
+        reply = await self._ask(Request(self.rules.name, path, (), "PATCH", body))
+        headers = {"content-length": str(len(reply.body)), **reply.headers}
+        self.rules.check_write_head(reply.status, headers.get)
+        if len(reply.body) > self.rules.cap:
+            raise self.rules.oversized()
+        return reply.status, reply.body
+
+    async def _ask(self, request: Request) -> Reply:
         rules = self.rules
         self.calls += 1
         try:
-            reply = self.handler(Request(rules.name, path, tuple(params)))
+            reply = self.handler(request)
             if inspect.isawaitable(reply):
                 reply = await reply
         except TimeoutError as exc:
             raise rules.timeout() from exc
         except OSError as exc:
             raise rules.unavailable() from exc
-        headers = {"content-length": str(len(reply.body)), **reply.headers}
-        rules.check_head(reply.status, headers.get)
-        if len(reply.body) > rules.cap:
-            raise rules.oversized()
-        return reply.body
+        return reply
 
     async def aclose(self) -> None:
         return None

@@ -2,8 +2,10 @@
 the request's deadline, retries, the circuit breaker, the bulkhead and (reference data only)
 stale-if-error applied around the one HTTP seam (`sources.transport.exchange`).
 
-Every call here is an idempotent read (GET), so retrying is safe; writes, when they come, must
-not go through `get_json`'s retry loop.
+Reads (GET) are idempotent, so `get_json` retries them. A write (`patch_json`) is made once
+here, through the same breaker and bulkhead: its retries belong to its caller (the write
+outbox), which always sends the same external id, so a retry after an ambiguous failure
+updates the record the first attempt made instead of creating a second.
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ import random
 import time
 from typing import Any
 
+import orjson
 from cachetools import TTLCache
 
-from .._errors import SourceError, SourceTimeout
+from .._errors import SourceBadResponse, SourceError, SourceTimeout
 from .._scope import current_scope
 from .._settings import SourceSettings
 from .exchange import ExchangeFactory, HttpClient, Params, open_exchange, probe
@@ -72,6 +75,41 @@ class Transport:
         if self._stale is not None:
             self._stale[(path, tuple(params))] = body
         return body
+
+    async def patch_json(
+        self, path: str, body: bytes, budget: float | None = None
+    ) -> tuple[int, Any]:
+        """One write attempt: (status, decoded body) of any answer the system gave below 500
+        but 429, or a typed `SourceError` (unavailable, timeout, rate limited, circuit open,
+        overloaded). `budget` cuts the attempt's time further (the write's own deadline)."""
+        started = time.monotonic()
+        budget = self._budget() if budget is None else min(self._budget(), budget)
+        ticket = self.breaker.admit()
+        outcome = Outcome.ABANDONED
+        try:
+            async with self.bulkhead.slot(budget):
+                left = max(budget - (time.monotonic() - started), 0.001)
+                try:
+                    async with asyncio.timeout(left):
+                        status, raw = await self.http.exchange.patch(path, body)
+                except TimeoutError as exc:
+                    raise SourceTimeout(self.name, f"{self.name} did not answer in time") from exc
+            try:
+                answer = orjson.loads(raw) if raw else None
+            except orjson.JSONDecodeError as exc:
+                raise SourceBadResponse(
+                    self.name, f"{self.name} answered a malformed body"
+                ) from exc
+        except SourceError as exc:
+            outcome = outcome_of(exc)
+            self._record(exc.status, started)
+            raise
+        else:
+            outcome = Outcome.SUCCESS
+            self._record("ok", started)
+            return status, answer
+        finally:
+            self.breaker.record(ticket, outcome)
 
     async def _call(self, path: str, params: Params) -> Any:
         self.retry_budget.deposit()

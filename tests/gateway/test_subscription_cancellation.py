@@ -66,6 +66,9 @@ class _Gated:
             await self.gate.opened.wait()
         return await self.inner.get(path, params)
 
+    async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
+        return await self.inner.patch(path, body)
+
     async def aclose(self) -> None:
         await self.inner.aclose()
 

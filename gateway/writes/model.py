@@ -1,0 +1,236 @@
+"""What a write is, as the GraphQL side hands it over and as the outbox keeps it (issue #15).
+
+A `WriteIntent` is authorised and validated before it gets here; a `WriteRecord` is that intent
+plus where it stands. The body hash (operation, target, fields) decides "same write" for an
+idempotency key; the external id sent to the CRM is derived from (issuer, subject, key), never
+the raw key, so one caller's keys can neither collide with nor reveal another's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal, Protocol
+
+import orjson
+
+from sources import CrmObject
+
+__all__ = [
+    "Operation",
+    "Status",
+    "WriteIntent",
+    "WriteRecord",
+    "WriteResult",
+    "Writes",
+    "body_hash",
+    "external_id",
+    "idempotency_id",
+    "new_write_id",
+]
+
+Operation = Literal["recordDisposition", "addCaseNote", "createCase"]
+Status = Literal["APPLIED", "PENDING", "REJECTED"]
+OPERATIONS: tuple[Operation, ...] = ("recordDisposition", "addCaseNote", "createCase")
+CRM_OBJECTS: tuple[CrmObject, ...] = ("Task", "CaseComment", "Case")
+
+
+class IdempotencyKeyReused(Exception):
+    """The same (issuer, subject, key) came with another body: never applied, never stored.
+    (The GraphQL side answers it with its registered code.)"""
+
+    def __init__(self) -> None:
+        super().__init__("this idempotency key was used for a different write")
+
+
+class NotADeadLetter(Exception):
+    """`replay` of a write that is not in the dead-letter list (unknown, pending or applied)."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteIntent:
+    operation: Operation
+    issuer: str
+    subject: str
+    idempotency_key: str
+    target: str
+    """The interaction id / case id / customer id written about."""
+    crm_object: CrmObject
+    fields: Mapping[str, str | None]
+    """The CRM fields of docs/sandbox.md "Writes", final."""
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    write_id: str
+    status: Status
+    record_id: str | None = None
+    code: str | None = None
+    """Why REJECTED (the CRM's code), or the last retry's error while PENDING."""
+    message: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WriteRecord:
+    """A write as the store keeps it. `fields` hold the intent until it is APPLIED and are
+    dropped then: the CRM is the system of record, the outbox only what is still owed."""
+
+    write_id: str
+    idem: str
+    """idempotency_id(issuer, subject, key): the reservation's key."""
+    body_hash: str
+    operation: Operation
+    issuer: str
+    subject: str
+    target: str
+    crm_object: CrmObject
+    external_id: str
+    fields: Mapping[str, str | None] = field(default_factory=dict)
+    status: Status = "PENDING"
+    record_id: str | None = None
+    code: str | None = None
+    message: str | None = None
+    attempts: int = 0
+    created_at: float = 0.0
+    updated_at: float = 0.0
+    next_at: float = 0.0
+    """When the worker may try it next (a lease while an attempt is out)."""
+    dead: bool = False
+    """REJECTED by the worker (retries ended, or the CRM said no to a queued write): in the
+    dead-letter list an operator can replay. A write rejected while its caller waited is not."""
+
+    @property
+    def result(self) -> WriteResult:
+        return WriteResult(self.write_id, self.status, self.record_id, self.code, self.message)
+
+    @property
+    def final(self) -> bool:
+        return self.status != "PENDING"
+
+    def settled(
+        self,
+        status: Status,
+        now: float,
+        *,
+        record_id: str | None = None,
+        code: str | None = None,
+        message: str | None = None,
+        dead: bool = False,
+    ) -> WriteRecord:
+        return replace(
+            self,
+            status=status,
+            record_id=record_id,
+            code=code,
+            message=message,
+            updated_at=now,
+            dead=dead,
+            fields={} if status == "APPLIED" else self.fields,
+        )
+
+    def requeued(self, now: float) -> WriteRecord:
+        """A dead letter back in the outbox (operator replay): due now, attempts and age
+        reset, so max_attempts and max_age_seconds apply afresh."""
+        return replace(
+            self,
+            status="PENDING",
+            dead=False,
+            attempts=0,
+            code=None,
+            message=None,
+            created_at=now,
+            updated_at=now,
+            next_at=now,
+        )
+
+    def summary(self) -> dict[str, object]:
+        """What an operator sees (dead-letter list, CLI): ids, outcome and times, never the
+        fields — a note is free text and may name a customer."""
+        return {
+            "writeId": self.write_id,
+            "operation": self.operation,
+            "crmObject": self.crm_object,
+            "target": self.target,
+            "subject": self.subject,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "attempts": self.attempts,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at,
+        }
+
+    def to_json(self) -> bytes:
+        return orjson.dumps({name: getattr(self, name) for name in self.__dataclass_fields__})
+
+    @classmethod
+    def from_json(cls, raw: bytes | str) -> WriteRecord:
+        return cls(**orjson.loads(raw))
+
+    @classmethod
+    def of(cls, intent: WriteIntent, now: float, lease: float) -> WriteRecord:
+        """A new PENDING record for `intent`, leased to its direct attempt for `lease` seconds
+        (so no worker delivers it meanwhile; if this process dies, it is due after that)."""
+        if intent.operation not in OPERATIONS or intent.crm_object not in CRM_OBJECTS:
+            raise ValueError("unknown operation or CRM object")
+        if not (intent.issuer and intent.subject and intent.idempotency_key):
+            raise ValueError("a write needs its issuer, subject and idempotency key")
+        return cls(
+            write_id=new_write_id(),
+            idem=idempotency_id(intent.issuer, intent.subject, intent.idempotency_key),
+            body_hash=body_hash(intent),
+            operation=intent.operation,
+            issuer=intent.issuer,
+            subject=intent.subject,
+            target=intent.target,
+            crm_object=intent.crm_object,
+            external_id=external_id(intent.issuer, intent.subject, intent.idempotency_key),
+            fields=dict(intent.fields),
+            created_at=now,
+            updated_at=now,
+            next_at=now + lease,
+        )
+
+
+def new_write_id() -> str:
+    """Opaque and unguessable: knowing one write's id says nothing of another's."""
+    return "w_" + secrets.token_hex(16)
+
+
+def _digest(*parts: str) -> str:
+    # length-prefixed, so ("ab", "c") and ("a", "bc") never meet
+    joined = "".join(f"{len(p)}:{p}" for p in parts)
+    return hashlib.sha256(joined.encode()).hexdigest()
+
+
+def idempotency_id(issuer: str, subject: str, key: str) -> str:
+    return _digest("idem", issuer, subject, key)
+
+
+def external_id(issuer: str, subject: str, key: str) -> str:
+    """The CRM's ExternalId__c for this (issuer, subject, key): stable across retries and
+    replicas, distinct per caller, and no key in it."""
+    return "sb_" + _digest("external", issuer, subject, key)[:32]
+
+
+def body_hash(intent: WriteIntent) -> str:
+    fields = orjson.dumps(dict(intent.fields), option=orjson.OPT_SORT_KEYS).decode()
+    return _digest("body", intent.operation, intent.target, fields)
+
+
+class Writes(Protocol):
+    """The write service as the GraphQL side sees it (gateway/writes/service.py)."""
+
+    async def submit(self, intent: WriteIntent) -> WriteResult: ...
+
+    async def get(self, write_id: str) -> WriteRecord | None: ...
+
+    async def dead_letters(self, limit: int = 100) -> list[WriteRecord]: ...
+
+    async def replay(self, write_id: str) -> WriteResult: ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...

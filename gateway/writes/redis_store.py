@@ -1,0 +1,234 @@
+"""The outbox across replicas: Redis, when `[events] redis_url` is set.
+
+    switchboard:writes:idem:<idem>   -> write id       taken atomically (SET NX in a script)
+    switchboard:writes:w:<write id>  -> record (JSON)  both expire after retention_hours
+    switchboard:writes:due           ZSET write id -> when it may be tried next (backoff)
+    switchboard:writes               STREAM of write ids due now, consumer group `writers`
+    switchboard:writes:dead          ZSET write id -> when it was dead-lettered
+
+A write waits in `due` (from its reservation on: a replica that dies during the direct attempt
+leaves it there, due once that attempt's lease is over); each replica's worker moves what is due
+into the stream (one script: ZREM + XADD, so exactly one replica moves it) and reads the stream
+in the group. An entry stays in the group's pending list until its delivery is settled or
+deferred (XACK + XDEL); a replica that dies holding entries loses them to XAUTOCLAIM by another
+once they have been idle `claim_idle_seconds`. Delivery is at-least-once; the CRM's upsert by
+external id and the conditional settle scripts make it exactly-once in effect.
+
+The scripts touch keys they compute (record keys by write id): standalone Redis or a single
+hash slot, not Redis Cluster across slots.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+from typing import Any
+
+from gateway.writes.model import WriteRecord
+
+__all__ = ["RedisStore"]
+
+PREFIX = "switchboard:writes"
+GROUP = "writers"
+
+_RESERVE = """
+local existing = redis.call('GET', KEYS[1])
+if existing then
+  local held = redis.call('GET', ARGV[5] .. existing)
+  if held then return held end
+end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+redis.call('SET', KEYS[2], ARGV[2], 'PX', tonumber(ARGV[3]) + 60000)
+redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+return false
+"""
+# KEYS: idem, record, due; ARGV: write id, record, ttl ms, next_at, record key prefix
+
+_SETTLE = """
+local current = redis.call('GET', KEYS[1])
+if not current or cjson.decode(current)['status'] ~= 'PENDING' then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
+if ARGV[3] == 'PENDING' then
+  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
+else
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  if ARGV[5] == '1' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2]) end
+end
+return 1
+"""
+# KEYS: record, due, dead; ARGV: record, write id, new status, score (next_at/updated_at), dead
+
+_MOVE = """
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', KEYS[1], id)
+  redis.call('XADD', KEYS[2], '*', 'id', id)
+end
+return #ids
+"""
+# KEYS: due, stream; ARGV: now, limit
+
+_REQUEUE = """
+local current = redis.call('GET', KEYS[1])
+if not current then return 0 end
+local record = cjson.decode(current)
+if record['status'] ~= 'REJECTED' or not record['dead'] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[4]) + 60000)
+redis.call('PEXPIRE', KEYS[4], ARGV[4])
+redis.call('ZREM', KEYS[3], ARGV[2])
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+return 1
+"""
+# KEYS: record, due, dead, idem; ARGV: record, write id, next_at, ttl ms
+
+
+class RedisStore:
+    def __init__(self, url: str, retention_seconds: float, claim_idle_seconds: float) -> None:
+        import redis.asyncio as redis  # only when configured
+
+        # Any: redis-py types replies as bytes | str | None whatever decode_responses says
+        self._redis: Any = redis.from_url(url, decode_responses=True)
+        self._ttl_ms = int(retention_seconds * 1000)
+        self._idle_ms = int(claim_idle_seconds * 1000)
+        self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
+        """This process's name in the consumer group: unique per Writes instance."""
+        self._reserve = self._redis.register_script(_RESERVE)
+        self._settle = self._redis.register_script(_SETTLE)
+        self._move = self._redis.register_script(_MOVE)
+        self._requeue = self._redis.register_script(_REQUEUE)
+        self._entries: dict[str, str] = {}  # write id -> stream entry id this process holds
+
+    @staticmethod
+    def _record_key(write_id: str) -> str:
+        return f"{PREFIX}:w:{write_id}"
+
+    async def open(self) -> None:
+        import redis.exceptions
+
+        try:
+            await self._redis.xgroup_create(PREFIX, GROUP, id="0", mkstream=True)
+        except redis.exceptions.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    async def aclose(self) -> None:
+        # redis-py #3941: aclose() may hang waiting for a dead connection to close
+        with contextlib.suppress(TimeoutError, OSError):
+            async with asyncio.timeout(5):
+                await self._redis.aclose()
+
+    async def reserve(self, record: WriteRecord) -> WriteRecord | None:
+        held = await self._reserve(
+            keys=[
+                f"{PREFIX}:idem:{record.idem}",
+                self._record_key(record.write_id),
+                f"{PREFIX}:due",
+            ],
+            args=[
+                record.write_id,
+                record.to_json().decode(),
+                self._ttl_ms,
+                repr(record.next_at),
+                f"{PREFIX}:w:",
+            ],
+        )
+        return None if held is None else WriteRecord.from_json(held)
+
+    async def get(self, write_id: str) -> WriteRecord | None:
+        raw = await self._redis.get(self._record_key(write_id))
+        return None if raw is None else WriteRecord.from_json(raw)
+
+    async def _store(self, record: WriteRecord, score: float) -> bool:
+        changed = await self._settle(
+            keys=[self._record_key(record.write_id), f"{PREFIX}:due", f"{PREFIX}:dead"],
+            args=[
+                record.to_json().decode(),
+                record.write_id,
+                record.status,
+                repr(score),
+                "1" if record.dead else "0",
+            ],
+        )
+        await self._ack(record.write_id)
+        return bool(changed)
+
+    async def settle(self, record: WriteRecord) -> bool:
+        return await self._store(record, record.updated_at)
+
+    async def defer(self, record: WriteRecord) -> bool:
+        return await self._store(record, record.next_at)
+
+    async def _ack(self, write_id: str) -> None:
+        entry = self._entries.pop(write_id, None)
+        if entry is not None:
+            await self._redis.xack(PREFIX, GROUP, entry)
+            await self._redis.xdel(PREFIX, entry)
+
+    async def claim(self, now: float, lease: float, limit: int) -> list[WriteRecord]:
+        await self._move(keys=[f"{PREFIX}:due", PREFIX], args=[repr(now), limit])
+        entries: list[tuple[str, dict[str, str]]] = []
+        # a crashed replica's deliveries first: idle past claim_idle_seconds, never acknowledged
+        claimed = await self._redis.xautoclaim(
+            PREFIX, GROUP, self.consumer, self._idle_ms, start_id="0-0", count=limit
+        )
+        entries.extend(claimed[1])
+        if len(entries) < limit:
+            read = await self._redis.xreadgroup(
+                GROUP, self.consumer, {PREFIX: ">"}, count=limit - len(entries)
+            )
+            for _, stream_entries in read or []:
+                entries.extend(stream_entries)
+        taken: list[WriteRecord] = []
+        for entry_id, values in entries:
+            write_id = values.get("id") if values else None
+            record = await self.get(write_id) if write_id else None
+            held = self._entries.get(write_id) if write_id else None
+            if record is None or record.final or (held is not None and held != entry_id):
+                # settled meanwhile, expired, or a second entry of a write we hold
+                await self._redis.xack(PREFIX, GROUP, entry_id)
+                await self._redis.xdel(PREFIX, entry_id)
+                continue
+            # (our own entry back from XAUTOCLAIM: its delivery ended without a verdict, as
+            # when the store failed mid-way; idle past claim_idle_seconds, it is taken again)
+            self._entries[record.write_id] = entry_id
+            taken.append(record)
+        return taken
+
+    async def dead_letters(self, limit: int) -> list[WriteRecord]:
+        ids = await self._redis.zrevrange(f"{PREFIX}:dead", 0, max(limit, 1) - 1)
+        if not ids:
+            return []
+        raws = await self._redis.mget([self._record_key(i) for i in ids])
+        records = [WriteRecord.from_json(raw) for raw in raws if raw is not None]
+        return [r for r in records if r.dead and r.status == "REJECTED"][:limit]
+
+    async def requeue(self, write_id: str, now: float) -> WriteRecord | None:
+        record = await self.get(write_id)
+        if record is None or not record.dead or record.status != "REJECTED":
+            return None
+        again = record.requeued(now)
+        done = await self._requeue(
+            keys=[
+                self._record_key(write_id),
+                f"{PREFIX}:due",
+                f"{PREFIX}:dead",
+                f"{PREFIX}:idem:{record.idem}",
+            ],
+            args=[again.to_json().decode(), write_id, repr(now), self._ttl_ms],
+        )
+        return again if done else None
+
+    async def purge(self, before: float) -> int:
+        # records and keys expire by themselves; the dead-letter index is trimmed here
+        await self._redis.zremrangebyscore(f"{PREFIX}:dead", "-inf", repr(before))
+        return 0
+
+    async def pending(self) -> int:
+        # entries are deleted when settled or deferred: the stream holds what is unread or
+        # being delivered, `due` what waits for its time
+        due = await self._redis.zcard(f"{PREFIX}:due")
+        queued = await self._redis.xlen(PREFIX)
+        return int(due) + int(queued)

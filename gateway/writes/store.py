@@ -1,0 +1,63 @@
+"""Where write intents wait: one Protocol, two stores (SQLite for one process, Redis for
+replicas), held to one shared test suite (tests/writes/test_stores.py).
+
+Every state change is conditional on the state it expects (a PENDING write is settled once, a
+dead letter replayed once), so two attempts racing each other — a direct attempt and a worker,
+or two replicas after a claim — cannot both report an outcome.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from gateway.writes.model import WriteRecord
+
+__all__ = ["Store"]
+
+
+class Store(Protocol):
+    async def open(self) -> None:
+        """Create what the store needs (tables, the consumer group); idempotent."""
+        ...
+
+    async def reserve(self, record: WriteRecord) -> WriteRecord | None:
+        """Atomically take `record.idem` for `record` (stored PENDING, due at `next_at`):
+        None if it was free, else the record that already holds it."""
+        ...
+
+    async def get(self, write_id: str) -> WriteRecord | None: ...
+
+    async def settle(self, record: WriteRecord) -> bool:
+        """Store `record` (APPLIED or REJECTED) if the stored one is still PENDING: True if
+        this call made the transition, False if something else settled it first."""
+        ...
+
+    async def defer(self, record: WriteRecord) -> bool:
+        """Store a still-PENDING `record` (attempts, last error, `next_at`) if the stored one is
+        still PENDING, releasing this process's claim on it."""
+        ...
+
+    async def claim(self, now: float, lease: float, limit: int) -> list[WriteRecord]:
+        """Up to `limit` PENDING writes due by `now`, each taken for this process for `lease`
+        seconds (Redis: until claim_idle_seconds pass unacknowledged)."""
+        ...
+
+    async def dead_letters(self, limit: int) -> list[WriteRecord]:
+        """Dead-lettered writes, newest first."""
+        ...
+
+    async def requeue(self, write_id: str, now: float) -> WriteRecord | None:
+        """A dead letter back to PENDING, due now, its attempts and age reset; None if
+        `write_id` is not a dead letter."""
+        ...
+
+    async def purge(self, before: float) -> int:
+        """Delete final writes made before `before`; the number deleted (Redis expires them by
+        itself and answers 0)."""
+        ...
+
+    async def pending(self) -> int:
+        """How many writes are PENDING (the outbox's depth)."""
+        ...
+
+    async def aclose(self) -> None: ...

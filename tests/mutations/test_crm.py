@@ -1,0 +1,136 @@
+"""Issue #15's "Done when", the GraphQL side, over real sockets with the real write service and
+the sandbox CRM: a disposition APPLIED shows once in the CRM; the same key twice at once makes one
+record; the same key with another body is refused; a note holding a PAN and an ivr token write
+nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytest.importorskip("gateway.writes.service", reason="the write service (wback) is not merged")
+
+from gateway.app import create_app
+from gateway.config import build_config
+from gateway.demo import demo_config
+from sources.sandbox import running
+from sources.sandbox.client import mint_token, sample_customers, start_contact
+from sources.sandbox.server import background_server
+from tests.mutations.test_authorisation import DISPOSE
+
+
+@dataclass(frozen=True)
+class Crm:
+    gateway: str
+    sandbox: str
+    customers: list[dict[str, Any]]
+
+    def token(self, sub: str, roles: list[str]) -> str:
+        return asyncio.run(mint_token(self.sandbox, sub=sub, roles=roles))
+
+    def contact(self, n: int, agent: str) -> str:
+        customer = self.customers[n]["id"]
+        return asyncio.run(start_contact(self.sandbox, customer_id=customer, agent_id=agent))
+
+    def tasks(self, interaction: str) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{self.sandbox}/crm/tasks", params={"interactionId": interaction})
+        assert answer.status_code == 200, answer.text
+        records: list[dict[str, Any]] = answer.json()["records"]
+        return records
+
+    async def dispose(self, token: str, variables: dict[str, Any]) -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30) as http:
+            answer = await http.post(
+                f"{self.gateway}/graphql",
+                json={"query": DISPOSE, "variables": variables},
+                headers={"authorization": f"Bearer {token}"},
+            )
+        assert answer.status_code == 200, answer.text
+        body: dict[str, Any] = answer.json()
+        return body
+
+
+@pytest.fixture(scope="module")
+def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
+    outbox: Path = tmp_path_factory.mktemp("outbox") / "outbox.sqlite3"
+    with running(seed=13, customers=200) as sandbox:
+        raw = demo_config(0, int(sandbox.rsplit(":", 1)[1]))
+        raw["trusted_documents"] = {"roles": []}  # ivr is refused as a role, not as a document
+        raw["rate_limit"] = {"enabled": False}
+        raw["writes"] = {"outbox_path": str(outbox)}
+        app = create_app(build_config(raw, env={}))
+        with background_server(app, lifespan="on") as url:
+            yield Crm(url, sandbox, asyncio.run(sample_customers(sandbox, 20)))
+
+
+def _input(contact: str, key: str | None = None, note: str = "Waived the fee.") -> dict[str, Any]:
+    return {
+        "input": {
+            "interactionId": contact,
+            "code": "RESOLVED",
+            "note": note,
+            "idempotencyKey": key or str(uuid.uuid4()),
+        }
+    }
+
+
+def test_a_disposition_is_applied_and_shows_once_in_the_crm(crm: Crm) -> None:
+    contact = crm.contact(0, "agent-0601")
+    body = asyncio.run(crm.dispose(crm.token("agent-0601", ["agent"]), _input(contact)))
+    result = body["data"]["recordDisposition"]
+    assert result["status"] == "APPLIED" and result["recordId"]
+    [task] = crm.tasks(contact)
+    assert task["Id"] == result["recordId"]
+    assert (task["CallDisposition"], task["Description"]) == ("RESOLVED", "Waived the fee.")
+    assert task["ExternalId__c"].startswith("sb_")  # derived, never the raw key
+
+
+def test_the_same_key_twice_at_once_makes_one_crm_record(crm: Crm) -> None:
+    contact = crm.contact(1, "agent-0602")
+    token = crm.token("agent-0602", ["agent"])
+    variables = _input(contact)
+
+    async def twice() -> list[dict[str, Any]]:
+        return list(
+            await asyncio.gather(crm.dispose(token, variables), crm.dispose(token, variables))
+        )
+
+    first, second = (b["data"]["recordDisposition"] for b in asyncio.run(twice()))
+    assert first == second and first["status"] == "APPLIED"
+    assert len(crm.tasks(contact)) == 1
+
+
+def test_the_same_key_with_another_body_is_refused(crm: Crm) -> None:
+    contact = crm.contact(2, "agent-0603")
+    token = crm.token("agent-0603", ["agent"])
+    key = str(uuid.uuid4())
+    first = asyncio.run(crm.dispose(token, _input(contact, key)))
+    assert first["data"]["recordDisposition"]["status"] == "APPLIED"
+    other = asyncio.run(crm.dispose(token, _input(contact, key, note="Another note.")))
+    assert [e["extensions"]["code"] for e in other["errors"]] == ["IDEMPOTENCY_KEY_REUSED"]
+    [task] = crm.tasks(contact)
+    assert task["Description"] == "Waived the fee."
+
+
+def test_a_note_holding_a_pan_writes_nothing(crm: Crm) -> None:
+    contact = crm.contact(3, "agent-0604")
+    note = "card 4111-1111-1111-1111 read out by the caller"
+    body = asyncio.run(crm.dispose(crm.token("agent-0604", ["agent"]), _input(contact, note=note)))
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["SENSITIVE_DATA_IN_NOTE"]
+    assert "4111" not in str(body)
+    assert crm.tasks(contact) == []
+
+
+def test_ivr_cannot_write(crm: Crm) -> None:
+    contact = crm.contact(4, "agent-0605")
+    body = asyncio.run(crm.dispose(crm.token("agent-0605", ["ivr"]), _input(contact)))
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
+    assert crm.tasks(contact) == []

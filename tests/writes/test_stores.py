@@ -1,0 +1,121 @@
+"""The two outbox stores held to one contract (gateway/writes/store.py): atomic reservation,
+settle-once, claims that another process can take over, dead letters, replay, retention."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+
+import pytest
+
+from gateway.writes import Store, WriteRecord
+
+from .conftest import StoreFactory, intent
+
+
+@pytest.fixture
+async def store(new_store: StoreFactory) -> AsyncIterator[Store]:
+    opened = new_store()
+    await opened.open()
+    try:
+        yield opened
+    finally:
+        await opened.aclose()
+
+
+def _record(key: str = "k-1", now: float = 1000.0, **more: object) -> WriteRecord:
+    return WriteRecord.of(intent(key, **more), now, lease=5.0)  # type: ignore[arg-type]
+
+
+async def test_a_key_is_reserved_once_even_when_raced(store: Store) -> None:
+    contenders = [_record() for _ in range(8)]
+    held = await asyncio.gather(*(store.reserve(r) for r in contenders))
+    winners = [r for r, h in zip(contenders, held, strict=True) if h is None]
+    assert len(winners) == 1
+    assert {h.write_id for h in held if h is not None} == {winners[0].write_id}
+    assert await store.pending() == 1
+
+
+async def test_settle_happens_once_and_keeps_no_intent_when_applied(store: Store) -> None:
+    record = _record()
+    assert await store.reserve(record) is None
+    applied = record.settled("APPLIED", 1001.0, record_id="00T1")
+    assert await store.settle(applied) is True
+    assert await store.settle(record.settled("REJECTED", 1002.0, code="X")) is False
+    stored = await store.get(record.write_id)
+    assert stored is not None and stored.status == "APPLIED" and stored.fields == {}
+    assert await store.pending() == 0
+
+
+async def test_claims_wait_for_the_lease_and_deferrals(store: Store) -> None:
+    record = _record(now=1000.0)  # leased to its direct attempt until 1005
+    await store.reserve(record)
+    assert await store.claim(1004.0, lease=3.0, limit=10) == []
+    [claimed] = await store.claim(1005.0, lease=3.0, limit=10)
+    assert claimed.write_id == record.write_id
+    later = replace(claimed, attempts=1, code="SOURCE_UNAVAILABLE", next_at=1010.0)
+    assert await store.defer(later) is True
+    assert await store.claim(1009.0, lease=3.0, limit=10) == []
+    [again] = await store.claim(1010.0, lease=3.0, limit=10)
+    assert again.attempts == 1 and again.code == "SOURCE_UNAVAILABLE"
+
+
+async def test_another_process_takes_over_a_claim_that_is_never_settled(
+    new_store: StoreFactory,
+) -> None:
+    first, second = new_store(), new_store()
+    await first.open()
+    await second.open()
+    try:
+        record = _record(now=0.0)
+        await first.reserve(record)
+        [taken] = await first.claim(10.0, lease=0.2, limit=10)  # then "crashes"
+        assert taken.write_id == record.write_id
+        found: list[WriteRecord] = []
+        async with asyncio.timeout(20):  # a guard, not a timing assertion
+            while not found:
+                await asyncio.sleep(0.05)
+                found = await second.claim(10.5, lease=0.2, limit=10)
+        assert [r.write_id for r in found] == [record.write_id]
+        assert await second.settle(found[0].settled("APPLIED", 11.0, record_id="1")) is True
+        assert await first.settle(taken.settled("APPLIED", 11.0, record_id="1")) is False
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_dead_letters_replay_once_and_old_final_writes_are_purged(store: Store) -> None:
+    dead, rejected = _record("k-dead"), _record("k-rejected")
+    for record in (dead, rejected):
+        await store.reserve(record)
+    await store.settle(dead.settled("REJECTED", 1001.0, code="SOURCE_UNAVAILABLE", dead=True))
+    await store.settle(rejected.settled("REJECTED", 1001.0, code="NOT_FOUND"))
+    assert [d.write_id for d in await store.dead_letters(10)] == [dead.write_id]
+    again = await store.requeue(dead.write_id, 2000.0)
+    assert again is not None and (again.status, again.attempts, again.dead) == ("PENDING", 0, False)
+    assert await store.requeue(dead.write_id, 2000.0) is None
+    assert await store.requeue(rejected.write_id, 2000.0) is None
+    assert await store.dead_letters(10) == []
+    [claimed] = await store.claim(2000.0, lease=1.0, limit=10)
+    assert claimed.write_id == dead.write_id
+    if await store.purge(1500.0):  # SQLite deletes; Redis lets keys expire by themselves
+        assert await store.get(rejected.write_id) is None
+        assert await store.get(dead.write_id) is not None  # replayed: pending again
+
+
+async def test_a_claim_that_ended_without_a_verdict_is_taken_again_by_the_same_process(
+    store: Store,
+) -> None:
+    """A delivery whose store update failed leaves no verdict: once its claim lapses, the same
+    process (the only replica) takes it again rather than holding it forever."""
+    record = _record(now=0.0)
+    await store.reserve(record)
+    [first] = await store.claim(10.0, lease=0.2, limit=10)
+    again: list[WriteRecord] = []
+    async with asyncio.timeout(20):  # a guard, not a timing assertion
+        while not again:
+            await asyncio.sleep(0.05)
+            again = await store.claim(10.5, lease=0.2, limit=10)
+    assert [r.write_id for r in again] == [first.write_id]
+    assert await store.settle(again[0].settled("APPLIED", 11.0, record_id="1")) is True
