@@ -4,6 +4,8 @@ format from [logging] with clear errors."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
 import logging
@@ -16,7 +18,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
+from starlette.websockets import WebSocket
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed
 
 from gateway.config import ConfigError, build_config
 from gateway.demo import demo_config
@@ -30,6 +35,7 @@ from gateway.observability.logs import (
     configure_logging,
     subject_hash,
 )
+from sources.sandbox.server import background_server
 
 
 class _Lines(logging.Handler):
@@ -194,3 +200,31 @@ def test_configure_logging_installs_one_handler_the_levels_and_the_profiles_form
     assert isinstance(
         configure_logging(LogSettings(format="json"), "development").formatter, JsonFormatter
     )
+
+
+async def test_a_socket_has_one_access_line_when_it_closes_with_its_close_code(
+    lines: list[str],
+) -> None:
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        code = int(await websocket.receive_text())
+        await websocket.close(code)
+
+    app = Starlette(
+        routes=[WebSocketRoute("/graphql", socket)],
+        middleware=[Middleware(RequestId), Middleware(AccessLog)],
+    )
+    with background_server(app, lifespan="off", websockets=True) as url:
+        for code in ("1000", "4403"):
+            async with connect(url.replace("http", "ws") + "/graphql") as ws:
+                await ws.send(code)
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.recv()
+        async with asyncio.timeout(10):  # written as the server's side ends: a guard
+            while sum("switchboard.access" in line for line in lines) < 2:  # noqa: ASYNC110 (another thread logs)
+                await asyncio.sleep(0.01)
+    access = [json.loads(line) for line in lines if "switchboard.access" in line]
+    assert [(a["message"], a["status"], a["outcome"]) for a in access] == [
+        ("WS /graphql 1000", 1000, "ok"),
+        ("WS /graphql 4403", 4403, "closed 4403"),
+    ]

@@ -138,3 +138,16 @@ def test_a_canary_sandbox_marks_names_emails_and_streets_and_changes_nothing_els
     dataset = Dataset(7, 300, datetime(2026, 12, 1, tzinfo=UTC), canary=True)
     record = json.loads(dataset.generator.customer(5).body)
     assert CANARY in record["MailingAddress"]["street"]
+
+
+def test_the_canary_reads_span_names_attributes_and_events() -> None:
+    """For the in-memory span exporter's spans, once tracing is installed (issue #16)."""
+    from types import SimpleNamespace
+
+    watch = Watch()
+    watch.numbers = {"912345678"}
+    clean = SimpleNamespace(name="graphql.operation", attributes={"keys": 3}, events=())
+    event = SimpleNamespace(name="retry", attributes={"url": "/crm/customers?ssn=912-34-5678"})
+    leaky = SimpleNamespace(name="crm.call", attributes={}, events=(event,))
+    watch.check_spans([clean, leaky])
+    assert len(watch.leaks) == 1 and "912-34-5678" in watch.leaks[0]
