@@ -82,7 +82,8 @@ class ServerSettings:
     deadline_margin_seconds: float = 0.05
     """Kept back from back-end calls for assembling and sending the response."""
     access_log: bool = True
-    """uvicorn's line per request (method, path, status)."""
+    """The access line per request, stream, socket and webhook (gateway/observability/logs.py,
+    in place of uvicorn's); false turns them off, as `[logging] access = false` does."""
     plan_cache_size: int = 1024
     """Compiled plans kept (least recently used dropped): per document, operation, role set and
     @include/@skip values."""
