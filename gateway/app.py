@@ -35,6 +35,7 @@ from gateway.limits.trusted import TrustedDocuments
 from gateway.masking.guard import Guard
 from gateway.masking.wrappers import install_masking
 from gateway.observability.errors import quiet_strawberry_logger
+from gateway.observability.logs import AccessLog, OperationLog
 from gateway.observability.metrics import Metrics
 from gateway.observability.telemetry import Telemetry
 from gateway.observability.tracing import Tracing, tracing_for
@@ -93,6 +94,7 @@ def create_app(
     telemetry.observe(sources)
     metrics.watch_audit(lambda: (guard.audit.pending, guard.audit.max_pending))
     extensions = [
+        OperationLog,
         rails,
         audit_trail(guard.policy, guard.audit, guard.admission, metrics.limit_alert),
         telemetry.extension(),
@@ -269,10 +271,16 @@ def create_app(
     # RequestId and ErrorEnvelope around every route: any refusal below them (the body limit's
     # 413, strawberry's 400s and 405, a refused CORS preflight, an unknown path) leaves as JSON
     # with its code and request id. The body limit is on /graphql only: no other route reads one.
+    access_lines = config.logging.access and config.server.access_log
     app = Starlette(
         routes=routes,
         lifespan=lifespan,
-        middleware=[Middleware(RequestId), Middleware(ErrorEnvelope)],
+        middleware=[
+            Middleware(RequestId),
+            # one line per request, stream, socket and webhook (gateway/observability/logs.py)
+            *([Middleware(AccessLog, tuple(config.webhooks))] if access_lines else []),
+            Middleware(ErrorEnvelope),
+        ],
     )
     # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
     app.state.admin = admin_app(Readiness(sources, authenticator), metrics, service)

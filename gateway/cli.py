@@ -7,7 +7,6 @@ import argparse
 import asyncio
 import errno
 import gc
-import logging
 import socket
 import sys
 from collections.abc import Sequence
@@ -27,6 +26,7 @@ from gateway.http import serving
 from gateway.http.admin import admin_app_of
 from gateway.limits.trusted import TrustedDocumentsError
 from gateway.masking.policy import PolicyError
+from gateway.observability.logs import LogSettings, configure_logging
 from schema import build_schema
 
 __all__ = ["main"]
@@ -84,8 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     add_writes_parser(commands)
 
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per back-end call is noise
+    # until `serve` has read [logging]: readable lines on stderr (the demo's and the sandbox's
+    # for good; stdout carries the banners and the audit trail)
+    configure_logging(LogSettings(), "development")
     try:
         if args.command == "serve":
             return _serve(args)
@@ -145,6 +146,11 @@ def _sandbox_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--customers", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=0.0)
+    parser.add_argument(
+        "--canary",
+        action="store_true",
+        help="mark every name, e-mail and street with 'Qanary' (to grep logs for leaks)",
+    )
 
 
 def _webhook_url(value: str) -> str:
@@ -177,7 +183,12 @@ def _seconds(value: str) -> float:
 
 
 def _sandbox_kwargs(args: argparse.Namespace) -> dict[str, Any]:
-    return {"seed": args.seed, "customers": args.customers, "latency_ms": args.latency_ms}
+    return {
+        "seed": args.seed,
+        "customers": args.customers,
+        "latency_ms": args.latency_ms,
+        "canary": args.canary,
+    }
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -185,8 +196,11 @@ def _serve(args: argparse.Namespace) -> int:
     host = args.host or config.server.host
     port = args.port or config.server.port
     require_free_port(host, port)
+    configure_logging(config.logging, config.server.profile, key=config.policy.hash_key.encode())
     app = create_app(config)
-    public, admin = serve_configs(app, config.server, host=host, port=port)
+    # uvicorn's own logging config and access log off: its loggers go through the handler
+    # above, and AccessLog writes the access lines (with request id, operation, subject hash)
+    public, admin = serve_configs(app, config.server, host=host, port=port, **LOGGING_OURS)
     tune_gc()
     return serving.serve(public, admin)
 
@@ -196,10 +210,16 @@ def serve_configs(
 ) -> tuple[uvicorn.Config, uvicorn.Config]:
     """uvicorn's settings for the public port and the internal one (/ready, /metrics), from
     `[server]`: header timeout, connection cap (gateway/http/serving.py)."""
+    ours = {k: v for k, v in overrides.items() if k in LOGGING_OURS}
     return (
         serving.public_config(app, server, **overrides),
-        serving.admin_config(admin_app_of(app), server),
+        serving.admin_config(admin_app_of(app), server, **ours),
     )
+
+
+LOGGING_OURS: dict[str, Any] = {"log_config": None, "log_level": None, "access_log": False}
+"""uvicorn leaves logging alone: no dictConfig of its own (which would replace the handler
+configure_logging installed), no levels of its own ([logging] sets them)."""
 
 
 GC_THRESHOLDS = (100_000, 50, 100)

@@ -23,6 +23,7 @@ from gateway.events.settings import EventSettings, WebhookSettings, read_webhook
 from gateway.limits.budget import DataBudgetSettings, LookupSettings
 from gateway.limits.ratelimit import RateLimitSettings, Rule
 from gateway.limits.shape import LimitSettings
+from gateway.observability.logs import LogSettings
 from gateway.routing.settings import RoutingSettings
 from gateway.settings_env import (
     ConfigError,
@@ -83,7 +84,8 @@ class ServerSettings:
     deadline_margin_seconds: float = 0.05
     """Kept back from back-end calls for assembling and sending the response."""
     access_log: bool = True
-    """uvicorn's line per request (method, path, status)."""
+    """The access line per request, stream, socket and webhook (gateway/observability/logs.py,
+    in place of uvicorn's); false turns them off, as `[logging] access = false` does."""
     plan_cache_size: int = 1024
     """Compiled plans kept (least recently used dropped): per document, operation, role set and
     @include/@skip values."""
@@ -255,6 +257,7 @@ class Config:
     writes: WriteSettings = field(default_factory=WriteSettings)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     routing: RoutingSettings = field(default_factory=RoutingSettings)
+    logging: LogSettings = field(default_factory=LogSettings)
 
 
 def load_config(path: Path | str | None, env: Mapping[str, str] | None = None) -> Config:
@@ -305,6 +308,7 @@ def env_names() -> list[str]:
         ("writes", WriteSettings),
         ("telemetry", TelemetrySettings),
         ("routing", RoutingSettings),
+        ("logging", LogSettings),
     ]
     names = {
         env_name(where, spec.name) for where, cls in layout for spec in env_fields(cls).values()
@@ -315,7 +319,7 @@ def env_names() -> list[str]:
 def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
     check_env(env, env_names())
     sections = {"server", "auth", "sources", "policy", "audit", "limits", "trusted_documents"}
-    more = {"rate_limit", "webhooks", "events", "writes", "telemetry", "routing"}
+    more = {"rate_limit", "webhooks", "events", "writes", "telemetry", "routing", "logging"}
     unknown = set(raw) - sections - more
     if unknown:
         raise ConfigError(f"unknown section(s): {', '.join(sorted(unknown))}")
@@ -361,6 +365,7 @@ def build_config(raw: Mapping[str, Any], env: Mapping[str, str]) -> Config:
         writes=read_section(WriteSettings, "writes", raw.get("writes", {}), env),
         telemetry=_telemetry(raw.get("telemetry", {}), env),
         routing=read_section(RoutingSettings, "routing", raw.get("routing", {}), env),
+        logging=read_section(LogSettings, "logging", raw.get("logging", {}), env),
     )
 
 

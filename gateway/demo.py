@@ -132,6 +132,8 @@ async def run_demo(args: argparse.Namespace) -> int:
             host="127.0.0.1",
             port=sandbox_port,
             log_level="warning",
+            log_config=None,  # through the cli's handler (gateway/observability/logs.py)
+            access_log=False,
         )
     )
     sandbox_task = asyncio.create_task(sandbox.serve())
@@ -180,6 +182,8 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
             host="127.0.0.1",
             port=args.port,
             log_level="info",
+            log_config=None,  # AccessLog writes the access lines, with the request's context
+            access_log=False,
         )
     )
     tune_gc()

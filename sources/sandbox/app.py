@@ -40,10 +40,11 @@ class SandboxApp:
         anchor: datetime,
         webhook_url: str | None = None,
         webhook_secret: str | None = None,
+        canary: bool = False,
     ) -> None:
         if (webhook_url is None) != (webhook_secret is None):
             raise ValueError("a webhook URL and a webhook secret go together")
-        self.data = Dataset(seed, customers, anchor)
+        self.data = Dataset(seed, customers, anchor, canary=canary)
         self.poster = (
             Poster(webhook_url, webhook_secret)
             if webhook_url is not None and webhook_secret is not None
@@ -286,9 +287,11 @@ def create_app(
     anchor: datetime | None = None,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    canary: bool = False,
 ) -> SandboxApp:
     """The five systems in one ASGI app; `anchor` defaults to now, truncated to the minute.
-    With a webhook URL and secret, simulated calls post signed vendor webhooks there."""
+    With a webhook URL and secret, simulated calls post signed vendor webhooks there.
+    `canary`: names, e-mails and streets carry a marker (population.CANARY) for leak tests."""
     if anchor is None:
         anchor = datetime.now(UTC).replace(second=0, microsecond=0)
     return SandboxApp(
@@ -298,4 +301,5 @@ def create_app(
         anchor=anchor,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        canary=canary,
     )

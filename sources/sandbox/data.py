@@ -24,8 +24,10 @@ _LEDGER_CACHE = 12_000  # accounts (~3 KiB each): about half the default populat
 
 
 class Dataset:
-    def __init__(self, seed: int, customers: int, anchor: datetime) -> None:
-        self.population = Population(seed, customers)
+    def __init__(
+        self, seed: int, customers: int, anchor: datetime, *, canary: bool = False
+    ) -> None:
+        self.population = Population(seed, customers, canary=canary)
         self.clock = Clock(anchor)
         self.generator = Generator(self.population, self.clock)
         self.activity = Activity(self.generator)

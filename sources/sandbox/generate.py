@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import random
 
-from .population import Population, Skeleton
+from .population import CANARY, Population, Skeleton
 from .records import (
     Account,
     Banking,
@@ -57,6 +57,7 @@ class Generator:
         # Household members share an address: draw it from the household's own stream.
         home = self.rng(who.household if who.household >= 0 else index, ADDRESS)
         city, state, zip_prefix = home.choice(CITIES)
+        canary = f"{CANARY} " if self.population.canary else ""
         birth_year = self.clock.anchor.year - rng.randint(19, 88)
         birthdate = f"{birth_year}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}"
         ssn = f"9{rng.randint(0, 99):02d}-{rng.randint(1, 99):02d}-{rng.randint(1, 9999):04d}"
@@ -72,7 +73,7 @@ class Generator:
                 "Phones": [{"Type": kind, "Number": number} for kind, number in who.phones],
                 "Emails": list(who.emails),
                 "MailingAddress": {
-                    "street": f"{home.randint(1, 999)} {home.choice(STREETS)}",
+                    "street": f"{home.randint(1, 999)} {canary}{home.choice(STREETS)}",
                     "city": city,
                     "state": state,
                     "postalCode": f"{zip_prefix}{home.randint(0, 99):02d}",

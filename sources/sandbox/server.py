@@ -109,6 +109,7 @@ def running(
     http: Protocol = "httptools",
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    canary: bool = False,
 ) -> Iterator[str]:
     """Serve a fresh sandbox on a free 127.0.0.1 port in a background thread; yield its URL."""
     app = create_app(
@@ -118,6 +119,7 @@ def running(
         anchor=anchor,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        canary=canary,
     )
     with background_server(app, lifespan="off", http=http, before_exit=app.abort_hanging) as url:
         yield url
@@ -133,6 +135,7 @@ def serve(
     anchor: datetime | None = None,
     webhook_url: str | None = None,
     webhook_secret: str | None = None,
+    canary: bool = False,
 ) -> None:
     """Block serving the sandbox until interrupted (`switchboard sandbox --port P`)."""
     app = create_app(
@@ -142,6 +145,7 @@ def serve(
         anchor=anchor,
         webhook_url=webhook_url,
         webhook_secret=webhook_secret,
+        canary=canary,
     )
     print("\n".join(banner(f"http://{host}:{port}")), flush=True)
     uvicorn.Server(_config(app, "httptools", "info", host=host, port=port)).run()

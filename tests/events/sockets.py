@@ -17,10 +17,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
-from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import mint_token, stats
 from sources.sandbox.server import background_server
 from tests.events.payloads import SECRET, signed
+from tests.support.canary import canary_app as sandbox_app
 
 
 @dataclass(frozen=True)

@@ -12,10 +12,10 @@ from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
 from gateway.events.broker import InProcessBroker
-from sources.sandbox import running
 from sources.sandbox.client import end_call, sample_customers, start_call
 from sources.sandbox.server import background_server
 from tests.events.payloads import SECRET
+from tests.support.canary import canary_sandbox
 
 
 def _wait_for(broker: InProcessBroker, subject: str, wanted: list[str]) -> list[str]:
@@ -35,7 +35,9 @@ def test_a_simulated_call_arrives_signed_verified_and_in_canonical_form() -> Non
     broker: InProcessBroker = app.state.events
     with (
         background_server(app, lifespan="off") as gateway,
-        running(customers=300, webhook_url=f"{gateway}/webhooks", webhook_secret=SECRET) as sandbox,
+        canary_sandbox(
+            customers=300, webhook_url=f"{gateway}/webhooks", webhook_secret=SECRET
+        ) as sandbox,
     ):
         customer = asyncio.run(sample_customers(sandbox, 1))[0]["id"]
         call = asyncio.run(

@@ -20,12 +20,12 @@ from websockets.asyncio.client import ClientConnection, connect
 
 from gateway.events.mapping import SYSTEMS
 from gateway.events.redis_broker import EXPORT_STREAM
-from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import end_call, mint_token, sample_customers, start_call
 from sources.sandbox.server import background_server
 from sources.sandbox.webhooks import ccaas_event
 from tests.events import payloads
 from tests.events.payloads import SECRET
+from tests.support.canary import canary_app as sandbox_app
 from tests.support.processes import gateway_starting
 from tests.support.redis import RedisProcess, redis_process
 

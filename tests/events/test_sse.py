@@ -30,10 +30,10 @@ from gateway.demo import demo_config
 from gateway.events.broker import InProcessBroker
 from gateway.events.caps import SubjectCaps
 from gateway.http.sse import StreamView
-from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import end_call, mint_token, sample_customers, start_call
 from sources.sandbox.server import background_server
 from tests.events.payloads import SECRET
+from tests.support.canary import canary_app as sandbox_app
 
 POP = """subscription ($after: String) {
   screenPops(after: $after) {

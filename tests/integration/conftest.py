@@ -22,9 +22,11 @@ from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
 from sources import SYSTEMS
-from sources.sandbox import running
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, stats
 from sources.sandbox.server import background_server
+from tests.support.canary import WATCH, canary_check, canary_sandbox, canary_session
+
+__all__ = ["Gateway", "canary_check", "canary_session"]  # the canary's fixtures: every test
 
 ROOT = Path(__file__).resolve().parents[2]
 HASH_KEY = b"test-only-hash-key"
@@ -86,7 +88,7 @@ class Gateway:
 
 @pytest.fixture(scope="session")
 def sandbox_url() -> Iterator[str]:
-    with running(seed=7, customers=2_000) as url:
+    with canary_sandbox(seed=7, customers=2_000) as url:
         yield url
 
 
@@ -106,6 +108,8 @@ def gateway(sandbox_url: str) -> Iterator[Gateway]:
     audit: list[dict[str, Any]] = []
 
     def sink(lines: bytes) -> None:
+        # who read what, never the value: the audit trail holds no canary either
+        WATCH.check("audit", lines.decode().splitlines())
         audit.extend(json.loads(line) for line in lines.splitlines())
 
     guard = Guard(Policy.load(), Masker(HASH_KEY), AuditLog(sink))
@@ -116,6 +120,8 @@ def gateway(sandbox_url: str) -> Iterator[Gateway]:
     ):
         token = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))
         yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit, admin=admin)
+        # the scrape Prometheus makes, after every integration test has run
+        WATCH.check("/metrics", httpx.get(f"{admin}/metrics").text.splitlines())
 
 
 @pytest.fixture(scope="session")

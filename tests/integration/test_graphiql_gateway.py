@@ -27,7 +27,8 @@ from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
-from sources.sandbox.server import background_server, running
+from sources.sandbox.server import background_server
+from tests.support.canary import canary_sandbox
 
 from ..browser import (
     Chromium,
@@ -111,7 +112,7 @@ class DemoRun:
     def __init__(self, port: int, sub: str) -> None:
         self.stack = ExitStack()
         try:
-            sandbox = self.stack.enter_context(running(seed=7, customers=200))
+            sandbox = self.stack.enter_context(canary_sandbox(seed=7, customers=200))
             minted = httpx.post(f"{sandbox}/idp/token", data={"sub": sub, "roles": "supervisor"})
             self.headers = {"Authorization": f"Bearer {minted.json()['access_token']}"}
             self.customer_id: str = httpx.get(f"{sandbox}/_sandbox/sample").json()["customers"][0][
@@ -206,7 +207,7 @@ def test_a_restarted_demo_s_headers_win_over_the_earlier_run_s(chromium: Chromiu
 
 def test_stale_headers_stored_before_do_not_win_on_the_demo_s_page(chromium: Chromium) -> None:
     """Headers kept where GraphiQL kept them before each run had a storage of its own."""
-    with running(seed=7, customers=200) as sandbox:
+    with canary_sandbox(seed=7, customers=200) as sandbox:
         minted = httpx.post(f"{sandbox}/idp/token", data={"sub": "sup-3", "roles": "supervisor"})
         current = {"Authorization": f"Bearer {minted.json()['access_token']}"}
         customer_id = httpx.get(f"{sandbox}/_sandbox/sample").json()["customers"][0]["id"]

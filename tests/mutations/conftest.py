@@ -22,10 +22,12 @@ from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
 from gateway.writes import OnSettled
-from sources.sandbox import running
 from sources.sandbox.client import mint_token, sample_customers, start_contact
 from sources.sandbox.server import background_server
 from tests.mutations.doubles import FakeWrites
+from tests.support.canary import WATCH, canary_check, canary_sandbox, canary_session
+
+__all__ = ["Writer", "canary_check", "canary_session"]  # writes run under the PII canary
 
 
 @dataclass
@@ -68,7 +70,7 @@ class Writer:
 
 @pytest.fixture(scope="module")
 def writer() -> Iterator[Writer]:
-    with running(seed=11, customers=300) as sandbox:
+    with canary_sandbox(seed=11, customers=300) as sandbox:
         raw = demo_config(0, int(sandbox.rsplit(":", 1)[1]))
         partner = f"{sandbox}/partner"
         # the partner's keys are the sandbox IdP's: tokens are matched to issuers by `iss`
@@ -85,6 +87,7 @@ def writer() -> Iterator[Writer]:
         audit: list[dict[str, Any]] = []
 
         def sink(lines: bytes) -> None:
+            WATCH.check("audit", lines.decode().splitlines())
             audit.extend(json.loads(line) for line in lines.splitlines())
 
         made: list[FakeWrites] = []

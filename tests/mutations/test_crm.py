@@ -20,10 +20,10 @@ pytest.importorskip("gateway.writes.service", reason="the write service (wback) 
 from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
-from sources.sandbox import running
 from sources.sandbox.client import mint_token, sample_customers, start_contact
 from sources.sandbox.server import background_server
 from tests.mutations.test_authorisation import DISPOSE
+from tests.support.canary import WATCH, canary_sandbox
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ class Crm:
 @pytest.fixture(scope="module")
 def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
     outbox: Path = tmp_path_factory.mktemp("outbox") / "outbox.sqlite3"
-    with running(seed=13, customers=200) as sandbox:
+    with canary_sandbox(seed=13, customers=200) as sandbox:
         raw = demo_config(0, int(sandbox.rsplit(":", 1)[1]))
         raw["trusted_documents"] = {"roles": []}  # ivr is refused as a role, not as a document
         raw["rate_limit"] = {"enabled": False}
@@ -134,3 +134,23 @@ def test_ivr_cannot_write(crm: Crm) -> None:
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == ["FORBIDDEN"]
     assert crm.tasks(contact) == []
+
+
+def test_a_note_about_the_caller_reaches_the_crm_and_no_log(crm: Crm) -> None:
+    """The PII canary (tests/support/canary.py) on the write path: a note carrying the canary
+    customer's e-mail and phone is written to the CRM, and neither appears in any log line of
+    the write (the request, the outbox, the CRM call); a note with their PAN is refused, and
+    that PAN is logged nowhere either."""
+    n = next(i for i, c in enumerate(crm.customers) if i >= 5 and c["cards"] and c["emails"])
+    who = crm.customers[n]
+    contact = crm.contact(n, "agent-0606")
+    token = crm.token("agent-0606", ["agent"])
+    note = f"Caller asked us to use {who['emails'][0]} and {who['phones'][0]} from now on."
+    body = asyncio.run(crm.dispose(token, _input(contact, note=note)))
+    assert body["data"]["recordDisposition"]["status"] == "APPLIED"
+    [task] = crm.tasks(contact)
+    assert task["Description"] == note and WATCH.found(note)  # a canary, written
+    refused = asyncio.run(
+        crm.dispose(token, _input(contact, note=f"card {who['cards'][0]['pan']} given"))
+    )
+    assert [e["extensions"]["code"] for e in refused["errors"]] == ["SENSITIVE_DATA_IN_NOTE"]
