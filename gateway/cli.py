@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import functools
 import gc
 import logging
 import socket
@@ -18,17 +19,21 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.config import (
     EXECUTION_MODES,
+    Config,
     ConfigError,
     ServerSettings,
     load_config,
 )
 from gateway.http import serving
 from gateway.http.admin import admin_app_of
+from gateway.http.workers import Supervisor, listen
 from gateway.limits.trusted import TrustedDocumentsError
 from gateway.masking.policy import PolicyError
 from schema import build_schema
 
 __all__ = ["main"]
+
+log = logging.getLogger("switchboard")
 
 
 class PortInUse(Exception):
@@ -43,6 +48,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--config", required=True, help="path to switchboard.toml")
     serve.add_argument("--host", help="override [server] host")
     serve.add_argument("--port", type=int, help="override [server] port")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="N processes sharing the ports (more than 1 needs [events] redis_url); default 1",
+    )
 
     sandbox = commands.add_parser("sandbox", help="run the stand-in enterprise systems")
     sandbox.add_argument("--port", type=int, default=8001)
@@ -175,11 +187,65 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     host = args.host or config.server.host
     port = args.port or config.server.port
+    if args.workers > 1:
+        return _serve_workers(args, config, host, port)
     require_free_port(host, port)
     app = create_app(config)
     public, admin = serve_configs(app, config.server, host=host, port=port)
     tune_gc()
-    return serving.serve(public, admin)
+    return serving.serve(
+        public, admin, drain=app.state.drain, drain_seconds=config.server.drain_seconds
+    )
+
+
+def _serve_workers(args: argparse.Namespace, config: Config, host: str, port: int) -> int:
+    """Several processes on one pair of sockets (gateway/http/workers.py)."""
+    if any(w.secrets for w in config.webhooks.values()) and not config.events.redis_url:
+        raise ConfigError(
+            "--workers > 1 with [webhooks] needs [events] redis_url: without it a webhook "
+            "posted to one worker never reaches the subscribers of another"
+        )
+    if config.rate_limit.enabled and not config.rate_limit.redis_url:
+        log.warning(
+            "[rate_limit] without redis_url: each of the %s workers counts on its own", args.workers
+        )
+    if not config.policy.hash_key:
+        log.warning("[policy] hash_key unset: each worker hashes with its own random key")
+    require_free_port(host, port)
+    require_free_port(config.server.admin_host, config.server.admin_port, " (admin_port)")
+    sockets = [listen(host, port), listen(config.server.admin_host, config.server.admin_port)]
+    target = functools.partial(_serve_worker, args.config, host, port)
+    try:
+        return Supervisor(target, sockets, args.workers, config.server.drain_seconds).run()
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _serve_worker(path: str, host: str, port: int, sockets: Sequence[socket.socket]) -> int:
+    """One worker of `serve --workers N`, in its own process, on the parent's sockets."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    config = load_config(path)
+    app = create_app(config)
+    public, admin = serve_configs(app, config.server, host=host, port=port)
+    tune_gc()
+    return serving.serve(
+        public,
+        admin,
+        drain=app.state.drain,
+        drain_seconds=config.server.drain_seconds,
+        sockets=sockets,
+    )
+
+
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {value!r}") from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError("must be between 1 and 64")
+    return workers
 
 
 def serve_configs(
