@@ -58,6 +58,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     sandbox = commands.add_parser("sandbox", help="run the stand-in enterprise systems")
     sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="listen address (0.0.0.0 in a container: compose.yaml)"
+    )
     _sandbox_options(sandbox)
     sandbox.add_argument(
         "--webhook-url", type=_webhook_url, help="post signed vendor webhooks to URL/ccaas, ..."
@@ -101,8 +104,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if (args.webhook_url is None) != (args.webhook_secret is None):
                 parser.error("--webhook-url and --webhook-secret go together")
-            require_free_port("127.0.0.1", args.port)
+            require_free_port(args.host, args.port)
             serve_sandbox(
+                host=args.host,
                 port=args.port,
                 webhook_url=args.webhook_url,
                 webhook_secret=args.webhook_secret,
