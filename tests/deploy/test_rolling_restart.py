@@ -1,8 +1,9 @@
 """A rolling restart under load, over real sockets: two gateway replicas (A and B) on one real
 redis-server, 50 agents with a live `screenPops` subscription each, half on A and half on B.
 Replica A is restarted (SIGTERM, then started again) while simulated calls keep coming: its
-agents' sockets are closed with 1012 and they reconnect to B with their last cursor, as a
-desktop behind a load balancer does. Every agent sees every event of its calls once, in its
+agents' WebSockets are closed with 1012 and its SSE streams end with the drain's comment, and
+they reconnect to B with their last cursor (Last-Event-ID for SSE), as a desktop behind a load
+balancer does. Every agent sees every event of its calls once, in its
 stream's order, and A's drain ends within `[server] drain_seconds`.
 
 The sandbox's webhooks reach B (the load balancer sends them to a ready replica; a delivery
@@ -17,7 +18,9 @@ import signal
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
+import httpx
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -49,7 +52,9 @@ class Desktop:
     """Where the load balancer sends a (re)connection now."""
     seen: list[tuple[str, str]] = field(default_factory=list)
     cursors: list[tuple[int, ...]] = field(default_factory=list)
-    closes: list[int | None] = field(default_factory=list)
+    closes: list[int | str | None] = field(default_factory=list)
+    """How each connection ended: a WebSocket close code; for SSE "resume" (the drain's
+    comment, no `complete`) or "cut"."""
     dropped: int = 0
     """EVENTS_DROPPED frames (the subscriber fell behind a burst): resubscribed from the
     cursor it names, as docs/integrating.md asks of a client."""
@@ -70,22 +75,29 @@ class Desktop:
                     if frame["type"] in ("ping", "pong"):
                         continue
                     assert frame["type"] == "next", frame
-                    if frame["payload"].get("errors"):
-                        [error] = frame["payload"]["errors"]
-                        assert error["extensions"]["code"] == "EVENTS_DROPPED", frame
-                        self.dropped += 1
-                        self.resume = error["extensions"]["resumeFrom"]
+                    if not self.take(frame["payload"]):
                         await ws.close()  # and again, on the same replica
                         break
-                    pop = frame["payload"]["data"]["screenPops"]
-                    self.resume = pop["cursor"]
-                    assert pop["interaction"]["agentId"] == self.agent
-                    self.seen.append((pop["interaction"]["id"], pop["event"]))
-                    self.cursors.append(tuple(int(p) for p in pop["cursor"].split("-")))
-                    self.registered.set()
             except ConnectionClosed as closed:
                 self.closes.append(closed.rcvd.code if closed.rcvd else None)
                 url = self.replica()
+
+    def take(self, payload: dict[str, Any]) -> bool:
+        """A frame's payload: a pop recorded (True), or EVENTS_DROPPED (False: subscribe again
+        from the cursor it names, as docs/integrating.md asks of a client)."""
+        if payload.get("errors"):
+            [error] = payload["errors"]
+            assert error["extensions"]["code"] == "EVENTS_DROPPED", payload
+            self.dropped += 1
+            self.resume = error["extensions"]["resumeFrom"]
+            return False
+        pop = payload["data"]["screenPops"]
+        self.resume = pop["cursor"]
+        assert pop["interaction"]["agentId"] == self.agent
+        self.seen.append((pop["interaction"]["id"], pop["event"]))
+        self.cursors.append(tuple(int(p) for p in pop["cursor"].split("-")))
+        self.registered.set()
+        return True
 
     async def _next(self, ws: ClientConnection) -> str | bytes:
         """The next frame; a desktop told to stop (cancelled) closes its socket first."""
@@ -104,6 +116,47 @@ class Desktop:
         payload = {"query": POP, "variables": {"after": self.resume}}
         await ws.send(json.dumps({"id": "1", "type": "subscribe", "payload": payload}))
         return ws
+
+
+class SseDesktop(Desktop):
+    """The same desktop over SSE (`POST /graphql/stream`), resuming with Last-Event-ID."""
+
+    async def run(self, first: str) -> None:
+        url = first
+        async with httpx.AsyncClient(timeout=httpx.Timeout(30, read=None)) as http:
+            while True:
+                headers = {"authorization": f"Bearer {self.token}", "accept": "text/event-stream"}
+                if self.resume is not None:
+                    headers["last-event-id"] = self.resume
+                try:
+                    async with http.stream(
+                        "POST", f"{url}/graphql/stream", json={"query": POP}, headers=headers
+                    ) as response:
+                        assert response.status_code == 200
+                        ended = await self._read(response)
+                except httpx.TransportError:  # that replica is gone
+                    url = self.replica()
+                    continue
+                if ended is not None:
+                    self.closes.append(ended)
+                    url = self.replica()
+
+    async def _read(self, response: httpx.Response) -> str | None:
+        """Until the stream ends: "resume" or "cut"; None after EVENTS_DROPPED."""
+        event, data, told = "", "", False
+        async for line in response.aiter_lines():
+            if line.startswith(":"):
+                told = told or "reconnect with Last-Event-ID" in line
+            elif line.startswith("event:"):
+                event = line[6:].strip()
+            elif line.startswith("data:"):
+                data += line[5:].strip()
+            elif line == "":
+                if event == "next" and not self.take(json.loads(data)):
+                    return None
+                assert event != "complete", "a subscription is never complete here"
+                event, data = "", ""
+        return "resume" if told else "cut"
 
 
 def test_restarting_one_of_two_replicas_under_50_subscriptions_loses_nothing() -> None:
@@ -127,8 +180,10 @@ def test_restarting_one_of_two_replicas_under_50_subscriptions_loses_nothing() -
                 customers = [c["id"] for c in await sample_customers(sb, AGENTS)]
                 agents = [f"agent-roll-{i:02d}" for i in range(AGENTS)]
                 tokens = [await mint_token(sb, sub=agent, roles=["agent"]) for agent in agents]
+                # on A: WebSockets and (every fourth agent) SSE streams; on B: WebSockets
                 desktops = [
-                    Desktop(agent, t, lambda: b) for agent, t in zip(agents, tokens, strict=True)
+                    (SseDesktop if i % 4 == 2 else Desktop)(agent, t, lambda: b)
+                    for i, (agent, t) in enumerate(zip(agents, tokens, strict=True))
                 ]
                 clients = [
                     asyncio.create_task(d.run(a if i % 2 == 0 else b))
@@ -170,7 +225,10 @@ def test_restarting_one_of_two_replicas_under_50_subscriptions_loses_nothing() -
 
     assert exit_code == 0  # A stopped within its drain time
     on_a = desktops[::2]
-    assert [d.closes for d in on_a] == [[1012]] * len(on_a)  # told: service restart
+    # told: service restart (WebSocket 1012; SSE: the resume comment, no `complete`)
+    assert [d.closes for d in on_a] == [
+        ["resume"] if isinstance(d, SseDesktop) else [1012] for d in on_a
+    ]
     assert all(d.closes == [] for d in desktops[1::2])  # B's agents never noticed
     assert len(calls) == 3 * AGENTS
     for i, desktop in enumerate(desktops):
