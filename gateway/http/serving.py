@@ -30,6 +30,7 @@ from gateway.config import ServerSettings
 from gateway.http.drain import Drain
 
 __all__ = [
+    "ADMIN_SHUTDOWN_SECONDS",
     "LIFESPAN_RESERVE",
     "HeaderTimeoutProtocol",
     "admin_config",
@@ -152,6 +153,10 @@ LIFESPAN_RESERVE = 0.25
 the broker, the sources' connections) after the connections' share has run out."""
 
 
+ADMIN_SHUTDOWN_SECONDS = 1.0
+"""What the internal server is given to stop once the public one has drained."""
+
+
 def serve(
     public: uvicorn.Config,
     admin: uvicorn.Config,
@@ -166,6 +171,7 @@ def serve(
     # uvicorn waits for open connections without limit unless told: a kept-alive idle client,
     # an SSE stream nobody reads or a stuck request would hold the process forever
     public.timeout_graceful_shutdown = drain_seconds * (1 - LIFESPAN_RESERVE)  # type: ignore[assignment]
+    admin.timeout_graceful_shutdown = ADMIN_SHUTDOWN_SECONDS  # type: ignore[assignment]
     with asyncio.Runner(loop_factory=public.get_loop_factory()) as runner:
         return runner.run(
             _serve_both(_Server(public), _Server(admin), drain, drain_seconds, list(sockets))
@@ -185,6 +191,7 @@ async def _serve_both(
         loop.add_signal_handler(sig, stopping.set)
     public_sockets, admin_sockets = (sockets[:1], sockets[1:]) if sockets else (None, None)
     admin_task = asyncio.create_task(admin.serve(admin_sockets))
+    deadline: float | None = None  # of the drain, once it has begun
     try:
         while not admin.started:
             if admin_task.done() or stopping.is_set():
@@ -196,8 +203,10 @@ async def _serve_both(
         stop.cancel()
         if not public_task.done():
             _begin_drain(public, drain)
+            deadline = loop.time() + drain_seconds
             try:
-                async with asyncio.timeout(drain_seconds):
+                # what is left of the drain after this is the internal server's, to stop
+                async with asyncio.timeout(drain_seconds * 0.95):
                     await asyncio.shield(public_task)
             except TimeoutError:
                 # the app's own shutdown overran its share: stop waiting for it
@@ -207,9 +216,17 @@ async def _serve_both(
             await public_task
         return 0
     finally:
+        # the internal port answered 503 throughout the drain; it stops last, briefly (a probe
+        # or a scrape in flight), whatever it is doing
         admin.should_exit = True
         if not admin_task.done():
-            await admin_task
+            left = ADMIN_SHUTDOWN_SECONDS if deadline is None else deadline - loop.time()
+            done, _ = await asyncio.wait({admin_task}, timeout=max(left, 0.1))
+            if not done:
+                admin.force_exit = True
+                admin_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await admin_task
 
 
 def _begin_drain(public: uvicorn.Server, drain: Drain) -> None:
