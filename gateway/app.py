@@ -25,6 +25,7 @@ from gateway.events.reads import EventReads
 from gateway.events.redis_broker import broker_of
 from gateway.execution.select import PlanCache, executor_class
 from gateway.http.admin import Readiness, admin_app
+from gateway.http.drain import Drain
 from gateway.http.graphiql import graphiql_assets_app
 from gateway.http.middleware import BearerAuth, ErrorEnvelope, RateLimit, RequestId, RequireJson
 from gateway.http.sse import STREAM_PATH, StreamView
@@ -181,6 +182,7 @@ def create_app(
     metrics.watch_subscriptions(caps.open_by_transport)
     # what an event costs this replica: one read of the contact it names, however many agents
     reads = EventReads(sources)
+    drain = Drain()  # the process is stopping: /ready 503, SSE streams told to resume elsewhere
     ingest = WebhookIngest(
         config.webhooks,
         events,
@@ -249,6 +251,7 @@ def create_app(
                 keepalive=config.events.keepalive_seconds,
                 writes=gate,
                 telemetry=telemetry,
+                drain=drain,
             ),
             methods=["POST", "OPTIONS"],
             middleware=on_graphql,
@@ -283,7 +286,8 @@ def create_app(
         ],
     )
     # /ready and /metrics: the internal port's app (gateway.http.admin.admin_app_of(app))
-    app.state.admin = admin_app(Readiness(sources, authenticator), metrics, service)
+    app.state.admin = admin_app(Readiness(sources, authenticator, drain=drain), metrics, service)
+    app.state.drain = drain  # set by `switchboard serve` on SIGTERM (gateway/http/serving.py)
     app.state.events = events  # the broker: subscriptions read from it
     app.state.caps = caps
     app.state.metrics = metrics

@@ -6,7 +6,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import errno
+import functools
 import gc
+import logging
 import socket
 import sys
 from collections.abc import Sequence
@@ -18,18 +20,22 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.config import (
     EXECUTION_MODES,
+    Config,
     ConfigError,
     ServerSettings,
     load_config,
 )
 from gateway.http import serving
 from gateway.http.admin import admin_app_of
+from gateway.http.workers import Supervisor, listen
 from gateway.limits.trusted import TrustedDocumentsError
 from gateway.masking.policy import PolicyError
 from gateway.observability.logs import LogSettings, configure_logging
 from schema import build_schema
 
 __all__ = ["main"]
+
+log = logging.getLogger("switchboard")
 
 
 class PortInUse(Exception):
@@ -44,9 +50,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--config", required=True, help="path to switchboard.toml")
     serve.add_argument("--host", help="override [server] host")
     serve.add_argument("--port", type=int, help="override [server] port")
+    serve.add_argument(
+        "--workers",
+        type=_workers,
+        default=1,
+        metavar="N",
+        help="N processes sharing the ports (more than 1 needs [events] redis_url); default 1",
+    )
 
     sandbox = commands.add_parser("sandbox", help="run the stand-in enterprise systems")
     sandbox.add_argument("--port", type=int, default=8001)
+    sandbox.add_argument(
+        "--host", default="127.0.0.1", help="listen address (0.0.0.0 in a container: compose.yaml)"
+    )
     _sandbox_options(sandbox)
     sandbox.add_argument(
         "--webhook-url", type=_webhook_url, help="post signed vendor webhooks to URL/ccaas, ..."
@@ -95,8 +111,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
             if (args.webhook_url is None) != (args.webhook_secret is None):
                 parser.error("--webhook-url and --webhook-secret go together")
-            require_free_port("127.0.0.1", args.port)
+            require_free_port(args.host, args.port)
             serve_sandbox(
+                host=args.host,
                 port=args.port,
                 webhook_url=args.webhook_url,
                 webhook_secret=args.webhook_secret,
@@ -195,6 +212,8 @@ def _serve(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     host = args.host or config.server.host
     port = args.port or config.server.port
+    if args.workers > 1:
+        return _serve_workers(args, config, host, port)
     require_free_port(host, port)
     configure_logging(config.logging, config.server.profile, key=config.policy.hash_key.encode())
     app = create_app(config)
@@ -202,7 +221,59 @@ def _serve(args: argparse.Namespace) -> int:
     # above, and AccessLog writes the access lines (with request id, operation, subject hash)
     public, admin = serve_configs(app, config.server, host=host, port=port, **LOGGING_OURS)
     tune_gc()
-    return serving.serve(public, admin)
+    return serving.serve(
+        public, admin, drain=app.state.drain, drain_seconds=config.server.drain_seconds
+    )
+
+
+def _serve_workers(args: argparse.Namespace, config: Config, host: str, port: int) -> int:
+    """Several processes on one pair of sockets (gateway/http/workers.py)."""
+    if any(w.secrets for w in config.webhooks.values()) and not config.events.redis_url:
+        raise ConfigError(
+            "--workers > 1 with [webhooks] needs [events] redis_url: without it a webhook "
+            "posted to one worker never reaches the subscribers of another"
+        )
+    if config.rate_limit.enabled and not config.rate_limit.redis_url:
+        log.warning(
+            "[rate_limit] without redis_url: each of the %s workers counts on its own", args.workers
+        )
+    if not config.policy.hash_key:
+        log.warning("[policy] hash_key unset: each worker hashes with its own random key")
+    require_free_port(host, port)
+    require_free_port(config.server.admin_host, config.server.admin_port, " (admin_port)")
+    sockets = [listen(host, port), listen(config.server.admin_host, config.server.admin_port)]
+    target = functools.partial(_serve_worker, args.config, host, port)
+    try:
+        return Supervisor(target, sockets, args.workers, config.server.drain_seconds).run()
+    finally:
+        for sock in sockets:
+            sock.close()
+
+
+def _serve_worker(path: str, host: str, port: int, sockets: Sequence[socket.socket]) -> int:
+    """One worker of `serve --workers N`, in its own process, on the parent's sockets."""
+    config = load_config(path)
+    configure_logging(config.logging, config.server.profile, key=config.policy.hash_key.encode())
+    app = create_app(config)
+    public, admin = serve_configs(app, config.server, host=host, port=port)
+    tune_gc()
+    return serving.serve(
+        public,
+        admin,
+        drain=app.state.drain,
+        drain_seconds=config.server.drain_seconds,
+        sockets=sockets,
+    )
+
+
+def _workers(value: str) -> int:
+    try:
+        workers = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of workers: {value!r}") from None
+    if not 1 <= workers <= 64:
+        raise argparse.ArgumentTypeError("must be between 1 and 64")
+    return workers
 
 
 def serve_configs(

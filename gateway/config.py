@@ -106,8 +106,15 @@ class ServerSettings:
     """compiled: a plan per (document, operation, roles) projects records straight into the
     response, falling back to standard per operation where unsupported; standard: graphql-core's
     field-by-field execution for every operation."""
+    drain_seconds: float = 20.0
+    """On SIGTERM, the most the process takes to stop: /ready answers 503 at once, requests in
+    flight finish, WebSockets close with 1012 and SSE streams end (clients resume elsewhere by
+    cursor); what is still open then is cut. Keep it above deadline_seconds, and the
+    orchestrator's grace period above it (docs/deployment.md)."""
 
     def __post_init__(self) -> None:
+        if not 0 < self.drain_seconds <= 3600:
+            raise ValueError("drain_seconds must be between 0 and 3600")
         if not (self.header_timeout_seconds > 0 and self.body_timeout_seconds > 0):
             raise ValueError("header_timeout_seconds and body_timeout_seconds must be > 0")
         if self.max_connections < 2:

@@ -19,6 +19,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from gateway.auth.authenticator import Authenticator
+from gateway.http.drain import Drain
 from gateway.observability.metrics import CONTENT_TYPE_LATEST, Metrics
 from gateway.writes import NotADeadLetter, Writes
 from sources import Sources
@@ -37,10 +38,16 @@ class Readiness:
     `ttl` seconds, so `/ready` cannot be turned into load on the systems of record."""
 
     def __init__(
-        self, sources: Sources, authenticator: Authenticator, ttl: float = READY_TTL_SECONDS
+        self,
+        sources: Sources,
+        authenticator: Authenticator,
+        ttl: float = READY_TTL_SECONDS,
+        drain: Drain | None = None,
     ) -> None:
         self.sources = sources
         self.authenticator = authenticator
+        self.drain = drain or Drain()
+        """Set when the process begins to stop: not ready from then on, without probing."""
         self.ttl = ttl
         self.probes = 0
         """Checks run (each probes every system once)."""
@@ -62,6 +69,8 @@ class Readiness:
             return checks
 
     async def report(self) -> tuple[bool, dict[str, Any]]:
+        if self.drain.draining:  # stopping: route new work elsewhere, at once
+            return False, {"status": "draining"}
         checks = {**await self.checks()}
         checks["jwks"] = "ok" if self.authenticator.ready else "no keys"
         ok = all(v == "ok" for v in checks.values())

@@ -18,7 +18,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Iterator
+import socket
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -26,8 +27,16 @@ from starlette.types import ASGIApp
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from gateway.config import ServerSettings
+from gateway.http.drain import Drain
 
-__all__ = ["HeaderTimeoutProtocol", "admin_config", "public_config", "serve"]
+__all__ = [
+    "ADMIN_SHUTDOWN_SECONDS",
+    "LIFESPAN_RESERVE",
+    "HeaderTimeoutProtocol",
+    "admin_config",
+    "public_config",
+    "serve",
+]
 
 _REQUEST_TIMEOUT = b"HTTP/1.1 408 Request Timeout\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
 
@@ -139,28 +148,93 @@ class _Server(uvicorn.Server):
         yield
 
 
-def serve(public: uvicorn.Config, admin: uvicorn.Config) -> int:
-    """Run both servers until SIGINT/SIGTERM; 1 if the internal one cannot start."""
+LIFESPAN_RESERVE = 0.25
+"""The share of `drain_seconds` kept for the app's own shutdown (the audit lines still queued,
+the broker, the sources' connections) after the connections' share has run out."""
+
+
+ADMIN_SHUTDOWN_SECONDS = 1.0
+"""What the internal server is given to stop once the public one has drained."""
+
+
+def serve(
+    public: uvicorn.Config,
+    admin: uvicorn.Config,
+    *,
+    drain: Drain,
+    drain_seconds: float,
+    sockets: Sequence[socket.socket] = (),
+) -> int:
+    """Run both servers until SIGINT/SIGTERM, then drain within `drain_seconds`; 1 if the
+    internal one cannot start. `sockets`: the public and the internal listening sockets, bound
+    by a parent that runs several such processes (gateway/http/workers.py)."""
+    # uvicorn waits for open connections without limit unless told: a kept-alive idle client,
+    # an SSE stream nobody reads or a stuck request would hold the process forever
+    public.timeout_graceful_shutdown = drain_seconds * (1 - LIFESPAN_RESERVE)  # type: ignore[assignment]
+    admin.timeout_graceful_shutdown = ADMIN_SHUTDOWN_SECONDS  # type: ignore[assignment]
     with asyncio.Runner(loop_factory=public.get_loop_factory()) as runner:
-        return runner.run(_serve_both(_Server(public), _Server(admin)))
+        return runner.run(
+            _serve_both(_Server(public), _Server(admin), drain, drain_seconds, list(sockets))
+        )
 
 
-async def _serve_both(public: uvicorn.Server, admin: uvicorn.Server) -> int:
+async def _serve_both(
+    public: uvicorn.Server,
+    admin: uvicorn.Server,
+    drain: Drain,
+    drain_seconds: float,
+    sockets: list[socket.socket],
+) -> int:
     loop = asyncio.get_running_loop()
-
-    def stop() -> None:
-        public.should_exit = admin.should_exit = True
-
+    stopping = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop)
-    admin_task = asyncio.create_task(admin.serve())
-    while not admin.started:
-        if admin_task.done():
-            return 1
-        await asyncio.sleep(0.02)
+        loop.add_signal_handler(sig, stopping.set)
+    public_sockets, admin_sockets = (sockets[:1], sockets[1:]) if sockets else (None, None)
+    admin_task = asyncio.create_task(admin.serve(admin_sockets))
+    deadline: float | None = None  # of the drain, once it has begun
     try:
-        await public.serve()
+        while not admin.started:
+            if admin_task.done() or stopping.is_set():
+                return 1
+            await asyncio.sleep(0.02)
+        public_task = asyncio.create_task(public.serve(public_sockets))
+        stop = asyncio.create_task(stopping.wait())
+        await asyncio.wait({public_task, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if not public_task.done():
+            _begin_drain(public, drain)
+            deadline = loop.time() + drain_seconds
+            try:
+                # what is left of the drain after this is the internal server's, to stop
+                async with asyncio.timeout(drain_seconds * 0.95):
+                    await asyncio.shield(public_task)
+            except TimeoutError:
+                # the app's own shutdown overran its share: stop waiting for it
+                public.force_exit = True
+                public_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await public_task
+        return 0
     finally:
+        # the internal port answered 503 throughout the drain; it stops last, briefly (a probe
+        # or a scrape in flight), whatever it is doing
         admin.should_exit = True
-        await admin_task
-    return 0
+        if not admin_task.done():
+            left = ADMIN_SHUTDOWN_SECONDS if deadline is None else deadline - loop.time()
+            done, _ = await asyncio.wait({admin_task}, timeout=max(left, 0.1))
+            if not done:
+                admin.force_exit = True
+                admin_task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await admin_task
+
+
+def _begin_drain(public: uvicorn.Server, drain: Drain) -> None:
+    """In this order: no new connections (the listening sockets close now, not at uvicorn's
+    next tick), /ready 503 and the streams told (`drain`), then uvicorn's shutdown: idle
+    connections closed, WebSockets closed with 1012, requests in flight finished (each
+    answered with `connection: close`) within `timeout_graceful_shutdown`."""
+    for server in getattr(public, "servers", []):
+        server.close()
+    drain.begin()
+    public.should_exit = True

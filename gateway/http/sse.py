@@ -51,6 +51,7 @@ from gateway.events.caps import SubjectCaps
 from gateway.events.execute import Subscriptions
 from gateway.events.reads import EventReads
 from gateway.events.screen_pops import EXPIRY_CLOSE_GRACE, SocketContext
+from gateway.http.drain import Drain
 from gateway.http.refusals import header, refuse, request_id_of
 from gateway.masking.guard import Guard
 from gateway.observability import codes
@@ -75,6 +76,9 @@ _HEADERS = [
 _COMPLETE = b"event: complete\ndata:\n\n"
 _Write = Callable[[bytes], Awaitable[None]]
 _KEEPALIVE = b": keep-alive\n\n"
+_RESUME_ELSEWHERE = b": restarting; reconnect with Last-Event-ID\nretry: 1000\n\n"
+"""The last lines of a stream whose process is stopping (`retry:` tells EventSource to come
+back after a second, to another replica behind the load balancer)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,7 @@ class StreamView:
         keepalive: float,
         telemetry: Telemetry | None = None,
         writes: WriteGate | None = None,
+        drain: Drain | None = None,
     ) -> None:
         self.writes = writes
         """`writeCompleted`'s (gateway/writes/api.py); None: not served on this view."""
@@ -120,6 +125,7 @@ class StreamView:
         self.server = server
         self.keepalive = keepalive
         self.telemetry = telemetry
+        self.drain = drain or Drain()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -194,17 +200,28 @@ class StreamView:
         pump = asyncio.create_task(self._pump(operation, context, write))
         gone = asyncio.create_task(_disconnected(receive))
         beat = asyncio.create_task(_keepalive(write, self.keepalive))
+        drained = asyncio.create_task(self.drain.wait())
         done: set[asyncio.Task[None]] = set()
         try:
             done, _ = await asyncio.wait(
-                {pump, gone}, timeout=max(expires_in, 0), return_when=asyncio.FIRST_COMPLETED
+                {pump, gone, drained},
+                timeout=max(expires_in, 0),
+                return_when=asyncio.FIRST_COMPLETED,
             )
         finally:
-            for task in (pump, gone, beat):
+            for task in (pump, gone, beat, drained):
                 task.cancel()
-            ends = await asyncio.gather(pump, gone, beat, return_exceptions=True)
+            ends = await asyncio.gather(pump, gone, beat, drained, return_exceptions=True)
         if gone in done:
             return  # nobody to write to
+        if drained in done and pump not in done:
+            # the process is stopping: no `complete` (the subscription is not over), a word to
+            # reconnect, and the end of the response; the client resumes with Last-Event-ID
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.keepalive):
+                    await write(_RESUME_ELSEWHERE)
+                    await send({"type": "http.response.body", "body": b"", "more_body": False})
+            return
         failure = ends[0]
         if isinstance(failure, Exception):
             log.error(

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,9 +170,13 @@ def gateway_process(
 
 @contextmanager
 def gateway_starting(
-    sandbox: str, extra_toml: str = "", env: dict[str, str] | None = None
+    sandbox: str,
+    extra_toml: str = "",
+    env: dict[str, str] | None = None,
+    args: Sequence[str] = (),
 ) -> Iterator[Starting]:
-    """`gateway_process` without the wait: call `ready()` on what it yields."""
+    """`gateway_process` without the wait: call `ready()` on what it yields. `args` go after
+    `serve --config ...` (e.g. `--workers 2`)."""
     port, admin = free_port(), free_port()
     sources = "".join(f'[sources.{s}]\nbase_url = "{sandbox}/{s}"\n' for s in SYSTEMS)
     toml = f"""[server]
@@ -194,7 +198,7 @@ sink = "{os.devnull}"
     try:
         url = f"http://127.0.0.1:{port}"
         ADMIN_URLS[url] = f"http://127.0.0.1:{admin}"
-        with _started(["serve", "--config", config.name], env=env) as p:
+        with _started(["serve", "--config", config.name, *args], env=env) as p:
             yield Starting(url, p, f"{ADMIN_URLS[url]}/ready")
     finally:
         os.unlink(config.name)
