@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -28,10 +29,10 @@ from gateway.demo import demo_config
 from gateway.observability.otel import OtelTracing
 from gateway.settings_env import ConfigError
 from sources import SYSTEMS
-from sources.sandbox import create_app as sandbox_app
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_call, stats
 from sources.sandbox.server import background_server
 from tests.events.payloads import SECRET
+from tests.support.canary import WATCH, canary_app
 
 SCREEN_POP = """query ScreenPop($phone: String!) {
   findCustomers(phone: $phone) {
@@ -68,7 +69,8 @@ class Traced:
 
 @pytest.fixture(scope="module")
 def traced() -> Iterator[Traced]:
-    sandbox = sandbox_app(
+    # canary values (tests/support/canary.py): no span may carry one (the last test)
+    sandbox = canary_app(
         customers=300, webhook_url="http://127.0.0.1:9/webhooks", webhook_secret=SECRET
     )
     exporter = InMemorySpanExporter()
@@ -245,3 +247,23 @@ def test_sampling_keeps_a_share_of_traces_and_still_propagates() -> None:
         tracing.shutdown()  # what was recorded is exported, over OTLP/HTTP
     assert 40 < kept < 160  # about a quarter of 400
     assert collector.requests >= 1 and collector.bytes > 0
+
+
+def test_no_span_carries_a_customer_s_value(traced: Traced) -> None:
+    """The PII canary on traces: after a supervisor's screen pop (every sensitive field
+    shown), a webhook and a phone search, no span name, attribute or event holds a canary
+    value (names, phones, PANs, SSNs, dates of birth, account numbers)."""
+    phone = _phone(traced)
+    token = traced.token("supervisor-0001", ["supervisor"])
+    traced.spans.clear()
+    body = traced.post({"query": SCREEN_POP, "variables": {"phone": phone}}, token)
+    assert "errors" not in body, body["errors"]
+    spans = traced.spans.get_finished_spans()
+    assert spans
+    WATCH.take_leaks()  # only what these spans hold is asked about here
+    WATCH.check_spans(spans)
+    assert not WATCH.take_leaks()
+    # and the check would see one: a span carrying the phone as an attribute is caught
+    leaky = SimpleNamespace(name="x", attributes={"phone": phone}, events=())
+    WATCH.check_spans([leaky])
+    assert WATCH.take_leaks()
