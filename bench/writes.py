@@ -1,6 +1,6 @@
 """Writes to the CRM (issue #15): what a write costs and how fast the outbox drains.
 
-    python -m bench.writes [--writes 2000] [--pending 1000]
+    python -m bench.writes [--writes 2000] [--pending 1000] [--mutations 500] [--quick]
 
 - **CPU per write, direct path**: `submit` of dispositions that the CRM applies at once, one
   after another; CPU of this process (event loop, the SQLite thread, the HTTP client, JSON)
@@ -12,6 +12,13 @@
 Both for the SQLite store and, when redis-server is installed, the Redis store. The retry
 settings are the bench's own (printed): the drain time is bounded below by the backoff the
 pending writes have reached when the CRM comes back.
+
+- **CPU per mutation, end to end** (bench/mutations.py): `--mutations` `recordDisposition`
+  mutations through a gateway in its own process (`switchboard serve`, default settings, the
+  SQLite outbox), one after another and at concurrency 8; the gateway's CPU per mutation, p50
+  and p99 latency, and the CRM records made (each mutation exactly once).
+
+`--quick` measures a tenth of each (a smoke run, not figures to quote).
 """
 
 from __future__ import annotations
@@ -35,6 +42,8 @@ from gateway.writes.store import Store
 from sources import CrmClient, SourceSettings, Transport
 from tests.support.processes import sandbox_process
 
+from . import mutations
+
 SETTINGS = WriteSettings(
     deadline_ms=2000,
     backoff_base_seconds=0.05,
@@ -43,6 +52,11 @@ SETTINGS = WriteSettings(
     poll_seconds=0.05,
     worker_concurrency=32,
 )
+
+
+QUICK = {"writes": 200, "pending": 100, "outage_seconds": 0.5, "mutations": 50}
+LEVELS = (1, 8)
+"""The mutations' concurrency levels: one agent after another, and eight at once."""
 
 
 def _intent(key: str, interaction: str) -> WriteIntent:
@@ -150,7 +164,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--writes", type=int, default=2000)
     parser.add_argument("--pending", type=int, default=1000)
     parser.add_argument("--outage-seconds", type=float, default=3.0)
+    parser.add_argument("--mutations", type=int, default=500, help="per level; 0: none")
+    parser.add_argument("--quick", action="store_true", help="about a tenth of each default")
     args = parser.parse_args(argv)
+    if args.quick:  # the quick defaults; a count given explicitly still wins
+        parser.set_defaults(**QUICK)
+        args = parser.parse_args(argv)
+    if min(args.writes, args.pending) < 1 or args.mutations < 0 or args.outage_seconds < 0:
+        parser.error("--writes and --pending must be >= 1, --mutations and --outage-seconds >= 0")
     print(
         f"settings: backoff {SETTINGS.backoff_base_seconds}-{SETTINGS.backoff_max_seconds} s "
         f"full jitter, worker_concurrency {SETTINGS.worker_concurrency}, "
@@ -174,6 +195,14 @@ def main(argv: list[str] | None = None) -> int:
                 return RedisStore(url, SETTINGS.retention_seconds, SETTINGS.claim_idle_seconds)
 
             asyncio.run(_measure(sandbox, "redis", redis, args))
+        if args.mutations:
+            outbox = str(folder / "gateway-outbox.sqlite3")
+            for run in mutations.measure(sandbox, outbox, args.mutations, LEVELS):
+                print(run.line())
+                if run.first_error is not None:
+                    print(f"  first failure: {run.first_error}")
+                if run.applied != run.mutations or run.records != run.mutations:
+                    raise RuntimeError(f"{run.records} CRM records for {run.mutations} mutations")
     return 0
 
 
