@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextvars
 import hashlib
 import hmac
-import importlib
 import logging
 import secrets
 import sys
@@ -123,16 +122,14 @@ def subject_hash(issuer: str, subject: str, key: bytes | None = None) -> str:
     return digest.hexdigest()[:16]
 
 
-try:  # tracing is optional (the [otel] extra): the trace id only when it is installed
-    _otel: Any = importlib.import_module("opentelemetry.trace")
-except ImportError:
-    _otel = None
-
-
 def _trace_id() -> str | None:
-    if _otel is None:
+    """The current span's trace id, when tracing is on: the optional [otel] extra is never
+    imported here (with tracing off nothing of OpenTelemetry is loaded), only looked up once
+    the tracing module has loaded it."""
+    otel: Any = sys.modules.get("opentelemetry.trace")
+    if otel is None:
         return None
-    context = _otel.get_current_span().get_span_context()
+    context = otel.get_current_span().get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
 
 

@@ -169,6 +169,11 @@ roles = []
 [rate_limit]
 enabled = false
 
+[routing]
+# the routing context answers whatever arrived by its deadline: at 300 ms a loaded machine makes
+# the two gateways' answers differ by timing alone (one side degraded), not by semantics
+deadline_ms = 1500
+
 [limits.data_budget]
 enabled = false
 

@@ -46,7 +46,11 @@ async def test_routing_context_answers_the_same(pair: Pair, role: str, key: str)
     await _same(pair, _keys(pair)[key], role, (key, role))
 
 
-FAULTS = [("core", {"mode": "down"}), ("crm", {"mode": "down"}), ("ccaas", {"latency_ms": 1000.0})]
+FAULTS = [
+    ("core", {"mode": "down"}),
+    ("crm", {"mode": "down"}),
+    ("ccaas", {"latency_ms": 3000.0}),
+]  # past the deadline (conftest.py)
 
 
 @pytest.mark.parametrize(("system", "switches"), FAULTS, ids=[s for s, _ in FAULTS])

@@ -140,6 +140,12 @@ def install() -> None:
     level = root.level
     root.addHandler(handler)
     root.setLevel(logging.DEBUG)
+    # the test clients' own request lines (httpx logs each URL at info: a routing lookup's
+    # `?phone=`) are not the gateway's logs; the gateway holds httpx at warning itself
+    # (gateway/observability/logs.py) and uses it for its key set only
+    clients = logging.getLogger("httpx")
+    clients_level = clients.level
+    clients.setLevel(logging.WARNING)
     original = Metrics.__init__
 
     def keep(self: Metrics) -> None:
@@ -151,6 +157,7 @@ def install() -> None:
     def undo() -> None:
         root.removeHandler(handler)
         root.setLevel(level)
+        clients.setLevel(clients_level)
         Metrics.__init__ = original  # type: ignore[method-assign]
 
     _installed.append(undo)
