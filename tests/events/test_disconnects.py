@@ -195,10 +195,17 @@ def test_abrupt_disconnects_leave_no_subscriber_task_or_memory_behind(
             first = _snapshot()
             await _round(app, port, tokens, mid_frame=mid_frame)
             await _until(lambda: _tasks() <= baseline)
-            caplog.clear()
-            gc.collect()
-            second = _snapshot()
-            growth = sum(stat.size_diff for stat in second.compare_to(first, "filename"))
+            # the server's closing connections (websockets' protocol objects, each with its
+            # uuid) are let go a few loop turns after their tasks end, later on a loaded
+            # machine: a leak stays, a lag settles, so look again a few times
+            for _ in range(40):  # up to 20 s: websockets' close timeout is 10 s
+                caplog.clear()
+                gc.collect()
+                second = _snapshot()
+                growth = sum(stat.size_diff for stat in second.compare_to(first, "filename"))
+                if growth < GROWTH_BYTES:
+                    break
+                await asyncio.sleep(0.5)
             assert growth < GROWTH_BYTES, second.compare_to(first, "lineno")[:10]
 
     tracemalloc.start()
