@@ -258,11 +258,11 @@ class _ScreenPops:
         """The contact as the CCaaS system has it now (read once for this event on this
         replica, whoever asks), if it is the subscriber's, with its customers: those of the
         kept context when it is the same profile's."""
-        loaders = Loaders(self._context.sources)
         try:
             contact = await self._context.reads.contact(cursor, contact_id)
             if contact is None or contact.agent_id != self._principal.subject:
-                return None
+                return None  # every feed of the replica asks about an offered contact: cheaply
+            loaders = Loaders(self._context.sources)
             loaders.contact.prime(contact_id, contact)
             primed = self._primed.get(contact_id)
             if kind == "VERIFIED" and primed and primed.contact.profile_id == contact.profile_id:
