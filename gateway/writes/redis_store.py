@@ -48,6 +48,10 @@ return false
 # KEYS: idem, record, due; ARGV: write id, record, ttl ms, next_at, record key prefix
 
 _SETTLE = """
+if ARGV[6] ~= '' then
+  redis.call('XACK', KEYS[4], ARGV[7], ARGV[6])
+  redis.call('XDEL', KEYS[4], ARGV[6])
+end
 local current = redis.call('GET', KEYS[1])
 if not current or cjson.decode(current)['status'] ~= 'PENDING' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
@@ -59,7 +63,10 @@ else
 end
 return 1
 """
-# KEYS: record, due, dead; ARGV: record, write id, new status, score (next_at/updated_at), dead
+# KEYS: record, due, dead, stream; ARGV: record, write id, new status, score (next_at/updated_at),
+# dead, the stream entry this replica delivered it from ('' if none), the group. The entry goes in
+# the same step as the record's new place: a write is never in the stream and `due` at once (the
+# outbox depth counts it once)
 
 _MOVE = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -142,17 +149,20 @@ class RedisStore:
         return None if raw is None else WriteRecord.from_json(raw)
 
     async def _store(self, record: WriteRecord, score: float) -> bool:
+        entry = self._entries.get(record.write_id)
         changed = await self._settle(
-            keys=[self._record_key(record.write_id), f"{PREFIX}:due", f"{PREFIX}:dead"],
+            keys=[self._record_key(record.write_id), f"{PREFIX}:due", f"{PREFIX}:dead", PREFIX],
             args=[
                 record.to_json().decode(),
                 record.write_id,
                 record.status,
                 repr(score),
                 "1" if record.dead else "0",
+                entry or "",
+                GROUP,
             ],
         )
-        await self._ack(record.write_id)
+        self._entries.pop(record.write_id, None)
         return bool(changed)
 
     async def settle(self, record: WriteRecord) -> bool:
@@ -160,12 +170,6 @@ class RedisStore:
 
     async def defer(self, record: WriteRecord) -> bool:
         return await self._store(record, record.next_at)
-
-    async def _ack(self, write_id: str) -> None:
-        entry = self._entries.pop(write_id, None)
-        if entry is not None:
-            await self._redis.xack(PREFIX, GROUP, entry)
-            await self._redis.xdel(PREFIX, entry)
 
     async def claim(self, now: float, lease: float, limit: int) -> list[WriteRecord]:
         await self._move(keys=[f"{PREFIX}:due", PREFIX], args=[repr(now), limit])
