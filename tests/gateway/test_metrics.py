@@ -12,7 +12,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
@@ -29,10 +28,11 @@ from gateway.observability import metrics as m
 from resolvers.discrepancies import FIELDS as DISCREPANCY_FIELDS
 from sources import SYSTEMS
 from sources.sandbox import create_app as sandbox_app
-from sources.sandbox.client import mint_token, sample_customers, set_fault, start_call
+from sources.sandbox.client import sample_customers, set_fault, start_call
 from sources.sandbox.server import background_server
 from sources.transport import CALL_STATUSES
 from tests.events.payloads import OTHER_SECRET, SECRET, case_change, signed
+from tests.support.served import ServedGateway
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "docs" / "trusted-documents.json"
@@ -46,27 +46,11 @@ POP = "subscription { screenPops { event interaction { id } customers { id fullN
 
 
 @dataclass(frozen=True)
-class Served:
-    gateway: str
+class Served(ServedGateway):
     admin: str
-    sandbox: str
     app: Starlette
     resources: frozenset[str]
     """Every path the sandbox serves: the only `resource` label values there can be."""
-
-    def token(self, sub: str, roles: list[str]) -> str:
-        return asyncio.run(mint_token(self.sandbox, sub=sub, roles=roles))
-
-    def post(self, body: dict[str, Any], token: str) -> dict[str, Any]:
-        response = httpx.post(
-            self.gateway + "/graphql",
-            json=body,
-            headers={"authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
 
     def scrape(self) -> dict[str, list[tuple[str, dict[str, str], float]]]:
         """{family: [(sample name, labels, value)]} from GET /metrics on the internal port."""
@@ -97,7 +81,7 @@ def served() -> Iterator[Served]:
         ):
             assert sandbox.poster is not None
             sandbox.poster.base = f"{gw}/webhooks"
-            yield Served(gw, admin, sb, app, resources)
+            yield Served(gw, sb, admin, app, resources)
 
 
 def _total(

@@ -29,10 +29,11 @@ from gateway.demo import demo_config
 from gateway.observability.otel import OtelTracing
 from gateway.settings_env import ConfigError
 from sources import SYSTEMS
-from sources.sandbox.client import mint_token, reset_stats, sample_customers, start_call, stats
+from sources.sandbox.client import reset_stats, sample_customers, start_call, stats
 from sources.sandbox.server import background_server
 from tests.events.payloads import SECRET
 from tests.support.canary import WATCH, canary_app
+from tests.support.served import ServedGateway
 
 SCREEN_POP = """query ScreenPop($phone: String!) {
   findCustomers(phone: $phone) {
@@ -46,25 +47,9 @@ POP = "subscription { screenPops { event interaction { id } customers { id fullN
 
 
 @dataclass(frozen=True)
-class Traced:
-    gateway: str
-    sandbox: str
+class Traced(ServedGateway):
     app: Starlette
     spans: InMemorySpanExporter
-
-    def token(self, sub: str, roles: list[str]) -> str:
-        return asyncio.run(mint_token(self.sandbox, sub=sub, roles=roles))
-
-    def post(self, body: dict[str, Any], token: str) -> dict[str, Any]:
-        response = httpx.post(
-            self.gateway + "/graphql",
-            json=body,
-            headers={"authorization": f"Bearer {token}"},
-            timeout=30,
-        )
-        assert response.status_code == 200, response.text
-        answer: dict[str, Any] = response.json()
-        return answer
 
 
 @pytest.fixture(scope="module")
