@@ -51,6 +51,9 @@ SETTINGS = WriteSettings(
     claim_idle_seconds=30.0,
     poll_seconds=0.05,
     worker_concurrency=32,
+    # the drain measures delivery after an outage, not dead-lettering: at 50 ms backoffs the
+    # default 10 attempts could all be spent (the CRM's breaker still open) on a loaded machine
+    max_attempts=100_000,
 )
 
 
