@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 import pytest
+import redis.asyncio as redis
 
 from gateway.writes import Store, WriteRecord
 
@@ -134,3 +135,39 @@ async def test_the_oldest_pending_write_is_known_wherever_it_waits(store: Store)
     assert await store.oldest_pending() == 1000.0
     assert await store.settle(first.settled("APPLIED", 1011.0, record_id="00T1")) is True
     assert await store.oldest_pending() == 1003.0
+
+
+async def test_redis_never_counts_a_delivered_write_twice_between_its_commands(
+    redis_url: str,
+) -> None:
+    """A write a replica delivered from the stream moves to `due` (deferred) or out (settled) in
+    the same step as its stream entry goes: after every command the store sends, the outbox depth
+    (switchboard_outbox_depth) counts it at most once. Sending the entry's XACK/XDEL as commands of
+    their own after the script left a window in which the write was in both places."""
+    from gateway.writes.redis_store import PREFIX, RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    store = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    await store.open()
+    depths: list[int] = []
+    sent = store._redis.execute_command
+
+    async def counting(*args: object, **options: object) -> object:
+        result = await sent(*args, **options)
+        depths.append(int(await probe.zcard(f"{PREFIX}:due")) + int(await probe.xlen(PREFIX)))
+        return result
+
+    try:
+        record = _record(now=1000.0)
+        assert await store.reserve(record) is None
+        [claimed] = await store.claim(1005.0, lease=3.0, limit=10)
+        store._redis.execute_command = counting
+        assert await store.defer(replace(claimed, attempts=1, next_at=1010.0)) is True
+        [again] = await store.claim(1010.0, lease=3.0, limit=10)
+        assert await store.settle(again.settled("APPLIED", 1011.0, record_id="00T1")) is True
+        assert depths and max(depths) == 1, depths
+        assert await store.pending() == 0
+    finally:
+        await store.aclose()
+        await probe.aclose()
