@@ -171,3 +171,58 @@ async def test_redis_never_counts_a_delivered_write_twice_between_its_commands(
     finally:
         await store.aclose()
         await probe.aclose()
+
+
+async def test_redis_replicas_leave_the_consumer_group_but_never_with_a_delivery(
+    redis_url: str,
+) -> None:
+    """Each replica joins the `writers` group under a name of its own: one that stops leaves
+    it, one that crashed is removed by another's sweep once idle, and neither happens while it
+    holds a delivery (removing it would drop the entry from the group's pending list, and no
+    replica could take the write over)."""
+    from gateway.writes.redis_store import GROUP, PREFIX, RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+
+    async def members() -> set[str]:
+        return {str(c["name"]) for c in await probe.xinfo_consumers(PREFIX, GROUP)}
+
+    def new(forget: float = 3600.0) -> RedisStore:
+        return RedisStore(redis_url, 3600, claim_idle_seconds=0.5, forget_idle_seconds=forget)
+
+    idle, holding, gone = new(), new(), new()
+    for store in (idle, holding, gone):
+        await store.open()
+    try:
+        # (a consumer joins the group when it first reads an entry)
+        for store, key in ((idle, "k-idle"), (gone, "k-gone")):
+            await store.reserve(_record(key, now=1000.0))
+            [done] = await store.claim(1005.0, lease=3.0, limit=10)
+            assert await store.settle(done.settled("APPLIED", 1006.0, record_id="1")) is True
+        await holding.reserve(_record("k-held", now=1000.0))
+        [held] = await holding.claim(1005.0, lease=3.0, limit=10)
+        assert await members() == {idle.consumer, holding.consumer, gone.consumer}
+
+        await idle.aclose()
+        await holding.aclose()  # stops mid-delivery: stays, so its write can be taken over
+        assert await members() == {holding.consumer, gone.consumer}
+
+        # `gone` crashed (no aclose). Once idle past claim_idle_seconds, `holding`'s delivery is
+        # free to take; a later replica's sweep removes `gone` but not `holding`, which still
+        # held it when swept; the next sweep removes `holding` too
+        await asyncio.sleep(0.6)
+        sweeper = new(forget=0.01)
+        await sweeper.open()
+        [taken] = await sweeper.claim(1006.0, lease=3.0, limit=10)
+        assert taken.write_id == held.write_id
+        assert await members() == {holding.consumer, sweeper.consumer}
+        sweeper._forgotten_at = 0.0
+        assert await sweeper.claim(1006.0, lease=3.0, limit=10) == []
+        assert await members() == {sweeper.consumer}
+        assert await sweeper.settle(taken.settled("APPLIED", 1007.0, record_id="00T1")) is True
+        await sweeper.aclose()
+        assert await members() == set()
+    finally:
+        await gone.aclose()
+        await probe.aclose()
