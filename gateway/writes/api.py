@@ -144,14 +144,15 @@ class CallerWrites:
             text = clean_text(note, "the note", self._gate.rules.max_note_chars, required=True)
             if not _CRM_ID.fullmatch(case_id):
                 raise bad_input("malformed case id: expected a 15- or 18-character CRM id")
-            if not any_target:
-                await self._own_case(principal, case_id)
+            customer_id = None if any_target else await self._own_case(principal, case_id)
             fields: dict[str, str | None] = {
                 "ParentId": case_id,
                 "CommentBody": text,
                 "CreatedById": principal.subject,
             }
-            return await self._submit(principal, operation, key, case_id, "CaseComment", fields)
+            return await self._submit(
+                principal, operation, key, case_id, "CaseComment", fields, customer_id
+            )
 
     async def create_case(
         self,
@@ -281,8 +282,9 @@ class CallerWrites:
             )
         return self._loaders
 
-    async def _own_case(self, principal: Principal, case_id: str) -> None:
-        """The case belongs to the customer of the caller's own contact (X-Interaction-Id)."""
+    async def _own_case(self, principal: Principal, case_id: str) -> str:
+        """The case belongs to the customer of the caller's own contact (X-Interaction-Id):
+        that customer's CRM id."""
         if self._interaction_id is None:
             raise _forbidden(
                 "send X-Interaction-Id with your contact: notes go on its customer's cases"
@@ -293,8 +295,9 @@ class CallerWrites:
             raise _forbidden("the X-Interaction-Id contact is not yours")
         customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
         cases = [] if customer is None else await loaders.cases.load(customer.id)
-        if not any(c.id == case_id for c in cases):
+        if customer is None or not any(c.id == case_id for c in cases):
             raise _forbidden("this case is not one of your contact's customer's")
+        return customer.id
 
     async def _submit(
         self,
@@ -304,6 +307,7 @@ class CallerWrites:
         target: str,
         crm_object: CrmObject,
         fields: dict[str, str | None],
+        customer_id: str | None = None,
     ) -> WriteResult:
         intent = WriteIntent(
             operation=operation,
@@ -313,6 +317,7 @@ class CallerWrites:
             target=target,
             crm_object=crm_object,
             fields=fields,
+            customer_id=customer_id,
         )
         try:
             return await self._gate.writes.submit(intent)

@@ -150,6 +150,7 @@ def test_an_agent_adds_a_note_to_a_case_of_their_contacts_customer(writer: Write
     assert _codes(body) == [] and body["data"]["addCaseNote"]["status"] == "APPLIED"
     intent = writer.writes.intents[-1]
     assert (intent.crm_object, intent.target) == ("CaseComment", case)
+    assert intent.customer_id == customer["id"]  # its event reaches the customer's journey
     assert intent.fields == {
         "ParentId": case,
         "CommentBody": "Called back as promised.",

@@ -7,6 +7,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import orjson
 import pytest
 import redis.asyncio as redis
 
@@ -226,3 +227,14 @@ async def test_redis_replicas_leave_the_consumer_group_but_never_with_a_delivery
     finally:
         await gone.aclose()
         await probe.aclose()
+
+
+def test_a_record_keeps_what_it_is_about_and_reads_one_written_by_another_version() -> None:
+    """A rolling upgrade has replicas of two versions on one outbox: a record with a field this
+    version does not know still loads, and one without a field it knows takes the default."""
+    record = replace(_record(), customer_id="003SB0000000000007")
+    assert WriteRecord.from_json(record.to_json()) == record
+    newer = orjson.loads(record.to_json()) | {"shard": 3}
+    assert WriteRecord.from_json(orjson.dumps(newer)) == record
+    older = {k: v for k, v in orjson.loads(record.to_json()).items() if k != "customer_id"}
+    assert WriteRecord.from_json(orjson.dumps(older)).customer_id is None
