@@ -22,6 +22,7 @@ import uvicorn
 from gateway.app import create_app
 from gateway.cli import _sandbox_kwargs, require_free_port, tune_gc
 from gateway.config import Config, build_config
+from gateway.http.desktop import DemoRole
 from sources import SYSTEMS
 
 __all__ = [
@@ -161,8 +162,10 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     )
     headers = []
     tokens = {}
+    picker = []  # the agent desktop's role picker (/desktop): the banner's tokens
     for label, sub, role in DEMO_ROLES:
         tokens[role] = await mint_token(base, sub=sub, roles=[role], ttl=8 * 3600)
+        picker.append(DemoRole(role=role, subject=sub, label=label, token=tokens[role]))
         extra = {"X-Interaction-Id": call} if sub == DEMO_ROLES[0][1] else {}
         headers.append((label, json.dumps({"Authorization": f"Bearer {tokens[role]}", **extra})))
     exports = {
@@ -178,7 +181,7 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     ide_headers = headers[0][1]
     gateway = _QuietServer(
         uvicorn.Config(
-            create_app(config, ide_headers=ide_headers),
+            create_app(config, ide_headers=ide_headers, demo_roles=picker),
             host="127.0.0.1",
             port=args.port,
             log_level="info",
@@ -285,6 +288,7 @@ def _print_banner(
     lines = [
         "",
         f"Switchboard demo: GraphiQL at http://127.0.0.1:{port}/graphql",
+        f"Agent desktop at http://127.0.0.1:{port}/desktop (pick a role, wait for a call)",
         f"(sandbox systems at {sandbox})",
         "",
         "GraphiQL's Headers tab starts with the agent's headers: a token and the live call",
