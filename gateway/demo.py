@@ -179,9 +179,10 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     ivr = ivr_example(manifest, exports["PHONE"])
     _print_banner(args.port, base, headers, sample, exports, ivr, args.calls_every)
     ide_headers = headers[0][1]
+    app = create_app(config, ide_headers=ide_headers, demo_roles=picker)
     gateway = _QuietServer(
         uvicorn.Config(
-            create_app(config, ide_headers=ide_headers, demo_roles=picker),
+            app,
             host="127.0.0.1",
             port=args.port,
             log_level="info",
@@ -191,8 +192,15 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     )
     tune_gc()
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        # open SSE streams (a desktop's screenPops) end, told to resume, as under `switchboard
+        # serve`: uvicorn would otherwise wait for them and the demo would never stop
+        app.state.drain.begin()
+        gateway.should_exit = True
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, setattr, gateway, "should_exit", True)
+        loop.add_signal_handler(sig, stop)
     calls = call_now_and_then(args.calls_every, _demo_call(base, sample["id"]))
     try:
         await gateway.serve()

@@ -5,11 +5,13 @@ tokens inside `switchboard demo` only. The page's behaviour in a browser: tests/
 from __future__ import annotations
 
 import re
+import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -163,11 +165,11 @@ def _free_port_pair() -> int:
     raise RuntimeError("no free port pair")
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
-    """A `switchboard demo` (no background calls); its URL and its banner."""
+@contextmanager
+def _running_demo(folder: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
+    """A `switchboard demo` (no background calls): its URL, its banner, its process."""
     port = _free_port_pair()
-    out = tmp_path_factory.mktemp("demo") / "out.txt"
+    out = folder / "out.txt"
     command = [sys.executable, "-m", "gateway", "demo", "--port", str(port)]
     command += ["--customers", "200", "--calls-every", "0"]
     sink = out.open("w")
@@ -177,10 +179,17 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
             while "Application startup complete" not in out.read_text():
                 assert run.poll() is None and time.monotonic() < deadline, out.read_text()
                 time.sleep(0.1)
-            yield f"http://127.0.0.1:{port}", out.read_text()
+            yield f"http://127.0.0.1:{port}", out.read_text(), run
         finally:
-            run.terminate()
+            if run.poll() is None:
+                run.kill()
             run.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    with _running_demo(tmp_path_factory.mktemp("demo")) as (url, banner, _):
+        yield url, banner
 
 
 def test_the_demo_hands_its_banner_tokens_to_the_role_picker(demo: tuple[str, str]) -> None:
@@ -214,3 +223,18 @@ def test_the_page_loads_and_signs_in_under_its_csp_without_console_errors(
     # graphiql_page (tests/browser.py) also asserted: nothing left the page's origin, no
     # console or page error (a CSP violation is one)
     assert any(u.endswith("/desktop/static/desktop.js") for u in seen.requests)
+
+
+def test_the_demo_stops_on_sigterm_with_a_desktop_stream_open(tmp_path: Path) -> None:
+    # the desktop's screenPops stream is told to resume elsewhere and ends, as under `switchboard
+    # serve`; before, uvicorn waited for it and the demo never stopped
+    with _running_demo(tmp_path) as (url, _, run):
+        token = httpx.get(f"{url}/desktop/demo-tokens.json").json()["roles"][0]["token"]
+        body = {"query": "subscription { screenPops { cursor } }"}
+        headers = {"authorization": f"Bearer {token}", "accept": "text/event-stream"}
+        with httpx.stream("POST", f"{url}/graphql/stream", json=body, headers=headers) as stream:
+            assert stream.status_code == 200
+            run.send_signal(signal.SIGTERM)
+            said = b"".join(stream.iter_bytes())
+        assert b"reconnect with Last-Event-ID" in said
+        assert run.wait(timeout=20) == 0
