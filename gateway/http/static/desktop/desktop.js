@@ -165,7 +165,7 @@ function banner(state, detail) {
   const text = {
     connecting: detail.signedOut ? "Not signed in" : "Connecting…",
     live: "Live: waiting for calls",
-    resumed: `Reconnected — ${detail.replayed ?? 0} missed event${detail.replayed === 1 ? "" : "s"} replayed${detail.missed ? " (older events were lost: the card was re-read)" : ""}`,
+    resumed: `Reconnected — ${detail.replayed ?? 0} missed event${detail.replayed === 1 ? "" : "s"} replayed${detail.missed ? " (some earlier events could not be replayed: the card was re-read)" : ""}`,
   }[state];
   page.banner.dataset.state = state;
   if (state === "reconnecting") {

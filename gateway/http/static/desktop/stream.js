@@ -14,8 +14,11 @@ const STREAM = "/graphql/stream";
 // says nothing for this long is dead even if no error reached us (a sleeping laptop, a proxy).
 const SILENCE_MS = 45_000;
 // A resumed stream replays what was missed at once, then goes quiet until something new
-// happens: frames that arrive before this much quiet are counted as replayed.
-const REPLAY_QUIET_MS = 2_000;
+// happens. The frames are not marked as replayed, so the page counts as replayed those that
+// arrive within REPLAY_FIRST_MS of the stream opening, or within REPLAY_QUIET_MS of the
+// previous one so counted (a burst). A call that rings in that window is counted too.
+const REPLAY_FIRST_MS = 1_500;
+const REPLAY_QUIET_MS = 1_000;
 
 export const sleep = (ms, signal) =>
   new Promise((resolve) => {
@@ -104,7 +107,7 @@ export function followPops(session, { onPop, onBanner, onSignedOut, renewToken }
     let replay = null; // { count, until }: frames of a resumed stream that came at once
     const onOpen = () => {
       attempt = 0;
-      if (resuming) replay = { count: 0, until: Date.now() + REPLAY_QUIET_MS };
+      if (resuming) replay = { count: 0, missed: false, until: Date.now() + REPLAY_FIRST_MS };
       onBanner(resuming ? "resumed" : "live", { replayed: 0 });
       resuming = true;
     };
@@ -120,8 +123,9 @@ export function followPops(session, { onPop, onBanner, onSignedOut, renewToken }
       if (event.id) cursor = event.id;
       if (replay && Date.now() < replay.until) {
         replay.count += 1;
+        replay.missed ||= pop.missed; // the first replayed frame says whether some were lost
         replay.until = Date.now() + REPLAY_QUIET_MS;
-        onBanner("resumed", { replayed: replay.count, missed: pop.missed });
+        onBanner("resumed", { replayed: replay.count, missed: replay.missed });
       }
       onPop(pop, payload);
       return true;
@@ -134,7 +138,8 @@ export function followPops(session, { onPop, onBanner, onSignedOut, renewToken }
       });
     } catch (error) {
       if (error.status === 401) return { code: "UNAUTHENTICATED", message: error.message };
-      return { code: "DISCONNECTED", message: error.message, status: error.status };
+      // fetch says only "Failed to fetch" (or "network error") for a refused or broken connection
+      return { code: "DISCONNECTED", message: error.status ? error.message : "connection lost" };
     }
     return { code: ended?.extensions?.code, message: ended?.message ?? "the stream ended", ended };
   }
