@@ -172,7 +172,7 @@ function banner(state, detail) {
     const next = detail.fatal ? "" : ` Next try in ${Math.ceil((detail.retryInMs ?? 0) / 1000)} s (attempt ${detail.attempt}).`;
     const alert = document.createElement("span");
     alert.setAttribute("role", "alert");
-    alert.textContent = detail.fatal ? `Reconnecting stopped: ${detail.message}` : `Reconnecting… the stream to the gateway is down (${detail.message}).${next}`;
+    alert.textContent = detail.fatal ? `No screen pops for this sign-in: ${detail.message}` : `Reconnecting… the stream to the gateway is down (${detail.message}).${next}`;
     page.banner.replaceChildren(alert);
   } else {
     page.banner.textContent = text;
