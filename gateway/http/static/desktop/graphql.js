@@ -44,7 +44,7 @@ export const WRITE_COMPLETED = `subscription Settled($id: ID!) {
 }`;
 
 // Where the gateway is: the page's own origin when the gateway serves it (/desktop); a copy
-// served elsewhere names it in <body data-gateway="https://switchboard.example"> (and the
+// served elsewhere names the gateway's origin in <body data-gateway="..."> (and the
 // gateway lists the copy's origin in [server] cors_origins: docs/desktop.md).
 export const GATEWAY = document.body.dataset.gateway ?? "";
 
