@@ -182,8 +182,12 @@ def _running_demo(folder: Path) -> Iterator[tuple[str, str, subprocess.Popen[byt
             yield f"http://127.0.0.1:{port}", out.read_text(), run
         finally:
             if run.poll() is None:
+                run.terminate()
+            try:
+                run.wait(timeout=30)
+            except subprocess.TimeoutExpired:
                 run.kill()
-            run.wait(timeout=30)
+                raise
 
 
 @pytest.fixture(scope="module")
