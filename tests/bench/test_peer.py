@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -218,3 +219,64 @@ def test_the_peer_is_skipped_when_node_is_too_old_or_not_asked(
         found, info = _peer(parse(argv))
         assert found is None and info.ran is False
         assert info.reason is not None and info.reason.startswith(why)
+
+
+def _fake_peer(root: Path, hive: str, compose_ok: bool = True) -> peer.Peer:
+    """A peer whose `mesh-compose` writes the supergraph (or fails) and whose `hive-gateway`
+    is the shell script `hive`: no Node needed."""
+    fake = peer.Peer(root)
+    fake.bin.mkdir(parents=True)
+    compose = '#!/bin/sh\n[ "$3" = "-o" ] && echo "type Query" > "$4"\n'
+    scripts = {
+        "mesh-compose": compose if compose_ok else "#!/bin/sh\necho cannot read openapi\nexit 3\n",
+        "hive-gateway": "#!/bin/sh\n" + hive,
+    }
+    for name, text in scripts.items():
+        path = fake.bin / name
+        path.write_text(text)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return fake
+
+
+def _gone(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    return False
+
+
+def test_the_peer_process_is_stopped_by_its_pid_whatever_ends_the_run(tmp_path: Path) -> None:
+    fake = _fake_peer(tmp_path / "peer", "exec sleep 60\n")
+    with (
+        pytest.raises(RuntimeError, match="the measurement failed"),
+        peer.peer_starting(fake, "http://127.0.0.1:9") as starting,
+    ):
+        pid = starting.process.pid
+        assert not _gone(pid)
+        raise RuntimeError("the measurement failed")
+    assert starting.process.returncode is not None and _gone(pid)
+
+
+def test_a_peer_that_ignores_sigterm_is_killed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peer, "STOP_TIMEOUT_S", 0.5)
+    script = "trap '' TERM\ntouch trapped\nwhile :; do sleep 0.1; done\n"
+    fake = _fake_peer(tmp_path / "peer", script)
+    with peer.peer_starting(fake, "http://127.0.0.1:9") as starting:
+        pid = starting.process.pid
+        deadline = time.monotonic() + 30
+        while not (fake.root / "trapped").exists():  # SIGTERM ignored from here on
+            assert time.monotonic() < deadline, "the fake gateway never started"
+            time.sleep(0.02)
+    assert starting.process.returncode == -9 and _gone(pid)
+
+
+def test_a_failed_composition_starts_nothing_and_says_why(tmp_path: Path) -> None:
+    fake = _fake_peer(tmp_path / "peer", "exec sleep 60\n", compose_ok=False)
+    with (
+        pytest.raises(RuntimeError, match=r"mesh-compose failed \(3\): cannot read openapi"),
+        peer.peer_starting(fake, "http://127.0.0.1:9"),
+    ):
+        pass  # pragma: no cover
