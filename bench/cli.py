@@ -326,7 +326,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if out.gc is not None:
             print(
                 f"  GC: {out.gc.collections} collections, {out.gc.over_10ms} over 10 ms, "
-                f"longest {'' if out.gc.longest_exact else '<='}{out.gc.longest_ms} ms"
+                f"longest {'' if out.gc.longest_exact else '<='}{out.gc.longest_ms} ms, "
+                f"{fmt(out.gc.cpu_share, 3)} of the gateway's CPU"
             )
         print(goal_text(out.goals))
     else:

@@ -236,7 +236,7 @@ async def drive(
         other_cpu_s=other,
         first_error=first_error[0] if first_error else None,
         metrics=metrics_delta(metrics_before, metrics_after),
-        gc=gc_window(metrics_before, metrics_after),
+        gc=gc_window(metrics_before, metrics_after, cpu),
     )
 
 
@@ -307,14 +307,17 @@ def metric_sum(metrics: Metrics, name: str) -> float:
 
 PAUSE = "switchboard_gc_pause_seconds"
 PAUSE_MAX = "switchboard_gc_pause_max_seconds"
+GC_CPU = "switchboard_gc_cpu_seconds_total"
 LONG_PAUSE_S = 0.01
 
 
-def gc_window(before: Metrics | None, after: Metrics | None) -> GcWindow | None:
+def gc_window(
+    before: Metrics | None, after: Metrics | None, process_cpu_s: float | None = None
+) -> GcWindow | None:
     """The pauses between two readings of GET /metrics: how many collections, how many over
     10 ms, and the longest — exact when it raised the process's maximum (the gauge), otherwise
-    the upper bound of the highest bucket that grew (and never above the maximum before). None
-    when either reading lacks the metrics."""
+    the upper bound of the highest bucket that grew (and never above the maximum before); the
+    collector's CPU, and its share of `process_cpu_s`. None when either reading lacks them."""
     if before is None or after is None:
         return None
     generations = sorted(dict(labels)["generation"] for name, labels in after if name == PAUSE_MAX)
@@ -348,7 +351,21 @@ def gc_window(before: Metrics | None, after: Metrics | None) -> GcWindow | None:
             candidate, candidate_exact = min(bound, max_before), False
         if candidate > longest:
             longest, exact, which = candidate, candidate_exact, generation
-    return GcWindow(collections, over, round(longest * 1000, 2), exact, counts, which)
+    cpu: float | None = None
+    if any(name == GC_CPU for name, _ in after):
+        cpu = sum(v - before.get(k, 0.0) for k, v in after.items() if k[0] == GC_CPU)
+    share = round(cpu / process_cpu_s, 4) if cpu is not None and process_cpu_s else None
+    return GcWindow(
+        collections,
+        over,
+        round(longest * 1000, 2),
+        exact,
+        counts,
+        which,
+        cpu_ms=None if cpu is None else round(cpu * 1000, 2),
+        process_cpu_ms=None if process_cpu_s is None else round(process_cpu_s * 1000, 1),
+        cpu_share=share,
+    )
 
 
 def merge_gc(windows: list[GcWindow | None]) -> GcWindow | None:
@@ -361,6 +378,10 @@ def merge_gc(windows: list[GcWindow | None]) -> GcWindow | None:
     for w in present:
         for generation, n in w.by_generation.items():
             counts[generation] = counts.get(generation, 0) + n
+    cpu = [w.cpu_ms for w in present]
+    total = None if any(c is None for c in cpu) else sum(c or 0.0 for c in cpu)
+    processes = [w.process_cpu_ms for w in present]
+    process = None if any(p is None for p in processes) else sum(p or 0.0 for p in processes)
     return GcWindow(
         collections=sum(w.collections for w in present),
         over_10ms=sum(w.over_10ms for w in present),
@@ -368,4 +389,7 @@ def merge_gc(windows: list[GcWindow | None]) -> GcWindow | None:
         longest_exact=worst.longest_exact,
         by_generation=dict(sorted(counts.items())),
         longest_generation=worst.longest_generation,
+        cpu_ms=None if total is None else round(total, 2),
+        process_cpu_ms=None if process is None else round(process, 1),
+        cpu_share=round(total / process, 4) if total is not None and process else None,
     )

@@ -135,6 +135,8 @@ def goals(run: dict[str, Any]) -> list[GoalLine]:
         bound = "" if _get(gc, "longest_exact") else "<= "
         generation = _get(gc, "longest_generation")
         which = "" if generation is None else f" (generation {generation})"
+        share = _get(gc, "cpu_share")
+        which += "" if share is None else f"; GC {share:.1%} of the CPU"
         lines.append(
             _line(
                 scenario,

@@ -27,7 +27,8 @@ def _gc(window: GcWindow | None) -> str:
         return "-"
     longest = ("" if window.longest_exact else "<=") + _f(window.longest_ms)
     generation = "" if window.longest_generation is None else f" g{window.longest_generation}"
-    return f"{longest}{generation} ({window.over_10ms})"
+    share = "" if window.cpu_share is None else f", {window.cpu_share:.0%} CPU"
+    return f"{longest}{generation} ({window.over_10ms}{share})"
 
 
 def _ops(r: Ratios | None) -> float | None:
@@ -45,7 +46,7 @@ def peer_rows(out: Run) -> list[list[str]]:
         "floor / Hive",
         f"p99 ms @{point}: compiled / Hive / floor",
         "p50 / p99 ms @1, 20 ms: compiled / Hive / floor",
-        "longest GC pause ms, generation (pauses >10 ms): compiled / standard",
+        "longest GC pause ms, generation (pauses >10 ms, GC's CPU share): compiled / standard",
         "= REST data",
     ]
     rows = [head]

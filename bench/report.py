@@ -53,7 +53,8 @@ def _peer_blocks(out: Run) -> list[str]:
     if len(rows) > 1:
         blocks.append(
             "the peer side by side (issue #18; ratios of ops/CPU-s; GC: the longest pause in "
-            "any measured window, '<=' a bucket's bound, (n) pauses over 10 ms)\n" + _align(rows, 1)
+            "any measured window, '<=' a bucket's bound, (n) pauses over 10 ms, the collector's "
+            "share of the process's CPU)\n" + _align(rows, 1)
         )
     if out.peak_rss_mb:
         blocks.append(rss_line(out))

@@ -83,6 +83,13 @@ class GcWindow:
     by_generation: dict[str, int] = field(default_factory=dict)
     """Collections per generation ("0", "1", "2")."""
     longest_generation: str | None = None
+    cpu_ms: float | None = None
+    """CPU the collector used in the window (`switchboard_gc_cpu_seconds_total`)."""
+    process_cpu_ms: float | None = None
+    """The process's CPU in the window."""
+    cpu_share: float | None = None
+    """`cpu_ms` over the process's CPU in the window: what collecting costs, whatever the
+    host's load does to the wall-clock pauses."""
 
 
 @dataclass(frozen=True, slots=True)

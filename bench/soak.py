@@ -144,7 +144,7 @@ async def soak(options: Options) -> SoakResult:
         growth_mb_per_min_last_half=growth_per_minute(samples),
         by_kind={kind: KindCount(*c) for kind, c in counts.items()},
         phases=phases,
-        gc=gc_window(metrics_before, metrics_after),
+        gc=gc_window(metrics_before, metrics_after, cpu),
     )
     written = json.loads(json.dumps({"mix": o.mix, **_figures(out)}))
     return replace(out, goals=soak_goals(written))

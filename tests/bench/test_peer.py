@@ -59,6 +59,9 @@ def test_the_goals_are_evaluated_from_a_run() -> None:
     assert lines["supervisor-100", ops].figure == 1.6
     assert lines["supervisor-100", pauses].figure == 3
     assert lines["supervisor-100", pauses].note == "longest <= 250.0 ms (generation 1)"
+    assert (
+        lines["supervisor-10", pauses].note == "longest 4.1 ms (generation 0); GC 3.0% of the CPU"
+    )
     printed = goal_text(goals(_fixture()))
     assert "PASS" in printed and "MISS" in printed and "supervisor-100" in printed
 
@@ -101,18 +104,21 @@ switchboard_gc_pause_seconds_bucket{generation="0",le="0.1"} %d.0
 switchboard_gc_pause_seconds_bucket{generation="0",le="+Inf"} %d.0
 switchboard_gc_pause_seconds_count{generation="0"} %d.0
 switchboard_gc_pause_max_seconds{generation="0"} %s
+switchboard_gc_cpu_seconds_total{generation="0"} %s
 """
 
 
-def _reading(le5: int, le10: int, le100: int, inf: int, longest: str) -> Any:
-    return parse_metrics(EXPOSITION % (le5, le10, le100, inf, inf, longest))
+def _reading(le5: int, le10: int, le100: int, inf: int, longest: str, cpu: str = "0") -> Any:
+    return parse_metrics(EXPOSITION % (le5, le10, le100, inf, inf, longest, cpu))
 
 
 def test_a_windows_collector_pauses_come_from_two_readings_of_the_metrics() -> None:
-    before = _reading(10, 10, 10, 10, "0.004")
-    # 5 more collections: 3 under 5 ms, 2 between 10 and 100 ms, one of them a new maximum
-    window = gc_window(before, _reading(13, 13, 15, 15, "0.042"))
+    before = _reading(10, 10, 10, 10, "0.004", cpu="0.5")
+    # 5 more collections: 3 under 5 ms, 2 between 10 and 100 ms, one of them a new maximum;
+    # 60 ms of the collector's CPU out of the process's 1.2 s
+    window = gc_window(before, _reading(13, 13, 15, 15, "0.042", cpu="0.56"), 1.2)
     assert window is not None
+    assert window.cpu_ms == 60.0 and window.cpu_share == 0.05
     assert (window.collections, window.over_10ms) == (5, 2)
     assert (window.longest_ms, window.longest_exact) == (42.0, True)
     assert window.by_generation == {"0": 5} and window.longest_generation == "0"

@@ -23,7 +23,7 @@ def samples(text: str) -> Samples:
     return {
         (s.name, tuple(sorted(s.labels.items()))): s.value
         for family in text_string_to_metric_families(text)
-        if family.name.startswith("switchboard_gc_pause")
+        if family.name.startswith("switchboard_gc_")
         for s in family.samples
     }
 
@@ -58,6 +58,8 @@ def test_a_forced_collection_shows_up_in_the_histogram_of_its_generation() -> No
     inf = value(after, "switchboard_gc_pause_seconds_bucket", generation="2", le="+Inf")
     assert inf == value(after, count, generation="2")
     assert value(after, "switchboard_gc_pause_seconds_sum", generation="2") >= longest
+    cpu = "switchboard_gc_cpu_seconds_total"
+    assert value(after, cpu, generation="2") > value(before, cpu, generation="2")
     assert {dict(labels)["generation"] for _, labels in after} == set(GENERATIONS)
 
 
