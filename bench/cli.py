@@ -217,7 +217,7 @@ def _peer(o: Options) -> tuple[Peer | None, PeerInfo]:
             raise SystemExit(f"the peer cannot run: {found}")
         progress(f"the peer is skipped: {found}")
         return None, PeerInfo(ran=False, reason=found)
-    return found, found.info()
+    return found, replace(found.info(), jwt=o.peer_jwt)
 
 
 def parse(argv: Sequence[str] | None) -> Options:

@@ -223,6 +223,8 @@ class PeerInfo:
     reason: str | None
     """Why it was skipped (no Node >= 20, npm ci failed, not asked...)."""
     versions: dict[str, str | None] = field(default_factory=dict)
+    jwt: bool = False
+    """It verified the bearer token against the sandbox's JWKS (`--peer-jwt`)."""
 
 
 Status = Literal["met", "missed", "not measured"]
