@@ -9,7 +9,7 @@ from .harness import PEER
 from .peer_check import PEER_SCENARIOS
 from .results import Figures, GcWindow, GoalLine, Ratios, Run
 
-__all__ = ["goal_rows", "peer_rows", "peer_warnings", "rss_line"]
+__all__ = ["gc_rows", "goal_rows", "peer_rows", "peer_warnings", "rss_line"]
 
 ORDER = ("compiled", "standard", PEER, "floor")
 
@@ -86,6 +86,34 @@ def peer_rows(out: Run) -> list[list[str]]:
             ]
         )
     return rows
+
+
+def gc_rows(out: Run) -> list[list[str]]:
+    """Per scenario and gateway mode, each measured window's collector pauses (first client):
+    the 20 ms point at concurrency 1, then each load level."""
+    levels = [str(c) for c in out.settings.concurrency]
+    head = ["scenario", "gateway", "@1 20 ms", *(f"@{c}" for c in levels)]
+    rows = [head]
+    results = next(iter(out.runs.values()), {})
+    for name, row in results.items():
+        for mode in out.settings.execution:
+            m = row.measured.get(mode)
+            if m is None or m.gc is None:
+                continue
+            windows = [m.latency_20ms.gc] + [
+                None if m.load_0ms.get(c) is None else m.load_0ms[c].gc for c in levels
+            ]
+            rows.append([name, mode, *(_window(w) for w in windows)])
+    return rows
+
+
+def _window(w: GcWindow | None) -> str:
+    """ "n / >10 ms / longest ms / CPU share" of one window."""
+    if w is None:
+        return "-"
+    longest = ("" if w.longest_exact else "<=") + _f(w.longest_ms)
+    share = "-" if w.cpu_share is None else f"{w.cpu_share:.0%}"
+    return f"{w.collections}/{w.over_10ms}/{longest}/{share}"
 
 
 def rss_line(out: Run) -> str:

@@ -6,12 +6,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from .harness import PEER
-from .peer_report import goal_rows, peer_rows, peer_warnings, rss_line
+from .peer_report import gc_rows, goal_rows, peer_rows, peer_warnings, rss_line
 from .results import Figures, GoalLine, Ratios, Run, TargetLine
 from .scenarios import SCENARIOS
 from .targets import HEADLINE_CONCURRENCY
 
 __all__ = ["fmt", "goal_text", "markdown", "table", "warnings"]
+
+GC_TITLE = (
+    "collector pauses per measured window (collections / over 10 ms / longest ms, '<=' a "
+    "bucket's bound / the collector's share of the process's CPU)"
+)
 
 
 def fmt(value: object, digits: int = 1) -> str:
@@ -56,6 +61,9 @@ def _peer_blocks(out: Run) -> list[str]:
             "any measured window, '<=' a bucket's bound, (n) pauses over 10 ms, the collector's "
             "share of the process's CPU)\n" + _align(rows, 1)
         )
+    gc = gc_rows(out)
+    if len(gc) > 1:
+        blocks.append(GC_TITLE + "\n" + _align(gc, 2))
     if out.peak_rss_mb:
         blocks.append(rss_line(out))
     if out.goals:
@@ -321,6 +329,9 @@ def markdown(out: Run) -> str:
     rows = peer_rows(out)
     if len(rows) > 1:
         parts += ["", "The peer side by side (issue #18)", "", *_md(rows)]
+    gc = gc_rows(out)
+    if len(gc) > 1:
+        parts += ["", GC_TITLE, "", *_md(gc)]
     if out.peak_rss_mb:
         parts += ["", rss_line(out)]
     if out.goals:

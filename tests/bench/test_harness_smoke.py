@@ -116,6 +116,7 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
     # per window, every process's peak RSS through the run, the goals evaluated
     assert results["peer"]["ran"] is False and "--quick" in results["peer"]["reason"]
     assert "did not run" in done.stdout and "goals (issue #18" in done.stdout
+    assert "collector pauses per measured window" in done.stdout
     for mode in MODES:
         assert set(row[mode]["gc"]) == json_keys(GcWindow)
         assert set(row[mode]["load_0ms"]["16"]["gc"]) == json_keys(GcWindow)
