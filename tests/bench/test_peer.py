@@ -286,3 +286,53 @@ def test_a_failed_composition_starts_nothing_and_says_why(tmp_path: Path) -> Non
         peer.peer_starting(fake, "http://127.0.0.1:9"),
     ):
         pass  # pragma: no cover
+
+
+def _tools(tmp_path: Path, npm: str) -> str:
+    """A PATH with a fake Node 22 and a fake `npm` (the shell script `npm`) first, then the
+    system's tools."""
+    tools = tmp_path / "tools"
+    tools.mkdir()
+    for name, text in (("node", "echo v22.23.3\n"), ("npm", npm)):
+        path = tools / name
+        path.write_text("#!/bin/sh\n" + text)
+        path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return f"{tools}{os.pathsep}/usr/bin{os.pathsep}/bin"
+
+
+def test_the_peer_is_installed_once_per_lock_file_and_skipped_when_npm_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `npm ci` as the registry would leave it: the binaries the peer runs
+    installs = tmp_path / "installs"
+    npm = (
+        f"echo ci >> {installs}\n"
+        "mkdir -p node_modules/.bin\n"
+        "for b in mesh-compose hive-gateway; do\n"
+        "  printf '#!/bin/sh\\n' > node_modules/.bin/$b\n"
+        "done\n"
+        "printf '#!/bin/sh\\necho v22.23.3\\n' > node_modules/.bin/node\n"
+        "chmod +x node_modules/.bin/*\n"
+    )
+    monkeypatch.setenv("PATH", _tools(tmp_path, npm))
+    monkeypatch.setenv("SWITCHBOARD_PEER_DIR", str(tmp_path / "peer"))
+    found = peer.prepare()
+    assert isinstance(found, peer.Peer) and found.root == tmp_path / "peer"
+    for name in peer.FILES:  # the checkout's configuration, copied beside node_modules
+        assert (found.root / name).read_bytes() == (peer.KIT / name).read_bytes()
+    assert isinstance(peer.prepare(), peer.Peer)
+    assert installs.read_text() == "ci\n"  # the second run found it installed
+
+    (tmp_path / "peer" / "node_modules" / ".switchboard-installed").write_text("an older lock")
+    assert isinstance(peer.prepare(install=False), str)  # a changed lock needs npm ci again
+
+
+def test_a_failing_npm_ci_skips_the_peer_with_its_last_words(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    npm = "echo 'npm error code ENOTFOUND registry unreachable'\nexit 1\n"
+    monkeypatch.setenv("PATH", _tools(tmp_path, npm))
+    monkeypatch.setenv("SWITCHBOARD_PEER_DIR", str(tmp_path / "peer"))
+    reason = peer.prepare()
+    assert isinstance(reason, str)
+    assert reason.startswith("npm ci failed (registry unreachable?): npm error code ENOTFOUND")
