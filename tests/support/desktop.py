@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -33,7 +34,7 @@ from sources.sandbox.webhooks import Poster
 from tests.support.processes import ROOT, free_port, wait_ready
 from tests.support.redis import RedisProcess, redis_process
 
-__all__ = ["DesktopStack", "GatewayProcess", "Sandbox", "desktop_stack"]
+__all__ = ["DemoProcess", "DesktopStack", "GatewayProcess", "Sandbox", "desktop_stack"]
 
 SECRET = "whsec_" + "ZGVza3Rlc3QtZGVza3Rlc3QtZGVza3Rlc3QtMzJieXQ="
 """The webhook secret of the test stack (a demo makes a new one per run; any works here)."""
@@ -51,6 +52,11 @@ class GatewayProcess:
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self) -> None:
+        self.launch()
+        self.ready()
+
+    def launch(self) -> None:
+        """Start the process without waiting (several start faster side by side)."""
         assert self._process is None, "already running"
         with self._log.open("ab") as log:
             self._process = subprocess.Popen(
@@ -60,11 +66,15 @@ class GatewayProcess:
                 stderr=subprocess.STDOUT,
                 env={**os.environ, "PYTHONUNBUFFERED": "1"},
             )
+
+    def ready(self) -> None:
+        """Until it answers /ready (stopped if it never does)."""
+        assert self._process is not None, "not started"
         try:
             wait_ready(self.ready_url, self._process)
         except BaseException:
             self.stop()
-            raise
+            raise RuntimeError(f"the gateway did not start:\n{self.log_tail()}") from None
 
     def kill(self) -> None:
         """A crash: no graceful shutdown, open streams are cut."""
@@ -87,6 +97,57 @@ class GatewayProcess:
         """The end of its output, for a failing test's message."""
         text = self._log.read_text(errors="replace") if self._log.exists() else ""
         return "\n".join(text.splitlines()[-lines:])
+
+
+class DemoProcess:
+    """`switchboard demo` itself (its sandbox on the next port, no calls of its own), stopped
+    with SIGTERM as Ctrl-C would."""
+
+    def __init__(self, log: Path) -> None:
+        self.port = _port_pair()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.sandbox = f"http://127.0.0.1:{self.port + 1}"
+        self._log = log
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def launch(self) -> None:
+        command = [sys.executable, "-m", "gateway", "demo", "--port", str(self.port)]
+        command += ["--customers", "300", "--calls-every", "0"]
+        with self._log.open("ab") as log:
+            self._process = subprocess.Popen(
+                command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def ready(self) -> None:
+        assert self._process is not None, "not started"
+        try:  # the role picker's tokens: the last thing the demo sets up
+            wait_ready(f"{self.url}/desktop/demo-tokens.json", self._process)
+        except BaseException:
+            self.stop()
+            tail = self._log.read_text(errors="replace")[-2000:]
+            raise RuntimeError(f"the demo did not start:\n{tail}") from None
+
+    def stop(self) -> None:
+        if self._process is not None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=15)
+            self._process = None
+
+
+def _port_pair() -> int:
+    """A port P with P+1 free too (the demo's gateway and its sandbox)."""
+    for _ in range(50):
+        port = free_port()
+        try:
+            with socket.create_server(("127.0.0.1", port + 1)):
+                return port
+        except OSError:
+            continue
+    raise RuntimeError("no free port pair")
 
 
 @dataclass
@@ -202,23 +263,15 @@ class DesktopStack:
     redis: RedisProcess
     gateway: GatewayProcess
     """Serves the page; the sandbox posts its webhooks here unless a test says otherwise."""
-    folder: Path
+    replica: GatewayProcess
+    """A second gateway on the same Redis (another port), for a test that needs one."""
 
-    def gateway_config(self, port: int, admin: int) -> str:
-        return _gateway_toml(self.sandbox.url, self.redis.url, port, admin, self.folder)
 
-    @contextmanager
-    def other_gateway(self) -> Iterator[GatewayProcess]:
-        """A second replica on the same Redis (its own ports), stopped afterwards."""
-        port, admin = free_port(), free_port()
-        config = self.folder / f"gateway-{port}.toml"
-        config.write_text(self.gateway_config(port, admin))
-        replica = GatewayProcess(config, self.folder / f"gateway-{port}.log", port, admin)
-        try:
-            replica.start()
-            yield replica
-        finally:
-            replica.stop()
+def _gateway(sandbox: str, redis: str, folder: Path, name: str, port: int) -> GatewayProcess:
+    admin = free_port()
+    config = folder / f"{name}.toml"
+    config.write_text(_gateway_toml(sandbox, redis, port, admin, folder))
+    return GatewayProcess(config, folder / f"{name}.log", port, admin)
 
 
 def _gateway_toml(sandbox: str, redis: str, port: int, admin: int, folder: Path) -> str:
@@ -258,9 +311,9 @@ poll_seconds = 0.1
 
 @contextmanager
 def desktop_stack(folder: Path) -> Iterator[DesktopStack]:
-    """Redis, the sandbox (posting its webhooks to the gateway) and the gateway, all stopped on
-    the way out whatever happened."""
-    port, admin = free_port(), free_port()
+    """Redis, the sandbox (posting its webhooks to the gateway) and the gateway (and a second
+    replica), all stopped on the way out whatever happened."""
+    port = free_port()
     app = sandbox_app(
         customers=500, webhook_url=f"http://127.0.0.1:{port}/webhooks", webhook_secret=SECRET
     )
@@ -274,9 +327,11 @@ def desktop_stack(folder: Path) -> Iterator[DesktopStack]:
         )
         sandbox = Sandbox(url, app)
         sandbox.watch_posts()
-        config = folder / "gateway.toml"
-        config.write_text(_gateway_toml(url, redis.url, port, admin, folder))
-        gateway = GatewayProcess(config, folder / "gateway.log", port, admin)
-        stack.callback(gateway.stop)
-        gateway.start()
-        yield DesktopStack(sandbox, redis, gateway, folder)
+        gateway = _gateway(url, redis.url, folder, "gateway", port)
+        replica = _gateway(url, redis.url, folder, "replica", free_port())
+        for process in (gateway, replica):
+            stack.callback(process.stop)
+            process.launch()
+        gateway.ready()
+        replica.ready()
+        yield DesktopStack(sandbox, redis, gateway, replica)
