@@ -65,9 +65,15 @@ def test_the_role_picker_signs_in_with_the_demo_tokens_and_a_call_pops(
         httpx.post(f"{sandbox}/_sandbox/calls/{call}/end", timeout=10)
 
 
-def test_outside_the_demo_there_are_no_demo_tokens(desk: Desk) -> None:
+def test_outside_the_demo_there_are_no_demo_tokens_and_the_page_is_under_a_strict_csp(
+    desk: Desk,
+) -> None:
     gateway = desk.stack.gateway.url
     assert httpx.get(f"{gateway}/desktop/demo-tokens.json", timeout=10).status_code == 404
-    desk.page.goto(f"{gateway}/desktop")
+    response = desk.page.goto(f"{gateway}/desktop")
+    assert response is not None and response.ok
+    csp = response.headers.get("content-security-policy", "")
+    assert "script-src 'self'" in csp and "style-src 'self'" in csp, csp
+    assert "connect-src 'self'" in csp and "unsafe-inline" not in csp, csp
     expect(desk.page.get_by_label("Token")).to_be_visible()
     expect(desk.page.get_by_label("Role")).to_be_hidden()

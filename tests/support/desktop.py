@@ -119,13 +119,24 @@ class DemoProcess:
             )
 
     def ready(self) -> None:
-        assert self._process is not None, "not started"
-        try:  # the role picker's tokens: the last thing the demo sets up
-            wait_ready(f"{self.url}/desktop/demo-tokens.json", self._process)
-        except BaseException:
-            self.stop()
-            tail = self._log.read_text(errors="replace")[-2000:]
-            raise RuntimeError(f"the demo did not start:\n{tail}") from None
+        """Until it serves the role picker's tokens (the last thing it sets up). Another
+        process may take one of its two ports between `_port_pair` and its start (the demo
+        then says so in one line and exits): it starts again on another pair, twice at most."""
+        for attempt in range(3):
+            assert self._process is not None, "not started"
+            try:
+                wait_ready(f"{self.url}/desktop/demo-tokens.json", self._process)
+                return
+            except BaseException:
+                self.stop()
+                tail = self._log.read_text(errors="replace")[-2000:]
+                if attempt == 2 or "is in use; choose another" not in tail:
+                    raise RuntimeError(f"the demo did not start:\n{tail}") from None
+            self._log.unlink()
+            self.port = _port_pair()
+            self.url = f"http://127.0.0.1:{self.port}"
+            self.sandbox = f"http://127.0.0.1:{self.port + 1}"
+            self.launch()
 
     def stop(self) -> None:
         if self._process is not None:
