@@ -88,8 +88,10 @@ export function h(tag, attributes = {}, ...children) {
     element.setAttribute(name, value === true ? "" : String(value));
   }
   for (const child of children.flat()) {
-    if (child === null || child === undefined || child === false) continue;
-    element.append(child instanceof Node ? child : String(child));
+    // an absent child leaves an empty comment in its place, so the children that follow keep
+    // their positions and morph() matches them with themselves
+    const absent = child === null || child === undefined || child === false;
+    element.append(absent ? document.createComment("") : child instanceof Node ? child : String(child));
   }
   return element;
 }
@@ -97,7 +99,8 @@ export function h(tag, attributes = {}, ...children) {
 /** Make `from` look like `to`, reusing the nodes that stay (matched by position and tag). */
 function morph(from, to) {
   if (from.nodeType !== to.nodeType || from.nodeName !== to.nodeName) return from.replaceWith(to);
-  if (from.nodeType === Node.TEXT_NODE) {
+  if (from.nodeType !== Node.ELEMENT_NODE) {
+    // text, or the comment of an absent child
     if (from.data !== to.data) from.data = to.data;
     return;
   }
@@ -130,7 +133,7 @@ function cardContent(view) {
     h("p", { class: "card-state", "aria-live": "polite" }, `${state}: ${who}`),
     h("p", { class: "contact" }, [contact.channel, contact.intent?.replaceAll("_", " "), `ID&V ${contact.idvResult.replaceAll("_", " ").toLowerCase()}`].filter(Boolean).join(" · ")),
     h("ul", { class: "systems", "aria-label": "Systems" }, ...Object.keys(SYSTEMS).map((s) => systemStatus(s, view.sources?.[s] ?? "ok"))),
-    notOk.length && customer ? h("button", { type: "button", "data-action": "retry" }, "Retry") : null,
+    notOk.length > 0 && customer ? h("button", { type: "button", "data-action": "retry" }, "Retry") : null,
     view.customers.length > 1 ? chooser(view) : null,
     view.customers.length === 0 ? h("p", {}, "No customer matches this caller.") : null,
     customer ? customerDetails(customer, view.verification) : null,

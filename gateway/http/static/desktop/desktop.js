@@ -165,14 +165,14 @@ function banner(state, detail) {
   const text = {
     connecting: detail.signedOut ? "Not signed in" : "Connecting…",
     live: "Live: waiting for calls",
-    resumed: `Reconnected — ${detail.replayed ?? 0} missed event${detail.replayed === 1 ? "" : "s"} replayed${detail.missed ? " (older events were lost: the card was re-read)" : ""}`,
+    resumed: `Reconnected — ${detail.replayed ?? 0} missed event${detail.replayed === 1 ? "" : "s"} replayed${detail.missed ? " (some earlier events could not be replayed: the card was re-read)" : ""}`,
   }[state];
   page.banner.dataset.state = state;
   if (state === "reconnecting") {
     const next = detail.fatal ? "" : ` Next try in ${Math.ceil((detail.retryInMs ?? 0) / 1000)} s (attempt ${detail.attempt}).`;
     const alert = document.createElement("span");
     alert.setAttribute("role", "alert");
-    alert.textContent = detail.fatal ? `Reconnecting stopped: ${detail.message}` : `Reconnecting… the stream to the gateway is down (${detail.message}).${next}`;
+    alert.textContent = detail.fatal ? `No screen pops for this sign-in: ${detail.message}` : `Reconnecting… the stream to the gateway is down (${detail.message}).${next}`;
     page.banner.replaceChildren(alert);
   } else {
     page.banner.textContent = text;

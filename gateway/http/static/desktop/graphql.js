@@ -43,6 +43,11 @@ export const WRITE_COMPLETED = `subscription Settled($id: ID!) {
   writeCompleted(id: $id) { writeId status recordId code message }
 }`;
 
+// Where the gateway is: the page's own origin when the gateway serves it (/desktop); a copy
+// served elsewhere names the gateway's origin in <body data-gateway="..."> (and the
+// gateway lists the copy's origin in [server] cors_origins: docs/desktop.md).
+export const GATEWAY = document.body.dataset.gateway ?? "";
+
 /** A non-200 answer: 401 (the token), 429 (rate limit), 503 (audit busy)... */
 export class HttpError extends Error {
   constructor(status, body) {
@@ -67,7 +72,7 @@ export function headers(session, extra = {}) {
  */
 export async function graphql(session, query, variables, { interactionId } = {}) {
   const extra = interactionId ? { "x-interaction-id": interactionId } : {};
-  const response = await fetch("/graphql", {
+  const response = await fetch(`${GATEWAY}/graphql`, {
     method: "POST",
     headers: headers(session, extra),
     body: JSON.stringify({ query, variables }),

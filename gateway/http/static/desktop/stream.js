@@ -7,15 +7,22 @@
 // reconnects with backoff and resumes after the last cursor it saw, so the pops that came
 // meanwhile arrive once (README "Events out over SSE").
 
-import { POPS, headers } from "./graphql.js";
+import { GATEWAY, POPS, headers } from "./graphql.js";
 
-const STREAM = "/graphql/stream";
+const STREAM = `${GATEWAY}/graphql/stream`;
 // The gateway sends a comment every [events] keepalive_seconds (15 by default): a stream that
 // says nothing for this long is dead even if no error reached us (a sleeping laptop, a proxy).
 const SILENCE_MS = 45_000;
 // A resumed stream replays what was missed at once, then goes quiet until something new
-// happens: frames that arrive before this much quiet are counted as replayed.
-const REPLAY_QUIET_MS = 2_000;
+// happens. The frames are not marked as replayed, so the page counts as replayed those that
+// arrive within REPLAY_FIRST_MS of the stream opening, or within REPLAY_QUIET_MS of the
+// previous one so counted (a burst). A call that rings in that window is counted too.
+const REPLAY_FIRST_MS = 1_500;
+const REPLAY_QUIET_MS = 1_000;
+
+// Codes that end a subscription for good (a role without screen pops, an IVR token held to
+// registered operations, limits a copy's bigger selection exceeds); any other end is retried.
+const REFUSED = new Set(["FORBIDDEN", "PERSISTED_QUERY_NOT_FOUND", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "DOCUMENT_TOO_LARGE", "DEPTH_LIMIT", "COST_LIMIT", "ALIAS_LIMIT", "FIELD_REPEAT_LIMIT"]);
 
 export const sleep = (ms, signal) =>
   new Promise((resolve) => {
@@ -104,7 +111,7 @@ export function followPops(session, { onPop, onBanner, onSignedOut, renewToken }
     let replay = null; // { count, until }: frames of a resumed stream that came at once
     const onOpen = () => {
       attempt = 0;
-      if (resuming) replay = { count: 0, until: Date.now() + REPLAY_QUIET_MS };
+      if (resuming) replay = { count: 0, missed: false, until: Date.now() + REPLAY_FIRST_MS };
       onBanner(resuming ? "resumed" : "live", { replayed: 0 });
       resuming = true;
     };
@@ -120,8 +127,9 @@ export function followPops(session, { onPop, onBanner, onSignedOut, renewToken }
       if (event.id) cursor = event.id;
       if (replay && Date.now() < replay.until) {
         replay.count += 1;
+        replay.missed ||= pop.missed; // the first replayed frame says whether some were lost
         replay.until = Date.now() + REPLAY_QUIET_MS;
-        onBanner("resumed", { replayed: replay.count, missed: pop.missed });
+        onBanner("resumed", { replayed: replay.count, missed: replay.missed });
       }
       onPop(pop, payload);
       return true;
@@ -134,24 +142,32 @@ export function followPops(session, { onPop, onBanner, onSignedOut, renewToken }
       });
     } catch (error) {
       if (error.status === 401) return { code: "UNAUTHENTICATED", message: error.message };
-      return { code: "DISCONNECTED", message: error.message, status: error.status };
+      // fetch says only "Failed to fetch" (or "network error") for a refused or broken connection
+      return { code: "DISCONNECTED", message: error.status ? error.message : "connection lost" };
     }
     return { code: ended?.extensions?.code, message: ended?.message ?? "the stream ended", ended };
   }
 
   async function run() {
     onBanner("connecting", {});
+    let refusals = 0; // 401s in a row with no fresh token
     while (!stop.signal.aborted) {
       const { code, message, ended } = await once();
       if (stop.signal.aborted) return;
       if (code === "UNAUTHENTICATED" || code === "TOKEN_EXPIRED") {
         if (await renewToken()) continue;
-        onSignedOut(code === "TOKEN_EXPIRED" ? "The token expired: sign in again." : "The gateway refused the token: sign in again.");
-        return;
+        // a gateway that has just started may refuse every token until it has fetched its
+        // identity provider's keys: a few tries before giving up on this one
+        if (code === "TOKEN_EXPIRED" || ++refusals > 3) {
+          onSignedOut(code === "TOKEN_EXPIRED" ? "The token expired: sign in again." : "The gateway refused the token: sign in again.");
+          return;
+        }
+      } else {
+        refusals = 0;
       }
-      if (code === "FORBIDDEN" || code === "GRAPHQL_VALIDATION_FAILED") {
+      if (REFUSED.has(code)) {
         onBanner("reconnecting", { message, fatal: true });
-        return; // retrying cannot help (a role that gets no screen pops, say)
+        return; // retrying cannot help: this token may not run this subscription
       }
       if (code === "EVENTS_DROPPED") cursor = ended.extensions.resumeFrom ?? cursor;
       else if (code === "BAD_USER_INPUT") cursor = null; // a cursor this gateway cannot read
