@@ -117,9 +117,9 @@ def test_the_verified_view_unmasks_the_same_elements_after_id_and_v(
     states = [h["state"] for h in desk.observed()["history"] if h["contactId"] == call]
     assert states.index("connected") < states.index("verified")
     desk.shot("05-verified")
-    # the README's picture (docs/img/desktop-verified.png is a copy of it): one screen
-    desk.page.set_viewport_size({"width": 1024, "height": 720})
-    desk.page.screenshot(path=str(README_SHOT))
+    # the README's picture (docs/img/desktop-verified.png is a copy of it): the card alone
+    desk.page.set_viewport_size({"width": 960, "height": 720})
+    desk.card.screenshot(path=str(README_SHOT))
 
 
 def test_core_banking_down_shows_the_fallback_and_the_rest_of_the_card(
