@@ -4,7 +4,8 @@ one browser, a fresh browser context per page. Each test uses its own agent, so 
 another's calls.
 
 Screenshots of each state go to build/desktop-screenshots/ (git-ignored), with figures.json:
-what the tests measured (e.g. webhook -> card on screen), reported, never asserted."""
+what the tests measured (webhook -> card on screen), reported, asserted only when
+DESKTEST_POP_BUDGET_MS asks for it (POP_BUDGET)."""
 
 from __future__ import annotations
 
