@@ -182,8 +182,12 @@ def _running_demo(folder: Path) -> Iterator[tuple[str, str, subprocess.Popen[byt
             yield f"http://127.0.0.1:{port}", out.read_text(), run
         finally:
             if run.poll() is None:
+                run.terminate()
+            try:
+                run.wait(timeout=30)
+            except subprocess.TimeoutExpired:
                 run.kill()
-            run.wait(timeout=30)
+                raise
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +242,62 @@ def test_the_demo_stops_on_sigterm_with_a_desktop_stream_open(tmp_path: Path) ->
             said = b"".join(stream.iter_bytes())
         assert b"reconnect with Last-Event-ID" in said
         assert run.wait(timeout=20) == 0
+
+
+# the card's own rendering (gateway/http/static/desktop/card.js), driven in the page itself
+RECOVERY = """async () => {
+  const card = await import("/desktop/static/card.js");
+  const section = document.querySelector('section[aria-label="Screen pop"]');
+  const customer = {
+    id: "003A", fullName: "Ann Lee", segment: "MASS", preferredLanguage: "en",
+    dateOfBirth: null, phones: [], risk: null, accounts: null, cards: [], cases: [],
+    journey: null, suggestedArticles: [],
+  };
+  const pop = (event, data) => ({
+    cursor: "c", event, missed: false, customers: [data],
+    interaction: { id: "i-1", state: "CONNECTED", channel: "VOICE", idvResult: "PASSED" },
+  });
+  const down = { message: "core is unavailable", path: ["screenPops", "customers", 0, "accounts"],
+                 extensions: { code: "SOURCE_UNAVAILABLE", source: "core" } };
+  const hidden = { message: "no", path: ["screenPops", "customers", 0, "dateOfBirth"],
+                   extensions: { code: "FORBIDDEN_FIELD", unlock: "VERIFIED_INTERACTION" } };
+  let view = card.fromPop(card.emptyView(), pop("CONNECTED", customer), { errors: [down, hidden] });
+  card.renderCard(section, view);
+  const retry = section.querySelector('button[data-action="retry"]');
+  const born = section.querySelector('[data-field="dateOfBirth"]');
+  const masked = born.dataset.masked;
+  const verified = { ...customer, dateOfBirth: "1980-01-02",
+    accounts: [{ id: "a", type: "CHECKING", productName: "Checking", status: "ENABLED",
+                 currency: "USD", accountNumber: "****1234", balance: "10.00" }] };
+  view = card.fromPop(view, pop("VERIFIED", verified), { errors: [] });
+  card.renderCard(section, view);
+  return {
+    hadRetry: retry !== null,
+    retryGone: section.querySelector('button[data-action="retry"]') === null,
+    accounts: section.querySelectorAll('section[aria-label="Accounts"] tbody tr').length,
+    sameElement: section.querySelector('[data-field="dateOfBirth"]') === born,
+    masked: [masked, born.dataset.masked, born.textContent],
+    state: section.dataset.state,
+    core: section.querySelector('[data-source="core"]').dataset.status,
+  };
+}"""
+
+
+@pytest.mark.browser
+def test_the_card_keeps_its_parts_and_unmasks_in_place_when_a_system_recovers(
+    demo: tuple[str, str],
+) -> None:
+    # a part that goes away (the Retry button, once core answers again) must not take the
+    # parts after it along: the card's details stayed empty after core came back
+    url, _ = demo
+    with chromium_session() as chromium, graphiql_page(chromium, f"{url}/desktop") as (page, _):
+        seen = page.evaluate(RECOVERY)
+    assert seen == {
+        "hadRetry": True,
+        "retryGone": True,
+        "accounts": 1,
+        "sameElement": True,
+        "masked": ["true", "false", "1980-01-02"],
+        "state": "verified",
+        "core": "ok",
+    }

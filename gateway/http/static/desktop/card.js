@@ -7,11 +7,22 @@
 // was, and a screen reader hears only what changed.
 
 const STATES = { OFFERED: "ringing", CONNECTED: "connected", VERIFIED: "verified", ENDED: "ended" };
-const SYSTEMS = { crm: "CRM", core: "core banking", ccaas: "contact platform", knowledge: "knowledge base" };
+const SYSTEMS = {
+  crm: "CRM",
+  core: "core banking",
+  ccaas: "contact platform",
+  knowledge: "knowledge base",
+};
 // extensions.sources statuses and error codes -> what the agent needs to know (README "When a
 // system is down": retry for the passing ones, the fallback procedure for the others)
-const DEGRADED = new Set(["stale", "timeout", "rate_limited", "overloaded", "SOURCE_TIMEOUT", "RATE_LIMITED", "SOURCE_OVERLOADED"]);
-const UNAVAILABLE = new Set(["unavailable", "bad_response", "circuit_open", "SOURCE_UNAVAILABLE", "SOURCE_BAD_RESPONSE", "CIRCUIT_OPEN"]);
+const DEGRADED = new Set(
+  `stale timeout rate_limited overloaded
+  SOURCE_TIMEOUT RATE_LIMITED SOURCE_OVERLOADED`.split(/\s+/),
+);
+const UNAVAILABLE = new Set(
+  `unavailable bad_response circuit_open
+  SOURCE_UNAVAILABLE SOURCE_BAD_RESPONSE CIRCUIT_OPEN`.split(/\s+/),
+);
 // extensions.verification.reason (README "Why a value is missing")
 const NOT_VERIFIED = {
   not_live: "the call is not connected yet",
@@ -25,12 +36,22 @@ const NOT_VERIFIED = {
 };
 
 /** A card with nothing on it (signed in, no call yet). */
-export const emptyView = () => ({ contact: null, event: null, customers: [], chosen: null, sources: null, verification: null });
+export const emptyView = () => ({
+  contact: null,
+  event: null,
+  customers: [],
+  chosen: null,
+  sources: null,
+  verification: null,
+});
 
 /** The view after a ScreenPop frame: its contact, its customers and how each system did. */
 export function fromPop(view, pop, payload) {
   const same = view.contact?.id === pop.interaction.id;
-  const customers = pop.customers.map((data, i) => ({ data, issues: issuesUnder(payload.errors, ["screenPops", "customers", i]) }));
+  const customers = pop.customers.map((data, i) => ({
+    data,
+    issues: issuesUnder(payload.errors, ["screenPops", "customers", i]),
+  }));
   const chosen = customers.length === 1 ? customers[0].data.id : same ? view.chosen : null;
   return {
     contact: pop.interaction,
@@ -46,8 +67,15 @@ export function fromPop(view, pop, payload) {
 export function fromCustomerAnswer(view, answer) {
   const data = answer.data?.customer;
   if (!data) return view;
-  const customers = view.customers.map((c) => (c.data.id === data.id ? { data, issues: issuesUnder(answer.errors, ["customer"]) } : c));
-  return { ...view, customers, sources: sourcesOf(answer), verification: answer.extensions?.verification ?? view.verification };
+  const customers = view.customers.map((c) =>
+    c.data.id === data.id ? { data, issues: issuesUnder(answer.errors, ["customer"]) } : c,
+  );
+  return {
+    ...view,
+    customers,
+    sources: sourcesOf(answer),
+    verification: answer.extensions?.verification ?? view.verification,
+  };
 }
 
 /** Errors under `prefix` (a customer's path), keyed by the rest of their path: "cards.0.pan". */
@@ -55,7 +83,8 @@ function issuesUnder(errors = [], prefix) {
   const issues = new Map();
   for (const error of errors ?? []) {
     const path = error.path ?? [];
-    if (prefix.every((part, i) => path[i] === part)) issues.set(path.slice(prefix.length).join("."), error);
+    if (prefix.every((part, i) => path[i] === part))
+      issues.set(path.slice(prefix.length).join("."), error);
   }
   return issues;
 }
@@ -72,7 +101,8 @@ export function sourcesOf(payload) {
     if (UNAVAILABLE.has(value)) status[system] = "unavailable";
     else if (DEGRADED.has(value) && status[system] === "ok") status[system] = "degraded";
   };
-  for (const [system, report] of Object.entries(payload.extensions?.sources ?? {})) worse(system, report.status);
+  for (const [system, report] of Object.entries(payload.extensions?.sources ?? {}))
+    worse(system, report.status);
   for (const error of payload.errors ?? []) worse(error.extensions?.source, error.extensions?.code);
   return status;
 }
@@ -87,11 +117,13 @@ export function h(tag, attributes = {}, ...children) {
     if (name === "checked") element.checked = value;
     element.setAttribute(name, value === true ? "" : String(value));
   }
-  for (const child of children.flat()) {
+  for (const child of children.flat(Infinity)) {
     // an absent child leaves an empty comment in its place, so the children that follow keep
     // their positions and morph() matches them with themselves
     const absent = child === null || child === undefined || child === false;
-    element.append(absent ? document.createComment("") : child instanceof Node ? child : String(child));
+    element.append(
+      absent ? document.createComment("") : child instanceof Node ? child : String(child),
+    );
   }
   return element;
 }
@@ -104,17 +136,21 @@ function morph(from, to) {
     if (from.data !== to.data) from.data = to.data;
     return;
   }
-  for (const { name } of [...from.attributes]) if (!to.hasAttribute(name)) from.removeAttribute(name);
-  for (const { name, value } of [...to.attributes]) if (from.getAttribute(name) !== value) from.setAttribute(name, value);
+  for (const { name } of [...from.attributes])
+    if (!to.hasAttribute(name)) from.removeAttribute(name);
+  for (const { name, value } of [...to.attributes])
+    if (from.getAttribute(name) !== value) from.setAttribute(name, value);
   if (from instanceof HTMLInputElement && from.checked !== to.checked) from.checked = to.checked;
+  // snapshots: replaceWith() and append() move nodes out of `to` as we go
   const old = [...from.childNodes];
-  [...to.childNodes].forEach((child, i) => (old[i] ? morph(old[i], child) : from.append(child)));
-  old.slice(to.childNodes.length).forEach((child) => child.remove());
+  const fresh = [...to.childNodes];
+  fresh.forEach((child, i) => (old[i] ? morph(old[i], child) : from.append(child)));
+  old.slice(fresh.length).forEach((child) => child.remove());
 }
 
 /** Render `view` into the card section (DESKTOP-CONTRACT.md names its attributes). */
 export function renderCard(section, view) {
-  section.dataset.state = view.contact ? STATES[view.event] ?? "connected" : "idle";
+  section.dataset.state = view.contact ? (STATES[view.event] ?? "connected") : "idle";
   if (view.contact) section.dataset.contactId = view.contact.id;
   else delete section.dataset.contactId;
   const fresh = h("div", {}, ...cardContent(view));
@@ -123,17 +159,41 @@ export function renderCard(section, view) {
 }
 
 function cardContent(view) {
-  if (!view.contact) return [h("p", { class: "card-state", "aria-live": "polite" }, "Waiting for a call…")];
+  if (!view.contact)
+    return [h("p", { class: "card-state", "aria-live": "polite" }, "Waiting for a call…")];
   const { contact } = view;
   const customer = view.customers.find((c) => c.data.id === view.chosen);
-  const who = customer?.data.fullName ?? (view.customers.length > 1 ? `${view.customers.length} possible customers` : "unknown caller");
-  const state = { ringing: "Ringing", connected: "Connected", verified: "Verified", ended: "Ended" }[STATES[view.event]];
+  const who =
+    customer?.data.fullName ??
+    (view.customers.length > 1 ? `${view.customers.length} possible customers` : "unknown caller");
+  const state = {
+    ringing: "Ringing",
+    connected: "Connected",
+    verified: "Verified",
+    ended: "Ended",
+  }[STATES[view.event]];
   const notOk = Object.entries(view.sources ?? {}).filter(([, s]) => s !== "ok");
   return [
     h("p", { class: "card-state", "aria-live": "polite" }, `${state}: ${who}`),
-    h("p", { class: "contact" }, [contact.channel, contact.intent?.replaceAll("_", " "), `ID&V ${contact.idvResult.replaceAll("_", " ").toLowerCase()}`].filter(Boolean).join(" · ")),
-    h("ul", { class: "systems", "aria-label": "Systems" }, ...Object.keys(SYSTEMS).map((s) => systemStatus(s, view.sources?.[s] ?? "ok"))),
-    notOk.length > 0 && customer ? h("button", { type: "button", "data-action": "retry" }, "Retry") : null,
+    h(
+      "p",
+      { class: "contact" },
+      [
+        contact.channel,
+        contact.intent?.replaceAll("_", " "),
+        `ID&V ${contact.idvResult.replaceAll("_", " ").toLowerCase()}`,
+      ]
+        .filter(Boolean)
+        .join(" · "),
+    ),
+    h(
+      "ul",
+      { class: "systems", "aria-label": "Systems" },
+      ...Object.keys(SYSTEMS).map((s) => systemStatus(s, view.sources?.[s] ?? "ok")),
+    ),
+    notOk.length > 0 && customer
+      ? h("button", { type: "button", "data-action": "retry" }, "Retry")
+      : null,
     view.customers.length > 1 ? chooser(view) : null,
     view.customers.length === 0 ? h("p", {}, "No customer matches this caller.") : null,
     customer ? customerDetails(customer, view.verification) : null,
@@ -144,11 +204,18 @@ function systemStatus(system, status) {
   const name = SYSTEMS[system];
   const text = {
     ok: `${name}: ok`,
-    degraded: system === "knowledge" ? `${name} degraded — articles may be out of date` : `${name} slow — retry shortly`,
+    degraded:
+      system === "knowledge"
+        ? `${name} degraded — articles may be out of date`
+        : `${name} slow — retry shortly`,
     unavailable: `${name} unavailable — use the fallback procedure`,
   }[status];
   // only a system in trouble is announced (role=status is a polite live region)
-  return h("li", { "data-source": system, "data-status": status, role: status === "ok" ? null : "status" }, text);
+  return h(
+    "li",
+    { "data-source": system, "data-status": status, role: status === "ok" ? null : "status" },
+    text,
+  );
 }
 
 /** Household: several customers share the number. Native radios: arrow keys move the choice. */
@@ -158,7 +225,18 @@ function chooser(view) {
     { role: "radiogroup", "aria-label": "Which customer?", class: "chooser" },
     h("p", { id: "chooser-hint" }, "Several customers share this number: which one is calling?"),
     ...view.customers.map(({ data }) =>
-      h("label", {}, h("input", { type: "radio", name: "customer", value: data.id, checked: data.id === view.chosen, "aria-describedby": "chooser-hint" }), ` ${data.fullName} (${data.segment.toLowerCase()})`),
+      h(
+        "label",
+        {},
+        h("input", {
+          type: "radio",
+          name: "customer",
+          value: data.id,
+          checked: data.id === view.chosen,
+          "aria-describedby": "chooser-hint",
+        }),
+        ` ${data.fullName} (${data.segment.toLowerCase()})`,
+      ),
     ),
   );
 }
@@ -171,12 +249,19 @@ function chooser(view) {
 function field(name, value, issue, verification, format = (v) => v) {
   const code = issue?.extensions?.code;
   const withheld = code === "FORBIDDEN_FIELD" || code === "DATA_BUDGET_EXCEEDED";
-  const redacted = typeof value === "string" && (value === "[redacted]" || !/[\p{L}\p{N}]/u.test(value));
+  const redacted =
+    typeof value === "string" && (value === "[redacted]" || !/[\p{L}\p{N}]/u.test(value));
   const masked = withheld || redacted;
   const shown = withheld ? "hidden" : value === null || value === undefined ? "—" : format(value);
   return [
-    h("span", { "data-field": name, "data-masked": String(masked), class: masked ? "masked" : null }, shown),
-    masked && withheld ? h("span", { "data-mask-reason": "", class: "reason" }, ` (${reason(issue, verification)})`) : null,
+    h(
+      "span",
+      { "data-field": name, "data-masked": String(masked), class: masked ? "masked" : null },
+      shown,
+    ),
+    masked && withheld
+      ? h("span", { "data-mask-reason": "", class: "reason" }, ` (${reason(issue, verification)})`)
+      : null,
   ];
 }
 
@@ -189,52 +274,125 @@ function reason(issue, verification) {
 
 /** A section whose list comes from one system: its rows, "none", or why it is missing. */
 function part(label, items, issue, render) {
-  const body = items === null || items === undefined
-    ? h("p", { class: "missing" }, issue ? `Not available: ${SYSTEMS[issue.extensions?.source] ?? "a system"} did not answer.` : "Not available.")
-    : items.length === 0 ? h("p", {}, "None.") : render(items);
+  const body =
+    items === null || items === undefined
+      ? h(
+          "p",
+          { class: "missing" },
+          issue
+            ? `Not available: ${SYSTEMS[issue.extensions?.source] ?? "a system"} did not answer.`
+            : "Not available.",
+        )
+      : items.length === 0
+        ? h("p", {}, "None.")
+        : render(items);
   return h("section", { "aria-label": label }, h("h3", {}, label), body);
 }
 
 const time = (iso) => (iso ? new Date(iso).toLocaleString() : "");
 const words = (s) => (s ? s.replaceAll("_", " ").toLowerCase() : "");
 
+/** A list (`ul` or `ol`) with an item per entry; `render` gives the item's children. */
+const list = (tag, entries, render) =>
+  h(tag, {}, ...entries.map((entry, i) => h("li", {}, render(entry, i))));
+
+/** Label-value pairs as a description list (a null pair is left out). */
+const facts = (pairs) =>
+  h(
+    "dl",
+    { class: "facts" },
+    ...pairs.filter(Boolean).map(([t, d]) => [h("dt", {}, t), h("dd", {}, d)]),
+  );
+
 function table(headings, rows) {
-  return h("table", {}, h("thead", {}, h("tr", {}, ...headings.map((t) => h("th", { scope: "col" }, t)))), h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((c) => h("td", {}, c))))));
+  return h(
+    "table",
+    {},
+    h("thead", {}, h("tr", {}, ...headings.map((t) => h("th", { scope: "col" }, t)))),
+    h("tbody", {}, ...rows.map((cells) => h("tr", {}, ...cells.map((c) => h("td", {}, c))))),
+  );
 }
 
 function customerDetails({ data, issues }, verification) {
-  const f = (name, path, value, format) => field(name, value, issues.get(path), verification, format);
+  const f = (name, path, value, format) =>
+    field(name, value, issues.get(path), verification, format);
   const journey = data.journey;
   return h(
     "div",
     { class: "customer" },
     h("h2", {}, data.fullName),
-    h(
-      "dl",
-      { class: "facts" },
-      h("dt", {}, "Segment"), h("dd", {}, words(data.segment)),
-      h("dt", {}, "Language"), h("dd", {}, data.preferredLanguage ?? "—"),
-      h("dt", {}, "Date of birth"), h("dd", {}, f("dateOfBirth", "dateOfBirth", data.dateOfBirth)),
-      h("dt", {}, "Phones"), h("dd", {}, ...(data.phones ?? []).map((p, i) => h("span", { class: "phone" }, f("phones.number", `phones.${i}.number`, p.number), ` ${words(p.type)} `))),
-      data.risk?.needsSpecialist ? [h("dt", {}, "Routing"), h("dd", { class: "flag" }, "Needs a specialist")] : null,
-    ),
+    facts([
+      ["Segment", words(data.segment)],
+      ["Language", data.preferredLanguage ?? "—"],
+      ["Date of birth", f("dateOfBirth", "dateOfBirth", data.dateOfBirth)],
+      [
+        "Phones",
+        (data.phones ?? []).map((p, i) => [
+          f("phones.number", `phones.${i}.number`, p.number),
+          ` ${words(p.type)} `,
+        ]),
+      ],
+      data.risk?.needsSpecialist
+        ? ["Routing", h("strong", { class: "flag" }, "Needs a specialist")]
+        : null,
+    ]),
     h(
       "div",
       { class: "parts" },
       part("Journey", journey?.events, issues.get("journey"), (events) => [
-        h("p", {}, `Stage: ${words(journey.stage)}`, journey.repeatContact ? ` · repeat contact (${words(journey.repeatIntent)})` : ""),
-        h("ol", { class: "timeline" }, ...events.map((e, i) => h("li", {}, h("time", { datetime: e.at }, time(e.at)), ` ${e.system} · ${words(e.kind)}`, e.summary !== null ? [": ", ...f("journey.events.summary", `journey.events.${i}.summary`, e.summary)] : ""))),
+        h(
+          "p",
+          {},
+          `Stage: ${words(journey.stage)}`,
+          journey.repeatContact ? ` · repeat contact (${words(journey.repeatIntent)})` : "",
+        ),
+        list("ol", events, (e, i) => [
+          h("time", { datetime: e.at }, time(e.at)),
+          ` ${e.system} · ${words(e.kind)}`,
+          e.summary !== null
+            ? [": ", f("journey.events.summary", `journey.events.${i}.summary`, e.summary)]
+            : "",
+        ]),
       ]),
-      part("Open items", journey?.openItems, issues.get("journey"), (items) => h("ul", {}, ...items.map((item) => h("li", {}, `${words(item.kind)}: ${item.summary ?? "—"}`, item.since ? ` (since ${time(item.since)})` : "")))),
+      part("Open items", journey?.openItems, issues.get("journey"), (items) =>
+        list("ul", items, (item) => [
+          `${words(item.kind)}: ${item.summary ?? "—"}`,
+          item.since ? ` (since ${time(item.since)})` : "",
+        ]),
+      ),
       part("Accounts", data.accounts, issues.get("accounts"), (accounts) =>
-        table(["Product", "Type", "Status", "Number", "Balance"], accounts.map((a, i) => [a.productName, words(a.type), words(a.status), f("accounts.accountNumber", `accounts.${i}.accountNumber`, a.accountNumber), f("accounts.balance", `accounts.${i}.balance`, a.balance, (v) => `${v} ${a.currency}`)])),
+        table(
+          ["Product", "Type", "Status", "Number", "Balance"],
+          accounts.map((a, i) => [
+            a.productName,
+            words(a.type),
+            words(a.status),
+            f("accounts.accountNumber", `accounts.${i}.accountNumber`, a.accountNumber),
+            f("accounts.balance", `accounts.${i}.balance`, a.balance, (v) => `${v} ${a.currency}`),
+          ]),
+        ),
       ),
       part("Cards", data.cards, issues.get("cards"), (cards) =>
-        table(["Brand", "Status", "Number", "Expiry"], cards.map((c, i) => [words(c.brand), words(c.status), f("cards.pan", `cards.${i}.pan`, c.pan), f("cards.expiry", `cards.${i}.expiry`, c.expiry)])),
+        table(
+          ["Brand", "Status", "Number", "Expiry"],
+          cards.map((c, i) => [
+            words(c.brand),
+            words(c.status),
+            f("cards.pan", `cards.${i}.pan`, c.pan),
+            f("cards.expiry", `cards.${i}.expiry`, c.expiry),
+          ]),
+        ),
       ),
-      part("Cases", data.cases, issues.get("cases"), (cases) => table(["Number", "Subject", "Status", "Priority"], cases.map((c) => [c.number, c.subject, words(c.status), words(c.priority)]))),
-      part("Suggested articles", data.suggestedArticles, issues.get("suggestedArticles"), (articles) =>
-        h("ul", {}, ...articles.map((a) => h("li", {}, h("a", { href: safeUrl(a.url), target: "_blank", rel: "noopener noreferrer" }, a.title)))),
+      part("Cases", data.cases, issues.get("cases"), (cases) =>
+        table(
+          ["Number", "Subject", "Status", "Priority"],
+          cases.map((c) => [c.number, c.subject, words(c.status), words(c.priority)]),
+        ),
+      ),
+      part("Suggested articles", data.suggestedArticles, issues.get("suggestedArticles"), (all) =>
+        list("ul", all, (a) => [
+          h("a", { href: safeUrl(a.url), target: "_blank", rel: "noopener noreferrer" }, a.title),
+        ]),
       ),
     ),
   );

@@ -28,7 +28,11 @@ const codes = document.body.dataset.dispositionCodes.split(" ").filter(Boolean);
 // stop what it started.
 let session = null;
 let view = emptyView();
-const resetWrapUp = wireWrapUp(page.wrapUp, { codes, session: () => session, contactId: () => view.contact?.id });
+const resetWrapUp = wireWrapUp(page.wrapUp, {
+  codes,
+  session: () => session,
+  contactId: () => view.contact?.id,
+});
 
 // --- signing in ---
 
@@ -68,9 +72,10 @@ async function signIn(token, role = null) {
   try {
     await graphql({ token }, "{ __typename }", {}); // a refused token is a 401 here, at once
   } catch (error) {
-    page.signInError.textContent = error instanceof HttpError && error.status === 401
-      ? "The gateway refused this token (invalid or expired)."
-      : `Could not reach the gateway: ${error.message}`;
+    page.signInError.textContent =
+      error instanceof HttpError && error.status === 401
+        ? "The gateway refused this token (invalid or expired)."
+        : `Could not reach the gateway: ${error.message}`;
     return;
   }
   const { sub = "?", roles = [] } = claims(token);
@@ -154,7 +159,12 @@ page.card.addEventListener("click", async (event) => {
   event.target.disabled = true;
   // A query answer carries extensions.sources; X-Interaction-Id asks for the verified view of
   // the customer on this call (the gateway checks the call is the agent's and ID&V passed).
-  const answer = await graphql(session, CUSTOMER, { id: view.chosen }, { interactionId: view.contact.id }).catch(() => null);
+  const answer = await graphql(
+    session,
+    CUSTOMER,
+    { id: view.chosen },
+    { interactionId: view.contact.id },
+  ).catch(() => null);
   if (answer) view = fromCustomerAnswer(view, answer);
   renderCard(page.card, view);
 });
@@ -169,10 +179,14 @@ function banner(state, detail) {
   }[state];
   page.banner.dataset.state = state;
   if (state === "reconnecting") {
-    const next = detail.fatal ? "" : ` Next try in ${Math.ceil((detail.retryInMs ?? 0) / 1000)} s (attempt ${detail.attempt}).`;
+    const next = detail.fatal
+      ? ""
+      : ` Next try in ${Math.ceil((detail.retryInMs ?? 0) / 1000)} s (attempt ${detail.attempt}).`;
     const alert = document.createElement("span");
     alert.setAttribute("role", "alert");
-    alert.textContent = detail.fatal ? `No screen pops for this sign-in: ${detail.message}` : `Reconnecting… the stream to the gateway is down (${detail.message}).${next}`;
+    alert.textContent = detail.fatal
+      ? `No screen pops for this sign-in: ${detail.message}`
+      : `Reconnecting… the stream to the gateway is down (${detail.message}).${next}`;
     page.banner.replaceChildren(alert);
   } else {
     page.banner.textContent = text;

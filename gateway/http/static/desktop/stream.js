@@ -22,7 +22,11 @@ const REPLAY_QUIET_MS = 1_000;
 
 // Codes that end a subscription for good (a role without screen pops, an IVR token held to
 // registered operations, limits a copy's bigger selection exceeds); any other end is retried.
-const REFUSED = new Set(["FORBIDDEN", "PERSISTED_QUERY_NOT_FOUND", "GRAPHQL_PARSE_FAILED", "GRAPHQL_VALIDATION_FAILED", "DOCUMENT_TOO_LARGE", "DEPTH_LIMIT", "COST_LIMIT", "ALIAS_LIMIT", "FIELD_REPEAT_LIMIT"]);
+const REFUSED = new Set(
+  "FORBIDDEN PERSISTED_QUERY_NOT_FOUND GRAPHQL_PARSE_FAILED GRAPHQL_VALIDATION_FAILED DOCUMENT_TOO_LARGE DEPTH_LIMIT COST_LIMIT ALIAS_LIMIT FIELD_REPEAT_LIMIT".split(
+    " ",
+  ),
+);
 
 export const sleep = (ms, signal) =>
   new Promise((resolve) => {
@@ -31,16 +35,26 @@ export const sleep = (ms, signal) =>
   });
 
 /** Exponential backoff with jitter: about 0.5, 1, 2, 4, 8 s, then 10 s at most. */
-export const backoff = (attempt) => Math.min(10_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
+export const backoff = (attempt) =>
+  Math.min(10_000, 500 * 2 ** attempt) * (0.5 + Math.random() / 2);
 
 /**
  * POST a subscription and call onEvent({event, id, data}) per SSE event until the stream ends
  * or onEvent returns false. Throws on a non-200 answer (error.status) or a broken connection.
  */
-export async function stream(session, query, variables, onEvent, { signal, lastEventId, onOpen } = {}) {
+export async function stream(
+  session,
+  query,
+  variables,
+  onEvent,
+  { signal, lastEventId, onOpen } = {},
+) {
   const controller = new AbortController();
   signal?.addEventListener("abort", () => controller.abort(), { once: true });
-  const extra = { accept: "text/event-stream", ...(lastEventId ? { "last-event-id": lastEventId } : {}) };
+  const extra = {
+    accept: "text/event-stream",
+    ...(lastEventId ? { "last-event-id": lastEventId } : {}),
+  };
   const response = await fetch(STREAM, {
     method: "POST",
     headers: headers(session, extra),
@@ -89,7 +103,9 @@ function parse(block) {
     else if (field === "event") event.event = value;
     else if (field === "id") event.id = value;
   }
-  return event.data.length || event.event !== "message" ? { ...event, data: event.data.join("\n") } : null;
+  return event.data.length || event.event !== "message"
+    ? { ...event, data: event.data.join("\n") }
+    : null;
 }
 
 /**
@@ -159,7 +175,11 @@ export function followPops(session, { onPop, onBanner, onSignedOut, renewToken }
         // a gateway that has just started may refuse every token until it has fetched its
         // identity provider's keys: a few tries before giving up on this one
         if (code === "TOKEN_EXPIRED" || ++refusals > 3) {
-          onSignedOut(code === "TOKEN_EXPIRED" ? "The token expired: sign in again." : "The gateway refused the token: sign in again.");
+          onSignedOut(
+            code === "TOKEN_EXPIRED"
+              ? "The token expired: sign in again."
+              : "The gateway refused the token: sign in again.",
+          );
           return;
         }
       } else {

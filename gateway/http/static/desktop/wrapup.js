@@ -30,11 +30,16 @@ export function wireWrapUp(form, { codes, session, contactId }) {
   const button = form.querySelector('button[type="submit"]');
   const status = form.querySelector('[data-testid="write-status"]');
   const problem = form.querySelector("#write-error");
-  select.replaceChildren(...codes.map((code) => new Option(code.replaceAll("_", " ").toLowerCase(), code)));
+  select.replaceChildren(
+    ...codes.map((code) => new Option(code.replaceAll("_", " ").toLowerCase(), code)),
+  );
   let following = new AbortController();
 
   const show = (write) => {
-    status.textContent = write.status === "REJECTED" ? `REJECTED — ${write.message ?? write.code ?? "refused by the CRM"}` : write.status;
+    status.textContent =
+      write.status === "REJECTED"
+        ? `REJECTED — ${write.message ?? write.code ?? "refused by the CRM"}`
+        : write.status;
     status.dataset.status = write.status;
   };
 
@@ -86,11 +91,17 @@ async function follow(session, writeId, show, signal) {
   for (let attempt = 0; !signal.aborted; attempt++) {
     let final = null;
     try {
-      await stream(session, WRITE_COMPLETED, { id: writeId }, (event) => {
-        if (event.event !== "next") return event.event !== "complete";
-        final = JSON.parse(event.data).data?.writeCompleted ?? null;
-        return !final;
-      }, { signal });
+      await stream(
+        session,
+        WRITE_COMPLETED,
+        { id: writeId },
+        (event) => {
+          if (event.event !== "next") return event.event !== "complete";
+          final = JSON.parse(event.data).data?.writeCompleted ?? null;
+          return !final;
+        },
+        { signal },
+      );
       if (!final) final = (await graphql(session, WRITE, { id: writeId })).data?.write ?? null;
     } catch {
       // the stream or the query failed: try again below
