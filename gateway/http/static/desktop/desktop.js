@@ -174,7 +174,7 @@ page.card.addEventListener("click", async (event) => {
 function banner(state, detail) {
   const text = {
     connecting: detail.signedOut ? "Not signed in" : "Connecting…",
-    live: "Live: waiting for calls",
+    live: "Live: screen pops arrive as calls ring",
     resumed: `Reconnected — ${detail.replayed ?? 0} missed event${detail.replayed === 1 ? "" : "s"} replayed${detail.missed ? " (some earlier events could not be replayed: the card was re-read)" : ""}`,
   }[state];
   page.banner.dataset.state = state;
