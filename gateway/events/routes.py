@@ -163,15 +163,17 @@ class Routes:
 
     def _settle(self, pending: Pending, owner: str | None) -> None:
         self._pending.pop(pending.tick, None)
-        if owner is not None:
-            index = self._index.get(pending.router, {})
-            for members in list(index.get(owner, {}).values()):
-                for subscriber in list(members):
-                    if subscriber.joined < pending.tick:  # a later one replays it
-                        subscriber.place(pending.tick, pending.delivery)
-        blocked, pending.blocked = pending.blocked, set()
-        for subscriber in blocked:
-            subscriber.wake()
+        try:
+            if owner is not None:
+                index = self._index.get(pending.router, {})
+                for members in list(index.get(owner, {}).values()):
+                    for subscriber in list(members):
+                        if subscriber.joined < pending.tick:  # a later one replays it
+                            subscriber.place(pending.tick, pending.delivery)
+        finally:  # whatever happened, nobody waits for it any longer
+            blocked, pending.blocked = pending.blocked, set()
+            for subscriber in blocked:
+                subscriber.wake()
 
     async def aclose(self) -> None:
         """Stop learning: what was pending is delivered to nobody (its waiters go on)."""

@@ -212,9 +212,10 @@ def test_a_pops_context_is_read_once_and_dropped_when_the_stream_is_closed() -> 
 
 
 def test_an_offered_contact_is_read_once_per_replica_whatever_the_number_of_agents() -> None:
-    """An offered contact names no agent, so every subscriber asks whose it is: one CCaaS read
-    per event answers all of them (with a thousand desktops, a read each overflowed the CCaaS
-    bulkhead and lost the owner's pop); only its agent pops, and reads its customer."""
+    """An offered contact names no agent: one CCaaS read per event finds whose it is (with a
+    thousand desktops, a read each overflowed the CCaaS bulkhead and lost the owner's pop);
+    only its agent pops, and reads its customer (no other feed is even woken for it:
+    tests/events/test_routed_pops.py)."""
     audit: list[bytes] = []
     sources = _Sources()
     guard = Guard(Policy.load(), Masker(b"k"), AuditLog(audit.append))
