@@ -184,7 +184,7 @@ def create_app(
     caps = SubjectCaps(config.events.max_streams_per_subject)
     metrics.watch_subscriptions(caps.open_by_transport)
     # what an event costs this replica: one read of the contact it names, however many agents
-    reads = EventReads(sources)
+    reads = EventReads(sources, tracing=tracing)
     drain = Drain()  # the process is stopping: /ready 503, SSE streams told to resume elsewhere
     ingest = WebhookIngest(
         config.webhooks,
