@@ -43,8 +43,10 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         """`batch_load_fn` answers one value per key, in key order; an Exception in place of a
         value rejects that key only."""
         self._running: set[asyncio.Future[None]] = set()
-        self._callers: list[RequestScope | None] = []
-        """The request scopes of the callers whose keys the queued batch carries."""
+        self._patient: RequestScope | None = None
+        """The most patient request scope among the callers whose keys the queued batch
+        carries (valid once `_noted`)."""
+        self._noted = False
         super().__init__(batch_load_fn)  # type: ignore[arg-type]
 
     @property
@@ -78,7 +80,9 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         """The caller's deadline counts for the queued batch (its key is queued, or was
         already: the same call serves it)."""
         if self._queue:
-            self._callers.append(current_scope())
+            scope = current_scope()
+            self._patient = more_patient(self._patient, scope) if self._noted else scope
+            self._noted = True
 
     def do_resolve_reject(self, key: K, future: asyncio.Future[V]) -> None:
         """Queue the key; the first of a batch schedules its dispatch `DISPATCH_TURNS` turns
@@ -93,13 +97,11 @@ class Loader(DataLoader[K, V], Generic[K, V]):
             self.loop.call_soon(self._turn, left - 1)
             return
         queue, self._queue = self._queue, []
-        callers, self._callers = self._callers, []
         # on the most patient caller's deadline, whoever queued the first key: a sibling's
         # keys in a batch the routing context started (its own 300 ms, `narrowed_scope`) keep
         # the request's deadline (issue #18)
-        patient = callers[0] if callers else current_scope()
-        for scope in callers[1:]:
-            patient = more_patient(patient, scope)
+        patient = self._patient if self._noted else current_scope()
+        self._patient, self._noted = None, False
         batch = self.loop.create_task(
             dispatch_queue_batch(self, queue), context=scope_context(patient)
         )
