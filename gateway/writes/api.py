@@ -13,7 +13,9 @@ Who may write (least privilege; every rule keyed by the token's (issuer, subject
   holds `ivr` or `developer`: FORBIDDEN, before anything is read.
 
 The order of checks: the role, then the key and the content (no back-end call: a note holding a
-PAN goes nowhere), then ownership (reads of the CCaaS and the CRM), then the write."""
+PAN goes nowhere), then ownership (reads of the CCaaS and the CRM), then the write. A disposition
+reads the CCaaS only: its Task names the customer by their CCaaS profile id (`Who`), which the CRM
+resolves when the write is delivered, so the CRM being down never refuses one."""
 
 from __future__ import annotations
 
@@ -57,6 +59,10 @@ RECENT_CONTACTS = 50
 RECHECK_SECONDS = 5.0
 """`writeCompleted` re-reads the write this often even without its event: an event lost on the
 way (a broker restart) delays the frame, never loses it."""
+
+WHO = "Who.CcaasProfile__c"
+"""A Task's customer by external id: the `Who` relationship, naming the Contact whose
+`CcaasProfile__c` is the contact's CCaaS profile id (sources/crm.py `_REFERENCES`)."""
 
 _CRM_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
@@ -126,14 +132,18 @@ class CallerWrites:
                 raise NotFound(f"no interaction with id {contact_id!r}")
             if not any_target and contact.agent_id != principal.subject:
                 raise _forbidden("this contact is not yours: dispositions are the agent's own")
-            customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
             fields: dict[str, str | None] = {
                 "InteractionId__c": contact.id,
-                "WhoId": None if customer is None else customer.id,
                 "CallDisposition": code,
                 "Description": text,
                 "OwnerId": principal.subject,
             }
+            if contact.profile_id:
+                # the customer named by the key the CRM keys them by, resolved by the CRM when
+                # the write lands (now or from the outbox): no CRM read here, so a disposition
+                # is taken (PENDING) while the CRM is down, reads and all. A profile the CRM
+                # knows no customer for: the Task is written without Who (sources/crm.py).
+                fields[WHO] = contact.profile_id
             return await self._submit(principal, operation, key, contact.id, "Task", fields)
 
     async def add_case_note(self, case_id: str, note: str, key: str) -> WriteResult:
