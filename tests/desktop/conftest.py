@@ -41,7 +41,7 @@ figure to it. Unset (the suite's default) the figures are measured and reported,
 on a loaded 2-core machine they measure the load, not the gateway."""
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def systems(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[tuple[DesktopStack, DemoProcess]]:
@@ -58,23 +58,26 @@ def systems(
         demo.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def stack(systems: tuple[DesktopStack, DemoProcess]) -> DesktopStack:
     return systems[0]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def demo(systems: tuple[DesktopStack, DemoProcess]) -> DemoProcess:
     return systems[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def chromium() -> Iterator[Chromium]:
+    """Package-scoped like the stack: playwright's sync API runs its event loop in this
+    thread while it is open, so a session-long browser would make every later asyncio.run
+    (and pytest-asyncio test) of the suite fail."""
     with chromium_session() as launcher:
         yield launcher
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def figures() -> Iterator[dict[str, Any]]:
     """What the tests measured, written to build/desktop-screenshots/figures.json at the end."""
     measured: dict[str, Any] = {}
