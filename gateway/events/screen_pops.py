@@ -42,6 +42,7 @@ from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.telemetry import UNWATCHED, Telemetry
 from resolvers import Loaders
+from resolvers.callers import profile_customer
 from schema import Change, Pop, WriteApi
 from sources import SourceError, Sources
 from sources.records import Contact, Customer
@@ -267,7 +268,7 @@ class _ScreenPops:
             primed = self._primed.get(contact_id)
             if kind == "VERIFIED" and primed and primed.contact.profile_id == contact.profile_id:
                 return replace(primed, contact=contact)
-            customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
+            customer = await profile_customer(loaders, contact)
         except SourceError as exc:
             log.warning("screen pop skipped: %s could not be read (%s)", contact_id, exc.code)
             return None

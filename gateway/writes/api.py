@@ -42,6 +42,7 @@ from gateway.writes import (
 from gateway.writes.rules import WriteRules, bad_input, check_code, check_key, clean_text
 from gateway.writes.settled import SETTLED, audit_line
 from resolvers import Loaders, NotFound
+from resolvers.callers import profile_customer
 from resolvers.identity import valid_contact_id, valid_customer_id
 from sources import CrmObject
 
@@ -126,7 +127,7 @@ class CallerWrites:
                 raise NotFound(f"no interaction with id {contact_id!r}")
             if not any_target and contact.agent_id != principal.subject:
                 raise _forbidden("this contact is not yours: dispositions are the agent's own")
-            customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
+            customer = await profile_customer(loaders, contact)
             fields: dict[str, str | None] = {
                 "InteractionId__c": contact.id,
                 "WhoId": None if customer is None else customer.id,
@@ -293,7 +294,7 @@ class CallerWrites:
         contact = await loaders.contact.load(self._interaction_id)
         if contact is None or contact.agent_id != principal.subject:
             raise _forbidden("the X-Interaction-Id contact is not yours")
-        customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
+        customer = await profile_customer(loaders, contact)
         cases = [] if customer is None else await loaders.cases.load(customer.id)
         if customer is None or not any(c.id == case_id for c in cases):
             raise _forbidden("this case is not one of your contact's customer's")
