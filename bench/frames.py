@@ -40,6 +40,7 @@ from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
 from gateway.observability.errors import quiet_strawberry_logger
 from resolvers import Loaders
+from resolvers.callers import profile_customer
 from schema import Pop
 from sources import SYSTEMS, Sources, SourceSettings
 from sources.records import Contact, Customer
@@ -161,7 +162,7 @@ async def run(events: int, warmup: int) -> None:
             loaders = Loaders(sources)
             contact = await loaders.contact.load(made.json()["id"])
             assert contact is not None
-            customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
+            customer = await profile_customer(loaders, contact)
             assert customer is not None
             contacts[idv] = (contact, customer)
     rows = []

@@ -167,7 +167,10 @@ class Loaders:
     @cached_property
     def contacts_of(self) -> Loader[Limited, list[Contact]]:
         return _limited(
-            self.sources.ccaas.contacts_of, lambda c: c.profile_id, lambda c: c.started_at
+            # asked by profile: every contact answered has one
+            self.sources.ccaas.contacts_of,
+            lambda c: c.profile_id or "",
+            lambda c: c.started_at,
         )
 
     @cached_property

@@ -45,7 +45,8 @@ def _contact(r: Reader) -> Contact:
     endpoint = r.obj("CustomerEndpoint", "endpoint")
     return Contact(
         id=r.text("Id"),
-        profile_id=r.text("ProfileId"),
+        # no profile: absent, null or "" (never a key to look a customer up by)
+        profile_id=r.opt_text("ProfileId") or None,
         channel=r.choice("Channel", CHANNELS),
         direction=r.choice("InitiationMethod", DIRECTIONS),
         started_at=r.instant("InitiationTimestamp"),

@@ -157,7 +157,9 @@ class Contact:
     """A CCaaS contact: a voice call, chat, IVR or bot session."""
 
     id: str
-    profile_id: str
+    profile_id: str | None
+    """The caller's CCaaS profile; None for a caller the CCaaS system does not know (a phone
+    it has no profile for): the gateway then finds the customers by the contact's `ani`."""
     channel: str
     direction: str
     started_at: datetime

@@ -144,8 +144,8 @@ class _Journey:
         profile = self._contacts.get(event.subject)
         if profile is None:
             contact = await self._context.reads.contact(cursor, event.subject)
-            if contact is None:
-                return False
+            if contact is None or contact.profile_id is None:
+                return False  # an unknown caller's contact names no customer's profile
             profile = self._contacts[event.subject] = contact.profile_id
             while len(self._contacts) > KNOWN_CONTACTS:
                 del self._contacts[next(iter(self._contacts))]

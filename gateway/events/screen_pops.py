@@ -42,6 +42,7 @@ from gateway.masking.guard import Guard
 from gateway.observability import codes
 from gateway.observability.telemetry import UNWATCHED, Telemetry
 from resolvers import Loaders
+from resolvers.callers import callers
 from schema import Change, Pop, WriteApi
 from sources import SourceError, Sources
 from sources.records import Contact, Customer
@@ -260,8 +261,9 @@ class _ScreenPops:
 
     async def _reread(self, kind: str, cursor: str, contact_id: str) -> _Primed | None:
         """The contact as the CCaaS system has it now (read once for this event on this
-        replica, whoever asks), if it is the subscriber's, with its customers: those of the
-        kept context when it is the same profile's."""
+        replica, whoever asks), if it is the subscriber's, with its customers (its profile's,
+        else the phone lookup of its ANI: resolvers/callers.py): those of the kept context
+        when it is the same caller's."""
         try:
             contact = await self._context.reads.contact(cursor, contact_id)
             if contact is None or contact.agent_id != self._principal.subject:
@@ -269,13 +271,13 @@ class _ScreenPops:
             loaders = Loaders(self._context.sources)
             loaders.contact.prime(contact_id, contact)
             primed = self._primed.get(contact_id)
-            if kind == "VERIFIED" and primed and primed.contact.profile_id == contact.profile_id:
+            if kind == "VERIFIED" and primed and _same_caller(primed.contact, contact):
                 return replace(primed, contact=contact)
-            customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
+            customers = await callers(loaders, contact)
         except SourceError as exc:
             log.warning("screen pop skipped: %s could not be read (%s)", contact_id, exc.code)
             return None
-        return _Primed(loaders, contact, () if customer is None else (customer,))
+        return _Primed(loaders, contact, customers)
 
     def built(self) -> None:
         """Keep the context of a live contact whose frame read everything it asked for; an
@@ -303,6 +305,12 @@ def _time(text: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         return datetime.now(UTC)
+
+
+def _same_caller(kept: Contact, now: Contact) -> bool:
+    """The kept customers are still the contact's: same profile and same ANI (what they were
+    looked up by)."""
+    return kept.profile_id == now.profile_id and kept.ani == now.ani
 
 
 def _for(event: CloudEvent, principal: Principal) -> bool:

@@ -93,6 +93,7 @@ class Verification:
             and c.verified
             and c.state == "CONNECTED"
             and c.ended_at is None
+            and c.profile_id is not None  # a caller with no profile: nobody to verify
         )
 
     def reason(self) -> str | None:
@@ -115,6 +116,8 @@ class Verification:
             return "not_live"
         if not c.verified:
             return "idv_not_passed"
+        if c.profile_id is None:
+            return "no_profile"  # a caller the CCaaS system does not know (resolvers/callers.py)
         return "not_yours"  # any further condition of `active` (the token's issuer)
 
     def start_for(self, document: DocumentNode | None, operation_name: str | None) -> None:

@@ -44,6 +44,7 @@ from gateway.writes import (
 from gateway.writes.rules import WriteRules, bad_input, check_code, check_key, clean_text
 from gateway.writes.settled import SETTLED, audit_line
 from resolvers import Loaders, NotFound
+from resolvers.callers import profile_customer
 from resolvers.identity import valid_contact_id, valid_customer_id
 from sources import CrmObject
 
@@ -303,7 +304,7 @@ class CallerWrites:
         contact = await loaders.contact.load(self._interaction_id)
         if contact is None or contact.agent_id != principal.subject:
             raise _forbidden("the X-Interaction-Id contact is not yours")
-        customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
+        customer = await profile_customer(loaders, contact)
         cases = [] if customer is None else await loaders.cases.load(customer.id)
         if customer is None or not any(c.id == case_id for c in cases):
             raise _forbidden("this case is not one of your contact's customer's")

@@ -20,7 +20,7 @@ from typing import Any
 
 import orjson
 
-from .control import json_object
+from .control import caller_of, json_object
 from .data import Dataset
 from .http import BadRequest, Handler, Request, Response, error
 from .webhooks import Poster, ccaas_event
@@ -70,9 +70,7 @@ class Calls:
 
     def start(self, request: Request) -> Response:
         body = json_object(request)
-        index = self.data.population.by_crm_id.get(str(body.get("customerId")))
-        if index is None:
-            raise BadRequest("customerId must be a known CRM customer id")
+        caller = caller_of(self.data, body)
         agent = body.get("agentId")
         if not isinstance(agent, str) or not _AGENT.fullmatch(agent):
             raise BadRequest("agentId must be 1-64 letters, digits, '.', '_' or '-'")
@@ -81,9 +79,14 @@ class Calls:
             raise BadRequest(f"idv must be one of: {', '.join(IDV)}")
         ring_ms = _delay(body, "ringMs", DEFAULT_RING_MS)
         idv_after_ms = _delay(body, "idvAfterMs", DEFAULT_IDV_AFTER_MS)
-        contact_id = self.data.start_contact(
-            index, agent, "NOT_ATTEMPTED", "VOICE", None, state="QUEUED"
-        )
+        if isinstance(caller, str):  # a caller the CCaaS system has no profile for
+            contact_id = self.data.start_unknown_contact(
+                caller, agent, "NOT_ATTEMPTED", "VOICE", None, state="QUEUED"
+            )
+        else:
+            contact_id = self.data.start_contact(
+                caller, agent, "NOT_ATTEMPTED", "VOICE", None, state="QUEUED"
+            )
         call = self.calls[contact_id] = Call(contact_id, agent, idv)
         self._post(call, "INITIATED")
         self._spawn(call, self._timeline(call, ring_ms / 1000, idv_after_ms / 1000))

@@ -43,6 +43,8 @@ class Ccaas:
         for contact_id in request.batch("id", MAX_BATCH):
             hit = self.data.contact_by_id(contact_id)
             if hit is not None:
-                found.append((self.data.rank[hit[0]], hit[1].time, hit[1].body))
+                index, contact = hit
+                rank = -1 if index is None else self.data.rank[index]  # unknown callers first
+                found.append((rank, contact.time, contact.body))
         found.sort()
         return _envelope([body for _, _, body in found])

@@ -66,18 +66,31 @@ async def set_fault(
     return faults
 
 
+async def households(base_url: str, n: int = 10) -> list[dict[str, Any]]:
+    """Phones shared by a household: `[{"phone", "customers": [crm ids]}]` (2-3 each)."""
+    body = await _call(base_url, "GET", "/_sandbox/households", params={"n": n})
+    found: list[dict[str, Any]] = body["households"]
+    return found
+
+
+def _caller(customer_id: str | None, phone: str | None) -> dict[str, Any]:
+    return {"customerId": customer_id} if phone is None else {"phone": phone}
+
+
 async def start_contact(
     base_url: str,
     *,
-    customer_id: str,
+    customer_id: str | None = None,
     agent_id: str,
     idv: str = "PASSED",
     channel: str = "VOICE",
     intent: str | None = None,
+    phone: str | None = None,
 ) -> str:
-    """A live contact for the customer, assigned to the agent (the screen-pop moment)."""
+    """A live contact for the customer, assigned to the agent (the screen-pop moment); with
+    `phone` instead, from a caller the CCaaS system has no profile for."""
     payload: dict[str, Any] = {
-        "customerId": customer_id,
+        **_caller(customer_id, phone),
         "agentId": agent_id,
         "idv": idv,
         "channel": channel,
@@ -91,16 +104,18 @@ async def start_contact(
 
 async def start_call(
     base_url: str,
-    customer_id: str,
+    customer_id: str | None,
     agent_id: str,
     *,
     idv: str = "PASSED",
     ring_ms: int = 500,
     idv_after_ms: int = 1000,
+    phone: str | None = None,
 ) -> str:
-    """A simulated inbound call (POST /_sandbox/calls); returns its interaction id."""
+    """A simulated inbound call (POST /_sandbox/calls); returns its interaction id. With
+    `phone` (and customer_id None), from a caller the CCaaS system has no profile for."""
     payload = {
-        "customerId": customer_id,
+        **_caller(customer_id, phone),
         "agentId": agent_id,
         "idv": idv,
         "ringMs": ring_ms,

@@ -5,6 +5,7 @@ Never part of the systems being imitated: it is not counted, delayed or faulted 
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +21,7 @@ SYSTEMS = (*DATA_SYSTEMS, "idp")
 MODES = ("ok", "error", "timeout", "garbage", "down")
 _IDV = ("PASSED", "FAILED", "NOT_ATTEMPTED")
 _CHANNELS = ("VOICE", "CHAT", "IVR", "BOT")
+_PHONE = re.compile(r"\+?[0-9 ().-]{7,24}")
 
 
 @dataclass(slots=True)
@@ -57,6 +59,26 @@ def json_object(request: Request) -> dict[str, Any]:
     return body
 
 
+def caller_of(data: Dataset, body: dict[str, Any]) -> int | str:
+    """Who a live contact's caller is: a customer the CCaaS system knows (`customerId`: their
+    index), or a phone it has no profile for (`phone`: the contact's ANI, as given)."""
+    if "phone" in body:
+        if "customerId" in body:
+            raise BadRequest("give customerId or phone, not both")
+        phone = body["phone"]
+        if (
+            not isinstance(phone, str)
+            or not _PHONE.fullmatch(phone)
+            or sum(c.isdigit() for c in phone) < 7
+        ):
+            raise BadRequest("phone must be a phone number, E.164 or national: +12025550123")
+        return phone
+    index = data.population.by_crm_id.get(str(body.get("customerId")))
+    if index is None:
+        raise BadRequest("customerId must be a known CRM customer id (or give phone)")
+    return index
+
+
 class Control:
     def __init__(
         self, data: Dataset, faults: dict[str, Fault], counters: dict[str, Counter]
@@ -72,6 +94,7 @@ class Control:
             "GET /faults": self.show_faults,
             "POST /faults": self.set_fault,
             "GET /sample": self.sample,
+            "GET /households": self.households,
             "POST /contacts": self.start_contact,
         }
 
@@ -133,11 +156,19 @@ class Control:
             )
         return ok(orjson.dumps({"customers": customers}))
 
+    def households(self, request: Request) -> Response:
+        """Phones shared by a household (2-3 customers): a call from one finds them all."""
+        n = request.integer("n", 10, 1, 1000)
+        shared = [
+            {"phone": phone, "customers": [self.data.population.customers[i].crm_id for i in who]}
+            for phone, who in self.data.population.by_phone.items()
+            if len(who) > 1
+        ]
+        return ok(orjson.dumps({"households": shared[:n]}))
+
     def start_contact(self, request: Request) -> Response:
         body = json_object(request)
-        index = self.data.population.by_crm_id.get(str(body.get("customerId")))
-        if index is None:
-            raise BadRequest("customerId must be a known CRM customer id")
+        caller = caller_of(self.data, body)
         agent = body.get("agentId")
         if not isinstance(agent, str) or not agent:
             raise BadRequest("agentId is required")
@@ -150,5 +181,10 @@ class Control:
         intent = body.get("intent")
         if intent is not None and intent not in INTENT_BY_NAME:
             raise BadRequest("intent must be a known intent")
-        contact_id = self.data.start_contact(index, agent, idv, channel, intent)
+        if isinstance(caller, str):
+            contact_id = self.data.start_unknown_contact(
+                caller, agent, idv, channel, intent, state="CONNECTED"
+            )
+        else:
+            contact_id = self.data.start_contact(caller, agent, idv, channel, intent)
         return ok(orjson.dumps({"id": contact_id}))

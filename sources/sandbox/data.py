@@ -45,6 +45,8 @@ class Dataset:
         self._cases: dict[int, tuple[Case, ...]] = {}
         self._live: dict[int, list[Contact]] = {}  # newest first
         self._live_by_id: dict[str, tuple[int, Contact]] = {}
+        self._unknown: dict[str, Contact] = {}
+        """Live contacts of callers the CCaaS system has no profile for (by contact id)."""
 
     def customer(self, index: int) -> Customer:
         found = self._customers.get(index)
@@ -98,10 +100,14 @@ class Dataset:
         live = [contact.body for contact in self._live.get(index, ())[:k]]
         return [*live, self.contacts_joined(index).newest(k - len(live))]
 
-    def contact_by_id(self, contact_id: str) -> tuple[int, Contact] | None:
+    def contact_by_id(self, contact_id: str) -> tuple[int | None, Contact] | None:
+        """(the owner's index, or None: an unknown caller's), the contact."""
         live = self._live_by_id.get(contact_id)
         if live is not None:
             return live
+        unknown = self._unknown.get(contact_id)
+        if unknown is not None:
+            return None, unknown
         owner = self.activity.owner_of(contact_id)
         if owner is None:
             return None
@@ -163,9 +169,44 @@ class Dataset:
         self._live_by_id[contact_id] = (index, contact)
         return contact_id
 
+    def start_unknown_contact(
+        self, phone: str, agent_id: str, idv: str, channel: str, intent: str | None, *, state: str
+    ) -> str:
+        """A live contact from a caller the CCaaS system has no profile for: no `ProfileId`,
+        the number they call from as the ANI (as given: E.164 or national)."""
+        started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        chosen = INTENT_BY_NAME[intent or "balance_inquiry"]
+        contact_id = str(uuid.uuid4())
+        body = dumps(
+            {
+                "Id": contact_id,
+                "ProfileId": None,
+                "Channel": channel,
+                "InitiationMethod": "INBOUND",
+                "InitiationTimestamp": started,
+                "DisconnectTimestamp": None,
+                "State": state,
+                "QueueName": chosen.queue,
+                "AgentId": agent_id,
+                "Intent": chosen.name,
+                "Summary": f"Live contact about {chosen.topic}.",
+                "Disposition": None,
+                "IdvResult": idv,
+                "CustomerEndpoint": {"Address": phone},
+                "PreviousContactId": None,
+            }
+        )
+        self._unknown[contact_id] = Contact(contact_id, started, body)
+        return contact_id
+
     def update_live_contact(self, contact_id: str, changes: dict[str, object]) -> bool:
         """Replace a live contact with one whose body has `changes` applied (records are
         frozen and may be in a reader's hands: replaced, never mutated). False if unknown."""
+        unknown = self._unknown.get(contact_id)
+        if unknown is not None:
+            body = dumps({**orjson.loads(unknown.body), **changes})
+            self._unknown[contact_id] = Contact(contact_id, unknown.time, body)
+            return True
         found = self._live_by_id.get(contact_id)
         if found is None:
             return False

@@ -277,7 +277,7 @@ def _ccaas() -> tuple[dict[str, Schema], dict[str, Schema]]:
     schemas = {
         "Contact": obj(
             Id={"type": "string", "format": "uuid"},
-            ProfileId=STRING,
+            ProfileId=nullable(STRING),  # null: a caller with no CCaaS profile
             Channel=enum("VOICE", "CHAT", "IVR", "BOT"),
             InitiationMethod=enum("INBOUND", "OUTBOUND", "TRANSFER", "CALLBACK"),
             InitiationTimestamp=DATE_TIME,

@@ -20,7 +20,7 @@ import pytest
 from gateway.events.broker import InProcessBroker
 from schema import build_schema
 from sources.sandbox import create_app as sandbox_app
-from sources.sandbox.client import sample_customers, set_fault, start_contact
+from sources.sandbox.client import households, sample_customers, set_fault, start_contact
 from sources.sandbox.server import background_server
 from tests.support.subscribing import (
     Side,
@@ -254,6 +254,37 @@ async def test_every_field_masked_before_and_after_verification(
     assert [p["event"] for p in pops] == ["OFFERED", "CONNECTED", "VERIFIED", "ENDED"]
     verification = [f["extensions"]["verification"]["status"] for f in frames["compiled"]]
     assert verification[0] != "verified" and verification[2] == "verified"
+
+
+@pytest.mark.parametrize("role", ROLES)
+async def test_a_household_call_masked_alike_and_never_verified(
+    sandbox: Sandbox, both: dict[str, Side], role: str
+) -> None:
+    """A caller the CCaaS system has no profile for, from a household's shared phone (national
+    format): its customers are the phone's 2-3 matches, every one unverified, ID&V or not."""
+    household = (await households(sandbox.url, 1))[0]
+    digits = household["phone"].removeprefix("+1")
+    phone = f"({digits[:3]}) {digits[3:6]}-{digits[6:]}"
+    agent = f"{role}-household"
+    waiting = await start_contact(sandbox.url, phone=phone, agent_id=agent, idv="NOT_ATTEMPTED")
+    passed = await start_contact(sandbox.url, phone=phone, agent_id=agent, idv="PASSED")
+    events = [
+        ("interaction.offered", waiting),
+        ("interaction.connected", waiting),
+        ("customer.verified", passed),
+        ("interaction.ended", passed),
+    ]
+    frames = await _run(both, frozenset({role}), WHOLE, {"first": 3}, events, agent)
+    _assert_same(frames, both)
+    if frames["compiled"][0].get("data") is None:
+        return  # a role the feed refuses outright: refused alike (compared above)
+    pops = [f["data"]["screenPops"] for f in frames["compiled"]]
+    assert [p["event"] for p in pops] == ["OFFERED", "CONNECTED", "VERIFIED", "ENDED"]
+    for pop in pops:
+        assert sorted(c["id"] for c in pop["customers"]) == sorted(household["customers"])
+        assert pop["interaction"]["customer"] is None
+    verification = [f["extensions"]["verification"]["status"] for f in frames["compiled"]]
+    assert "verified" not in verification
 
 
 @pytest.mark.parametrize(

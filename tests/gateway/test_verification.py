@@ -97,6 +97,13 @@ async def test_the_reason_an_interaction_verifies_nobody_tells_least_first() -> 
     ended = dataclasses.replace(live, state="ENDED", ended_at=datetime.now(UTC))
     assert await reason(ended) == "not_live"
     assert await reason(dataclasses.replace(live, idv_result="FAILED")) == "idv_not_passed"
+    # ID&V passed on a call from a phone the CCaaS system has no profile for: nobody verified
+    # (the agent links the profile after ID&V), however the owner is keyed
+    unknown = dataclasses.replace(live, profile_id=None, ani="+12025550143")
+    assert await reason(unknown) == "no_profile"
+    nobody = Verification(unknown, "agent-1", may_verify=True)
+    assert not nobody.active
+    assert not nobody.covers(Owner(customer_id="003x", profile_id=None))
     # someone else's interaction, ended and failed: only that it is not the caller's
     theirs = dataclasses.replace(ended, agent_id="agent-2", idv_result="FAILED")
     assert await reason(theirs) == "not_yours"
