@@ -5,10 +5,8 @@ ID&V; core banking down shows the fallback procedure and the rest of the card.""
 from __future__ import annotations
 
 import contextlib
-import json
 import re
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -21,8 +19,6 @@ from tests.support.desktop import DesktopStack
 from .conftest import README_SHOT, Desk
 
 pytestmark = pytest.mark.browser
-
-HOUSEHOLD = (Path(__file__).parent / "household.js").read_text(encoding="utf-8")
 
 
 @pytest.fixture(scope="module")
@@ -155,25 +151,19 @@ def test_core_banking_down_shows_the_fallback_and_the_rest_of_the_card(
         sandbox.fault("core", "ok")
 
 
-def _household(sample: list[dict[str, Any]]) -> tuple[str, list[str]]:
-    by_phone: dict[str, list[str]] = {}
-    for customer in sample:
-        for phone in customer["phones"]:
-            by_phone.setdefault(phone, []).append(customer["id"])
-    phone, members = max(by_phone.items(), key=lambda kv: len(kv[1]))
-    return phone, members
-
-
 def test_a_household_match_is_shown_as_a_choice_that_fills_the_card(
     desk: Desk, hang_up: list[str]
 ) -> None:
+    """A call from a phone the CCaaS links to no profile, shared by a household: the gateway's
+    pop lists every customer of that phone (masked, nobody verified) and the agent chooses."""
     sandbox = desk.stack.sandbox
-    _, members = _household(sandbox.sample(200))
-    assert len(members) >= 2, "the sandbox sample should hold a household sharing a phone"
-    # the gateway's pop names one customer: the others are added to it (household.js)
-    desk.page.add_init_script(HOUSEHOLD.replace("__MEMBERS__", json.dumps(members)))
+    [household] = sandbox.households(1)
+    members: list[str] = household["customers"]
+    assert len(members) >= 2
     desk.sign_in_by_fragment()
-    call = sandbox.call(members[0], desk.agent, idv="NOT_ATTEMPTED")
+    call = sandbox.call(
+        None, desk.agent, phone=household["phone"], idv="NOT_ATTEMPTED", idv_after_ms=MAX_DELAY_MS
+    )
     hang_up.append(call)
     desk.popped(call)
     choice = desk.page.get_by_role("radiogroup", name="Which customer?")
@@ -183,4 +173,7 @@ def test_a_household_match_is_shown_as_a_choice_that_fills_the_card(
     other = _full_name(desk, members[1])
     choice.get_by_role("radio", name=re.compile(re.escape(other))).check()
     expect(desk.card).to_contain_text(other)
+    # ID&V passed on a call linked to no customer verifies nobody: still masked, and why
+    sandbox.verify(call)
+    expect(desk.card.locator("[data-mask-reason]").first).to_contain_text("not linked")
     desk.shot("08-household-chosen")

@@ -194,17 +194,28 @@ class Sandbox:
         ]
         return records[0]
 
+    def households(self, n: int) -> list[dict[str, Any]]:
+        """Phones that 2-3 customers share: `{"phone", "customers": [crm ids]}`."""
+        found: list[dict[str, Any]] = self._call("GET", "/_sandbox/households", params={"n": n})[
+            "households"
+        ]
+        return found
+
     def call(
         self,
-        customer: str,
+        customer: str | None,
         agent: str,
         *,
+        phone: str | None = None,
         idv: str = "NOT_ATTEMPTED",
         ring_ms: int = 0,
         idv_after_ms: int = 0,
     ) -> str:
+        """A call from `customer` (their CCaaS profile), or from a `phone` the CCaaS knows no
+        profile of (the screen pop then shows the customers of that phone: a household)."""
+        caller: dict[str, str] = {"phone": phone} if phone else {"customerId": customer or ""}
         body = {
-            "customerId": customer,
+            **caller,
             "agentId": agent,
             "idv": idv,
             "ringMs": ring_ms,

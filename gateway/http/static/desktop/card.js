@@ -33,6 +33,7 @@ const NOT_VERIFIED = {
   malformed: "no valid call id",
   not_checked: "not checked",
   not_needed: "your role has no verified view",
+  no_profile: "the caller is not linked to a customer yet: verify, then choose",
 };
 
 /** A card with nothing on it (signed in, no call yet). */
