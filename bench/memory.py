@@ -20,9 +20,11 @@ import os
 import signal
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from sources import SYSTEMS
 from sources.sandbox.client import set_fault
 from tests.support.processes import gateway_process, sandbox_server
 
@@ -54,7 +56,7 @@ class Probe:
 
 async def main(o: argparse.Namespace) -> None:
     options = Options()
-    options.scenarios = o.scenarios
+    options.scenarios = ["screenpop", "ivr", "supervisor-10"] if o.mix else o.scenarios
     options.customers = 5000
     with (
         tempfile.TemporaryDirectory() as tmp,
@@ -73,20 +75,48 @@ async def main(o: argparse.Namespace) -> None:
         }
         with gateway_process(sandbox, gateway_toml(str(manifest)), env=env) as (gateway, pid):
             probe = Probe(tmp, pid)
-            if "screenpop" in o.scenarios:
+            if "screenpop" in o.scenarios or o.mix:
                 await bench.pick_phone(gateway)
             print(f"gateway pid {pid}, start RSS {rss_mb(pid):.1f} MiB")
             if o.tracemalloc:
                 await probe.ask("tm_start")
+            if o.threshold:
+                print(f"threshold: {(await probe.ask('threshold ' + o.threshold))['threshold']}")
             for fault in o.faults:
                 system, mode = fault.split("=")
                 rate = 0.5 if mode == "half" else None
                 await set_fault(sandbox, system, mode="error" if rate else mode, error_rate=rate)
+            if o.mix:
+                await mix(bench, gateway, pid, sandbox, o.mix)
+                return
             for name in o.scenarios:
                 scenario = SCENARIOS[name]
                 payload, headers = bench.request(scenario)
-                args: dict[str, Any] = dict(concurrency=16, pid=pid, accept_errors=True)
+                args: dict[str, Any] = dict(concurrency=16, pid=pid, accept_errors=bool(o.faults))
                 await drive(gateway, payload, headers, seconds=o.warmup, warmup=0, **args)
+                if o.live:  # what is tracked while the load runs (in-flight requests)
+                    load = asyncio.ensure_future(
+                        drive(gateway, payload, headers, seconds=3, warmup=0, **args)
+                    )
+                    await asyncio.sleep(1.5)
+                    if o.tracemalloc:
+                        top = await probe.ask("tm_top lineno")
+                        print("   live allocations while loaded (tracemalloc, by line):")
+                        for t in top["top"]:
+                            print(
+                                f"      {t['size_kb']:9.1f} KiB {t['count']:7d}  {t['trace'][-1]}"
+                            )
+                    live = await probe.ask("types")
+                    exceptions = await probe.ask("exceptions")
+                    await load
+                    print(
+                        f"   live while loaded: {live['tracked']} tracked, by gen {live['by_gen']}"
+                    )
+                    for kind, n in live["types"][: o.top]:
+                        print(f"      {n:8d}  {kind}")
+                    print("   live exceptions:")
+                    for kind, n in exceptions["exceptions"]:
+                        print(f"      {n:8d}  {kind}")
                 await probe.ask("stats")
                 cpu = cpu_seconds(pid)
                 run = await drive(gateway, payload, headers, seconds=o.seconds, warmup=0, **args)
@@ -98,11 +128,14 @@ async def main(o: argparse.Namespace) -> None:
                     f"p99 {run.percentile(99):.0f} ms, RSS {rss_mb(pid):.1f} peak "
                     f"{peak_rss_mb(pid):.1f} MiB"
                 )
-                print(line)
+                print(
+                    line + (f"\n   first error: {run.first_error[:300]}" if run.first_error else "")
+                )
                 for gen, p in stats["pauses"].items():
                     print(
-                        f"   gen{gen}: {p['n']} collections, max {p['max_ms']:.1f} ms, "
-                        f"total {p['sum_ms']:.0f} ms, "
+                        f"   gen{gen}: {p['n']} collections, max {p['max_ms']:.1f} ms "
+                        f"(CPU {p['max_cpu_ms']:.1f}), total {p['sum_ms']:.0f} ms "
+                        f"(CPU {p['sum_cpu_ms']:.0f}), "
                         f"per 1000 ops {1000 * p['n'] / max(run.requests, 1):.1f}"
                     )
                 print(
@@ -148,6 +181,61 @@ async def main(o: argparse.Namespace) -> None:
             print(f"end RSS {rss_mb(pid):.1f} peak {peak_rss_mb(pid):.1f} MiB")
 
 
+PHASES = [
+    ("no faults", {}),
+    ("core timing out", {"core": ("timeout", 0.0)}),
+    ("knowledge answering garbage", {"knowledge": ("garbage", 0.0)}),
+    ("ccaas failing half its calls", {"ccaas": ("error", 0.5)}),
+]
+
+
+async def mix(bench: Bench, gateway: str, pid: int, sandbox: str, seconds: float) -> None:
+    """Screen-pops, IVR and 20-id supervisor lists at once (concurrency 8 in all), the faults
+    rotating every 15 s; RSS sampled at the end of each phase."""
+    loads = [
+        (*bench.request(SCENARIOS["screenpop"]), 3),
+        (*bench.request(SCENARIOS["ivr"]), 2),
+        (*bench.request(replace(SCENARIOS["supervisor-10"], ids=20)), 3),
+    ]
+    started = time.monotonic()
+    cpu = cpu_seconds(pid)
+    ops = errors = 0
+    first = None
+    phase = 0
+    while time.monotonic() - started < seconds:
+        name, faults = PHASES[phase % len(PHASES)]
+        for system in SYSTEMS:
+            mode, rate = faults.get(system, ("ok", 0.0))
+            await set_fault(sandbox, system, mode=mode, error_rate=rate)
+        runs = await asyncio.gather(
+            *(
+                drive(
+                    gateway,
+                    payload,
+                    headers,
+                    concurrency=c,
+                    seconds=15,
+                    warmup=0,
+                    pid=pid,
+                    accept_errors=True,
+                )
+                for payload, headers, c in loads
+            )
+        )
+        ops += sum(r.requests for r in runs)
+        errors += sum(r.errors for r in runs)
+        rss = rss_mb(pid)
+        first = first or rss
+        print(
+            f"{time.monotonic() - started:6.0f} s  {name:30s} RSS {rss:6.1f} MiB "
+            f"({100 * (rss - first) / first:+.1f}%), peak {peak_rss_mb(pid):.1f}, {ops} ops"
+        )
+        phase += 1
+    for system in SYSTEMS:
+        await set_fault(sandbox, system, mode="ok", error_rate=0.0)
+    print(f"mix: {ops} ops ({errors} non-200), {ops / (cpu_seconds(pid) - cpu):.1f} ops/CPU-s")
+
+
 def parse() -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.memory", description=__doc__)
     parser.formatter_class = argparse.RawDescriptionHelpFormatter
@@ -157,12 +245,21 @@ def parse() -> argparse.Namespace:
     parser.add_argument("--execution", default="compiled", choices=["compiled", "standard"])
     parser.add_argument("--saveall", action="store_true")
     parser.add_argument("--types", action="store_true")
+    parser.add_argument("--threshold", default="", help='e.g. "700 10 10": gc.set_threshold')
+    parser.add_argument("--live", action="store_true", help="tracked objects during the load")
     parser.add_argument("--tracemalloc", action="store_true")
     parser.add_argument(
         "--faults",
         nargs="*",
         default=[],
         help="system=mode (ok, error, timeout, garbage, down, half)",
+    )
+    parser.add_argument(
+        "--mix",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="the mixed load with rotating faults instead of the scenarios",
     )
     parser.add_argument("--top", type=int, default=25)
     return parser.parse_args()

@@ -16,8 +16,9 @@ import time
 import tracemalloc
 
 _DIR = os.environ.get("MEMPROBE_DIR", "")
-_started = [0.0]
+_started = [0.0, 0.0]
 _pauses: dict[int, list[float]] = {0: [], 1: [], 2: []}
+_cpu: dict[int, list[float]] = {0: [], 1: [], 2: []}
 _collected = [0, 0, 0]
 _snapshot: list[tracemalloc.Snapshot] = []
 _roots: list[tuple[str, int]] = []
@@ -26,9 +27,11 @@ _roots: list[tuple[str, int]] = []
 def _callback(phase: str, info: dict[str, int]) -> None:
     if phase == "start":
         _started[0] = time.perf_counter()
+        _started[1] = time.thread_time()
     else:
         gen = info["generation"]
         _pauses[gen].append((time.perf_counter() - _started[0]) * 1000)
+        _cpu[gen].append((time.thread_time() - _started[1]) * 1000)
         _collected[gen] += info["collected"]
 
 
@@ -130,16 +133,25 @@ def _handle(signum: int, frame: object) -> None:
         with open(os.path.join(_DIR, "cmd")) as f:
             command = f.read().strip()
         out: dict[str, object] = {"command": command, "rss": _rss()}
-        if command == "stats":  # collections since the last "stats"; resets them
+        if command.startswith("threshold "):
+            gc.set_threshold(*(int(x) for x in command.split()[1:]))
+            out["threshold"] = gc.get_threshold()
+        elif command == "stats":  # collections since the last "stats"; resets them
             out["pauses"] = {
-                g: {"n": len(p), "max_ms": max(p, default=0.0), "sum_ms": sum(p)}
+                g: {
+                    "n": len(p),
+                    "max_ms": max(p, default=0.0),
+                    "sum_ms": sum(p),
+                    "max_cpu_ms": max(_cpu[g], default=0.0),
+                    "sum_cpu_ms": sum(_cpu[g]),
+                }
                 for g, p in _pauses.items()
             }
             out["collected"] = list(_collected)
             out["count"] = gc.get_count()
             out["threshold"] = gc.get_threshold()
             out["frozen"] = gc.get_freeze_count()
-            for p in _pauses.values():
+            for p in [*_pauses.values(), *_cpu.values()]:
                 p.clear()
             _collected[:] = [0, 0, 0]
         elif command == "types":  # what the collector tracks now (young..old), by type
@@ -180,12 +192,26 @@ def _handle(signum: int, frame: object) -> None:
             ]
             cur, peak = tracemalloc.get_traced_memory()
             out["traced_mb"] = [cur / 2**20, peak / 2**20]
-        elif command == "tm_top":
+        elif command.startswith("tm_top"):
             snap = tracemalloc.take_snapshot()
+            group = command.split()[1] if " " in command else "traceback"
             out["top"] = [
                 {"size_kb": t.size / 1024, "count": t.count, "trace": _trace(t)}
-                for t in snap.statistics("traceback")[:25]
+                for t in snap.statistics(group)[:30]
             ]
+        elif command == "exceptions":  # live exceptions: type, depth, where raised
+            found: collections.Counter[str] = collections.Counter()
+            for o in gc.get_objects():
+                if isinstance(o, BaseException):
+                    tb = o.__traceback__
+                    depth, where = 0, []
+                    while tb is not None:
+                        depth += 1
+                        code = tb.tb_frame.f_code
+                        where.append(f"{code.co_qualname}@{os.path.basename(code.co_filename)}")
+                        tb = tb.tb_next
+                    found[f"{type(o).__name__} depth={depth} " + " > ".join(where[-6:])] += 1
+            out["exceptions"] = found.most_common(15)
         elif command == "stacks":
             out["stacks"] = _stacks.most_common(10)
         elif command == "collect":

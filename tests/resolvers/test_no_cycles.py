@@ -5,6 +5,8 @@ not left in reference cycles for the collector (bench/memory.py measured ~2,000 
 from __future__ import annotations
 
 import asyncio
+import contextvars
+import gc
 from collections.abc import Iterable
 from typing import Any, cast
 
@@ -123,3 +125,26 @@ async def test_an_unexpected_error_keeps_its_traceback() -> None:
         await one(cast(Any, asyncio.sleep(0, [error])))
     except ZeroDivisionError as raised:
         assert raised is error and raised.__traceback__ is not None
+
+
+async def test_settle_many_does_not_copy_the_context_per_key() -> None:
+    """A level's wait observes each key's future through one callback context, not a copy of
+    the request's context per key (1,000 keys made 1,000 live contexts per request)."""
+    release = asyncio.Event()
+
+    async def load(keys: list[str]) -> list[str]:
+        await release.wait()
+        return keys
+
+    def contexts() -> int:
+        return sum(1 for o in gc.get_objects() if type(o) is contextvars.Context)
+
+    loader: Loader[str, str] = Loader(load)
+    before = contexts()
+    pending = asyncio.ensure_future(loader.settle_many([f"k{i}" for i in range(1000)]))
+    for _ in range(10):  # the batch is dispatched and the wait registered
+        await asyncio.sleep(0)
+    assert loader.busy
+    assert contexts() - before < 10
+    release.set()
+    assert len(await pending) == 1000
