@@ -49,6 +49,8 @@ class Probe:
         for _ in range(600):
             if out.exists():
                 answer: dict[str, Any] = json.loads(out.read_text())
+                if "error" in answer:
+                    raise RuntimeError(f"the probe failed {command!r}: {answer['error']}")
                 return answer
             await asyncio.sleep(0.05)
         raise RuntimeError(f"the probe did not answer {command!r}")
@@ -161,6 +163,10 @@ async def main(o: argparse.Namespace) -> None:
                         print(f"      {n / max(run.requests, 1):8.2f} per op: " + ", ".join(shape))
             if o.types:
                 await probe.ask("collect")
+                held = await probe.ask("contexts")
+                print("contexts still holding a request's scope, by holder:")
+                for holder, n in held["contexts"]:
+                    print(f"   {n:6d}  {holder}")
                 types = await probe.ask("types")
                 print(f"tracked objects: {types['tracked']} by gen {types['by_gen']}")
                 for kind, n in types["types"][: o.top]:

@@ -212,6 +212,24 @@ def _handle(signum: int, frame: object) -> None:
                         tb = tb.tb_next
                     found[f"{type(o).__name__} depth={depth} " + " > ".join(where[-6:])] += 1
             out["exceptions"] = found.most_common(15)
+        elif command == "contexts":  # live contexts holding a request's scope, and who holds them
+            held: collections.Counter[str] = collections.Counter()
+            import contextvars
+
+            for o in gc.get_objects():
+                if type(o) is contextvars.Context and any(
+                    v.name == "switchboard_request_scope" and o[v] is not None for v in o
+                ):
+                    for r in gc.get_referrers(o):
+                        desc = _name(r)
+                        if type(r).__name__ in ("Handle", "TimerHandle"):
+                            desc += f"<{r!r:.100}>"
+                        elif type(r).__name__ == "Task":
+                            desc += f"<{r.get_coro()!r:.80}>"
+                        held[desc] += 1
+                    for v in o:
+                        held[f"  var {v.name} = {_name(o[v])}"] += 1
+            out["contexts"] = held.most_common(30)
         elif command == "stacks":
             out["stacks"] = _stacks.most_common(10)
         elif command == "collect":
@@ -222,6 +240,8 @@ def _handle(signum: int, frame: object) -> None:
         os.replace(tmp, os.path.join(_DIR, "out.json"))
     except Exception as error:  # a probe must not take the process down
         print(f"memprobe: {error!r}", file=sys.stderr, flush=True)
+        with open(os.path.join(_DIR, "out.json"), "w") as f:
+            f.write(json.dumps({"error": repr(error)}))
 
 
 _stacks: collections.Counter[str] = collections.Counter()
