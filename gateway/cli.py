@@ -297,12 +297,17 @@ configure_logging installed), no levels of its own ([logging] sets them)."""
 
 
 GC_THRESHOLDS = (100_000, 50, 100)
-"""Python's default (700, 10, 10) runs a young-generation collection every 700 allocations: a
-1,000-customer answer allocates a few hundred thousand objects (records, dicts, tuples), almost
-all freed by reference counting once the answer is sent, yet scanned and promoted while they
-live; the collections cost 20-40% of such an answer's CPU. Every 100,000 allocations they cost a
-fraction of that; at 500,000 a single collection became a visible pause at p99 and peak RSS grew
-by 60% (docs/performance.md: GC), so not more."""
+"""A request leaves no reference cycle (tests/integration/test_request_cycles.py): what it
+allocates is freed by reference counting once its answer is sent, so the collector has no
+garbage to find, only the live objects of the requests in flight to scan. A young collection
+runs when the tracked objects alive grow by threshold[0] since the last one: at 100,000 the
+screen-pop, IVR and 10- and 100-id supervisor loads at concurrency 16 never reach it (no
+collection at all in `python -m bench.memory`). Python's default (700, 10, 10) spent 11-18% of
+the CPU scanning the requests in flight (1,400 young collections per 1,000 screen-pops) and
+promoted them, so full collections of them took up to 26 ms of CPU at 100 ids; (10,000, 10, 10)
+still 4-11% (docs/performance.md: Memory and the collector). Before the cycles were removed,
+each request's whole object graph waited for these collections: 100-900 ms pauses and a
+250-360 MB worker."""
 
 
 def tune_gc() -> None:

@@ -9,10 +9,11 @@ the cached future keeps it intact for every other awaiter.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from aiodataloader import DataLoader, dispatch_queue_batch
+from aiodataloader import DataLoader
 from aiodataloader import Loader as Loading
 
 from sources import (
@@ -118,6 +119,45 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         return _settle(futures)
 
 
+async def dispatch_queue_batch(loader: Loader[Any, Any], queue: list[Loading]) -> None:
+    """aiodataloader's function of the same name, minus its reference cycle.
+
+    There, a failed batch's error is caught in the frame that holds the batch's `queue`, so the
+    error's traceback (which every future it rejects keeps too) holds that frame, the frame the
+    queue, the queue the futures: a cycle per failed batch, keeping the futures, the error and
+    every frame of the failed call (with their locals) for the cycle collector. Here the call
+    is awaited in a frame of its own (`_outcome`) that holds no future. The same contract: one
+    value or Exception per key, in key order; a batch that fails whole (or answers a wrong
+    count) rejects every key and is not cached."""
+    keys = [item.key for item in queue]
+    values, error = await _outcome(loader.batch_load_fn(keys), len(keys))
+    if error is not None:
+        for item in queue:
+            loader.clear(item.key)
+            if not item.future.done():
+                item.future.set_exception(error)
+        return
+    for item, value in zip(queue, values, strict=True):
+        if not item.future.done():
+            if isinstance(value, Exception):
+                item.future.set_exception(value)
+            else:
+                item.future.set_result(value)
+
+
+async def _outcome(
+    call: Awaitable[Iterable[Any]], count: int
+) -> tuple[list[Any], Exception | None]:
+    """The batch function's values, or the exception that stopped it."""
+    try:
+        values = list(await call)
+    except Exception as error:
+        return [], error
+    if len(values) != count:
+        return [], TypeError(f"a batch function answered {len(values)} values for {count} keys")
+    return values, None
+
+
 async def _settle(futures: list[asyncio.Future[V]]) -> list[V | Exception]:
     waiting = [f for f in futures if not f.done()]
     if waiting:
@@ -130,8 +170,11 @@ async def _settle(futures: list[asyncio.Future[V]]) -> list[V | Exception]:
             if left == 0 and not done.done():
                 done.set_result(None)
 
+        # `arrived` reads no context variable: one empty context for all its calls, not a copy
+        # of the request's context per key (asyncio's default: 1,000 copies for 1,000 keys)
+        context = contextvars.Context()
         for future in waiting:
-            future.add_done_callback(arrived)
+            future.add_done_callback(arrived, context=context)
         try:
             await done
         finally:

@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Hashable, Sequence
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sources import records
+from sources import SourceError, records
 
 from ._loader import Loader
 from .discrepancies import discrepancies_of
@@ -54,9 +54,18 @@ async def one(pending: Awaitable[Settled[V]]) -> V:
     """The one parent's value of a batch-first function, or its error raised (standard
     execution): awaiting a coroutine adds no event-loop turn."""
     (value,) = await pending
-    if isinstance(value, Exception):
-        raise value
-    return value
+    if not isinstance(value, Exception):
+        return value
+    # One error may fail many parents' fields: raised as it is, each raise would chain another
+    # traceback onto the last, and this frame's locals would make a cycle with the traceback
+    # that holds the frame. A source's error is raised with a fresh traceback (it is never
+    # shown: formatted by code), and the frame lets go of it.
+    error = value
+    del value
+    try:
+        raise error.with_traceback(None) if isinstance(error, SourceError) else error
+    finally:
+        del error
 
 
 def failing(error: Exception, count: int) -> Awaitable[Settled[Any]]:

@@ -14,7 +14,7 @@ from functools import cached_property
 from typing import Any, TypeVar
 
 from sources import Sources
-from sources.crm import CustomerKey
+from sources.crm import CrmClient, CustomerKey
 from sources.records import (
     Account,
     Article,
@@ -86,8 +86,33 @@ def _limited(
     return Loader(load)
 
 
+def _customers(
+    crm: CrmClient,
+    key: CustomerKey,
+    ident: Callable[[Customer], str | None],
+    primes: Loader[str, Customer | None] | None = None,
+) -> Loader[str, Customer | None]:
+    """Customers by `key`; each one found is also primed into `primes` (the by-id loader), so
+    a later read of the same customer by id costs no call."""
+
+    async def load(keys: list[str]) -> list[Customer | Exception | None]:
+        records, failed = await settled(crm.customers(key, keys))
+        if primes is not None:
+            for record in records:
+                primes.prime(record.id, record)
+        return by_key(records, keys, lambda c: ident(c) or "", failed)
+
+    return Loader(load)
+
+
 class Loaders:
-    """Created per request (per operation for subscriptions): caches never cross requests."""
+    """Created per request (per operation for subscriptions): caches never cross requests.
+
+    No loader's function refers back to this registry (each captures the client, or another
+    loader, it needs): a registry and its loaders form no reference cycle, so a request's
+    cached records are freed by reference counting the moment its answer is sent, instead of
+    waiting, with everything they hold, for the cycle collector (tests/resolvers/
+    test_no_cycles.py)."""
 
     def __init__(self, sources: Sources) -> None:
         self.sources = sources
@@ -110,29 +135,17 @@ class Loaders:
         """Did any load so far fail, or not finish? (See `Loader.failed`.)"""
         return any(v.failed for v in vars(self).values() if isinstance(v, Loader))
 
-    def _customers(
-        self, key: CustomerKey, ident: Callable[[Customer], str | None]
-    ) -> Loader[str, Customer | None]:
-        async def load(keys: list[str]) -> list[Customer | Exception | None]:
-            records, failed = await settled(self.sources.crm.customers(key, keys))
-            if key != "id":
-                for record in records:
-                    self.customer.prime(record.id, record)
-            return by_key(records, keys, lambda c: ident(c) or "", failed)
-
-        return Loader(load)
-
     @cached_property
     def customer(self) -> Loader[str, Customer | None]:
-        return self._customers("id", lambda c: c.id)
+        return _customers(self.sources.crm, "id", lambda c: c.id)
 
     @cached_property
     def customer_by_core_party(self) -> Loader[str, Customer | None]:
-        return self._customers("coreId", lambda c: c.core_party_id)
+        return _customers(self.sources.crm, "coreId", lambda c: c.core_party_id, self.customer)
 
     @cached_property
     def customer_by_ccaas_profile(self) -> Loader[str, Customer | None]:
-        return self._customers("ccaasId", lambda c: c.ccaas_profile_id)
+        return _customers(self.sources.crm, "ccaasId", lambda c: c.ccaas_profile_id, self.customer)
 
     @cached_property
     def cases(self) -> Loader[str, list[Case]]:
@@ -179,9 +192,11 @@ class Loaders:
 
     @cached_property
     def articles_by_intent(self) -> Loader[Limited, list[Article]]:
+        knowledge = self.sources.knowledge
+
         async def load(keys: list[Limited]) -> list[list[Article]]:
             widest = max(limit for _, limit in keys)
-            found = await self.sources.knowledge.by_intent([i for i, _ in keys], widest)
+            found = await knowledge.by_intent([i for i, _ in keys], widest)
             return [found.get(intent, [])[:limit] for intent, limit in keys]
 
         return Loader(load)

@@ -41,6 +41,7 @@ from graphql.execution.values import VariableValues, get_argument_values
 from graphql.pyutils import Path
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
+from gateway.execution.acyclic import detached, forget_tracebacks
 from gateway.execution.compile import Plan, Unsupported, compile_plan, directive_variables
 from gateway.execution.run import execute_plan, precheck
 from gateway.masking.policy import Policy
@@ -165,6 +166,14 @@ def executor_class(
     metrics = plans.metrics
 
     class StandardExecutor(StrawberryGraphQLCoreExecutionContext):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.async_helpers = detached(self)  # no executor <-> helpers cycle
+
+        def build_response(self, data: dict[str, Any] | None) -> Any:
+            forget_tracebacks(self.collected_errors.errors)  # no executor <-> error cycle
+            return super().build_response(data)
+
         def execute_operation(self, serially: bool | None = None) -> Any:
             return self._standard("configured", serially)
 

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from graphql import GraphQLError, Lexer, Source, TokenKind
+from graphql import GraphQLError, Lexer, Source, Token, TokenKind
 from strawberry.extensions import SchemaExtension
 
 from gateway.limits.cost import estimate_cost
@@ -46,6 +46,12 @@ def written_names(text: str) -> frozenset[str]:
             token = lexer.advance()
     except GraphQLError:
         pass  # a syntax error: the names before it
+    finally:
+        # the lexer links its tokens both ways (prev <-> next): one reference cycle per token
+        # pair, left for the cycle collector; forward links only are freed as soon as read
+        unlinked: Token | None = lexer.token
+        while unlinked is not None:
+            unlinked.prev, unlinked = None, unlinked.prev
     return frozenset(names)
 
 
@@ -150,7 +156,14 @@ def guardrails(
             result = ec.result
             if not ec.pre_execution_errors and (result is None or not result.errors):
                 return  # nothing to rewrite: the document is not lexed again (most requests)
-            written = written_names(ec.query or "") if hide_names else frozenset()
+            lexed: list[frozenset[str]] = []
+
+            def written() -> frozenset[str]:
+                """Lexed once, and only for an error of graphql-core's own (a resolver's
+                errors are not rewritten: most errors under a failing system)."""
+                if not lexed:
+                    lexed.append(written_names(ec.query or ""))
+                return lexed[0]
 
             def rewrite(errors: list[GraphQLError]) -> list[GraphQLError]:
                 return [
@@ -158,7 +171,7 @@ def guardrails(
                     if error.original_error is not None
                     else copy_error(
                         error,
-                        conceal(error.message, written)
+                        conceal(error.message, written())
                         if hide_names
                         else without_suggestions(error.message),
                     )
