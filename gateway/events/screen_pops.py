@@ -231,7 +231,7 @@ class _ScreenPops:
         if found is None:
             self._primed.pop(event.subject, None)
             return None
-        access = await event_access(self._context.guard, self._principal, found.contact)
+        access = await event_access(self._context.guard, self._principal, _verifier(found))
         self._last = (kind, event.subject, found)
         return Frame(
             Pop(delivery.cursor, kind, found.contact, found.customers, missed),
@@ -305,6 +305,17 @@ def _time(text: str) -> datetime:
         return datetime.fromisoformat(text)
     except ValueError:
         return datetime.now(UTC)
+
+
+def _verifier(found: _Primed) -> Contact:
+    """The contact as its frame's verification sees it: a profile none of its customers has
+    (no CRM customer links it: they are the phone lookup's) verifies nobody, as no profile does,
+    so the frame says `no_profile` rather than `verified` (README "Events out")."""
+    contact = found.contact
+    profile = contact.profile_id
+    if profile is None or any(c.ccaas_profile_id == profile for c in found.customers):
+        return contact
+    return replace(contact, profile_id=None)
 
 
 def _same_caller(kept: Contact, now: Contact) -> bool:
