@@ -67,6 +67,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         """Queue the key; the first of a batch schedules its dispatch `DISPATCH_TURNS` turns
         of the event loop later (aiodataloader: 2), so keys asked by siblings a few awaits
         apart (a gather, a shield, a task starting) still share the call."""
+        future.add_done_callback(_observed)
         self._queue.append(Loading(key=key, future=future))
         if len(self._queue) == 1:
             self.loop.call_soon(self._turn, DISPATCH_TURNS - 1)
@@ -87,6 +88,15 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         directly, so a cancelled caller cannot cancel them for anyone else."""
         futures = [DataLoader.load(self, key) for key in keys]
         return _settle(futures)
+
+
+def _observed(future: asyncio.Future[V]) -> None:
+    """A key's error counts as retrieved: every caller still waiting gets it through its
+    shield; when none is (each was cancelled: a deadline, a sibling's error), asyncio would log
+    it with a formatted traceback at garbage collection, costing CPU exactly when a worker has
+    fallen behind (tests/routing/test_deadline.py)."""
+    if not future.cancelled():
+        future.exception()
 
 
 async def _settle(futures: list[asyncio.Future[V]]) -> list[V | Exception]:
