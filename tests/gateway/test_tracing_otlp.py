@@ -1,0 +1,105 @@
+"""The gateway's own OTLP/HTTP encoding and export (gateway/observability/tracing_otlp.py): what
+it sends decodes, with opentelemetry-proto's generated classes, to exactly what the SDK's
+encoder makes of the same spans, and it reaches a collector over a real socket through the SDK
+exporter's HTTP client."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.util.instrumentation import InstrumentationScope
+from starlette.types import Receive, Scope, Send
+
+from gateway.observability.otel import SCOPE, OtelTracing, _readable
+from gateway.observability.tracing_otlp import CLIENT, CONSUMER, SERVER, Finished, encode
+from sources.sandbox.server import background_server
+
+T = 0x4BF92F3577B34DA6A3CE929D0E0E4736
+NOW = 1_765_000_000_123_456_789
+
+
+def _spans() -> list[Finished]:
+    operation = Finished("query IvrIdentify", SERVER, T, 0x1111, 0x00F067AA0BA902B7, True, NOW)
+    operation.end, operation.error = NOW + 5_000_000, True
+    operation.attributes = {"graphql.operation.type": "query", "switchboard.result": "error"}
+    call = Finished("crm GET /customers", CLIENT, T, 0x2222, 0x1111, False, NOW + 10)
+    call.end = NOW + 4_000_000
+    call.attributes = {
+        "switchboard.system": "crm",
+        "switchboard.keys": 3,
+        "switchboard.retries": 0,
+        "big": 2**40,
+        "negative": -1,
+        "flag": True,
+        "other": False,
+        "unicode": "caf\u00e9 \u2603",
+    }
+    delivery = Finished(
+        "event.delivery", CONSUMER, T + 1, 0x3333, 0, False, NOW, links=((T, 0x4444),)
+    )
+    delivery.end = NOW + 1
+    return [operation, call, delivery]
+
+
+def test_the_encoding_is_what_the_sdk_encodes() -> None:
+    resource = Resource.create({"service.name": "switchboard-test"})
+    attributes = {k: v for k, v in resource.attributes.items() if isinstance(v, str | int | bool)}
+    spans = _spans()
+    ours = ExportTraceServiceRequest.FromString(encode(spans, attributes, SCOPE))
+    scope = InstrumentationScope(SCOPE)
+    theirs = encode_spans([_readable(s, resource, scope) for s in spans])
+    assert ours == theirs
+    # and memoised attribute encodings stay right when met again (True is not 1)
+    again = ExportTraceServiceRequest.FromString(encode(spans, attributes, SCOPE))
+    assert again == theirs
+
+
+class Capturing:
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        body, more = b"", True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        if scope["path"] == "/v1/traces":
+            self.bodies.append(body)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+
+def test_spans_reach_the_collector_with_their_parents() -> None:
+    collector = Capturing()
+    with background_server(collector, lifespan="off") as url:
+        tracing = OtelTracing.exporting(url, "switchboard-test")
+        for _ in range(3):
+            operation = tracing.operation()
+            for _ in range(2):
+                span, _ = tracing.call("core", "/risk", 1)
+                span.end(attributes={"switchboard.status": "ok"})
+            operation.end()
+        tracing.shutdown()  # what was queued is exported before it returns
+    spans: list[Any] = []
+    for body in collector.bodies:
+        request = ExportTraceServiceRequest.FromString(body)
+        [resource_spans] = request.resource_spans
+        names = {a.key: a.value.string_value for a in resource_spans.resource.attributes}
+        assert names["service.name"] == "switchboard-test"
+        [scope_spans] = resource_spans.scope_spans
+        assert scope_spans.scope.name == SCOPE
+        spans += scope_spans.spans
+    operations = {s.span_id: s for s in spans if s.name == "graphql.operation"}
+    calls = [s for s in spans if s.name == "core GET /risk"]
+    assert len(operations) == 3 and len(calls) == 6
+    for call in calls:
+        parent = operations[call.parent_span_id]
+        assert call.trace_id == parent.trace_id
+        assert parent.start_time_unix_nano <= call.start_time_unix_nano
+        assert call.end_time_unix_nano <= parent.end_time_unix_nano
