@@ -182,31 +182,32 @@ class OtlpExport:
         self._thread.start()
 
     def __call__(self, span: Finished) -> None:
-        """On the event loop's thread: one append (and a wake-up per full batch)."""
+        """On the event loop's thread: one append (and a wake-up once a batch is waiting)."""
         queue = self._queue
         if len(queue) == QUEUE:
             self.dropped += 1
         queue.append(span)
-        if len(queue) == BATCH:
+        if len(queue) >= BATCH and not self._wake.is_set():
             self._wake.set()
 
     def _run(self) -> None:
-        while not self._stopping:
-            self._wake.wait(INTERVAL)
+        """Full batches as soon as they are waiting, a partial one only every `INTERVAL` (or at
+        shutdown): never a stream of small requests, each of which costs a POST."""
+        while True:
+            timed_out = not self._wake.wait(INTERVAL)
             self._wake.clear()
-            self._drain()
-        self._drain()
+            stopping = self._stopping
+            self._drain(everything=timed_out or stopping)
+            if stopping:
+                return
 
-    def _drain(self) -> None:
+    def _drain(self, everything: bool) -> None:
         queue = self._queue
-        while queue:
-            batch: list[Finished] = []
-            try:
-                while len(batch) < BATCH:
-                    batch.append(queue.popleft())
-            except IndexError:
-                pass
-            self.export(batch)
+        left = len(queue)  # what arrives meanwhile waits for the next wake-up
+        while left >= BATCH or (everything and left > 0):
+            take = min(left, BATCH)
+            left -= take
+            self.export([queue.popleft() for _ in range(take)])
 
     def export(self, batch: Sequence[Finished]) -> None:
         try:

@@ -5,6 +5,7 @@ exporter's HTTP client."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
@@ -14,7 +15,15 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from starlette.types import Receive, Scope, Send
 
 from gateway.observability.otel import SCOPE, OtelTracing, _readable
-from gateway.observability.tracing_otlp import CLIENT, CONSUMER, SERVER, Finished, encode
+from gateway.observability.tracing_otlp import (
+    BATCH,
+    CLIENT,
+    CONSUMER,
+    SERVER,
+    Finished,
+    OtlpExport,
+    encode,
+)
 from sources.sandbox.server import background_server
 
 T = 0x4BF92F3577B34DA6A3CE929D0E0E4736
@@ -103,3 +112,39 @@ def test_spans_reach_the_collector_with_their_parents() -> None:
         assert call.trace_id == parent.trace_id
         assert parent.start_time_unix_nano <= call.start_time_unix_nano
         assert call.end_time_unix_nano <= parent.end_time_unix_nano
+
+
+class Trickle:
+    """A sender during whose sends spans keep ending (as they do under load)."""
+
+    def __init__(self) -> None:
+        self.export: OtlpExport | None = None
+        self.sent: list[int] = []
+
+    def send(self, body: bytes) -> bool:
+        request = ExportTraceServiceRequest.FromString(body)
+        self.sent.append(len(request.resource_spans[0].scope_spans[0].spans))
+        if self.export is not None and len(self.sent) < 20:
+            self.export(_spans()[1])
+        return True
+
+    def shutdown(self) -> None:
+        return None
+
+
+def test_a_full_batch_is_one_request_and_the_rest_waits() -> None:
+    """Spans ending while a batch is sent wait for the next full batch, the interval or the
+    shutdown: not one request each (each POST costs ~0.6 ms of CPU; a request per span or two
+    made the exporter's thread cost 6x the spans themselves)."""
+    sender = Trickle()
+    export = OtlpExport(sender, {"service.name": "t"}, SCOPE)
+    sender.export = export
+    for _ in range(BATCH):
+        export(_spans()[1])
+    for _ in range(200):  # until the full batch has been sent
+        if sender.sent:
+            break
+        time.sleep(0.01)
+    export.shutdown()
+    assert sender.sent[0] == BATCH
+    assert len(sender.sent) <= 3 and sum(sender.sent) == BATCH + len(sender.sent) - 1
