@@ -15,6 +15,7 @@ what is sent with the generated classes and compares it with the SDK's own encod
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
@@ -178,8 +179,20 @@ class OtlpExport:
         self._stopping = False
         self.dropped = 0
         """Spans dropped because the queue was full (the collector slower than the spans)."""
+        self._start()
+        # a process forked after this (not what `serve --workers` does: each worker makes its
+        # own application) has no exporter thread: it starts its own, with an empty queue
+        os.register_at_fork(after_in_child=self._restart)
+
+    def _start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="switchboard-otlp", daemon=True)
         self._thread.start()
+
+    def _restart(self) -> None:
+        self._queue = deque(maxlen=QUEUE)
+        self._wake = threading.Event()
+        if not self._stopping:
+            self._start()
 
     def __call__(self, span: Finished) -> None:
         """On the event loop's thread: one append (and a wake-up once a batch is waiting)."""

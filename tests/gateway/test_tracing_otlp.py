@@ -5,6 +5,7 @@ exporter's HTTP client."""
 
 from __future__ import annotations
 
+import os
 import time
 from typing import Any
 
@@ -148,3 +149,25 @@ def test_a_full_batch_is_one_request_and_the_rest_waits() -> None:
     export.shutdown()
     assert sender.sent[0] == BATCH
     assert len(sender.sent) <= 3 and sum(sender.sent) == BATCH + len(sender.sent) - 1
+
+
+def test_a_forked_process_exports_its_own_spans() -> None:
+    """A process forked after the exporter started has no exporter thread; it starts its own
+    (as the SDK's BatchSpanProcessor does), so its spans are not silently dropped."""
+    sender = Trickle()
+    export = OtlpExport(sender, {"service.name": "t"}, SCOPE)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one span, then shutdown exports it
+        try:
+            export(_spans()[1])
+            export.shutdown()
+            os.write(write, str(sum(sender.sent)).encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    assert os.read(read, 16) == b"1"
+    os.close(read)
+    export.shutdown()
+    assert sender.sent == []  # the parent sent nothing: the child's span was the child's
