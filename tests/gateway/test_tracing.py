@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -171,6 +172,19 @@ def test_the_operation_continues_the_caller_s_trace(traced: Traced) -> None:
         _post_traced(traced, body, token, malformed)
     operations = [s for s in traced.spans.get_finished_spans() if s.kind is SpanKind.SERVER]
     assert len(operations) == 3 and all(s.parent is None for s in operations)
+
+
+def test_the_access_log_names_the_caller_s_trace(
+    traced: Traced, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The request's log lines carry the trace the operation continued: an operator finds a
+    contact flow's request in the gateway's logs by the flow's own trace id."""
+    token = traced.token("analyst-0001", ["fraud_analyst"])
+    body = {"query": SCREEN_POP, "variables": {"phone": _phone(traced)}}
+    with caplog.at_level(logging.INFO, logger="switchboard.access"):
+        _post_traced(traced, body, token, f"00-{CALLER_TRACE}-{CALLER_SPAN}-01")
+    lines = [getattr(r, "fields", {}) for r in caplog.records if r.name == "switchboard.access"]
+    assert [f.get("traceId") for f in lines if f.get("route") == "/graphql"] == [CALLER_TRACE]
 
 
 def test_a_caller_s_unsampled_trace_is_passed_on_and_not_recorded(traced: Traced) -> None:
