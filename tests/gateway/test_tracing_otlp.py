@@ -9,9 +9,11 @@ import os
 import time
 from typing import Any
 
+import pytest
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from starlette.types import Receive, Scope, Send
 
@@ -171,3 +173,21 @@ def test_a_forked_process_exports_its_own_spans() -> None:
     os.close(read)
     export.shutdown()
     assert sender.sent == []  # the parent sent nothing: the child's span was the child's
+
+
+def test_the_standard_sampler_variable_decides_for_roots(monkeypatch: pytest.MonkeyPatch) -> None:
+    """OTEL_TRACES_SAMPLER, read as the SDK reads it, decides whether a trace is recorded; its
+    calls follow (and still carry the trace on, flags 00)."""
+    exporter = InMemorySpanExporter()
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
+    tracing = OtelTracing.into(exporter)
+    operation = tracing.operation()
+    span, headers = tracing.call("crm", "/customers", 1)
+    span.end()
+    operation.end()
+    assert exporter.get_finished_spans() == ()
+    assert headers["traceparent"].endswith("-00")
+    monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
+    tracing = OtelTracing.into(exporter)
+    tracing.operation().end()
+    assert len(exporter.get_finished_spans()) == 1
