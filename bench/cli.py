@@ -4,6 +4,7 @@
                     [--execution compiled standard] [--clients aiohttp httpx]
                     [--json bench/results/latest.json]
     python -m bench --soak 300          RSS of the gateway over a sustained screen-pop load
+    python -m bench --soak 600 --mix    the same over a mixed load with rotating faults
 
 It starts the sandbox systems, the gateway once per execution mode (`compiled` and `standard`,
 SWITCHBOARD_SERVER_EXECUTION) and the floor (bench/floor.py) as separate processes on 127.0.0.1
@@ -20,9 +21,16 @@ For each scenario (bench/scenarios.py), on each gateway mode and then on the flo
   operations (compiled, or standard and why: the fallback rate) and the compiled projection's
   microseconds per projected field ("-" while the gateway has no /metrics).
 
+The peer (GraphQL Mesh + Hive Gateway, bench/peer.py) is measured the same way on the
+workloads it can answer (supervisor-10, supervisor-100, screenpop) when Node >= 20 and the npm
+registry allow its install (`--peer auto`, the default but with --quick), and skipped with the
+reason otherwise. On those workloads every process's answer is checked against the sandbox's
+REST data (bench/peer_check.py).
+
 It checks that both modes and the floor return the same `data`, prints the two modes side by
-side, every figure (also as a ratio to the floor) and the targets of the compiled-execution issue
-evaluated from this run, and writes the JSON file (and the tables as Markdown next to it).
+side, every figure (also as a ratio to the floor), the peer's table and ratios, the targets of
+the compiled-execution issue and issue #18's goals (bench/peer_goals.py) evaluated from this run,
+and writes the JSON file (and the tables as Markdown next to it).
 """
 
 from __future__ import annotations
@@ -31,6 +39,7 @@ import argparse
 import asyncio
 import json
 import os
+import signal
 import tempfile
 import time
 from collections.abc import Coroutine, Sequence
@@ -44,6 +53,7 @@ from tests.support.processes import Starting, floor_starting, gateway_starting, 
 from .harness import (
     EXECUTION_ENV,
     LATENCY_MS,
+    PEER,
     Bench,
     Options,
     compare,
@@ -52,10 +62,15 @@ from .harness import (
     progress,
     sha256,
 )
-from .report import fmt, markdown, table, warnings
+from .load import tree_peak_rss_mb
+from .peer import Peer, peer_starting, prepare
+from .peer_check import PEER_SCENARIOS, checked, mesh_payload
+from .peer_goals import goals
+from .report import fmt, goal_text, markdown, table, warnings
 from .results import (
     Figures,
     Optimum,
+    PeerInfo,
     Run,
     ScenarioResult,
     Settings,
@@ -84,6 +99,8 @@ async def run(options: Options) -> Run:
     machine_at_start = machine()
     transport: dict[str, TransportCost] = {}
     runs: dict[str, dict[str, ScenarioResult]] = {}
+    peer, peer_info = _peer(o)
+    peaks: dict[str, float] = {}
     with (
         tempfile.TemporaryDirectory() as tmp,
         sandbox_server(o.customers) as (sandbox, sandbox_pid),
@@ -113,21 +130,39 @@ async def run(options: Options) -> Run:
                 }
                 if not o.no_floor:
                     starting["floor"] = processes.enter_context(floor_starting(sandbox, env=env))
+                if peer is not None:
+                    progress(f"{client}: composing and starting the peer (Hive Gateway)")
+                    starting[PEER] = processes.enter_context(
+                        peer_starting(peer, sandbox, jwt=o.peer_jwt)
+                    )
                 under_test = {target: s.ready() for target, s in starting.items()}
                 if "screenpop" in o.scenarios:
                     reference = "standard" if "standard" in under_test else o.execution[0]
                     await bench.pick_phone(under_test[reference][0])
                 for scenario in bench.scenarios():
                     row: dict[str, Figures] = {}
+                    variables = bench.request(scenario)[0]["variables"]
                     for target, (url, pid) in under_test.items():
-                        where = "the floor" if target == "floor" else f"the gateway ({target})"
-                        progress(f"{client}: {scenario.name} on {where}")
+                        payload = None
+                        if target == PEER:
+                            if scenario.name not in PEER_SCENARIOS:
+                                continue
+                            payload = mesh_payload(scenario.name, variables)
+                        progress(f"{client}: {scenario.name} on {_where(target)}")
                         row[target] = await bench.measure(
-                            scenario, url, pid, metrics=target != "floor"
+                            scenario,
+                            url,
+                            pid,
+                            metrics=target in o.execution,
+                            payload=payload,
                         )
+                    if scenario.name in PEER_SCENARIOS:
+                        row = await checked(sandbox, scenario.name, variables, row, PEER)
                     results[scenario.name] = compare(row, o.execution)
+                for target, (_, pid) in under_test.items():
+                    peaks[target] = max(peaks.get(target, 0.0), round(tree_peak_rss_mb(pid), 1))
             runs[client] = results
-    return Run(
+    out = Run(
         started=started,
         machine=replace(machine_at_start, loadavg_at_end=list(os.getloadavg())),
         settings=Settings(
@@ -147,7 +182,42 @@ async def run(options: Options) -> Run:
         transport=transport,
         runs=runs,
         targets=targets(runs),
+        peer=peer_info,
+        peak_rss_mb=peaks,
     )
+    return replace(out, goals=goals(_json_dict(out)))
+
+
+def _json_dict(out: Run) -> dict[str, Any]:
+    written = to_json(out)
+    assert isinstance(written, dict)
+    return written
+
+
+def _where(target: str) -> str:
+    if target == "floor":
+        return "the floor"
+    return "the peer (Hive Gateway)" if target == PEER else f"the gateway ({target})"
+
+
+def _peer(o: Options) -> tuple[Peer | None, PeerInfo]:
+    """The peer installed and ready to start, or why not (with `--peer on`, a reason fails
+    the run)."""
+    if o.peer == "off":
+        return None, PeerInfo(ran=False, reason="not asked (--peer off)")
+    if o.peer == "auto" and o.quick:
+        return None, PeerInfo(ran=False, reason="not with --quick (--peer on to run it)")
+    if not set(o.scenarios) & set(PEER_SCENARIOS):
+        reason = f"none of its workloads asked ({', '.join(PEER_SCENARIOS)})"
+        return None, PeerInfo(ran=False, reason=reason)
+    progress("the peer: checking Node and installing (npm ci) if needed")
+    found = prepare()
+    if isinstance(found, str):
+        if o.peer == "on":
+            raise SystemExit(f"the peer cannot run: {found}")
+        progress(f"the peer is skipped: {found}")
+        return None, PeerInfo(ran=False, reason=found)
+    return found, replace(found.info(), jwt=o.peer_jwt)
 
 
 def parse(argv: Sequence[str] | None) -> Options:
@@ -191,6 +261,24 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--soak", type=float, default=0.0, metavar="SECONDS", help="run the RSS soak instead"
     )
+    parser.add_argument(
+        "--mix",
+        action="store_true",
+        help="with --soak: screen-pops, IVR and 20-id supervisor lists at concurrency 8 "
+        "under rotating faults (core timing out, knowledge garbage, CCaaS failing half)",
+    )
+    parser.add_argument(
+        "--peer",
+        choices=["auto", "on", "off"],
+        default="auto",
+        help="the peer (Mesh + Hive Gateway): auto runs it when Node >= 20 and npm ci "
+        "allow (not with --quick), on requires it, off skips it",
+    )
+    parser.add_argument(
+        "--peer-jwt",
+        action="store_true",
+        help="the peer verifies the bearer token against the sandbox's JWKS, as Switchboard does",
+    )
     options = parser.parse_args(argv, namespace=Options())
     options.execution = list(dict.fromkeys(options.execution))
     if not options.scenarios:  # not given
@@ -212,17 +300,36 @@ def _run(main: Coroutine[Any, Any, T]) -> T:
         return runner.run(main)
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    """SIGTERM unwinds like Ctrl-C: every process the run started (the peer in its own session
+    included) is stopped by the `with` that started it."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     options = parse(argv)
     out: Run | SoakResult
     if options.soak > 0:
         out = _run(soak(options))
+        growth = out.growth_mb_per_min_last_half
         print(
-            f"soak {out.seconds:.0f}s at concurrency 16: RSS {out.rss_first_mb} -> "
-            f"{out.rss_last_mb} MiB (max {out.rss_max_mb}, {out.growth_pct:+.1f}%), "
-            f"{out.requests} ops, {out.errors} errors, flat within 10%: "
+            f"soak{' --mix' if out.mix else ''} {out.seconds:.0f}s at concurrency "
+            f"{out.concurrency}: RSS first {out.rss_first_mb} / last {out.rss_last_mb} / max "
+            f"{out.rss_max_mb} MiB ({out.growth_pct:+.1f}%), last half "
+            f"{'-' if growth is None else f'{growth:+.3f}'} MiB/min, peak {out.peak_rss_mb}; "
+            f"{out.requests} ops, {out.errors} failed, flat within 10%: "
             f"{fmt(out.flat_within_10pct)}"
         )
+        for kind, n in out.by_kind.items():
+            print(f"  {kind}: {n.ok} ok, {n.partial} partial, {n.failed} failed")
+        if out.gc is not None:
+            print(
+                f"  GC: {out.gc.collections} collections, {out.gc.over_10ms} over 10 ms, "
+                f"longest {'' if out.gc.longest_exact else '<='}{out.gc.longest_ms} ms, "
+                f"{fmt(out.gc.cpu_share, 3)} of the gateway's CPU"
+            )
+        print(goal_text(out.goals))
     else:
         out = _run(run(options))
         print(table(out))
@@ -235,7 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(warning)
     path = Path(options.json)
     if options.soak > 0 and options.json == str(DEFAULT_JSON):
-        path = path.with_name("soak.json")
+        path = path.with_name("soak-mix.json" if options.mix else "soak.json")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(to_json(out), indent=2) + "\n")
     print(f"written: {path}")

@@ -32,7 +32,7 @@ from tests.support.processes import (
     BENCH_RATE_LIMIT,
 )
 
-from .load import Metrics, drive, peak_rss_mb
+from .load import Metrics, drive, merge_gc, tree_peak_rss_mb
 from .results import Figures, Latency, LoadPoint, Machine, ScenarioResult
 from .scenarios import IVR, SCENARIOS, Scenario, count_fields
 from .targets import (
@@ -41,9 +41,20 @@ from .targets import (
     ratios,
 )
 
-__all__ = ["Bench", "Options", "compare", "gateway_toml", "machine", "progress", "sha256"]
+__all__ = [
+    "PEER",
+    "Bench",
+    "Options",
+    "compare",
+    "gateway_toml",
+    "machine",
+    "progress",
+    "sha256",
+]
 
 LATENCY_MS = 20.0
+PEER = "hive"
+"""The peer's name among the processes under test (bench/peer.py)."""
 CALL_SAMPLES = 3
 EXECUTION_ENV = "SWITCHBOARD_SERVER_EXECUTION"
 
@@ -61,6 +72,10 @@ class Options(argparse.Namespace):
     soak: float
     no_floor: bool
     transport_calls: int
+    peer: str
+    """auto (when Node and the registry allow), on (a missing peer fails the run) or off."""
+    peer_jwt: bool
+    mix: bool
 
 
 class Bench:
@@ -138,12 +153,20 @@ class Bench:
             await set_fault(self.sandbox, system, latency_ms=ms)
 
     async def measure(
-        self, scenario: Scenario, url: str, pid: int, *, metrics: bool = False
+        self,
+        scenario: Scenario,
+        url: str,
+        pid: int,
+        *,
+        metrics: bool = False,
+        payload: dict[str, Any] | None = None,
     ) -> Figures:
         """Every figure of `scenario` on the process at `url`; with `metrics`, also what the
-        process's GET /metrics counted over the measured windows (`execution`)."""
+        process's GET /metrics counted over the measured windows (`execution`, `gc`).
+        `payload`: another request body for the same workload (the peer's query text)."""
         o = self.o
-        payload, headers = self.request(scenario)
+        ours, headers = self.request(scenario)
+        payload = ours if payload is None else payload
         await self.latency(0)
         body = await _post(url, payload, headers)
         errors = body.get("errors") or []
@@ -169,6 +192,7 @@ class Bench:
         )
         await self.latency(0)
         deltas = [slow.metrics]
+        windows = [slow.gc]
         requests = slow.requests
 
         load: dict[str, LoadPoint] = {}
@@ -191,8 +215,10 @@ class Bench:
                 sandbox_cpu_ms_per_op=_per(result.other_cpu_s["sandbox"] * 1000, result.requests),
                 first_error=result.first_error or None,
                 execution=execution_figures(result.metrics, result.requests) if metrics else None,
+                gc=result.gc,
             )
             deltas.append(result.metrics)
+            windows.append(result.gc)
             requests += result.requests
 
         # the headline: at concurrency 16, or the lowest level whose answers all succeeded when
@@ -216,6 +242,7 @@ class Bench:
                 errors=slow.errors,
                 critical_path_ms=scenario.levels * LATENCY_MS,
                 execution=execution_figures(slow.metrics, slow.requests) if metrics else None,
+                gc=slow.gc,
             ),
             load_0ms=load,
             headline_concurrency=int(headline_key),
@@ -223,9 +250,10 @@ class Bench:
             cpu_ms_per_op=cpu_ms,
             cpu_ms_per_backend_call=_per(cpu_ms, calls_per_op),
             us_per_field=_per(cpu_ms * 1000 if cpu_ms else None, fields),
-            peak_rss_mb=round(peak_rss_mb(pid), 1),
+            peak_rss_mb=round(tree_peak_rss_mb(pid), 1),
             data=body.get("data"),
             execution=execution_figures(_sum(deltas), requests) if metrics else None,
+            gc=merge_gc(windows),
         )
 
 
@@ -342,9 +370,13 @@ def compare(measured: dict[str, Figures], modes: Sequence[str]) -> ScenarioResul
             )
         ratio_to_floor = {mode: ratios(figures[mode], floor) for mode in modes}
         same_data_as_floor = all(figures[mode].same_data_as_floor for mode in modes)
+    peer = figures.get(PEER)
+    to_peer = None
+    if peer is not None:
+        to_peer = {t: ratios(m, peer) for t, m in figures.items() if t != PEER}
     compiled, standard = figures.get("compiled"), figures.get("standard")
     if compiled is None or standard is None:
-        return ScenarioResult(figures, ratio_to_floor, same_data_as_floor)
+        return ScenarioResult(figures, ratio_to_floor, same_data_as_floor, ratio_to_peer=to_peer)
     same_data = compiled.data == standard.data
     # equal data may still list an object's fields in another order (GraphQL wants the
     # selection's order): compare the serialized answers too
@@ -356,6 +388,7 @@ def compare(measured: dict[str, Figures], modes: Sequence[str]) -> ScenarioResul
         same_data_as_standard=same_data,
         same_field_order_as_standard=same_order,
         ratio_to_standard=ratios(compiled, standard),
+        ratio_to_peer=to_peer,
     )
 
 

@@ -26,17 +26,23 @@ import orjson
 
 from tests.support.processes import ADMIN_URLS
 
+from .results import GcWindow
+
 __all__ = [
     "LoadResult",
     "Metrics",
     "cpu_seconds",
     "drive",
+    "gc_window",
+    "merge_gc",
     "metric_sum",
     "metrics_delta",
     "parse_metrics",
     "peak_rss_mb",
     "rss_mb",
     "scrape_metrics",
+    "tree_cpu_seconds",
+    "tree_peak_rss_mb",
 ]
 
 Metrics = dict[tuple[str, tuple[tuple[str, str], ...]], float]
@@ -57,6 +63,8 @@ class LoadResult:
     metrics: Metrics | None = None
     """With `metrics=True`: the counters' increase over the measured window; None when the
     process has no `GET /metrics` (404) or was not asked."""
+    gc: GcWindow | None = None
+    """With `metrics=True`: the collector pauses in the window (None without them)."""
 
     @property
     def rps(self) -> float:
@@ -91,6 +99,54 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / ticks
 
 
+def _children() -> dict[int, list[int]]:
+    out: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile
+        out.setdefault(ppid, []).append(int(entry))
+    return out
+
+
+def _tree(pid: int) -> list[int]:
+    """`pid` and its live descendants (a Node gateway may run workers)."""
+    children, out, todo = _children(), [], [pid]
+    while todo:
+        current = todo.pop()
+        out.append(current)
+        todo.extend(children.get(current, []))
+    return out
+
+
+def tree_cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its live descendants."""
+    total = 0.0
+    for member in _tree(pid):
+        try:
+            total += cpu_seconds(member)
+        except OSError:
+            if member == pid:
+                raise
+    return total
+
+
+def tree_peak_rss_mb(pid: int) -> float:
+    """The peak resident sets (VmHWM) of a process and its live descendants, summed, MiB."""
+    total = 0.0
+    for member in _tree(pid):
+        try:
+            total += peak_rss_mb(member)
+        except OSError:
+            if member == pid:
+                raise
+    return total
+
+
 def _status_kb(pid: int, key: str) -> int:
     with open(f"/proc/{pid}/status") as f:
         for line in f:
@@ -123,8 +179,9 @@ async def drive(
     metrics: bool = False,
 ) -> LoadResult:
     """Drive POST {url}/graphql with `payload`; an answer is a failure if it is not a 200 or
-    (unless `accept_errors`) carries GraphQL errors. With `metrics`, `GET {url}/metrics` is read
-    just before and just after the measured window (outside its CPU reading)."""
+    (unless `accept_errors`) carries GraphQL errors or no data. With `metrics`,
+    `GET {url}/metrics` is read just before and just after the measured window (outside its CPU
+    reading). CPU is the process tree's of `pid`."""
     body = orjson.dumps(payload)
     all_headers = {**headers, "content-type": "application/json"}
     connector = aiohttp.TCPConnector(limit=concurrency)
@@ -144,7 +201,8 @@ async def drive(
             failed = status != 200
             if not failed and not accept_errors:
                 answer = orjson.loads(raw)
-                failed = isinstance(answer, dict) and bool(answer.get("errors"))
+                failed = not isinstance(answer, dict) or bool(answer.get("errors"))
+                failed = failed or answer.get("data") is None
             if failed and not first_error:
                 first_error.append(f"{status}: {raw[:300].decode(errors='replace')}")
             return elapsed, failed
@@ -161,12 +219,12 @@ async def drive(
         named = dict(others or {})
         metrics_before = await scrape_metrics(http, url) if metrics else None
         before = {name: cpu_seconds(p) for name, p in named.items()}
-        cpu_before = cpu_seconds(pid)
+        cpu_before = tree_cpu_seconds(pid)
         started = time.perf_counter()
         until = started + seconds
         await asyncio.gather(*(worker(until, measured) for _ in range(concurrency)))
         elapsed = time.perf_counter() - started
-        cpu = cpu_seconds(pid) - cpu_before
+        cpu = tree_cpu_seconds(pid) - cpu_before
         other = {name: cpu_seconds(p) - before[name] for name, p in named.items()}
         metrics_after = await scrape_metrics(http, url) if metrics_before is not None else None
     return LoadResult(
@@ -178,6 +236,7 @@ async def drive(
         other_cpu_s=other,
         first_error=first_error[0] if first_error else None,
         metrics=metrics_delta(metrics_before, metrics_after),
+        gc=gc_window(metrics_before, metrics_after, cpu),
     )
 
 
@@ -242,3 +301,95 @@ def metrics_delta(before: Metrics | None, after: Metrics | None) -> Metrics | No
 def metric_sum(metrics: Metrics, name: str) -> float:
     """The sum of the samples called `name`, whatever their labels."""
     return sum(value for (sample, _), value in metrics.items() if sample == name)
+
+
+# -- collector pauses (gateway/observability/gcpauses.py) ---------------------------------------
+
+PAUSE = "switchboard_gc_pause_seconds"
+PAUSE_MAX = "switchboard_gc_pause_max_seconds"
+GC_CPU = "switchboard_gc_cpu_seconds_total"
+LONG_PAUSE_S = 0.01
+
+
+def gc_window(
+    before: Metrics | None, after: Metrics | None, process_cpu_s: float | None = None
+) -> GcWindow | None:
+    """The pauses between two readings of GET /metrics: how many collections, how many over
+    10 ms, and the longest — exact when it raised the process's maximum (the gauge), otherwise
+    the upper bound of the highest bucket that grew (and never above the maximum before); the
+    collector's CPU, and its share of `process_cpu_s`. None when either reading lacks them."""
+    if before is None or after is None:
+        return None
+    generations = sorted(dict(labels)["generation"] for name, labels in after if name == PAUSE_MAX)
+    if not generations:
+        return None
+    collections = over = 0
+    longest, exact, which = 0.0, True, None
+    counts: dict[str, int] = {}
+    for generation in generations:
+        label = (("generation", generation),)
+        buckets: list[tuple[float, float]] = []
+        for (name, labels), value in after.items():
+            found = dict(labels)
+            if name == PAUSE + "_bucket" and found.get("generation") == generation:
+                delta = value - before.get((name, labels), 0.0)
+                buckets.append((float(found["le"]), delta))
+        buckets.sort()
+        total = buckets[-1][1] if buckets else 0.0
+        if not total:
+            continue
+        collections += round(total)
+        counts[generation] = round(total)
+        at_10ms = max((n for bound, n in buckets if bound <= LONG_PAUSE_S), default=0.0)
+        over += round(total - at_10ms)
+        max_before = before.get((PAUSE_MAX, label), 0.0)
+        max_after = after.get((PAUSE_MAX, label), 0.0)
+        if max_after > max_before:
+            candidate, candidate_exact = max_after, True
+        else:
+            bound = next(b for b, n in buckets if n >= total)
+            candidate, candidate_exact = min(bound, max_before), False
+        if candidate > longest:
+            longest, exact, which = candidate, candidate_exact, generation
+    cpu: float | None = None
+    if any(name == GC_CPU for name, _ in after):
+        cpu = sum(v - before.get(k, 0.0) for k, v in after.items() if k[0] == GC_CPU)
+    share = round(cpu / process_cpu_s, 4) if cpu is not None and process_cpu_s else None
+    return GcWindow(
+        collections,
+        over,
+        round(longest * 1000, 2),
+        exact,
+        counts,
+        which,
+        cpu_ms=None if cpu is None else round(cpu * 1000, 2),
+        process_cpu_ms=None if process_cpu_s is None else round(process_cpu_s * 1000, 1),
+        cpu_share=share,
+    )
+
+
+def merge_gc(windows: list[GcWindow | None]) -> GcWindow | None:
+    """Several windows as one: counts summed, the longest pause of them all."""
+    present = [w for w in windows if w is not None]
+    if not present:
+        return None
+    worst = max(present, key=lambda w: (w.longest_ms, w.longest_exact))
+    counts: dict[str, int] = {}
+    for w in present:
+        for generation, n in w.by_generation.items():
+            counts[generation] = counts.get(generation, 0) + n
+    cpu = [w.cpu_ms for w in present]
+    total = None if any(c is None for c in cpu) else sum(c or 0.0 for c in cpu)
+    processes = [w.process_cpu_ms for w in present]
+    process = None if any(p is None for p in processes) else sum(p or 0.0 for p in processes)
+    return GcWindow(
+        collections=sum(w.collections for w in present),
+        over_10ms=sum(w.over_10ms for w in present),
+        longest_ms=worst.longest_ms,
+        longest_exact=worst.longest_exact,
+        by_generation=dict(sorted(counts.items())),
+        longest_generation=worst.longest_generation,
+        cpu_ms=None if total is None else round(total, 2),
+        process_cpu_ms=None if process is None else round(process, 1),
+        cpu_share=round(total / process, 4) if total is not None and process else None,
+    )

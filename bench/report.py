@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from .results import Figures, Ratios, Run, TargetLine
+from .harness import PEER
+from .peer_report import gc_rows, goal_rows, peer_rows, peer_warnings, rss_line
+from .results import Figures, GoalLine, Ratios, Run, TargetLine
 from .scenarios import SCENARIOS
 from .targets import HEADLINE_CONCURRENCY
 
-__all__ = ["fmt", "markdown", "table", "warnings"]
+__all__ = ["fmt", "goal_text", "markdown", "table", "warnings"]
+
+GC_TITLE = (
+    "collector pauses per measured window (collections / over 10 ms / longest ms, '<=' a "
+    "bucket's bound / the collector's share of the process's CPU)"
+)
 
 
 def fmt(value: object, digits: int = 1) -> str:
@@ -35,8 +42,33 @@ def _pair(a: object, b: object, digits: int = 1) -> str:
 
 
 def _targets_of(out: Run) -> list[str]:
-    """The measured processes in table order: the gateway modes, then the floor."""
-    return [*out.settings.execution, "floor"]
+    """The measured processes in table order: the gateway modes, the floor, the peer."""
+    peer = any(PEER in row.measured for results in out.runs.values() for row in results.values())
+    return [*out.settings.execution, "floor", *([PEER] if peer else [])]
+
+
+def goal_text(goals: list[GoalLine]) -> str:
+    """Issue #18's goals, aligned."""
+    return "goals (issue #18, from this run)\n" + _align(goal_rows(goals), 2, last_left=True)
+
+
+def _peer_blocks(out: Run) -> list[str]:
+    blocks = []
+    rows = peer_rows(out)
+    if len(rows) > 1:
+        blocks.append(
+            "the peer side by side (issue #18; ratios of ops/CPU-s; GC: the longest pause in "
+            "any measured window, '<=' a bucket's bound, (n) pauses over 10 ms, the collector's "
+            "share of the process's CPU)\n" + _align(rows, 1)
+        )
+    gc = gc_rows(out)
+    if len(gc) > 1:
+        blocks.append(GC_TITLE + "\n" + _align(gc, 2))
+    if out.peak_rss_mb:
+        blocks.append(rss_line(out))
+    if out.goals:
+        blocks.append(goal_text(out.goals))
+    return blocks
 
 
 def _both(c: Figures | None, s: Figures | None, figure: Callable[[Figures], object]) -> str:
@@ -212,6 +244,7 @@ def table(out: Run) -> str:
             "every figure\n" + _align(detail(out), 2),
             "targets (compiled execution, from this run)\n"
             + _align(target_lines(out), 2, last_left=True),
+            *_peer_blocks(out),
         ]
     )
 
@@ -293,6 +326,16 @@ def markdown(out: Run) -> str:
         "",
         *_md(targets_rows),
     ]
+    rows = peer_rows(out)
+    if len(rows) > 1:
+        parts += ["", "The peer side by side (issue #18)", "", *_md(rows)]
+    gc = gc_rows(out)
+    if len(gc) > 1:
+        parts += ["", GC_TITLE, "", *_md(gc)]
+    if out.peak_rss_mb:
+        parts += ["", rss_line(out)]
+    if out.goals:
+        parts += ["", "Goals (issue #18, from this run)", "", *_md(goal_rows(out.goals))]
     return "\n".join(parts) + "\n"
 
 
@@ -339,4 +382,4 @@ def warnings(out: Run) -> list[str]:
             f"note: no GET /metrics on the gateway ({', '.join(sorted(no_metrics))}): "
             "projection and fallback figures are '-'"
         )
-    return lines
+    return lines + peer_warnings(out)

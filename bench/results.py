@@ -14,12 +14,17 @@ from typing import Literal
 __all__ = [
     "JSON",
     "ExecutionFigures",
+    "FaultPhase",
     "Figures",
+    "GcWindow",
+    "GoalLine",
+    "KindCount",
     "Latency",
     "LatencyRatios",
     "LoadPoint",
     "Machine",
     "Optimum",
+    "PeerInfo",
     "PointRatios",
     "Ratios",
     "Run",
@@ -64,6 +69,30 @@ class ExecutionFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class GcWindow:
+    """The gateway's collector pauses over measured windows (its GET /metrics:
+    `switchboard_gc_pause_seconds` and `_max_seconds`, read before and after)."""
+
+    collections: int
+    over_10ms: int
+    """Pauses longer than 10 ms (exact: the histogram has a 10 ms bucket)."""
+    longest_ms: float
+    longest_exact: bool
+    """True when the longest pause set a new process maximum in the window (the gauge gives it
+    exactly); otherwise `longest_ms` is an upper bound read from the buckets."""
+    by_generation: dict[str, int] = field(default_factory=dict)
+    """Collections per generation ("0", "1", "2")."""
+    longest_generation: str | None = None
+    cpu_ms: float | None = None
+    """CPU the collector used in the window (`switchboard_gc_cpu_seconds_total`)."""
+    process_cpu_ms: float | None = None
+    """The process's CPU in the window."""
+    cpu_share: float | None = None
+    """`cpu_ms` over the process's CPU in the window: what collecting costs, whatever the
+    host's load does to the wall-clock pauses."""
+
+
+@dataclass(frozen=True, slots=True)
 class LoadPoint:
     """One closed-loop load level with no sandbox latency (bench/load.py)."""
 
@@ -78,6 +107,7 @@ class LoadPoint:
     sandbox_cpu_ms_per_op: float | None
     first_error: str | None = field(default=None, metadata=OMIT_NONE)
     execution: ExecutionFigures | None = field(default=None, metadata=OMIT_NONE)
+    gc: GcWindow | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +120,7 @@ class Latency:
     errors: int
     critical_path_ms: float
     execution: ExecutionFigures | None = field(default=None, metadata=OMIT_NONE)
+    gc: GcWindow | None = field(default=None, metadata=OMIT_NONE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +146,13 @@ class Figures:
     """The answer's `data`, compared between the processes."""
     execution: ExecutionFigures | None = field(default=None, metadata=OMIT_NONE)
     same_data_as_floor: bool | None = field(default=None, metadata=OMIT_NONE)
+    gc: GcWindow | None = field(default=None, metadata=OMIT_NONE)
+    """Over every measured window of the scenario (the worst pause, the counts summed)."""
+    same_data_as_rest: bool | None = field(default=None, metadata=OMIT_NONE)
+    """Scenarios the peer runs: the answer, normalised (bench/peer_check.py), equals the model
+    built from the sandbox's REST data."""
+    data_diff: list[str] | None = field(default=None, metadata=OMIT_NONE)
+    """The first differences from that model, when there are some."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +195,36 @@ class ScenarioResult:
     """None unless both modes ran."""
     same_field_order_as_standard: bool | None = field(default=None, metadata=OMIT_NONE)
     ratio_to_standard: Ratios | None = field(default=None, metadata=OMIT_NONE)
+    ratio_to_peer: dict[str, Ratios] | None = field(default=None, metadata=OMIT_NONE)
+    """Each other process under test / the peer (Hive Gateway), when it ran the scenario."""
+
+
+Verdict = Literal["PASS", "MISS", "not measured"]
+
+
+@dataclass(frozen=True, slots=True)
+class GoalLine:
+    """One goal of issue #18 (Performance III), evaluated from this run."""
+
+    scenario: str
+    goal: str
+    figure: float | None
+    op: str
+    limit: float
+    verdict: Verdict
+    note: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class PeerInfo:
+    """The peer (GraphQL Mesh + Hive Gateway, bench/peer.py): whether it ran, or why not."""
+
+    ran: bool
+    reason: str | None
+    """Why it was skipped (no Node >= 20, npm ci failed, not asked...)."""
+    versions: dict[str, str | None] = field(default_factory=dict)
+    jwt: bool = False
+    """It verified the bearer token against the sandbox's JWKS (`--peer-jwt`)."""
 
 
 Status = Literal["met", "missed", "not measured"]
@@ -230,11 +298,36 @@ class Run:
     runs: dict[str, dict[str, ScenarioResult]]
     """By HTTP client, then scenario."""
     targets: list[TargetLine]
+    peer: PeerInfo | None = field(default=None, metadata=OMIT_NONE)
+    peak_rss_mb: dict[str, float] = field(default_factory=dict)
+    """VmHWM of each process under test at the end of the whole run (process tree, MiB)."""
+    goals: list[GoalLine] = field(default_factory=list)
+    """Issue #18's goals, PASS / MISS from this run."""
+
+
+@dataclass(frozen=True, slots=True)
+class FaultPhase:
+    """A stretch of a mixed soak with one fault switched on in the sandbox."""
+
+    at_s: float
+    fault: str
+    """"none", "core timeout", "knowledge garbage" or "ccaas 50% errors"."""
+
+
+@dataclass(frozen=True, slots=True)
+class KindCount:
+    """What one kind of operation of a mixed soak got: answers with data and no error (ok),
+    with data and errors (partial: a faulty system degrades its fields), and failures (not a
+    200, or no data)."""
+
+    ok: int = 0
+    partial: int = 0
+    failed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
 class SoakResult:
-    """`python -m bench --soak SECONDS`: what it writes to bench/results/soak.json."""
+    """`python -m bench --soak SECONDS [--mix]`: what it writes to bench/results/soak.json."""
 
     machine: Machine
     client: str
@@ -252,6 +345,14 @@ class SoakResult:
     flat_within_10pct: bool
     samples: list[tuple[float, float]]
     """(seconds since the start, RSS MiB)."""
+    mix: bool = False
+    growth_mb_per_min_last_half: float | None = None
+    """The least-squares slope of RSS over the second half of the samples, MiB per minute."""
+    by_kind: dict[str, KindCount] = field(default_factory=dict)
+    phases: list[FaultPhase] = field(default_factory=list)
+    gc: GcWindow | None = field(default=None, metadata=OMIT_NONE)
+    """The gateway's collector pauses over the whole soak (its GET /metrics)."""
+    goals: list[GoalLine] = field(default_factory=list)
 
 
 def to_json(value: object) -> JSON:

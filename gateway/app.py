@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,6 +25,7 @@ from gateway.events.reads import EventReads
 from gateway.events.redis_broker import broker_of
 from gateway.execution.select import PlanCache, executor_class
 from gateway.http.admin import Readiness, admin_app
+from gateway.http.desktop import DemoRole, desktop_routes
 from gateway.http.drain import Drain
 from gateway.http.graphiql import graphiql_assets_app
 from gateway.http.middleware import BearerAuth, ErrorEnvelope, RateLimit, RequestId, RequireJson
@@ -63,12 +64,14 @@ def create_app(
     ide_headers: str | None = None,
     writes: OutboxWrites | Callable[[OnSettled], Writes] | None = None,
     tracing: Tracing | None = None,
+    demo_roles: Sequence[DemoRole] | None = None,
 ) -> Starlette:
     """The gateway. `sources` may be injected (tests use httpx.MockTransport back-ends), and so
     may `guard` (tests capture the audit trail); `ide_headers` pre-fills GraphiQL's header
     editor (the demo puts a sandbox token there); `writes` may be injected too (tests): a
     service, or a factory given the `on_settled` hook (a test double); and `tracing` (tests
-    export spans to memory)."""
+    export spans to memory); `demo_roles`, the tokens `switchboard demo` minted, feed the agent
+    desktop's role picker (gateway/http/desktop.py)."""
     quiet_strawberry_logger()
     sources = sources or Sources.open(config.sources)
     guard = guard or Guard.from_config(config)
@@ -181,7 +184,7 @@ def create_app(
     caps = SubjectCaps(config.events.max_streams_per_subject)
     metrics.watch_subscriptions(caps.open_by_transport)
     # what an event costs this replica: one read of the contact it names, however many agents
-    reads = EventReads(sources)
+    reads = EventReads(sources, tracing=tracing)
     drain = Drain()  # the process is stopping: /ready 503, SSE streams told to resume elsewhere
     ingest = WebhookIngest(
         config.webhooks,
@@ -271,6 +274,8 @@ def create_app(
     ]
     if ide_enabled(config.server):
         routes.append(Mount("/_graphiql", app=graphiql_assets_app()))
+    if config.server.profile == "development":  # the reference agent desktop (issue #17)
+        routes += desktop_routes(config.writes.disposition_codes, demo_roles)
     # RequestId and ErrorEnvelope around every route: any refusal below them (the body limit's
     # 413, strawberry's 400s and 405, a refused CORS preflight, an unknown path) leaves as JSON
     # with its code and request id. The body limit is on /graphql only: no other route reads one.

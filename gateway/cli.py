@@ -30,6 +30,7 @@ from gateway.http.admin import admin_app_of
 from gateway.http.workers import Supervisor, listen
 from gateway.limits.trusted import TrustedDocumentsError
 from gateway.masking.policy import PolicyError
+from gateway.observability import gcpauses
 from gateway.observability.logs import LogSettings, configure_logging
 from schema import build_schema
 
@@ -221,6 +222,7 @@ def _serve(args: argparse.Namespace) -> int:
     # above, and AccessLog writes the access lines (with request id, operation, subject hash)
     public, admin = serve_configs(app, config.server, host=host, port=port, **LOGGING_OURS)
     tune_gc()
+    gcpauses.install()  # after start-up's own collection: /metrics times the pauses from here
     return serving.serve(
         public, admin, drain=app.state.drain, drain_seconds=config.server.drain_seconds
     )
@@ -257,6 +259,7 @@ def _serve_worker(path: str, host: str, port: int, sockets: Sequence[socket.sock
     app = create_app(config)
     public, admin = serve_configs(app, config.server, host=host, port=port)
     tune_gc()
+    gcpauses.install()  # after start-up's own collection: /metrics times the pauses from here
     return serving.serve(
         public,
         admin,

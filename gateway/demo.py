@@ -22,6 +22,7 @@ import uvicorn
 from gateway.app import create_app
 from gateway.cli import _sandbox_kwargs, require_free_port, tune_gc
 from gateway.config import Config, build_config
+from gateway.http.desktop import DemoRole
 from sources import SYSTEMS
 
 __all__ = [
@@ -161,8 +162,10 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     )
     headers = []
     tokens = {}
+    picker = []  # the agent desktop's role picker (/desktop): the banner's tokens
     for label, sub, role in DEMO_ROLES:
         tokens[role] = await mint_token(base, sub=sub, roles=[role], ttl=8 * 3600)
+        picker.append(DemoRole(role=role, subject=sub, label=label, token=tokens[role]))
         extra = {"X-Interaction-Id": call} if sub == DEMO_ROLES[0][1] else {}
         headers.append((label, json.dumps({"Authorization": f"Bearer {tokens[role]}", **extra})))
     exports = {
@@ -176,9 +179,10 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     ivr = ivr_example(manifest, exports["PHONE"])
     _print_banner(args.port, base, headers, sample, exports, ivr, args.calls_every)
     ide_headers = headers[0][1]
+    app = create_app(config, ide_headers=ide_headers, demo_roles=picker)
     gateway = _QuietServer(
         uvicorn.Config(
-            create_app(config, ide_headers=ide_headers),
+            app,
             host="127.0.0.1",
             port=args.port,
             log_level="info",
@@ -188,8 +192,15 @@ async def _serve_demo(args: argparse.Namespace, config: Config, base: str, manif
     )
     tune_gc()
     loop = asyncio.get_running_loop()
+
+    def stop() -> None:
+        # open SSE streams (a desktop's screenPops) end, told to resume, as under `switchboard
+        # serve`: uvicorn would otherwise wait for them and the demo would never stop
+        app.state.drain.begin()
+        gateway.should_exit = True
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, setattr, gateway, "should_exit", True)
+        loop.add_signal_handler(sig, stop)
     calls = call_now_and_then(args.calls_every, _demo_call(base, sample["id"]))
     try:
         await gateway.serve()
@@ -285,6 +296,7 @@ def _print_banner(
     lines = [
         "",
         f"Switchboard demo: GraphiQL at http://127.0.0.1:{port}/graphql",
+        f"Agent desktop at http://127.0.0.1:{port}/desktop (pick a role, wait for a call)",
         f"(sandbox systems at {sandbox})",
         "",
         "GraphiQL's Headers tab starts with the agent's headers: a token and the live call",

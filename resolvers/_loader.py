@@ -15,7 +15,14 @@ from typing import Generic, TypeVar
 from aiodataloader import DataLoader, dispatch_queue_batch
 from aiodataloader import Loader as Loading
 
-from sources import SourceError, SourcePartial
+from sources import (
+    RequestScope,
+    SourceError,
+    SourcePartial,
+    current_scope,
+    more_patient,
+    scope_context,
+)
 
 __all__ = ["Loader", "by_key", "grouped", "settled"]
 
@@ -38,6 +45,10 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         self._running: set[asyncio.Future[None]] = set()
         self._sent = 0
         """Batches sent so far: a scheduled dispatch whose batch went already does nothing."""
+        self._patient: RequestScope | None = None
+        """The most patient request scope among the callers whose keys the queued batch
+        carries (valid once `_noted`)."""
+        self._noted = False
         super().__init__(batch_load_fn)  # type: ignore[arg-type]
 
     @property
@@ -63,7 +74,17 @@ class Loader(DataLoader[K, V], Generic[K, V]):
                 await asyncio.sleep(0)  # queued: the dispatch is a few turns away
 
     def load(self, key: K) -> asyncio.Future[V]:
-        return asyncio.shield(super().load(key))
+        future = super().load(key)
+        self._joined()
+        return asyncio.shield(future)
+
+    def _joined(self) -> None:
+        """The caller's deadline counts for the queued batch (its key is queued, or was
+        already: the same call serves it)."""
+        if self._queue:
+            scope = current_scope()
+            self._patient = more_patient(self._patient, scope) if self._noted else scope
+            self._noted = True
 
     def do_resolve_reject(self, key: K, future: asyncio.Future[V]) -> None:
         """Queue the key; the first of a batch schedules its dispatch `DISPATCH_TURNS` turns
@@ -93,7 +114,14 @@ class Loader(DataLoader[K, V], Generic[K, V]):
     def _send(self) -> None:
         self._sent += 1
         queue, self._queue = self._queue, []
-        batch = asyncio.ensure_future(dispatch_queue_batch(self, queue))
+        # on the most patient caller's deadline, whoever queued the first key: a sibling's
+        # keys in a batch the routing context started (its own 300 ms, `narrowed_scope`) keep
+        # the request's deadline (issue #18)
+        patient = self._patient if self._noted else current_scope()
+        self._patient, self._noted = None, False
+        batch = self.loop.create_task(
+            dispatch_queue_batch(self, queue), context=scope_context(patient)
+        )
         self._running.add(batch)
         batch.add_done_callback(self._running.discard)
 
@@ -103,6 +131,7 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         batch `load()` would join), and the cached futures are only observed, never awaited
         directly, so a cancelled caller cannot cancel them for anyone else."""
         futures = [DataLoader.load(self, key) for key in keys]
+        self._joined()
         return _settle(futures)
 
 

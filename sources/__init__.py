@@ -19,7 +19,14 @@ from ._errors import (
     SourceUnavailable,
     WriteRejected,
 )
-from ._scope import RequestScope, current_scope, narrowed_scope, request_scope
+from ._scope import (
+    RequestScope,
+    current_scope,
+    more_patient,
+    narrowed_scope,
+    request_scope,
+    scope_context,
+)
 from ._settings import REFERENCE_DATA, SourceSettings
 from .ccaas import CcaasClient
 from .core import CoreClient
@@ -65,9 +72,11 @@ __all__ = [
     "Upserted",
     "WriteRejected",
     "current_scope",
+    "more_patient",
     "narrowed_scope",
     "open_exchange",
     "request_scope",
+    "scope_context",
 ]
 
 SYSTEMS = ("crm", "core", "ccaas", "knowledge")

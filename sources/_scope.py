@@ -10,11 +10,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import Context, ContextVar, copy_context
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["RequestScope", "current_scope", "narrowed_scope", "request_scope"]
+__all__ = [
+    "RequestScope",
+    "current_scope",
+    "more_patient",
+    "narrowed_scope",
+    "request_scope",
+    "scope_context",
+]
 
 # Worst first: a system's status in a response is the worst of its calls.
 _SEVERITY = {
@@ -106,3 +113,19 @@ def narrowed_scope(seconds: float) -> Iterator[RequestScope | None]:
         yield scope
     finally:
         _SCOPE.reset(token)
+
+
+def more_patient(a: RequestScope | None, b: RequestScope | None) -> RequestScope | None:
+    """The scope with the later deadline (None, no scope, has no deadline at all): a call made
+    for several callers at once (a loader batch) must not end by the most hurried one's."""
+    if a is None or b is None:
+        return None
+    return b if b.deadline > a.deadline else a
+
+
+def scope_context(scope: RequestScope | None) -> Context:
+    """A copy of the current context with `scope` as its request scope: for a task that serves
+    callers other than the one whose context it would inherit."""
+    context = copy_context()
+    context.run(_SCOPE.set, scope)
+    return context

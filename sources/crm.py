@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -32,6 +33,15 @@ _OBJECTS = ("Task", "CaseComment", "Case")
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9_.-]{8,80}")
 """What an external id may be: long enough that it was derived, never empty, and safe in a path
 segment without escaping."""
+_REFERENCES: dict[tuple[str, str], str] = {("Task", "Who"): "Contact"}
+"""Relationships a write may name by the parent's external id, as `"<Relationship>.<Field>":
+value` (Salesforce's `RelationshipName.IndexedFieldName`): (object, relationship) -> the entity
+named (Who is polymorphic, so the body says which). Sent as `"Who": {"attributes": {"type":
+"Contact"}, "<Field>": value}` and resolved by the CRM when the write lands, now or from the
+outbox. Each is optional: a CRM that knows no record with that key answers "Foreign key external
+ID ... not found", and the record is written without the relationship (a Task about a caller the
+CRM does not know) — the one place that rule lives, whenever and wherever the write is
+delivered."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,13 +109,22 @@ class CrmClient(SourceClient):
         record, so a retry after an ambiguous failure cannot make a second one. Raises
         `WriteRejected` on a final answer (4xx; 300: several records have that id) and another
         `SourceError` (unavailable, timeout, circuit open, ...) when it may be retried.
-        Never sent without an external id."""
+        Never sent without an external id. A field `"Who.CcaasProfile__c": profile` names the
+        Task's customer by external id (`_REFERENCES`): resolved by the CRM, or, when it knows no
+        such customer, the Task written without it (a second PATCH, same external id)."""
         if obj not in _OBJECTS:
             raise ValueError(f"obj must be one of {', '.join(_OBJECTS)}")
         if not _EXTERNAL_ID.fullmatch(external_id):
             raise ValueError("a write needs its external id (8-80 of [A-Za-z0-9_.-])")
         path = f"/sobjects/{obj}/ExternalId__c/{external_id}"
-        status, answer = await self.transport.patch_json(path, orjson.dumps(dict(fields)), budget)
+        body, references = _body(obj, fields)
+        started = time.monotonic()
+        status, answer = await self.transport.patch_json(path, orjson.dumps(body), budget)
+        unknown = _missing_parent(status, answer, references)
+        if unknown is not None:  # the same external id again: a retry of either is safe
+            body = {name: value for name, value in body.items() if name != unknown}
+            left = None if budget is None else max(budget - (time.monotonic() - started), 0.001)
+            status, answer = await self.transport.patch_json(path, orjson.dumps(body), left)
         if status in (200, 201) and isinstance(answer, dict):
             record_id = answer.get("id")
             if isinstance(record_id, str) and record_id and answer.get("success") is True:
@@ -120,6 +139,42 @@ class CrmClient(SourceClient):
             reason, message = _sf_error(answer, status)
             raise WriteRejected(self.name, reason, f"{self.name} refused the {obj}: {message}")
         raise SourceBadResponse(self.name, f"{self.name} answered a write unexpectedly ({status})")
+
+
+def _body(
+    obj: str, fields: Mapping[str, str | None]
+) -> tuple[dict[str, Any], dict[str, tuple[str, str, str]]]:
+    """The JSON body, `"<Relationship>.<Field>"` entries as relationship objects; and those
+    relationships: name -> (entity, field, value)."""
+    body: dict[str, Any] = {}
+    references: dict[str, tuple[str, str, str]] = {}
+    for name, value in fields.items():
+        relationship, dot, key = name.partition(".")
+        if not dot:
+            body[name] = value
+            continue
+        entity = _REFERENCES.get((obj, relationship))
+        if entity is None or not key or value is None:
+            raise ValueError(f"{obj} has no relationship {name!r} (or it names no value)")
+        body[relationship] = {"attributes": {"type": entity}, key: value}
+        references[relationship] = (entity, key, value)
+    return body, references
+
+
+def _missing_parent(
+    status: int, answer: Any, references: Mapping[str, tuple[str, str, str]]
+) -> str | None:
+    """The relationship the CRM found no parent for (Salesforce: 400 INVALID_FIELD "Foreign key
+    external ID: <value> not found for field <field> in entity <entity>"), or None."""
+    first = answer[0] if status == 400 and isinstance(answer, list) and answer else None
+    if not isinstance(first, dict) or first.get("errorCode") != "INVALID_FIELD":
+        return None
+    message = first.get("message")
+    for relationship, (entity, key, value) in references.items():
+        expected = f"Foreign key external ID: {value} not found for field {key} in entity {entity}"
+        if message == expected:
+            return relationship
+    return None
 
 
 def _sf_error(answer: Any, status: int) -> tuple[str, str]:

@@ -10,13 +10,15 @@ Every refusal is the same `InvalidToken` to the client; a malformed claim (an `i
 a `sub` that is a number) is a refusal like any other, never an exception. Identities are
 per issuer: `Principal.identity` is (issuer, subject), each issuer grants only its configured
 roles, and only a workforce issuer's subjects may be verified as agents. A verified token is
-remembered (bounded LRU) until its `exp`, the next JWKS refresh or a change of its issuer's keys.
+remembered (bounded LRU, keyed by the SHA-256 of the whole raw token) until its `exp`, the next
+JWKS refresh or a change of its issuer's keys.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import re
 import time
@@ -98,8 +100,10 @@ class Authenticator:
         """`identities` (issuer -> client) may be injected; by default one per JWKS URL."""
         self.settings = settings
         self._clock = clock
-        # only tokens that passed every check get in, so the cache cannot be filled by strangers
-        self._verified: LRUCache[str, _Verified] | None = (
+        # only tokens that passed every check get in, so the cache cannot be filled by strangers;
+        # keyed by the SHA-256 of the whole token (header, claims and signature: a token whose
+        # signature was altered is another key), so the cache holds no bearer token itself
+        self._verified: LRUCache[bytes, _Verified] | None = (
             LRUCache(maxsize=settings.verified_cache_size) if settings.verified_cache_size else None
         )
         self._issuers: dict[str, _Issuer] = {}
@@ -142,14 +146,15 @@ class Authenticator:
         token = _bearer(authorization)
         if len(token) > self.settings.max_token_bytes:
             raise InvalidToken("oversized token")
-        hit = self._verified.get(token) if self._verified is not None else None
+        digest = hashlib.sha256(token.encode()).digest() if self._verified is not None else b""
+        hit = self._verified.get(digest) if self._verified is not None else None
         if hit is not None:
             if (
                 hit.keys is self._issuers[hit.principal.issuer].keys.keys
                 and self._clock() < hit.until
             ):
                 return hit.principal
-            self._forget(token)
+            self._forget(digest)
         try:  # header and claims in one parse; nothing here is trusted yet
             parsed = jwt.decode_complete(token, options={"verify_signature": False})
         except jwt.InvalidTokenError:
@@ -174,12 +179,12 @@ class Authenticator:
         principal = self._verify(token, key, issuer.settings)
         if self._verified is not None:
             until = min(principal.expires_at, self._clock() + self.settings.jwks_refresh_seconds)
-            self._verified[token] = _Verified(principal, keys, until)
+            self._verified[digest] = _Verified(principal, keys, until)
         return principal
 
-    def _forget(self, token: str) -> None:
+    def _forget(self, digest: bytes) -> None:
         if self._verified is not None:
-            self._verified.pop(token, None)
+            self._verified.pop(digest, None)
 
     def _verify(self, token: str, key: jwt.PyJWK, issuer: IssuerSettings) -> Principal:
         try:

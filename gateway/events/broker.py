@@ -13,7 +13,9 @@ Delivery rules, the same for any implementation:
   gone), then the whole window;
 - a subscriber that does not keep up is not waited for: its bounded queue fills, it gets
   `Overflow(resume_from)` and its subscription ends; subscribing again from `resume_from`
-  delivers the rest while it is still in the window. Other subscribers are unaffected.
+  delivers the rest while it is still in the window. Other subscribers are unaffected;
+- an event whose subscriber is known only after a read (an offered contact: its agent) is
+  routed to that subscriber alone, in publish order, once (gateway/events/routes.py).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from typing import Protocol
 
 from gateway.events.dedupe import TtlSet
 from gateway.events.mapping import CloudEvent
+from gateway.events.routes import Route, Routes
 
 __all__ = [
     "Broker",
@@ -38,6 +41,7 @@ __all__ = [
     "Item",
     "Overflow",
     "QueuedSubscriber",
+    "Route",
     "Subscription",
     "Wants",
     "fan_out",
@@ -83,10 +87,14 @@ class Broker(Protocol):
         """The event's cursor, or None for a duplicate (nothing delivered)."""
         ...
 
-    def subscribe(self, after: str | None = None, wants: Wants | None = None) -> Subscription:
+    def subscribe(
+        self, after: str | None = None, wants: Wants | None = None, route: Route | None = None
+    ) -> Subscription:
         """Replay after `after`, then live. `wants`, if given, is asked synchronously as an
         event is fanned out, and what it declines is not queued for this subscription (not
-        even woken for): a filter that saves work, never a promise a consumer relies on."""
+        even woken for): a filter that saves work, never a promise a consumer relies on. With
+        a `route`, the events its router routes come only if the router finds them this
+        subscriber's (gateway/events/routes.py): replayed events are not routed."""
         ...
 
     @property
@@ -105,44 +113,98 @@ class QueuedSubscriber:
       newest cursor handed over (or the one it started after), and the subscription ends;
     - a cursor at or before the newest one handed over is skipped (`_fresh`): the seam between
       a replay and the live queue, nothing twice;
+    - a subscription with a `Route` is not offered its router's routed events: one is `place`d
+      in its queue, in fan-out order, once the router knows it is this subscriber's, and a later
+      event waits until every earlier routed one is settled (gateway/events/routes.py);
     - any exit (aclose, cancellation, an error while waiting) unregisters it, frees what it
-      held and wakes a consumer waiting on the queue. Its broker holds it weakly: one its
+      held and wakes a consumer waiting for the queue. Its broker holds it weakly: one its
       consumer dropped is gone with its last reference.
     Subclasses add `_fill` (the Redis broker reads its replay there) and `_fresh`."""
 
-    __slots__ = ("__weakref__", "_backlog", "_home", "_last", "_overflowed", "_queue", "_wants")
+    __slots__ = (
+        "__weakref__",
+        "_backlog",
+        "_home",
+        "_last",
+        "_overflowed",
+        "_queue",
+        "_routes",
+        "_size",
+        "_waiter",
+        "_wants",
+        "joined",
+        "route",
+    )
 
     def __init__(
         self,
         home: weakref.WeakSet[QueuedSubscriber],
+        routes: Routes,
         start: str,
         size: int,
         backlog: Iterable[Item] = (),
         wants: Wants | None = None,
+        route: Route | None = None,
     ) -> None:
         self._home: weakref.WeakSet[QueuedSubscriber] | None = home
+        self._routes = routes
         self._wants = wants
         self._backlog: deque[Item] = deque(backlog)
-        self._queue: asyncio.Queue[Delivery | None] = asyncio.Queue(size)
+        self._queue: deque[tuple[int, Delivery]] = deque()
+        """The live fan-out, (tick, delivery) in tick order, at most `_size`."""
+        self._size = size
+        self._waiter: asyncio.Future[None] | None = None
         self._overflowed = False
         self._last = start
         """The newest cursor handed over (at first the one it starts after): the seam and the
         resume point."""
+        self.route = route
+        self.joined = routes.tick
+        """The fan-out's tick when it subscribed: what came later is live, the rest replayed."""
         home.add(self)
+        if route is not None:
+            routes.join(self, route)
 
     @property
     def closed(self) -> bool:
         return self._home is None
 
-    def offer(self, delivery: Delivery) -> None:
+    def offer(self, tick: int, delivery: Delivery) -> None:
+        """The fan-out's, in tick order."""
         if self._overflowed or self._home is None:
             return
         if self._wants is not None and not self._wants(delivery.event):
             return
-        try:
-            self._queue.put_nowait(delivery)
-        except asyncio.QueueFull:
+        if len(self._queue) >= self._size:
             self._overflowed = True
+            return
+        self._queue.append((tick, delivery))
+        self.wake()
+
+    def place(self, tick: int, delivery: Delivery) -> None:
+        """A routed delivery, this subscriber's, once its router knows: in tick order. One that
+        does not fit overflows the subscription before it: nothing queued after it is handed
+        over, so `Overflow.resume_from` comes before it and resuming delivers it."""
+        if self._home is None:
+            return
+        if self._wants is not None and not self._wants(delivery.event):
+            return
+        queue = self._queue
+        if self._overflowed or len(queue) >= self._size:
+            self._overflowed = True
+            while queue and queue[-1][0] > tick:
+                queue.pop()
+            return
+        at = len(queue)
+        while at and queue[at - 1][0] > tick:
+            at -= 1
+        queue.insert(at, (tick, delivery))
+        self.wake()
+
+    def wake(self) -> None:
+        """Something changed: a consumer waiting looks again."""
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
     def __aiter__(self) -> QueuedSubscriber:
         return self
@@ -153,17 +215,21 @@ class QueuedSubscriber:
                 if self._home is None:
                     raise StopAsyncIteration
                 await self._fill()
-                item: Item | None
+                if self._home is None:  # closed while it filled
+                    raise StopAsyncIteration
+                item: Item
                 if self._backlog:
                     item = self._backlog.popleft()
-                elif self._overflowed and self._queue.empty():
-                    resume = self._last
-                    await self.aclose()
-                    return Overflow(resume)
                 else:
-                    item = await self._queue.get()
-                if item is None:  # closed while waiting
-                    continue
+                    live = self._next_live()
+                    if live is None:
+                        if self._overflowed and not self._queue:
+                            resume = self._last
+                            await self.aclose()
+                            return Overflow(resume)
+                        await self._sleep()  # an event, a routed one settled, or closed
+                        continue
+                    item = live
                 if isinstance(item, Delivery):
                     if not self._fresh(item.cursor):
                         continue
@@ -172,6 +238,27 @@ class QueuedSubscriber:
         except BaseException:  # cancelled, or the broker failed: leave nothing registered
             await self.aclose()
             raise
+
+    def _next_live(self) -> Delivery | None:
+        """The queue's first delivery, unless it is empty or an earlier routed event may still
+        be placed before it (then woken once that one is settled)."""
+        if not self._queue:
+            return None
+        tick, delivery = self._queue[0]
+        if self.route is not None:
+            earlier = self._routes.blocking(self, self.route, tick)
+            if earlier is not None:
+                earlier.blocked.add(self)
+                return None
+        self._queue.popleft()
+        return delivery
+
+    async def _sleep(self) -> None:
+        self._waiter = asyncio.get_running_loop().create_future()
+        try:
+            await self._waiter
+        finally:
+            self._waiter = None
 
     async def _fill(self) -> None:
         """Called before each item; the in-process backlog is complete from the start."""
@@ -185,16 +272,24 @@ class QueuedSubscriber:
         if home is None:
             return
         home.discard(self)
+        if self.route is not None:
+            self._routes.leave(self, self.route)
         self._backlog.clear()
-        while not self._queue.empty():
-            self._queue.get_nowait()
-        self._queue.put_nowait(None)  # wakes a consumer waiting on the queue: it ends
+        self._queue.clear()
+        self.wake()  # a consumer waiting for the queue: it ends
 
 
-def fan_out(subscribers: weakref.WeakSet[QueuedSubscriber], delivery: Delivery) -> None:
-    """Offer `delivery` to each subscriber (none of them is waited for)."""
+def fan_out(
+    subscribers: weakref.WeakSet[QueuedSubscriber], routes: Routes, delivery: Delivery
+) -> None:
+    """Offer `delivery` to each subscriber (none of them is waited for) but those whose router
+    routes it: they get it once it knows whose it is (`Routes.advance`)."""
+    tick, routing = routes.advance(delivery)
     for subscriber in list(subscribers):
-        subscriber.offer(delivery)
+        route = subscriber.route
+        if route is not None and route.router in routing:
+            continue
+        subscriber.offer(tick, delivery)
 
 
 class InProcessBroker:
@@ -216,6 +311,7 @@ class InProcessBroker:
         self._seen = TtlSet(dedupe_seconds, dedupe_size)
         self._queue_size = queue_size
         self._subscribers: weakref.WeakSet[QueuedSubscriber] = weakref.WeakSet()
+        self._routes = Routes()
 
     @property
     def subscribers(self) -> int:
@@ -232,17 +328,22 @@ class InProcessBroker:
         self._seq += 1
         delivery = Delivery(f"{self._epoch}-{self._seq:x}", event)
         self._ring.append(delivery)
-        fan_out(self._subscribers, delivery)
+        fan_out(self._subscribers, self._routes, delivery)
         return delivery.cursor
 
-    def subscribe(self, after: str | None = None, wants: Wants | None = None) -> QueuedSubscriber:
+    def subscribe(
+        self, after: str | None = None, wants: Wants | None = None, route: Route | None = None
+    ) -> QueuedSubscriber:
         # the backlog is taken and the subscriber registered with no await in between: nothing
         # published in the meantime is missed or delivered twice
         backlog = self._backlog(after)
         start = after or (self._ring[-1].cursor if self._ring else f"{self._epoch}-0")
-        return QueuedSubscriber(self._subscribers, start, self._queue_size, backlog, wants)
+        return QueuedSubscriber(
+            self._subscribers, self._routes, start, self._queue_size, backlog, wants, route
+        )
 
     async def aclose(self) -> None:
+        await self._routes.aclose()
         for subscriber in list(self._subscribers):
             await subscriber.aclose()
 

@@ -32,7 +32,7 @@ from typing import Any, Generic, Protocol, TypeVar
 from graphql import GraphQLError
 
 from gateway.auth.authenticator import Principal
-from gateway.events.broker import Broker, Delivery, Gap, InvalidCursor, Overflow
+from gateway.events.broker import Broker, Delivery, Gap, InvalidCursor, Overflow, Route
 from gateway.events.mapping import CloudEvent
 from gateway.events.reads import EventReads
 from gateway.limits.admission import Admission
@@ -133,14 +133,21 @@ class _Pending:
 
 
 async def run(
-    context: FeedContext, principal: Principal, after: str | None, operation: str, feed: Feed[T]
+    context: FeedContext,
+    principal: Principal,
+    after: str | None,
+    operation: str,
+    feed: Feed[T],
+    route: Route | None = None,
 ) -> AsyncGenerator[T, None]:
     """The subscriber's frames, for as long as the token lasts (see the module's docstring).
-    `feed.close()` runs on every exit path, also when the subscription is refused."""
+    With a `route`, the events its router routes reach the feed only when they are the
+    subscriber's (gateway/events/routes.py). `feed.close()` runs on every exit path, also when
+    the subscription is refused."""
     try:
         admit(context.guard, principal)
         try:
-            subscription = context.broker.subscribe(after, feed.wants)
+            subscription = context.broker.subscribe(after, feed.wants, route)
         except InvalidCursor:
             raise _refuse("`after` is not a cursor of this gateway", "BAD_USER_INPUT") from None
     except BaseException:

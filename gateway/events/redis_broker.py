@@ -39,10 +39,12 @@ from gateway.events.broker import (
     InvalidCursor,
     Item,
     QueuedSubscriber,
+    Route,
     Wants,
     fan_out,
 )
 from gateway.events.mapping import CloudEvent
+from gateway.events.routes import Routes
 from gateway.events.settings import EventSettings
 
 __all__ = ["EXPORT_STREAM", "STREAM", "RedisStreamsBroker", "broker_of"]
@@ -113,10 +115,16 @@ class _Subscriber(QueuedSubscriber):
     __slots__ = ("_after", "_broker", "_replayed", "_upto")
 
     def __init__(
-        self, broker: RedisStreamsBroker, after: str | None, size: int, wants: Wants | None
+        self,
+        broker: RedisStreamsBroker,
+        after: str | None,
+        size: int,
+        wants: Wants | None,
+        route: Route | None,
     ) -> None:
         # live only: after the newest id known now, or where the reader starts (see _fill)
-        super().__init__(broker._subscribers, after or broker._head or "", size, wants=wants)
+        start = after or broker._head or ""
+        super().__init__(broker._subscribers, broker._routes, start, size, wants=wants, route=route)
         self._broker = broker
         self._after = after
         self._upto = broker._last_read  # None: the reader has not started; it starts there
@@ -167,6 +175,7 @@ class RedisStreamsBroker:
         self._queue_size, self._dedupe_seconds = queue_size, dedupe_seconds
         self._stream, self._export_stream, self._block_ms = stream, export_stream, block_ms
         self._subscribers: weakref.WeakSet[QueuedSubscriber] = weakref.WeakSet()
+        self._routes = Routes()
         self._reader: asyncio.Task[None] | None = None
         self._ready = asyncio.Event()  # the reader knows where it starts
         self._last_read: str | None = None
@@ -209,18 +218,21 @@ class RedisStreamsBroker:
             self._advance(cursor)
         return cursor
 
-    def subscribe(self, after: str | None = None, wants: Wants | None = None) -> _Subscriber:
+    def subscribe(
+        self, after: str | None = None, wants: Wants | None = None, route: Route | None = None
+    ) -> _Subscriber:
         if after is not None and _CURSOR.fullmatch(after) is None:
             raise InvalidCursor("not a cursor of this broker")
         if self._closed:
             raise RuntimeError("the broker is closed")
-        subscriber = _Subscriber(self, after, self._queue_size, wants)
+        subscriber = _Subscriber(self, after, self._queue_size, wants, route)
         if self._reader is None:
             self._reader = asyncio.create_task(self._read(), name="events-redis-reader")
         return subscriber
 
     async def aclose(self) -> None:
         self._closed = True
+        await self._routes.aclose()
         for subscriber in list(self._subscribers):
             await subscriber.aclose()
         self._ready.set()  # wakes what waits for a reader that will not start now
@@ -320,7 +332,7 @@ class RedisStreamsBroker:
                 for delivery in self._deliveries(entries):
                     self._last_read = delivery.cursor
                     self._advance(delivery.cursor)
-                    fan_out(self._subscribers, delivery)
+                    fan_out(self._subscribers, self._routes, delivery)
 
 
 def broker_of(settings: EventSettings) -> Broker:

@@ -31,7 +31,7 @@ from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
 
 from gateway.auth.authenticator import Principal
-from gateway.events.broker import Broker, Delivery
+from gateway.events.broker import Broker, Delivery, Route
 from gateway.events.feed import CURRENT, Frame, run
 from gateway.events.journey_updates import journey_updates
 from gateway.events.mapping import CloudEvent
@@ -162,7 +162,11 @@ async def screen_pops(
             "screen pops are for the workforce's agents", extensions={"code": codes.FORBIDDEN}
         )
     feed = _ScreenPops(context, principal)
-    async with contextlib.aclosing(run(context, principal, after, "screenPops", feed)) as pops:
+    # an offered contact names no agent: the replica's one read of it finds the agent, and only
+    # that agent's feeds get it (gateway/events/routes.py)
+    route = Route(context.reads, principal.identity)
+    stream = run(context, principal, after, "screenPops", feed, route)
+    async with contextlib.aclosing(stream) as pops:
         async for pop in pops:
             yield pop
 
@@ -261,7 +265,7 @@ class _ScreenPops:
         try:
             contact = await self._context.reads.contact(cursor, contact_id)
             if contact is None or contact.agent_id != self._principal.subject:
-                return None  # every feed of the replica asks about an offered contact: cheaply
+                return None  # a replayed offered contact is asked about by each feed: cheaply
             loaders = Loaders(self._context.sources)
             loaders.contact.prime(contact_id, contact)
             primed = self._primed.get(contact_id)

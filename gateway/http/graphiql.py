@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import html
-import os
-import re
 from pathlib import Path
 
-from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
-from starlette.types import Scope
+
+from gateway.http.pages import LocalAssets, strict_csp
 
 __all__ = ["ASSETS_DIR", "csp_header", "graphiql_assets_app", "render_graphiql_html"]
 
@@ -42,25 +40,9 @@ _SCRIPTS = (
     "boot.js",
 )
 PLACEHOLDER_HEADERS = '{"Authorization": "Bearer <paste a token>"}'
-_VERSIONED = re.compile(r"-\d+\.\d+\.\d+[.-]")
-_IMMUTABLE = "public, max-age=31536000, immutable"
-_REVALIDATE = "no-cache"
-
-# The page needs: scripts and styles from its own origin only (no 'unsafe-inline',
-# no 'unsafe-eval'); data: fonts and PNGs embedded in graphiql.min.css; fetch and
-# WebSocket to the same origin (CSP Level 3 'self' also matches ws:/wss:).
-_CSP = (
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",
-    "font-src 'self' data:",
-    "connect-src 'self'",
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-)
+# The page needs, beyond gateway/http/pages.py's strict policy: the data: fonts and PNGs
+# embedded in graphiql.min.css.
+_CSP = strict_csp(extra=("img-src 'self' data:", "font-src 'self' data:"))
 
 
 def csp_header() -> str:
@@ -68,7 +50,7 @@ def csp_header() -> str:
 
     Assumes the GraphQL endpoint is on the page's own origin.
     """
-    return "; ".join(_CSP)
+    return _CSP
 
 
 def render_graphiql_html(
@@ -115,21 +97,6 @@ def render_graphiql_html(
 """
 
 
-class _GraphiQLAssets(StaticFiles):
-    def file_response(
-        self,
-        full_path: str | os.PathLike[str],
-        stat_result: os.stat_result,
-        scope: Scope,
-        status_code: int = 200,
-    ) -> Response:
-        response = super().file_response(full_path, stat_result, scope, status_code)
-        versioned = _VERSIONED.search(os.path.basename(full_path))
-        response.headers["Cache-Control"] = _IMMUTABLE if versioned else _REVALIDATE
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        return response
-
-
 def graphiql_assets_app() -> StaticFiles:
     """ASGI app serving the vendored assets; mount it at render_graphiql_html's prefix."""
-    return _GraphiQLAssets(directory=ASSETS_DIR)
+    return LocalAssets(ASSETS_DIR)

@@ -26,6 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
+from gateway.observability.gcpauses import GcPauseCollector
 from gateway.observability.operation import current_operation
 from resolvers.discrepancies import FIELDS as DISCREPANCY_FIELDS
 
@@ -163,6 +164,7 @@ class Metrics:
         self._calls: dict[tuple[str, str], _CallMetrics] = {}
         self._watched = _Watched()
         r.register(self._watched)
+        r.register(GcPauseCollector())  # the process's collector pauses, once serving
         self._init_reconciliation()
 
     # --- execution ---------------------------------------------------------------------

@@ -13,7 +13,9 @@ Who may write (least privilege; every rule keyed by the token's (issuer, subject
   holds `ivr` or `developer`: FORBIDDEN, before anything is read.
 
 The order of checks: the role, then the key and the content (no back-end call: a note holding a
-PAN goes nowhere), then ownership (reads of the CCaaS and the CRM), then the write."""
+PAN goes nowhere), then ownership (reads of the CCaaS and the CRM), then the write. A disposition
+reads the CCaaS only: its Task names the customer by their CCaaS profile id (`Who`), which the CRM
+resolves when the write is delivered, so the CRM being down never refuses one."""
 
 from __future__ import annotations
 
@@ -57,6 +59,10 @@ RECENT_CONTACTS = 50
 RECHECK_SECONDS = 5.0
 """`writeCompleted` re-reads the write this often even without its event: an event lost on the
 way (a broker restart) delays the frame, never loses it."""
+
+WHO = "Who.CcaasProfile__c"
+"""A Task's customer by external id: the `Who` relationship, naming the Contact whose
+`CcaasProfile__c` is the contact's CCaaS profile id (sources/crm.py `_REFERENCES`)."""
 
 _CRM_ID = re.compile(r"[A-Za-z0-9]{15}(?:[A-Za-z0-9]{3})?")
 
@@ -126,14 +132,18 @@ class CallerWrites:
                 raise NotFound(f"no interaction with id {contact_id!r}")
             if not any_target and contact.agent_id != principal.subject:
                 raise _forbidden("this contact is not yours: dispositions are the agent's own")
-            customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
             fields: dict[str, str | None] = {
                 "InteractionId__c": contact.id,
-                "WhoId": None if customer is None else customer.id,
                 "CallDisposition": code,
                 "Description": text,
                 "OwnerId": principal.subject,
             }
+            if contact.profile_id:
+                # the customer named by the key the CRM keys them by, resolved by the CRM when
+                # the write lands (now or from the outbox): no CRM read here, so a disposition
+                # is taken (PENDING) while the CRM is down, reads and all. A profile the CRM
+                # knows no customer for: the Task is written without Who (sources/crm.py).
+                fields[WHO] = contact.profile_id
             return await self._submit(principal, operation, key, contact.id, "Task", fields)
 
     async def add_case_note(self, case_id: str, note: str, key: str) -> WriteResult:
@@ -144,14 +154,15 @@ class CallerWrites:
             text = clean_text(note, "the note", self._gate.rules.max_note_chars, required=True)
             if not _CRM_ID.fullmatch(case_id):
                 raise bad_input("malformed case id: expected a 15- or 18-character CRM id")
-            if not any_target:
-                await self._own_case(principal, case_id)
+            customer_id = None if any_target else await self._own_case(principal, case_id)
             fields: dict[str, str | None] = {
                 "ParentId": case_id,
                 "CommentBody": text,
                 "CreatedById": principal.subject,
             }
-            return await self._submit(principal, operation, key, case_id, "CaseComment", fields)
+            return await self._submit(
+                principal, operation, key, case_id, "CaseComment", fields, customer_id
+            )
 
     async def create_case(
         self,
@@ -281,8 +292,9 @@ class CallerWrites:
             )
         return self._loaders
 
-    async def _own_case(self, principal: Principal, case_id: str) -> None:
-        """The case belongs to the customer of the caller's own contact (X-Interaction-Id)."""
+    async def _own_case(self, principal: Principal, case_id: str) -> str:
+        """The case belongs to the customer of the caller's own contact (X-Interaction-Id):
+        that customer's CRM id."""
         if self._interaction_id is None:
             raise _forbidden(
                 "send X-Interaction-Id with your contact: notes go on its customer's cases"
@@ -293,8 +305,9 @@ class CallerWrites:
             raise _forbidden("the X-Interaction-Id contact is not yours")
         customer = await loaders.customer_by_ccaas_profile.load(contact.profile_id)
         cases = [] if customer is None else await loaders.cases.load(customer.id)
-        if not any(c.id == case_id for c in cases):
+        if customer is None or not any(c.id == case_id for c in cases):
             raise _forbidden("this case is not one of your contact's customer's")
+        return customer.id
 
     async def _submit(
         self,
@@ -304,6 +317,7 @@ class CallerWrites:
         target: str,
         crm_object: CrmObject,
         fields: dict[str, str | None],
+        customer_id: str | None = None,
     ) -> WriteResult:
         intent = WriteIntent(
             operation=operation,
@@ -313,6 +327,7 @@ class CallerWrites:
             target=target,
             crm_object=crm_object,
             fields=fields,
+            customer_id=customer_id,
         )
         try:
             return await self._gate.writes.submit(intent)

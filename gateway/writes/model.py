@@ -60,6 +60,9 @@ class WriteIntent:
     crm_object: CrmObject
     fields: Mapping[str, str | None]
     """The CRM fields of docs/sandbox.md "Writes", final."""
+    customer_id: str | None = None
+    """The CRM customer the write is about, when the gateway learned it checking the write
+    (its canonical event names it, so that customer's journey shows the change)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,6 +100,8 @@ class WriteRecord:
     updated_at: float = 0.0
     next_at: float = 0.0
     """When the worker may try it next (a lease while an attempt is out)."""
+    customer_id: str | None = None
+    """WriteIntent.customer_id."""
     dead: bool = False
     """REJECTED by the worker (retries ended, or the CRM said no to a queued write): in the
     dead-letter list an operator can replay. A write rejected while its caller waited is not."""
@@ -167,7 +172,10 @@ class WriteRecord:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> WriteRecord:
-        return cls(**orjson.loads(raw))
+        # a field this version does not know (written by a newer replica during a rolling
+        # upgrade) is ignored, as one it knows but the record lacks takes its default
+        values = orjson.loads(raw)
+        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
 
     @classmethod
     def of(cls, intent: WriteIntent, now: float, lease: float) -> WriteRecord:
@@ -188,6 +196,7 @@ class WriteRecord:
             crm_object=intent.crm_object,
             external_id=external_id(intent.issuer, intent.subject, intent.idempotency_key),
             fields=dict(intent.fields),
+            customer_id=intent.customer_id,
             created_at=now,
             updated_at=now,
             next_at=now + lease,

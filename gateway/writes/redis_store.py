@@ -25,6 +25,7 @@ import contextlib
 import os
 import secrets
 import socket
+import time
 from typing import Any
 
 from gateway.writes.model import WriteRecord
@@ -91,9 +92,25 @@ return 1
 """
 # KEYS: record, due, dead, idem; ARGV: record, write id, next_at, ttl ms
 
+_FORGET = """
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+"""
+# KEYS: stream; ARGV: group, consumer. A consumer is removed only while it holds no entry: its
+# deliveries stay claimable by the others (XAUTOCLAIM) until they are acknowledged
+
+FORGET_IDLE_SECONDS = 3600.0
+"""A consumer of the group idle this long, holding nothing, is a replica gone for good."""
+
 
 class RedisStore:
-    def __init__(self, url: str, retention_seconds: float, claim_idle_seconds: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        retention_seconds: float,
+        claim_idle_seconds: float,
+        forget_idle_seconds: float = FORGET_IDLE_SECONDS,
+    ) -> None:
         import redis.asyncio as redis  # only when configured
 
         # Any: redis-py types replies as bytes | str | None whatever decode_responses says
@@ -106,6 +123,9 @@ class RedisStore:
         self._settle = self._redis.register_script(_SETTLE)
         self._move = self._redis.register_script(_MOVE)
         self._requeue = self._redis.register_script(_REQUEUE)
+        self._forget = self._redis.register_script(_FORGET)
+        self._forget_idle_ms = int(forget_idle_seconds * 1000)
+        self._forgotten_at = 0.0  # monotonic time of the last sweep of gone replicas
         self._entries: dict[str, str] = {}  # write id -> stream entry id this process holds
 
     @staticmethod
@@ -122,6 +142,11 @@ class RedisStore:
                 raise
 
     async def aclose(self) -> None:
+        # this process leaves the group unless it still holds deliveries (another replica takes
+        # those over); redis down at shutdown: the next sweep of another replica removes it
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(2):
+                await self._forget(keys=[PREFIX], args=[GROUP, self.consumer])
         # redis-py #3941: aclose() may hang waiting for a dead connection to close
         with contextlib.suppress(TimeoutError, OSError):
             async with asyncio.timeout(5):
@@ -171,7 +196,23 @@ class RedisStore:
     async def defer(self, record: WriteRecord) -> bool:
         return await self._store(record, record.next_at)
 
+    async def _forget_gone_replicas(self) -> None:
+        """At most once a minute: the group's consumers idle past `forget_idle_seconds` and
+        holding nothing leave it (a crashed or killed replica never says goodbye), so the group
+        does not grow with every restart."""
+        clock = time.monotonic()
+        if self._forgotten_at and clock - self._forgotten_at < 60.0:
+            return
+        self._forgotten_at = clock
+        for consumer in await self._redis.xinfo_consumers(PREFIX, GROUP):
+            name = str(consumer.get("name", ""))
+            idle = int(consumer.get("idle", 0))
+            held = int(consumer.get("pending", 0))
+            if name != self.consumer and not held and idle > self._forget_idle_ms:
+                await self._forget(keys=[PREFIX], args=[GROUP, name])
+
     async def claim(self, now: float, lease: float, limit: int) -> list[WriteRecord]:
+        await self._forget_gone_replicas()
         await self._move(keys=[f"{PREFIX}:due", PREFIX], args=[repr(now), limit])
         entries: list[tuple[str, dict[str, str]]] = []
         # a crashed replica's deliveries first: idle past claim_idle_seconds, never acknowledged

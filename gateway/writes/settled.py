@@ -127,6 +127,9 @@ def events_of(record: WriteRecord) -> tuple[CloudEvent, ...]:
             caseId=record.target,
             commentId=record.record_id,
             writeId=record.write_id,
+            # the journey of the case's customer shows it (known when an agent writes on their
+            # contact's customer's case; a supervisor's note names no customer)
+            **({} if record.customer_id is None else {"customerId": record.customer_id}),
         )
     else:
         domain = _event(

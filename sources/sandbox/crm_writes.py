@@ -26,10 +26,14 @@ WRITE_MODES = ("ok", "error", "down", "timeout", "applied_then_timeout", "reject
 _PATH = re.compile(r"sobjects/(Task|CaseComment|Case)/ExternalId__c/([A-Za-z0-9_.-]{1,80})")
 _FIELDS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     # (required, optional)
-    "Task": (("InteractionId__c", "CallDisposition", "OwnerId"), ("WhoId", "Description")),
+    "Task": (("InteractionId__c", "CallDisposition", "OwnerId"), ("WhoId", "Who", "Description")),
     "CaseComment": (("ParentId", "CommentBody", "CreatedById"), ()),
     "Case": (("ContactId", "Subject", "Type", "Priority", "OwnerId"), ("Description",)),
 }
+WHO_KEY = "CcaasProfile__c"
+"""The Contact field a Task's `Who` relationship names its customer by: the CCaaS profile id the
+CRM keys customers by (an external-id field of Contact, the one `GET /crm/customers?ccaasId=`
+searches)."""
 _PRIORITIES = ("Low", "Medium", "High")
 _TYPES = ("Billing", "Card", "Fraud", "Payments", "Account", "Complaint")
 _PREFIX = {"Task": "00TSB", "CaseComment": "00aSB", "Case": "500SB"}
@@ -112,6 +116,10 @@ class CrmWrites:
         missing = [name for name in required if not fields.get(name)]
         if missing:
             return sf_error(400, "REQUIRED_FIELD_MISSING", "Required fields are missing", missing)
+        related = self._relate(fields)
+        if isinstance(related, Response):
+            return related
+        fields = related
         wrong = [
             name
             for name, value in fields.items()
@@ -142,6 +150,51 @@ class CrmWrites:
             self.touched_cases[record_id] = now
         answer = {"id": record_id, "success": True, "errors": [], "created": created}
         return Response(201 if created else 200, orjson.dumps(answer))
+
+    def _relate(self, fields: dict[str, Any]) -> dict[str, Any] | Response:
+        """A Task's `Who` by external id — `{"attributes": {"type": "Contact"},
+        "CcaasProfile__c": "<profile id>"}`, Salesforce's relationship upsert — resolved here, when
+        the write lands, to the `WhoId` it names: the record stores `WhoId` (as Salesforce does),
+        so every read of Tasks sees one shape whichever way the write named the customer. No
+        customer with that key is Salesforce's 400 INVALID_FIELD "Foreign key external ID: ... not
+        found"; the CRM never guesses "no one" for a key it does not know."""
+        if "Who" not in fields:
+            return fields
+        reference = fields["Who"]
+        rest = {name: value for name, value in fields.items() if name != "Who"}
+        if "WhoId" in rest:
+            return sf_error(
+                400,
+                "INVALID_FIELD",
+                "Cannot specify both an external ID reference Who and a salesforce id, WhoId",
+                ["Who", "WhoId"],
+            )
+        attributes = reference.get("attributes") if isinstance(reference, dict) else None
+        if not isinstance(attributes, dict) or attributes.get("type") != "Contact":
+            return sf_error(
+                400,
+                "INVALID_FIELD",
+                'Who is polymorphic: name the entity, {"attributes": {"type": "Contact"}, ...}',
+                ["Who"],
+            )
+        keys = {name: value for name, value in reference.items() if name != "attributes"}
+        value = keys.get(WHO_KEY)
+        if list(keys) != [WHO_KEY] or not isinstance(value, str) or not value:
+            return sf_error(
+                400,
+                "INVALID_FIELD",
+                f"Who: name the Contact by its external id field {WHO_KEY} (a string)",
+                ["Who"],
+            )
+        population = self.data.population
+        index = population.by_profile_id.get(value)
+        if index is None:
+            return sf_error(
+                400,
+                "INVALID_FIELD",
+                f"Foreign key external ID: {value} not found for field {WHO_KEY} in entity Contact",
+            )
+        return {**rest, "WhoId": population.customers[index].crm_id}
 
     def _check(self, obj: str, fields: dict[str, Any]) -> Response | None:
         by_crm_id = self.data.population.by_crm_id

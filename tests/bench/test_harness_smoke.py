@@ -16,6 +16,7 @@ from bench.load import metrics_delta, parse_metrics
 from bench.results import (
     ExecutionFigures,
     Figures,
+    GcWindow,
     Latency,
     LoadPoint,
     Ratios,
@@ -56,8 +57,9 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
     [(client, runs)] = results["runs"].items()
     assert client in ("aiohttp", "httpx")
     row = runs["screenpop"]
-    # each process under test, then the checks and ratios (all: both modes and the floor ran)
-    assert set(row) == {*MODES, "floor"} | json_keys(ScenarioResult)
+    # each process under test, then the checks and ratios (all: both modes and the floor ran;
+    # not the peer: no ratio to it)
+    assert set(row) == {*MODES, "floor"} | json_keys(ScenarioResult) - {"ratio_to_peer"}
     # the floor and both modes answer exactly the same data
     assert row["same_data_as_floor"] is True
     assert row["same_data_as_standard"] is True
@@ -109,6 +111,22 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
     assert by_name[("screenpop", "ops/CPU-s compiled / floor")]["figure"] is not None
     assert by_name[("screenpop", "p99@16 compiled / standard")]["figure"] is not None
     assert out.with_suffix(".md").read_text().count("| screenpop |") >= 2
+
+    # issue #18: the peer is not run by --quick (said why), the gateways' collector pauses
+    # per window, every process's peak RSS through the run, the goals evaluated
+    assert results["peer"]["ran"] is False and "--quick" in results["peer"]["reason"]
+    assert "did not run" in done.stdout and "goals (issue #18" in done.stdout
+    assert "collector pauses per measured window" in done.stdout
+    for mode in MODES:
+        assert set(row[mode]["gc"]) == json_keys(GcWindow)
+        assert set(row[mode]["load_0ms"]["16"]["gc"]) == json_keys(GcWindow)
+    assert "gc" not in row["floor"]
+    assert set(results["peak_rss_mb"]) == {*MODES, "floor"}
+    assert row["compiled"]["same_data_as_rest"] is True
+    assert row["floor"]["same_data_as_rest"] is True
+    verdicts = {(g["scenario"], g["goal"]): g["verdict"] for g in results["goals"]}
+    assert verdicts[("screenpop", "ops/CPU-s compiled / Hive")] == "not measured"
+    assert verdicts[("screenpop", "p99 / p50 @1, 20 ms back-ends (compiled)")] in ("PASS", "MISS")
 
 
 def test_quick_defaults_to_screenpop_and_both_modes() -> None:

@@ -4,12 +4,19 @@ that asks, never cancelled by one of them, forgotten when it failed."""
 from __future__ import annotations
 
 import asyncio
+from contextvars import ContextVar, Token
+from datetime import UTC, datetime
 from types import SimpleNamespace
 from typing import cast
 
-from gateway.events.reads import EventReads
+from gateway.events.broker import Delivery
+from gateway.events.mapping import CloudEvent
+from gateway.events.reads import OFFERED, EventReads
+from gateway.observability.tracing import Tracing
 from sources import SourceError, Sources, SourceUnavailable
 from sources.records import Contact
+
+NOW = datetime(2026, 12, 6, 3, tzinfo=UTC)
 
 
 class _Ccaas:
@@ -78,3 +85,45 @@ def test_the_reads_kept_are_bounded() -> None:
         return len(reads)
 
     assert asyncio.run(scenario()) == size
+
+
+def test_the_owner_of_an_offered_contact_is_read_under_the_webhooks_trace() -> None:
+    """The router learns an offered contact's agent in no request's context (the Redis
+    broker's reader): its read is made under the webhook's ingest span, as a feed's reads are,
+    and the owner's feed then finds that read instead of making another."""
+    current: ContextVar[str] = ContextVar("traced_under", default="")
+    under: list[str] = []
+
+    class _Span:
+        def __init__(self, token: Token[str]) -> None:
+            self._token = token
+
+        def end(self, error: bool = False, attributes: object = None) -> None:
+            current.reset(self._token)
+
+    class _Tracing:
+        def within(self, traceparent: str) -> _Span:
+            return _Span(current.set(traceparent))
+
+    class _Traced(_Ccaas):
+        async def contacts(self, ids: list[str]) -> list[Contact]:
+            under.append(current.get())
+            return [
+                Contact(i, "p", "VOICE", "INBOUND", NOW, None, "QUEUED", None, "agent-1",
+                        None, None, None, "NOT_ATTEMPTED", None, None)
+                for i in ids
+            ]  # fmt: skip
+
+    async def scenario() -> tuple[str | None, Contact | None, str]:
+        ccaas = _Traced()
+        reads = EventReads(
+            cast(Sources, SimpleNamespace(ccaas=ccaas)), tracing=cast(Tracing, _Tracing())
+        )
+        event = CloudEvent("e", "switchboard/ccaas", OFFERED, "2026-12-06T03:00:00Z", "k",
+                           traceparent="00-abc-def-01")  # fmt: skip
+        owner = await reads.owner(Delivery("c-1", event))
+        return owner, await reads.contact("c-1", "k"), current.get()
+
+    owner, contact, after = asyncio.run(scenario())
+    assert (owner, contact and contact.agent_id, after) == ("agent-1", "agent-1", "")
+    assert under == ["00-abc-def-01"]  # one read, made under the ingest span

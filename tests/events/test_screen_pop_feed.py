@@ -65,13 +65,14 @@ def test_a_subscriber_that_falls_behind_gets_the_cursor_to_resume_from() -> None
     it); when they come faster than it takes them, it gets EVENTS_DROPPED with the cursor of
     the last one it was handed."""
 
-    async def no_contact(cursor: str, contact_id: str) -> None:
-        return None  # the CCaaS no longer has it: no pop, nothing else read
+    async def no_contact(ids: list[str]) -> list[Contact]:
+        return []  # the CCaaS no longer has it: no pop, nothing else read
 
     async def scenario() -> tuple[dict[str, Any], str | None, int]:
         broker = InProcessBroker(queue_size=1)
         context = _context(broker)
-        cast(Any, context).reads = SimpleNamespace(contact=no_contact)
+        ccaas = SimpleNamespace(contacts=no_contact)
+        cast(Any, context).reads = EventReads(cast(Sources, SimpleNamespace(ccaas=ccaas)))
         feed = screen_pops(context, _principal(), None)
         waiting = asyncio.ensure_future(_error(feed))
         await asyncio.sleep(0)  # subscribed, waiting for the first event
@@ -211,9 +212,10 @@ def test_a_pops_context_is_read_once_and_dropped_when_the_stream_is_closed() -> 
 
 
 def test_an_offered_contact_is_read_once_per_replica_whatever_the_number_of_agents() -> None:
-    """An offered contact names no agent, so every subscriber asks whose it is: one CCaaS read
-    per event answers all of them (with a thousand desktops, a read each overflowed the CCaaS
-    bulkhead and lost the owner's pop); only its agent pops, and reads its customer."""
+    """An offered contact names no agent: one CCaaS read per event finds whose it is (with a
+    thousand desktops, a read each overflowed the CCaaS bulkhead and lost the owner's pop);
+    only its agent pops, and reads its customer (no other feed is even woken for it:
+    tests/events/test_routed_pops.py)."""
     audit: list[bytes] = []
     sources = _Sources()
     guard = Guard(Policy.load(), Masker(b"k"), AuditLog(audit.append))

@@ -25,6 +25,7 @@ from gateway.demo import demo_config
 from gateway.events.ingest import REFUSAL_REASONS
 from gateway.http.admin import admin_app_of
 from gateway.observability import metrics as m
+from gateway.observability.gcpauses import GENERATIONS, PAUSES
 from resolvers.discrepancies import FIELDS as DISCREPANCY_FIELDS
 from sources import SYSTEMS
 from sources.sandbox import create_app as sandbox_app
@@ -75,13 +76,17 @@ def served() -> Iterator[Served]:
         raw["rate_limit"] = {"enabled": False}
         raw["limits"] = {"data_budget": {"roles": {"supervisor": 1}}}  # one customer an hour
         app = create_app(build_config(raw, env={}))
-        with (
-            background_server(app, websockets=True) as gw,
-            background_server(admin_app_of(app), lifespan="off") as admin,
-        ):
-            assert sandbox.poster is not None
-            sandbox.poster.base = f"{gw}/webhooks"
-            yield Served(gw, sb, admin, app, resources)
+        PAUSES.install()  # as `switchboard serve` does once started
+        try:
+            with (
+                background_server(app, websockets=True) as gw,
+                background_server(admin_app_of(app), lifespan="off") as admin,
+            ):
+                assert sandbox.poster is not None
+                sandbox.poster.base = f"{gw}/webhooks"
+                yield Served(gw, sb, admin, app, resources)
+        finally:
+            PAUSES.uninstall()
 
 
 def _total(
@@ -224,6 +229,7 @@ def test_metrics_move_and_every_label_is_from_a_fixed_set(served: Served, driven
         "transport": set(m.TRANSPORTS),
         "state": set(m.CIRCUIT_STATES),
         "field": set(DISCREPANCY_FIELDS),
+        "generation": set(GENERATIONS),
     }
     undeclared = []
     for family, samples in scraped.items():

@@ -4,9 +4,12 @@ comes first; refusals are never remembered."""
 
 from __future__ import annotations
 
+import hashlib
 import time
+from datetime import datetime
 from typing import Any
 
+import jwt
 import pytest
 
 from gateway.auth.authenticator import Authenticator, InvalidToken
@@ -108,3 +111,86 @@ def test_a_negative_cache_size_is_a_config_error() -> None:
     auth = {"issuer": ISSUER, "audience": AUDIENCE, "jwks_url": JWKS_URL}
     with pytest.raises(ConfigError, match="verified_cache_size"):
         build_config({"auth": {**auth, "verified_cache_size": -1}, "sources": sources}, env={})
+
+
+def _pyjwt_clock(monkeypatch: pytest.MonkeyPatch, clock: Clock) -> None:
+    """PyJWT's clock (`jwt.api_jwt.datetime.now`) driven by the test's `Clock`."""
+
+    class Now(datetime):
+        @classmethod
+        def now(cls, tz: Any = None) -> Now:
+            return cls.fromtimestamp(clock.now, tz=tz)
+
+    monkeypatch.setattr(jwt.api_jwt, "datetime", Now)
+
+
+async def test_a_cached_token_past_its_exp_is_refused(
+    key: SigningKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Remembered until `exp`, never beyond: inside the clock-skew leeway it is verified again
+    (and still accepted, as without the cache); past `exp` + leeway it is refused."""
+    clock = Clock()
+    _pyjwt_clock(monkeypatch, clock)
+    auth = await started(FakeIdp(key), clock, leeway=30)
+    exp = int(clock.now) + 60
+    token = f"Bearer {key.token(exp=exp)}"
+    first = await auth.authenticate(token)
+    assert await auth.authenticate(token) is first
+    clock.now = exp + 10  # past exp, inside the leeway: not from the cache
+    assert await auth.authenticate(token) is not first
+    clock.now = exp + 31
+    with pytest.raises(InvalidToken, match="expired"):
+        await auth.authenticate(token)
+    await auth.close()
+
+
+async def test_a_token_with_another_signature_is_not_served_from_the_cache(
+    key: SigningKey,
+) -> None:
+    auth = await started(FakeIdp(key), Clock())
+    token = key.token()
+    await auth.authenticate(f"Bearer {token}")
+    head, claims, signature = token.split(".")
+    middle = len(signature) // 2
+    swapped = "A" if signature[middle] != "A" else "B"
+    forged = ".".join((head, claims, signature[:middle] + swapped + signature[middle + 1 :]))
+    with pytest.raises(InvalidToken, match="bad signature"):
+        await auth.authenticate(f"Bearer {forged}")
+    await auth.close()
+
+
+async def test_a_key_added_to_the_jwks_flushes_the_cache(key: SigningKey) -> None:
+    """Any change of the issuer's key set (a rotation publishing a new key, too) verifies the
+    remembered tokens again."""
+    idp = FakeIdp(key)
+    auth = await started(idp, Clock())
+    token = f"Bearer {key.token()}"
+    first = await auth.authenticate(token)
+    idp.keys = [key, SigningKey("k2")]
+    await auth.refresh()
+    again = await auth.authenticate(token)
+    assert again == first and again is not first
+    assert await auth.authenticate(token) is again
+    await auth.close()
+
+
+async def test_the_cache_is_bounded(key: SigningKey) -> None:
+    auth = await started(FakeIdp(key), Clock(), verified_cache_size=2)
+    tokens = [f"Bearer {key.token(sub=f'agent-{n}')}" for n in range(3)]
+    first = await auth.authenticate(tokens[0])
+    for token in tokens[1:]:
+        await auth.authenticate(token)
+    assert len(auth._verified or ()) == 2
+    assert await auth.authenticate(tokens[0]) is not first  # evicted: verified again
+    await auth.close()
+
+
+async def test_the_cache_keeps_no_token(key: SigningKey) -> None:
+    """Keyed by the token's SHA-256: a memory dump of the cache holds no bearer token."""
+    auth = await started(FakeIdp(key), Clock())
+    token = key.token()
+    await auth.authenticate(f"Bearer {token}")
+    cache = auth._verified
+    assert cache is not None and len(cache) == 1
+    assert list(cache) == [hashlib.sha256(token.encode()).digest()]
+    await auth.close()

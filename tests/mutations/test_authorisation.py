@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import httpx
 import pytest
 
 from tests.mutations.conftest import Writer
@@ -60,9 +61,11 @@ def test_an_agent_dispositions_their_own_contact(writer: Writer) -> None:
     assert intent.operation == "recordDisposition" and intent.crm_object == "Task"
     assert intent.target == contact
     assert (intent.issuer, intent.subject) == (f"{writer.sandbox}/idp", "agent-0301")
+    # the customer is named by the key the CRM keys them by, for the CRM to resolve on delivery
+    profile = httpx.get(f"{writer.sandbox}/crm/customers", params={"id": customer["id"]})
     assert intent.fields == {
         "InteractionId__c": contact,
-        "WhoId": customer["id"],
+        "Who.CcaasProfile__c": profile.json()["records"][0]["CcaasProfile__c"],
         "CallDisposition": "RESOLVED",
         "Description": "Customer asked about a late fee; waived.",
         "OwnerId": "agent-0301",
@@ -150,6 +153,7 @@ def test_an_agent_adds_a_note_to_a_case_of_their_contacts_customer(writer: Write
     assert _codes(body) == [] and body["data"]["addCaseNote"]["status"] == "APPLIED"
     intent = writer.writes.intents[-1]
     assert (intent.crm_object, intent.target) == ("CaseComment", case)
+    assert intent.customer_id == customer["id"]  # its event reaches the customer's journey
     assert intent.fields == {
         "ParentId": case,
         "CommentBody": "Called back as promised.",

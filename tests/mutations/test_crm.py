@@ -64,7 +64,13 @@ def crm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Crm]:
         raw = demo_config(0, int(sandbox.rsplit(":", 1)[1]))
         raw["trusted_documents"] = {"roles": []}  # ivr is refused as a role, not as a document
         raw["rate_limit"] = {"enabled": False}
-        raw["writes"] = {"outbox_path": str(outbox)}
+        raw["writes"] = {
+            "outbox_path": str(outbox),
+            # the CRM-down test waits for the outbox's next attempt once the CRM is back
+            "backoff_base_seconds": 0.1,
+            "backoff_max_seconds": 0.5,
+            "poll_seconds": 0.1,
+        }
         app = create_app(build_config(raw, env={}))
         with background_server(app, lifespan="on") as url:
             yield Crm(url, sandbox, asyncio.run(sample_customers(sandbox, 20)))
@@ -154,3 +160,48 @@ def test_a_note_about_the_caller_reaches_the_crm_and_no_log(crm: Crm) -> None:
         crm.dispose(token, _input(contact, note=f"card {who['cards'][0]['pan']} given"))
     )
     assert [e["extensions"]["code"] for e in refused["errors"]] == ["SENSITIVE_DATA_IN_NOTE"]
+
+
+WRITE = "query ($id: ID!) { write(id: $id) { writeId status recordId code } }"
+
+
+def test_with_the_crm_down_reads_and_all_a_disposition_is_pending_then_applied_linked(
+    crm: Crm,
+) -> None:
+    """Issue #17: the CRM fully down (its reads too) takes the disposition — PENDING in the
+    outbox, never refused — and once the CRM is back it is APPLIED, one Task, linked by the CRM
+    to the contact's customer (named by CCaaS profile id, resolved on delivery)."""
+    contact = crm.contact(7, "agent-0607")
+    token = crm.token("agent-0607", ["agent"])
+
+    def fault(mode: str) -> None:
+        answer = httpx.post(f"{crm.sandbox}/_sandbox/faults", json={"system": "crm", "mode": mode})
+        assert answer.status_code == 200, answer.text
+
+    fault("down")
+    try:
+        body = asyncio.run(crm.dispose(token, _input(contact)))
+        assert "errors" not in body, body
+        result = body["data"]["recordDisposition"]
+        assert result["status"] == "PENDING" and result["recordId"] is None
+    finally:
+        fault("ok")
+
+    async def applied() -> dict[str, Any]:
+        async with httpx.AsyncClient(timeout=30) as http, asyncio.timeout(30):  # a guard
+            while True:
+                answer = await http.post(
+                    f"{crm.gateway}/graphql",
+                    json={"query": WRITE, "variables": {"id": result["writeId"]}},
+                    headers={"authorization": f"Bearer {token}"},
+                )
+                write: dict[str, Any] = answer.json()["data"]["write"]
+                if write["status"] != "PENDING":
+                    return write
+                await asyncio.sleep(0.05)
+
+    write = asyncio.run(applied())
+    assert write["status"] == "APPLIED", write
+    [task] = crm.tasks(contact)
+    assert task["Id"] == write["recordId"]
+    assert task["WhoId"] == crm.customers[7]["id"]  # the right customer

@@ -64,6 +64,22 @@ def test_an_applied_write_emits_its_canonical_event_then_settled(
     assert dict(settled.data) == {"writeId": "w_abc", "operation": operation, "status": "APPLIED"}
 
 
+def test_an_agent_s_case_note_names_the_case_s_customer_so_the_journey_shows_it() -> None:
+    record = make_record(
+        write_id="w_abc",
+        status="APPLIED",
+        operation="addCaseNote",
+        target="500SB0000000000001",
+        issuer=ISSUER,
+        subject="agent-0001",
+        record_id="00aSB1",
+        customer_id="003SB0000000000007",
+    )
+    domain, _ = events_of(record)
+    assert domain.data["customerId"] == "003SB0000000000007"
+    assert domain.data["caseId"] == "500SB0000000000001"
+
+
 def test_a_rejected_write_emits_only_settled() -> None:
     (settled,) = events_of(_record("addCaseNote", "REJECTED", None))
     assert settled.type == "write.settled" and settled.data["status"] == "REJECTED"

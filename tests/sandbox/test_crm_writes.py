@@ -124,6 +124,63 @@ def test_bad_writes_are_refused_salesforce_style(crm: httpx.Client) -> None:
     assert crm.get("/crm/tasks").status_code == 400
 
 
+def _who(profile: str) -> dict[str, Any]:
+    """A Task's customer by external id: Salesforce's relationship upsert."""
+    task = {k: v for k, v in _task("").items() if k != "WhoId"}
+    return {**task, "Who": {"attributes": {"type": "Contact"}, "CcaasProfile__c": profile}}
+
+
+def test_a_task_names_its_customer_by_ccaas_profile_and_the_crm_links_it(
+    crm: httpx.Client,
+) -> None:
+    customer = _customer(crm, 2)
+    [record] = crm.get("/crm/customers", params={"id": customer}).json()["records"]
+    body = {**_who(record["CcaasProfile__c"]), "InteractionId__c": "contact-who"}
+    created = crm.patch("/crm/sobjects/Task/ExternalId__c/sb_who_0001", json=body)
+    assert created.status_code == 201, created.text
+    [task] = crm.get("/crm/tasks", params={"interactionId": "contact-who"}).json()["records"]
+    # stored as Salesforce stores it: the resolved WhoId, as if the write had named the id
+    assert task["WhoId"] == customer and "Who" not in task
+    assert task["Id"] == created.json()["id"]
+
+
+def test_a_task_naming_an_unknown_profile_is_salesforces_foreign_key_error(
+    crm: httpx.Client,
+) -> None:
+    body = {**_who("no-such-profile"), "InteractionId__c": "contact-who-unknown"}
+    answer = crm.patch("/crm/sobjects/Task/ExternalId__c/sb_who_0002", json=body)
+    assert answer.status_code == 400
+    assert answer.json() == [
+        {
+            "message": "Foreign key external ID: no-such-profile not found for field "
+            "CcaasProfile__c in entity Contact",
+            "errorCode": "INVALID_FIELD",
+            "fields": [],
+        }
+    ]
+    assert _tasks(crm, "contact-who-unknown") == 0  # nothing written
+
+
+def test_a_malformed_who_is_refused(crm: httpx.Client) -> None:
+    path = "/crm/sobjects/Task/ExternalId__c/sb_who_0003"
+    good = _who("x")
+    for who in (
+        "x",
+        {"CcaasProfile__c": "x"},  # polymorphic: the entity must be named
+        {"attributes": {"type": "Lead"}, "CcaasProfile__c": "x"},
+        {"attributes": {"type": "Contact"}, "Email": "x"},
+        {"attributes": {"type": "Contact"}, "CcaasProfile__c": 7},
+    ):
+        answer = crm.patch(path, json={**good, "InteractionId__c": "contact-bad-who", "Who": who})
+        assert answer.status_code == 400, who
+        assert answer.json()[0]["errorCode"] == "INVALID_FIELD"
+    both = crm.patch(
+        path, json={**good, "InteractionId__c": "contact-bad-who", "WhoId": _customer(crm)}
+    )
+    assert both.status_code == 400 and both.json()[0]["fields"] == ["Who", "WhoId"]
+    assert _tasks(crm, "contact-bad-who") == 0
+
+
 def test_an_external_id_on_several_records_answers_300(crm: httpx.Client) -> None:
     seeded = crm.post(
         "/_sandbox/crm/duplicates", json={"object": "Task", "externalId": "sb_dup_0001"}

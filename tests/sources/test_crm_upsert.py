@@ -142,3 +142,68 @@ async def test_upserts_over_real_sockets_land_on_one_record(sandbox: str, kind: 
     async with httpx.AsyncClient(base_url=sandbox) as http:
         tasks = (await http.get("/crm/tasks", params={"interactionId": kind})).json()
     assert tasks["totalSize"] == 1
+
+
+def _by_profile(profile: str) -> dict[str, str | None]:
+    task = {k: v for k, v in FIELDS.items() if k != "WhoId"}
+    return {**task, "Who.CcaasProfile__c": profile}
+
+
+async def test_a_customer_named_by_external_id_is_sent_as_a_relationship() -> None:
+    seen: list[MockRequest] = []
+
+    def handler(request: MockRequest) -> Reply:
+        seen.append(request)
+        return Reply.json({"id": "00TSB1", "success": True, "errors": [], "created": True}, 201)
+
+    await _client(handler).upsert("Task", EXTERNAL, _by_profile("p-1"))
+    [request] = seen
+    assert orjson.loads(request.body)["Who"] == {
+        "attributes": {"type": "Contact"},
+        "CcaasProfile__c": "p-1",
+    }
+    with pytest.raises(ValueError, match="relationship"):
+        await _client(handler).upsert("Case", EXTERNAL, {"Who.CcaasProfile__c": "p-1"})
+
+
+async def test_another_invalid_field_is_not_taken_for_a_missing_customer() -> None:
+    """Only the CRM's "not found" for the very key sent drops the relationship."""
+    seen: list[MockRequest] = []
+    error = "Foreign key external ID: p-2 not found for field CcaasProfile__c in entity Contact"
+
+    def handler(request: MockRequest) -> Reply:
+        seen.append(request)
+        return Reply.json([{"message": error, "errorCode": "INVALID_FIELD", "fields": []}], 400)
+
+    with pytest.raises(WriteRejected) as caught:
+        await _client(handler).upsert("Task", EXTERNAL, _by_profile("p-1"))
+    assert caught.value.reason == "INVALID_FIELD" and len(seen) == 1
+
+
+async def test_a_task_about_a_profile_no_customer_has_is_written_without_who(
+    sandbox: str,
+) -> None:
+    """Over real sockets: a known profile links the Task to its customer; an unknown one is
+    refused by the CRM (Salesforce's foreign-key error) and the Task is written without Who,
+    on the same external id (so it is one record however often the write is retried)."""
+    async with httpx.AsyncClient(base_url=sandbox) as http:
+        customer = (await http.get("/_sandbox/sample", params={"n": 1})).json()["customers"][0]
+        records = (await http.get("/crm/customers", params={"id": customer["id"]})).json()
+        profile = records["records"][0]["CcaasProfile__c"]
+        transport = Transport(SourceSettings(name="crm", base_url=f"{sandbox}/crm"))
+        client = CrmClient(transport)
+        try:
+            known = await client.upsert(
+                "Task", "sb_who_known_0001", {**_by_profile(profile), "InteractionId__c": "w-1"}
+            )
+            unknown = {**_by_profile("no-such-profile"), "InteractionId__c": "w-2"}
+            first = await client.upsert("Task", "sb_who_unknown_01", unknown)
+            again = await client.upsert("Task", "sb_who_unknown_01", unknown)
+        finally:
+            await transport.aclose()
+        [linked] = (await http.get("/crm/tasks", params={"interactionId": "w-1"})).json()["records"]
+        [alone] = (await http.get("/crm/tasks", params={"interactionId": "w-2"})).json()["records"]
+    assert known.created and linked["Id"] == known.record_id
+    assert linked["WhoId"] == customer["id"]
+    assert first.created and not again.created and alone["Id"] == first.record_id
+    assert alone.get("WhoId") is None and alone["CallDisposition"] == "RESOLVED"

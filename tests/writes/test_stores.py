@@ -7,7 +7,9 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
+import orjson
 import pytest
+import redis.asyncio as redis
 
 from gateway.writes import Store, WriteRecord
 
@@ -134,3 +136,105 @@ async def test_the_oldest_pending_write_is_known_wherever_it_waits(store: Store)
     assert await store.oldest_pending() == 1000.0
     assert await store.settle(first.settled("APPLIED", 1011.0, record_id="00T1")) is True
     assert await store.oldest_pending() == 1003.0
+
+
+async def test_redis_never_counts_a_delivered_write_twice_between_its_commands(
+    redis_url: str,
+) -> None:
+    """A write a replica delivered from the stream moves to `due` (deferred) or out (settled) in
+    the same step as its stream entry goes: after every command the store sends, the outbox depth
+    (switchboard_outbox_depth) counts it at most once. Sending the entry's XACK/XDEL as commands of
+    their own after the script left a window in which the write was in both places."""
+    from gateway.writes.redis_store import PREFIX, RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    store = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    await store.open()
+    depths: list[int] = []
+    sent = store._redis.execute_command
+
+    async def counting(*args: object, **options: object) -> object:
+        result = await sent(*args, **options)
+        depths.append(int(await probe.zcard(f"{PREFIX}:due")) + int(await probe.xlen(PREFIX)))
+        return result
+
+    try:
+        record = _record(now=1000.0)
+        assert await store.reserve(record) is None
+        [claimed] = await store.claim(1005.0, lease=3.0, limit=10)
+        store._redis.execute_command = counting
+        assert await store.defer(replace(claimed, attempts=1, next_at=1010.0)) is True
+        [again] = await store.claim(1010.0, lease=3.0, limit=10)
+        assert await store.settle(again.settled("APPLIED", 1011.0, record_id="00T1")) is True
+        assert depths and max(depths) == 1, depths
+        assert await store.pending() == 0
+    finally:
+        await store.aclose()
+        await probe.aclose()
+
+
+async def test_redis_replicas_leave_the_consumer_group_but_never_with_a_delivery(
+    redis_url: str,
+) -> None:
+    """Each replica joins the `writers` group under a name of its own: one that stops leaves
+    it, one that crashed is removed by another's sweep once idle, and neither happens while it
+    holds a delivery (removing it would drop the entry from the group's pending list, and no
+    replica could take the write over)."""
+    from gateway.writes.redis_store import GROUP, PREFIX, RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+
+    async def members() -> set[str]:
+        return {str(c["name"]) for c in await probe.xinfo_consumers(PREFIX, GROUP)}
+
+    def new(forget: float = 3600.0) -> RedisStore:
+        return RedisStore(redis_url, 3600, claim_idle_seconds=0.5, forget_idle_seconds=forget)
+
+    idle, holding, gone = new(), new(), new()
+    for store in (idle, holding, gone):
+        await store.open()
+    try:
+        # (a consumer joins the group when it first reads an entry)
+        for store, key in ((idle, "k-idle"), (gone, "k-gone")):
+            await store.reserve(_record(key, now=1000.0))
+            [done] = await store.claim(1005.0, lease=3.0, limit=10)
+            assert await store.settle(done.settled("APPLIED", 1006.0, record_id="1")) is True
+        await holding.reserve(_record("k-held", now=1000.0))
+        [held] = await holding.claim(1005.0, lease=3.0, limit=10)
+        assert await members() == {idle.consumer, holding.consumer, gone.consumer}
+
+        await idle.aclose()
+        await holding.aclose()  # stops mid-delivery: stays, so its write can be taken over
+        assert await members() == {holding.consumer, gone.consumer}
+
+        # `gone` crashed (no aclose). Once idle past claim_idle_seconds, `holding`'s delivery is
+        # free to take; a later replica's sweep removes `gone` but not `holding`, which still
+        # held it when swept; the next sweep removes `holding` too
+        await asyncio.sleep(0.6)
+        sweeper = new(forget=0.01)
+        await sweeper.open()
+        [taken] = await sweeper.claim(1006.0, lease=3.0, limit=10)
+        assert taken.write_id == held.write_id
+        assert await members() == {holding.consumer, sweeper.consumer}
+        sweeper._forgotten_at = 0.0
+        assert await sweeper.claim(1006.0, lease=3.0, limit=10) == []
+        assert await members() == {sweeper.consumer}
+        assert await sweeper.settle(taken.settled("APPLIED", 1007.0, record_id="00T1")) is True
+        await sweeper.aclose()
+        assert await members() == set()
+    finally:
+        await gone.aclose()
+        await probe.aclose()
+
+
+def test_a_record_keeps_what_it_is_about_and_reads_one_written_by_another_version() -> None:
+    """A rolling upgrade has replicas of two versions on one outbox: a record with a field this
+    version does not know still loads, and one without a field it knows takes the default."""
+    record = replace(_record(), customer_id="003SB0000000000007")
+    assert WriteRecord.from_json(record.to_json()) == record
+    newer = orjson.loads(record.to_json()) | {"shard": 3}
+    assert WriteRecord.from_json(orjson.dumps(newer)) == record
+    older = {k: v for k, v in orjson.loads(record.to_json()).items() if k != "customer_id"}
+    assert WriteRecord.from_json(orjson.dumps(older)).customer_id is None
