@@ -10,6 +10,10 @@ so a gateway falling behind shows as latency, not as a slower send rate. Per rat
 max, answers that were partial (`degraded` not empty) and refusals. The goal (issue #19):
 p99 <= 50 ms at 100 requests/s; "sustains" is the highest rate measured whose p99 is within it
 with every answer whole.
+
+Each rate is measured a second time without the gateway (`critical_path`, unless `--no-floor`):
+the bench makes the lookup's back-end calls itself, so the tail the machine and the sandbox
+impose on two dependent 20 ms levels is printed beside the gateway's.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ import argparse
 import asyncio
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 
@@ -66,6 +71,7 @@ class Options(argparse.Namespace):
     customers: int
     goal_ms: list[float]
     json: str | None
+    floor: bool
 
 
 def parse_options(argv: Sequence[str] | None) -> Options:
@@ -86,6 +92,12 @@ def parse_options(argv: Sequence[str] | None) -> Options:
         help="p99 goals to report the sustained rate for (default 50,75,100)",
     )
     parser.add_argument("--json", default=None, help="also write the points to this file")
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the critical-path floor (the back-end calls without the gateway) per rate",
+    )
     return parser.parse_args(argv, namespace=Options())
 
 
@@ -94,10 +106,55 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
+Lookup = Callable[[aiohttp.ClientSession, str], Awaitable[str]]
+"""One lookup of a phone: "ok", "degraded" or "refused"."""
+
+
+def via_gateway(url: str, token: str) -> Lookup:
+    headers = {"authorization": f"Bearer {token}"}
+
+    async def lookup(http: aiohttp.ClientSession, phone: str) -> str:
+        params = {"phone": phone}
+        async with http.get(f"{url}/routing/v1/context", params=params, headers=headers) as r:
+            body = await r.json()
+        if r.status != 200:
+            return "refused"
+        return "degraded" if body.get("degraded") else "ok"
+
+    return lookup
+
+
+def critical_path(sandbox: str) -> Lookup:
+    """The floor: a phone lookup's back-end calls made by the bench itself, straight to the
+    sandbox, without any gateway — the CRM search, then cases, contacts and risk at once (the
+    two dependent levels the sandbox's APIs impose: only the search takes a phone). What the
+    gateway's p99 is compared with: on the same machine, at the same rate."""
+
+    async def get(http: aiohttp.ClientSession, path: str, params: dict[str, str]) -> Any:
+        async with http.get(f"{sandbox}{path}", params=params) as r:
+            r.raise_for_status()
+            return await r.json()
+
+    async def lookup(http: aiohttp.ClientSession, phone: str) -> str:
+        found = (await get(http, "/crm/customers/search", {"phone": phone}))["records"]
+        if len(found) != 1:
+            return "ok"
+        customer = found[0]
+        reads = [get(http, "/crm/cases", {"customerId": customer["Id"]})]
+        if customer.get("CcaasProfile__c"):
+            params = {"profileId": customer["CcaasProfile__c"], "perProfile": "50"}
+            reads.append(get(http, "/ccaas/contacts", params))
+        if customer.get("CoreParty__c"):
+            reads.append(get(http, "/core/risk", {"partyId": customer["CoreParty__c"]}))
+        await asyncio.gather(*reads)
+        return "ok"
+
+    return lookup
+
+
 async def measure(
     http: aiohttp.ClientSession,
-    url: str,
-    token: str,
+    lookup: Lookup,
     phones: list[str],
     rate: float,
     seconds: float,
@@ -106,18 +163,13 @@ async def measure(
     total = int(rate * seconds)
     latencies: list[float] = []
     counts = {"degraded": 0, "refused": 0}
-    headers = {"authorization": f"Bearer {token}"}
 
     async def one(i: int, at: float) -> None:
         await asyncio.sleep(max(0.0, at - time.perf_counter()))
-        params = {"phone": phones[i % len(phones)]}
-        async with http.get(f"{url}/routing/v1/context", params=params, headers=headers) as r:
-            body = await r.json()
+        outcome = await lookup(http, phones[i % len(phones)])
         latencies.append((time.perf_counter() - at) * 1000)
-        if r.status != 200:
-            counts["refused"] += 1
-        elif body.get("degraded"):
-            counts["degraded"] += 1
+        if outcome != "ok":
+            counts[outcome] += 1
 
     cpu = [cpu_seconds(pid) for pid in pids]
     start = time.perf_counter() + 0.2
@@ -168,7 +220,8 @@ def table(points: list[Point], latency_ms: float, goals: Sequence[float] = (GOAL
     return "\n".join(lines)
 
 
-async def run(o: Options) -> list[Point]:
+async def run(o: Options, floors: list[Point]) -> list[Point]:
+    """The gateway's points; with `o.floor`, each rate's critical-path floor into `floors`."""
     extra = (
         BENCH_RATE_LIMIT
         + "[rate_limit.roles.ivr]\nrate = 1000000.0\nburst = 1000000\n"
@@ -186,12 +239,22 @@ async def run(o: Options) -> list[Point]:
         pids = (gateway_pid, sandbox_pid)
         token = await mint_token(sandbox, sub="ivr-bench", roles=["ivr"])
         phones = [c["phones"][0] for c in await sample_customers(sandbox, 200) if c["phones"]]
+        lookups = {"gateway": via_gateway(url, token), "floor": critical_path(sandbox)}
         # one pool of kept-alive connections for every rate, as a contact platform keeps them
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512)) as http:
-            await measure(http, url, token, phones, 50.0, 2.0, pids)  # warm-up
+            for lookup in lookups.values():
+                await measure(http, lookup, phones, 50.0, 2.0, pids)  # warm-up
             for rate in o.rates:
-                points.append(await measure(http, url, token, phones, rate, o.seconds, pids))
-                print(table(points[-1:], o.latency_ms).splitlines()[2], flush=True)
+                for name, lookup in lookups.items():
+                    if name == "floor" and not o.floor:
+                        continue
+                    point = await measure(http, lookup, phones, rate, o.seconds, pids)
+                    if name == "floor":
+                        floors.append(point)
+                        print(f"  floor (no gateway): p50 {point.p50_ms} p99 {point.p99_ms}")
+                    else:
+                        points.append(point)
+                        print(table(points[-1:], o.latency_ms).splitlines()[2], flush=True)
     return points
 
 
@@ -203,12 +266,27 @@ _ENV = {
 }
 
 
+def floor_table(floors: list[Point]) -> str:
+    """The critical path alone (no gateway) per rate: the best p99 any gateway could have."""
+    lines = [
+        "| requests/s | floor p50 ms | floor p99 ms | floor max ms |",
+        "|---|---|---|---|",
+    ]
+    lines += [f"| {p.rate:g} | {p.p50_ms} | {p.p99_ms} | {p.max_ms} |" for p in floors]
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     o = parse_options(argv)
-    points = asyncio.run(run(o))
+    floors: list[Point] = []
+    points = asyncio.run(run(o, floors))
     print(table(points, o.latency_ms, o.goal_ms))
+    if floors:
+        print("\nCritical path without the gateway (search, then 3 reads at once):")
+        print(floor_table(floors))
     if o.json:
-        Path(o.json).write_text(json.dumps([asdict(p) for p in points], indent=2))
+        out = {"gateway": [asdict(p) for p in points], "floor": [asdict(p) for p in floors]}
+        Path(o.json).write_text(json.dumps(out, indent=2))
     return 0
 
 

@@ -235,7 +235,8 @@ class TelemetrySettings:
     service_name: str = "switchboard"
     sample_ratio: float = 1.0
     """The share of traces recorded (head sampling by trace id; a back-end call follows its
-    operation). 1.0 records every one; docs/operations.md has what each costs."""
+    operation, and an operation the caller's `traceparent`). 1.0 records every one;
+    docs/performance.md "Tracing overhead" has what each costs."""
     otel_environment: bool = False
     """The standard OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set: traces on, the
     exporter configured by those variables (set by the loader from the environment)."""

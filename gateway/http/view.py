@@ -121,7 +121,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         timeout = self._deadline(Headers(scope=scope))
         telemetry = self.telemetry
         started = time.perf_counter()
-        span = telemetry.tracing.operation()  # a no-op unless tracing is on
+        span = telemetry.tracing.operation(scope["headers"])  # a no-op unless tracing is on
         with (
             recording() as record,
             request_scope(timeout, server.deadline_margin_seconds),

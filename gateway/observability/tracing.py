@@ -9,7 +9,8 @@ is imported only here, only when tracing is on).
 
 The spans (never one per field: strawberry's OpenTelemetryExtension makes a span per resolved
 object, at 7-10x the cost of a plain leaf; STACK-NOTES A2):
-- `graphql.operation` per HTTP operation: type, execution mode, result. Its name carries the
+- `graphql.operation` per HTTP operation: type, execution mode, result; a child of the caller's
+  span when the request carries a `traceparent`. Its name carries the
   operation's name only for a trusted document (a name from the manifest, a fixed set); a
   name a caller writes is free text (PII, or unbounded cardinality in the trace store), so an
   ad-hoc operation is named by its type alone;
@@ -26,7 +27,7 @@ object, at 7-10x the cost of a plain leaf; STACK-NOTES A2):
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from gateway.settings_env import ConfigError
@@ -70,7 +71,11 @@ class Tracing(Protocol):
     @property
     def enabled(self) -> bool: ...
 
-    def operation(self) -> ActiveSpan: ...
+    def operation(self, headers: Sequence[tuple[bytes, bytes]] = ()) -> ActiveSpan:
+        """The operation's span, current until `end`. `headers`: the request's (ASGI scope
+        `headers`): a valid W3C `traceparent` among them makes the span its child, in the
+        caller's trace (and the caller's sampling decision is kept)."""
+        ...
 
     def call(self, system: str, resource: str, keys: int) -> tuple[Span, Mapping[str, str]]:
         """A back-end call's span (a child of the current one) and the headers that carry its
@@ -115,7 +120,7 @@ class _NoTracing:
     __slots__ = ()
     enabled = False
 
-    def operation(self) -> ActiveSpan:
+    def operation(self, headers: Sequence[tuple[bytes, bytes]] = ()) -> ActiveSpan:
         return NO_SPAN
 
     def call(self, system: str, resource: str, keys: int) -> tuple[Span, Mapping[str, str]]:

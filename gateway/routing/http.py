@@ -42,9 +42,9 @@ registered operations only."""
 
 _PARAMETERS = ("phone", "customerId", "interactionId")
 _MAX_PARAMETER = 64
-_FORWARDED = (b"x-request-timeout-ms", b"x-interaction-id")
+_FORWARDED = (b"x-request-timeout-ms", b"x-interaction-id", b"traceparent")
 """Request headers the inner GraphQL request keeps (the principal and request ids are already in
-the scope's state)."""
+the scope's state; `traceparent`: the operation's span continues the contact flow's trace)."""
 
 BAD_USER_INPUT = "BAD_USER_INPUT"
 """resolvers' BadUserInput.code (registered in gateway/observability/codes.py)."""

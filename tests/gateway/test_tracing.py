@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,6 @@ from typing import Any
 
 import httpx
 import pytest
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind
 from starlette.applications import Starlette
@@ -59,13 +58,11 @@ def traced() -> Iterator[Traced]:
         customers=300, webhook_url="http://127.0.0.1:9/webhooks", webhook_secret=SECRET
     )
     exporter = InMemorySpanExporter()
-    provider = TracerProvider()
-    provider.add_span_processor(SimpleSpanProcessor(exporter))
     with background_server(sandbox, lifespan="off", before_exit=sandbox.abort_hanging) as sb:
         raw = demo_config(0, int(sb.rsplit(":", 1)[1]), manifest=str(MANIFEST))
         raw["webhooks"] = {"ccaas": {"secrets": [SECRET]}}
         raw["rate_limit"] = {"enabled": False}
-        app = create_app(build_config(raw, env={}), tracing=OtelTracing(provider))
+        app = create_app(build_config(raw, env={}), tracing=OtelTracing.into(exporter))
         with background_server(app, websockets=True) as gw:
             assert sandbox.poster is not None
             sandbox.poster.base = f"{gw}/webhooks"
@@ -130,6 +127,77 @@ def test_a_screen_pop_has_one_span_per_backend_batch_under_the_operation(traced:
     assert attributes["switchboard.execution"] in ("compiled", "standard")
     assert attributes["switchboard.result"] == "ok"
     assert phone not in json.dumps([dict(s.attributes or {}) for s in spans])
+
+
+def _post_traced(traced: Traced, body: dict[str, Any], token: str, parent: str) -> None:
+    response = httpx.post(
+        traced.gateway + "/graphql",
+        json=body,
+        headers={"authorization": f"Bearer {token}", "traceparent": parent},
+        timeout=30,
+    )
+    assert response.status_code == 200 and "errors" not in response.json(), response.text
+
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER_SPAN = "00f067aa0ba902b7"
+
+
+def test_the_operation_continues_the_caller_s_trace(traced: Traced) -> None:
+    """A caller's `traceparent` makes the operation span its child, in the caller's trace, and
+    the back-end calls carry that trace on; a malformed one is ignored (a trace of our own)."""
+    token = traced.token("analyst-0001", ["fraud_analyst"])
+    body = {"query": SCREEN_POP, "variables": {"phone": _phone(traced)}}
+    asyncio.run(reset_stats(traced.sandbox))
+    traced.spans.clear()
+    _post_traced(traced, body, token, f"00-{CALLER_TRACE}-{CALLER_SPAN}-01")
+    spans = traced.spans.get_finished_spans()
+    [operation] = [s for s in spans if s.kind is SpanKind.SERVER]
+    assert operation.context is not None and operation.parent is not None
+    assert _hex(operation.context.trace_id, 32) == CALLER_TRACE
+    assert _hex(operation.parent.span_id, 16) == CALLER_SPAN and operation.parent.is_remote
+    calls = [s for s in spans if s.kind is SpanKind.CLIENT]
+    assert calls and all(
+        c.parent is not None and c.parent.span_id == operation.context.span_id for c in calls
+    )
+    _, traceparents = _backend_calls(traced)
+    assert traceparents and all(tp.startswith(f"00-{CALLER_TRACE}-") for tp in traceparents)
+
+    traced.spans.clear()
+    for malformed in (
+        f"00-{CALLER_TRACE.upper()}-{CALLER_SPAN}-01",
+        f"00-{'0' * 32}-{CALLER_SPAN}-01",
+        "x",
+    ):
+        _post_traced(traced, body, token, malformed)
+    operations = [s for s in traced.spans.get_finished_spans() if s.kind is SpanKind.SERVER]
+    assert len(operations) == 3 and all(s.parent is None for s in operations)
+
+
+def test_the_access_log_names_the_caller_s_trace(
+    traced: Traced, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The request's log lines carry the trace the operation continued: an operator finds a
+    contact flow's request in the gateway's logs by the flow's own trace id."""
+    token = traced.token("analyst-0001", ["fraud_analyst"])
+    body = {"query": SCREEN_POP, "variables": {"phone": _phone(traced)}}
+    with caplog.at_level(logging.INFO, logger="switchboard.access"):
+        _post_traced(traced, body, token, f"00-{CALLER_TRACE}-{CALLER_SPAN}-01")
+    lines = [getattr(r, "fields", {}) for r in caplog.records if r.name == "switchboard.access"]
+    assert [f.get("traceId") for f in lines if f.get("route") == "/graphql"] == [CALLER_TRACE]
+
+
+def test_a_caller_s_unsampled_trace_is_passed_on_and_not_recorded(traced: Traced) -> None:
+    token = traced.token("analyst-0001", ["fraud_analyst"])
+    body = {"query": SCREEN_POP, "variables": {"phone": _phone(traced)}}
+    asyncio.run(reset_stats(traced.sandbox))
+    traced.spans.clear()
+    _post_traced(traced, body, token, f"00-{CALLER_TRACE}-{CALLER_SPAN}-00")
+    assert traced.spans.get_finished_spans() == ()
+    _, traceparents = _backend_calls(traced)
+    assert traceparents and all(
+        tp.startswith(f"00-{CALLER_TRACE}-") and tp.endswith("-00") for tp in traceparents
+    )
 
 
 def test_a_trusted_document_names_its_span(traced: Traced) -> None:
