@@ -93,6 +93,7 @@ def create_app(
             settings.service_name,
             settings.otel_environment,
             settings.sample_ratio,
+            sampler_from_environment=settings.otel_sampler,
         )
     telemetry = Telemetry(metrics, tracing, trusted)
     telemetry.observe(sources)

@@ -240,6 +240,9 @@ class TelemetrySettings:
     otel_environment: bool = False
     """The standard OTEL_EXPORTER_OTLP_ENDPOINT (or ..._TRACES_ENDPOINT) is set: traces on, the
     exporter configured by those variables (set by the loader from the environment)."""
+    otel_sampler: bool = False
+    """The standard OTEL_TRACES_SAMPLER is set: it decides which traces starting here are
+    recorded, instead of `sample_ratio` at 1.0 (set by the loader from the environment)."""
 
     def __post_init__(self) -> None:
         if self.otlp_endpoint and not self.otlp_endpoint.startswith(("http://", "https://")):
@@ -382,7 +385,11 @@ def _telemetry(table: Any, env: Mapping[str, str]) -> TelemetrySettings:
     otel = bool(
         env.get("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") or env.get("OTEL_EXPORTER_OTLP_ENDPOINT")
     )
-    return replace(settings, otel_environment=settings.otel_environment or otel)
+    return replace(
+        settings,
+        otel_environment=settings.otel_environment or otel,
+        otel_sampler=settings.otel_sampler or bool(env.get("OTEL_TRACES_SAMPLER")),
+    )
 
 
 def _per_role(cls: type[Any], name: str, tables: Mapping[str, Any], env: Mapping[str, str]) -> Any:

@@ -24,7 +24,6 @@ rule, so a trace is kept or not as a whole), or by `OTEL_TRACES_SAMPLER` when th
 
 from __future__ import annotations
 
-import os
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -204,10 +203,9 @@ def _ratio(ratio: float) -> Sampler:
     return lambda trace_id, name: (trace_id & mask) < bound
 
 
-def _from_environment() -> Sampler | None:
-    """OTEL_TRACES_SAMPLER (and its _ARG), as the SDK reads them, asked about roots only."""
-    if not os.environ.get("OTEL_TRACES_SAMPLER"):
-        return None
+def _from_environment() -> Sampler:
+    """OTEL_TRACES_SAMPLER (and its _ARG), as the SDK reads them, asked about roots only (the
+    config's loader says whether it is set: TelemetrySettings.otel_sampler)."""
     from opentelemetry.sdk.trace.sampling import Decision, _get_from_env_or_default
 
     sampler = _get_from_env_or_default()
@@ -225,6 +223,7 @@ class OtelTracing:
         sample_ratio: float = 1.0,
         resource: Resource | None = None,
         shutdown: Callable[[], None] | None = None,
+        sampler_from_environment: bool = False,
     ) -> None:
         """`export` gets each recorded span as it ends, on the event loop's thread: it must be
         quick (OtlpExport queues it)."""
@@ -232,14 +231,20 @@ class OtelTracing:
         self._sampled: Sampler
         if sample_ratio < 1.0:
             self._sampled = _ratio(sample_ratio)
+        elif sampler_from_environment:
+            self._sampled = _from_environment()
         else:
-            self._sampled = _from_environment() or (lambda trace_id, name: True)
+            self._sampled = lambda trace_id, name: True
         self.resource = resource or Resource.create({"service.name": SCOPE})
         self._shutdown = shutdown
 
     @classmethod
     def exporting(
-        cls, endpoint: str | None, service_name: str, sample_ratio: float = 1.0
+        cls,
+        endpoint: str | None,
+        service_name: str,
+        sample_ratio: float = 1.0,
+        sampler_from_environment: bool = False,
     ) -> OtelTracing:
         """OTLP/HTTP to `endpoint`, the collector's base URL (`/v1/traces` is added); None: the
         OTEL_EXPORTER_OTLP_* variables."""
@@ -253,10 +258,15 @@ class OtelTracing:
             k: v for k, v in resource.attributes.items() if isinstance(v, str | int | bool)
         }
         export = OtlpExport(sender, attributes, SCOPE)
-        return cls(export, sample_ratio, resource, export.shutdown)
+        return cls(export, sample_ratio, resource, export.shutdown, sampler_from_environment)
 
     @classmethod
-    def into(cls, exporter: SpanExporter, sample_ratio: float = 1.0) -> OtelTracing:
+    def into(
+        cls,
+        exporter: SpanExporter,
+        sample_ratio: float = 1.0,
+        sampler_from_environment: bool = False,
+    ) -> OtelTracing:
         """Each span, as it ends, to an SDK exporter (synchronously: tests, debugging)."""
         resource = Resource.create({"service.name": SCOPE})
         scope = InstrumentationScope(SCOPE)
@@ -264,7 +274,7 @@ class OtelTracing:
         def export(record: Finished) -> None:
             exporter.export([_readable(record, resource, scope)])
 
-        return cls(export, sample_ratio, resource, exporter.shutdown)
+        return cls(export, sample_ratio, resource, exporter.shutdown, sampler_from_environment)
 
     def _start(self, name: str, kind: int, headers: Sequence[tuple[bytes, bytes]]) -> ActiveSpan:
         """A server-side span current from now: the child of the caller's `traceparent` when

@@ -147,7 +147,12 @@ class TracingUnavailable(ConfigError):
 
 
 def tracing_for(
-    endpoint: str | None, service_name: str, from_environment: bool, sample_ratio: float = 1.0
+    endpoint: str | None,
+    service_name: str,
+    from_environment: bool,
+    sample_ratio: float = 1.0,
+    *,
+    sampler_from_environment: bool = False,
 ) -> Tracing:
     """The gateway's tracing: OTLP/HTTP to `endpoint` ([telemetry] otlp_endpoint) or, with
     `from_environment`, to where the standard OTEL_EXPORTER_OTLP_* variables say; else none. A
@@ -168,4 +173,6 @@ def tracing_for(
             "(pip install 'switchboard[otel]'): tracing is off"
         )
         return NO_TRACING
-    return OtelTracing.exporting(endpoint or None, service_name, sample_ratio)
+    return OtelTracing.exporting(
+        endpoint or None, service_name, sample_ratio, sampler_from_environment
+    )

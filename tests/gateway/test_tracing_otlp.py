@@ -17,6 +17,8 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from starlette.types import Receive, Scope, Send
 
+from gateway.config import build_config
+from gateway.demo import demo_config
 from gateway.observability.otel import SCOPE, OtelTracing, _readable
 from gateway.observability.tracing_otlp import (
     BATCH,
@@ -180,7 +182,9 @@ def test_the_standard_sampler_variable_decides_for_roots(monkeypatch: pytest.Mon
     calls follow (and still carry the trace on, flags 00)."""
     exporter = InMemorySpanExporter()
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_off")
-    tracing = OtelTracing.into(exporter)
+    env = {"OTEL_TRACES_SAMPLER": "always_off"}
+    assert build_config(demo_config(0, 9), env=env).telemetry.otel_sampler
+    tracing = OtelTracing.into(exporter, sampler_from_environment=True)
     operation = tracing.operation()
     span, headers = tracing.call("crm", "/customers", 1)
     span.end()
@@ -188,6 +192,6 @@ def test_the_standard_sampler_variable_decides_for_roots(monkeypatch: pytest.Mon
     assert exporter.get_finished_spans() == ()
     assert headers["traceparent"].endswith("-00")
     monkeypatch.setenv("OTEL_TRACES_SAMPLER", "always_on")
-    tracing = OtelTracing.into(exporter)
+    tracing = OtelTracing.into(exporter, sampler_from_environment=True)
     tracing.operation().end()
     assert len(exporter.get_finished_spans()) == 1
