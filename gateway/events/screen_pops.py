@@ -39,6 +39,7 @@ from gateway.events.reads import EventReads
 from gateway.masking.access import Access
 from gateway.masking.event_access import event_access
 from gateway.masking.guard import Guard
+from gateway.masking.verification import verifier
 from gateway.observability import codes
 from gateway.observability.telemetry import UNWATCHED, Telemetry
 from resolvers import Loaders
@@ -308,14 +309,11 @@ def _time(text: str) -> datetime:
 
 
 def _verifier(found: _Primed) -> Contact:
-    """The contact as its frame's verification sees it: a profile none of its customers has
-    (no CRM customer links it: they are the phone lookup's) verifies nobody, as no profile does,
-    so the frame says `no_profile` rather than `verified` (README "Events out")."""
-    contact = found.contact
-    profile = contact.profile_id
-    if profile is None or any(c.ccaas_profile_id == profile for c in found.customers):
-        return contact
-    return replace(contact, profile_id=None)
+    """The contact as its frame's verification sees it (`verifier`, the rule a request's
+    `extensions.verification` follows): its customers are `callers()`', which asked the CRM who
+    links its profile, so a profile none of them has verifies nobody and the frame says
+    `no_profile` rather than `verified` (README "Events out")."""
+    return verifier(found.contact, found.customers, asked=True)
 
 
 def _same_caller(kept: Contact, now: Contact) -> bool:

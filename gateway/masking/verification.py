@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from typing import Any
 
 from graphql import DocumentNode, FieldNode
 from graphql.utilities import get_operation_ast
@@ -19,9 +21,13 @@ from gateway.masking.policy import Policy
 from resolvers import BadUserInput, Loaders, valid_contact_id
 from schema import Owner
 from sources import SourceError
-from sources.records import Contact
+from sources.records import Contact, Customer
 
-__all__ = ["NO_CUSTOMER_ROOTS", "Verification", "verification_for"]
+__all__ = ["NO_CUSTOMER_ROOTS", "Verification", "verification_for", "verifier"]
+
+Known = Callable[[str], tuple[list[Customer], bool]]
+"""For a CCaaS profile: the CRM customers known so far, and whether the CRM was asked who links
+that profile (see `verifier`)."""
 
 log = logging.getLogger("switchboard.access")
 
@@ -43,7 +49,16 @@ class Verification:
     return customer data (`settle`), overlapping the first reads; until it has arrived, nobody
     is verified (fail closed)."""
 
-    __slots__ = ("_ask", "_pending", "contact", "may_verify", "skipped", "subject", "unconfirmed")
+    __slots__ = (
+        "_ask",
+        "_known",
+        "_pending",
+        "contact",
+        "may_verify",
+        "skipped",
+        "subject",
+        "unconfirmed",
+    )
 
     def __init__(
         self,
@@ -53,8 +68,12 @@ class Verification:
         *,
         may_verify: bool = False,
         skipped: str | None = None,
+        known: Known | None = None,
     ) -> None:
         self.contact = contact
+        self._known = known
+        """The request's customers, for `reason` (`verifier`); None: `contact` is already as
+        `verifier` sees it (a screen pop's)."""
         self.subject = subject
         self.may_verify = may_verify
         self._ask = ask
@@ -85,7 +104,9 @@ class Verification:
 
     @property
     def active(self) -> bool:
-        c = self.contact
+        return self._verifies(self.contact)
+
+    def _verifies(self, c: Contact | None) -> bool:
         return (
             self.may_verify
             and c is not None
@@ -105,9 +126,12 @@ class Verification:
             return self.skipped
         if self._pending is None or not self._pending.done():
             return "not_checked"  # the operation never executed (refused, invalid)
-        if self.active:
-            return None
         c = self.contact
+        if c is not None and c.profile_id is not None and self._known is not None:
+            known, asked = self._known(c.profile_id)
+            c = verifier(c, known, asked=asked)
+        if self._verifies(c):
+            return None
         if c is None:
             return "unconfirmed" if self.unconfirmed else "unknown"
         if c.agent_id != self.subject:
@@ -117,7 +141,9 @@ class Verification:
         if not c.verified:
             return "idv_not_passed"
         if c.profile_id is None:
-            return "no_profile"  # a caller the CCaaS system does not know (resolvers/callers.py)
+            # a caller the CCaaS system does not know, or a profile no CRM customer links
+            # (resolvers/callers.py)
+            return "no_profile"
         return "not_yours"  # any further condition of `active` (the token's issuer)
 
     def start_for(self, document: DocumentNode | None, operation_name: str | None) -> None:
@@ -134,6 +160,21 @@ class Verification:
             and self.contact is not None
             and owner.profile_id == self.contact.profile_id
         )
+
+
+def verifier(contact: Contact, known: Iterable[Customer], *, asked: bool) -> Contact:
+    """The contact as its verification sees it: the one rule for both a request's
+    `extensions.verification` and a screen pop's frame. A CCaaS profile verifies only the CRM
+    customer that links it, so a profile none links verifies nobody, as no profile does
+    (`no_profile`). `known`: the customers read so far; `asked`: they include the CRM's answer
+    to who links the profile (`customer_by_ccaas_profile`), so none of them linking it means
+    nobody does. Not asked, none linking it proves nothing (the caller read other customers):
+    the profile stands. Masking needs none of this: `covers` matches a profile only on a
+    customer that links it."""
+    profile = contact.profile_id
+    if profile is None or not asked or any(c.ccaas_profile_id == profile for c in known):
+        return contact
+    return replace(contact, profile_id=None)
 
 
 def verification_for(
@@ -166,9 +207,34 @@ def verification_for(
         # the workforce's agents (a partner IdP may mint any `sub`)
         skipped = "not_needed" if principal.may_verify else "issuer_may_not_verify"
     verification = Verification(
-        None, principal.subject, ask, may_verify=principal.may_verify, skipped=skipped
+        None,
+        principal.subject,
+        ask,
+        may_verify=principal.may_verify,
+        skipped=skipped,
+        known=lambda profile: _request_customers(loaders, profile),
     )
     return contact_id, verification
+
+
+def _request_customers(loaders: Loaders, profile: str) -> tuple[list[Customer], bool]:
+    """The customers the request has loaded (every one is primed into the by-id loader), and
+    whether it asked the CRM who links `profile` (an `interaction { customer }` does): read
+    from the loaders' caches when the answer is built, so the verification costs no call of
+    its own."""
+    known = [c for c in _settled(vars(loaders).get("customer")).values() if c is not None]
+    asked = profile in _settled(vars(loaders).get("customer_by_ccaas_profile"))
+    return known, asked
+
+
+def _settled(loader: object) -> dict[Any, Any]:
+    """A loader's answered keys and their values (failed and pending loads left out)."""
+    cache: dict[Any, asyncio.Future[Any]] = getattr(loader, "_cache", None) or {}
+    return {
+        key: future.result()
+        for key, future in cache.items()
+        if future.done() and not future.cancelled() and future.exception() is None
+    }
 
 
 async def _confirm(loaders: Loaders, contact_id: str, verification: Verification) -> Contact | None:
