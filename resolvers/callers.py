@@ -4,8 +4,9 @@ The contact's CCaaS profile names its customer when the CCaaS system knows the c
 customer that links that profile). A caller it does not know (no profile, or a profile no CRM
 customer links) is looked up by the phone they call from (the contact's ANI), like every vendor's
 screen pop does first (DOMAIN.md "Lookup"): 0..n customers, several for a household sharing a
-phone. The phone lookup is `find_customers`, the one `Query.findCustomers(phone:)` and the
-routing context use, so one phone rule (normalisation included) holds everywhere.
+phone. The phone lookup is `find_customers`, the one `Query.findCustomers(phone:)` uses, so one
+phone rule (normalisation included) holds everywhere; `Query.routingContext(interactionId:)`
+asks this very function, so a contact flow and the agent's screen pop see the same callers.
 
 Nobody found by phone is verified by the contact: verification covers only the customer whose
 CCaaS profile the contact has (gateway/masking/verification.py `covers`), and a phone match is
@@ -31,8 +32,15 @@ async def profile_customer(loaders: Loaders, contact: Contact) -> Customer | Non
 
 async def callers(loaders: Loaders, contact: Contact) -> tuple[Customer, ...]:
     """The contact's customers: its profile's, else the phone lookup of its ANI (none when the
-    number is withheld or will not parse as a phone). A source failure propagates."""
-    customer = await profile_customer(loaders, contact)
+    number is withheld or will not parse as a phone). A source failure propagates.
+
+    The profile's lookup is sent at once: a screen pop and a routing context (the callers of
+    this) have nothing else to batch it with, and a contact flow waits on it."""
+    customer = None
+    if contact.profile_id is not None:
+        pending = loaders.customer_by_ccaas_profile.load(contact.profile_id)
+        loaders.customer_by_ccaas_profile.dispatch()
+        customer = await pending
     if customer is not None:
         return (customer,)
     if contact.ani is None:

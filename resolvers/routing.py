@@ -2,8 +2,9 @@
 a deadline of its own (a contact flow gives an external lookup 3 s by default, 8 s at most).
 
 Every value comes from the function that already means it: the caller's identity from
-`find_customers` (a phone; 0..n, a household) or the loaders (a customer id, an interaction's
-customer, `fields.customer_of`); open cases from `fields.cases_of`; repeat contact from
+`find_customers` (a phone; 0..n, a household), the loaders (a customer id) or `callers` (an
+interaction: its CCaaS profile's customer, else the phone lookup of its ANI, as its screen
+pop); open cases from `fields.cases_of`; repeat contact from
 `journey.repeat_intent_of` (the journey's rule); needs-specialist from `fields.needs_specialist`
 over `fields.risk_of` (never why). Then the first matching rule of an ordered rules file
 (gateway/routing/rules.py loads and checks it) suggests a priority, a queue and a reason code.
@@ -25,6 +26,7 @@ from typing import Any
 from sources import SourceError, narrowed_scope, records
 
 from . import fields
+from .callers import callers
 from .errors import BadUserInput
 from .identity import find_customers, normalise_phone, valid_contact_id, valid_customer_id
 from .journey import JOURNEY_WINDOW, repeat_intent_of
@@ -292,10 +294,10 @@ async def _identify(
         return None
     if contact is None:
         return []
-    owner = fields.one(fields.customer_of(loaders, [contact]))
-    loaders.customer_by_ccaas_profile.dispatch()
-    ok, customer = await gathered.ask("CRM", owner)
-    return ([] if customer is None else [customer]) if ok else None
+    # who is calling, as the agent's screen pop has it: the profile's customer, else the phone
+    # lookup of the contact's ANI (0..n: a household)
+    ok, customers = await gathered.ask("CRM", callers(loaders, contact))
+    return list(customers) if ok else None
 
 
 async def _describe(loaders: Loaders, customer: records.Customer, gathered: _Gathered) -> None:

@@ -1,6 +1,7 @@
 """`routingContext` on both executions: the same answer, back-end calls and audit trail for
-every role and kind of key (one customer, a household, nobody, a customer id, an interaction),
-and with a system down or slower than the routing deadline."""
+every role and kind of key (one customer, a household, nobody, a customer id, an interaction,
+the interaction of a caller the CCaaS system has no profile for: its ANI's customers), and with
+a system down or slower than the routing deadline."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import httpx
 import pytest
 
 from gateway.routing import ROUTING_DOCUMENT
-from sources.sandbox.client import set_fault
+from sources.sandbox.client import households, set_fault, start_contact
 
 from .conftest import ROLES, Pair, assert_same
 
@@ -30,7 +31,7 @@ def _keys(pair: Pair) -> dict[str, dict[str, str]]:
     }
 
 
-async def _same(pair: Pair, variables: dict[str, Any], role: str, what: object) -> None:
+async def _same(pair: Pair, variables: dict[str, Any], role: str, what: object) -> dict[str, Any]:
     payload = {"query": ROUTING_DOCUMENT, "variables": variables}
     async with httpx.AsyncClient(timeout=30) as http:
         compiled, standard = await pair.both(
@@ -38,12 +39,29 @@ async def _same(pair: Pair, variables: dict[str, Any], role: str, what: object) 
         )
     assert compiled.status == 200 and compiled.body["data"]["routingContext"], what
     assert_same(compiled, standard, what)
+    context: dict[str, Any] = compiled.body["data"]["routingContext"]
+    return context
 
 
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("key", ["phone", "household", "nobody", "customerId", "interactionId"])
 async def test_routing_context_answers_the_same(pair: Pair, role: str, key: str) -> None:
     await _same(pair, _keys(pair)[key], role, (key, role))
+
+
+@pytest.mark.parametrize("role", ["ivr", "agent"])
+@pytest.mark.parametrize("caller", ["household", "nobody"])
+async def test_an_unknown_callers_interaction_answers_the_same(
+    pair: Pair, role: str, caller: str
+) -> None:
+    """No CCaaS profile: the customers of the contact's ANI (resolvers/callers.py), on both."""
+    phone, members = "+12024561111", []  # nobody's number
+    if caller == "household":
+        [household] = await households(pair.sandbox, 1)
+        phone, members = household["phone"], household["customers"]
+    call = await start_contact(pair.sandbox, agent_id="agent-0077", phone=phone)
+    context = await _same(pair, {"interactionId": call}, role, (caller, role))
+    assert context["matches"] == len(members)
 
 
 FAULTS = [
