@@ -6,9 +6,10 @@ import asyncio
 import dataclasses
 from datetime import UTC, datetime
 
-from gateway.masking.verification import Verification
+from gateway.masking.verification import Verification, verifier
 from schema import Owner
-from sources.records import Contact
+from sources.records import Contact, Customer
+from tests.events.test_screen_pop_feed import CUSTOMER
 
 
 def _live_contact() -> Contact:
@@ -108,3 +109,32 @@ async def test_the_reason_an_interaction_verifies_nobody_tells_least_first() -> 
     theirs = dataclasses.replace(ended, agent_id="agent-2", idv_result="FAILED")
     assert await reason(theirs) == "not_yours"
     assert Verification(None, "agent-1", skipped="malformed").reason() == "malformed"
+
+
+async def test_a_profile_verifies_only_once_a_customer_is_known_to_link_it() -> None:
+    """`verifier`, the rule both a request's report and a screen pop's frame follow: asked and
+    linked by nobody -> `no_profile`; not asked (the request read other customers) -> the
+    profile stands; a customer linking it -> verified."""
+    linked = dataclasses.replace(CUSTOMER, ccaas_profile_id="p1")
+    for known, asked, reason in [
+        ([], True, "no_profile"),
+        ([CUSTOMER], True, "no_profile"),
+        ([CUSTOMER], False, None),
+        ([linked], True, None),
+        ([linked], False, None),
+    ]:
+
+        async def ask() -> Contact | None:
+            return _live_contact()
+
+        def request(
+            profile: str, k: list[Customer] = known, a: bool = asked
+        ) -> tuple[list[Customer], bool]:
+            return list(k), a
+
+        verification = Verification(None, "agent-1", ask, may_verify=True, known=request)
+        await verification.settle()
+        assert verification.reason() == reason, (known, asked)
+        assert verifier(_live_contact(), known, asked=asked).profile_id == (
+            None if reason else "p1"
+        )
