@@ -71,7 +71,7 @@ def _money(value: Decimal) -> str:
     return str(value)
 
 
-def _enum_name(kind: Any, value: str) -> str:
+def _enum_name(kind: Any, value: object) -> str:
     name: str = kind(value).name
     return name
 

@@ -41,6 +41,7 @@ __all__ = [
     "one",
     "opened_on",
     "risk_of",
+    "settled",
     "transactions_of",
 ]
 
@@ -163,8 +164,10 @@ def journey_of(
     loaders: Loaders, customers: Sequence[records.Customer]
 ) -> Awaitable[Settled[Journey]]:
     """`Customer.journey`: each customer's contacts, cases, core events and risk (the same four
-    loaders), assembled. When two systems fail, the error reported is the first in that order,
-    not whichever failed first: the same answer every time. The core's party record adds a
+    loaders), assembled from the parts that answered (journey.py: what derives from a missing
+    part is null with that part's error); null only when all four failed. When two systems
+    fail, the error reported is the first in that order, not whichever failed first: the same
+    answer every time. The core's party record adds a
     DATA_MISMATCH open item per discrepant field (discrepancies.py); if it cannot be read,
     the journey goes without them rather than failing."""
     profiles = [(c.ccaas_profile_id, JOURNEY_WINDOW) for c in customers if c.ccaas_profile_id]
@@ -188,9 +191,8 @@ def journey_of(
                 next(events_of) if customer.core_party_id else [],
                 next(risk_of_) if customer.core_party_id else None,
             ]
-            error = next((p for p in parts if isinstance(p, Exception)), None)
-            if error is not None:
-                out.append(error)
+            if all(isinstance(p, Exception) for p in parts):
+                out.append(parts[0])
                 continue
             contacts_, cases_, events_, risk_ = parts
             drift = [] if isinstance(found, Exception) else [(d.field, d.since) for d in found]
@@ -198,6 +200,20 @@ def journey_of(
         return out
 
     return settle()
+
+
+def settled(value: V | Exception) -> V:
+    """A value that may be the error of the system it derives from: raised, so the field is
+    null with that error at its own path (a strawberry resolver or a compiled `Child` raises
+    it; a compiled fallible `Read` reports the Exception it reads). Raised as `one` does."""
+    if not isinstance(value, Exception):
+        return value
+    error = value
+    del value
+    try:
+        raise error.with_traceback(None) if isinstance(error, SourceError) else error
+    finally:
+        del error
 
 
 def articles_for(

@@ -4,6 +4,12 @@ One timeline merged from CCaaS contacts, CRM cases and core events, newest first
 stage; the open items; the last contact with its bot/IVR intent and ID&V result, so the agent
 does not make the customer repeat themselves; repeat-contact detection (the same intent twice
 within 7 days). Pure functions over records: `fields.journey_of` fetches, `assemble` decides.
+
+A part whose system failed is passed as its Exception: the journey is assembled from the parts
+that answered (a partial answer, never a wrong one). What derives from a missing part holds that
+part's Exception instead of a guess (the field is null with the error at its own path): the
+contact-derived fields when CCaaS failed, and the stage unless the parts that answered decide it.
+`missing` names the systems whose part is absent, as `extensions.sources` names them.
 """
 
 from __future__ import annotations
@@ -12,12 +18,14 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TypeVar
 
 from sources.records import Case, Contact, CoreEvent, Risk
 
 __all__ = [
     "JOURNEY_WINDOW",
     "NEEDS_SPECIALIST",
+    "SYSTEM_OF_PART",
     "Journey",
     "JourneyEvent",
     "OpenItem",
@@ -36,6 +44,13 @@ NEEDS_SPECIALIST = "NEEDS_SPECIALIST"
 open item's kind derived from risk (the role display matrix's boolean "needs specialist")."""
 
 _RISK_STAGES = frozenset({"FRAUD_REVIEW", "COLLECTIONS"})
+
+SYSTEM_OF_PART = {"contacts": "ccaas", "cases": "crm", "events": "core", "risk": "core"}
+"""The journey's parts in the error order, each with its system's name in `extensions.sources`."""
+
+_T = TypeVar("_T")
+Part = list[_T] | Exception
+"""A part of the journey: its system's records, or the Exception that system failed with."""
 
 # Derived values carry the class of what they derive from. Each record says, per field, which
 # class the value it holds derives from (None: nothing sensitive); the gateway decides per caller
@@ -82,13 +97,17 @@ class OpenItem:
 
 @dataclass(frozen=True, slots=True)
 class Journey:
-    stage: str
+    """A field holding an Exception is one that derives from a missing part: null, with that
+    error at its path (both executions)."""
+
+    stage: str | Exception
     events: tuple[JourneyEvent, ...]
     open_items: tuple[OpenItem, ...]
-    last_contact: Contact | None
-    contacts_last_7_days: int
-    repeat_contact: bool
-    repeat_intent: str | None
+    last_contact: Contact | Exception | None
+    contacts_last_7_days: int | Exception
+    repeat_contact: bool | Exception
+    repeat_intent: str | Exception | None
+    missing: tuple[str, ...] = ()
 
     def sensitive_class(self, field: str) -> str | None:
         """FRAUD_REVIEW and COLLECTIONS derive from risk: RISK_SUMMARY."""
@@ -119,48 +138,71 @@ def repeat_intent_of(contacts: list[Contact], now: datetime) -> str | None:
 
 
 def assemble(
-    contacts: list[Contact],
-    cases: list[Case],
-    events: list[CoreEvent],
-    risk: Risk | None,
+    contacts: Part[Contact],
+    cases: Part[Case],
+    events: Part[CoreEvent],
+    risk: Risk | Exception | None,
     now: datetime,
     mismatches: Sequence[tuple[str, datetime | None]] = (),
 ) -> Journey:
-    """`mismatches`: (field, since) of the customer's discrepancies (discrepancies.py)."""
-    contacts = sorted(contacts, key=lambda c: c.started_at, reverse=True)
+    """`mismatches`: (field, since) of the customer's discrepancies (discrepancies.py). Each
+    part may be the Exception its system failed with (see the module's docstring)."""
+    parts = {"contacts": contacts, "cases": cases, "events": events, "risk": risk}
+    failed = {name: p for name, p in parts.items() if isinstance(p, Exception)}
+    missing = tuple(dict.fromkeys(SYSTEM_OF_PART[name] for name in failed))
+    contacts_ = [] if isinstance(contacts, Exception) else contacts
+    cases_ = [] if isinstance(cases, Exception) else cases
+    events_ = [] if isinstance(events, Exception) else events
+    risk_ = None if isinstance(risk, Exception) else risk
+    contacts_ = sorted(contacts_, key=lambda c: c.started_at, reverse=True)
     timeline = sorted(
-        [*map(_contact_event, contacts), *_case_events(cases), *map(_core_event, events)],
+        [*map(_contact_event, contacts_), *_case_events(cases_), *map(_core_event, events_)],
         key=lambda e: e.at,
         reverse=True,
     )
-    recent = [c for c in contacts if now - c.started_at <= REPEAT_WINDOW]
-    repeat_intent = repeat_intent_of(contacts, now)
-    items = _open_items(contacts, cases, risk) + _mismatch_items(mismatches)
+    recent = [c for c in contacts_ if now - c.started_at <= REPEAT_WINDOW]
+    repeat_intent = repeat_intent_of(contacts_, now)
+    items = _open_items(contacts_, cases_, risk_) + _mismatch_items(mismatches)
+    stage = _stage(items, recent, repeat_intent, failed)
+    if isinstance(contacts, Exception):
+        gone = contacts
+        return Journey(stage, tuple(timeline), items, gone, gone, gone, gone, missing)
     return Journey(
-        stage=_stage(items, recent, repeat_intent),
+        stage=stage,
         events=tuple(timeline),
         open_items=items,
-        last_contact=contacts[0] if contacts else None,
+        last_contact=contacts_[0] if contacts_ else None,
         contacts_last_7_days=len(recent),
         repeat_contact=repeat_intent is not None,
         repeat_intent=repeat_intent,
+        missing=missing,
     )
 
 
-def _stage(items: tuple[OpenItem, ...], recent: list[Contact], repeat: str | None) -> str:
+def _stage(
+    items: tuple[OpenItem, ...],
+    recent: list[Contact],
+    repeat: str | None,
+    failed: dict[str, Exception],
+) -> str | Exception:
+    """The first rule that holds, in priority order, each asked only if the part it reads
+    answered. A rule that cannot be asked leaves the stage undecided (a "normal" stage for a
+    caller in fraud review would be wrong): the first missing part's error, in the error order
+    (contacts, cases, risk), whichever rule stopped."""
     kinds = {item.kind for item in items}
-    if "FRAUD_HOLD" in kinds:
-        return "FRAUD_REVIEW"
-    if "PAST_DUE" in kinds:
-        return "COLLECTIONS"
-    if "LIVE_CONTACT" in kinds:
-        return "IN_CONTACT"
-    if repeat is not None:
-        return "REPEAT_CONTACT"
-    if "CASE" in kinds:
-        return "CASE_OPEN"
-    if recent:
-        return "RECENTLY_CONTACTED"
+    rules: list[tuple[str, bool, str]] = [
+        ("risk", "FRAUD_HOLD" in kinds, "FRAUD_REVIEW"),
+        ("risk", "PAST_DUE" in kinds, "COLLECTIONS"),
+        ("contacts", "LIVE_CONTACT" in kinds, "IN_CONTACT"),
+        ("contacts", repeat is not None, "REPEAT_CONTACT"),
+        ("cases", "CASE" in kinds, "CASE_OPEN"),
+        ("contacts", bool(recent), "RECENTLY_CONTACTED"),
+    ]
+    for part, holds, stage in rules:
+        if part in failed:
+            return next(e for name, e in failed.items() if name in ("contacts", "cases", "risk"))
+        if holds:
+            return stage
     return "STEADY"
 
 

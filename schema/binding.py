@@ -40,9 +40,12 @@ Settled = list[Any]
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """A leaf computed from the record (a plain attribute needs no binding)."""
+    """A leaf computed from the record (a plain attribute needs no binding). `fallible`: `get`
+    may return an Exception (the error of the system the value derives from), reported as the
+    field's error with a null, as the strawberry resolver that raises it."""
 
     get: Callable[[Any], Any]
+    fallible: bool = False
 
 
 @dataclass(frozen=True, slots=True)

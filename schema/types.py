@@ -188,8 +188,12 @@ def _events(journey: JourneyRecord, args: Args) -> Any:
 
 
 JOURNEY_BINDING: dict[str, Binding] = {
+    "stage": Read(lambda r: r.stage, fallible=True),
     "openItems": Child(lambda r, a: r.open_items),
-    "lastContact": Child(lambda r, a: r.last_contact),
+    "lastContact": Child(lambda r, a: fields.settled(r.last_contact)),
+    "contactsLast7Days": Read(lambda r: r.contacts_last_7_days, fallible=True),
+    "repeatContact": Read(lambda r: r.repeat_contact, fallible=True),
+    "repeatIntent": Read(lambda r: r.repeat_intent, fallible=True),
     "events": Child(_events),
 }
 
@@ -236,37 +240,62 @@ OPEN_ITEM_BINDING: dict[str, Binding] = {}
     f"merged newest first (the newest {JOURNEY_WINDOW} contacts and core events are considered)."
 )
 class Journey:
-    stage: JourneyStage = derived(
-        S.RISK_SUMMARY,
-        NEEDS_SPECIALIST,
-        description="FRAUD_REVIEW and COLLECTIONS derive from risk (RISK_SUMMARY): a caller who "
-        "does not see it in full gets NEEDS_SPECIALIST.",
+    open_items: list[OpenItem] = strawberry.field(
+        description="The open items of the systems that answered (`missing` names the others: "
+        "with core risk missing there is no FRAUD_HOLD or PAST_DUE item to show)."
     )
-    open_items: list[OpenItem]
-    last_contact: Interaction | None = strawberry.field(
-        description="With its bot/IVR intent and ID&V result, so nobody asks twice."
+    missing: list[str] = strawberry.field(
+        description="The systems whose part of the journey is absent, named as in "
+        "`extensions.sources` (ccaas, crm, core): the timeline and open items hold the others'; "
+        "a field derived from a missing part is null with its error."
     )
-    contacts_last_7_days: int
-    repeat_contact: bool = strawberry.field(description="The same intent twice within 7 days.")
-    repeat_intent: str | None
     record: strawberry.Private[JourneyRecord]
     owner: strawberry.Private[Owner]
 
     @classmethod
     def of(cls, r: JourneyRecord, owner: Owner) -> Journey:
         return cls(
-            stage=JourneyStage(r.stage),
             open_items=[OpenItem.of(i, owner) for i in r.open_items],
-            last_contact=None if r.last_contact is None else Interaction.of(r.last_contact, owner),
-            contacts_last_7_days=r.contacts_last_7_days,
-            repeat_contact=r.repeat_contact,
-            repeat_intent=r.repeat_intent,
+            missing=list(r.missing),
             record=r,
             owner=owner,
         )
 
     def sensitive_class(self, field: str) -> S | None:
         return _class(self.record.sensitive_class(field))
+
+    @derived(
+        S.RISK_SUMMARY,
+        NEEDS_SPECIALIST,
+        description="FRAUD_REVIEW and COLLECTIONS derive from risk (RISK_SUMMARY): a caller who "
+        "does not see it in full gets NEEDS_SPECIALIST. Null, with the error, when a system it "
+        "derives from is missing and the others do not decide it.",
+    )
+    def stage(self) -> JourneyStage | None:
+        return JourneyStage(fields.settled(self.record.stage))
+
+    @strawberry.field(
+        description="With its bot/IVR intent and ID&V result, so nobody asks twice. Null, with "
+        "the error, when CCaaS is missing."
+    )
+    def last_contact(self) -> Interaction | None:
+        found = fields.settled(self.record.last_contact)
+        return None if found is None else Interaction.of(found, self.owner)
+
+    @strawberry.field(description="Null, with the error, when CCaaS is missing.")
+    def contacts_last_7_days(self) -> int | None:
+        return fields.settled(self.record.contacts_last_7_days)
+
+    @strawberry.field(
+        description="The same intent twice within 7 days. Null, with the error, when CCaaS is "
+        "missing."
+    )
+    def repeat_contact(self) -> bool | None:
+        return fields.settled(self.record.repeat_contact)
+
+    @strawberry.field(description="Null, with the error, when CCaaS is missing.")
+    def repeat_intent(self) -> str | None:
+        return fields.settled(self.record.repeat_intent)
 
     @strawberry.field(description="The timeline, newest first (first: 1-100).")
     def events(self, first: int = 20) -> list[JourneyEvent]:

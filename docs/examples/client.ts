@@ -55,8 +55,8 @@ export interface ScreenPopCustomer {
   interactions: { channel: string; startedAt: string; intent: string | null; verified: boolean }[] | null;
   cases: { number: string; subject: string; status: string; priority: string }[] | null;
   journey: {
-    stage: string;
-    repeatContact: boolean;
+    stage: string | null; // null (with its error) when a system it derives from is down
+    repeatContact: boolean | null;
     lastContact: { channel: string; intent: string | null; idvResult: string } | null;
     events: { at: string; system: string; kind: string; summary: string | null }[];
   } | null;

@@ -39,7 +39,7 @@ from graphql import (
 from graphql.execution.collect_fields import FieldDetails, collect_fields, collect_subfields
 from graphql.execution.values import VariableValues, get_argument_values
 
-from gateway.execution.leaves import Leaf, masked_leaf, variable_leaf
+from gateway.execution.leaves import Leaf, fallible_leaf, masked_leaf, variable_leaf
 from gateway.execution.values import (
     Unsupported,
     compose,
@@ -53,7 +53,7 @@ from gateway.masking.fields import How, SensitiveField, sensitive_fields
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from schema import SensitiveClass
-from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, RootFetch
+from schema.bindings import BINDINGS, OWNERS, ROOT, Child, Fetch, Read, RootFetch
 
 __all__ = [
     "CHILD",
@@ -329,6 +329,10 @@ class _Compiler:
             if masked is not None:
                 scope[name_] = self._leaf(masked, key, details, read, ser, field_def)
                 masked_leaves.append(coordinate)
+                parts.append(f"{key!r}: {name_}(r, o, p, s)")
+            elif isinstance(binding, Read) and binding.fallible:
+                nodes = [d.node for d in details]
+                scope[name_] = fallible_leaf(key, nodes, read, compose(lambda v: v, ser))
                 parts.append(f"{key!r}: {name_}(r, o, p, s)")
             elif binding is None and ser is None:
                 parts.append(f"{key!r}: r.{identifier(definition.python_name)}")

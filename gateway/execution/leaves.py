@@ -18,7 +18,7 @@ from gateway.masking.treatments import Masker
 from schema import SensitiveClass
 from schema.sensitive import shown
 
-__all__ = ["Leaf", "masked_leaf", "variable_leaf"]
+__all__ = ["Leaf", "fallible_leaf", "masked_leaf", "variable_leaf"]
 
 Leaf = Callable[[Any, Any, Path, Any], Any]
 """(record, owner, object's path, run state) -> the leaf's response value."""
@@ -72,6 +72,9 @@ def variable_leaf(
 
     def leaf(r: Any, o: Any, p: Path, s: Any) -> Any:
         value = get(r)
+        if isinstance(value, Exception):  # a fallible Read: as the resolver raising it
+            s.error(value, nodes, Path(p, key, None))
+            return None
         sensitivity = r.sensitive_class(python_name)
         if sensitivity is None:
             return full(value)
@@ -84,5 +87,21 @@ def variable_leaf(
             s.error(s.access.forbidden(klass), nodes, Path(p, key, None))
             return None
         return full(apply(treatment, klass, value))
+
+    return leaf
+
+
+def fallible_leaf(
+    key: str, nodes: list[FieldNode], get: Callable[[Any], Any], full: Callable[[Any], Any]
+) -> Leaf:
+    """A leaf whose `Read` may return the Exception of the system it derives from: null and
+    that error at the leaf's path, as standard execution's resolver raising it."""
+
+    def leaf(r: Any, o: Any, p: Path, s: Any) -> Any:
+        value = get(r)
+        if isinstance(value, Exception):
+            s.error(value, nodes, Path(p, key, None))
+            return None
+        return full(value)
 
     return leaf

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -124,6 +125,19 @@ def test_core_banking_down_shows_the_fallback_and_the_rest_of_the_card(
     desk.sign_in_by_fragment()
     raw = customers[3]
     sandbox = desk.stack.sandbox
+    # a case opened just now: the CRM's part of the journey is among the newest events shown
+    opened = httpx.patch(
+        f"{sandbox.url}/crm/sobjects/Case/ExternalId__c/desk-core-down-{uuid.uuid4().hex[:12]}",
+        json={
+            "ContactId": raw["id"],
+            "Subject": "Card not arriving",
+            "Type": "Card",
+            "Priority": "High",
+            "OwnerId": desk.agent,
+        },
+        timeout=30,
+    )
+    assert opened.status_code == 201, opened.text
     sandbox.fault("core", "down")
     try:
         call = sandbox.call(raw["id"], desk.agent, idv="NOT_ATTEMPTED")
@@ -136,8 +150,19 @@ def test_core_banking_down_shows_the_fallback_and_the_rest_of_the_card(
         )
         expect(fallback).to_be_visible()
         # the rest of the card: the other systems' part (the CRM's customer and cases, the
-        # knowledge base's articles); the journey merges core events, so it waits for core
+        # knowledge base's articles), and the journey of the systems that answered: the
+        # contact platform's and the CRM's events, core banking named as missing, no stage
+        # guessed without core risk
         expect(desk.card).to_contain_text(_full_name(desk, raw["id"]))
+        journey = desk.page.get_by_role("region", name="Journey")
+        timeline = journey.get_by_role("listitem")
+        expect(timeline.filter(has_text="CCAAS").first).to_be_visible()
+        expect(timeline.filter(has_text="CRM").first).to_be_visible()
+        expect(timeline.filter(has_text="CORE")).to_have_count(0)
+        expect(journey.locator('[data-missing="core"]')).to_have_text(
+            "core banking unavailable — use the fallback procedure"
+        )
+        expect(journey).to_contain_text("Stage: not available")
         for system in ("crm", "ccaas", "knowledge"):
             expect(desk.page.locator(f'[data-source="{system}"]')).to_have_attribute(
                 "data-status", "ok"

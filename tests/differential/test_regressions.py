@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from sources.sandbox.client import set_fault
+
 from .conftest import Pair, assert_same
 
 
@@ -120,3 +122,57 @@ async def test_the_callers_own_interaction_read_as_a_root_field(pair: Pair) -> N
         customer {{ id ssn }} }} }}"""
     compiled, _ = await _both(pair, query, verified=True)
     assert compiled.calls["ccaas GET /contacts"] == 1  # the verification's call, shared
+
+
+JOURNEY = """query($ids: [ID!]!) { customers(ids: $ids) { id journey {
+    stage missing contactsLast7Days repeatContact repeatIntent lastContact { id intent }
+    openItems { kind refId summary } events(first: 50) { system kind refId summary } } } }"""
+
+# per system down: what the journey keeps (the others' events) and what it no longer says. The
+# CRM down has no journey to show (the customer is the CRM's): its cases missing alone is
+# tests/resolvers/test_journey.py's.
+CONTACTS = {"stage", "lastContact", "contactsLast7Days", "repeatContact", "repeatIntent"}
+PARTIAL = [
+    (("core",), "CORE", {"stage"}),
+    (("ccaas",), "CCAAS", CONTACTS),
+    (("core", "ccaas"), "", CONTACTS),
+]
+
+
+@pytest.mark.parametrize(("down", "gone", "nulled"), PARTIAL, ids=["+".join(p[0]) for p in PARTIAL])
+async def test_a_system_down_leaves_the_journey_of_the_others(
+    pair: Pair, down: tuple[str, ...], gone: str, nulled: set[str]
+) -> None:
+    """The journey is assembled from the systems that answered, the same in both executions:
+    the missing systems named, their events absent, and what derives from them (the stage, the
+    contact-derived fields) null with the first missing system's error at its own path."""
+    ids = [x["id"] for x in pair.sample[:12]]
+    for system in down:
+        await set_fault(pair.sandbox, system, mode="down")
+    try:
+        for role, verified in (("agent", True), ("agent", False), ("supervisor", False)):
+            compiled, _ = await _both(pair, JOURNEY, {"ids": ids}, role=role, verified=verified)
+            for i, customer in enumerate(compiled.body["data"]["customers"]):
+                journey = customer["journey"]
+                assert journey is not None, compiled.body
+                assert set(journey["missing"]) == set(down)
+                assert all(e["system"] != gone for e in journey["events"])
+                assert all(journey[f] is None for f in nulled - {"stage"})
+                if "core" in down:  # risk missing: no stage can be told
+                    assert journey["stage"] is None
+                if journey["stage"] is None:  # never withheld by masking: a neutral instead
+                    assert any(
+                        e["path"] == ["customers", i, "journey", "stage"]
+                        and e["extensions"]["code"] == "SOURCE_UNAVAILABLE"
+                        for e in compiled.body["errors"]
+                    )
+                for error in compiled.body["errors"]:
+                    if error["path"][:3] == ["customers", i, "journey"] and (
+                        "source" in error["extensions"]  # not a masked value's
+                    ):
+                        assert error["path"][3] in nulled, error
+                        # the first missing part in the error order: contacts, cases, core
+                        assert error["extensions"]["source"] == down[-1], error
+    finally:
+        for system in down:
+            await set_fault(pair.sandbox, system, mode="ok", latency_ms=0, error_rate=0.0)

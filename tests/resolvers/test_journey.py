@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from resolvers.journey import assemble
+from sources import SourceUnavailable
 from sources.records import Case, Contact, CoreEvent, Risk
 
 NOW = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
@@ -71,7 +72,7 @@ def test_journey_merges_all_systems_newest_first() -> None:
         ("CCAAS", "INTERACTION"),
     ]
     assert [e.at for e in journey.events] == sorted((e.at for e in journey.events), reverse=True)
-    assert journey.last_contact is not None and journey.last_contact.id == "c2"
+    assert isinstance(journey.last_contact, Contact) and journey.last_contact.id == "c2"
     assert journey.contacts_last_7_days == 2
 
 
@@ -154,3 +155,63 @@ def test_values_derived_from_risk_carry_its_class() -> None:
     for stage_risk in (risk(dpd=3), risk(hold=True)):
         assert assemble([], [], [], stage_risk, NOW).sensitive_class("stage") == "RISK_SUMMARY"
     assert assemble([], [], [], risk(), NOW).sensitive_class("stage") is None
+
+
+# -- a partial journey: what the systems that answered say, nothing guessed ------------------
+
+CORE_DOWN = SourceUnavailable("core", "core is unavailable")
+CCAAS_DOWN = SourceUnavailable("ccaas", "ccaas is unavailable")
+CRM_DOWN = SourceUnavailable("crm", "crm is unavailable")
+PAYMENT = CoreEvent("E1", "PTY1", "PAYMENT_POSTED", NOW - timedelta(days=1.5), "payment", "TX1")
+
+
+def test_core_down_keeps_contacts_and_cases_and_does_not_guess_the_stage() -> None:
+    journey = assemble(
+        [contact("c1", 1, "card_lost")], [case("k1", 3, "New")], CORE_DOWN, CORE_DOWN, NOW
+    )
+    assert [(e.system, e.kind) for e in journey.events] == [
+        ("CCAAS", "INTERACTION"),
+        ("CRM", "CASE_UPDATED"),
+        ("CRM", "CASE_OPENED"),
+    ]
+    assert [i.kind for i in journey.open_items] == ["CASE"]
+    # CASE_OPEN would be a guess: a fraud hold in the core would make it FRAUD_REVIEW
+    assert journey.stage is CORE_DOWN
+    assert journey.missing == ("core",)
+    assert isinstance(journey.last_contact, Contact) and journey.last_contact.id == "c1"
+    assert (journey.contacts_last_7_days, journey.repeat_contact) == (1, False)
+
+
+def test_risk_decides_the_stage_alone_when_it_holds_whatever_else_is_missing() -> None:
+    journey = assemble(CCAAS_DOWN, CRM_DOWN, [PAYMENT], risk(hold=True), NOW)
+    assert journey.stage == "FRAUD_REVIEW"
+    assert journey.missing == ("ccaas", "crm")
+    assert [i.kind for i in journey.open_items] == ["FRAUD_HOLD"]
+
+
+def test_ccaas_down_nulls_what_derives_from_contacts_and_keeps_the_rest() -> None:
+    journey = assemble(CCAAS_DOWN, [case("k1", 3, "New")], [PAYMENT], risk(), NOW)
+    assert [(e.system, e.kind) for e in journey.events] == [
+        ("CORE", "PAYMENT_POSTED"),
+        ("CRM", "CASE_UPDATED"),
+        ("CRM", "CASE_OPENED"),
+    ]
+    assert journey.stage is CCAAS_DOWN  # a live contact would make it IN_CONTACT
+    assert journey.last_contact is CCAAS_DOWN
+    assert journey.contacts_last_7_days is CCAAS_DOWN
+    assert journey.repeat_contact is CCAAS_DOWN
+    assert journey.repeat_intent is CCAAS_DOWN
+    assert journey.missing == ("ccaas",)
+
+
+def test_the_stage_reports_the_first_missing_part_in_the_error_order() -> None:
+    journey = assemble(CCAAS_DOWN, CRM_DOWN, [], CORE_DOWN, NOW)
+    assert journey.stage is CCAAS_DOWN
+    assert journey.missing == ("ccaas", "crm", "core")
+    only_crm = assemble([contact("c1", 30, None)], CRM_DOWN, [], risk(), NOW)
+    assert only_crm.stage is CRM_DOWN
+    live = assemble([contact("c1", 0, None, live=True)], CRM_DOWN, [], risk(), NOW)
+    assert live.stage == "IN_CONTACT"  # decided before cases are asked
+    events_only = assemble([], [], CORE_DOWN, risk(), NOW)
+    assert events_only.stage == "STEADY"  # core events decide no stage
+    assert events_only.missing == ("core",)

@@ -273,8 +273,12 @@ function reason(issue, verification) {
   return why ? `shown after ID&V: ${why}` : "shown after ID&V";
 }
 
-/** A section whose list comes from one system: its rows, "none", or why it is missing. */
-function part(label, items, issue, render) {
+/**
+ * A section whose list comes from one system: its rows, "none", or why it is missing. `gaps`:
+ * the systems a list merged from several did not hear from (`Journey.missing`), each said in
+ * the fallback wording, above what the others answered.
+ */
+function part(label, items, issue, render, gaps = []) {
   const body =
     items === null || items === undefined
       ? h(
@@ -285,9 +289,16 @@ function part(label, items, issue, render) {
             : "Not available.",
         )
       : items.length === 0
-        ? h("p", {}, "None.")
+        ? h("p", {}, gaps.length > 0 ? "None from the systems that answered." : "None.")
         : render(items);
-  return h("section", { "aria-label": label }, h("h3", {}, label), body);
+  const notes = gaps.map((s) =>
+    h(
+      "p",
+      { class: "missing", "data-missing": s },
+      `${SYSTEMS[s] ?? s} unavailable — use the fallback procedure`,
+    ),
+  );
+  return h("section", { "aria-label": label }, h("h3", {}, label), ...notes, body);
 }
 
 const time = (iso) => (iso ? new Date(iso).toLocaleString() : "");
@@ -340,26 +351,39 @@ function customerDetails({ data, issues }, verification) {
     h(
       "div",
       { class: "parts" },
-      part("Journey", journey?.events, issues.get("journey"), (events) => [
-        h(
-          "p",
-          {},
-          `Stage: ${words(journey.stage)}`,
-          journey.repeatContact ? ` · repeat contact (${words(journey.repeatIntent)})` : "",
-        ),
-        list("ol", events, (e, i) => [
-          h("time", { datetime: e.at }, time(e.at)),
-          ` ${e.system} · ${words(e.kind)}`,
-          e.summary !== null
-            ? [": ", f("journey.events.summary", `journey.events.${i}.summary`, e.summary)]
-            : "",
-        ]),
-      ]),
-      part("Open items", journey?.openItems, issues.get("journey"), (items) =>
-        list("ul", items, (item) => [
-          `${words(item.kind)}: ${item.summary ?? "—"}`,
-          item.since ? ` (since ${time(item.since)})` : "",
-        ]),
+      // a partial journey (a system down): what the others answered, the missing ones named,
+      // and a stage only when the systems that answered decide it
+      part(
+        "Journey",
+        journey?.events,
+        issues.get("journey"),
+        (events) => [
+          h(
+            "p",
+            {},
+            `Stage: ${journey.stage ? words(journey.stage) : "not available"}`,
+            journey.repeatContact ? ` · repeat contact (${words(journey.repeatIntent)})` : "",
+          ),
+          list("ol", events, (e, i) => [
+            h("time", { datetime: e.at }, time(e.at)),
+            ` ${e.system} · ${words(e.kind)}`,
+            e.summary !== null
+              ? [": ", f("journey.events.summary", `journey.events.${i}.summary`, e.summary)]
+              : "",
+          ]),
+        ],
+        journey?.missing,
+      ),
+      part(
+        "Open items",
+        journey?.openItems,
+        issues.get("journey"),
+        (items) =>
+          list("ul", items, (item) => [
+            `${words(item.kind)}: ${item.summary ?? "—"}`,
+            item.since ? ` (since ${time(item.since)})` : "",
+          ]),
+        journey?.missing,
       ),
       part("Accounts", data.accounts, issues.get("accounts"), (accounts) =>
         table(

@@ -10,7 +10,7 @@ const CARD = `fragment Card on Customer {
   cards { id brand status pan expiry }
   cases(status: OPEN) { id number subject status priority }
   journey {
-    stage repeatContact repeatIntent
+    stage repeatContact repeatIntent missing
     openItems { kind summary since }
     events(first: 10) { at system kind channel summary }
   }
