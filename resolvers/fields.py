@@ -54,19 +54,8 @@ Settled = list[V | Exception]
 async def one(pending: Awaitable[Settled[V]]) -> V:
     """The one parent's value of a batch-first function, or its error raised (standard
     execution): awaiting a coroutine adds no event-loop turn."""
-    (value,) = await pending
-    if not isinstance(value, Exception):
-        return value
-    # One error may fail many parents' fields: raised as it is, each raise would chain another
-    # traceback onto the last, and this frame's locals would make a cycle with the traceback
-    # that holds the frame. A source's error is raised with a fresh traceback (it is never
-    # shown: formatted by code), and the frame lets go of it.
-    error = value
-    del value
-    try:
-        raise error.with_traceback(None) if isinstance(error, SourceError) else error
-    finally:
-        del error
+    # no local keeps the error: the traceback `settled` raises it with holds this frame
+    return settled(*await pending)
 
 
 def failing(error: Exception, count: int) -> Awaitable[Settled[Any]]:
@@ -205,7 +194,12 @@ def journey_of(
 def settled(value: V | Exception) -> V:
     """A value that may be the error of the system it derives from: raised, so the field is
     null with that error at its own path (a strawberry resolver or a compiled `Child` raises
-    it; a compiled fallible `Read` reports the Exception it reads). Raised as `one` does."""
+    it; a compiled fallible `Read` reports the Exception it reads).
+
+    One error may fail many parents' fields: raised as it is, each raise would chain another
+    traceback onto the last, and this frame's locals would make a cycle with the traceback
+    that holds the frame. A source's error is raised with a fresh traceback (it is never
+    shown: formatted by code), and the frame lets go of it."""
     if not isinstance(value, Exception):
         return value
     error = value

@@ -145,24 +145,16 @@ class Dataset:
         started = moment.strftime("%Y-%m-%dT%H:%M:%SZ")
         chosen = INTENT_BY_NAME[intent] if intent else self._likely_intent(index)
         contact_id = str(uuid.uuid4())
-        body = dumps(
-            {
-                "Id": contact_id,
-                "ProfileId": who.profile_id,
-                "Channel": channel,
-                "InitiationMethod": "INBOUND",
-                "InitiationTimestamp": started,
-                "DisconnectTimestamp": None,
-                "State": state,
-                "QueueName": chosen.queue,
-                "AgentId": agent_id,
-                "Intent": chosen.name,
-                "Summary": f"Live contact about {chosen.topic}.",
-                "Disposition": None,
-                "IdvResult": idv,
-                "CustomerEndpoint": {"Address": who.phones[0][1]},
-                "PreviousContactId": None,
-            }
+        body = _live_body(
+            contact_id,
+            who.profile_id,
+            who.phones[0][1],
+            started,
+            state,
+            chosen,
+            agent_id,
+            channel,
+            idv,
         )
         contact = Contact(contact_id, started, body)
         self._live.setdefault(index, []).insert(0, contact)
@@ -177,25 +169,7 @@ class Dataset:
         started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         chosen = INTENT_BY_NAME[intent or "balance_inquiry"]
         contact_id = str(uuid.uuid4())
-        body = dumps(
-            {
-                "Id": contact_id,
-                "ProfileId": None,
-                "Channel": channel,
-                "InitiationMethod": "INBOUND",
-                "InitiationTimestamp": started,
-                "DisconnectTimestamp": None,
-                "State": state,
-                "QueueName": chosen.queue,
-                "AgentId": agent_id,
-                "Intent": chosen.name,
-                "Summary": f"Live contact about {chosen.topic}.",
-                "Disposition": None,
-                "IdvResult": idv,
-                "CustomerEndpoint": {"Address": phone},
-                "PreviousContactId": None,
-            }
-        )
+        body = _live_body(contact_id, None, phone, started, state, chosen, agent_id, channel, idv)
         self._unknown[contact_id] = Contact(contact_id, started, body)
         return contact_id
 
@@ -226,3 +200,36 @@ class Dataset:
         if previous:
             return INTENT_BY_NAME[str(orjson.loads(previous[0].body)["Intent"])]
         return INTENT_BY_NAME["balance_inquiry"]
+
+
+def _live_body(
+    contact_id: str,
+    profile_id: str | None,
+    address: str,
+    started: str,
+    state: str,
+    chosen: Intent,
+    agent_id: str | None,
+    channel: str,
+    idv: str,
+) -> bytes:
+    """A live contact as the CCaaS API answers it (a known caller's profile, or None)."""
+    return dumps(
+        {
+            "Id": contact_id,
+            "ProfileId": profile_id,
+            "Channel": channel,
+            "InitiationMethod": "INBOUND",
+            "InitiationTimestamp": started,
+            "DisconnectTimestamp": None,
+            "State": state,
+            "QueueName": chosen.queue,
+            "AgentId": agent_id,
+            "Intent": chosen.name,
+            "Summary": f"Live contact about {chosen.topic}.",
+            "Disposition": None,
+            "IdvResult": idv,
+            "CustomerEndpoint": {"Address": address},
+            "PreviousContactId": None,
+        }
+    )
