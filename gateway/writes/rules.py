@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from graphql import GraphQLError
 
 from gateway.observability import codes
+from gateway.writes.settings import DEFAULT_DISPOSITION_CODES
 
 __all__ = [
     "DEFAULT_DISPOSITION_CODES",
@@ -40,14 +41,6 @@ __all__ = [
     "rules_of",
 ]
 
-DEFAULT_DISPOSITION_CODES = (
-    "RESOLVED",
-    "FOLLOW_UP",
-    "ESCALATED",
-    "CALLBACK_SCHEDULED",
-    "NO_ACTION",
-    "TRANSFERRED",
-)
 """The sandbox CCaaS's wrap-up codes (sources/sandbox/vocabulary.py), plus a call-back and
 "nothing to do"; the same as the `[writes]` settings' default."""
 
