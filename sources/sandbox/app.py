@@ -189,17 +189,8 @@ class SandboxApp:
     async def _survive_fault(self, system: str, receive: Receive, send: Send) -> bool:
         """Apply the system's fault switches; False when the fault already dealt with the call."""
         fault = self.faults[system]
-        if fault.mode == "down" or (fault.mode == "timeout" and self._closing):
-            _transport(receive).abort()  # a closed socket, not an HTTP answer
-            await _until_disconnect(receive)
-            return False
-        if fault.mode == "timeout":
-            transport = _transport(receive)
-            self._hanging.add(transport)
-            try:
-                await _until_disconnect(receive)
-            finally:
-                self._hanging.discard(transport)
+        if fault.mode in ("down", "timeout"):
+            await self._hang(receive, drop=fault.mode == "down")
             return False
         if fault.latency_ms > 0:
             await asyncio.sleep(fault.latency_ms / 1000)
