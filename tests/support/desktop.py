@@ -31,7 +31,7 @@ from sources.sandbox.app import SandboxApp
 from sources.sandbox.app import create_app as sandbox_app
 from sources.sandbox.server import background_server
 from sources.sandbox.webhooks import Poster
-from tests.support.processes import ROOT, free_port, wait_ready
+from tests.support.processes import ROOT, free_port, stop_process, wait_ready
 from tests.support.redis import RedisProcess, redis_process
 
 __all__ = ["DemoProcess", "DesktopStack", "GatewayProcess", "Sandbox", "desktop_stack"]
@@ -85,12 +85,7 @@ class GatewayProcess:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=15)
+            stop_process(self._process)
             self._process = None
 
     def log_tail(self, lines: int = 40) -> str:
@@ -140,12 +135,7 @@ class DemoProcess:
 
     def stop(self) -> None:
         if self._process is not None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=15)
+            stop_process(self._process)
             self._process = None
 
 
