@@ -35,22 +35,20 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import UTC, date, datetime
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 from gateway.auth.authenticator import Principal
 from gateway.events import screen_pops as pops_module
 from gateway.events.broker import Broker, InProcessBroker
 from gateway.events.mapping import CloudEvent
-from gateway.events.reads import EventReads
 from gateway.events.redis_broker import RedisStreamsBroker
-from gateway.events.screen_pops import SocketContext, screen_pops
+from gateway.events.screen_pops import screen_pops
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
-from gateway.observability.telemetry import UNWATCHED
-from sources import Sources
 from sources.records import Contact, Customer
+from tests.support.feeds import feed_context
 
 __all__ = ["main"]
 
@@ -127,19 +125,7 @@ async def point(
     sources = _Sources(latency)
     guard = Guard(Policy.load(), Masker(b"bench-key"), AuditLog(lambda line: None))
     broker = make()
-    context = cast(
-        SocketContext,
-        SimpleNamespace(
-            broker=broker,
-            sources=sources,
-            guard=guard,
-            reads=EventReads(cast(Sources, sources)),
-            request_id="bench",
-            client_request_id=None,
-            telemetry=UNWATCHED,
-            transport="websocket",
-        ),
-    )
+    context = feed_context(broker, sources, guard, request_id="bench")
     names = [f"agent-{n:04d}" for n in range(agents)]
     arrived: dict[str, asyncio.Future[float]] = {}
 

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import Any, cast
+from typing import Any
 
 import pytest
 import redis.asyncio as redis
@@ -22,18 +22,16 @@ from gateway.auth.authenticator import Principal
 from gateway.events import screen_pops as module
 from gateway.events.broker import Broker, Delivery, InProcessBroker
 from gateway.events.mapping import CloudEvent
-from gateway.events.reads import EventReads
 from gateway.events.redis_broker import RedisStreamsBroker
-from gateway.events.screen_pops import SocketContext, screen_pops
+from gateway.events.screen_pops import screen_pops
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
-from gateway.observability.telemetry import UNWATCHED
 from schema import Pop
-from sources import Sources
 from sources.records import Contact, Customer
 from tests.events.test_screen_pop_feed import CUSTOMER, PROFILE
+from tests.support.feeds import feed_context
 from tests.support.redis import redis_server
 
 AGENTS = 20
@@ -81,19 +79,7 @@ class _Desk:
         self.broker = broker
         self.sources = _Sources()
         self.guard = Guard(Policy.load(), Masker(b"k"), AuditLog(lambda line: None))
-        self.context = cast(
-            SocketContext,
-            SimpleNamespace(
-                broker=broker,
-                sources=self.sources,
-                guard=self.guard,
-                reads=EventReads(cast(Sources, self.sources)),
-                request_id="r",
-                client_request_id=None,
-                telemetry=UNWATCHED,
-                transport="websocket",
-            ),
-        )
+        self.context = feed_context(broker, self.sources, self.guard)
         self.pops: dict[str, list[tuple[str, str, bool]]] = {}
         self.arrived: dict[str, asyncio.Queue[None]] = {}
         self._tasks: dict[str, asyncio.Task[None]] = {}

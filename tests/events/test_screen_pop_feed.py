@@ -25,6 +25,7 @@ from gateway.observability.audit import AuditLog
 from gateway.observability.telemetry import UNWATCHED
 from sources import Sources
 from sources.records import Contact, Customer
+from tests.support.feeds import feed_context
 
 
 def _principal(
@@ -175,19 +176,7 @@ def test_a_pops_context_is_read_once_and_dropped_when_the_stream_is_closed() -> 
 
     async def scenario() -> list[tuple[str, list[str], int, int]]:
         broker = InProcessBroker()
-        context = cast(
-            SocketContext,
-            SimpleNamespace(
-                broker=broker,
-                sources=sources,
-                guard=guard,
-                reads=EventReads(cast(Sources, sources)),
-                request_id="r",
-                client_request_id=None,
-                telemetry=UNWATCHED,
-                transport="websocket",
-            ),
-        )
+        context = feed_context(broker, sources, guard)
         pops = screen_pops(context, _principal(), None)
         seen = []
         waiting = asyncio.ensure_future(anext(pops))
@@ -222,20 +211,7 @@ def test_an_offered_contact_is_read_once_per_replica_whatever_the_number_of_agen
 
     async def scenario() -> tuple[list[str], list[str], int]:
         broker = InProcessBroker()
-        reads = EventReads(cast(Sources, sources))
-        context = cast(
-            SocketContext,
-            SimpleNamespace(
-                broker=broker,
-                sources=sources,
-                guard=guard,
-                reads=reads,
-                request_id="r",
-                client_request_id=None,
-                telemetry=UNWATCHED,
-                transport="websocket",
-            ),
-        )
+        context = feed_context(broker, sources, guard)
         agents = [f"agent-{n:04d}" for n in range(1, 21)]
         feeds = [screen_pops(context, _principal(agent=a), None) for a in agents]
         owner = asyncio.ensure_future(anext(feeds[0]))

@@ -10,23 +10,20 @@ import time
 from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
-from typing import cast
 
 from gateway.auth.authenticator import Principal
 from gateway.events.broker import InProcessBroker
 from gateway.events.feed import CURRENT
 from gateway.events.mapping import CloudEvent
-from gateway.events.reads import EventReads
-from gateway.events.screen_pops import SocketContext, screen_pops
+from gateway.events.screen_pops import screen_pops
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
-from gateway.observability.telemetry import UNWATCHED
 from schema.sensitive import customer_owner
-from sources import Sources
 from sources.records import Contact, Customer
 from tests.events.test_screen_pop_feed import CUSTOMER
+from tests.support.feeds import feed_context
 
 AGENT = "agent-0001"
 UNLINKED = "u" * 32  # a CCaaS profile no CRM customer links
@@ -79,19 +76,7 @@ def test_an_unlinked_profiles_household_pop_says_nobody_is_verified() -> None:
 
     async def scenario() -> tuple[list[str], dict[str, str | None] | None, list[bool]]:
         broker = InProcessBroker()
-        context = cast(
-            SocketContext,
-            SimpleNamespace(
-                broker=broker,
-                sources=sources,
-                guard=guard,
-                reads=EventReads(cast(Sources, sources)),
-                request_id="r",
-                client_request_id=None,
-                telemetry=UNWATCHED,
-                transport="websocket",
-            ),
-        )
+        context = feed_context(broker, sources, guard)
         pops = screen_pops(context, principal, None)
         verified = CloudEvent(
             id="e-1",
