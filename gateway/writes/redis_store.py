@@ -174,7 +174,10 @@ class RedisStore:
         return None if raw is None else WriteRecord.from_json(raw)
 
     async def _store(self, record: WriteRecord, score: float) -> bool:
-        entry = self._entries.get(record.write_id)
+        # let go of the entry before the script runs: once it has, the write may be due at
+        # once and moved into the stream again, and a claim meanwhile must take that new
+        # entry, not drop it as a second one of a write this process still holds
+        entry = self._entries.pop(record.write_id, None)
         changed = await self._settle(
             keys=[self._record_key(record.write_id), f"{PREFIX}:due", f"{PREFIX}:dead", PREFIX],
             args=[
@@ -187,7 +190,6 @@ class RedisStore:
                 GROUP,
             ],
         )
-        self._entries.pop(record.write_id, None)
         return bool(changed)
 
     async def settle(self, record: WriteRecord) -> bool:

@@ -238,3 +238,40 @@ def test_a_record_keeps_what_it_is_about_and_reads_one_written_by_another_versio
     assert WriteRecord.from_json(orjson.dumps(newer)) == record
     older = {k: v for k, v in orjson.loads(record.to_json()).items() if k != "customer_id"}
     assert WriteRecord.from_json(orjson.dumps(older)).customer_id is None
+
+
+async def test_redis_a_claim_between_a_deferral_and_its_return_takes_the_write_again(
+    redis_url: str,
+) -> None:
+    """A worker defers a write due again at once (a short backoff) while another of its loops
+    claims: the claim runs as soon as the deferral's script has, before `defer` returns. It must
+    take the write's new stream entry, not drop it as a second entry of a write it still holds —
+    that left the write in neither `due` nor the stream, PENDING and never delivered (the drain
+    test counted 984 of 1,000: one worker batch)."""
+    from gateway.writes.redis_store import RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    store = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    await store.open()
+    sent = store._redis.execute_command
+    interleaved: list[list[WriteRecord]] = []
+
+    async def claim_right_after_the_script(*args: object, **options: object) -> object:
+        result = await sent(*args, **options)
+        if args and args[0] == "EVALSHA" and not interleaved:
+            store._redis.execute_command = sent
+            interleaved.append(await store.claim(1011.0, lease=3.0, limit=10))
+        return result
+
+    try:
+        record = _record(now=1000.0)
+        assert await store.reserve(record) is None
+        [claimed] = await store.claim(1005.0, lease=3.0, limit=10)
+        store._redis.execute_command = claim_right_after_the_script
+        assert await store.defer(replace(claimed, attempts=1, next_at=1010.0)) is True
+        assert [[r.write_id for r in taken] for taken in interleaved] == [[record.write_id]]
+        assert await store.pending() == 1
+    finally:
+        await store.aclose()
+        await probe.aclose()
