@@ -1,20 +1,25 @@
-"""aiodataloader, guarded against graphql-core 3.3's sibling cancellation.
+"""A per-request batching loader, cheap per key: a level's keys cost a dict entry, not a future.
 
-graphql-core cancels sibling resolver tasks when one raises (`gather_with_cancel`); a task that was
-awaiting a loader's cached future cancels that future, and a later `load()` of the same key in the
-same request then raises CancelledError out of the whole operation (STACK-NOTES A3.3). Shielding
-the cached future keeps it intact for every other awaiter.
+The compiled executor asks for all parents of a level at once (`settle_many`); aiodataloader
+(which this replaces) cost every key a future, a queue entry, a done-callback and a
+`set_result`, a visible share of a 100-customer answer's CPU. Here a batch is one `_Batch`: its
+keys, then its values by key (or the error that failed it whole), and the waiters to wake when
+it is over. A `settle_many` caller waits once per batch (one future of its own, woken by the
+batch: never the batch's, so a cancelled caller cancels nothing another caller waits for —
+graphql-core 3.3 cancels sibling resolvers when one raises, STACK-NOTES A3.3). `load` (standard
+execution's routing, writes, events) still answers one future per call, its own.
+
+The contract is aiodataloader's: keys asked within a few event-loop turns share one call; a key
+asked twice in a request is fetched once (a per-key error is cached too); a batch that fails
+whole rejects every key and caches none.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from functools import partial
 from typing import Any, Generic, TypeVar
-
-from aiodataloader import DataLoader
-from aiodataloader import Loader as Loading
 
 from sources import (
     RequestScope,
@@ -35,14 +40,74 @@ V = TypeVar("V")
 R = TypeVar("R")
 
 
-class Loader(DataLoader[K, V], Generic[K, V]):
-    """A per-request batching loader whose `load()` survives cancelled siblings."""
+class _Batch(Generic[K, V]):
+    """One call's keys and, once it is over, its values by key or the error that failed it
+    whole. Refers to no loader, caller or future of a caller's frame: no cycle through it."""
+
+    __slots__ = ("error", "keys", "loads", "over", "values", "waiters")
+
+    def __init__(self) -> None:
+        self.keys: list[K] = []
+        self.values: dict[K, V | Exception] = {}
+        self.error: BaseException | None = None
+        """Set when the call failed whole (an Exception), or was cancelled (CancelledError)."""
+        self.over = False
+        self.waiters: list[asyncio.Future[None]] = []
+        """`settle_many` callers, woken (never failed) when the batch is over."""
+        self.loads: list[tuple[K, asyncio.Future[V]]] = []
+        """`load` callers, each answered its key's value or error."""
+
+    def value(self, key: K) -> V | Exception:
+        error = self.error
+        if error is None:
+            return self.values[key]
+        if isinstance(error, Exception):
+            return error
+        raise error  # cancelled: what awaiting a cancelled future raises
+
+    def finish(self, values: list[V | Exception], error: BaseException | None) -> None:
+        """Record the outcome and wake every waiter still waiting."""
+        if error is None:
+            self.values = dict(zip(self.keys, values, strict=True))
+        self.error = error
+        self.over = True
+        for waiter in self.waiters:
+            if not waiter.done():
+                waiter.set_result(None)
+        self.waiters = []
+        for key, future in self.loads:
+            if future.done():
+                continue
+            if error is not None and not isinstance(error, Exception):
+                future.cancel()
+                continue
+            value = error if error is not None else self.values[key]
+            if isinstance(value, Exception):
+                future.set_exception(value)
+                # retrieved: a caller that left without cancelling must not cost a formatted
+                # traceback at garbage collection (tests/routing/test_deadline.py)
+                future.exception()
+            else:
+                future.set_result(value)
+        self.loads = []
+
+
+class Loader(Generic[K, V]):
+    """A per-request batching loader: `load(key)` or `settle_many(keys)`, batched a few turns."""
 
     def __init__(
         self, batch_load_fn: Callable[[list[K]], Awaitable[Sequence[V | Exception]]]
     ) -> None:
         """`batch_load_fn` answers one value per key, in key order; an Exception in place of a
         value rejects that key only."""
+        self.batch_load_fn = batch_load_fn
+        self.loop = asyncio.get_event_loop()
+        self._cache: dict[K, _Batch[K, V]] = {}
+        """Each key asked: the batch that carries (or carried) it."""
+        self._queued: _Batch[K, V] | None = None
+        """The batch collecting keys, not sent yet."""
+        self._primed: _Batch[K, V] | None = None
+        """Values put in by `prime` (a batch that is over from the start)."""
         self._running: set[asyncio.Future[None]] = set()
         self._sent = 0
         """Batches sent so far: a scheduled dispatch whose batch went already does nothing."""
@@ -50,58 +115,118 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         """The most patient request scope among the callers whose keys the queued batch
         carries (valid once `_noted`)."""
         self._noted = False
-        super().__init__(batch_load_fn)  # type: ignore[arg-type]
 
     @property
     def busy(self) -> bool:
         """Keys queued for a call, or a call in flight."""
-        return bool(self._queue or self._running)
+        return bool(self._queued is not None or self._running)
 
     @property
     def failed(self) -> bool:
         """A key whose load failed or has not finished (rejections are cached too): a cache
         kept past its operation (a subscription's, gateway/events/screen_pops.py) is only
         served again when none did."""
-        return any(
-            not f.done() or f.cancelled() or f.exception() is not None for f in self._cache.values()
-        )
+        for key, batch in self._cache.items():
+            if not batch.over or batch.error is not None:
+                return True
+            if isinstance(batch.values[key], Exception):
+                return True
+        return False
+
+    def answered(self) -> Iterator[tuple[K, V]]:
+        """Each key whose value has arrived (not an error), with its value: what this
+        request already knows, without a call (the audit trail's customer names)."""
+        for key, batch in self._cache.items():
+            if batch.over and batch.error is None:
+                value = batch.values[key]
+                if not isinstance(value, Exception):
+                    yield key, value
 
     async def idle(self) -> None:
         """Until every key asked so far has been fetched (its call over, whatever its end)."""
-        while self._queue or self._running:
+        while self._queued is not None or self._running:
             if self._running:
                 await asyncio.gather(*self._running, return_exceptions=True)
             else:
                 await asyncio.sleep(0)  # queued: the dispatch is a few turns away
 
+    def _batch_of(self, key: K) -> _Batch[K, V]:
+        """The batch carrying `key`: cached, or the queued one it now joins."""
+        batch = self._cache.get(key)
+        if batch is not None:
+            return batch
+        if key is None:
+            raise TypeError("a loader key must be a value, not None")
+        batch = self._queued
+        if batch is None:
+            batch = self._queued = _Batch()
+            self.loop.call_soon(self._turn, DISPATCH_TURNS - 1, self._sent)
+        batch.keys.append(key)
+        self._cache[key] = batch
+        return batch
+
     def load(self, key: K) -> asyncio.Future[V]:
-        future = super().load(key)
+        """`key`'s value (or error), in a future of this caller's own: cancelling it cancels
+        nothing another caller waits for."""
+        batch = self._batch_of(key)
         self._joined()
-        return asyncio.shield(future)
+        future: asyncio.Future[V] = self.loop.create_future()
+        if not batch.over:
+            batch.loads.append((key, future))
+            return future
+        value = batch.value(key)
+        if isinstance(value, Exception):
+            future.set_exception(value)
+            future.exception()  # retrieved (see `_Batch.finish`)
+        else:
+            future.set_result(value)
+        return future
+
+    def settle_many(self, keys: Sequence[K]) -> Awaitable[list[V | Exception]]:
+        """Every key's value, or the exception that rejected it, in key order: the compiled
+        executor's one wait for a whole level. The keys join the current batch now (the same
+        batch `load()` would join); the caller waits on a future of its own per batch, so a
+        cancelled caller cannot cancel anything for anyone else."""
+        batch_of = self._batch_of
+        batches = [batch_of(key) for key in keys]
+        self._joined()
+        return _settle(keys, batches)
+
+    def load_many(self, keys: Iterable[K]) -> Awaitable[list[V]]:
+        """Every key's value, in key order; the first key's error in key order raised
+        (aiodataloader's `load_many`, a gather of `load`s, without a future per key)."""
+        return _all(self.settle_many(list(keys)))
+
+    def prime(self, key: K, value: V) -> Loader[K, V]:
+        """Cache `value` for `key` unless the key was asked already (aiodataloader's `prime`)."""
+        if key not in self._cache:
+            primed = self._primed
+            if primed is None:
+                primed = self._primed = _Batch()
+                primed.over = True
+            primed.values[key] = value
+            self._cache[key] = primed
+        return self
+
+    def clear(self, key: K) -> Loader[K, V]:
+        """Forget `key`: the next ask fetches it again."""
+        self._cache.pop(key, None)
+        return self
 
     def _joined(self) -> None:
         """The caller's deadline counts for the queued batch (its key is queued, or was
         already: the same call serves it)."""
-        if self._queue:
+        if self._queued is not None:
             scope = current_scope()
             self._patient = more_patient(self._patient, scope) if self._noted else scope
             self._noted = True
-
-    def do_resolve_reject(self, key: K, future: asyncio.Future[V]) -> None:
-        """Queue the key; the first of a batch schedules its dispatch `DISPATCH_TURNS` turns
-        of the event loop later (aiodataloader: 2), so keys asked by siblings a few awaits
-        apart (a gather, a shield, a task starting) still share the call."""
-        future.add_done_callback(_observed, context=_NO_CONTEXT)
-        self._queue.append(Loading(key=key, future=future))
-        if len(self._queue) == 1:
-            self.loop.call_soon(self._turn, DISPATCH_TURNS - 1, self._sent)
 
     def dispatch(self) -> None:
         """Send the queued keys now, without waiting out the turns: for a caller that knows
         no sibling will add one (the routing context). Each turn is an await of the event
         loop, where other requests' work (and other threads, for the GIL) can run first: six
         of them took 3 ms on average, 48 ms at the 99th percentile, under load."""
-        if self._queue:
+        if self._queued is not None:
             self._send()
 
     def _turn(self, left: int, batch: int) -> None:
@@ -113,53 +238,50 @@ class Loader(DataLoader[K, V], Generic[K, V]):
         self._send()
 
     def _send(self) -> None:
+        batch = self._queued
+        assert batch is not None
         self._sent += 1
-        queue, self._queue = self._queue, []
+        self._queued = None
         # on the most patient caller's deadline, whoever queued the first key: a sibling's
         # keys in a batch the routing context started (its own 300 ms, `narrowed_scope`) keep
         # the request's deadline (issue #18)
         patient = self._patient if self._noted else current_scope()
         self._patient, self._noted = None, False
-        batch = self.loop.create_task(
-            dispatch_queue_batch(self, queue), context=scope_context(patient)
+        task = self.loop.create_task(
+            dispatch_queue_batch(self, batch), context=scope_context(patient)
         )
-        self._running.add(batch)
-        batch.add_done_callback(self._running.discard)
+        self._running.add(task)
+        task.add_done_callback(partial(self._ended, batch))
 
-    def settle_many(self, keys: Sequence[K]) -> Awaitable[list[V | Exception]]:
-        """Every key's value, or the exception that rejected it, in key order: the compiled
-        executor's one wait for a whole level. The keys join the current batch now (the same
-        batch `load()` would join), and the cached futures are only observed, never awaited
-        directly, so a cancelled caller cannot cancel them for anyone else."""
-        futures = [DataLoader.load(self, key) for key in keys]
-        self._joined()
-        return _settle(futures)
+    def _ended(self, batch: _Batch[K, V], task: asyncio.Future[None]) -> None:
+        """A batch's task is over: a batch it did not settle (cancelled, at shutdown, maybe
+        before it started) cancels its callers and is not cached."""
+        self._running.discard(task)
+        if not batch.over:
+            self._forget(batch)
+            batch.finish([], asyncio.CancelledError())
+
+    def _forget(self, batch: _Batch[K, V]) -> None:
+        """Uncache a batch that failed whole: its keys are fetched again when asked."""
+        cache = self._cache
+        for key in batch.keys:
+            if cache.get(key) is batch:
+                del cache[key]
 
 
-async def dispatch_queue_batch(loader: Loader[Any, Any], queue: list[Loading]) -> None:
-    """aiodataloader's function of the same name, minus its reference cycle.
+async def dispatch_queue_batch(loader: Loader[Any, Any], batch: _Batch[Any, Any]) -> None:
+    """Make one batch's call and settle its keys (the name of aiodataloader's function).
 
-    There, a failed batch's error is caught in the frame that holds the batch's `queue`, so the
-    error's traceback (which every future it rejects keeps too) holds that frame, the frame the
-    queue, the queue the futures: a cycle per failed batch, keeping the futures, the error and
-    every frame of the failed call (with their locals) for the cycle collector. Here the call
-    is awaited in a frame of its own (`_outcome`) that holds no future. The same contract: one
-    value or Exception per key, in key order; a batch that fails whole (or answers a wrong
-    count) rejects every key and is not cached."""
-    keys = [item.key for item in queue]
+    A failed call's error is caught in a frame of its own (`_outcome`) that holds no batch and
+    no future: the error's traceback, which the batch and the futures it rejects keep, holds
+    no cycle back to them (aiodataloader's kept the queue of futures: a cycle per failed
+    batch, for the cycle collector). A batch that fails whole (or answers a wrong count)
+    rejects every key and is not cached (one cancelled: `Loader._ended`)."""
+    keys = batch.keys
     values, error = await _outcome(loader.batch_load_fn(keys), len(keys))
     if error is not None:
-        for item in queue:
-            loader.clear(item.key)
-            if not item.future.done():
-                item.future.set_exception(error)
-        return
-    for item, value in zip(queue, values, strict=True):
-        if not item.future.done():
-            if isinstance(value, Exception):
-                item.future.set_exception(value)
-            else:
-                item.future.set_result(value)
+        loader._forget(batch)
+    batch.finish(values, error)
 
 
 async def _outcome(
@@ -175,47 +297,31 @@ async def _outcome(
     return values, None
 
 
-def _observed(future: asyncio.Future[V]) -> None:
-    """A key's error counts as retrieved: every caller still waiting gets it through its
-    shield; when none is (each was cancelled: a deadline, a sibling's error), asyncio would log
-    it with a formatted traceback at garbage collection, costing CPU exactly when a worker has
-    fallen behind (tests/routing/test_deadline.py)."""
-    if not future.cancelled():
-        future.exception()
+async def _settle(keys: Sequence[K], batches: list[_Batch[K, V]]) -> list[V | Exception]:
+    """Wait for each distinct batch not over yet (a level's keys: one, mostly), on a future of
+    this caller's own, then read every key's value."""
+    last: _Batch[K, V] | None = None
+    for batch in batches:
+        if batch is last or batch.over:
+            continue
+        last = batch
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        batch.waiters.append(waiter)
+        await waiter
+    return [batch.value(key) for key, batch in zip(keys, batches, strict=True)]
 
 
-_NO_CONTEXT = contextvars.Context()
-"""`_observed` reads no context variable: one empty context for every key's callback, not a
-copy of the request's context per key."""
-
-
-async def _settle(futures: list[asyncio.Future[V]]) -> list[V | Exception]:
-    waiting = [f for f in futures if not f.done()]
-    if waiting:
-        done = asyncio.get_running_loop().create_future()
-        left = len(waiting)
-
-        def arrived(_: asyncio.Future[V]) -> None:
-            nonlocal left
-            left -= 1
-            if left == 0 and not done.done():
-                done.set_result(None)
-
-        # `arrived` reads no context variable: one empty context for all its calls, not a copy
-        # of the request's context per key (asyncio's default: 1,000 copies for 1,000 keys)
-        context = contextvars.Context()
-        for future in waiting:
-            future.add_done_callback(arrived, context=context)
-        try:
-            await done
-        finally:
-            for future in waiting:
-                future.remove_done_callback(arrived)
-    results: list[V | Exception] = []
-    for future in futures:
-        error = future.exception()
-        results.append(future.result() if error is None else error)  # type: ignore[arg-type]
-    return results
+async def _all(pending: Awaitable[list[V | Exception]]) -> list[V]:
+    values = await pending
+    error = next((v for v in values if isinstance(v, Exception)), None)
+    if error is None:
+        return values  # type: ignore[return-value]
+    # no local keeps the error: the traceback it is raised with holds this frame
+    del values
+    try:
+        raise error
+    finally:
+        del error
 
 
 async def settled(fetch: Awaitable[list[R]]) -> tuple[list[R], dict[str, SourceError]]:

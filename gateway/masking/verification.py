@@ -227,14 +227,9 @@ def _request_customers(loaders: Loaders, profile: str) -> tuple[list[Customer], 
     return known, asked
 
 
-def _settled(loader: object) -> dict[Any, Any]:
+def _settled(loader: Any) -> dict[Any, Any]:
     """A loader's answered keys and their values (failed and pending loads left out)."""
-    cache: dict[Any, asyncio.Future[Any]] = getattr(loader, "_cache", None) or {}
-    return {
-        key: future.result()
-        for key, future in cache.items()
-        if future.done() and not future.cancelled() and future.exception() is None
-    }
+    return {} if loader is None else dict(loader.answered())
 
 
 async def _confirm(loaders: Loaders, contact_id: str, verification: Verification) -> Contact | None:

@@ -129,14 +129,9 @@ def _known_customers(loaders: Loaders) -> dict[str, str]:
     profile (an `interaction { customer }`): names the customer of reads known only by the
     contact's profile, without a call of its own."""
     loader = vars(loaders).get("customer_by_ccaas_profile")
-    cache: dict[Any, Any] = getattr(loader, "_cache", None) or {}
-    known = {}
-    for profile, future in cache.items():
-        if future.done() and not future.cancelled() and future.exception() is None:
-            customer = future.result()
-            if customer is not None:
-                known[profile] = customer.id
-    return known
+    if loader is None:
+        return {}
+    return {profile: c.id for profile, c in loader.answered() if c is not None}
 
 
 def event_lines(

@@ -1,0 +1,101 @@
+"""A level's keys are cheap: `settle_many` holds one future per batch, not one per key (the
+compiled executor asks for every parent of a level at once: aiodataloader's future, callback
+and `set_result` per key were a visible share of a 100-customer answer's CPU, issue #18)."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+
+import pytest
+
+from resolvers._loader import Loader
+
+
+class _Gated:
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+        self.release = asyncio.Event()
+        self.calls: list[list[str]] = []
+
+    async def load(self, keys: list[str]) -> list[str | Exception]:
+        self.calls.append(list(keys))
+        self.entered.set()
+        await self.release.wait()
+        return [ValueError(k) if k.startswith("bad") else k.upper() for k in keys]
+
+
+def _futures() -> int:
+    return sum(1 for o in gc.get_objects() if isinstance(o, asyncio.Future))
+
+
+async def test_a_level_of_a_thousand_keys_waits_on_a_few_futures() -> None:
+    batch = _Gated()
+    loader: Loader[str, str] = Loader(batch.load)
+    keys = [f"k{i}" for i in range(1000)]
+    before = _futures()
+    pending = asyncio.ensure_future(loader.settle_many(keys))
+    await batch.entered.wait()
+    assert _futures() - before < 10  # the caller's task, its wait, the batch's task
+    batch.release.set()
+    assert await pending == [k.upper() for k in keys]
+    assert batch.calls == [keys]
+
+
+async def test_keys_in_flight_and_queued_settle_together_in_key_order() -> None:
+    """A level whose keys span a batch in flight and a new one waits for both."""
+    batch = _Gated()
+    loader: Loader[str, str] = Loader(batch.load)
+    first = asyncio.ensure_future(loader.settle_many(["a", "bad1"]))
+    await batch.entered.wait()
+    both = asyncio.ensure_future(loader.settle_many(["c", "a", "bad1", "c"]))
+    await asyncio.sleep(0)
+    batch.release.set()
+    settled = await both
+    assert settled[:2] == ["C", "A"] and settled[3] == "C"
+    assert isinstance(settled[2], ValueError) and str(settled[2]) == "bad1"
+    assert (await first)[0] == "A"
+    assert batch.calls == [["a", "bad1"], ["c"]]  # each key fetched once
+
+
+async def test_a_cancelled_batch_cancels_its_callers_and_is_not_cached() -> None:
+    """A batch's task cancelled (shutdown) leaves no caller waiting forever, and its keys
+    are asked again next time."""
+    batch = _Gated()
+    loader: Loader[str, str] = Loader(batch.load)
+    level = asyncio.ensure_future(loader.settle_many(["a", "b"]))
+    single = asyncio.ensure_future(loader.load("a"))
+    await batch.entered.wait()
+    [task] = loader._running
+    task.cancel()
+    await asyncio.wait_for(asyncio.gather(level, single, return_exceptions=True), timeout=5)
+    assert level.cancelled() and single.cancelled()
+    assert not loader.busy and not loader.failed
+    batch.release.set()
+    assert await loader.settle_many(["a"]) == ["A"]
+    assert batch.calls == [["a", "b"], ["a"]]
+
+
+async def test_load_many_raises_the_first_error_in_key_order() -> None:
+    batch = _Gated()
+    batch.release.set()
+    loader: Loader[str, str] = Loader(batch.load)
+    assert await loader.load_many(["a", "b"]) == ["A", "B"]
+    with pytest.raises(ValueError, match="bad1"):
+        await loader.load_many(["a", "bad1", "bad2"])
+    assert batch.calls == [["a", "b"], ["bad1", "bad2"]]
+
+
+async def test_answered_lists_the_keys_whose_values_arrived() -> None:
+    """What the audit trail and the verification read from a request's loaders: values
+    arrived, not errors, not keys still in flight."""
+    batch = _Gated()
+    loader: Loader[str, str] = Loader(batch.load)
+    loader.prime("p", "P")
+    first = loader.settle_many(["a", "bad1"])
+    await batch.entered.wait()
+    assert dict(loader.answered()) == {"p": "P"}
+    batch.release.set()
+    await first
+    assert dict(loader.answered()) == {"p": "P", "a": "A"}
+    assert loader.failed  # the rejected key is cached, and counts
