@@ -96,11 +96,15 @@ class Loader(Generic[K, V]):
     """A per-request batching loader: `load(key)` or `settle_many(keys)`, batched a few turns."""
 
     def __init__(
-        self, batch_load_fn: Callable[[list[K]], Awaitable[Sequence[V | Exception]]]
+        self,
+        batch_load_fn: Callable[[list[K]], Awaitable[Sequence[V | Exception]]],
+        turns: int = DISPATCH_TURNS,
     ) -> None:
         """`batch_load_fn` answers one value per key, in key order; an Exception in place of a
-        value rejects that key only."""
+        value rejects that key only. `turns`: event-loop turns between a batch's first key and
+        its call (fewer only for a loader whose keys all come at once, see `Loaders`)."""
         self.batch_load_fn = batch_load_fn
+        self.turns = max(1, turns)
         self.loop = asyncio.get_event_loop()
         self._cache: dict[K, _Batch[K, V]] = {}
         """Each key asked: the batch that carries (or carried) it."""
@@ -160,7 +164,7 @@ class Loader(Generic[K, V]):
         batch = self._queued
         if batch is None:
             batch = self._queued = _Batch()
-            self.loop.call_soon(self._turn, DISPATCH_TURNS - 1, self._sent)
+            self.loop.call_soon(self._turn, self.turns - 1, self._sent)
         batch.keys.append(key)
         self._cache[key] = batch
         return batch

@@ -33,6 +33,8 @@ from ._loader import Loader, by_key, grouped, settled
 __all__ = ["Loaders"]
 
 R = TypeVar("R")
+ARTICLE_TURNS = 2
+"""Event-loop turns before the articles' call (`Loaders.articles_by_intent`)."""
 Limited = tuple[str, int]
 
 
@@ -192,6 +194,11 @@ class Loaders:
 
     @cached_property
     def articles_by_intent(self) -> Loader[Limited, list[Article]]:
+        """Sent 2 turns after its first key, not 6: its keys are only ever asked by
+        `fields.articles_for` the moment a contacts batch answers, so every caller woken by
+        that batch asks within the same turn (no root field, no resolver a few awaits down
+        reaches it first). The screen-pop's critical path ends with this call: 4 turns of
+        the other level-2 answers being processed cost it ~0.5 ms at concurrency 1."""
         knowledge = self.sources.knowledge
 
         async def load(keys: list[Limited]) -> list[list[Article]]:
@@ -199,4 +206,4 @@ class Loaders:
             found = await knowledge.by_intent([i for i, _ in keys], widest)
             return [found.get(intent, [])[:limit] for intent, limit in keys]
 
-        return Loader(load)
+        return Loader(load, turns=ARTICLE_TURNS)
