@@ -144,6 +144,7 @@ def create_app(
         routing=routing,
         on_discrepancy=metrics.discrepancy,
         telemetry=telemetry,
+        thin=compiled,  # the standard gateway keeps the view's road (the differential suite)
     )
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who
