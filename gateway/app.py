@@ -23,6 +23,7 @@ from gateway.events.caps import SubjectCaps
 from gateway.events.ingest import WebhookIngest
 from gateway.events.reads import EventReads
 from gateway.events.redis_broker import broker_of
+from gateway.execution.hooks import install_hook_runner
 from gateway.execution.select import PlanCache, executor_class
 from gateway.http.admin import Readiness, admin_app
 from gateway.http.desktop import DemoRole, desktop_routes
@@ -110,6 +111,7 @@ def create_app(
         extensions, executor_class(plans, compiled=compiled), suggestions=suggestions
     )
     install_masking(schema)
+    install_hook_runner(schema)  # the extensions' hooks, wrapped once per class
     if compiled and trusted is not None:
         documents = [(d.text, d.document) for d in trusted.documents.values()]
         roles = [frozenset({role}) for role in config.trusted_documents.roles]
@@ -144,6 +146,7 @@ def create_app(
         routing=routing,
         on_discrepancy=metrics.discrepancy,
         telemetry=telemetry,
+        thin=compiled,  # the standard gateway keeps the view's road (the differential suite)
     )
     limiter = limiter_for(config.rate_limit) if config.rate_limit.enabled else None
     # outermost first: CORS answers preflights before anything else; the body limit, then who

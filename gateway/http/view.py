@@ -33,6 +33,7 @@ from gateway.events.caps import CappedTransportWS, SubjectCaps
 from gateway.events.execute import Subscriptions
 from gateway.events.reads import EventReads
 from gateway.events.screen_pops import SocketContext
+from gateway.http.fastpath import ThinPath
 from gateway.http.graphiql import csp_header, render_graphiql_html
 from gateway.http.refusals import refuse
 from gateway.masking.access import Access
@@ -89,6 +90,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
         writes: WriteGate,
         routing: Routing,
         on_discrepancy: Callable[[str], None] | None = None,
+        thin: bool = False,
     ) -> None:
         super().__init__(
             schema,
@@ -104,6 +106,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         self.routing = routing
         self.on_discrepancy = on_discrepancy
         """Told each discrepancy found (resolvers/discrepancies.py): the metric."""
+        self.thin = ThinPath(self) if thin else None
+        """The road around strawberry's view for one JSON operation (gateway/http/fastpath.py)."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Each request inside its own deadline scope (entered and left here, whatever the
@@ -128,8 +132,13 @@ class GraphQLView(GraphQL[RequestContext, None]):
             formatting_errors(),
         ):
             body_by = time.monotonic() + min(timeout, server.body_timeout_seconds)
+            bounded = _receive_by(receive, body_by)
+            thin = self.thin
             try:
-                await super().__call__(scope, _receive_by(receive, body_by), send)
+                if thin is not None and thin.eligible(scope):
+                    await thin.serve(scope, bounded, send)
+                else:
+                    await super().__call__(scope, bounded, send)
             except _BodyLate:
                 await _answer(
                     scope, send, 408, "request body not received in time", codes.REQUEST_TIMEOUT

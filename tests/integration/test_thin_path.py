@@ -1,0 +1,263 @@
+"""The thin road for one JSON operation (gateway/http/fastpath.py) over real sockets: it is
+taken (counted), and for each promise the view keeps — limits refused, audit lines written,
+the error envelope and its codes, the status an extension sets, trusted documents by hash,
+`extensions.sources` — the thin answer is the view's answer for the same request: the same
+request is sent through the thin road, then through strawberry's view (the road switched off),
+and status, content type, canonical body and audit events must match."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.routing import Route
+
+from gateway.app import create_app
+from gateway.config import build_config
+from gateway.demo import demo_config
+from gateway.http.fastpath import ThinPath
+from gateway.http.view import GraphQLView
+from gateway.masking.guard import Guard
+from gateway.masking.policy import Policy
+from gateway.masking.treatments import Masker
+from gateway.observability.audit import AuditLog
+from sources.sandbox.client import mint_token
+from sources.sandbox.server import background_server
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "docs" / "trusted-documents.json"
+IVR = "query Ivr($id: ID!) { customer(id: $id) { firstName segment accounts { type balance } } }"
+SENSITIVE = "query Read($id: ID!) { customer(id: $id) { id fullName dateOfBirth ssn } }"
+
+
+@dataclass
+class Thin:
+    url: str
+    token: str
+    view: GraphQLView
+    audit: list[dict[str, Any]]
+    guard: Guard
+
+    @property
+    def road(self) -> ThinPath:
+        assert self.view.thin is not None
+        return self.view.thin
+
+    def send(
+        self, content: bytes, headers: dict[str, str] | None = None
+    ) -> tuple[httpx.Response, list[str]]:
+        """One POST; the response and the audit events it wrote (without time and ids)."""
+        self.audit.clear()
+        all_headers = {
+            "authorization": f"Bearer {self.token}",
+            "content-type": "application/json",
+            **(headers or {}),
+        }
+        response = httpx.post(self.url + "/graphql", content=content, headers=all_headers)
+        events = sorted(
+            json.dumps({k: v for k, v in e.items() if k not in ("time", "requestId")})
+            for e in self.audit
+        )
+        return response, events
+
+    def both(self, body: Any, headers: dict[str, str] | None = None) -> Answers:
+        """The same request through the thin road, then through the view."""
+        content = body if isinstance(body, bytes) else json.dumps(body).encode()
+        before = self.road.taken
+        thin, thin_audit = self.send(content, headers)
+        taken = self.road.taken - before
+        road, self.view.thin = self.view.thin, None
+        try:
+            viewed, view_audit = self.send(content, headers)
+        finally:
+            self.view.thin = road
+        return Answers(thin, thin_audit, viewed, view_audit, taken)
+
+
+@dataclass
+class Answers:
+    thin: httpx.Response
+    thin_audit: list[str]
+    view: httpx.Response
+    view_audit: list[str]
+    taken: int
+
+    def same(self) -> dict[str, Any]:
+        """Asserts the two answers are one; returns the (thin) body."""
+        assert self.thin.status_code == self.view.status_code, (self.thin.text, self.view.text)
+        for header in ("content-type", "retry-after", "www-authenticate"):
+            assert self.thin.headers.get(header) == self.view.headers.get(header), header
+        assert _canonical(self.thin.json()) == _canonical(self.view.json())
+        assert self.thin_audit == self.view_audit
+        body: dict[str, Any] = self.thin.json()
+        return body
+
+
+def _canonical(body: dict[str, Any]) -> str:
+    body = json.loads(json.dumps(body))
+    extensions = body.get("extensions") or {}
+    extensions.pop("requestId", None)
+    for report in (extensions.get("sources") or {}).values():
+        report.pop("ms", None)
+    for error in body.get("errors") or []:
+        (error.get("extensions") or {}).pop("requestId", None)
+    return json.dumps(body, sort_keys=True)
+
+
+def _view_of(app: Starlette) -> GraphQLView:
+    for route in app.routes:
+        if isinstance(route, Route) and route.path == "/graphql":
+            assert isinstance(route.endpoint, GraphQLView)
+            return route.endpoint
+    raise AssertionError("no /graphql route")
+
+
+@pytest.fixture(scope="module")
+def thin(sandbox_url: str) -> Iterator[Thin]:
+    raw = demo_config(0, int(sandbox_url.rsplit(":", 1)[1]), manifest=str(MANIFEST))
+    raw["trusted_documents"]["roles"] = []  # free-form documents too, for these callers
+    raw["rate_limit"] = {"enabled": False}
+    raw["limits"] = {"max_depth": 3, "max_aliases": 2, "max_cost": 400}
+    audit: list[dict[str, Any]] = []
+    guard = Guard(
+        Policy.load(),
+        Masker(b"thin-path-test-key"),
+        AuditLog(lambda lines: audit.extend(json.loads(x) for x in lines.splitlines())),
+    )
+    app = create_app(build_config(raw, env={}), guard=guard)
+    with background_server(app, lifespan="on") as url:
+        token = asyncio.run(mint_token(sandbox_url, sub="analyst-0042", roles=["fraud_analyst"]))
+        yield Thin(url, token, _view_of(app), audit, guard)
+
+
+def test_one_json_operation_takes_the_thin_road(thin: Thin, sample: list[dict[str, Any]]) -> None:
+    answers = thin.both({"query": IVR, "variables": {"id": sample[0]["id"]}})
+    assert answers.taken == 1
+    body = answers.same()
+    assert body["data"]["customer"]["accounts"]
+    assert "sources" in body["extensions"]  # which systems answered, as the view reports
+
+
+def test_the_standard_gateway_never_takes_it(sandbox_url: str) -> None:
+    raw = demo_config(0, int(sandbox_url.rsplit(":", 1)[1]), execution="standard")
+    assert _view_of(create_app(build_config(raw, env={}))).thin is None
+
+
+def test_audit_lines_are_written_on_the_thin_road(thin: Thin, sample: list[dict[str, Any]]) -> None:
+    answers = thin.both({"query": SENSITIVE, "variables": {"id": sample[1]["id"]}})
+    assert answers.taken == 1
+    answers.same()
+    assert answers.thin_audit  # each sensitive value read is a line
+    assert any('"ssn"' in line or "PII_NATIONAL_ID" in line for line in answers.thin_audit)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "{ customer(id: 1) { accounts { id } cases { id } journey { steps { at } } } }",
+        "{ a: customer(id: 1) { id } b: customer(id: 2) { id } c: customer(id: 3) { id } }",
+        '{ customers(ids: ["1","2","3","4","5","6","7","8","9","10"]) '
+        "{ interactions(first: 50) { id } } }",
+    ],
+    ids=["depth", "aliases", "cost"],
+)
+def test_limits_refuse_the_same_on_the_thin_road(thin: Thin, query: str) -> None:
+    answers = thin.both({"query": query})
+    assert answers.taken == 1
+    body = answers.same()
+    assert body["data"] is None
+    codes = {e["extensions"]["code"] for e in body["errors"]}
+    assert codes & {"DEPTH_LIMIT", "ALIAS_LIMIT", "COST_LIMIT"}, body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": IVR},  # a required variable missing
+        {"query": IVR, "variables": {"id": ["not", "an", "id"]}},
+        {"query": "{ customer(id: 1) { noSuchField } }"},
+        {"query": "{ customer(id: 1) { id }"},  # a syntax error
+        {"query": IVR, "operationName": "Other"},  # no such operation: the view's 400
+        {"query": "query A { write(id: 1) { id } } query B { write(id: 2) { id } }"},  # which?
+        {"query": ""},
+    ],
+    ids=[
+        "missing-variable",
+        "bad-variable",
+        "unknown-field",
+        "syntax",
+        "no-such-name",
+        "two",
+        "empty",
+    ],
+)
+def test_errors_have_the_views_envelope_on_the_thin_road(thin: Thin, body: dict[str, Any]) -> None:
+    answers = thin.both(body)
+    assert answers.taken == 1
+    answered = answers.same()
+    assert all(e["extensions"]["code"] for e in answered["errors"])
+
+
+def test_a_trusted_document_by_its_hash_alone(thin: Thin, sample: list[dict[str, Any]]) -> None:
+    digest = json.loads(MANIFEST.read_text())["operations"][1]["id"]
+    answers = thin.both(
+        {
+            "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}},
+            "variables": {"id": sample[2]["id"]},
+        }
+    )
+    assert answers.taken == 1
+    body = answers.same()
+    assert body["data"]["customer"]["firstName"]
+
+
+def test_the_status_an_extension_sets_is_kept(
+    thin: Thin, sample: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The audit trail answers 503 through the context's response when its queue is full."""
+    monkeypatch.setattr(thin.guard.audit, "reserve", lambda: False)
+    answers = thin.both({"query": IVR, "variables": {"id": sample[3]["id"]}})
+    assert answers.taken == 1
+    body = answers.same()
+    assert answers.thin.status_code == 503
+    assert body["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+
+
+@pytest.mark.parametrize(
+    ("content", "headers"),
+    [
+        (b"[]", None),  # a batch
+        (b'[{"query": "{ __typename }"}]', None),
+        (b"{not json", None),
+        (b'{"query": 5}', None),
+        (b'{"query": "{ __typename }", "variables": []}', None),
+        (b'{"query": "{ __typename }", "operationName": 5}', None),
+        (b'"{ __typename }"', None),
+        (b'{"query": "{ __typename }"}', {"content-type": "Application/JSON"}),
+    ],
+    ids=[
+        "empty-batch",
+        "batch",
+        "not-json",
+        "query-not-text",
+        "variables-not-object",
+        "name-not-text",
+        "not-an-object",
+        "media-type-case",
+    ],
+)
+def test_anything_else_is_the_views_alone(
+    thin: Thin, content: bytes, headers: dict[str, str] | None
+) -> None:
+    answers = thin.both(content, headers)
+    assert answers.taken == 0
+    assert answers.thin.status_code == answers.view.status_code
+    assert answers.thin.headers.get("content-type") == answers.view.headers.get("content-type")
+    assert _canonical(answers.thin.json()) == _canonical(answers.view.json())
