@@ -51,8 +51,9 @@ class RequestScope:
     """Kept back from each call's budget, for assembling and sending the response."""
     reports: dict[str, _Report] = field(default_factory=dict)
 
-    def remaining(self) -> float:
-        return self.deadline - time.monotonic() - self.margin
+    def remaining(self, now: float | None = None) -> float:
+        """Seconds left for back-end calls (`now`: time.monotonic(), if just read)."""
+        return self.deadline - (time.monotonic() if now is None else now) - self.margin
 
     def record(self, source: str, status: str, seconds: float) -> None:
         report = self.reports.get(source)

@@ -117,6 +117,10 @@ def public_config(app: ASGIApp, server: ServerSettings, **overrides: Any) -> uvi
         "proxy_headers": False,
         "access_log": server.access_log,
         "lifespan": "on",
+        # each request's task starts in an empty context: uvicorn starts a pipelined request
+        # from inside the previous one's `send`, whose context (its request scope and
+        # deadline, its log context) the new task otherwise inherits (issue #18)
+        "reset_contextvars": True,
         **overrides,
     }
     return uvicorn.Config(app, **settings)
@@ -134,6 +138,7 @@ def admin_config(app: ASGIApp, server: ServerSettings, **overrides: Any) -> uvic
         "proxy_headers": False,
         "access_log": False,
         "lifespan": "off",  # the public app owns the sources and the key set
+        "reset_contextvars": True,
         **overrides,
     }
     return uvicorn.Config(app, **settings)

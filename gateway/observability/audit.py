@@ -13,6 +13,7 @@ audit line is written, and no line is dropped to make room."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import sys
 from collections.abc import Callable
@@ -86,7 +87,11 @@ class AuditLog:
     def _start(self) -> None:
         self._queue = asyncio.Queue()
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="audit")
-        self._writer = asyncio.get_running_loop().create_task(self._drain())
+        # started by the first request that audits, but the writer of every request's lines:
+        # in an empty context, not that request's (its scope, log context) kept for ever
+        self._writer = asyncio.get_running_loop().create_task(
+            self._drain(), context=contextvars.Context()
+        )
 
     async def _drain(self) -> None:
         """The one writer: everything queued so far in one write, on the audit thread."""

@@ -34,6 +34,7 @@ from yarl import URL
 
 from .._errors import SourceBadResponse, SourceRateLimited, SourceTimeout, SourceUnavailable
 from .._settings import SourceSettings
+from .pool import PoolConnector
 
 __all__ = [
     "AiohttpExchange",
@@ -200,7 +201,7 @@ class AiohttpExchange:
 
     def _open(self) -> aiohttp.ClientSession:
         settings = self.settings
-        connector = aiohttp.TCPConnector(
+        connector = PoolConnector(  # no request's context kept by the pool: pool.py
             limit=settings.max_connections,
             limit_per_host=0,
             keepalive_timeout=_KEEPALIVE_SECONDS,

@@ -27,6 +27,8 @@ from .resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_
 
 __all__ = ["Params", "SourceSettings", "Transport"]
 
+_NO_HEADERS: Headers = {}
+
 _MIN_ATTEMPT = 0.01
 """A retry that would have less than this many seconds left is not worth starting."""
 
@@ -65,26 +67,39 @@ class Transport:
 
     async def get_json(self, path: str, params: Params = (), *, keys: int = 0) -> Any:
         """One logical call (retries included), recorded once in the request's scope and told
-        to the observer (`keys`: how many keys a batch asks for; 0 for a search)."""
+        to the observer (`keys`: how many keys a batch asks for; 0 for a search). The retry
+        loop is here, not in a coroutine of its own: each await of a coroutine is a frame made
+        and resumed on every call (the transport's CPU is per back-end call, issue #18)."""
         started = time.monotonic()
         observer = self.observer
         call: Call | None = None
-        headers: Headers = {}
+        headers: Headers = _NO_HEADERS
         if observer is not None:
             call = observer.started(self.name, path, keys)
             headers = call.headers
-        tries = [0]
+        retries = 0
         status = "cancelled"
         try:
-            try:
-                body = await self._call(path, params, headers, tries)
-            except SourceError as exc:
-                stale = self._stale.get((path, tuple(params))) if self._stale is not None else None
-                status = "stale" if stale is not None else exc.status
-                self._record(status, started)
-                if stale is None:
+            self.retry_budget.deposit()
+            while True:
+                try:
+                    body = await self._attempt(path, params, headers)
+                    break
+                except SourceError as exc:
+                    delay = self._retry_delay(exc, retries)
+                    if delay is None:
+                        stale = self._stale_of(path, params)
+                        status = "stale" if stale is not None else exc.status
+                        self._record(status, started)
+                        if stale is None:
+                            raise
+                        return stale
+                try:
+                    await asyncio.sleep(delay)
+                except BaseException:  # cancelled while waiting: the retry it paid for never went
+                    self.retry_budget.refund()
                     raise
-                return stale
+                retries += 1
             status = "ok"
             self._record(status, started)
             if self._stale is not None:
@@ -92,7 +107,10 @@ class Transport:
             return body
         finally:
             if call is not None:
-                call.ended(status, tries[0], self.breaker.state.value)
+                call.ended(status, retries, self.breaker.state.value)
+
+    def _stale_of(self, path: str, params: Params) -> Any:
+        return self._stale.get((path, tuple(params))) if self._stale is not None else None
 
     async def patch_json(
         self, path: str, body: bytes, budget: float | None = None
@@ -129,38 +147,26 @@ class Transport:
         finally:
             self.breaker.record(ticket, outcome)
 
-    async def _call(self, path: str, params: Params, headers: Headers, tries: list[int]) -> Any:
-        """The attempts; `tries[0]` counts the retries made (read by `get_json` on any exit)."""
-        self.retry_budget.deposit()
-        attempt = 0
-        while True:
-            try:
-                return await self._attempt(path, params, headers)
-            except SourceError as exc:
-                delay = self._retry_delay(exc, attempt)
-                if delay is None:
-                    raise
-            try:
-                await asyncio.sleep(delay)
-            except BaseException:  # cancelled while waiting: the retry it paid for never went
-                self.retry_budget.refund()
-                raise
-            attempt += 1
-            tries[0] = attempt
-
     async def _attempt(self, path: str, params: Params, headers: Headers) -> Any:
         """One attempt through the breaker and the bulkhead. Its outcome is recorded in
         `finally`, on every exit path: a cancelled or crashed attempt is `abandoned`, which
         releases a half-open probe instead of keeping it forever (h11's rule: every exception,
         BaseException included, leaves the state machine defined)."""
-        budget = self._budget()
-        ticket = self.breaker.admit()
-        outcome = Outcome.ABANDONED
         started = time.monotonic()
+        budget = self._budget(started)
+        breaker = self.breaker
+        ticket = breaker.admit()
+        outcome = Outcome.ABANDONED
         try:
-            async with self.bulkhead.slot(budget):
+            bulkhead = self.bulkhead
+            await bulkhead.acquire(budget)
+            try:
                 left = budget - (time.monotonic() - started)
-                body = await self.http.get_json(path, params, max(left, 0.001), headers)
+                body = await self.http.get_json(
+                    path, params, left if left > 0.001 else 0.001, headers
+                )
+            finally:
+                bulkhead.release()
         except SourceError as exc:
             outcome = outcome_of(exc)
             raise
@@ -168,14 +174,17 @@ class Transport:
             outcome = Outcome.SUCCESS
             return body
         finally:
-            self.breaker.record(ticket, outcome)
+            breaker.record(ticket, outcome)
 
-    def _budget(self) -> float:
-        """This attempt's time: the source's own timeout, cut to what the request has left."""
+    def _budget(self, now: float | None = None) -> float:
+        """This attempt's time: the source's own timeout, cut to what the request has left
+        (`now`: time.monotonic(), when the caller has just read it)."""
         budget = self.settings.timeout
         scope = current_scope()
         if scope is not None:
-            budget = min(budget, scope.remaining())
+            left = scope.remaining(now)
+            if left < budget:
+                budget = left
         if budget <= 0:
             raise SourceTimeout(self.name, f"{self.name} call skipped: no time left")
         return budget

@@ -153,6 +153,9 @@ class CircuitBreaker:
         """After an admitted attempt, on every exit path (call it from a `finally`)."""
         if ticket != self._epoch:
             return
+        if outcome is Outcome.SUCCESS and self.state is CircuitState.CLOSED:
+            self._outcomes.append(False)  # the common case, without the table's lookup
+            return
         step = _ON_OUTCOME[(self.state, outcome)]
         if step is _Step.TALLY_SUCCESS:
             self._outcomes.append(False)
@@ -201,21 +204,37 @@ class Bulkhead:
     def in_flight(self) -> int:
         return self._in_flight
 
+    async def acquire(self, budget: float) -> None:
+        """A slot within `budget` seconds, or SourceOverloaded; `release()` it once after.
+        A free slot with nobody waiting is taken without a timer (the common case: a timer
+        per call was most of the bulkhead's cost); waiting is bounded by `budget`."""
+        slots = self._slots
+        if not slots.locked():
+            await slots.acquire()  # free and nobody ahead: answers without suspending
+        else:
+            if self._waiting >= self.max_queue:
+                raise SourceOverloaded(self.source, f"{self.source} has too many calls waiting")
+            self._waiting += 1
+            try:
+                async with asyncio.timeout(budget):
+                    await slots.acquire()
+            except TimeoutError:
+                raise SourceOverloaded(
+                    self.source, f"{self.source} had no free slot in time"
+                ) from None
+            finally:
+                self._waiting -= 1
+        self._in_flight += 1
+
+    def release(self) -> None:
+        self._in_flight -= 1
+        self._slots.release()
+
     @asynccontextmanager
     async def slot(self, budget: float) -> AsyncIterator[None]:
-        if self._slots.locked() and self._waiting >= self.max_queue:
-            raise SourceOverloaded(self.source, f"{self.source} has too many calls waiting")
-        self._waiting += 1
-        try:
-            async with asyncio.timeout(budget):
-                await self._slots.acquire()
-        except TimeoutError:
-            raise SourceOverloaded(self.source, f"{self.source} had no free slot in time") from None
-        finally:
-            self._waiting -= 1
-        self._in_flight += 1
+        """`acquire` and `release` around a block."""
+        await self.acquire(budget)
         try:
             yield
         finally:
-            self._in_flight -= 1
-            self._slots.release()
+            self.release()
