@@ -21,7 +21,15 @@ from cachetools import TTLCache
 from .._errors import SourceBadResponse, SourceError, SourceTimeout
 from .._scope import current_scope
 from .._settings import SourceSettings
-from .exchange import ExchangeFactory, Headers, HttpClient, Params, open_exchange, probe
+from .exchange import (
+    Decode,
+    ExchangeFactory,
+    Headers,
+    HttpClient,
+    Params,
+    open_exchange,
+    probe,
+)
 from .observe import Call, CallObserver
 from .resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_of
 
@@ -63,9 +71,12 @@ class Transport:
     async def probe(self, within: float = 1.0) -> bool:
         return await probe(self.settings.base_url, within, self.settings.health_path)
 
-    async def get_json(self, path: str, params: Params = (), *, keys: int = 0) -> Any:
+    async def get_json(
+        self, path: str, params: Params = (), *, keys: int = 0, decode: Decode | None = None
+    ) -> Any:
         """One logical call (retries included), recorded once in the request's scope and told
-        to the observer (`keys`: how many keys a batch asks for; 0 for a search)."""
+        to the observer (`keys`: how many keys a batch asks for; 0 for a search; `decode`: see
+        `HttpClient.get_json`)."""
         started = time.monotonic()
         observer = self.observer
         call: Call | None = None
@@ -77,7 +88,7 @@ class Transport:
         status = "cancelled"
         try:
             try:
-                body = await self._call(path, params, headers, tries)
+                body = await self._call(path, params, headers, tries, decode)
             except SourceError as exc:
                 stale = self._stale.get((path, tuple(params))) if self._stale is not None else None
                 status = "stale" if stale is not None else exc.status
@@ -129,13 +140,20 @@ class Transport:
         finally:
             self.breaker.record(ticket, outcome)
 
-    async def _call(self, path: str, params: Params, headers: Headers, tries: list[int]) -> Any:
+    async def _call(
+        self,
+        path: str,
+        params: Params,
+        headers: Headers,
+        tries: list[int],
+        decode: Decode | None = None,
+    ) -> Any:
         """The attempts; `tries[0]` counts the retries made (read by `get_json` on any exit)."""
         self.retry_budget.deposit()
         attempt = 0
         while True:
             try:
-                return await self._attempt(path, params, headers)
+                return await self._attempt(path, params, headers, decode)
             except SourceError as exc:
                 delay = self._retry_delay(exc, attempt)
                 if delay is None:
@@ -148,7 +166,9 @@ class Transport:
             attempt += 1
             tries[0] = attempt
 
-    async def _attempt(self, path: str, params: Params, headers: Headers) -> Any:
+    async def _attempt(
+        self, path: str, params: Params, headers: Headers, decode: Decode | None = None
+    ) -> Any:
         """One attempt through the breaker and the bulkhead. Its outcome is recorded in
         `finally`, on every exit path: a cancelled or crashed attempt is `abandoned`, which
         releases a half-open probe instead of keeping it forever (h11's rule: every exception,
@@ -160,7 +180,7 @@ class Transport:
         try:
             async with self.bulkhead.slot(budget):
                 left = budget - (time.monotonic() - started)
-                body = await self.http.get_json(path, params, max(left, 0.001), headers)
+                body = await self.http.get_json(path, params, max(left, 0.001), headers, decode)
         except SourceError as exc:
             outcome = outcome_of(exc)
             raise
