@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from ._batch import chunked
-from ._decode import Reader, records_in
+from ._decode import Shape
 from ._errors import SourceBadResponse
 from .transport import Params, Transport
 
@@ -21,28 +21,19 @@ class SourceClient:
         self.name = transport.name
 
     async def fetch(
-        self,
-        path: str,
-        params: Params,
-        envelope: Sequence[str],
-        kind: str,
-        decode: Callable[[Reader], T],
-        *,
-        keys: int = 0,
+        self, path: str, params: Params, shape: Shape[Any, T], *, keys: int = 0
     ) -> list[T]:
-        """One GET; decode each record found at `envelope` in the answer (`keys`: how many
-        keys of a batch it asks for, told to the transport's observer)."""
-        body = await self.transport.get_json(path, params, keys=keys)
-        return [decode(Reader(self.name, kind, r)) for r in records_in(self.name, body, *envelope)]
+        """One GET; the records of the answer, read as `shape` says (`keys`: how many keys of
+        a batch it asks for, told to the transport's observer)."""
+        body = await self.transport.get_json(path, params, keys=keys, decode=shape.fast)
+        return shape.read(self.name, body)
 
     async def batch(
         self,
         path: str,
         key: str,
         values: Iterable[str],
-        envelope: Sequence[str],
-        kind: str,
-        decode: Callable[[Reader], T],
+        shape: Shape[Any, T],
         *,
         asked: Callable[[T], str | None],
         ident: Callable[[T], str],
@@ -54,11 +45,12 @@ class SourceClient:
         an answer with a record nobody asked for, or the same record twice, is refused whole
         (SOURCE_BAD_RESPONSE) — a misbehaving system must never attach a record to the wrong
         customer."""
+        kind = shape.kind
 
         async def fetch_chunk(chunk: Sequence[str]) -> list[T]:
             params = [(key, v) for v in chunk]
             params.extend(extra)
-            records = await self.fetch(path, params, envelope, kind, decode, keys=len(chunk))
+            records = await self.fetch(path, params, shape, keys=len(chunk))
             wanted = set(chunk)
             seen: set[str] = set()
             for record in records:

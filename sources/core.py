@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from . import _core_answers as answers
 from ._client import SourceClient
-from ._decode import Reader
+from ._decode import Reader, Shape
 from .records import (
     ACCOUNT_STATUSES,
     ACCOUNT_TYPES,
@@ -33,9 +34,7 @@ class CoreClient(SourceClient):
             "/accounts",
             "partyId",
             party_ids,
-            ("Data", "Account"),
-            "account",
-            _account,
+            ACCOUNTS,
             asked=lambda a: a.party_id,
             ident=lambda a: a.id,
         )
@@ -44,9 +43,7 @@ class CoreClient(SourceClient):
         return await self.fetch(
             "/accounts/search",
             [("accountNumber", account_number)],
-            ("Data", "Account"),
-            "account",
-            _account,
+            ACCOUNTS,
         )
 
     async def transactions(self, account_ids: Iterable[str], per_account: int) -> list[Transaction]:
@@ -54,9 +51,7 @@ class CoreClient(SourceClient):
             "/transactions",
             "accountId",
             account_ids,
-            ("Data", "Transaction"),
-            "transaction",
-            _transaction,
+            TRANSACTIONS,
             asked=lambda t: t.account_id,
             ident=lambda t: t.id,
             extra=[("perAccount", str(per_account))],
@@ -67,9 +62,7 @@ class CoreClient(SourceClient):
             "/cards",
             "partyId",
             party_ids,
-            ("Data", "Card"),
-            "card",
-            _card,
+            CARDS,
             asked=lambda c: c.party_id,
             ident=lambda c: c.id,
         )
@@ -79,9 +72,7 @@ class CoreClient(SourceClient):
             "/risk",
             "partyId",
             party_ids,
-            ("Data", "Risk"),
-            "risk",
-            _risk,
+            RISKS,
             asked=lambda r: r.party_id,
             ident=lambda r: r.party_id,
         )
@@ -92,9 +83,7 @@ class CoreClient(SourceClient):
             "/parties",
             "partyId",
             party_ids,
-            ("Data", "Party"),
-            "party",
-            _party,
+            PARTIES,
             asked=lambda p: p.id,
             ident=lambda p: p.id,
         )
@@ -104,9 +93,7 @@ class CoreClient(SourceClient):
             "/events",
             "partyId",
             party_ids,
-            ("Data", "Event"),
-            "event",
-            _event,
+            EVENTS,
             asked=lambda e: e.party_id,
             ident=lambda e: e.id,
             extra=[("perParty", str(per_party))],
@@ -208,3 +195,13 @@ def _event(r: Reader) -> CoreEvent:
         summary=r.text("Summary"),
         ref_id=r.opt_text("RefId"),
     )
+
+
+ACCOUNTS = Shape("account", ("Data", "Account"), _account, answers.Accounts, answers.accounts)
+TRANSACTIONS = Shape(
+    "transaction", ("Data", "Transaction"), _transaction, answers.Transactions, answers.transactions
+)
+CARDS = Shape("card", ("Data", "Card"), _card, answers.Cards, answers.cards)
+RISKS = Shape("risk", ("Data", "Risk"), _risk, answers.Risks, answers.risks)
+PARTIES = Shape("party", ("Data", "Party"), _party, answers.Parties, answers.parties)
+EVENTS = Shape("event", ("Data", "Event"), _event, answers.Events, answers.events)

@@ -10,8 +10,9 @@ from typing import Any, Literal
 
 import orjson
 
+from . import _crm_answers as answers
 from ._client import SourceClient
-from ._decode import Reader
+from ._decode import Reader, Shape
 from ._errors import SourceBadResponse, WriteRejected
 from .records import (
     CASE_PRIORITIES,
@@ -64,9 +65,7 @@ class CrmClient(SourceClient):
             "/customers",
             key,
             values,
-            ("records",),
-            "customer",
-            _customer,
+            CUSTOMERS,
             asked=_ASKED_BY[key],
             ident=lambda c: c.id,
         )
@@ -81,7 +80,7 @@ class CrmClient(SourceClient):
             param = ("email", email)
         else:
             raise ValueError("search by exactly one of phone or email")
-        return await self.fetch("/customers/search", [param], ("records",), "customer", _customer)
+        return await self.fetch("/customers/search", [param], CUSTOMERS)
 
     async def cases(self, customer_ids: Iterable[str]) -> list[Case]:
         """Every case of these customers, open and closed."""
@@ -89,9 +88,7 @@ class CrmClient(SourceClient):
             "/cases",
             "customerId",
             customer_ids,
-            ("records",),
-            "case",
-            _case,
+            CASES,
             asked=lambda c: c.customer_id,
             ident=lambda c: c.id,
         )
@@ -236,3 +233,7 @@ def _case(r: Reader) -> Case:
         updated_at=r.instant("LastModifiedDate"),
         owner=r.opt_text("OwnerName"),
     )
+
+
+CUSTOMERS = Shape("customer", ("records",), _customer, answers.Customers, answers.customers)
+CASES = Shape("case", ("records",), _case, answers.Cases, answers.cases)

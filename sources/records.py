@@ -2,13 +2,22 @@
 
 Field names follow Switchboard's vocabulary, not each vendor's; the decoders in each client map
 vendor shapes onto these.
+
+Each record is a frozen `msgspec.Struct` without garbage-collector tracking (`gc=False`): built
+in C (~0.1 us against ~1 us for a frozen dataclass's `object.__setattr__` per field), immutable
+and hashable like the frozen dataclasses they replace, and never seen by the collector, which
+thousands of records per supervisor list otherwise keep busy. A record holds only strings,
+numbers, dates and tuples of other records: nothing that could close a reference cycle, which
+`gc=False` needs.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Literal, get_args
+
+import msgspec
 
 __all__ = [
     "Account",
@@ -26,14 +35,12 @@ __all__ = [
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class Phone:
+class Phone(msgspec.Struct, frozen=True, gc=False):
     type: str
     number: str
 
 
-@dataclass(frozen=True, slots=True)
-class Address:
+class Address(msgspec.Struct, frozen=True, gc=False):
     street: str
     city: str
     state: str
@@ -41,8 +48,7 @@ class Address:
     country: str
 
 
-@dataclass(frozen=True, slots=True)
-class Customer:
+class Customer(msgspec.Struct, frozen=True, gc=False):
     """The CRM's customer record; `id` is the CRM id, the gateway's `Customer.id`."""
 
     id: str
@@ -60,8 +66,7 @@ class Customer:
     created_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Party:
+class Party(msgspec.Struct, frozen=True, gc=False):
     """The core's own (KYC) copy of a customer's identity: what it opened the accounts with.
     The CRM's record is the one the gateway shows; this one is only compared with it
     (resolvers/discrepancies.py). Phones keep the core's format."""
@@ -76,8 +81,7 @@ class Party:
     updated_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class Case:
+class Case(msgspec.Struct, frozen=True, gc=False):
     id: str
     number: str
     customer_id: str
@@ -94,8 +98,7 @@ class Case:
         return self.status != "Closed"
 
 
-@dataclass(frozen=True, slots=True)
-class Account:
+class Account(msgspec.Struct, frozen=True, gc=False):
     id: str
     party_id: str
     type: str
@@ -109,8 +112,7 @@ class Account:
     days_past_due: int
 
 
-@dataclass(frozen=True, slots=True)
-class Transaction:
+class Transaction(msgspec.Struct, frozen=True, gc=False):
     id: str
     account_id: str
     posted_at: datetime
@@ -122,8 +124,7 @@ class Transaction:
     merchant: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Card:
+class Card(msgspec.Struct, frozen=True, gc=False):
     id: str
     party_id: str
     account_id: str
@@ -133,8 +134,7 @@ class Card:
     expiry: str
 
 
-@dataclass(frozen=True, slots=True)
-class Risk:
+class Risk(msgspec.Struct, frozen=True, gc=False):
     party_id: str
     fraud_hold: bool
     fraud_reason: str | None
@@ -142,8 +142,7 @@ class Risk:
     days_past_due: int
 
 
-@dataclass(frozen=True, slots=True)
-class CoreEvent:
+class CoreEvent(msgspec.Struct, frozen=True, gc=False):
     id: str
     party_id: str
     type: str
@@ -152,8 +151,7 @@ class CoreEvent:
     ref_id: str | None
 
 
-@dataclass(frozen=True, slots=True)
-class Contact:
+class Contact(msgspec.Struct, frozen=True, gc=False):
     """A CCaaS contact: a voice call, chat, IVR or bot session."""
 
     id: str
@@ -179,8 +177,7 @@ class Contact:
         return self.idv_result == "PASSED"
 
 
-@dataclass(frozen=True, slots=True)
-class Article:
+class Article(msgspec.Struct, frozen=True, gc=False):
     id: str
     title: str
     summary: str
@@ -190,22 +187,40 @@ class Article:
 
 
 # The closed vocabularies each system documents; decoders refuse anything else, so the schema's
-# enums never meet a value they cannot represent.
-SEGMENTS = frozenset({"MASS", "PREMIER", "PRIVATE"})
-PHONE_TYPES = frozenset({"Mobile", "Home", "Work"})
-CASE_STATUSES = frozenset({"New", "Working", "Escalated", "Closed"})
-CASE_PRIORITIES = frozenset({"Low", "Medium", "High"})
-CASE_TYPES = frozenset({"Billing", "Card", "Fraud", "Payments", "Account", "Complaint"})
-ACCOUNT_TYPES = frozenset({"CHECKING", "SAVINGS", "CREDIT_CARD", "LOAN"})
-ACCOUNT_STATUSES = frozenset({"Enabled", "Disabled", "Pending"})
-TRANSACTION_STATUSES = frozenset({"BOOK", "PDNG", "RJCT"})
-CARD_BRANDS = frozenset({"VISA", "MASTERCARD"})
-CARD_STATUSES = frozenset({"Active", "Blocked", "Expired"})
-COLLECTIONS_STATUSES = frozenset({"CURRENT", "DELINQUENT", "ARRANGEMENT", "CHARGED_OFF"})
-CORE_EVENT_TYPES = frozenset(
-    {"PAYMENT_POSTED", "FRAUD_ALERT", "CARD_BLOCKED", "ACCOUNT_OPENED", "FEE_CHARGED"}
-)
-CHANNELS = frozenset({"VOICE", "CHAT", "IVR", "BOT"})
-DIRECTIONS = frozenset({"INBOUND", "OUTBOUND", "TRANSFER", "CALLBACK"})
-CONTACT_STATES = frozenset({"QUEUED", "CONNECTED", "ENDED"})
-IDV_RESULTS = frozenset({"PASSED", "FAILED", "NOT_ATTEMPTED"})
+# enums never meet a value they cannot represent. Each is a `Literal` (checked in C by the msgspec
+# decoders, sources/_decode.py) and the same values as a frozenset (the reference decoder's check).
+Segment = Literal["MASS", "PREMIER", "PRIVATE"]
+PhoneType = Literal["Mobile", "Home", "Work"]
+CaseStatus = Literal["New", "Working", "Escalated", "Closed"]
+CasePriority = Literal["Low", "Medium", "High"]
+CaseType = Literal["Billing", "Card", "Fraud", "Payments", "Account", "Complaint"]
+AccountType = Literal["CHECKING", "SAVINGS", "CREDIT_CARD", "LOAN"]
+AccountStatus = Literal["Enabled", "Disabled", "Pending"]
+TransactionStatus = Literal["BOOK", "PDNG", "RJCT"]
+CardBrand = Literal["VISA", "MASTERCARD"]
+CardStatus = Literal["Active", "Blocked", "Expired"]
+CollectionsStatus = Literal["CURRENT", "DELINQUENT", "ARRANGEMENT", "CHARGED_OFF"]
+CoreEventType = Literal[
+    "PAYMENT_POSTED", "FRAUD_ALERT", "CARD_BLOCKED", "ACCOUNT_OPENED", "FEE_CHARGED"
+]
+Channel = Literal["VOICE", "CHAT", "IVR", "BOT"]
+Direction = Literal["INBOUND", "OUTBOUND", "TRANSFER", "CALLBACK"]
+ContactState = Literal["QUEUED", "CONNECTED", "ENDED"]
+IdvResult = Literal["PASSED", "FAILED", "NOT_ATTEMPTED"]
+
+SEGMENTS = frozenset(get_args(Segment))
+PHONE_TYPES = frozenset(get_args(PhoneType))
+CASE_STATUSES = frozenset(get_args(CaseStatus))
+CASE_PRIORITIES = frozenset(get_args(CasePriority))
+CASE_TYPES = frozenset(get_args(CaseType))
+ACCOUNT_TYPES = frozenset(get_args(AccountType))
+ACCOUNT_STATUSES = frozenset(get_args(AccountStatus))
+TRANSACTION_STATUSES = frozenset(get_args(TransactionStatus))
+CARD_BRANDS = frozenset(get_args(CardBrand))
+CARD_STATUSES = frozenset(get_args(CardStatus))
+COLLECTIONS_STATUSES = frozenset(get_args(CollectionsStatus))
+CORE_EVENT_TYPES = frozenset(get_args(CoreEventType))
+CHANNELS = frozenset(get_args(Channel))
+DIRECTIONS = frozenset(get_args(Direction))
+CONTACT_STATES = frozenset(get_args(ContactState))
+IDV_RESULTS = frozenset(get_args(IdvResult))

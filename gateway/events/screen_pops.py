@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
+import msgspec
 from graphql import GraphQLError
 from starlette.requests import HTTPConnection
 from starlette.websockets import WebSocket
@@ -255,9 +256,9 @@ class _ScreenPops:
             return None
         contact = primed.contact
         if kind == "CONNECTED":
-            contact = replace(contact, state="CONNECTED", agent_id=agent)
+            contact = msgspec.structs.replace(contact, state="CONNECTED", agent_id=agent)
         else:
-            contact = replace(contact, state="ENDED", ended_at=_time(event.time))
+            contact = msgspec.structs.replace(contact, state="ENDED", ended_at=_time(event.time))
         return replace(primed, contact=contact)
 
     async def _reread(self, kind: str, cursor: str, contact_id: str) -> _Primed | None:

@@ -10,9 +10,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import replace
 from typing import Any
 
+import msgspec
 from graphql import DocumentNode, FieldNode
 from graphql.utilities import get_operation_ast
 
@@ -174,7 +174,7 @@ def verifier(contact: Contact, known: Iterable[Customer], *, asked: bool) -> Con
     profile = contact.profile_id
     if profile is None or not asked or any(c.ccaas_profile_id == profile for c in known):
         return contact
-    return replace(contact, profile_id=None)
+    return msgspec.structs.replace(contact, profile_id=None)
 
 
 def verification_for(

@@ -21,7 +21,15 @@ from cachetools import TTLCache
 from .._errors import SourceBadResponse, SourceError, SourceTimeout
 from .._scope import current_scope
 from .._settings import SourceSettings
-from .exchange import ExchangeFactory, Headers, HttpClient, Params, open_exchange, probe
+from .exchange import (
+    Decode,
+    ExchangeFactory,
+    Headers,
+    HttpClient,
+    Params,
+    open_exchange,
+    probe,
+)
 from .observe import Call, CallObserver
 from .resilience import Bulkhead, CircuitBreaker, Outcome, RetryBudget, outcome_of
 
@@ -65,9 +73,12 @@ class Transport:
     async def probe(self, within: float = 1.0) -> bool:
         return await probe(self.settings.base_url, within, self.settings.health_path)
 
-    async def get_json(self, path: str, params: Params = (), *, keys: int = 0) -> Any:
+    async def get_json(
+        self, path: str, params: Params = (), *, keys: int = 0, decode: Decode | None = None
+    ) -> Any:
         """One logical call (retries included), recorded once in the request's scope and told
-        to the observer (`keys`: how many keys a batch asks for; 0 for a search). The retry
+        to the observer (`keys`: how many keys a batch asks for; 0 for a search; `decode`: see
+        `HttpClient.get_json`). The retry
         loop is here, not in a coroutine of its own: each await of a coroutine is a frame made
         and resumed on every call (the transport's CPU is per back-end call, issue #18)."""
         started = time.monotonic()
@@ -83,7 +94,7 @@ class Transport:
             self.retry_budget.deposit()
             while True:
                 try:
-                    body = await self._attempt(path, params, headers)
+                    body = await self._attempt(path, params, headers, decode)
                     break
                 except SourceError as exc:
                     delay = self._retry_delay(exc, retries)
@@ -147,7 +158,9 @@ class Transport:
         finally:
             self.breaker.record(ticket, outcome)
 
-    async def _attempt(self, path: str, params: Params, headers: Headers) -> Any:
+    async def _attempt(
+        self, path: str, params: Params, headers: Headers, decode: Decode | None = None
+    ) -> Any:
         """One attempt through the breaker and the bulkhead. Its outcome is recorded in
         `finally`, on every exit path: a cancelled or crashed attempt is `abandoned`, which
         releases a half-open probe instead of keeping it forever (h11's rule: every exception,
@@ -163,7 +176,7 @@ class Transport:
             try:
                 left = budget - (time.monotonic() - started)
                 body = await self.http.get_json(
-                    path, params, left if left > 0.001 else 0.001, headers
+                    path, params, left if left > 0.001 else 0.001, headers, decode
                 )
             finally:
                 bulkhead.release()

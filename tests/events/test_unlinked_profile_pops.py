@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import replace
 from datetime import UTC, datetime
 from types import SimpleNamespace
+
+from msgspec.structs import replace
 
 from gateway.auth.authenticator import Principal
 from gateway.events.broker import InProcessBroker

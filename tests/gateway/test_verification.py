@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from datetime import UTC, datetime
+
+import msgspec
 
 from gateway.masking.verification import Verification, verifier
 from schema import Owner
@@ -95,18 +96,18 @@ async def test_the_reason_an_interaction_verifies_nobody_tells_least_first() -> 
     assert await reason(live) is None
     assert await reason(None) == "unknown"
     assert await reason(None, unconfirmed=True) == "unconfirmed"
-    ended = dataclasses.replace(live, state="ENDED", ended_at=datetime.now(UTC))
+    ended = msgspec.structs.replace(live, state="ENDED", ended_at=datetime.now(UTC))
     assert await reason(ended) == "not_live"
-    assert await reason(dataclasses.replace(live, idv_result="FAILED")) == "idv_not_passed"
+    assert await reason(msgspec.structs.replace(live, idv_result="FAILED")) == "idv_not_passed"
     # ID&V passed on a call from a phone the CCaaS system has no profile for: nobody verified
     # (the agent links the profile after ID&V), however the owner is keyed
-    unknown = dataclasses.replace(live, profile_id=None, ani="+12025550143")
+    unknown = msgspec.structs.replace(live, profile_id=None, ani="+12025550143")
     assert await reason(unknown) == "no_profile"
     nobody = Verification(unknown, "agent-1", may_verify=True)
     assert not nobody.active
     assert not nobody.covers(Owner(customer_id="003x", profile_id=None))
     # someone else's interaction, ended and failed: only that it is not the caller's
-    theirs = dataclasses.replace(ended, agent_id="agent-2", idv_result="FAILED")
+    theirs = msgspec.structs.replace(ended, agent_id="agent-2", idv_result="FAILED")
     assert await reason(theirs) == "not_yours"
     assert Verification(None, "agent-1", skipped="malformed").reason() == "malformed"
 
@@ -115,7 +116,7 @@ async def test_a_profile_verifies_only_once_a_customer_is_known_to_link_it() -> 
     """`verifier`, the rule both a request's report and a screen pop's frame follow: asked and
     linked by nobody -> `no_profile`; not asked (the request read other customers) -> the
     profile stands; a customer linking it -> verified."""
-    linked = dataclasses.replace(CUSTOMER, ccaas_profile_id="p1")
+    linked = msgspec.structs.replace(CUSTOMER, ccaas_profile_id="p1")
     for known, asked, reason in [
         ([], True, "no_profile"),
         ([CUSTOMER], True, "no_profile"),
