@@ -29,6 +29,7 @@ import asyncio
 import ssl
 from collections import deque
 from collections.abc import Callable
+from typing import cast
 
 from httptools import HttpParserError, HttpResponseParser
 from yarl import URL
@@ -88,8 +89,8 @@ class _Connection(asyncio.Protocol):
 
     # asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # a stream transport, though uvloop's (the server's loop) is no asyncio.Transport subclass
+        self.transport = cast(asyncio.Transport, transport)
         self.reusable = True
 
     def data_received(self, data: bytes) -> None:

@@ -7,6 +7,7 @@ import asyncio
 from typing import Any
 
 import pytest
+import uvloop
 
 from sources import (
     SourceBadResponse,
@@ -361,3 +362,18 @@ async def test_aclose_closes_every_connection_and_leaves_nothing_behind() -> Non
             await exchange.get("/x", [])
         await backend.until(lambda: backend.closed_by_client >= 2)
     assert backend.connections == 2
+
+
+def test_it_runs_on_uvloop_the_servers_loop() -> None:
+    """The gateway serves on uvloop, whose transports are not asyncio.Transport subclasses."""
+
+    async def scenario() -> None:
+        async with serve(answer) as backend:
+            exchange = wire(backend)
+            for _ in range(2):
+                assert await exchange.get("/x", [("q", "1")]) == b'{"ok":true}'
+            await exchange.aclose()
+        assert backend.connections == 1
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        runner.run(scenario())
