@@ -244,7 +244,7 @@ def parse(argv: Sequence[str] | None) -> Options:
         "--clients",
         nargs="+",
         default=["aiohttp"],
-        choices=["aiohttp", "httpx"],
+        choices=["aiohttp", "httpx", "wire"],
         help="HTTP client(s) behind the transport seam, each measured in turn",
     )
     parser.add_argument("--customers", type=int, default=5000, help="sandbox population")

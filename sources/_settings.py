@@ -9,7 +9,7 @@ __all__ = ["CLIENTS", "REFERENCE_DATA", "SourceSettings"]
 REFERENCE_DATA = frozenset({"knowledge"})
 """Systems whose answers may be served stale when they fail. Customer data never is."""
 
-CLIENTS = ("aiohttp", "httpx")
+CLIENTS = ("aiohttp", "httpx", "wire")
 """The HTTP clients a system can be reached with (`sources.transport.exchange`)."""
 
 
@@ -43,8 +43,8 @@ class SourceSettings:
     """What readiness GETs (relative to base_url; 2xx: the API answers). Never retried, never
     counted by the circuit breaker."""
     client: str = "aiohttp"
-    """The HTTP client for real sockets: "aiohttp" (faster) or "httpx" (the bench's comparison,
-    and a fallback)."""
+    """The HTTP client for real sockets: "aiohttp", "wire" (the lean one, sources/transport/
+    wire.py) or "httpx" (the bench's comparison, and a fallback)."""
 
     def __post_init__(self) -> None:
         where = f"source {self.name!r}"

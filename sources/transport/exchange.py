@@ -1,13 +1,16 @@
-"""The one HTTP seam: every use of an HTTP client in Switchboard's sources lives in this module.
+"""The one HTTP seam: every use of an HTTP client in Switchboard's sources lives in this module
+(and in `wire.py`, the lean client behind it).
 
 An `Exchange` is one system's way of getting a body: `get(path, params) -> bytes` and
 `aclose()` (httpx's `handle_request` contract, narrowed to what a read needs). Production picks
 one by the system's `client` setting (`[sources.<name>] client`, validated by gateway/config):
 **aiohttp** by default (~0.1 ms CPU per back-end call against ~1 ms for httpx with sniffio on a
-2-core machine: see docs/performance.md), or **httpx** (the benchmark's comparison, and a
-fallback). Tests pass an exchange factory instead: `MockExchange.serving(handler)`, whose
-handler answers a `Request` with a `Reply` (or raises), or `HttpxExchange.over(transport)` for
-an `httpx.MockTransport`. The double *is* an exchange, as httpx's `MockTransport` is a
+2-core machine: see docs/performance.md), **wire** (`wire.py`: a lean HTTP/1.1 client on asyncio
+Protocols and httptools' C parser, the same `Rules`, a fraction of aiohttp's per-call Python),
+or **httpx** (the benchmark's comparison, and a fallback). Tests pass an exchange factory
+instead: `MockExchange.serving(handler)`, whose handler answers a `Request` with a `Reply` (or
+raises), or `HttpxExchange.over(transport)` for an `httpx.MockTransport`. The double *is* an
+exchange, as httpx's `MockTransport` is a
 transport, so nothing above this module knows it is being tested.
 
 What every exchange shares (`Rules`), and so what the tests over doubles check: typed errors
@@ -91,6 +94,10 @@ Decode = Callable[[bytes], Any]
 
 def open_exchange(settings: SourceSettings) -> Exchange:
     """The production exchange the system's `client` setting names."""
+    if settings.client == "wire":
+        from .wire import WireExchange  # here: wire.py builds on this module's Rules
+
+        return WireExchange(settings)
     if settings.client == "httpx":
         return HttpxExchange(settings)
     return AiohttpExchange(settings)
