@@ -11,6 +11,13 @@ an answer, the reference reads the same bytes and decides: it raises the refusal
 message ("crm answered a malformed case (Status)") or, where msgspec is merely stricter (a date
 as "20240101", a party's second address), builds the records. So every refusal and its message
 are the reference's, and only well-formed answers, nearly all of them, take the fast way.
+The fast way runs in the transport's attempt (`HttpClient.get_json(decode=...)`), where the body
+used to be parsed; a refused record still counts as an answered call, as it did.
+
+One difference, deliberate: a number too large for a double inside a key Switchboard ignores
+(`"Meta": {"x": 1e999}`) made orjson refuse the whole body ("malformed body"); msgspec skips
+ignored keys without converting them, so such an answer is now read. Every value Switchboard
+reads is checked as before.
 """
 
 from __future__ import annotations

@@ -409,3 +409,31 @@ async def test_a_body_that_is_not_the_answer_is_refused(body: bytes, message: st
         await sources.core.accounts(["PTY1"])
     assert str(caught.value) == message
     await sources.aclose()
+
+
+async def test_a_stale_answer_served_again_gives_each_caller_its_own_records() -> None:
+    """Reference data keeps its last answer for when the system fails (stale-if-error): what
+    is kept is the decoded answer, read into a new list for each caller."""
+    answers = iter([Reply(200, dumps({"results": [ARTICLE]}))])
+
+    def handler(request: Request) -> Reply:
+        reply = next(answers, None)
+        if reply is None:
+            raise ConnectionRefusedError("knowledge is down")
+        return reply
+
+    settings = {
+        name: SourceSettings(
+            name=name,
+            base_url=f"http://sandbox/{name}",
+            retries=0,
+            stale_if_error_seconds=60 if name == "knowledge" else 0,
+        )
+        for name in SYSTEMS
+    }
+    sources = Sources.open(settings, exchange=MockExchange.serving(handler))
+    first = await sources.knowledge.search("card", 5)
+    first.clear()  # a caller may do what it likes with its list
+    again = await sources.knowledge.search("card", 5)  # the system is down: the kept answer
+    assert [a.id for a in again] == ["360035231"]
+    await sources.aclose()
