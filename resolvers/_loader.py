@@ -30,10 +30,13 @@ from sources import (
     scope_context,
 )
 
-__all__ = ["Loader", "by_key", "grouped", "settled"]
+__all__ = ["Loader", "by_key", "grouped", "mark", "settled"]
 
 DISPATCH_TURNS = 6
 """Event-loop turns between a batch's first key and its call."""
+
+_created = [0]
+"""How many batches this process has created: a batch's `seq` (`mark`, `Loader.hurry`)."""
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -44,9 +47,12 @@ class _Batch(Generic[K, V]):
     """One call's keys and, once it is over, its values by key or the error that failed it
     whole. Refers to no loader, caller or future of a caller's frame: no cycle through it."""
 
-    __slots__ = ("error", "keys", "loads", "over", "values", "waiters")
+    __slots__ = ("error", "keys", "loads", "over", "seq", "values", "waiters")
 
     def __init__(self) -> None:
+        self.seq = _created[0]
+        """Batches created in this process before this one (`Loader.hurry`)."""
+        _created[0] += 1
         self.keys: list[K] = []
         self.values: dict[K, V | Exception] = {}
         self.error: BaseException | None = None
@@ -119,6 +125,8 @@ class Loader(Generic[K, V]):
         """The most patient request scope among the callers whose keys the queued batch
         carries (valid once `_noted`)."""
         self._noted = False
+        self._hurried = False
+        """The queued batch goes at its next turn (`hurry`)."""
 
     @property
     def busy(self) -> bool:
@@ -233,10 +241,19 @@ class Loader(Generic[K, V]):
         if self._queued is not None:
             self._send()
 
+    def hurry(self, since: int) -> None:
+        """The queued batch, if created at or after `mark()` returned `since`, goes at its next
+        turn rather than after all its turns: for a caller that has just asked every key
+        this batch can get (the compiled executor, having placed a level woken by one batch:
+        every other caller woken by it runs before that next turn)."""
+        queued = self._queued
+        if queued is not None and queued.seq >= since:
+            self._hurried = True
+
     def _turn(self, left: int, batch: int) -> None:
         if batch != self._sent:  # this batch went already (`dispatch`)
             return
-        if left > 0:
+        if left > 0 and not self._hurried:
             self.loop.call_soon(self._turn, left - 1, batch)
             return
         self._send()
@@ -246,6 +263,7 @@ class Loader(Generic[K, V]):
         assert batch is not None
         self._sent += 1
         self._queued = None
+        self._hurried = False
         # on the most patient caller's deadline, whoever queued the first key: a sibling's
         # keys in a batch the routing context started (its own 300 ms, `narrowed_scope`) keep
         # the request's deadline (issue #18)
@@ -271,6 +289,11 @@ class Loader(Generic[K, V]):
         for key in batch.keys:
             if cache.get(key) is batch:
                 del cache[key]
+
+
+def mark() -> int:
+    """The `seq` the next batch created will have (`Loader.hurry`)."""
+    return _created[0]
 
 
 async def dispatch_queue_batch(loader: Loader[Any, Any], batch: _Batch[Any, Any]) -> None:

@@ -28,12 +28,12 @@ from sources.records import (
     Transaction,
 )
 
-from ._loader import Loader, by_key, grouped, settled
+from ._loader import Loader, by_key, grouped, mark, settled
 
 __all__ = ["Loaders"]
 
 R = TypeVar("R")
-ARTICLE_TURNS = 2
+ARTICLE_TURNS = 1
 """Event-loop turns before the articles' call (`Loaders.articles_by_intent`)."""
 Limited = tuple[str, int]
 
@@ -132,6 +132,20 @@ class Loaders:
             for loader in busy:
                 await loader.idle()
 
+    def mark(self) -> int:
+        """A mark for `hurry`: batches created from now on are after it."""
+        return mark()
+
+    def hurry(self, since: int) -> None:
+        """Send the batches queued since `since` (a `mark()`) at their next event-loop turn,
+        not after all six: the compiled executor has just asked for every child of a level
+        that one batch's answer woke, and every other caller that batch woke runs before that
+        turn (gateway/execution/run.py `_complete`). Root fields are never hurried: they start
+        at different depths (tests/differential/test_regressions.py, sibling root fields)."""
+        for value in vars(self).values():
+            if isinstance(value, Loader):
+                value.hurry(since)
+
     @property
     def failed(self) -> bool:
         """Did any load so far fail, or not finish? (See `Loader.failed`.)"""
@@ -194,11 +208,11 @@ class Loaders:
 
     @cached_property
     def articles_by_intent(self) -> Loader[Limited, list[Article]]:
-        """Sent 2 turns after its first key, not 6: its keys are only ever asked by
-        `fields.articles_for` the moment a contacts batch answers, so every caller woken by
-        that batch asks within the same turn (no root field, no resolver a few awaits down
-        reaches it first). The screen-pop's critical path ends with this call: 4 turns of
-        the other level-2 answers being processed cost it ~0.5 ms at concurrency 1."""
+        """Sent at the turn after its first key, not the sixth: its keys are only ever asked
+        by `fields.articles_for` in the continuation a contacts batch wakes, so every caller
+        woken by that batch has asked before that turn (no root field, no resolver a few
+        awaits down reaches it first). The screen-pop's critical path ends with this call:
+        the extra turns ran the other level-2 answers first (~0.5 ms at concurrency 1)."""
         knowledge = self.sources.knowledge
 
         async def load(keys: list[Limited]) -> list[list[Article]]:

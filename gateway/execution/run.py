@@ -297,7 +297,9 @@ async def _complete(
         parents.append(i)
         found.append(value)
     more: Pending = []
+    since = state.loaders.mark()
     _place(branch, parents, found, outs, owners, paths, state, more)
+    state.loaders.hurry(since)  # the level's keys are all asked (Loaders.hurry)
     state.busy += thread_time() - started
     await _settle(more)
 

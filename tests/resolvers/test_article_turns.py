@@ -1,5 +1,5 @@
 """The articles' call, the last of the screen-pop's critical path (CRM search, then contacts,
-then articles), goes out 2 event-loop turns after its first key, not 6: its keys are only
+then articles), goes out the event-loop turn after its first key, not the sixth: its keys are only
 asked the moment a contacts batch answers, by every caller that batch wakes, so they still
 share one call (issue #18: the extra turns ran the other level-2 answers first, ~0.5 ms)."""
 
@@ -70,11 +70,11 @@ def _loaders(systems: _Systems) -> Loaders:
     return Loaders(cast(Any, SimpleNamespace(ccaas=systems, knowledge=systems)))
 
 
-async def test_the_articles_call_goes_out_two_turns_after_its_first_key() -> None:
+async def test_the_articles_call_goes_out_the_turn_after_its_first_key() -> None:
     systems = _Systems()
     loaders = _loaders(systems)
     pending = loaders.articles_by_intent.settle_many([("billing", 3)])
-    for _ in range(3):  # 2 turns to the dispatch, 1 for the batch's task to start
+    for _ in range(2):  # 1 turn to the dispatch, 1 for the batch's task to start
         await asyncio.sleep(0)
     assert systems.asked == [["billing"]]
     assert [[a.id for a in found] for found in await pending] == [["KB-billing"]]  # type: ignore[union-attr]

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+from types import SimpleNamespace
+from typing import Any, cast
 
 import pytest
 
-from resolvers._loader import Loader
+from resolvers import Loaders
+from resolvers._loader import DISPATCH_TURNS, Loader, mark
 
 
 class _Gated:
@@ -99,3 +102,75 @@ async def test_answered_lists_the_keys_whose_values_arrived() -> None:
     await first
     assert dict(loader.answered()) == {"p": "P", "a": "A"}
     assert loader.failed  # the rejected key is cached, and counts
+
+
+async def _turns_until_sent(loader: Loader[str, str], calls: list[list[str]]) -> int:
+    for turn in range(1, 20):
+        await asyncio.sleep(0)
+        if calls:
+            return turn
+    raise AssertionError("never sent")
+
+
+async def test_a_hurried_batch_goes_at_its_next_turn_and_keeps_same_turn_keys() -> None:
+    """`hurry(mark)` (the compiled executor, once a level's keys are asked): the batch goes
+    at its next turn, not its sixth, with the keys other callers add before that turn."""
+    calls: list[list[str]] = []
+
+    async def load(keys: list[str]) -> list[str]:
+        calls.append(list(keys))
+        return keys
+
+    loader: Loader[str, str] = Loader(load)
+    since = mark()
+    first = loader.settle_many(["a", "b"])
+    loader.hurry(since)
+    second = loader.settle_many(["c"])  # another caller woken in the same turn
+    assert await _turns_until_sent(loader, calls) <= 2
+    assert calls == [["a", "b", "c"]]
+    assert await first == ["a", "b"] and await second == ["c"]
+
+
+async def test_hurry_leaves_batches_queued_before_the_mark_to_their_turns() -> None:
+    """A batch another caller started before the mark may still be collecting keys from
+    callers a few awaits away (sibling root fields): not hurried."""
+    calls: list[list[str]] = []
+
+    async def load(keys: list[str]) -> list[str]:
+        calls.append(list(keys))
+        return keys
+
+    loader: Loader[str, str] = Loader(load)
+    first = loader.settle_many(["a"])
+    since = mark()
+    second = loader.settle_many(["b"])
+    loader.hurry(since)
+    assert await _turns_until_sent(loader, calls) >= DISPATCH_TURNS
+    assert calls == [["a", "b"]]
+    assert await first == ["a"] and await second == ["b"]
+
+
+async def test_loaders_hurry_only_the_batches_queued_since_the_mark() -> None:
+    """What the compiled executor does once a level is placed: the batches its keys started
+    go at their next turn; one queued before (another field's) keeps its turns."""
+    calls: list[str] = []
+
+    class Crm:
+        async def cases(self, ids: list[str]) -> list[Any]:
+            calls.append("cases")
+            return []
+
+        async def customers(self, key: str, ids: list[str]) -> list[Any]:
+            calls.append("customers")
+            return []
+
+    loaders = Loaders(cast(Any, SimpleNamespace(crm=Crm())))
+    before = loaders.customer.settle_many(["003A"])
+    since = loaders.mark()
+    after = loaders.cases.settle_many(["003A"])
+    loaders.hurry(since)
+    for _ in range(3):
+        await asyncio.sleep(0)
+    assert calls == ["cases"]
+    assert await after == [[]] and await before == [None]
+    assert calls == ["cases", "customers"]
