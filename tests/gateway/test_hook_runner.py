@@ -112,8 +112,16 @@ def test_a_hook_is_not_wrapped_again_for_each_request(monkeypatch: pytest.Monkey
     )
 
 
-def test_the_gateway_runs_its_extensions_through_it() -> None:
+def test_the_compiled_gateway_runs_its_extensions_through_it() -> None:
     app = create_app(build_config(demo_config(0, 9), env={}))
     schema = _view_of(app).schema
     assert isinstance(schema, strawberry.Schema)
     assert schema.create_extensions_runner is HookRunner
+
+
+def test_the_standard_gateway_keeps_strawberrys_runner() -> None:
+    """What the differential suite compares the compiled gateway's answers with."""
+    app = create_app(build_config(demo_config(0, 9, execution="standard"), env={}))
+    schema = _view_of(app).schema
+    assert isinstance(schema, strawberry.Schema)
+    assert schema.create_extensions_runner.__func__ is strawberry.Schema.create_extensions_runner  # type: ignore[attr-defined]

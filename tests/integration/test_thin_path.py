@@ -261,3 +261,45 @@ def test_anything_else_is_the_views_alone(
     assert answers.thin.status_code == answers.view.status_code
     assert answers.thin.headers.get("content-type") == answers.view.headers.get("content-type")
     assert _canonical(answers.thin.json()) == _canonical(answers.view.json())
+
+
+def _counts(view: GraphQLView) -> dict[str, float]:
+    registry = view.telemetry.metrics.registry
+    out = {}
+    for family in registry.collect():
+        if family.name in ("switchboard_request_seconds", "switchboard_trusted_operations"):
+            for sample in family.samples:
+                if sample.name.endswith(("_count", "_total")):
+                    out[f"{sample.name}{sorted(sample.labels.items())}"] = sample.value
+    return out
+
+
+@pytest.mark.parametrize("by_hash", [False, True], ids=["free-form", "trusted-by-hash"])
+def test_the_metrics_move_the_same_on_both_roads(
+    thin: Thin, sample: list[dict[str, Any]], by_hash: bool
+) -> None:
+    """The operation's type, trusted name and result reach the metrics as through the view."""
+    digest = json.loads(MANIFEST.read_text())["operations"][1]["id"]
+    body: dict[str, Any] = {"variables": {"id": sample[4]["id"]}}
+    if by_hash:
+        body["extensions"] = {"persistedQuery": {"version": 1, "sha256Hash": digest}}
+    else:
+        body["query"] = SENSITIVE.replace("query Read", "query Ivr")  # not the trusted text
+    content = json.dumps(body).encode()
+    moved = []
+    for road in (thin.view.thin, None):
+        kept, thin.view.thin = thin.view.thin, road
+        try:
+            before = _counts(thin.view)
+            response, _ = thin.send(content)
+            after = _counts(thin.view)
+        finally:
+            thin.view.thin = kept
+        assert response.status_code == 200
+        moved.append({k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)})
+    assert moved[0] == moved[1]
+    name = "Ivr" if by_hash else "other"
+    assert moved[0] == {
+        f"switchboard_request_seconds_count{[('result', 'ok'), ('type', 'query')]}": 1,
+        f"switchboard_trusted_operations_total{[('operation', name), ('result', 'ok')]}": 1,
+    }
