@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -49,6 +50,8 @@ from schema.enums import (
 from schema.sensitive import SensitiveClass
 from sources import SYSTEMS, SourceError, Sources
 from sources.records import Account, Case, Contact, Customer
+
+from .seam import client_env
 
 __all__ = ["create_floor", "floor_config"]
 
@@ -284,7 +287,10 @@ class Floor:
 
 
 def create_floor(config: dict[str, Any]) -> Starlette:
-    built = build_config(config, env={})
+    # the HTTP client the bench measures (`--clients`, bench/seam.py client_env): the floor's
+    # figures are per client as the gateway's; nothing else of the environment
+    clients = {name: os.environ[name] for name in client_env("") if name in os.environ}
+    built = build_config(config, env=clients)
     sources = Sources.open(built.sources)
     authenticator = Authenticator(built.auth)
     floor = Floor(sources)

@@ -102,6 +102,7 @@ class _Connection(asyncio.Protocol):
             self._parser.feed_data(data)
         except HttpParserError:  # malformed, or a callback refused (its verdict in _failure)
             self._fail(self._failure or self.rules.unavailable())
+            self._failure = None  # its traceback holds this frame (f_back): no cycle kept
 
     def eof_received(self) -> bool:
         return False  # close our side too: connection_lost follows
@@ -185,6 +186,7 @@ class _Connection(asyncio.Protocol):
             self._waiter = None
             self._check = None
             self._chunks = []
+            del waiter  # a failure's traceback holds this frame: no cycle through the future
 
     def _body(self) -> bytes:
         chunks = self._chunks

@@ -4,6 +4,7 @@ asyncio back-ends that misbehave byte by byte: each promise of the aiohttp excha
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import Any
 
 import pytest
@@ -20,6 +21,7 @@ from sources.transport import HttpClient, open_exchange
 from sources.transport import wire as wire_module
 from sources.transport.exchange import AiohttpExchange
 from sources.transport.wire import WireExchange
+from tests.support.cycles import cycle_garbage
 
 from .wire_backend import OK, Backend, answer, read_request, serve
 
@@ -377,3 +379,31 @@ def test_it_runs_on_uvloop_the_servers_loop() -> None:
 
     with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
         runner.run(scenario())
+
+
+async def test_answers_and_failures_leave_no_reference_cycle() -> None:
+    """A cycle per call (a failure's traceback holding the connection, or the frame awaiting
+    the answer) would keep calls alive for the collector: tests/integration/test_request_cycles.py
+    at the client's level, a success, a refused status and a cut body."""
+
+    async def script(reader: Reader, writer: Writer, n: int, b: Backend) -> None:
+        while await read_request(reader, b) is not None:
+            kind = len(b.requests) % 3
+            if kind == 1:
+                writer.write(OK)
+            elif kind == 2:
+                writer.write(b"HTTP/1.1 503 Busy\r\nContent-Length: 2\r\n\r\n{}")
+            else:
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 9000\r\n\r\n")
+
+    async with serve(script) as backend:
+        client = HttpClient(settings_of(backend, max_body_bytes=1000))
+        for _ in range(3):  # first use (the pool, the parsed path) outside the count
+            with contextlib.suppress(SourceUnavailable, SourceBadResponse):
+                await client.get_json("/x", [("q", "1")], budget=5)
+        with cycle_garbage() as found:
+            for _ in range(6):
+                with contextlib.suppress(SourceUnavailable, SourceBadResponse):
+                    await client.get_json("/x", [("q", "1")], budget=5)
+        await client.aclose()
+    assert not found
