@@ -21,6 +21,7 @@ from schema.bindings import Read
 __all__ = [
     "Unsupported",
     "compose",
+    "converter",
     "getter",
     "has_variable",
     "identifier",
@@ -83,10 +84,33 @@ def _decimal(value: Any) -> Any:
     return None if value is None else str(value)
 
 
-def compose(get: Callable[[Any], Any], ser: Any) -> Callable[[Any], Any]:
+def _identity(value: Any) -> Any:
+    return value
+
+
+def converter(ser: Any) -> Callable[[Any], Any]:
+    """The function turning one system value into its JSON form: `ser` (a `serializer`) as a
+    call (an enum's table as its lookup; None: the value itself)."""
+    if ser is None:
+        return _identity
+    convert: Callable[[Any], Any] = ser.__getitem__ if isinstance(ser, dict) else ser
+    return convert
+
+
+def compose(get: Callable[[Any], Any], ser: Any, is_list: bool) -> Callable[[Any], Any]:
+    """`get` then `ser` (applied to each item of a list). The field's type says, at compile
+    time, whether its value is a list: a scalar field's reader converts without asking."""
     if ser is None:
         return get
-    convert: Callable[[Any], Any] = ser.__getitem__ if isinstance(ser, dict) else ser
+    convert = converter(ser)
+    if not is_list and get is _identity:
+        return convert  # the value at hand (a leaf's `full`): the conversion itself
+    if not is_list:
+
+        def read_one(r: Any) -> Any:
+            return convert(get(r))
+
+        return read_one
 
     def read(r: Any) -> Any:
         value = get(r)

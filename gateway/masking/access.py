@@ -85,7 +85,8 @@ class Access:
         self.interaction_id = interaction_id
         self._decided: dict[tuple[SensitiveClass, bool], str] = {}
         self._unlockable: dict[SensitiveClass, bool] = {}
-        self._reads: dict[tuple[str, str | None, str | None], _Read] = {}
+        self._reads: dict[tuple[str, Owner], _Read] = {}
+        """By (field, owner): an `Owner` is a (customer, profile) tuple, the key as it is."""
         self.budget: Ledger | None = None
         """The caller's data budget (gateway/limits/budget.py), when one applies."""
         self._refusal: str | None = None
@@ -116,7 +117,7 @@ class Access:
 
         The hot path is one dict lookup: the first value of a field for a customer decides, the
         rest of that customer's values (a list of cards) reuse the decision."""
-        read = self._reads.get((field, owner.customer_id, owner.profile_id))
+        read = self._reads.get((field, owner))
         if read is not None:
             read.count += 1
             self._refusal = read.refusal
@@ -133,7 +134,7 @@ class Access:
         refusal = self._refusal = self._within_budget(owner, treatment)
         if refusal is not None:
             treatment = "deny"
-        self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
+        self._reads[(field, owner)] = _Read(
             klass, treatment, path, key, owner, verified, refusal=refusal
         )
         return treatment
@@ -191,7 +192,7 @@ class Access:
             + b","
         )
         lines = []
-        for (field, _, _), read in self._reads.items():
+        for (field, _), read in self._reads.items():
             treatment = read.treatment
             if treatment == "redact":
                 continue
