@@ -8,5 +8,5 @@ for i in $(seq 1 60); do
   [ -n "$P" ] && break; sleep 1; done
 echo "gateway pid $P"
 sleep 12
-.venv/bin/py-spy record -p $P -d 20 -r 200 -f raw -o .perf/$2.txt --nonblocking > /dev/null 2>&1
+.venv/bin/py-spy record -p $P -d 20 -r 100 -f raw -o .perf/$2.txt > /dev/null 2>&1
 wait $B

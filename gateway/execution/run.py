@@ -157,8 +157,11 @@ async def _settle(pending: Pending) -> None:
     elif pending:
         try:
             async with asyncio.TaskGroup() as group:
-                for waiting in pending:
+                for waiting in pending[1:]:
                     group.create_task(waiting)
+                # the first in this task, as a task of the group would be: one task fewer;
+                # when a task fails, the group cancels this one too
+                await pending[0]
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0]  # noqa: B904 (it keeps its own cause)
 

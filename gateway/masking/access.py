@@ -192,6 +192,7 @@ class Access:
             + b","
         )
         lines = []
+        dumps = orjson.dumps
         for (field, _), read in self._reads.items():
             treatment = read.treatment
             if treatment == "redact":
@@ -200,19 +201,20 @@ class Access:
             customer_id = owner.customer_id
             if customer_id is None and customers and owner.profile_id is not None:
                 customer_id = customers.get(owner.profile_id)
-            own = orjson.dumps(
-                {
-                    "class": read.klass.value,
-                    "field": field.partition(":")[0],
-                    "path": ".".join(map(str, _keys(read))),
-                    "values": read.count,
-                    "customerId": customer_id,
-                    "profileId": owner.profile_id,
-                    "verified": read.verified,
-                    "treatment": treatment,
-                    "outcome": "denied" if treatment == "deny" else "granted",
-                    **({"refusal": read.refusal} if read.refusal else {}),
-                }
-            )
-            lines.append(common + own[1:] + b"\n")
+            own = {
+                "class": read.klass,  # an Enum: orjson writes its value
+                "field": field.partition(":")[0],
+                "path": ".".join(map(str, _keys(read))),
+                "values": read.count,
+                "customerId": customer_id,
+                "profileId": owner.profile_id,
+                "verified": read.verified,
+                "treatment": treatment,
+                "outcome": "denied" if treatment == "deny" else "granted",
+            }
+            if read.refusal:
+                own["refusal"] = read.refusal
+            lines.append(common)
+            lines.append(dumps(own)[1:])
+            lines.append(b"\n")
         return b"".join(lines)
