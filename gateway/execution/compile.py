@@ -43,6 +43,7 @@ from gateway.execution.leaves import Leaf, fallible_leaf, masked_leaf, variable_
 from gateway.execution.values import (
     Unsupported,
     compose,
+    converter,
     getter,
     has_variable,
     identifier,
@@ -325,23 +326,32 @@ class _Compiler:
                 raise Unsupported("unbound_field", coordinate)
             read = getter(binding, definition.python_name)
             ser = serializer(field_def.type)
+            is_list = shape_of(field_def.type)[1]
             name_ = f"f{next(self._names)}"
             if masked is not None:
-                scope[name_] = self._leaf(masked, key, details, read, ser, field_def)
+                scope[name_] = self._leaf(masked, key, details, read, ser, field_def, is_list)
                 masked_leaves.append(coordinate)
                 parts.append(f"{key!r}: {name_}(r, o, p, s)")
             elif isinstance(binding, Read) and binding.fallible:
                 nodes = [d.node for d in details]
-                scope[name_] = fallible_leaf(key, nodes, read, compose(lambda v: v, ser))
+                full = compose(converter(None), ser, is_list)
+                scope[name_] = fallible_leaf(key, nodes, read, full)
                 parts.append(f"{key!r}: {name_}(r, o, p, s)")
-            elif binding is None and ser is None:
-                parts.append(f"{key!r}: r.{identifier(definition.python_name)}")
-            elif binding is None and isinstance(ser, dict):
-                scope[name_] = ser
-                parts.append(f"{key!r}: {name_}[r.{identifier(definition.python_name)}]")
-            else:
-                scope[name_] = compose(read, ser)
+            elif is_list and ser is not None:
+                scope[name_] = compose(read, ser, True)
                 parts.append(f"{key!r}: {name_}(r)")
+            else:
+                # a scalar (or a list as it is): written inline, the value read as an
+                # attribute or by its `Read`, then converted by table or function
+                if binding is None:
+                    value = f"r.{identifier(definition.python_name)}"
+                else:
+                    scope[f"g{name_}"] = read
+                    value = f"g{name_}(r)"
+                if ser is not None:
+                    scope[name_] = ser
+                    value = f"{name_}[{value}]" if isinstance(ser, dict) else f"{name_}({value})"
+                parts.append(f"{key!r}: {value}")
         source = f"def project(r, o, p, s):\n    return {{{', '.join(parts)}}}\n"
         exec(compile(source, f"<plan {gql_type.name}>", "exec"), scope)  # noqa: S102
         return ObjectPlan(
@@ -362,9 +372,10 @@ class _Compiler:
         get: Callable[[Any], Any],
         ser: Any,
         field_def: GraphQLField,
+        is_list: bool,
     ) -> Leaf:
         nodes = [d.node for d in details]
-        full = compose(lambda v: v, ser)
+        full = compose(converter(None), ser, is_list)
         if field.how is How.FIXED:
             kept = get_named_type(field_def.type).name in TEXTUAL
             treatments = self.treatments(field.klass)

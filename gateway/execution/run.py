@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
 from functools import partial
+from itertools import repeat
 from time import thread_time
 from typing import Any
 
@@ -156,8 +157,11 @@ async def _settle(pending: Pending) -> None:
     elif pending:
         try:
             async with asyncio.TaskGroup() as group:
-                for waiting in pending:
+                for waiting in pending[1:]:
                     group.create_task(waiting)
+                # the first in this task, as a task of the group would be: one task fewer;
+                # when a task fails, the group cancels this one too
+                await pending[0]
         except BaseExceptionGroup as failed:
             raise failed.exceptions[0]  # noqa: B904 (it keeps its own cause)
 
@@ -172,12 +176,12 @@ def _run(
     """Project `records` as objects of `plan`: leaves now, child fields as far as they go
     without waiting. Returns the objects (a `Dead` for one nulled by a non-null field) and
     what remains to await."""
-    project = plan.project
-    outs: list[Any] = [
-        project(r, o, p, state) for r, o, p in zip(records, owners, paths, strict=True)
-    ]
+    # `_place` builds the three sequences together, one entry per object: of equal length
+    outs: list[Any] = list(map(plan.project, records, owners, paths, repeat(state)))
     state.fields += len(plan.keys) * len(outs)
     pending: Pending = []
+    if not plan.branches:
+        return outs, pending
     everyone = list(range(len(outs)))
     for branch in plan.branches:
         live = [i for i in everyone if type(outs[i]) is dict] if plan.mortal else everyone
@@ -271,9 +275,7 @@ def _fetch(
     args = _args(branch, live, outs, paths, state) if live else None
     if args is None:
         return
-    started = thread_time()
     settled = branch.fetch.start(state.loaders, [records[i] for i in live], args)
-    state.busy -= thread_time() - started  # asking the loaders is not projecting
     pending.append(_complete(branch, live, settled, outs, owners, paths, state))
 
 

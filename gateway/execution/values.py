@@ -5,6 +5,7 @@ the `Unsupported` verdict for what the compiler cannot plan (its reason a fixed 
 from __future__ import annotations
 
 from collections.abc import Callable
+from operator import attrgetter
 from typing import Any
 
 from graphql import (
@@ -21,6 +22,7 @@ from schema.bindings import Read
 __all__ = [
     "Unsupported",
     "compose",
+    "converter",
     "getter",
     "has_variable",
     "identifier",
@@ -83,10 +85,33 @@ def _decimal(value: Any) -> Any:
     return None if value is None else str(value)
 
 
-def compose(get: Callable[[Any], Any], ser: Any) -> Callable[[Any], Any]:
+def _identity(value: Any) -> Any:
+    return value
+
+
+def converter(ser: Any) -> Callable[[Any], Any]:
+    """The function turning one system value into its JSON form: `ser` (a `serializer`) as a
+    call (an enum's table as its lookup; None: the value itself)."""
+    if ser is None:
+        return _identity
+    convert: Callable[[Any], Any] = ser.__getitem__ if isinstance(ser, dict) else ser
+    return convert
+
+
+def compose(get: Callable[[Any], Any], ser: Any, is_list: bool) -> Callable[[Any], Any]:
+    """`get` then `ser` (applied to each item of a list). The field's type says, at compile
+    time, whether its value is a list: a scalar field's reader converts without asking."""
     if ser is None:
         return get
-    convert: Callable[[Any], Any] = ser.__getitem__ if isinstance(ser, dict) else ser
+    convert = converter(ser)
+    if not is_list and get is _identity:
+        return convert  # the value at hand (a leaf's `full`): the conversion itself
+    if not is_list:
+
+        def read_one(r: Any) -> Any:
+            return convert(get(r))
+
+        return read_one
 
     def read(r: Any) -> Any:
         value = get(r)
@@ -100,8 +125,8 @@ def compose(get: Callable[[Any], Any], ser: Any) -> Callable[[Any], Any]:
 def getter(binding: Any, python_name: str) -> Callable[[Any], Any]:
     if isinstance(binding, Read):
         return binding.get
-    name = identifier(python_name)
-    return lambda r: getattr(r, name)
+    getter_: Callable[[Any], Any] = attrgetter(identifier(python_name))  # in C
+    return getter_
 
 
 def identifier(name: str) -> str:

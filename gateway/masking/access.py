@@ -85,7 +85,8 @@ class Access:
         self.interaction_id = interaction_id
         self._decided: dict[tuple[SensitiveClass, bool], str] = {}
         self._unlockable: dict[SensitiveClass, bool] = {}
-        self._reads: dict[tuple[str, str | None, str | None], _Read] = {}
+        self._reads: dict[tuple[str, Owner], _Read] = {}
+        """By (field, owner): an `Owner` is a (customer, profile) tuple, the key as it is."""
         self.budget: Ledger | None = None
         """The caller's data budget (gateway/limits/budget.py), when one applies."""
         self._refusal: str | None = None
@@ -116,7 +117,7 @@ class Access:
 
         The hot path is one dict lookup: the first value of a field for a customer decides, the
         rest of that customer's values (a list of cards) reuse the decision."""
-        read = self._reads.get((field, owner.customer_id, owner.profile_id))
+        read = self._reads.get((field, owner))
         if read is not None:
             read.count += 1
             self._refusal = read.refusal
@@ -133,7 +134,7 @@ class Access:
         refusal = self._refusal = self._within_budget(owner, treatment)
         if refusal is not None:
             treatment = "deny"
-        self._reads[(field, owner.customer_id, owner.profile_id)] = _Read(
+        self._reads[(field, owner)] = _Read(
             klass, treatment, path, key, owner, verified, refusal=refusal
         )
         return treatment
@@ -191,7 +192,8 @@ class Access:
             + b","
         )
         lines = []
-        for (field, _, _), read in self._reads.items():
+        dumps = orjson.dumps
+        for (field, _), read in self._reads.items():
             treatment = read.treatment
             if treatment == "redact":
                 continue
@@ -199,19 +201,20 @@ class Access:
             customer_id = owner.customer_id
             if customer_id is None and customers and owner.profile_id is not None:
                 customer_id = customers.get(owner.profile_id)
-            own = orjson.dumps(
-                {
-                    "class": read.klass.value,
-                    "field": field.partition(":")[0],
-                    "path": ".".join(map(str, _keys(read))),
-                    "values": read.count,
-                    "customerId": customer_id,
-                    "profileId": owner.profile_id,
-                    "verified": read.verified,
-                    "treatment": treatment,
-                    "outcome": "denied" if treatment == "deny" else "granted",
-                    **({"refusal": read.refusal} if read.refusal else {}),
-                }
-            )
-            lines.append(common + own[1:] + b"\n")
+            own = {
+                "class": read.klass,  # an Enum: orjson writes its value
+                "field": field.partition(":")[0],
+                "path": ".".join(map(str, _keys(read))),
+                "values": read.count,
+                "customerId": customer_id,
+                "profileId": owner.profile_id,
+                "verified": read.verified,
+                "treatment": treatment,
+                "outcome": "denied" if treatment == "deny" else "granted",
+            }
+            if read.refusal:
+                own["refusal"] = read.refusal
+            lines.append(common)
+            lines.append(dumps(own)[1:])
+            lines.append(b"\n")
         return b"".join(lines)

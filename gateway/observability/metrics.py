@@ -69,7 +69,8 @@ class Metrics:
         )
         self.projection_seconds = Counter(
             "switchboard_projection_seconds",
-            "CPU time compiled execution spent projecting records into responses",
+            "CPU time compiled execution spent projecting records into responses (asking the "
+            "loaders for the next level included)",
             registry=r,
         )
         self.projected_fields = Counter(
