@@ -23,6 +23,10 @@ IDS = '["003SB0000000000001", "003SB0000000000002"]'
 QUERY = f"{{ customers(ids: {IDS}) {{ id accounts {{ id }} }} }}"
 
 
+_LEVELS = SimpleNamespace(mark=lambda: 0, hurry=lambda since: None)
+"""The loaders' level marks (gateway/execution/run.py `_complete`); the plans here fetch offline."""
+
+
 def _customer(id_: str) -> Any:
     return SimpleNamespace(id=id_, ccaas_profile_id=None)
 
@@ -59,7 +63,7 @@ async def test_the_projection_clock_is_read_twice_per_answered_field(
 
     monkeypatch.setattr(run, "thread_time", clock)
     plan = _offline(_compile(QUERY, frozenset({"supervisor"})))
-    context = SimpleNamespace(loaders=None, access=None)
+    context = SimpleNamespace(loaders=_LEVELS, access=None)
     data, errors, fields, busy = await execute_plan(plan, context, VariableValues({}, {}))
     assert errors == []
     assert data == {
@@ -90,7 +94,7 @@ async def test_a_level_s_waiting_fields_take_one_task_fewer(
     monkeypatch.setattr(asyncio, "TaskGroup", Counted)  # what run.py names
     query = f"{{ customers(ids: {IDS}) {{ id accounts {{ id }} cases {{ number }} }} }}"
     plan = _offline(_compile(query, frozenset({"supervisor"})))
-    context = SimpleNamespace(loaders=None, access=None)
+    context = SimpleNamespace(loaders=_LEVELS, access=None)
     data, errors, _fields, _busy = await execute_plan(plan, context, VariableValues({}, {}))
     assert errors == []
     assert data is not None
