@@ -1,7 +1,7 @@
 """The benchmark harness: one command for every figure of the Performance issues.
 
     python -m bench [--seconds 5] [--warmup 2] [--scenarios screenpop ivr ...] [--quick]
-                    [--execution compiled standard] [--clients aiohttp httpx]
+                    [--execution compiled standard] [--clients wire aiohttp httpx]
                     [--json bench/results/latest.json]
     python -m bench --soak 300          RSS of the gateway over a sustained screen-pop load
     python -m bench --soak 600 --mix    the same over a mixed load with rotating faults
@@ -243,7 +243,7 @@ def parse(argv: Sequence[str] | None) -> Options:
     parser.add_argument(
         "--clients",
         nargs="+",
-        default=["aiohttp"],
+        default=["wire"],
         choices=["aiohttp", "httpx", "wire"],
         help="HTTP client(s) behind the transport seam, each measured in turn",
     )

@@ -4,10 +4,10 @@
 An `Exchange` is one system's way of getting a body: `get(path, params) -> bytes` and
 `aclose()` (httpx's `handle_request` contract, narrowed to what a read needs). Production picks
 one by the system's `client` setting (`[sources.<name>] client`, validated by gateway/config):
-**aiohttp** by default (~0.1 ms CPU per back-end call against ~1 ms for httpx with sniffio on a
-2-core machine: see docs/performance.md), **wire** (`wire.py`: a lean HTTP/1.1 client on asyncio
-Protocols and httptools' C parser, the same `Rules`, a fraction of aiohttp's per-call Python),
-or **httpx** (the benchmark's comparison, and a fallback). Tests pass an exchange factory
+**wire** by default (`wire.py`: a lean HTTP/1.1 client on asyncio Protocols and httptools' C
+parser, the same `Rules`; ~0.05 ms CPU per back-end call against ~0.13-0.3 ms for aiohttp and
+~1-3 ms for httpx with sniffio on a 2-core machine: see docs/performance.md), **aiohttp** or
+**httpx** (the benchmark's comparisons, and fallbacks). Tests pass an exchange factory
 instead: `MockExchange.serving(handler)`, whose handler answers a `Request` with a `Reply` (or
 raises), or `HttpxExchange.over(transport)` for an `httpx.MockTransport`. The double *is* an
 exchange, as httpx's `MockTransport` is a
@@ -93,7 +93,7 @@ Decode = Callable[[bytes], Any]
 
 
 def open_exchange(settings: SourceSettings) -> Exchange:
-    """The production exchange the system's `client` setting names."""
+    """The production exchange the system's `client` setting names (wire by default)."""
     if settings.client == "wire":
         from .wire import WireExchange  # here: wire.py builds on this module's Rules
 

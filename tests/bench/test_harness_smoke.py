@@ -55,7 +55,7 @@ def test_quick_run_measures_both_modes_side_by_side_with_calls_at_the_optimum(
     assert results["optimum"] == {"screenpop": results["optimum"]["screenpop"]}  # quick: one
     assert results["optimum"]["screenpop"]["calls"] == 10
     [(client, runs)] = results["runs"].items()
-    assert client in ("aiohttp", "httpx")
+    assert client in ("aiohttp", "httpx", "wire")
     row = runs["screenpop"]
     # each process under test, then the checks and ratios (all: both modes and the floor ran;
     # not the peer: no ratio to it)

@@ -237,13 +237,13 @@ def test_every_overridable_key_has_a_variable_and_others_are_left_alone() -> Non
 
 def test_the_http_client_is_a_setting_of_each_system() -> None:
     """The client choice is validated by the config like any other setting (no variable is
-    read behind its back): a file key, or its variable, per system; aiohttp by default."""
+    read behind its back): a file key, or its variable, per system; the wire client by default."""
     config = build_config({"auth": AUTH, "sources": SOURCES}, env={})
-    assert {s.client for s in config.sources.values()} == {"aiohttp"}
+    assert {s.client for s in config.sources.values()} == {"wire"}
     env = {"SWITCHBOARD_SOURCES_CORE_CLIENT": "httpx"}
     config = build_config({"auth": AUTH, "sources": SOURCES}, env=env)
     assert config.sources["core"].client == "httpx"
-    assert config.sources["crm"].client == "aiohttp"
+    assert config.sources["crm"].client == "wire"
     with pytest.raises(ConfigError, match="client must be one of aiohttp, httpx"):
         build_config(
             {

@@ -127,7 +127,7 @@ def sandbox() -> Iterator[str]:
         yield url
 
 
-@pytest.mark.parametrize("kind", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("kind", ["aiohttp", "httpx", "wire"])
 async def test_upserts_over_real_sockets_land_on_one_record(sandbox: str, kind: str) -> None:
     settings = SourceSettings(name="crm", base_url=f"{sandbox}/crm", client=kind)
     transport = Transport(settings)

@@ -97,7 +97,7 @@ async def test_every_system_gets_its_own_exchange_from_the_factory() -> None:
 
 
 def test_production_picks_the_client_from_settings() -> None:
-    for client in ("aiohttp", "httpx"):
+    for client in ("aiohttp", "httpx", "wire"):
         t = Transport(SourceSettings(name="core", base_url=BASE, client=client))
         assert t.http.client == client
     with pytest.raises(ValueError, match="source 'core': client must be one of aiohttp, httpx"):

@@ -1,4 +1,4 @@
-"""The production HTTP path (aiohttp) over real sockets on 127.0.0.1: a small misbehaving
+"""The production HTTP path (the wire client) over real sockets on 127.0.0.1: a small misbehaving
 back-end answers each way a system can go wrong, and each maps to the same typed error as on
 the mocked path, with no URL in it."""
 
@@ -93,7 +93,7 @@ def backend() -> Iterator[str]:
 
 def transport(base_url: str, **settings: Any) -> Transport:
     t = Transport(SourceSettings(name="core", base_url=f"{base_url}/sys", retries=0, **settings))
-    assert t.http.client == "aiohttp"
+    assert t.http.client == "wire"  # the default
     return t
 
 
@@ -147,7 +147,7 @@ async def test_a_refused_connection_is_unavailable() -> None:
     await t.aclose()
 
 
-@pytest.mark.parametrize("client", ["aiohttp", "httpx"])
+@pytest.mark.parametrize("client", ["aiohttp", "httpx", "wire"])
 async def test_neither_client_trusts_proxy_variables(
     backend: str, client: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
