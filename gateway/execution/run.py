@@ -330,6 +330,8 @@ def _place(
     spans: list[tuple[int, int, int]] = []
     new = tuple.__new__
     entries: dict[int, list[int | GraphQLError]] = {}
+    is_list = branch.is_list
+    root_list = is_list and branch.kind == ROOT_FIELD
     for i, value in zip(parents, values, strict=True):
         if value is None:
             spans.append((i, 0, -1))
@@ -337,11 +339,11 @@ def _place(
         base = new(Path, (paths[i], key, None))  # Path(...), without its Python __new__
         owner = owners[i]
         start = len(records)
-        if not branch.is_list:
+        if not is_list:
             records.append(value)
             child_owners.append(owner if own is None else own(value, owner))
             child_paths.append(base)
-        elif branch.kind == ROOT_FIELD and any(isinstance(v, Exception) for v in value):
+        elif root_list and any(isinstance(v, Exception) for v in value):
             entries[i] = _entries(value, base, branch, records, child_owners, child_paths, state)
         else:
             records.extend(value)
@@ -366,7 +368,7 @@ def _place(
                 error = state.located(TypeError(message), branch.nodes, Path(paths[i], key, None))
                 field_failed_with(branch, i, error, outs, paths, state)
             continue
-        if not branch.is_list:
+        if not is_list:
             result = child_outs[start]
             if type(result) is Dead:
                 field_failed_with(branch, i, result.error, outs, paths, state)
