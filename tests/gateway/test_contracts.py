@@ -7,6 +7,7 @@ test named after it fails here, rather than a behaviour somewhere downstream.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import logging
 import tomllib
@@ -210,6 +211,62 @@ def test_the_view_hooks_of_strawberrys_asgi_app() -> None:
     assert _parameters(GraphQL.process_result) == ["self", "request", "result"]
     assert _parameters(GraphQL.should_render_graphql_ide) == ["self", "request"]
     assert GraphQL.request_adapter_class is not None
+
+
+def _source_digest(function: Any) -> str:
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]
+
+
+def test_the_steps_the_thin_path_repeats_from_strawberrys_view() -> None:
+    """gateway/http/fastpath.py serves a JSON POST by calling the view's own steps in the
+    order `AsyncBaseHTTPView.run` calls them. It names these members; and when strawberry's
+    request walk changes (a new check, a new step), the digests below change with it, so the
+    thin path is reviewed against the new walk before the pin moves."""
+    from strawberry.http.async_base_view import AsyncBaseHTTPView
+
+    assert _parameters(GraphQL._get_stream_transport_from_headers) == ["self", "headers"]
+    assert _parameters(GraphQL._handle_errors) == ["self", "errors", "response_data"]
+    assert _parameters(GraphQL.get_sub_response) == ["self", "request"]
+    assert _parameters(GraphQL.create_response) == [
+        "self",
+        "response_data",
+        "sub_response",
+    ]
+    assert _parameters(GraphQL.decode_json) == ["self", "data"]
+    walk = {
+        f.__qualname__: _source_digest(f)
+        for f in (
+            AsyncBaseHTTPView.run,
+            AsyncBaseHTTPView.execute_operation,
+            AsyncBaseHTTPView.execute_single,
+            AsyncBaseHTTPView.parse_http_body,
+        )
+    }
+    assert walk == {
+        "AsyncBaseHTTPView.run": "b278e647b7eee2e8",
+        "AsyncBaseHTTPView.execute_operation": "7ee9febac728183f",
+        "AsyncBaseHTTPView.execute_single": "bc864c615b4dc12d",
+        "AsyncBaseHTTPView.parse_http_body": "6c7c673a13880c7f",
+    }
+
+
+def test_the_extension_hooks_the_hook_runner_keeps() -> None:
+    """gateway/execution/hooks.py keeps, per extension class, what
+    `ExtensionContextManagerBase.get_hook` decides per request; it relies on that method's
+    decision (digest), `HOOK_NAME`, `default_hook`, `WrappedHook`'s fields and the schema's
+    `create_extensions_runner` factory."""
+    from strawberry.extensions.context import ExtensionContextManagerBase, WrappedHook
+    from strawberry.extensions.runner import SchemaExtensionsRunner
+
+    assert _source_digest(ExtensionContextManagerBase.get_hook) == "2f0897ead1abdc4a"
+    assert WrappedHook._fields == ("extension", "hook", "is_async")
+    assert _parameters(strawberry.Schema.create_extensions_runner) == [
+        "self",
+        "execution_context",
+        "extensions",
+    ]
+    for phase in ("operation", "parsing", "validation", "executing"):
+        assert callable(getattr(SchemaExtensionsRunner, phase))
 
 
 def test_uvicorns_httptools_protocol_callbacks() -> None:
