@@ -26,6 +26,7 @@ What it keeps of the aiohttp exchange (and tests/sources/test_wire*.py checks ov
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import ssl
 from collections import deque
 from collections.abc import Callable
@@ -302,25 +303,41 @@ class WireExchange:
         lost: asyncio.Future[None] = loop.create_future()
         rules = self.rules
         tls = self._tls
+        # opened in a context of its own: a transport runs its protocol's callbacks in the
+        # context it was created in, so a connection opened in the caller's would keep that
+        # request (its scope and deadline, its log context) alive for as long as it is pooled,
+        # and show it to every later answer read on it (tests/sources/test_pool_context.py)
+        opening = loop.create_task(
+            loop.create_connection(
+                lambda: _Connection(rules, lost),
+                self._host,
+                self._port,
+                ssl=tls,
+                server_hostname=self._host if tls is not None else None,
+            ),
+            context=contextvars.Context(),
+        )
         try:
             async with asyncio.timeout(self.settings.connect_timeout):
-                _, conn = await loop.create_connection(
-                    lambda: _Connection(rules, lost),
-                    self._host,
-                    self._port,
-                    ssl=tls,
-                    server_hostname=self._host if tls is not None else None,
-                )
+                _, conn = await opening
         except TimeoutError as exc:  # the connect timeout (the budget's own cancels instead)
             raise rules.timeout() from exc
         except OSError as exc:  # refused, unresolvable, TLS verification failed
             raise rules.unavailable() from exc
+        except asyncio.CancelledError:
+            # the caller went away (its budget) just as the connection opened: not left open
+            if opening.done() and not opening.cancelled() and opening.exception() is None:
+                opening.result()[0].abort()
+            raise
         self._open.add(conn)
-        lost.add_done_callback(lambda _: self._open.discard(conn))
+        lost.add_done_callback(lambda _: self._open.discard(conn), context=contextvars.Context())
         return conn
 
     def _sweep_later(self) -> None:
-        self._sweeper = asyncio.get_running_loop().call_later(_KEEPALIVE_SECONDS, self._sweep)
+        # armed from a caller's task, and re-armed from itself: in no request's context
+        self._sweeper = asyncio.get_running_loop().call_later(
+            _KEEPALIVE_SECONDS, self._sweep, context=contextvars.Context()
+        )
 
     def _sweep(self) -> None:
         """Drop the idle connections past their keep-alive, and look again while any is left."""

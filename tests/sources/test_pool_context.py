@@ -1,9 +1,9 @@
 """A pooled back-end connection keeps no request's context (issue #18).
 
-A transport runs its protocol's callbacks in the context it was created in, and aiohttp
-schedules its pool's keep-alive timer from wherever a connection is released: without care, the
-request that opened a connection (its scope, its deadline, its log context) is kept alive by
-that connection, and every later request's answers are parsed in the first request's context.
+A transport runs its protocol's callbacks in the context it was created in, and a pool
+schedules its keep-alive timer from wherever a connection is released (both clients: wire's
+sweeper, aiohttp's connector): without care, the request that opened a connection (its scope,
+its deadline, its log context) is kept alive by that connection, and every later request's answers are parsed in the first request's context.
 Over real sockets on 127.0.0.1, on uvloop as served (uvicorn's default loop when installed)."""
 
 from __future__ import annotations
@@ -43,9 +43,14 @@ class _Marker:
 _REQUEST: contextvars.ContextVar[_Marker | None] = contextvars.ContextVar("test_request")
 
 
-def test_a_finished_request_is_not_kept_by_the_connection_it_opened(backend: str) -> None:
+@pytest.mark.parametrize("client", ["wire", "aiohttp"])
+def test_a_finished_request_is_not_kept_by_the_connection_it_opened(
+    backend: str, client: str
+) -> None:
     async def scenario() -> bool:
-        t = Transport(SourceSettings(name="core", base_url=f"{backend}/sys", retries=0))
+        t = Transport(
+            SourceSettings(name="core", base_url=f"{backend}/sys", retries=0, client=client)
+        )
         marker = _Marker()
 
         async def first(marker: _Marker) -> None:  # opens the pooled connection
