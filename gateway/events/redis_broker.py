@@ -187,6 +187,13 @@ class RedisStreamsBroker:
     def subscribers(self) -> int:
         return len(self._subscribers)
 
+    async def reading(self) -> None:
+        """Once this replica's reader knows where it starts. A live-only subscription sees what
+        this replica publishes after it subscribed (`publish` waits for the reader); what
+        another replica publishes counts from here: across processes, "after subscribing"
+        means after this."""
+        await self._ready.wait()
+
     async def publish(self, event: CloudEvent) -> str | None:
         if self._reader is not None and not self._ready.is_set():
             # a live-only subscriber from before is to see this one, so the reader starts

@@ -37,6 +37,7 @@ async def replicas(redis_url: str) -> AsyncIterator[tuple[RedisStreamsBroker, Re
 async def test_an_event_published_on_one_replica_reaches_the_other_once(replicas: Any) -> None:
     a, b = replicas
     subscription = b.subscribe()
+    await b.reading()  # across replicas: from when B's reader knows where it starts
     await a.publish(event(1))
     await a.publish(event(2))
     assert ids(await take(subscription, 2)) == ["e-1", "e-2"]
@@ -75,6 +76,7 @@ async def test_the_export_stream_gets_each_event_once(replicas: Any, redis_url: 
 async def test_a_reconnecting_subscriber_gets_what_it_missed_once(replicas: Any) -> None:
     a, b = replicas
     subscription = b.subscribe()
+    await b.reading()  # across replicas: from when B's reader knows where it starts
     await a.publish(event(0))
     (seen,) = await take(subscription, 1)
     assert isinstance(seen, Delivery)
@@ -109,6 +111,7 @@ async def test_killed_connections_lose_nothing(redis_url: str) -> None:
     reconnects and reads on from its last id, so what was published meanwhile arrives."""
     a, b = RedisStreamsBroker(redis_url, block_ms=200), RedisStreamsBroker(redis_url, block_ms=200)
     subscription = b.subscribe()
+    await b.reading()  # across replicas: from when B's reader knows where it starts
     await a.publish(event(0))
     assert ids(await take(subscription, 1)) == ["e-0"]
     admin: Any = redis.from_url(redis_url)
@@ -130,6 +133,7 @@ async def test_a_redis_restart_mid_stream(tmp_path: Path) -> None:
         a = RedisStreamsBroker(server.url, block_ms=200)
         b = RedisStreamsBroker(server.url, block_ms=200)
         live = b.subscribe()
+        await b.reading()  # across replicas: from when B's reader knows where it starts
         cursor = await a.publish(event(0))
         assert ids(await take(live, 1)) == ["e-0"]
         server.restart()
