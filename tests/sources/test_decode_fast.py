@@ -25,6 +25,7 @@ from sources.crm import CASES, CUSTOMERS
 from sources.knowledge import ARTICLES
 from sources.sandbox import create_app
 from sources.transport import Reply, Request
+from tests.sources.test_clients import ACCOUNT  # one well-formed account, shared
 
 SHAPES: dict[str, Shape[Any, Any]] = {
     "accounts": ACCOUNTS,
@@ -233,18 +234,6 @@ def test_unknown_keys_are_ignored_and_a_wrong_envelope_refused(
 
 # Each check by name, through the clients (MockExchange), with the message the gateway shows.
 
-ACCOUNT = {
-    "AccountId": "ACC1",
-    "PartyId": "PTY1",
-    "AccountType": "CHECKING",
-    "ProductName": "Everyday Checking",
-    "Status": "Enabled",
-    "Currency": "USD",
-    "AccountNumber": "1234567890",
-    "Balance": {"Current": "10.50", "Available": "9.00"},
-    "OpenedOn": "2020-01-02",
-    "DaysPastDue": 0,
-}
 CASE = {
     "Id": "500SB1",
     "CaseNumber": "10045808",
