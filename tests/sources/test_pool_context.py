@@ -3,8 +3,9 @@
 A transport runs its protocol's callbacks in the context it was created in, and a pool
 schedules its keep-alive timer from wherever a connection is released (both clients: wire's
 sweeper, aiohttp's connector): without care, the request that opened a connection (its scope,
-its deadline, its log context) is kept alive by that connection, and every later request's answers are parsed in the first request's context.
-Over real sockets on 127.0.0.1, on uvloop as served (uvicorn's default loop when installed)."""
+its deadline, its log context) is kept alive by that connection, and every later request's
+answers are parsed in the first request's context. Over real sockets on 127.0.0.1, on uvloop
+as served (uvicorn's default loop when installed)."""
 
 from __future__ import annotations
 
