@@ -119,13 +119,16 @@ def test_the_canary_finds_a_value_in_any_of_its_forms(line: str) -> None:
     "line",
     [
         '{"time":"2026-12-06T04:38:19.850+00:00","requestId":"a1985031b2b4111c200555123d"}',
+        # the seconds and microseconds of a timestamp read as a date of birth (20 + 041019)
+        '{"time":"2026-12-06T11:46:20.041019+00:00"}',
+        "at 11:46:20.041019",
         '{"ms":1985.0,"status":200,"route":"/graphql","subject":"9f12345678ab"}',
         "customer 003SB0000000001985 account ACC000001234",
     ],
 )
 def test_the_canary_does_not_mistake_ids_times_and_counts(line: str) -> None:
     watch = Watch()
-    watch.numbers = {"912345678", "19850312", "4111111111111111", "12005551234"}
+    watch.numbers = {"912345678", "19850312", "4111111111111111", "12005551234", "20041019"}
     assert not watch.found(line), line
 
 

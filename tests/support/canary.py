@@ -37,6 +37,10 @@ _DIGITS = re.compile(r"\d+")
 _SEPARATED = re.compile(r"\d+(?:[ ,./()-]{1,2}\d+)+")
 """Digits with separators between them ("912-34-5678", "(200) 555-1234"); the time's colons
 and a millisecond dot leave runs too short to be a canary."""
+_TIME_OF_DAY = re.compile(r"\d{2}:\d{2}:\d{2}(?:\.\d+)?")
+"""A clock time with its seconds ("11:46:20.041019"), taken out before the separated runs are
+read: its seconds, a dot and six digits of microseconds ("20.041019") read as a date of birth
+(2004-10-19). No canary value is ever written as a time of day."""
 
 
 def _numbers(dataset: Dataset) -> set[str]:
@@ -78,7 +82,7 @@ class Watch:
         """The canary values in `text` (in any of their forms)."""
         hits = [CANARY] if MARKER in text.lower() else []
         hits += [run for run in _DIGITS.findall(text) if run in self.numbers]
-        for run in _SEPARATED.findall(text):
+        for run in _SEPARATED.findall(_TIME_OF_DAY.sub(" ", text)):
             digits = re.sub(r"\D", "", run)
             if digits in self.numbers:
                 hits.append(run)
