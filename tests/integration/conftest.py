@@ -4,7 +4,6 @@ the whole integration session. Tests that inject faults restore them."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,23 +12,19 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
 from gateway.http.admin import admin_app_of
-from gateway.masking.guard import Guard
-from gateway.masking.policy import Policy
-from gateway.masking.treatments import Masker
-from gateway.observability.audit import AuditLog
 from sources import SYSTEMS
 from sources.sandbox.client import mint_token, reset_stats, sample_customers, stats
 from sources.sandbox.server import background_server
+from tests.support.audited import HASH_KEY, audited_gateway
 from tests.support.canary import WATCH, canary_check, canary_sandbox, canary_session
 
-__all__ = ["Gateway", "canary_check", "canary_session"]  # the canary's fixtures: every test
+# the canary's fixtures run for every test; HASH_KEY is for tests that compare hashed values
+__all__ = ["HASH_KEY", "Gateway", "canary_check", "canary_session"]
 
 ROOT = Path(__file__).resolve().parents[2]
-HASH_KEY = b"test-only-hash-key"
 
 
 @dataclass(frozen=True)
@@ -105,21 +100,15 @@ def gateway(sandbox_url: str) -> Iterator[Gateway]:
     raw["trusted_documents"] = {"roles": []}
     raw["rate_limit"] = {"enabled": False}
     config = build_config(raw, env={})
-    audit: list[dict[str, Any]] = []
-
-    def sink(lines: bytes) -> None:
-        # who read what, never the value: the audit trail holds no canary either
-        WATCH.check("audit", lines.decode().splitlines())
-        audit.extend(json.loads(line) for line in lines.splitlines())
-
-    guard = Guard(Policy.load(), Masker(HASH_KEY), AuditLog(sink))
-    app = create_app(config, guard=guard)
+    # watched: the audit trail holds no canary either
     with (
-        background_server(app, lifespan="on") as url,
-        background_server(admin_app_of(app), lifespan="off") as admin,
+        audited_gateway(config, watched=True) as served,
+        background_server(admin_app_of(served.app), lifespan="off") as admin,
     ):
         token = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))
-        yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit, admin=admin)
+        yield Gateway(
+            url=served.url, sandbox=sandbox_url, token=token, audit=served.audit, admin=admin
+        )
         # the scrape Prometheus makes, after every integration test has run
         WATCH.check("/metrics", httpx.get(f"{admin}/metrics").text.splitlines())
 

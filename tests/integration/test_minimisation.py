@@ -15,19 +15,16 @@ from typing import Any
 import pytest
 from graphql import GraphQLEnumType
 
-from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
-from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
-from gateway.masking.treatments import PLACEHOLDERS, REDACTED, Masker
-from gateway.observability.audit import AuditLog
+from gateway.masking.treatments import PLACEHOLDERS, REDACTED
 from schema import SensitiveClass as S
 from schema import build_schema
 from sources.sandbox.client import mint_token, set_fault, start_contact
-from sources.sandbox.server import background_server
+from tests.support.audited import audited_gateway
 
-from .conftest import HASH_KEY, ROOT, Gateway
+from .conftest import ROOT, Gateway
 
 ROLES = ["ivr", "agent", "collections", "supervisor", "fraud_analyst", "developer"]
 POLICY = Policy.load()
@@ -57,16 +54,11 @@ def standard(sandbox_url: str) -> Iterator[Gateway]:
         source["breaker_min_calls"] = 10_000
     raw["trusted_documents"] = {"roles": []}
     raw["rate_limit"] = {"enabled": False}
-    audit: list[dict[str, Any]] = []
-
-    def sink(lines: bytes) -> None:
-        audit.extend(json.loads(line) for line in lines.splitlines())
-
-    guard = Guard(Policy.load(), Masker(HASH_KEY), AuditLog(sink))
-    app = create_app(build_config(raw, env={}), guard=guard)
-    with background_server(app, lifespan="on") as url:
+    with audited_gateway(build_config(raw, env={})) as served:
         token = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))
-        yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit, admin="")
+        yield Gateway(
+            url=served.url, sandbox=sandbox_url, token=token, audit=served.audit, admin=""
+        )
 
 
 @pytest.fixture(params=EXECUTIONS)

@@ -7,26 +7,20 @@ a sandbox of this module's own (the test unlinks a profile in it)."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 
-from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
-from gateway.masking.guard import Guard
-from gateway.masking.policy import Policy
-from gateway.masking.treatments import Masker
-from gateway.observability.audit import AuditLog
 from sources.sandbox.app import SandboxApp
 from sources.sandbox.client import mint_token, sample_customers, start_contact
 from sources.sandbox.server import background_server
 from tests.differential.conftest import canonical
+from tests.support.audited import audited_gateway
 from tests.support.canary import canary_app
 
-from .conftest import HASH_KEY, Gateway
+from .conftest import Gateway
 
 AGENT = "agent-0042"
 QUERY = "query($id: ID!) { interaction(id: $id) { id customer { id ssn } } }"
@@ -43,16 +37,11 @@ def _gateway(sandbox_url: str, execution: str) -> Iterator[Gateway]:
     raw = demo_config(0, int(sandbox_url.rsplit(":", 1)[1]), execution=execution)
     raw["trusted_documents"] = {"roles": []}
     raw["rate_limit"] = {"enabled": False}
-    audit: list[dict[str, Any]] = []
-
-    def sink(lines: bytes) -> None:
-        audit.extend(json.loads(line) for line in lines.splitlines())
-
-    guard = Guard(Policy.load(), Masker(HASH_KEY), AuditLog(sink))
-    app = create_app(build_config(raw, env={}), guard=guard)
-    with background_server(app, lifespan="on") as url:
+    with audited_gateway(build_config(raw, env={})) as served:
         token = asyncio.run(mint_token(sandbox_url, sub=AGENT, roles=["agent"]))
-        yield Gateway(url=url, sandbox=sandbox_url, token=token, audit=audit, admin="")
+        yield Gateway(
+            url=served.url, sandbox=sandbox_url, token=token, audit=served.audit, admin=""
+        )
 
 
 @pytest.fixture(scope="module")

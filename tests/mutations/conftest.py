@@ -5,7 +5,6 @@ hold, where a write stands — tested against real CCaaS and CRM reads."""
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,18 +13,13 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 
-from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
-from gateway.masking.guard import Guard
-from gateway.masking.policy import Policy
-from gateway.masking.treatments import Masker
-from gateway.observability.audit import AuditLog
 from gateway.writes import OnSettled
 from sources.sandbox.client import mint_token, sample_customers, start_contact
-from sources.sandbox.server import background_server
 from tests.mutations.doubles import FakeWrites
-from tests.support.canary import WATCH, canary_check, canary_sandbox, canary_session
+from tests.support.audited import audited_gateway
+from tests.support.canary import canary_check, canary_sandbox, canary_session
 
 __all__ = ["Writer", "canary_check", "canary_session"]  # writes run under the PII canary
 
@@ -84,20 +78,13 @@ def writer() -> Iterator[Writer]:
         ]
         raw["trusted_documents"] = {"roles": []}
         raw["rate_limit"] = {"enabled": False}
-        audit: list[dict[str, Any]] = []
-
-        def sink(lines: bytes) -> None:
-            WATCH.check("audit", lines.decode().splitlines())
-            audit.extend(json.loads(line) for line in lines.splitlines())
-
         made: list[FakeWrites] = []
 
         def writes(on_settled: OnSettled) -> FakeWrites:
             made.append(FakeWrites(on_settled))
             return made[0]
 
-        guard = Guard(Policy.load(), Masker(b"test-only-hash-key"), AuditLog(sink))
-        app = create_app(build_config(raw, env={}), guard=guard, writes=writes)
-        with background_server(app, lifespan="on", websockets=True) as url:
+        config = build_config(raw, env={})
+        with audited_gateway(config, watched=True, writes=writes, websockets=True) as served:
             customers = asyncio.run(sample_customers(sandbox, 40))
-            yield Writer(url, sandbox, partner, made[0], audit, customers, app)
+            yield Writer(served.url, sandbox, partner, made[0], served.audit, customers, served.app)

@@ -5,7 +5,6 @@ routing rules, the default routing deadline — with an audit trail the tests ca
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,16 +13,11 @@ from typing import Any
 import httpx
 import pytest
 
-from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
-from gateway.masking.guard import Guard
-from gateway.masking.policy import Policy
-from gateway.masking.treatments import Masker
-from gateway.observability.audit import AuditLog
 from sources.sandbox import running
 from sources.sandbox.client import mint_token, sample_customers
-from sources.sandbox.server import background_server
+from tests.support.audited import audited_gateway
 
 ROOT = Path(__file__).resolve().parents[2]
 MANIFEST = ROOT / "docs" / "trusted-documents.json"
@@ -82,18 +76,13 @@ def routing_gateway_config(sandbox_url: str, **routing: Any) -> Any:
 
 @pytest.fixture(scope="session")
 def gateway(sandbox_url: str) -> Iterator[Gateway]:
-    audit: list[dict[str, Any]] = []
-
-    def sink(lines: bytes) -> None:
-        audit.extend(json.loads(line) for line in lines.splitlines())
-
-    guard = Guard(Policy.load(), Masker(b"test-only-hash-key"), AuditLog(sink))
     # a routing deadline well above this busy machine's scheduling noise, so only the tests
     # that slow a system down see a partial answer (the default, 300 ms, is checked as a
     # setting: tests/routing/test_rules.py)
     config = routing_gateway_config(sandbox_url, deadline_ms=DEADLINE_MS)
-    app = create_app(config, guard=guard)
-    with background_server(app, lifespan="on") as url:
+    with audited_gateway(config) as served:
         ivr = asyncio.run(mint_token(sandbox_url, sub="ivr-main", roles=["ivr"]))
         analyst = asyncio.run(mint_token(sandbox_url, sub="analyst-0001", roles=["fraud_analyst"]))
-        yield Gateway(url=url, sandbox=sandbox_url, ivr=ivr, analyst=analyst, audit=audit)
+        yield Gateway(
+            url=served.url, sandbox=sandbox_url, ivr=ivr, analyst=analyst, audit=served.audit
+        )
