@@ -12,25 +12,9 @@ from typing import Any, cast
 
 from resolvers import Loaders
 from resolvers.fields import articles_for, one
-from sources.records import Article, Contact, Customer
+from sources.records import Article, Contact
 
-
-def _customer(n: int) -> Customer:
-    return Customer(
-        id=f"003C{n}",
-        first_name="A",
-        last_name="B",
-        date_of_birth=None,
-        ssn=None,
-        phones=(),
-        emails=(),
-        address=None,
-        segment="MASS",
-        preferred_language=None,
-        core_party_id=None,
-        ccaas_profile_id=f"PRO{n}",
-        created_at=None,
-    )
+from .records import customer
 
 
 def _contact(profile: str, intent: str) -> Contact:
@@ -83,7 +67,7 @@ async def test_the_articles_call_goes_out_the_turn_after_its_first_key() -> None
 async def test_customers_woken_by_one_contacts_batch_share_the_articles_call() -> None:
     """Compiled execution asks for every customer at once; standard execution, one resolver
     per customer, each waiting for the same contacts batch: one articles call either way."""
-    customers = [_customer(n) for n in range(3)]
+    customers = [customer(f"003C{n}", profile=f"PRO{n}") for n in range(3)]
     systems = _Systems()
     loaders = _loaders(systems)
     level = await articles_for(loaders, customers, 3)

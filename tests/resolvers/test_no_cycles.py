@@ -17,28 +17,12 @@ from sources import SourceUnavailable
 from sources.records import Customer
 from tests.support.cycles import cycle_garbage
 
-
-def _customer(crm_id: str, party: str) -> Customer:
-    return Customer(
-        id=crm_id,
-        first_name="A",
-        last_name="B",
-        date_of_birth=None,
-        ssn=None,
-        phones=(),
-        emails=(),
-        address=None,
-        segment="MASS",
-        preferred_language=None,
-        core_party_id=party,
-        ccaas_profile_id=None,
-        created_at=None,
-    )
+from .records import customer
 
 
 class _Crm:
     async def customers(self, key: str, values: Iterable[str]) -> list[Customer]:
-        return [_customer(f"003{v}", v) for v in values]
+        return [customer(f"003{v}", party=v) for v in values]
 
 
 class _Core:
