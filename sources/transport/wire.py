@@ -18,9 +18,10 @@ What it keeps of the aiohttp exchange (and tests/sources/test_wire*.py checks ov
 - a GET on a reused connection that the server had closed (EOF or reset before any byte of the
   answer) is sent once more on a fresh connection, as aiohttp retries idempotent methods; a
   PATCH never is (aiohttp does not retry it either: it may have been applied);
-- the query string exactly as aiohttp builds it (`yarl.URL.extend_query`), a Host header, no
-  proxies and no `.netrc` (nothing read from the environment); https with certificate and host
-  name verification and SNI (`ssl.create_default_context`, the system's trust store, as aiohttp).
+- the query string exactly as aiohttp builds it (`yarl.URL.extend_query`, rebuilt without URL
+  objects in `query.py`), a Host header, no proxies and no `.netrc` (nothing read from the
+  environment); https with certificate and host name verification and SNI
+  (`ssl.create_default_context`, the system's trust store, as aiohttp).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from yarl import URL
 from .._errors import SourceBadResponse, SourceError
 from .._settings import SourceSettings
 from .exchange import _KEEPALIVE_SECONDS, _NO_HEADERS, Headers, Params, Rules
+from .query import Target
 
 __all__ = ["WireExchange"]
 
@@ -222,7 +224,7 @@ class WireExchange:
         self._tls = (tls or ssl.create_default_context()) if base.scheme == "https" else None
         fixed = f"Host: {base.host_port_subcomponent}\r\nAccept: application/json\r\n"
         self._fixed = fixed + "User-Agent: switchboard\r\n"
-        self._urls: dict[str, URL] = {}
+        self._targets: dict[str, Target] = {}
         """Parsed once per path: the paths are fixed, never built from user input."""
         self._slots = asyncio.Semaphore(settings.max_connections)
         self._idle: deque[_Connection] = deque()
@@ -233,10 +235,10 @@ class WireExchange:
         self._write: Check = self.rules.check_write_head
 
     async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = URL(self._base + path)
-        target = url.extend_query(params).raw_path_qs if params else url.raw_path_qs
+        targets = self._targets.get(path)
+        if targets is None:
+            targets = self._targets[path] = Target(URL(self._base + path))
+        target = targets.with_params(params)
         extra = ""
         for name, value in headers.items():
             if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
