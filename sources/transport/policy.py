@@ -172,7 +172,8 @@ class Transport:
         outcome = Outcome.ABANDONED
         try:
             bulkhead = self.bulkhead
-            await bulkhead.acquire(budget)
+            if not bulkhead.acquire_now():
+                await bulkhead.acquire(budget)
             try:
                 left = budget - (time.monotonic() - started)
                 body = await self.http.get_json(
