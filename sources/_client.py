@@ -46,11 +46,15 @@ class SourceClient:
         (SOURCE_BAD_RESPONSE) — a misbehaving system must never attach a record to the wrong
         customer."""
         kind = shape.kind
+        get_json = self.transport.get_json
+        decode = shape.fast
 
         async def fetch_chunk(chunk: Sequence[str]) -> list[T]:
             params = [(key, v) for v in chunk]
             params.extend(extra)
-            records = await self.fetch(path, params, shape, keys=len(chunk))
+            # `fetch`, inlined: one coroutine frame less per back-end call (issue #18)
+            body = await get_json(path, params, keys=len(chunk), decode=decode)
+            records = shape.read(self.name, body)
             wanted = set(chunk)
             seen: set[str] = set()
             for record in records:

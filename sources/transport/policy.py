@@ -79,8 +79,9 @@ class Transport:
         """One logical call (retries included), recorded once in the request's scope and told
         to the observer (`keys`: how many keys a batch asks for; 0 for a search; `decode`: see
         `HttpClient.get_json`). The retry
-        loop is here, not in a coroutine of its own: each await of a coroutine is a frame made
-        and resumed on every call (the transport's CPU is per back-end call, issue #18)."""
+        loop and each attempt are here, not in coroutines of their own: each await of a
+        coroutine is a frame made and resumed on every call (the transport's CPU is per
+        back-end call, issue #18)."""
         started = time.monotonic()
         observer = self.observer
         call: Call | None = None
@@ -90,11 +91,38 @@ class Transport:
             headers = call.headers
         retries = 0
         status = "cancelled"
+        breaker = self.breaker
+        bulkhead = self.bulkhead
+        now = started
         try:
             self.retry_budget.deposit()
             while True:
                 try:
-                    body = await self._attempt(path, params, headers, decode)
+                    # One attempt through the breaker and the bulkhead (here, not in a coroutine
+                    # of its own). Its outcome is recorded in `finally`, on every exit path: a
+                    # cancelled or crashed attempt is `abandoned`, which releases a half-open
+                    # probe instead of keeping it forever (h11's rule: every exception,
+                    # BaseException included, leaves the state machine defined).
+                    budget = self._budget(now)
+                    ticket = breaker.admit()
+                    outcome = Outcome.ABANDONED
+                    try:
+                        if not bulkhead.acquire_now():
+                            await bulkhead.acquire(budget)
+                        try:
+                            left = budget - (time.monotonic() - now)
+                            body = await self.http.get_json(
+                                path, params, left if left > 0.001 else 0.001, headers, decode
+                            )
+                        finally:
+                            bulkhead.release()
+                    except SourceError as exc:
+                        outcome = outcome_of(exc)
+                        raise
+                    else:
+                        outcome = Outcome.SUCCESS
+                    finally:
+                        breaker.record(ticket, outcome)
                     break
                 except SourceError as exc:
                     delay = self._retry_delay(exc, retries)
@@ -111,6 +139,7 @@ class Transport:
                     self.retry_budget.refund()
                     raise
                 retries += 1
+                now = time.monotonic()
             status = "ok"
             self._record(status, started)
             if self._stale is not None:
@@ -157,37 +186,6 @@ class Transport:
             return status, answer
         finally:
             self.breaker.record(ticket, outcome)
-
-    async def _attempt(
-        self, path: str, params: Params, headers: Headers, decode: Decode | None = None
-    ) -> Any:
-        """One attempt through the breaker and the bulkhead. Its outcome is recorded in
-        `finally`, on every exit path: a cancelled or crashed attempt is `abandoned`, which
-        releases a half-open probe instead of keeping it forever (h11's rule: every exception,
-        BaseException included, leaves the state machine defined)."""
-        started = time.monotonic()
-        budget = self._budget(started)
-        breaker = self.breaker
-        ticket = breaker.admit()
-        outcome = Outcome.ABANDONED
-        try:
-            bulkhead = self.bulkhead
-            await bulkhead.acquire(budget)
-            try:
-                left = budget - (time.monotonic() - started)
-                body = await self.http.get_json(
-                    path, params, left if left > 0.001 else 0.001, headers, decode
-                )
-            finally:
-                bulkhead.release()
-        except SourceError as exc:
-            outcome = outcome_of(exc)
-            raise
-        else:
-            outcome = Outcome.SUCCESS
-            return body
-        finally:
-            breaker.record(ticket, outcome)
 
     def _budget(self, now: float | None = None) -> float:
         """This attempt's time: the source's own timeout, cut to what the request has left

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Final
 
 from .._errors import SourceCircuitOpen, SourceError, SourceOverloaded
+from .slots import Slots
 
 __all__ = ["Bulkhead", "CircuitBreaker", "CircuitState", "Outcome", "RetryBudget", "outcome_of"]
 
@@ -192,7 +193,7 @@ class Bulkhead:
     def __init__(self, source: str, *, max_in_flight: int, max_queue: int) -> None:
         self.source = source
         self.max_queue = max_queue
-        self._slots = asyncio.Semaphore(max_in_flight)
+        self._slots = Slots(max_in_flight)
         self._waiting = 0
         self._in_flight = 0
 
@@ -204,31 +205,35 @@ class Bulkhead:
     def in_flight(self) -> int:
         return self._in_flight
 
+    def acquire_now(self) -> bool:
+        """A free slot with nobody waiting, taken at once (the common case: no coroutine, no
+        timer); False otherwise, and then `acquire` waits for one. `release()` it once after."""
+        if self._slots.take_now():
+            self._in_flight += 1
+            return True
+        return False
+
     async def acquire(self, budget: float) -> None:
         """A slot within `budget` seconds, or SourceOverloaded; `release()` it once after.
         A free slot with nobody waiting is taken without a timer (the common case: a timer
         per call was most of the bulkhead's cost); waiting is bounded by `budget`."""
-        slots = self._slots
-        if not slots.locked():
-            await slots.acquire()  # free and nobody ahead: answers without suspending
-        else:
-            if self._waiting >= self.max_queue:
-                raise SourceOverloaded(self.source, f"{self.source} has too many calls waiting")
-            self._waiting += 1
-            try:
-                async with asyncio.timeout(budget):
-                    await slots.acquire()
-            except TimeoutError:
-                raise SourceOverloaded(
-                    self.source, f"{self.source} had no free slot in time"
-                ) from None
-            finally:
-                self._waiting -= 1
+        if self.acquire_now():
+            return
+        if self._waiting >= self.max_queue:
+            raise SourceOverloaded(self.source, f"{self.source} has too many calls waiting")
+        self._waiting += 1
+        try:
+            async with asyncio.timeout(budget):
+                await self._slots.take()
+        except TimeoutError:
+            raise SourceOverloaded(self.source, f"{self.source} had no free slot in time") from None
+        finally:
+            self._waiting -= 1
         self._in_flight += 1
 
     def release(self) -> None:
         self._in_flight -= 1
-        self._slots.release()
+        self._slots.give()
 
     @asynccontextmanager
     async def slot(self, budget: float) -> AsyncIterator[None]:

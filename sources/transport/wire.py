@@ -18,9 +18,10 @@ What it keeps of the aiohttp exchange (and tests/sources/test_wire*.py checks ov
 - a GET on a reused connection that the server had closed (EOF or reset before any byte of the
   answer) is sent once more on a fresh connection, as aiohttp retries idempotent methods; a
   PATCH never is (aiohttp does not retry it either: it may have been applied);
-- the query string exactly as aiohttp builds it (`yarl.URL.extend_query`), a Host header, no
-  proxies and no `.netrc` (nothing read from the environment); https with certificate and host
-  name verification and SNI (`ssl.create_default_context`, the system's trust store, as aiohttp).
+- the query string exactly as aiohttp builds it (`yarl.URL.extend_query`, rebuilt without URL
+  objects in `query.py`), a Host header, no proxies and no `.netrc` (nothing read from the
+  environment); https with certificate and host name verification and SNI
+  (`ssl.create_default_context`, the system's trust store, as aiohttp).
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from yarl import URL
 from .._errors import SourceBadResponse, SourceError
 from .._settings import SourceSettings
 from .exchange import _KEEPALIVE_SECONDS, _NO_HEADERS, Headers, Params, Rules
+from .query import Target
+from .slots import Slots
 
 __all__ = ["WireExchange"]
 
@@ -168,26 +171,28 @@ class _Connection(asyncio.Protocol):
         waiter.set_result((self._status, self._body()))
 
     # the exchange
-    async def send(self, request: bytes, check: Check) -> tuple[int, bytes]:
+    def send(self, request: bytes, check: Check) -> asyncio.Future[tuple[int, bytes]]:
+        """Write `request`: the future answers (status, body) once the whole answer is in, or
+        fails with a `SourceError`. Not a coroutine (one frame less per call); the caller
+        awaits the future, then calls `done()` on every exit path."""
         transport = self.transport
         if transport is None or transport.is_closing():
             raise _Stale()
         self._check = check
-        self._headers = {}
-        self._chunks = []
         self._size = self._status = 0
         self._received = self._until_close = False
         self._failure = None
         waiter: asyncio.Future[tuple[int, bytes]] = asyncio.get_running_loop().create_future()
         self._waiter = waiter
         transport.write(request)
-        try:
-            return await waiter
-        finally:
-            self._waiter = None
-            self._check = None
-            self._chunks = []
-            del waiter  # a failure's traceback holds this frame: no cycle through the future
+        return waiter
+
+    def done(self) -> None:
+        """After the answer (or the failure): nothing of this exchange kept."""
+        self._waiter = None
+        self._check = None
+        self._headers.clear()
+        self._chunks.clear()
 
     def _body(self) -> bytes:
         chunks = self._chunks
@@ -222,9 +227,9 @@ class WireExchange:
         self._tls = (tls or ssl.create_default_context()) if base.scheme == "https" else None
         fixed = f"Host: {base.host_port_subcomponent}\r\nAccept: application/json\r\n"
         self._fixed = fixed + "User-Agent: switchboard\r\n"
-        self._urls: dict[str, URL] = {}
+        self._targets: dict[str, Target] = {}
         """Parsed once per path: the paths are fixed, never built from user input."""
-        self._slots = asyncio.Semaphore(settings.max_connections)
+        self._slots = Slots(settings.max_connections)
         self._idle: deque[_Connection] = deque()
         self._open: set[_Connection] = set()
         self._sweeper: asyncio.TimerHandle | None = None
@@ -233,10 +238,10 @@ class WireExchange:
         self._write: Check = self.rules.check_write_head
 
     async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
-        url = self._urls.get(path)
-        if url is None:
-            url = self._urls[path] = URL(self._base + path)
-        target = url.extend_query(params).raw_path_qs if params else url.raw_path_qs
+        targets = self._targets.get(path)
+        if targets is None:
+            targets = self._targets[path] = Target(URL(self._base + path))
+        target = targets.with_params(params)
         extra = ""
         for name, value in headers.items():
             if "\n" in value or "\r" in value or "\n" in name or "\r" in name:
@@ -254,7 +259,10 @@ class WireExchange:
         return await self._exchange(head.encode("latin-1") + body, self._write, retry=False)
 
     async def _exchange(self, request: bytes, check: Check, retry: bool) -> tuple[int, bytes]:
-        async with self._slots:
+        slots = self._slots
+        if not slots.take_now():  # nearly always free: no coroutine, no future
+            await slots.take()
+        try:
             conn = self._reuse()
             if conn is None:
                 conn = await self._connect()
@@ -267,6 +275,8 @@ class WireExchange:
                 return await self._send(conn, request, check)
             except _Stale as exc:
                 raise self.rules.unavailable() from exc
+        finally:
+            slots.give()
 
     async def _send(self, conn: _Connection, request: bytes, check: Check) -> tuple[int, bytes]:
         try:
@@ -274,6 +284,8 @@ class WireExchange:
         except BaseException:  # failed, cancelled (the budget) or unexpected: never reused
             conn.abort()
             raise
+        finally:
+            conn.done()
         if conn.reusable and not self._closed and len(self._idle) < self.settings.max_keepalive:
             conn.idle_since = asyncio.get_running_loop().time()
             self._idle.append(conn)
