@@ -5,6 +5,8 @@ forked worker (gateway/http/workers.py forks the serving processes)."""
 from __future__ import annotations
 
 import os
+import sys
+import threading
 import uuid
 
 from gateway.http.middleware import new_request_id
@@ -34,3 +36,25 @@ def test_a_forked_worker_does_not_hand_out_its_parents_next_ids() -> None:
     os.waitpid(child, 0)
     ours = "".join(new_request_id() for _ in range(3))
     assert len(theirs) == 96 and theirs != ours
+
+
+def test_servers_on_loops_in_other_threads_never_share_an_id() -> None:
+    taken: list[list[str]] = [[] for _ in range(4)]
+    start = threading.Barrier(len(taken))
+
+    def take(into: list[str]) -> None:
+        start.wait()
+        into.extend(new_request_id() for _ in range(3000))
+
+    threads = [threading.Thread(target=take, args=(into,)) for into in taken]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # the threads take turns as often as they can
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    every = [request_id for into in taken for request_id in into]
+    assert len(set(every)) == len(every) == 12000
