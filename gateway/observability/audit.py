@@ -126,7 +126,7 @@ class AuditLog:
             except Exception:
                 # the lines are lost: say so (without them), keep writing the next ones
                 log.exception("audit sink failed: %d request(s) not recorded", len(batch))
-            loop = batch[0][1].get_loop()
+            loop = batch[0][1].get_loop()  # the app's: one AuditLog serves one event loop
             with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
                 loop.call_soon_threadsafe(self._settle, batch)
             if stop:
