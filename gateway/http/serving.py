@@ -9,6 +9,11 @@ with the connection-level limits uvicorn lacks or leaves off.
   `limit_concurrency`): beyond it, a request is answered 503 at once, nothing queues.
 - The request body is bounded by the request's deadline in the app (gateway/app.py), not here.
 
+- A response of known length (every GraphQL answer) leaves in one write: uvicorn writes the
+  status line and headers at the response start and the body in a second write, two segments
+  and two wake-ups of the client; here the first is held until the body and both go together
+  (`_OneWriteCycle`). A streamed response (SSE, chunked) has its headers sent at once, as before.
+
 httptools is used explicitly (what `uvicorn[standard]` brings); the header timer is a small
 subclass of its protocol, overriding only connection and parser callbacks.
 """
@@ -20,11 +25,12 @@ import contextlib
 import signal
 import socket
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 import uvicorn
 from starlette.types import ASGIApp
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn._types import ASGISendEvent
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from gateway.config import ServerSettings
 from gateway.http.drain import Drain
@@ -47,9 +53,11 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     header_timeout: float = 10.0
     """Set per server by `_protocol` (uvicorn builds the protocol itself, with fixed args)."""
     _header_timer: asyncio.TimerHandle | None = None
+    _writes: _HeldWrites | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._writes = _HeldWrites(transport)
         self._arm_header_timer()
 
     def data_received(self, data: bytes) -> None:
@@ -67,6 +75,12 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         self._disarm_header_timer()
         super().on_headers_complete()
+        cycle = self.cycle
+        # uvicorn has just made this request's cycle (its task has not run yet): it becomes
+        # one whose response of known length leaves in one write (not an upgrade: no cycle)
+        if type(cycle) is RequestResponseCycle and self._writes is not None:
+            cycle.__class__ = _OneWriteCycle
+            cycle.transport = cast(asyncio.Transport, self._writes)
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm_header_timer()
@@ -95,6 +109,67 @@ class HeaderTimeoutProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.write(_REQUEST_TIMEOUT)
             self.transport.close()
+
+
+class _HeldWrites:
+    """The connection's transport as its response cycles see it: a write held (`hold`) goes
+    out with the next one, in one system call (`writelines`); anything else is the
+    transport's own. One per connection: it refers to nothing but the transport."""
+
+    __slots__ = ("_transport", "capturing", "held")
+
+    def __init__(self, transport: asyncio.Transport) -> None:
+        self._transport = transport
+        self.capturing = False
+        self.held: bytes | None = None
+
+    def write(self, data: bytes) -> None:
+        if self.capturing:
+            self.held = data
+            return
+        held = self.held
+        if held is None:
+            self._transport.write(data)
+        else:
+            self.held = None
+            self._transport.writelines((held, data))
+
+    def flush(self) -> None:
+        held, self.held = self.held, None
+        if held is not None:
+            self._transport.write(held)
+
+    def close(self) -> None:
+        self.flush()  # a response cut short still says what it started with, as before
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)
+
+
+class _OneWriteCycle(RequestResponseCycle):
+    """uvicorn's response cycle (httptools), but the status line and headers of a response
+    whose body has a known, non-zero length wait for that body and leave with it."""
+
+    async def send(self, message: ASGISendEvent) -> None:
+        writes = self.transport
+        if self.response_started or not isinstance(writes, _HeldWrites):
+            await super().send(message)
+            return
+        writes.capturing = True  # uvicorn writes the status line and headers once parsed
+        try:
+            await super().send(message)
+        finally:
+            writes.capturing = False
+        if (
+            self.chunked_encoding is not False  # streamed: the client sees the start at once
+            or self.expected_content_length == 0  # no body (204, 304, HEAD, empty) to wait for
+            or self.scope["method"] == "HEAD"
+        ):
+            writes.flush()
 
 
 def _protocol(header_timeout: float) -> type[HeaderTimeoutProtocol]:

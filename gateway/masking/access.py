@@ -61,11 +61,48 @@ class _Read:
     refusal: str | None = None
 
 
-def _keys(read: _Read) -> list[str | int]:
-    keys = read.path.as_list()
-    if read.key is not None:
-        keys.append(read.key)
-    return keys
+_HEADS: dict[str, tuple[SensitiveClass, bytes]] = {}
+"""`"class":…,"field":…,` of an audit line by field coordinate (with the class it was encoded
+for), and `_TAILS` its `"verified":…,"treatment":…,"outcome":…[,"refusal":…]}` by (verified,
+treatment, refusal): encoded once for the process, not once per line. Both are keyed by the
+schema's coordinates and the policy's words, never a caller's input, and stop growing at
+`_ENCODED_MAX` entries (past it a part is encoded per line, as before)."""
+_TAILS: dict[tuple[bool, str, str | None], bytes] = {}
+_ENCODED_MAX = 4096
+
+
+def _head(klass: SensitiveClass, field: str) -> bytes:
+    head = orjson.dumps({"class": klass, "field": field.partition(":")[0]})[1:-1] + b","
+    if len(_HEADS) < _ENCODED_MAX:
+        _HEADS[field] = (klass, head)
+    return head
+
+
+def _tail(verified: bool, treatment: str, refusal: str | None) -> bytes:
+    own: dict[str, object] = {
+        "verified": verified,
+        "treatment": treatment,
+        "outcome": "denied" if treatment == "deny" else "granted",
+    }
+    if refusal:
+        own["refusal"] = refusal
+    tail = b"," + orjson.dumps(own)[1:] + b"\n"
+    if len(_TAILS) < _ENCODED_MAX:
+        _TAILS[(verified, treatment, refusal)] = tail
+    return tail
+
+
+def _dotted(path: Path | None, dotted: dict[int, str]) -> str:
+    """`path` dotted ("findCustomers.0.accounts"), each prefix joined once per call of
+    `audit_lines` (`dotted`, by the id of a `Path` the reads hold meanwhile): the reads of one
+    object, and of the objects of one list, share theirs."""
+    if path is None:
+        return ""
+    found = dotted.get(id(path))
+    if found is None:
+        prefix = _dotted(path.prev, dotted)
+        found = dotted[id(path)] = f"{prefix}.{path.key}" if prefix else str(path.key)
+    return found
 
 
 class Access:
@@ -191,8 +228,11 @@ class Access:
             )[:-1]
             + b","
         )
-        lines = []
+        lines: list[bytes] = []
+        append = lines.append
         dumps = orjson.dumps
+        heads, tails = _HEADS, _TAILS
+        dotted: dict[int, str] = {}
         for (field, _), read in self._reads.items():
             treatment = read.treatment
             if treatment == "redact":
@@ -201,20 +241,25 @@ class Access:
             customer_id = owner.customer_id
             if customer_id is None and customers and owner.profile_id is not None:
                 customer_id = customers.get(owner.profile_id)
+            path: Path | None = read.path
+            key: str | int | None = read.key
+            if key is None:  # standard execution: the value's own path
+                path, key = read.path.prev, read.path.key
+            found = dotted.get(id(path))
+            if found is None:
+                found = _dotted(path, dotted)
+            klass = read.klass
+            head = heads.get(field)
+            append(common)
+            append(head[1] if head is not None and head[0] is klass else _head(klass, field))
             own = {
-                "class": read.klass,  # an Enum: orjson writes its value
-                "field": field.partition(":")[0],
-                "path": ".".join(map(str, _keys(read))),
+                "path": f"{found}.{key}" if found else str(key),
                 "values": read.count,
                 "customerId": customer_id,
                 "profileId": owner.profile_id,
-                "verified": read.verified,
-                "treatment": treatment,
-                "outcome": "denied" if treatment == "deny" else "granted",
             }
-            if read.refusal:
-                own["refusal"] = read.refusal
-            lines.append(common)
-            lines.append(dumps(own)[1:])
-            lines.append(b"\n")
+            append(dumps(own)[1:-1])
+            refusal = read.refusal
+            tail = tails.get((read.verified, treatment, refusal))
+            append(tail if tail is not None else _tail(read.verified, treatment, refusal))
         return b"".join(lines)

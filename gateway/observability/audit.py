@@ -5,19 +5,20 @@ on which interaction, what treatment, the outcome and when — never the value.
 
 Writing never blocks the event loop (REVIEW D7): a request reserves a place in a bounded queue
 before it executes, hands its lines over when it ends and awaits them written before it answers;
-one writer task drains the queue and writes on a thread of its own, the other requests carrying
-on meanwhile. When every place is taken (the sink has fallen behind), the operation is refused
-(503, AUDIT_UNAVAILABLE) before it reads anything: a sensitive read is never returned before its
-audit line is written, and no line is dropped to make room."""
+one writer thread drains the queue, the other requests carrying on meanwhile. When every place
+is taken (the sink has fallen behind), the operation is refused (503, AUDIT_UNAVAILABLE) before
+it reads anything: a sensitive read is never returned before its audit line is written, and no
+line is dropped to make room."""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
+import contextlib
 import logging
+import queue
 import sys
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import IO
 
@@ -28,9 +29,20 @@ log = logging.getLogger("switchboard.audit")
 SHUTDOWN_SECONDS = 10.0
 
 
+_Item = tuple[bytes, "asyncio.Future[None]"]
+"""One request's lines and the future told once they are written."""
+
+
 class AuditLog:
     """Writes events as JSON lines to stdout (default), stderr, a file, or a callable, through
-    a queue of at most `max_pending` requests' lines (queued, being written, or reserved)."""
+    a queue of at most `max_pending` requests' lines (queued, being written, or reserved).
+
+    The writer is a thread of its own, not a task on the event loop: a request's lines go
+    straight onto its queue (a `SimpleQueue`, which wakes it), it writes everything queued so
+    far in one write, and wakes the loop once per such batch to tell the waiting requests. The
+    loop does no work of its own between a hand-over and the write (there was a writer task to
+    wake and an executor's future to chain: two more turns of the loop on every answer's path).
+    """
 
     def __init__(self, sink: str | Callable[[bytes], None] = "stdout", max_pending: int = 1024):
         if max_pending < 1:
@@ -44,9 +56,10 @@ class AuditLog:
         self._stream_name = sink if sink in ("stdout", "stderr") else None
         self.max_pending = max_pending
         self._free = max_pending
-        self._queue: asyncio.Queue[tuple[bytes, asyncio.Future[None]]] | None = None
-        self._writer: asyncio.Task[None] | None = None
-        self._thread: ThreadPoolExecutor | None = None
+        self._queued = 0
+        """Handed over and not yet told written (read and changed on the loop only)."""
+        self._items: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     def _write(self, lines: bytes) -> None:
         if self._sink is not None:
@@ -78,60 +91,74 @@ class AuditLog:
             self._free += 1
             written.set_result(None)
             return written
-        if self._writer is None:
+        if self._thread is None:
             self._start()
-        assert self._queue is not None
-        self._queue.put_nowait((lines, written))  # never full: each item holds a reservation
+        self._queued += 1
+        self._items.put((lines, written))  # never full: each item holds a reservation
         return written
 
     def _start(self) -> None:
-        self._queue = asyncio.Queue()
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="audit")
-        # started by the first request that audits, but the writer of every request's lines:
-        # in an empty context, not that request's (its scope, log context) kept for ever
-        self._writer = asyncio.get_running_loop().create_task(
-            self._drain(), context=contextvars.Context()
-        )
+        # a new thread starts in an empty context: it keeps no request's (its scope, its log
+        # context) for the process's life; a daemon, so a stalled sink cannot hold the exit
+        self._thread = threading.Thread(target=self._run, name="audit", daemon=True)
+        self._thread.start()
 
-    async def _drain(self) -> None:
-        """The one writer: everything queued so far in one write, on the audit thread."""
-        assert self._queue is not None
-        loop = asyncio.get_running_loop()
+    def _run(self) -> None:
+        """The writer thread: everything queued so far in one write, then one wake-up of the
+        loop for the whole batch; until `aclose` says stop."""
+        items = self._items
         while True:
-            batch = [await self._queue.get()]
-            while not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            first = items.get()
+            if first is None:
+                return
+            batch = [first]
+            stop = False
+            while not items.empty():
+                item = items.get_nowait()
+                if item is None:
+                    stop = True
+                    break
+                batch.append(item)
+            lines = b"".join(item[0] for item in batch)
             try:
-                lines = b"".join(item[0] for item in batch)
-                await loop.run_in_executor(self._thread, self._write, lines)
+                if lines:
+                    self._write(lines)
             except Exception:
                 # the lines are lost: say so (without them), keep writing the next ones
                 log.exception("audit sink failed: %d request(s) not recorded", len(batch))
-            finally:
-                self._free += len(batch)
-                for _, written in batch:
-                    if not written.done():
-                        written.set_result(None)
-                    self._queue.task_done()
+            loop = batch[0][1].get_loop()  # the app's: one AuditLog serves one event loop
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(self._settle, batch)
+            if stop:
+                return
+
+    def _settle(self, batch: list[_Item]) -> None:
+        """On the loop: the batch is written (or lost, and logged); its places come back."""
+        for lines, written in batch:
+            if lines:  # not `aclose`'s marker
+                self._free += 1
+                self._queued -= 1
+            if not written.done():
+                written.set_result(None)
 
     async def aclose(self) -> None:
         """Write what is queued, then stop (at shutdown, after the last request); a sink that
         takes longer than SHUTDOWN_SECONDS loses what is left, and the log says so."""
-        writer, self._writer = self._writer, None
-        if writer is not None and self._queue is not None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            # written after everything handed over before it (one writer, in order)
+            done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._items.put((b"", done))
+            self._items.put(None)
             try:
                 async with asyncio.timeout(SHUTDOWN_SECONDS):
-                    await self._queue.join()
+                    await done
             except TimeoutError:
                 log.error(
-                    "audit sink stalled at shutdown: %d request(s) not recorded",
-                    self._queue.qsize(),
+                    "audit sink stalled at shutdown: %d request(s) not recorded", self._queued
                 )
-            writer.cancel()
-            await asyncio.gather(writer, return_exceptions=True)
-        if self._thread is not None:
-            self._thread.shutdown(wait=True)
-            self._thread = None
+                return  # the stalled write keeps its file; the process's exit closes it
+            thread.join()  # it has nothing left to do but return
         self.close()
 
     def close(self) -> None:
