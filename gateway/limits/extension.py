@@ -10,7 +10,7 @@ from typing import Any
 from graphql import GraphQLError, Lexer, Source, Token, TokenKind
 from strawberry.extensions import SchemaExtension
 
-from gateway.limits.cost import estimate_cost
+from gateway.limits.cost import CostCache
 from gateway.limits.shape import (
     LimitSettings,
     copy_error,
@@ -79,6 +79,7 @@ def guardrails(
     suggestions: bool = False,
 ) -> type[SchemaExtension]:
     """`suggestions`: "Did you mean ...?" in errors (the development profile only)."""
+    costs = CostCache()
 
     class Guardrails(SchemaExtension):
         registered = False
@@ -139,7 +140,9 @@ def guardrails(
             ec = self.execution_context
             schema = ec.schema._schema
             try:
-                cost = estimate_cost(schema, document, ec.operation_name, ec.variables, limits)
+                cost = costs.estimate(
+                    schema, ec.query or "", document, ec.operation_name, ec.variables, limits
+                )
             except GraphQLError as error:
                 return [error]
             if cost > limits.max_cost:
