@@ -22,6 +22,7 @@ from graphql import (
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
+    GraphQLError,
     GraphQLField,
     GraphQLInterfaceType,
     GraphQLNamedType,
@@ -132,6 +133,35 @@ class CostCache:
         if key is not None:
             self._costs[key] = cost
         return cost
+
+    def refusal(
+        self,
+        schema: GraphQLSchema,
+        text: str,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: Mapping[str, Any] | None,
+        limits: LimitSettings,
+    ) -> GraphQLError | None:
+        """The guardrails' cost rule: a cap exceeded (`first:`, `ids`) or the estimate above
+        `max_cost` (COST_LIMIT); None when the operation may run.
+
+        When the walk reads no variable and its kept cost is within `max_cost`, the answer is
+        None whatever the variables are, without coercing them: coerced, the cost is the kept
+        one; not coercible, it is 0 (execution refuses them). A screen-pop's `$phone`."""
+        where = (schema, text, operation_name, limits)
+        if self._reads.get(where) == ():
+            kept = self._costs.get((*where, ()))
+            if kept is not None and kept <= limits.max_cost:
+                return None
+        try:
+            cost = self.estimate(schema, text, document, operation_name, variables, limits)
+        except GraphQLError as error:
+            return error
+        if cost > limits.max_cost:
+            message = f"query too costly: estimated {cost}, at most {limits.max_cost}"
+            return limit_error(message, "COST_LIMIT")
+        return None
 
 
 def _key(where: tuple[Any, ...], reads: tuple[str, ...], values: Mapping[str, Any]) -> Any:

@@ -16,7 +16,6 @@ from gateway.limits.shape import (
     LimitSettings,
     copy_error,
     document_too_large,
-    limit_error,
     measure_cached,
     parse_cached,
     validate_cached,
@@ -141,18 +140,11 @@ class Rails:
         return errors or self._cost(ec, document)
 
     def _cost(self, ec: ExecutionContext, document: DocumentNode) -> list[GraphQLError]:
-        limits = self.limits
         schema = ec.schema._schema
-        try:
-            cost = self.costs.estimate(
-                schema, ec.query or "", document, ec.operation_name, ec.variables, limits
-            )
-        except GraphQLError as error:
-            return [error]
-        if cost > limits.max_cost:
-            message = f"query too costly: estimated {cost}, at most {limits.max_cost}"
-            return [limit_error(message, "COST_LIMIT")]
-        return []
+        refused = self.costs.refusal(
+            schema, ec.query or "", document, ec.operation_name, ec.variables, self.limits
+        )
+        return [] if refused is None else [refused]
 
     def conceal(self, ec: ExecutionContext) -> None:
         """After the operation: errors that would teach the schema rewritten. Replace, never

@@ -137,3 +137,58 @@ def test_the_limits_are_part_of_the_key(schema: GraphQLSchema) -> None:
     with pytest.raises(GraphQLError):
         cache.estimate(schema, IDS, document, None, variables, tight)
     assert cache.estimate(schema, IDS, document, None, variables, LIMITS) == loose
+
+
+# -- the rule: refusal() ------------------------------------------------------------------------
+
+POP = "query($phone: String!) { findCustomers(phone: $phone) { id interactions(first: 5) { id } } }"
+
+
+@pytest.fixture
+def coerced(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """One entry per coercion of the variables by the cost rule."""
+    counted: list[int] = []
+    real = cost_module.get_variable_values
+
+    def counting(*args: Any, **kwargs: Any) -> Any:
+        counted.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(cost_module, "get_variable_values", counting)
+    return counted
+
+
+def test_within_the_limit_the_variables_are_not_coerced_again(
+    schema: GraphQLSchema, coerced: list[int]
+) -> None:
+    """The walk read no variable and its cost is within max_cost: the answer is None for any
+    variables (coercible or not), so they are not coerced for it again."""
+    cache = CostCache()
+    document = parse(POP)
+    assert cache.refusal(schema, POP, document, None, {"phone": "1"}, LIMITS) is None
+    assert len(coerced) == 1
+    for variables in ({"phone": "2"}, {"phone": 5}, {}):
+        assert cache.refusal(schema, POP, document, None, variables, LIMITS) is None
+    assert len(coerced) == 1
+
+
+def test_over_the_limit_the_variables_decide(schema: GraphQLSchema) -> None:
+    """Too costly when the variables coerce (COST_LIMIT, a fresh error each time); not refused
+    here when they do not (execution refuses them), as `estimate_cost` answers 0."""
+    cache = CostCache()
+    document = parse(POP)
+    tight = LimitSettings(max_cost=3)
+    refused = [cache.refusal(schema, POP, document, None, {"phone": "1"}, tight) for _ in "ab"]
+    assert refused[0] is not None and refused[1] is not None and refused[0] is not refused[1]
+    assert refused[0].extensions == {"code": "COST_LIMIT"}
+    assert refused[0].message == "query too costly: estimated 36, at most 3"
+    assert cache.refusal(schema, POP, document, None, {"phone": 5}, tight) is None
+    assert cache.refusal(schema, POP, document, None, {}, tight) is None
+
+
+def test_a_list_cap_is_the_rules_refusal(schema: GraphQLSchema) -> None:
+    cache = CostCache()
+    document = parse(FIRST)
+    refused = cache.refusal(schema, FIRST, document, None, {"phone": "1", "n": 500}, LIMITS)
+    assert refused is not None and refused.extensions == {"code": "LIST_LIMIT"}
+    assert cache.refusal(schema, FIRST, document, None, {"phone": "1", "n": 5}, LIMITS) is None
