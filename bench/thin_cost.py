@@ -2,8 +2,10 @@
 compiled execution serves the screen-pop (or supervisor-10) one request at a time, straight
 through its ASGI app (no socket on the gateway's side; the sandbox answers in a thread), and
 `time.thread_time` splits each request at `execute_plan`: "before" is ASGI entry -> the plan
-starts, "after" is the plan's return -> the last byte of the response. The sandbox's CPU is its
-thread's, not counted.
+starts, "after" is the plan's return -> the last byte of the response; the thin road's entry and
+exit and `Schema.execute`'s (or the direct road's) split them further. The sandbox's CPU is its
+thread's, not counted. The collector runs with the serving process's thresholds (`tune_gc`):
+with Python's defaults, fewer allocations would look like a larger saving than the server sees.
 
     .venv/bin/python -m bench.thin_cost [--requests 2000] [--scenario screenpop] [--profile]
 """
@@ -23,6 +25,7 @@ import orjson
 
 import gateway.execution.select as select
 from gateway.app import create_app
+from gateway.cli import tune_gc
 from gateway.config import build_config
 from gateway.demo import demo_config
 from gateway.masking.guard import Guard
@@ -44,6 +47,7 @@ async def _main(options: argparse.Namespace, sandbox: str) -> None:
     raw.update(tomllib.loads(BENCH_RATE_LIMIT + BENCH_BUDGETS))
     guard = Guard(Policy.load(), Masker(b"thin-cost-key"), AuditLog(lambda lines: None))
     app = create_app(build_config(raw, env={}), guard=guard)
+    tune_gc()  # the serving process's collector settings (gateway/cli.py)
     scenario = SCENARIOS[options.scenario]
     token = await mint_token(sandbox, sub=scenario.subject, roles=[scenario.role], ttl=3600)
     sample = await sample_customers(sandbox, 50)
