@@ -25,7 +25,7 @@ import logging
 import time
 import traceback
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, ClassVar
 
 from cachetools import LRUCache
 from graphql import (
@@ -91,6 +91,23 @@ class PlanCache:
             plan = self._compile(schema, operation, fragments, variables, roles, name)
             self._plans[key] = plan
         return plan
+
+    def cached(
+        self,
+        text: str,
+        operation: OperationDefinitionNode,
+        variables: VariableValues,
+        roles: frozenset[str],
+    ) -> Plan | None:
+        """The plan `plan_for` would answer, when it is already compiled (never compiles,
+        never logs: None for a miss or for an operation that runs on standard execution)."""
+        name = operation.name.value if operation.name else None
+        names = self._directives.get((text, name))
+        if names is None:
+            return None
+        coerced = variables.coerced
+        plan = self._plans.get((text, name, roles, tuple(bool(coerced.get(n)) for n in names)))
+        return plan if isinstance(plan, Plan) else None
 
     def _compile(
         self,
@@ -190,6 +207,9 @@ def executor_class(
         return StandardExecutor
 
     class PlanExecutor(StandardExecutor):
+        plans: ClassVar[PlanCache]
+        """The cache it answers from (the direct road looks plans up in it)."""
+
         def execute_operation(self, serially: bool | None = None) -> Any:
             # graphql-core's contract (Executor.execute_operation): an operation aborted before
             # it starts is rejected with the abort's error; one aborted while running, by
@@ -228,6 +248,7 @@ def executor_class(
             self.collected_errors.errors.extend(errors)
             return self.finish(self.build_response(data))
 
+    PlanExecutor.plans = plans
     return PlanExecutor
 
 

@@ -9,6 +9,9 @@ with the same arguments and in the same order where order can be seen: the view'
 documents, the audit trail, the operation log and telemetry all run there, as extensions),
 `process_result` and `create_response`. Strawberry's three refusals of an operation (no
 operation of that name, an operation type not allowed) become the same 400 the view gives.
+An operation whose compiled plan is already cached, with nothing to refuse before it runs,
+skips `Schema.execute` itself: the direct road (gateway/execution/direct.py) calls the same
+extension rules in the same order; anything else it hands back, untouched, to `Schema.execute`.
 
 Anything else goes to the view as it is: a GET, another content type, a streaming `Accept`
 (multipart subscriptions), a body that is not JSON, a batch, a field of the wrong type. The
@@ -32,6 +35,8 @@ from strawberry.http.types import HTTPMethod
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types.graphql import OperationType
 
+from gateway.execution.direct import DirectRoad
+
 if TYPE_CHECKING:
     from gateway.http.view import GraphQLView
 
@@ -53,6 +58,8 @@ class ThinPath:
             raise ValueError("the thin path does not serve incremental delivery")
         self.view = view
         self.taken = 0
+        self.direct = DirectRoad.for_schema(view.schema)
+        """An operation with a cached plan skips `Schema.execute` (gateway/execution/direct.py)."""
 
     def eligible(self, scope: Scope) -> bool:
         """A POST of `application/json` asking for no streamed answer: a request the view
@@ -77,16 +84,21 @@ class ThinPath:
         self.taken += 1
         sub_response = await view.get_sub_response(request)
         context = await view.get_context(request, response=sub_response)
+        direct = self.direct
         try:
-            result = await view.schema.execute(
-                query,
-                root_value=None,  # GraphQL.get_root_value's: the view has none
-                variable_values=variables,
-                context_value=context,
-                operation_name=name,
-                allowed_operation_types=_ALLOWED,
-                operation_extensions=extensions,
-            )
+            result = None
+            if direct is not None:
+                result = await direct.execute(query, variables, context, name, _ALLOWED, extensions)
+            if result is None:
+                result = await view.schema.execute(
+                    query,
+                    root_value=None,  # GraphQL.get_root_value's: the view has none
+                    variable_values=variables,
+                    context_value=context,
+                    operation_name=name,
+                    allowed_operation_types=_ALLOWED,
+                    operation_extensions=extensions,
+                )
         except CannotGetOperationTypeError as e:
             response = PlainTextResponse(e.as_http_error_reason(), status_code=400)
         except InvalidOperationTypeError as e:

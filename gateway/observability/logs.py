@@ -20,7 +20,7 @@ import logging
 import secrets
 import sys
 import time
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -28,6 +28,7 @@ from typing import Any
 import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from gateway.observability import codes
 from gateway.observability.audit import safe_operation_name
@@ -233,31 +234,44 @@ def configure_logging(
 
 class OperationLog(SchemaExtension):
     """Tells the request's log context which operation runs, who asks and how it ended; the
-    same for both executions and for subscriptions (one per operation)."""
+    same for both executions and for subscriptions (one per operation). Its rules are
+    `operation_began` and `operation_ended`, which the direct road calls too."""
 
-    async def on_operation(self) -> AsyncIterator[None]:
-        request = _current.get()
+    def on_operation(self) -> Iterator[None]:
         ec = self.execution_context
-        if request is not None:
-            name = safe_operation_name(ec.operation_name)
-            request.operation = name
-            if name is not None and len(request.operations) < 8:
-                request.operations.append(name)
-            request.trace_id = request.trace_id or _trace_id()
-            principal = getattr(ec.context, "principal", None)
-            identity = getattr(principal, "identity", None)
-            if identity is not None:
-                request.subject = subject_hash(*identity)
+        request = operation_began(ec)
         yield
-        if request is not None:
-            try:
-                request.operation_type = ec.operation_type.value
-            except Exception:  # a document that did not parse has no type
-                request.operation_type = None
-            result = ec.result
-            errors = getattr(result, "errors", None) or ()
-            code = next((_code(e) for e in errors), None)
-            request.outcome = "ok" if not errors else code or codes.INTERNAL
+        operation_ended(ec, request)
+
+
+def operation_began(ec: ExecutionContext) -> _Request | None:
+    """The request's log context told the operation's name and caller (None: no request)."""
+    request = _current.get()
+    if request is not None:
+        name = safe_operation_name(ec.operation_name)
+        request.operation = name
+        if name is not None and len(request.operations) < 8:
+            request.operations.append(name)
+        request.trace_id = request.trace_id or _trace_id()
+        principal = getattr(ec.context, "principal", None)
+        identity = getattr(principal, "identity", None)
+        if identity is not None:
+            request.subject = subject_hash(*identity)
+    return request
+
+
+def operation_ended(ec: ExecutionContext, request: _Request | None) -> None:
+    """The operation's type and outcome (its first error's code) on the request's context."""
+    if request is None:
+        return
+    try:
+        request.operation_type = ec.operation_type.value
+    except Exception:  # a document that did not parse has no type
+        request.operation_type = None
+    result = ec.result
+    errors = getattr(result, "errors", None) or ()
+    code = next((_code(e) for e in errors), None)
+    request.outcome = "ok" if not errors else code or codes.INTERNAL
 
 
 def _code(error: Any) -> str | None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Mapping
+from typing import ClassVar
 
 from graphql import DocumentNode, OperationDefinitionNode
 from strawberry.extensions import SchemaExtension
@@ -122,19 +123,25 @@ class Telemetry:
             }
         )
 
+    def note(self, ec: ExecutionContext) -> None:
+        """After the operation: its type and trusted name on the request's record (after
+        the guardrails, which put a registered document's AST on the operation). The
+        extension's rule, and the direct road's (gateway/execution/direct.py)."""
+        record = current_operation()
+        if record is not None and ec.graphql_document is not None:
+            _note(record, ec.graphql_document, ec, self._names)
+
     def extension(self) -> type[SchemaExtension]:
-        names = self._names
+        telemetry = self
 
         class OperationTelemetry(SchemaExtension):
-            """Notes the operation's type and trusted name (after the guardrails, which put a
-            registered document's AST on the operation)."""
+            """Notes the operation's type and trusted name (`Telemetry.note`)."""
+
+            noted: ClassVar[Telemetry] = telemetry
 
             def on_operation(self) -> Iterator[None]:
                 yield
-                record = current_operation()
-                ec = self.execution_context
-                if record is not None and ec.graphql_document is not None:
-                    _note(record, ec.graphql_document, ec, names)
+                telemetry.note(self.execution_context)
 
         return OperationTelemetry
 

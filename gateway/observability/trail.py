@@ -14,11 +14,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 import orjson
 from graphql import ExecutionResult, GraphQLError
 from strawberry.extensions import SchemaExtension
+from strawberry.types import ExecutionContext
 
 from gateway.auth.authenticator import Principal
 from gateway.limits.admission import Admission
@@ -29,7 +30,110 @@ from gateway.observability import codes
 from gateway.observability.audit import AuditLog, safe_operation_name
 from resolvers import Loaders
 
-__all__ = ["audit_trail", "event_lines"]
+__all__ = ["Admitted", "Trail", "audit_trail", "event_lines"]
+
+
+class Admitted:
+    """One operation's place in the trail: reserved in the audit queue, and its limits."""
+
+    __slots__ = ("admitted", "reserved", "roles")
+
+    def __init__(self) -> None:
+        self.reserved = False
+        self.admitted: Admission | None = None
+        self.roles: frozenset[str] | None = None
+        """Set when execution was let through for a caller with access: placeholders after."""
+
+
+class Trail:
+    """The audit trail's rules as plain steps on strawberry's `ExecutionContext`: the
+    extension below calls them from its hooks, and the direct road (gateway/execution/
+    direct.py) calls the very same steps, in the same order, without strawberry's runner."""
+
+    def __init__(
+        self,
+        policy: Policy,
+        audit: AuditLog,
+        admission: Callable[[], Admission],
+        alerted: Callable[[str], None] | None,
+    ) -> None:
+        self.policy = policy
+        self.audit = audit
+        self.admission = admission
+        self.alerted = alerted
+
+    async def before_execution(self, ec: ExecutionContext, state: Admitted) -> None:
+        """Fail closed for unknown roles, reserve and admit, start the verification; a
+        refusal becomes the operation's result (nothing executes)."""
+        access = getattr(ec.context, "access", None)
+        if not isinstance(access, Access):
+            return
+        roles = access.principal.roles
+        if refuse_unknown_roles(self.policy, roles, ec):
+            return
+        refused = await self._admit(ec, access, state)
+        if refused is not None:
+            ec.result = ExecutionResult(None, [refused])
+        else:
+            access.verification.start_for(ec.graphql_document, ec.operation_name)
+        state.roles = roles
+
+    def after_execution(self, ec: ExecutionContext, state: Admitted) -> None:
+        if state.roles is not None:
+            fill_placeholders(self.policy, state.roles, ec)
+
+    def results(self, ec: ExecutionContext) -> dict[str, Any]:
+        """The extension's `extensions` entry: the caller's verification report."""
+        access = getattr(ec.context, "access", None)
+        report = access.verification_report() if isinstance(access, Access) else None
+        return {} if report is None else {"verification": report}
+
+    async def _admit(self, ec: Any, access: Access, state: Admitted) -> GraphQLError | None:
+        if not self.audit.reserve():
+            response = getattr(ec.context, "response", None)
+            if response is not None:
+                response.status_code = 503
+            return GraphQLError(
+                "the audit trail is unavailable: try again shortly",
+                extensions={"code": codes.AUDIT_UNAVAILABLE},
+            )
+        state.reserved = True
+        state.admitted = admitted = self.admission()
+        refused = await admitted.admit(ec, access.principal)
+        if refused is None and admitted.ledger is not None:
+            access.budget = admitted.ledger
+        return refused
+
+    async def lines(self, ec: ExecutionContext, state: Admitted) -> bytes:
+        """After the operation: the calls still in flight drained, the audit lines made."""
+        context = ec.context
+        access = getattr(context, "access", None)
+        if not (isinstance(access, Access) and state.reserved):
+            return b""
+        # a root field that failed early leaves calls in flight (the caller's verification,
+        # its siblings' loads): they belong to this answer too
+        await access.verification.drain()
+        await context.loaders.drain()
+        name = safe_operation_name(ec.operation_name)
+        client_id: str | None = getattr(context, "client_request_id", None)
+        admitted = state.admitted
+        events: list[dict[str, Any]] = []
+        if admitted is not None:
+            await admitted.commit(access.principal)
+            events = admitted.events(ec.result)
+            if self.alerted is not None:
+                for alert in admitted.alerts:
+                    self.alerted(alert["type"])
+        lines = access.audit_lines(
+            context.request_id, name, client_id, _known_customers(context.loaders)
+        )
+        return lines + event_lines(access.principal, context.request_id, client_id, name, events)
+
+    async def submit(self, state: Admitted, lines: bytes) -> None:
+        """Whatever happened (a failure included): the answer leaves once its audit lines are
+        written (the event loop serving the others meanwhile)."""
+        if state.reserved:
+            await self.audit.submit(lines)
 
 
 def audit_trail(
@@ -40,86 +144,31 @@ def audit_trail(
 ) -> type[SchemaExtension]:
     """The extension class (strawberry makes one per operation); `admission` makes each
     request's limits; `alerted(type)` counts each limit alert (a metric)."""
+    rules = Trail(policy, audit, admission, alerted)
 
     class AuditTrail(SchemaExtension):
-        reserved = False
-        admitted: Admission | None = None
+        trail: ClassVar[Trail] = rules
+
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self.state = Admitted()
 
         async def on_execute(self) -> AsyncIterator[None]:
             ec = self.execution_context
-            access = getattr(ec.context, "access", None)
-            if not isinstance(access, Access):
-                yield
-                return
-            roles = access.principal.roles
-            if refuse_unknown_roles(policy, roles, ec):
-                yield
-                return
-            refused = await self._admit(ec, access)
-            if refused is not None:
-                ec.result = ExecutionResult(None, [refused])
-            else:
-                access.verification.start_for(ec.graphql_document, ec.operation_name)
+            await rules.before_execution(ec, self.state)
             yield
-            fill_placeholders(policy, roles, ec)
+            rules.after_execution(ec, self.state)
 
         def get_results(self) -> dict[str, Any]:
-            access = getattr(self.execution_context.context, "access", None)
-            report = access.verification_report() if isinstance(access, Access) else None
-            return {} if report is None else {"verification": report}
-
-        async def _admit(self, ec: Any, access: Access) -> GraphQLError | None:
-            if not audit.reserve():
-                response = getattr(ec.context, "response", None)
-                if response is not None:
-                    response.status_code = 503
-                return GraphQLError(
-                    "the audit trail is unavailable: try again shortly",
-                    extensions={"code": codes.AUDIT_UNAVAILABLE},
-                )
-            self.reserved = True
-            self.admitted = admitted = admission()
-            refused = await admitted.admit(ec, access.principal)
-            if refused is None and admitted.ledger is not None:
-                access.budget = admitted.ledger
-            return refused
+            return rules.results(self.execution_context)
 
         async def on_operation(self) -> AsyncIterator[None]:
             lines = b""
             try:
                 yield
-                context = self.execution_context.context
-                access = getattr(context, "access", None)
-                if isinstance(access, Access) and self.reserved:
-                    # a root field that failed early leaves calls in flight (the caller's
-                    # verification, its siblings' loads): they belong to this answer too
-                    await access.verification.drain()
-                    await context.loaders.drain()
-                    lines = await self._lines(context, access)
+                lines = await rules.lines(self.execution_context, self.state)
             finally:
-                if self.reserved:
-                    # the answer leaves once its audit lines are written (the event loop
-                    # serving the others meanwhile)
-                    await audit.submit(lines)
-
-        async def _lines(self, context: Any, access: Access) -> bytes:
-            ec = self.execution_context
-            name = safe_operation_name(ec.operation_name)
-            client_id: str | None = getattr(context, "client_request_id", None)
-            admitted = self.admitted
-            events: list[dict[str, Any]] = []
-            if admitted is not None:
-                await admitted.commit(access.principal)
-                events = admitted.events(ec.result)
-                if alerted is not None:
-                    for alert in admitted.alerts:
-                        alerted(alert["type"])
-            lines = access.audit_lines(
-                context.request_id, name, client_id, _known_customers(context.loaders)
-            )
-            return lines + event_lines(
-                access.principal, context.request_id, client_id, name, events
-            )
+                await rules.submit(self.state, lines)
 
     return AuditTrail
 

@@ -284,3 +284,77 @@ def test_uvicorns_httptools_protocol_callbacks() -> None:
     source = inspect.getsource(HttpToolsProtocol.__init__)
     assert "self.cycle" in source and "self.loop" in source
     assert "self.transport" in inspect.getsource(HttpToolsProtocol.connection_made)
+
+
+def test_the_steps_the_direct_road_repeats_from_schema_execute() -> None:
+    """gateway/execution/direct.py serves an operation with a cached plan by calling the
+    steps `Schema.execute` calls, in its order: the execution context's fields, the executor's
+    `build` (as graphql-core's `execute` calls it, with strawberry's arguments), the schema's
+    `_process_errors`, `_coerce_error` and `PreExecutionError` for an exception, the runner's
+    merge of the extensions' results. When strawberry's walk changes (a new phase, a new
+    step), the digests change with it, so the road is reviewed against the new walk before
+    the pin moves."""
+    from graphql.execution.execute import UNEXPECTED_MULTIPLE_PAYLOADS  # type: ignore[attr-defined]
+    from strawberry.extensions.runner import SchemaExtensionsRunner
+    from strawberry.schema.schema import _coerce_error
+    from strawberry.types import ExecutionContext
+    from strawberry.types.execution import PreExecutionError
+
+    fields = [f.name for f in ExecutionContext.__dataclass_fields__.values()]
+    for name in (
+        "query",
+        "schema",
+        "allowed_operations",
+        "context",
+        "variables",
+        "root_value",
+        "provided_operation_name",
+        "graphql_document",
+        "pre_execution_errors",
+        "result",
+        "extensions_results",
+        "operation_extensions",
+    ):
+        assert name in fields, name
+    assert _parameters(Executor.build)[:7] == [
+        "schema",
+        "document",
+        "root_value",
+        "context_value",
+        "raw_variable_values",
+        "operation_name",
+        "field_resolver",
+    ]
+    assert {"middleware", "is_awaitable"} <= set(_parameters(Executor.build))
+    assert _parameters(strawberry.Schema._process_errors) == [
+        "self",
+        "errors",
+        "execution_context",
+    ]
+    error = ValueError("x")
+    assert _coerce_error(error).original_error is error
+    assert issubclass(PreExecutionError, strawberry.types.ExecutionResult)
+    assert "multiple payloads" in UNEXPECTED_MULTIPLE_PAYLOADS
+    walk = {
+        f.__qualname__: _source_digest(f)
+        for f in (
+            strawberry.Schema.execute,
+            strawberry.Schema._prepare_operation_async,
+            strawberry.Schema._execute_operation,
+            strawberry.Schema._handle_execution_result,
+            strawberry.Schema.get_extensions,
+            SchemaExtensionsRunner.get_extensions_results,
+            graphql.execute,
+            graphql.experimental_execute_incrementally,
+        )
+    }
+    assert walk == {
+        "Schema.execute": "a4b76c96d614f4d0",
+        "Schema._prepare_operation_async": "0973d3b5a73f65fd",
+        "Schema._execute_operation": "5d64cc27e74797f9",
+        "Schema._handle_execution_result": "56893f850faa9f40",
+        "Schema.get_extensions": "a61928b3ed2dcc8f",
+        "SchemaExtensionsRunner.get_extensions_results": "bdc106aa3f99fc6b",
+        "execute": "c388ee5e31557751",
+        "experimental_execute_incrementally": "ac82362a51b2fc48",
+    }

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,16 +19,20 @@ import httpx
 import pytest
 from starlette.applications import Starlette
 from starlette.routing import Route
+from strawberry.extensions import SchemaExtension
 
 from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
+from gateway.execution.direct import DirectRoad
+from gateway.execution.select import executor_class
 from gateway.http.fastpath import ThinPath
 from gateway.http.view import GraphQLView
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
 from gateway.masking.treatments import Masker
 from gateway.observability.audit import AuditLog
+from schema import build_schema
 from sources.sandbox.client import mint_token
 from sources.sandbox.server import background_server
 
@@ -70,15 +75,27 @@ class Thin:
     def both(self, body: Any, headers: dict[str, str] | None = None) -> Answers:
         """The same request through the thin road, then through the view."""
         content = body if isinstance(body, bytes) else json.dumps(body).encode()
-        before = self.road.taken
+        before, direct = self.road.taken, self.direct.taken
         thin, thin_audit = self.send(content, headers)
         taken = self.road.taken - before
+        directly = self.direct.taken - direct
         road, self.view.thin = self.view.thin, None
         try:
             viewed, view_audit = self.send(content, headers)
         finally:
             self.view.thin = road
-        return Answers(thin, thin_audit, viewed, view_audit, taken)
+        return Answers(thin, thin_audit, viewed, view_audit, taken, directly)
+
+    @property
+    def direct(self) -> DirectRoad:
+        assert self.road.direct is not None
+        return self.road.direct
+
+    def warm(self, body: Any, headers: dict[str, str] | None = None) -> None:
+        """One request through the thin road first: its plan compiled and cached, so the
+        next one may take the direct road."""
+        response, _ = self.send(json.dumps(body).encode(), headers)
+        assert response.status_code in (200, 503), response.text
 
 
 @dataclass
@@ -88,6 +105,8 @@ class Answers:
     view: httpx.Response
     view_audit: list[str]
     taken: int
+    direct: int = 0
+    """Of the thin road's: answered by the direct road (a cached plan, no Schema.execute)."""
 
     def same(self) -> dict[str, Any]:
         """Asserts the two answers are one; returns the (thin) body."""
@@ -286,7 +305,9 @@ def test_the_metrics_move_the_same_on_both_roads(
     else:
         body["query"] = SENSITIVE.replace("query Read", "query Ivr")  # not the trusted text
     content = json.dumps(body).encode()
+    thin.warm(body)  # its plan compiled: the thin road's request takes the direct road
     moved = []
+    direct = thin.direct.taken
     for road in (thin.view.thin, None):
         kept, thin.view.thin = thin.view.thin, road
         try:
@@ -297,9 +318,173 @@ def test_the_metrics_move_the_same_on_both_roads(
             thin.view.thin = kept
         assert response.status_code == 200
         moved.append({k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)})
+    assert thin.direct.taken == direct + 1
     assert moved[0] == moved[1]
     name = "Ivr" if by_hash else "other"
     assert moved[0] == {
         f"switchboard_request_seconds_count{[('result', 'ok'), ('type', 'query')]}": 1,
         f"switchboard_trusted_operations_total{[('operation', name), ('result', 'ok')]}": 1,
     }
+
+
+# -- the direct road: a cached plan without Schema.execute (gateway/execution/direct.py) -----
+
+
+def test_a_cached_plan_takes_the_direct_road(thin: Thin, sample: list[dict[str, Any]]) -> None:
+    body = {"query": IVR, "variables": {"id": sample[5]["id"]}}
+    thin.warm(body)
+    answers = thin.both(body)
+    assert (answers.taken, answers.direct) == (1, 1)
+    answered = answers.same()
+    assert answered["data"]["customer"]["accounts"]
+    assert "sources" in answered["extensions"]
+    # another customer, the same plan: the road does not depend on the values
+    answers = thin.both({"query": IVR, "variables": {"id": sample[6]["id"]}})
+    assert (answers.taken, answers.direct) == (1, 1)
+    answers.same()
+
+
+def test_audit_lines_are_written_on_the_direct_road(
+    thin: Thin, sample: list[dict[str, Any]]
+) -> None:
+    thin.warm({"query": SENSITIVE, "variables": {"id": sample[7]["id"]}})
+    answers = thin.both({"query": SENSITIVE, "variables": {"id": sample[8]["id"]}})
+    assert answers.direct == 1
+    answers.same()
+    assert any('"ssn"' in line or "PII_NATIONAL_ID" in line for line in answers.thin_audit)
+
+
+def test_a_resolver_error_on_the_direct_road(thin: Thin, sample: list[dict[str, Any]]) -> None:
+    """Errors found while the plan runs: the same envelope, codes and (concealed) messages."""
+    thin.warm({"query": IVR, "variables": {"id": sample[9]["id"]}})
+    answers = thin.both({"query": IVR, "variables": {"id": "no-such-customer"}})
+    assert answers.direct == 1
+    body = answers.same()
+    assert body["errors"] and all(e["extensions"]["code"] for e in body["errors"])
+
+
+def test_the_audit_trails_503_on_the_direct_road(
+    thin: Thin, sample: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    body = {"query": IVR, "variables": {"id": sample[10]["id"]}}
+    thin.warm(body)
+    monkeypatch.setattr(thin.guard.audit, "reserve", lambda: False)
+    answers = thin.both(body)
+    assert answers.direct == 1
+    answered = answers.same()
+    assert answers.thin.status_code == 503
+    assert answered["errors"][0]["extensions"]["code"] == "AUDIT_UNAVAILABLE"
+
+
+def test_the_verification_report_on_the_direct_road(
+    thin: Thin, sample: list[dict[str, Any]]
+) -> None:
+    body = {"query": IVR, "variables": {"id": sample[11]["id"]}}
+    headers = {"x-interaction-id": "CT-DOES-NOT-EXIST"}
+    thin.warm(body, headers)
+    answers = thin.both(body, headers)
+    assert answers.direct == 1
+    answered = answers.same()
+    assert answered["extensions"]["verification"]["status"] == "not_verified"
+
+
+def test_a_trusted_document_by_hash_on_the_direct_road(
+    thin: Thin, sample: list[dict[str, Any]]
+) -> None:
+    digest = json.loads(MANIFEST.read_text())["operations"][1]["id"]
+    body = {
+        "extensions": {"persistedQuery": {"version": 1, "sha256Hash": digest}},
+        "variables": {"id": sample[12]["id"]},
+    }
+    thin.warm(body)
+    answers = thin.both(body)
+    assert answers.direct == 1
+    assert answers.same()["data"]["customer"]["firstName"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"query": IVR},  # a required variable missing
+        {"query": IVR, "variables": {"id": ["not", "an", "id"]}},
+        {"query": IVR, "operationName": "Other"},
+        {"query": IVR.replace("firstName", "firstName noSuchField"), "variables": {"id": "1"}},
+    ],
+    ids=["missing-variable", "bad-variable", "no-such-name", "unknown-field"],
+)
+def test_what_would_be_refused_is_left_to_schema_execute(
+    thin: Thin, sample: list[dict[str, Any]], body: dict[str, Any]
+) -> None:
+    thin.warm({"query": IVR, "variables": {"id": sample[13]["id"]}})
+    answers = thin.both(body)
+    assert (answers.taken, answers.direct) == (1, 0)
+    answers.same()
+
+
+def test_the_access_log_says_the_same_on_the_direct_road(
+    thin: Thin, sample: list[dict[str, Any]]
+) -> None:
+    """OperationLog's fields (operation, type, subject, outcome) on the request's line."""
+    lines: list[dict[str, Any]] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            fields = dict(getattr(record, "fields", {}))
+            for key in ("ms", "requestId", "traceId"):
+                fields.pop(key, None)
+            lines.append(fields)
+
+    access = logging.getLogger("switchboard.access")
+    keep, level = Keep(), access.level
+    access.addHandler(keep)
+    access.setLevel(logging.INFO)
+    try:
+        ok = {"query": IVR, "variables": {"id": sample[14]["id"]}, "operationName": "Ivr"}
+        thin.warm(ok)
+        lines.clear()
+        answers = [thin.both(ok), thin.both({**ok, "variables": {"id": "no-such-customer"}})]
+    finally:
+        access.removeHandler(keep)
+        access.setLevel(level)
+    assert [a.direct for a in answers] == [1, 1]
+    assert lines[0] == lines[1] and lines[2] == lines[3], lines
+    assert lines[0]["operation"] == "Ivr" and lines[0]["outcome"] == "ok"
+    assert lines[0]["operationType"] == "query" and lines[0]["subject"]
+    assert lines[2]["outcome"] != "ok"
+
+
+def test_the_direct_road_needs_exactly_the_gateways_extensions(thin: Thin) -> None:
+    """Another extension, or another order, and no rule may be skipped: no direct road."""
+    schema: Any = thin.view.schema
+    assert DirectRoad.for_schema(schema) is not None
+    kinds = list(schema.extensions)
+
+    class Other(SchemaExtension):
+        pass
+
+    for changed in ([*kinds, Other], [kinds[1], kinds[0], *kinds[2:]], kinds[:3]):
+        rebuilt = build_schema(changed, schema.execution_context_class)
+        assert DirectRoad.for_schema(rebuilt) is None
+    assert DirectRoad.for_schema(build_schema(kinds, schema.execution_context_class)) is not None
+    standard = build_schema(kinds, executor_class(thin.direct.plans, compiled=False))
+    assert DirectRoad.for_schema(standard) is None
+
+
+@pytest.mark.parametrize(
+    ("first", "code"), [(90, "COST_LIMIT"), (500, "LIST_LIMIT")], ids=["cost", "list-cap"]
+)
+def test_limits_that_depend_on_the_variables_with_a_cached_plan(
+    thin: Thin, sample: list[dict[str, Any]], first: int, code: str
+) -> None:
+    """The plan does not depend on `$n`, the cost does: the direct road checks it first."""
+    query = (
+        "query Many($ids: [ID!]!, $n: Int!) "
+        "{ customers(ids: $ids) { interactions(first: $n) { id } } }"
+    )
+    ids = [c["id"] for c in sample[15:20]]
+    thin.warm({"query": query, "variables": {"ids": ids, "n": 1}})
+    answers = thin.both({"query": query, "variables": {"ids": ids, "n": first}})
+    assert (answers.taken, answers.direct) == (1, 0)
+    body = answers.same()
+    assert body["data"] is None
+    assert [e["extensions"]["code"] for e in body["errors"]] == [code]
