@@ -250,6 +250,14 @@ class Loader(Generic[K, V]):
         if queued is not None and queued.seq >= since:
             self._hurried = True
 
+    def dispatch_since(self, since: int) -> None:
+        """Send the queued batch now if created at or after `mark()` returned `since`: for a
+        caller that has just asked every key this batch can get, with no other caller that
+        could add one (the compiled executor's only root field, once placed)."""
+        queued = self._queued
+        if queued is not None and queued.seq >= since:
+            self._send()
+
     def _turn(self, left: int, batch: int) -> None:
         if batch != self._sent:  # this batch went already (`dispatch`)
             return
