@@ -80,7 +80,9 @@ async def test_a_level_woken_by_one_batch_sends_its_childrens_batch_the_next_tur
     }
     # the only root field's children go at once, and so does the next level
     assert core.started["accounts"] <= 1
-    assert core.started["transactions"] - core.answered["accounts"] <= 4
+    # the accounts' answer wakes the level; its transactions go once the callers that answer
+    # woke have run: the turn the level is placed in, then the batch's own task
+    assert core.started["transactions"] - core.answered["accounts"] <= 2
 
 
 async def test_sibling_root_fields_children_keep_their_turns_and_share_a_call() -> None:
