@@ -214,6 +214,11 @@ class Loader(Generic[K, V]):
         if batch is None:
             batch = self._queued = _Batch()
             self.loop.call_soon(self._turn, self.turns - 1, self._sent)
+            if self.turns == 1 and self._answers.pending:
+                # a one-turn loader's keys are all asked by the callers an answer wakes: it
+                # goes once they have run, as a hurried batch does (`_Answers`)
+                self._hurried = True
+                self._answers.hurried.append(self)
         batch.keys.append(key)
         self._cache[key] = batch
         return batch

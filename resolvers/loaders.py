@@ -237,7 +237,9 @@ class Loaders:
         by `fields.articles_for` in the continuation a contacts batch wakes, so every caller
         woken by that batch has asked before that turn (no root field, no resolver a few
         awaits down reaches it first). The screen-pop's critical path ends with this call:
-        the extra turns ran the other level-2 answers first (~0.5 ms at concurrency 1)."""
+        the extra turns ran the other level-2 answers first (~0.5 ms at concurrency 1).
+        Asked by the callers a contacts answer woke, it goes once they have all run, at the
+        end of that turn (resolvers/_loader.py `_Answers`)."""
         knowledge = self.sources.knowledge
 
         async def load(keys: list[Limited]) -> list[list[Article]]:
