@@ -150,8 +150,9 @@ class Loaders:
         """Send the batches queued since `since` (a `mark()`) at their next event-loop turn,
         not after all six: the compiled executor has just asked for every child of a level
         that one batch's answer woke, and every other caller that batch woke runs before that
-        turn (gateway/execution/run.py `_complete`). Root fields are never hurried: they start
-        at different depths (tests/differential/test_regressions.py, sibling root fields)."""
+        turn (gateway/execution/run.py `_complete`). Sibling root fields are never hurried:
+        they start at different depths (tests/differential/test_regressions.py, sibling root
+        fields); an only root field's batches go at once (`dispatch_since`)."""
         for loader in self.made:
             loader.hurry(since)
 

@@ -41,8 +41,9 @@ async def execute_plan(
     plan: Plan, context: Any, variables: VariableValues, event: Any = None
 ) -> tuple[dict[str, Any] | None, list[GraphQLError], int, float]:
     """(data, errors, projected fields, seconds spent projecting). Root fields run
-    concurrently, as in standard execution; a failing non-null root field nulls `data` and
-    cancels its siblings. `event`: a subscription event's payload (its root field's value)."""
+    concurrently, as in standard execution (an only one, in this task); a failing non-null
+    root field nulls `data` and cancels its siblings. `event`: a subscription event's payload
+    (its root field's value)."""
     state = RunState(context, variables)
     for field_ in plan.root:
         if field_.kind == EVENT:
