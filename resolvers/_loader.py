@@ -17,6 +17,7 @@ whole rejects every key and caches none.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -37,6 +38,45 @@ DISPATCH_TURNS = 6
 
 _created = [0]
 """How many batches this process has created: a batch's `seq` (`mark`, `Loader.hurry`)."""
+
+
+class _Answers:
+    """Per event loop: the batches answered whose waiters have not all run yet, and the
+    loaders hurried meanwhile (`Loader.hurry`). A batch's answer wakes its `settle_many`
+    callers with `call_soon`, then queues `_flush` behind them: when the last flush queued
+    runs, every caller woken by every batch answered so far has run, so the hurried batches
+    can go then, a turn before their own `_turn` would send them."""
+
+    __slots__ = ("hurried", "pending")
+
+    def __init__(self) -> None:
+        self.pending = 0
+        """Flushes queued and not run yet."""
+        self.hurried: list[Loader[Any, Any]] = []
+        """Hurried while a flush was queued (held until it runs: within one turn)."""
+
+
+_ANSWERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Answers] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _answers(loop: asyncio.AbstractEventLoop) -> _Answers:
+    answers = _ANSWERS.get(loop)
+    if answers is None:
+        answers = _ANSWERS[loop] = _Answers()
+    return answers
+
+
+def _flush(answers: _Answers) -> None:
+    answers.pending -= 1
+    if answers.pending or not answers.hurried:
+        return
+    hurried, answers.hurried = answers.hurried, []
+    for loader in hurried:
+        if loader._hurried and loader._queued is not None:
+            loader._send()
+
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -112,6 +152,7 @@ class Loader(Generic[K, V]):
         self.batch_load_fn = batch_load_fn
         self.turns = max(1, turns)
         self.loop = asyncio.get_event_loop()
+        self._answers = _answers(self.loop)
         self._cache: dict[K, _Batch[K, V]] = {}
         """Each key asked: the batch that carries (or carried) it."""
         self._queued: _Batch[K, V] | None = None
@@ -173,6 +214,11 @@ class Loader(Generic[K, V]):
         if batch is None:
             batch = self._queued = _Batch()
             self.loop.call_soon(self._turn, self.turns - 1, self._sent)
+            if self.turns == 1 and self._answers.pending:
+                # a one-turn loader's keys are all asked by the callers an answer wakes: it
+                # goes once they have run, as a hurried batch does (`_Answers`)
+                self._hurried = True
+                self._answers.hurried.append(self)
         batch.keys.append(key)
         self._cache[key] = batch
         return batch
@@ -245,10 +291,23 @@ class Loader(Generic[K, V]):
         """The queued batch, if created at or after `mark()` returned `since`, goes at its next
         turn rather than after all its turns: for a caller that has just asked every key
         this batch can get (the compiled executor, having placed a level woken by one batch:
-        every other caller woken by it runs before that next turn)."""
+        every other caller woken by it runs before that next turn). Woken by a batch's
+        answer, it goes sooner: once every caller woken by the batches answered so far has
+        run, at the end of this turn (`_Answers`)."""
+        queued = self._queued
+        if queued is not None and queued.seq >= since and not self._hurried:
+            self._hurried = True
+            answers = self._answers
+            if answers.pending:  # woken by a batch's answer: goes when its wakeups have run
+                answers.hurried.append(self)
+
+    def dispatch_since(self, since: int) -> None:
+        """Send the queued batch now if created at or after `mark()` returned `since`: for a
+        caller that has just asked every key this batch can get, with no other caller that
+        could add one (the compiled executor's only root field, once placed)."""
         queued = self._queued
         if queued is not None and queued.seq >= since:
-            self._hurried = True
+            self._send()
 
     def _turn(self, left: int, batch: int) -> None:
         if batch != self._sent:  # this batch went already (`dispatch`)
@@ -308,7 +367,12 @@ async def dispatch_queue_batch(loader: Loader[Any, Any], batch: _Batch[Any, Any]
     values, error = await _outcome(loader.batch_load_fn(keys), len(keys))
     if error is not None:
         loader._forget(batch)
+    woken = bool(batch.waiters)
     batch.finish(values, error)
+    if woken:  # behind the wakeups `finish` queued (`_Answers`)
+        answers = loader._answers
+        answers.pending += 1
+        loader.loop.call_soon(_flush, answers)
 
 
 async def _outcome(

@@ -136,7 +136,9 @@ async def find_customers(
         lookups.append(loaders.sources.crm.search_customers(email=email))
     if number is not None:
         lookups.append(_by_account_number(loaders, number))
-    answers = await asyncio.gather(*lookups)
+    # one key (the usual phone search): awaited in the caller's task, no task and no turn
+    # of the event loop before the CRM call starts
+    answers = [await lookups[0]] if len(lookups) == 1 else await asyncio.gather(*lookups)
     matches = answers[0]
     for other in answers[1:]:
         ids = {c.id for c in other}

@@ -8,7 +8,7 @@ in the batch, then sliced: two different limits still cost one call.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import datetime
 from functools import cached_property
 from typing import Any, TypeVar
@@ -33,6 +33,8 @@ from ._loader import Loader, by_key, grouped, mark, settled
 __all__ = ["Loaders"]
 
 R = TypeVar("R")
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
 ARTICLE_TURNS = 1
 """Event-loop turns before the articles' call (`Loaders.articles_by_intent`)."""
 Limited = tuple[str, int]
@@ -123,16 +125,24 @@ class Loaders:
         (resolvers/discrepancies.py): the field, the journey and the metric agree."""
         self.on_discrepancy: Callable[[str], None] | None = None
         """Told each discrepancy's field once per request (the gateway's metric)."""
+        self.made: list[Loader[Any, Any]] = []
+        """The loaders created so far (`hurry` runs after every answered level: it looks at
+        these, not at every attribute)."""
+
+    def _made(self, loader: Loader[K, V]) -> Loader[K, V]:
+        self.made.append(loader)
+        return loader
 
     async def drain(self) -> None:
         """Until no call any loader was asked for is queued or in flight: an operation that
         ended early (a failed root field cancels its siblings) still answers only after the
         calls it started, so `extensions.sources` reports them all, every time."""
-        while busy := [v for v in vars(self).values() if isinstance(v, Loader) and v.busy]:
+        while busy := [loader for loader in self.made if loader.busy]:
             for loader in busy:
                 await loader.idle()
 
-    def mark(self) -> int:
+    @staticmethod
+    def mark() -> int:
         """A mark for `hurry`: batches created from now on are after it."""
         return mark()
 
@@ -140,71 +150,87 @@ class Loaders:
         """Send the batches queued since `since` (a `mark()`) at their next event-loop turn,
         not after all six: the compiled executor has just asked for every child of a level
         that one batch's answer woke, and every other caller that batch woke runs before that
-        turn (gateway/execution/run.py `_complete`). Root fields are never hurried: they start
-        at different depths (tests/differential/test_regressions.py, sibling root fields)."""
-        for value in vars(self).values():
-            if isinstance(value, Loader):
-                value.hurry(since)
+        turn (gateway/execution/run.py `_complete`). Sibling root fields are never hurried:
+        they start at different depths (tests/differential/test_regressions.py, sibling root
+        fields); an only root field's batches go at once (`dispatch_since`)."""
+        for loader in self.made:
+            loader.hurry(since)
+
+    def dispatch_since(self, since: int) -> None:
+        """Send the batches queued since `since` (a `mark()`) now: the compiled executor has
+        placed its only root field's value, which asks every key of the next level, and no
+        other caller of this request could add one (gateway/execution/run.py `_root_field`).
+        Batches queued before the mark keep their turns."""
+        for loader in self.made:
+            loader.dispatch_since(since)
 
     @property
     def failed(self) -> bool:
         """Did any load so far fail, or not finish? (See `Loader.failed`.)"""
-        return any(v.failed for v in vars(self).values() if isinstance(v, Loader))
+        return any(loader.failed for loader in self.made)
 
     @cached_property
     def customer(self) -> Loader[str, Customer | None]:
-        return _customers(self.sources.crm, "id", lambda c: c.id)
+        return self._made(_customers(self.sources.crm, "id", lambda c: c.id))
 
     @cached_property
     def customer_by_core_party(self) -> Loader[str, Customer | None]:
-        return _customers(self.sources.crm, "coreId", lambda c: c.core_party_id, self.customer)
+        return self._made(
+            _customers(self.sources.crm, "coreId", lambda c: c.core_party_id, self.customer)
+        )
 
     @cached_property
     def customer_by_ccaas_profile(self) -> Loader[str, Customer | None]:
-        return _customers(self.sources.crm, "ccaasId", lambda c: c.ccaas_profile_id, self.customer)
+        return self._made(
+            _customers(self.sources.crm, "ccaasId", lambda c: c.ccaas_profile_id, self.customer)
+        )
 
     @cached_property
     def cases(self) -> Loader[str, list[Case]]:
-        return _children(self.sources.crm.cases, lambda c: c.customer_id)
+        return self._made(_children(self.sources.crm.cases, lambda c: c.customer_id))
 
     @cached_property
     def accounts(self) -> Loader[str, list[Account]]:
-        return _children(self.sources.core.accounts, lambda a: a.party_id)
+        return self._made(_children(self.sources.core.accounts, lambda a: a.party_id))
 
     @cached_property
     def cards(self) -> Loader[str, list[Card]]:
-        return _children(self.sources.core.cards, lambda c: c.party_id)
+        return self._made(_children(self.sources.core.cards, lambda c: c.party_id))
 
     @cached_property
     def risk(self) -> Loader[str, Risk | None]:
-        return _one_each(self.sources.core.risk, lambda r: r.party_id)
+        return self._made(_one_each(self.sources.core.risk, lambda r: r.party_id))
 
     @cached_property
     def parties(self) -> Loader[str, Party | None]:
-        return _one_each(self.sources.core.parties, lambda p: p.id)
+        return self._made(_one_each(self.sources.core.parties, lambda p: p.id))
 
     @cached_property
     def transactions(self) -> Loader[Limited, list[Transaction]]:
-        return _limited(
-            self.sources.core.transactions, lambda t: t.account_id, lambda t: t.posted_at
+        return self._made(
+            _limited(self.sources.core.transactions, lambda t: t.account_id, lambda t: t.posted_at)
         )
 
     @cached_property
     def core_events(self) -> Loader[Limited, list[CoreEvent]]:
-        return _limited(self.sources.core.events, lambda e: e.party_id, lambda e: e.time)
+        return self._made(
+            _limited(self.sources.core.events, lambda e: e.party_id, lambda e: e.time)
+        )
 
     @cached_property
     def contacts_of(self) -> Loader[Limited, list[Contact]]:
-        return _limited(
-            # asked by profile: every contact answered has one
-            self.sources.ccaas.contacts_of,
-            lambda c: c.profile_id or "",
-            lambda c: c.started_at,
+        return self._made(
+            _limited(
+                # asked by profile: every contact answered has one
+                self.sources.ccaas.contacts_of,
+                lambda c: c.profile_id or "",
+                lambda c: c.started_at,
+            )
         )
 
     @cached_property
     def contact(self) -> Loader[str, Contact | None]:
-        return _one_each(self.sources.ccaas.contacts, lambda c: c.id)
+        return self._made(_one_each(self.sources.ccaas.contacts, lambda c: c.id))
 
     @cached_property
     def articles_by_intent(self) -> Loader[Limited, list[Article]]:
@@ -212,7 +238,9 @@ class Loaders:
         by `fields.articles_for` in the continuation a contacts batch wakes, so every caller
         woken by that batch has asked before that turn (no root field, no resolver a few
         awaits down reaches it first). The screen-pop's critical path ends with this call:
-        the extra turns ran the other level-2 answers first (~0.5 ms at concurrency 1)."""
+        the extra turns ran the other level-2 answers first (~0.5 ms at concurrency 1).
+        Asked by the callers a contacts answer woke, it goes once they have all run, at the
+        end of that turn (resolvers/_loader.py `_Answers`)."""
         knowledge = self.sources.knowledge
 
         async def load(keys: list[Limited]) -> list[list[Article]]:
@@ -220,4 +248,4 @@ class Loaders:
             found = await knowledge.by_intent([i for i, _ in keys], widest)
             return [found.get(intent, [])[:limit] for intent, limit in keys]
 
-        return Loader(load, turns=ARTICLE_TURNS)
+        return self._made(Loader(load, turns=ARTICLE_TURNS))

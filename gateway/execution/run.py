@@ -28,7 +28,7 @@ from graphql.pyutils import Path
 from gateway.execution.compile import CHILD, EVENT, ROOT_FIELD, FieldPlan, ObjectPlan, Plan
 from gateway.execution.failures import field_failed, field_failed_with, list_with_failures
 from gateway.execution.state import Dead, RunState, item_paths
-from resolvers import ResolverError
+from resolvers import Loaders, ResolverError
 from schema.limits import ROOT_CHECKS
 
 __all__ = ["execute_plan", "precheck"]
@@ -41,8 +41,9 @@ async def execute_plan(
     plan: Plan, context: Any, variables: VariableValues, event: Any = None
 ) -> tuple[dict[str, Any] | None, list[GraphQLError], int, float]:
     """(data, errors, projected fields, seconds spent projecting). Root fields run
-    concurrently, as in standard execution; a failing non-null root field nulls `data` and
-    cancels its siblings. `event`: a subscription event's payload (its root field's value)."""
+    concurrently, as in standard execution (an only one, in this task); a failing non-null
+    root field nulls `data` and cancels its siblings. `event`: a subscription event's payload
+    (its root field's value)."""
     state = RunState(context, variables)
     for field_ in plan.root:
         if field_.kind == EVENT:
@@ -53,11 +54,13 @@ async def execute_plan(
             state.add(failed, None)
             return None, state.errors, state.fields, state.busy
     root: dict[str, Any] = dict.fromkeys(plan.keys)
-    if len(plan.root) == 1 and plan.root[0].kind == EVENT:
-        # a subscription's one root field, whose value is at hand: run in this task (there
-        # are no siblings to run beside it; a cancellation reaches its fields through it)
+    if len(plan.root) == 1:
+        # one root field (a query's usual case; a subscription's, its value at hand): run in
+        # this task, with no task and no wait around it: there is no sibling to run beside
+        # it, a cancellation reaches its fields through this task, and an unexpected error
+        # is raised as itself, as from a task
         try:
-            await _root_field(plan.root[0], state, root, event)
+            await _root_field(plan.root[0], state, root, event, alone=True)
         except _NonNull as nulled:
             state.add(nulled.error, None)
             return None, state.errors, state.fields, state.busy
@@ -120,7 +123,11 @@ class _NonNull(Exception):
         self.error = error
 
 
-async def _root_field(plan: FieldPlan, state: RunState, root: dict[str, Any], event: Any) -> None:
+async def _root_field(
+    plan: FieldPlan, state: RunState, root: dict[str, Any], event: Any, alone: bool = False
+) -> None:
+    """`alone`: the operation's only root field, whose placing asks every key of the next
+    level: the batches it starts go now (`Loaders.dispatch_since`), not after six turns."""
     try:
         if plan.kind == EVENT:
             if isinstance(event, Exception):  # as graphql-core completes a value
@@ -141,7 +148,10 @@ async def _root_field(plan: FieldPlan, state: RunState, root: dict[str, Any], ev
     outs: list[Any] = [root]
     more: Pending = []
     started = thread_time()
+    since = Loaders.mark()
     _place(plan, [0], [value], outs, [None], [None], state, more)
+    if alone and more and plan.kind == ROOT_FIELD:
+        state.loaders.dispatch_since(since)
     state.busy += thread_time() - started
     if type(outs[0]) is Dead:
         raise _NonNull(outs[0].error)

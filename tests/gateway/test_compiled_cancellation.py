@@ -25,7 +25,9 @@ from schema import build_schema
 from schema.bindings import Fetch, RootFetch
 
 SCHEMA = build_schema()._schema
-CONTEXT = SimpleNamespace(loaders=None, access=None)
+_NO_LOADERS = SimpleNamespace(dispatch_since=lambda since: None)
+"""The tests' bindings ask no loader: nothing is queued for an only root field to send."""
+CONTEXT = SimpleNamespace(loaders=_NO_LOADERS, access=None)
 NO_VARIABLES = VariableValues({}, {})
 
 
@@ -222,3 +224,58 @@ async def test_loader_batches_already_sent_drain_after_a_cancellation() -> None:
     batch.release.set()
     await _until(lambda: _others() == before)
     assert not batch.cancelled
+
+
+# An operation with one root field runs it in its own task, with no task and no wait (its
+# unexpected failures: test_an_unexpected_failure_of_one_child_field_cancels_the_other_children)
+
+
+async def test_an_only_root_field_runs_in_the_operations_own_task() -> None:
+    """No task is made for it: the field's binding runs in the task executing the plan."""
+    seen: list[asyncio.Task[Any] | None] = []
+
+    async def run(context: Any, args: Any) -> Any:
+        seen.append(asyncio.current_task())
+        return None
+
+    plan = _rebind(_plan('{ customer(id: "1") { id } }'), {"customer": RootFetch(run)})
+    data, errors, _, _ = await execute_plan(plan, CONTEXT, NO_VARIABLES)
+    assert (data, errors) == ({"customer": None}, [])
+    assert seen == [asyncio.current_task()]
+
+
+async def test_cancelling_an_operation_with_one_root_field_leaves_nothing_running() -> None:
+    """Cancelled while the root field's two children wait: both are cancelled and waited
+    for (their clean-up included) before the operation is over."""
+    first, second = Waiting(), Waiting()
+    record = SimpleNamespace(id="1", ccaas_profile_id="p1")
+    found = Waiting()
+    found.release.set()
+    plan = _rebind(
+        _plan('{ customer(id: "1") { accounts { id } cases { id } } }'),
+        {"customer": RootFetch(lambda context, args: found.wait(record))},
+        {"accounts": first.fetch(), "cases": second.fetch()},
+    )
+    before = asyncio.all_tasks()
+    operation = asyncio.create_task(execute_plan(plan, CONTEXT, NO_VARIABLES))
+    when_done: list[set[asyncio.Task[Any]]] = []
+    operation.add_done_callback(lambda _: when_done.append(asyncio.all_tasks()))
+    await first.started.wait()
+    await second.started.wait()
+    operation.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await operation
+    assert when_done == [before]
+    assert first.cleaned and second.cleaned
+
+
+async def test_an_only_non_null_root_field_failing_nulls_the_answer() -> None:
+    plan = _rebind(
+        _plan('{ customers(ids: ["1"]) { id } }'),
+        {"customers": _failing_root(ResolverError("no such ids"))},
+    )
+    before = _others()
+    data, errors, _, _ = await execute_plan(plan, CONTEXT, NO_VARIABLES)
+    assert data is None
+    assert [(e.message, e.path) for e in errors] == [("no such ids", ["customers"])]
+    assert _others() == before

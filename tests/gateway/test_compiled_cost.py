@@ -23,7 +23,9 @@ IDS = '["003SB0000000000001", "003SB0000000000002"]'
 QUERY = f"{{ customers(ids: {IDS}) {{ id accounts {{ id }} }} }}"
 
 
-_LEVELS = SimpleNamespace(mark=lambda: 0, hurry=lambda since: None)
+_LEVELS = SimpleNamespace(
+    mark=lambda: 0, hurry=lambda since: None, dispatch_since=lambda since: None
+)
 """The loaders' level marks (gateway/execution/run.py `_complete`); the plans here fetch offline."""
 
 

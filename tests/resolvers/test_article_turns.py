@@ -81,3 +81,45 @@ async def test_customers_woken_by_one_contacts_batch_share_the_articles_call() -
     each = await asyncio.gather(*(one(articles_for(loaders, [c], 3)) for c in customers))
     assert [[a.id for a in found] for found in each] == [[f"KB-intent-PRO{n}"] for n in range(3)]
     assert systems.asked == [[f"intent-PRO{n}" for n in range(3)]]
+
+
+async def test_the_articles_call_goes_out_in_the_turn_a_contacts_answer_is_read() -> None:
+    """Asked by the callers a contacts answer woke, the articles' batch goes once they have
+    all run (the end of that turn), not at the next: its task starts the turn after."""
+    systems = _Systems()
+    loaders = _loaders(systems)
+    turns = [0]
+    answered: list[int] = []
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0)
+            turns[0] += 1
+
+    real = systems.contacts_of
+
+    async def contacts_of(profiles: list[str], per_profile: int) -> list[Contact]:
+        found = await real(profiles, per_profile)
+        answered.append(turns[0])
+        return found
+
+    systems.contacts_of = contacts_of  # type: ignore[method-assign]
+    asked: list[int] = []
+    by_intent = systems.by_intent
+
+    async def counted(intents: list[str], limit: int) -> dict[str, list[Article]]:
+        asked.append(turns[0])
+        return await by_intent(intents, limit)
+
+    systems.by_intent = counted  # type: ignore[method-assign]
+    ticker = asyncio.ensure_future(tick())
+    try:
+        level = await articles_for(loaders, [_customer(0), _customer(1)], 3)
+    finally:
+        ticker.cancel()
+    assert [[a.id for a in found] for found in level] == [  # type: ignore[union-attr]
+        ["KB-intent-PRO0"],
+        ["KB-intent-PRO1"],
+    ]
+    assert systems.asked == [["intent-PRO0", "intent-PRO1"]]
+    assert asked[0] - answered[0] <= 2

@@ -1,7 +1,9 @@
 """Compiled execution, once a level woken by one batch is placed, sends the batches it started
 at the next event-loop turn (`Loaders.hurry`, gateway/execution/run.py `_complete`), not
 after six: those turns ran the level's other answers first (the screen-pop's transactions,
-issue #18)."""
+issue #18). An operation's only root field sends the batches its value starts at once
+(`Loaders.dispatch_since`): no sibling could add a key; sibling root fields keep the six
+turns, so their children still share one call."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ class _Core:
         self.turn = 0
         self.started: dict[str, int] = {}
         self.answered: dict[str, int] = {}
+        self.calls: list[list[str]] = []
 
     async def tick(self) -> None:
         while True:
@@ -31,6 +34,7 @@ class _Core:
 
     async def accounts(self, parties: list[str]) -> list[Any]:
         self.started["accounts"] = self.turn
+        self.calls.append(parties)
         await asyncio.sleep(0)
         self.answered["accounts"] = self.turn
         return [SimpleNamespace(id=f"ACC-{p}", party_id=p) for p in parties]
@@ -74,6 +78,44 @@ async def test_a_level_woken_by_one_batch_sends_its_childrens_batch_the_next_tur
     assert data == {
         "customer": {"accounts": [{"id": "ACC-PTY-A", "transactions": [{"id": "TX-ACC-PTY-A"}]}]}
     }
-    # the root field's children keep their six turns; the next level goes at once
+    # the only root field's children go at once, and so does the next level
+    assert core.started["accounts"] <= 1
+    # the accounts' answer wakes the level; its transactions go once the callers that answer
+    # woke have run: the turn the level is placed in, then the batch's own task
+    assert core.started["transactions"] - core.answered["accounts"] <= 2
+
+
+async def test_sibling_root_fields_children_keep_their_turns_and_share_a_call() -> None:
+    """The second root field answers a turn after the first: its children's keys still join
+    the first's batch (one accounts call), as in standard execution."""
+    core = _Core()
+    loaders = Loaders(cast(Any, SimpleNamespace(core=core)))
+
+    async def customer(context: Any, args: Any) -> Any:
+        if args["id"] == "2":
+            await asyncio.sleep(0)
+        return SimpleNamespace(
+            id=f"003{args['id']}", core_party_id=f"PTY-{args['id']}", ccaas_profile_id=None
+        )
+
+    plan = _rebind(
+        _plan(
+            '{ a: customer(id: "1") { accounts { id } } b: customer(id: "2") { accounts { id } } }'
+        ),
+        {"a": RootFetch(customer), "b": RootFetch(customer)},
+        {"accounts": Fetch(_accounts)},
+    )
+    ticker = asyncio.ensure_future(core.tick())
+    try:
+        data, errors, _, _ = await execute_plan(
+            plan, SimpleNamespace(loaders=loaders, access=_ALLOW), NO_VARIABLES
+        )
+    finally:
+        ticker.cancel()
+    assert not errors
+    assert data == {
+        "a": {"accounts": [{"id": "ACC-PTY-1"}]},
+        "b": {"accounts": [{"id": "ACC-PTY-2"}]},
+    }
+    assert core.calls == [["PTY-1", "PTY-2"]]
     assert core.started["accounts"] >= 6
-    assert core.started["transactions"] - core.answered["accounts"] <= 4

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 import gc
 from types import SimpleNamespace
 from typing import Any, cast
@@ -79,3 +80,23 @@ async def test_a_malformed_key_fails_before_any_lookup_starts() -> None:
         await find_customers(loaders, phone="+15551234567", email="not-an-email")
     gc.collect()  # an unawaited coroutine would warn here
     assert searched == []
+
+
+async def test_a_search_by_one_key_starts_in_the_callers_task() -> None:
+    """The usual screen-pop search (a phone): the CRM call is made in the caller's task, with
+    no task (and no event-loop turn) before it; two keys still search concurrently."""
+    seen: list[asyncio.Task[Any] | None] = []
+
+    class Crm:
+        async def search_customers(self, **keys: str) -> list[Any]:
+            seen.append(asyncio.current_task())
+            return [SimpleNamespace(id="003SB0000000000001", phone=keys.get("phone"))]
+
+    loaders = Loaders(cast(Any, SimpleNamespace(crm=Crm())))
+    found = await find_customers(loaders, phone="+15551234567")
+    assert [c.id for c in found] == ["003SB0000000000001"]
+    assert seen == [asyncio.current_task()]
+    seen.clear()
+    found = await find_customers(loaders, phone="+15551234567", email="a@example.com")
+    assert [c.id for c in found] == ["003SB0000000000001"]
+    assert len(seen) == 2 and asyncio.current_task() not in seen

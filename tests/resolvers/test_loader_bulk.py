@@ -174,3 +174,38 @@ async def test_loaders_hurry_only_the_batches_queued_since_the_mark() -> None:
     assert calls == ["cases"]
     assert await after == [[]] and await before == [None]
     assert calls == ["cases", "customers"]
+
+
+async def test_a_batch_hurried_by_an_answers_caller_waits_for_every_caller_woken_that_turn() -> (
+    None
+):
+    """Two batches answered in the same turn wake one caller each; the first hurries the next
+    level's batch once it has asked its key. It goes when both callers have run (the end of
+    that turn, `_Answers`), with both keys: one call, as without the hurry."""
+    calls: list[list[str]] = []
+
+    async def echo(keys: list[str]) -> list[str]:
+        return keys
+
+    async def child(keys: list[str]) -> list[str]:
+        calls.append(list(keys))
+        return keys
+
+    left: Loader[str, str] = Loader(echo)
+    right: Loader[str, str] = Loader(echo)
+    below: Loader[str, str] = Loader(child)
+
+    async def caller(parent: Loader[str, str], key: str) -> list[str | Exception]:
+        await parent.settle_many([key])
+        since = mark()
+        pending = below.settle_many([key])
+        below.hurry(since)  # as gateway/execution/run.py `_complete` does
+        return await pending
+
+    first = asyncio.ensure_future(caller(left, "a"))
+    second = asyncio.ensure_future(caller(right, "b"))
+    await asyncio.sleep(0)  # both callers queue their key
+    left.dispatch()
+    right.dispatch()  # both answered in the same turn
+    assert await first == ["a"] and await second == ["b"]
+    assert calls == [["a", "b"]]
