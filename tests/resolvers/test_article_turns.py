@@ -114,7 +114,9 @@ async def test_the_articles_call_goes_out_in_the_turn_a_contacts_answer_is_read(
     systems.by_intent = counted  # type: ignore[method-assign]
     ticker = asyncio.ensure_future(tick())
     try:
-        level = await articles_for(loaders, [_customer(0), _customer(1)], 3)
+        level = await articles_for(
+            loaders, [customer(f"003C{n}", profile=f"PRO{n}") for n in range(2)], 3
+        )
     finally:
         ticker.cancel()
     assert [[a.id for a in found] for found in level] == [  # type: ignore[union-attr]
