@@ -19,10 +19,11 @@ same order, on the same strawberry `ExecutionContext`:
 - then, as strawberry nests the hooks: the operation log's start; the audit trail's admission
   (its refusals, 503 included, are answers of this road too) and verification; the plan;
   graphql-core's errors through the schema's `_process_errors`; placeholders; telemetry; the
-  audit lines, submitted whatever happened (`finally`); the concealment of errors; the
-  operation log's end; then the result as `Schema._handle_execution_result` makes it (the
-  trail's `extensions`). An exception on the way becomes the error answer `Schema.execute`
-  gives for one.
+  audit lines, handed to the writer whatever happened (`finally`); the concealment of errors;
+  the operation log's end; then the result as `Schema._handle_execution_result` makes it (the
+  trail's `extensions`), with the write of the lines: the thin path encodes the answer while
+  they are written and sends it only once they are (`Answer.written`). An exception on the
+  way becomes the error answer `Schema.execute` gives for one.
 
 The road exists only for a schema whose extensions are exactly these four, in this order, and
 with no schema directives (`for_schema`): another extension and the thin path goes through
@@ -31,9 +32,10 @@ with no schema directives (`for_schema`): another extension and the thin path go
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable
 from inspect import isawaitable
-from typing import Any
+from typing import Any, NamedTuple
 
 import strawberry
 from graphql import ExecutionResult as GraphQLExecutionResult
@@ -54,7 +56,14 @@ from gateway.observability.logs import OperationLog, operation_began, operation_
 from gateway.observability.telemetry import Telemetry
 from gateway.observability.trail import Admitted, Trail
 
-__all__ = ["DirectRoad"]
+__all__ = ["Answer", "DirectRoad"]
+
+
+class Answer(NamedTuple):
+    result: ExecutionResult
+    written: asyncio.Future[None] | None
+    """The write of the operation's audit lines (None: it reserved none): the answer leaves
+    once it is done (`Trail.hand`)."""
 
 
 class DirectRoad:
@@ -108,9 +117,10 @@ class DirectRoad:
         operation_name: str | None,
         allowed: Iterable[OperationType],
         operation_extensions: dict[str, Any] | None,
-    ) -> ExecutionResult | None:
+    ) -> Answer | None:
         """`Schema.execute`'s answer for an operation with a cached plan and nothing to
-        refuse before execution; None (and nothing done) for any other."""
+        refuse before execution, with the write of its audit lines the caller must wait for
+        before the answer leaves; None (and nothing done) for any other."""
         schema = self.schema
         ec = ExecutionContext(
             query=query,
@@ -131,6 +141,7 @@ class DirectRoad:
             request = operation_began(ec)
             state = Admitted()
             lines = b""
+            written: asyncio.Future[None] | None = None
             try:
                 await trail.before_execution(ec, state)
                 if not ec.result:
@@ -148,18 +159,21 @@ class DirectRoad:
                 self.telemetry.note(ec)
                 lines = await trail.lines(ec, state)
             finally:
-                await trail.submit(state, lines)
+                # handed over whatever happened; waited for by the caller, just before the
+                # answer leaves (the answer is encoded meanwhile)
+                written = trail.hand(state, lines)
             rails.conceal(ec)
             operation_ended(ec, request)
         except Exception as exc:  # Schema.execute's answer for one
             failed = [_coerce_error(exc)]
             ec.pre_execution_errors = failed
             schema._process_errors(failed, ec)
-            return self._answer(ec, PreExecutionError(data=None, errors=failed))
+            return Answer(self._answer(ec, PreExecutionError(data=None, errors=failed)), written)
         assert result is not None
         if result.errors:
             ec.pre_execution_errors = result.errors
-        return self._answer(ec, ExecutionResult(data=result.data, errors=result.errors))
+        answer = self._answer(ec, ExecutionResult(data=result.data, errors=result.errors))
+        return Answer(answer, written)
 
     def _prepared(self, ec: ExecutionContext, allowed: Iterable[OperationType]) -> Any:
         """The executor of an operation this road takes, after every check that has no

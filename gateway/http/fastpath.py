@@ -22,6 +22,7 @@ the standard one answers through the view, which is what the differential suite 
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -85,11 +86,14 @@ class ThinPath:
         sub_response = await view.get_sub_response(request)
         context = await view.get_context(request, response=sub_response)
         direct = self.direct
+        written: asyncio.Future[None] | None = None
         try:
-            result = None
+            answer = None
             if direct is not None:
-                result = await direct.execute(query, variables, context, name, _ALLOWED, extensions)
-            if result is None:
+                answer = await direct.execute(query, variables, context, name, _ALLOWED, extensions)
+            if answer is not None:
+                result, written = answer
+            else:
                 result = await view.schema.execute(
                     query,
                     root_value=None,  # GraphQL.get_root_value's: the view has none
@@ -110,6 +114,8 @@ class ThinPath:
             if result.errors:
                 view._handle_errors(result.errors, data)  # a hook: no-op unless overridden
             response = view.create_response(response_data=data, sub_response=sub_response)
+        if written is not None:
+            await written  # the answer leaves once its audit lines are written
         await response(scope, receive, send)
 
 

@@ -12,6 +12,7 @@ written before the answer leaves."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -132,8 +133,16 @@ class Trail:
     async def submit(self, state: Admitted, lines: bytes) -> None:
         """Whatever happened (a failure included): the answer leaves once its audit lines are
         written (the event loop serving the others meanwhile)."""
-        if state.reserved:
-            await self.audit.submit(lines)
+        written = self.hand(state, lines)
+        if written is not None:
+            await written
+
+    def hand(self, state: Admitted, lines: bytes) -> asyncio.Future[None] | None:
+        """`submit` without the wait: the lines handed to the writer, and the future the
+        answer must wait for before it leaves (None: nothing was reserved). The direct road
+        waits for it just before the response starts, so the answer is encoded while the lines
+        are written (gateway/http/fastpath.py)."""
+        return self.audit.submit(lines) if state.reserved else None
 
 
 def audit_trail(

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FuturesTimeout
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -352,6 +355,38 @@ def test_audit_lines_are_written_on_the_direct_road(
     assert answers.direct == 1
     answers.same()
     assert any('"ssn"' in line or "PII_NATIONAL_ID" in line for line in answers.thin_audit)
+
+
+def test_the_direct_roads_answer_waits_for_its_audit_lines(
+    thin: Thin, sample: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The road hands its lines over and encodes the answer meanwhile, but the answer leaves
+    only once they are written: with the sink stalled, nothing comes back."""
+    body = json.dumps({"query": SENSITIVE, "variables": {"id": sample[11]["id"]}}).encode()
+    thin.warm(json.loads(body))
+    entered, release = threading.Event(), threading.Event()
+    sink = thin.guard.audit._sink
+    assert sink is not None
+
+    def stalled(lines: bytes) -> None:
+        entered.set()
+        assert release.wait(30)
+        sink(lines)
+
+    monkeypatch.setattr(thin.guard.audit, "_sink", stalled)
+    taken = thin.direct.taken
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(thin.send, body)
+        try:
+            assert entered.wait(30)
+            with pytest.raises(FuturesTimeout):  # the lines are not written: no answer
+                answer.result(timeout=0.5)
+        finally:
+            release.set()
+        response, events = answer.result(timeout=30)
+    assert response.status_code == 200 and response.json()["data"]["customer"]["ssn"]
+    assert thin.direct.taken == taken + 1
+    assert any('"ssn"' in line or "PII_NATIONAL_ID" in line for line in events)
 
 
 def test_a_resolver_error_on_the_direct_road(thin: Thin, sample: list[dict[str, Any]]) -> None:
