@@ -139,7 +139,7 @@ class DirectRoad:
         rails, trail = self.rails, self.trail
         try:
             request = operation_began(ec)
-            state = Admitted()
+            state = Admitted(executor.variable_values)  # the lookups' variables: coerced once
             lines = b""
             written: asyncio.Future[None] | None = None
             try:

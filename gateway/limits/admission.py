@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from graphql import GraphQLError
+from graphql.execution.values import VariableValues
 from strawberry.types import ExecutionContext
 
 from gateway.auth.authenticator import Principal
@@ -47,12 +48,15 @@ class Admission:
         self.alerts: list[dict[str, Any]] = []
         """Audit events raised by a limit (lookup_limit_exceeded, data_budget_exceeded)."""
 
-    async def admit(self, ec: ExecutionContext, principal: Principal) -> GraphQLError | None:
+    async def admit(
+        self, ec: ExecutionContext, principal: Principal, coerced: VariableValues | None = None
+    ) -> GraphQLError | None:
         """The refusal of the operation (also kept in `refused`), or None: admitted, and the
-        data budget, if any, opened in `ledger`."""
+        data budget, if any, opened in `ledger`. `coerced`: the operation's variables as its
+        executor coerced them (the direct road's), or None (found coerces them)."""
         who = (principal.issuer, principal.subject)
         self.found = find_lookups(
-            ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables
+            ec.schema._schema, ec.graphql_document, ec.operation_name, ec.variables, coerced
         )
         if self._lookups is not None:
             store, settings = self._lookups

@@ -21,16 +21,9 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 from cachetools import TTLCache
-from graphql import (
-    FragmentDefinitionNode,
-    GraphQLError,
-    GraphQLSchema,
-    OperationType,
-    get_operation_ast,
-)
-from graphql.execution.collect_fields import FragmentDetails, collect_fields
-from graphql.execution.values import VariableValues, get_argument_values, get_variable_values
+from graphql import GraphQLError
 
+from gateway.limits.lookups import Lookup, find_lookups
 from schema import Owner
 
 __all__ = [
@@ -48,14 +41,6 @@ __all__ = [
 
 Who = tuple[str, str]
 """(issuer, subject): a subject is only unique within its issuer."""
-
-LOOKUP_FIELDS = frozenset(
-    {"findCustomers", "customer", "customers", "interaction", "routingContext"}
-)
-SEARCH_FIELDS = frozenset({"findCustomers", "routingContext"})
-"""Lookups whose keys can be guessed (a phone, an email, an account number): counted per window.
-By-id reads are not secrets to guess; what they return is bounded by the data budget.
-`routingContext` is a search when given a phone (`Lookup.guessable`)."""
 
 
 def _by_role(roles: Mapping[str, int], default: int, caller: Iterable[str]) -> int:
@@ -347,58 +332,3 @@ def budgets_for(
         seconds = lookups.window_seconds
         found = RedisLookups(redis_url, seconds) if redis_url else LocalLookups(seconds)
     return data, found
-
-
-@dataclass(frozen=True, slots=True)
-class Lookup:
-    key: str
-    """The response key (the alias, if any)."""
-    field: str
-    kinds: tuple[str, ...]
-    """Which search keys were given (phone, email, accountNumber), never their values."""
-
-    @property
-    def guessable(self) -> bool:
-        """Counted per window: a search by a key one can guess (routingContext by id is not)."""
-        return self.field == "findCustomers" or (
-            self.field == "routingContext" and "phone" in self.kinds
-        )
-
-
-def find_lookups(
-    schema: GraphQLSchema,
-    document: Any,
-    operation_name: str | None,
-    variables: dict[str, Any] | None,
-) -> list[Lookup]:
-    """The operation's lookup root fields as execution will see them (fragments, aliases,
-    @include/@skip). An operation that execution will refuse anyway (unknown operation,
-    variables that do not coerce) has none: it makes no call."""
-    operation = get_operation_ast(document, operation_name)
-    root = schema.query_type
-    if operation is None or root is None or operation.operation is not OperationType.QUERY:
-        return []
-    coerced = get_variable_values(schema, operation.variable_definitions or (), variables or {})
-    if not isinstance(coerced, VariableValues):
-        return []
-    fragments = {
-        d.name.value: FragmentDetails(d, None)
-        for d in document.definitions
-        if isinstance(d, FragmentDefinitionNode)
-    }
-    collected = collect_fields(schema, fragments, coerced, root, operation)
-    found = []
-    for key, details in collected.grouped_field_set.items():
-        node = details[0].node
-        name = node.name.value
-        if name not in LOOKUP_FIELDS:
-            continue
-        kinds: tuple[str, ...] = ()
-        if name in SEARCH_FIELDS:
-            try:
-                args = get_argument_values(root.fields[name], node, coerced)
-            except GraphQLError:
-                args = {}
-            kinds = tuple(sorted(k for k, v in args.items() if v is not None))
-        found.append(Lookup(key, name, kinds))
-    return found

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 
 import orjson
 from graphql import ExecutionResult, GraphQLError
+from graphql.execution.values import VariableValues
 from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 
@@ -37,9 +38,12 @@ __all__ = ["Admitted", "Trail", "audit_trail", "event_lines"]
 class Admitted:
     """One operation's place in the trail: reserved in the audit queue, and its limits."""
 
-    __slots__ = ("admitted", "reserved", "roles")
+    __slots__ = ("admitted", "coerced", "reserved", "roles")
 
-    def __init__(self) -> None:
+    def __init__(self, coerced: VariableValues | None = None) -> None:
+        self.coerced = coerced
+        """The variables as the operation's executor coerced them (the direct road's), for
+        the admission's lookups; None: they are coerced there."""
         self.reserved = False
         self.admitted: Admission | None = None
         self.roles: frozenset[str] | None = None
@@ -100,7 +104,7 @@ class Trail:
             )
         state.reserved = True
         state.admitted = admitted = self.admission()
-        refused = await admitted.admit(ec, access.principal)
+        refused = await admitted.admit(ec, access.principal, state.coerced)
         if refused is None and admitted.ledger is not None:
             access.budget = admitted.ledger
         return refused

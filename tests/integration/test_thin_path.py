@@ -20,10 +20,12 @@ from typing import Any
 
 import httpx
 import pytest
+from graphql.execution.values import get_variable_values
 from starlette.applications import Starlette
 from starlette.routing import Route
 from strawberry.extensions import SchemaExtension
 
+import gateway.limits.lookups as lookups
 from gateway.app import create_app
 from gateway.config import build_config
 from gateway.demo import demo_config
@@ -345,6 +347,28 @@ def test_a_cached_plan_takes_the_direct_road(thin: Thin, sample: list[dict[str, 
     answers = thin.both({"query": IVR, "variables": {"id": sample[6]["id"]}})
     assert (answers.taken, answers.direct) == (1, 1)
     answers.same()
+
+
+def test_the_direct_road_coerces_the_variables_once(
+    thin: Thin, sample: list[dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The admission's lookups take the variables the direct road's executor coerced (prep,
+    round 6): the same lookup events, without coercing them again."""
+    query = "query Find($phone: String) { findCustomers(phone: $phone) { id } }"
+    phone = next(c["phones"][0] for c in sample if c["phones"])
+    thin.warm({"query": query, "variables": {"phone": phone}})
+    coerced: list[object] = []
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        coerced.append(args)
+        return get_variable_values(*args, **kwargs)
+
+    monkeypatch.setattr(lookups, "get_variable_values", counted)
+    answers = thin.both({"query": query, "variables": {"phone": phone}})
+    assert answers.direct == 1
+    answers.same()
+    assert any('"type": "lookup"' in e and '"phone"' in e for e in answers.thin_audit)
+    assert len(coerced) == 1  # by the view's road only (Schema.execute)
 
 
 def test_audit_lines_are_written_on_the_direct_road(
