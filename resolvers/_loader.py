@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import weakref
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -31,7 +32,7 @@ from sources import (
     scope_context,
 )
 
-__all__ = ["Loader", "by_key", "grouped", "mark", "settled"]
+__all__ = ["Loader", "after_answers", "by_key", "grouped", "mark", "settled"]
 
 DISPATCH_TURNS = 6
 """Event-loop turns between a batch's first key and its call."""
@@ -45,15 +46,21 @@ class _Answers:
     loaders hurried meanwhile (`Loader.hurry`). A batch's answer wakes its `settle_many`
     callers with `call_soon`, then queues `_flush` behind them: when the last flush queued
     runs, every caller woken by every batch answered so far has run, so the hurried batches
-    can go then, a turn before their own `_turn` would send them."""
+    can go then, a turn before their own `_turn` would send them. A woken caller that will
+    only project (`after_answers`) waits for the flushes queued when it was woken, so the
+    hurried batches do not wait for its projection."""
 
-    __slots__ = ("hurried", "pending")
+    __slots__ = ("hurried", "later", "pending", "ran")
 
     def __init__(self) -> None:
         self.pending = 0
         """Flushes queued and not run yet."""
+        self.ran = 0
+        """Flushes run so far."""
         self.hurried: list[Loader[Any, Any]] = []
         """Hurried while a flush was queued (held until it runs: within one turn)."""
+        self.later: deque[tuple[int, asyncio.Future[None]]] = deque()
+        """(the flushes run by then, the caller's future): `after_answers`, in that order."""
 
 
 _ANSWERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Answers] = (
@@ -70,12 +77,32 @@ def _answers(loop: asyncio.AbstractEventLoop) -> _Answers:
 
 def _flush(answers: _Answers) -> None:
     answers.pending -= 1
-    if answers.pending or not answers.hurried:
-        return
-    hurried, answers.hurried = answers.hurried, []
-    for loader in hurried:
-        if loader._hurried and loader._queued is not None:
-            loader._send()
+    answers.ran += 1
+    if not answers.pending and answers.hurried:
+        hurried, answers.hurried = answers.hurried, []
+        for loader in hurried:
+            if loader._hurried and loader._queued is not None:
+                loader._send()
+    later = answers.later
+    while later and later[0][0] <= answers.ran:
+        waiter = later.popleft()[1]
+        if not waiter.done():  # its caller may have been cancelled meanwhile
+            waiter.set_result(None)
+
+
+def after_answers() -> asyncio.Future[None] | None:
+    """For a caller woken by a batch's answer that asks no key before it is done (it only
+    projects records): a future of its own, done once every flush queued so far has run (the
+    end of this turn), so a batch hurried by the callers woken with it goes before this
+    caller's projection, not after; None when no flush is queued (nothing to let go first).
+    Bounded: it never waits for flushes queued after it was woken."""
+    loop = asyncio.get_running_loop()
+    answers = _ANSWERS.get(loop)
+    if answers is None or not answers.pending:
+        return None
+    waiter: asyncio.Future[None] = loop.create_future()
+    answers.later.append((answers.ran + answers.pending, waiter))
+    return waiter
 
 
 K = TypeVar("K", bound=Hashable)

@@ -28,7 +28,7 @@ from sources.records import (
     Transaction,
 )
 
-from ._loader import Loader, by_key, grouped, mark, settled
+from ._loader import Loader, after_answers, by_key, grouped, mark, settled
 
 __all__ = ["Loaders"]
 
@@ -163,6 +163,13 @@ class Loaders:
         Batches queued before the mark keep their turns."""
         for loader in self.made:
             loader.dispatch_since(since)
+
+    @staticmethod
+    def after_answers() -> Awaitable[None] | None:
+        """For a caller an answer woke that will only project: what to await first, so the
+        batches hurried by the other callers woken that turn go before its projection
+        (resolvers/_loader.py `after_answers`); None: go on."""
+        return after_answers()
 
     @property
     def failed(self) -> bool:

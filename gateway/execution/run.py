@@ -299,6 +299,13 @@ async def _complete(
     state: RunState,
 ) -> None:
     values = await settled
+    assert branch.child is not None
+    if not branch.child.branches:
+        # only projection is left (no key to ask): after the callers woken with this one,
+        # whose hurried batches go first (Loaders.after_answers)
+        later = state.loaders.after_answers()
+        if later is not None:
+            await later
     started = thread_time()
     parents: list[int] = []
     found: list[Any] = []

@@ -24,9 +24,13 @@ QUERY = f"{{ customers(ids: {IDS}) {{ id accounts {{ id }} }} }}"
 
 
 _LEVELS = SimpleNamespace(
-    mark=lambda: 0, hurry=lambda since: None, dispatch_since=lambda since: None
+    mark=lambda: 0,
+    hurry=lambda since: None,
+    dispatch_since=lambda since: None,
+    after_answers=lambda: None,
 )
-"""The loaders' level marks (gateway/execution/run.py `_complete`); the plans here fetch offline."""
+"""The loaders' level marks and flushes (gateway/execution/run.py `_complete`); the plans here
+fetch offline."""
 
 
 def _customer(id_: str) -> Any:
