@@ -93,7 +93,8 @@ _ABSENT = object()
 
 
 class CostCache:
-    """`estimate_cost`, remembered per (schema, text, operation, the values the walk read),
+    """`estimate_cost`, remembered per (schema, text, operation, the values the walk read, as
+    `_frozen` keeps them: numbers, list lengths, no strings),
     bounded (LRU). Only the number is kept: a refusal (a cap exceeded) is raised afresh by the
     walk each time, never a shared error object. Per application (one event loop)."""
 
@@ -175,11 +176,18 @@ def _key(where: tuple[Any, ...], reads: tuple[str, ...], values: Mapping[str, An
 
 
 def _frozen(value: Any) -> Any:
-    """A hashable stand-in that tells apart what `==` would not (1, 1.0 and True)."""
+    """A hashable stand-in for a coerced value, holding only what a cost can depend on: a
+    number or boolean exactly (`first:`; 1, 1.0 and True told apart), a list by its length
+    (`ids`: the walk counts them), a string or an id by its type alone. The walk reads every
+    variable of a field that has `first:` or `ids` (a search's text beside `first:`, the ids
+    themselves), but its answer depends on no string and on no list's items: keeping them would
+    keep callers' ids and search text in the key, and miss the cache for every new id list."""
     if isinstance(value, list | tuple):
-        return (list, tuple(_frozen(v) for v in value))
+        return (list, len(value))
     if isinstance(value, dict):
         return (dict, tuple(sorted((k, _frozen(v)) for k, v in value.items())))
+    if isinstance(value, str):
+        return (str,)
     return (type(value), value)
 
 

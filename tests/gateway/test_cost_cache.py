@@ -96,6 +96,25 @@ def test_a_value_the_walk_does_not_read_costs_one_walk(
     assert len(cache) == 1
 
 
+def test_ids_and_search_text_are_not_kept_in_the_key(
+    schema: GraphQLSchema, walks: list[int]
+) -> None:
+    """The walk reads the ids (it counts them) and a search's text beside `first:`; the key
+    keeps a list's length and a string's type only: no caller's ids or words are kept, and
+    another list of as many ids is the same cost, walked once."""
+    cache = CostCache()
+    two = _both(schema, cache, IDS, {"ids": ["003A", "003B"]})
+    assert _both(schema, cache, IDS, {"ids": ["003C", "003D"]}) == two
+    assert _both(schema, cache, IDS, {"ids": ["003E", "003F", "003G"]}) > two
+    text = "query($q: String!, $n: Int!) { searchArticles(query: $q, first: $n) { id } }"
+    five = _both(schema, cache, text, {"q": "card blocked abroad", "n": 5})
+    assert _both(schema, cache, text, {"q": "lost my wallet", "n": 5}) == five
+    assert len(walks) == 5 + 3  # estimate_cost's own five; the cache's: 2 and 3 ids, the search
+    kept = repr(list(cache._costs.keys()))
+    for secret in ("003A", "003C", "003E", "card blocked", "wallet"):
+        assert secret not in kept
+
+
 def test_a_refusal_is_raised_afresh_each_time(schema: GraphQLSchema) -> None:
     cache = CostCache()
     document = parse(FIRST)
