@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
@@ -41,7 +40,7 @@ from gateway.execution.direct import DirectRoad
 if TYPE_CHECKING:
     from gateway.http.view import GraphQLView
 
-__all__ = ["ThinPath"]
+__all__ = ["ThinPath", "request_headers"]
 
 _POST: HTTPMethod = "POST"
 _ALLOWED = frozenset(OperationType.from_http(_POST))
@@ -62,16 +61,20 @@ class ThinPath:
         self.direct = DirectRoad.for_schema(view.schema)
         """An operation with a cached plan skips `Schema.execute` (gateway/execution/direct.py)."""
 
-    def eligible(self, scope: Scope) -> bool:
+    def eligible(self, scope: Scope, content_type: bytes | None, accept: bytes | None) -> bool:
         """A POST of `application/json` asking for no streamed answer: a request the view
-        would parse as one JSON body (other spellings of the media type: the view decides)."""
-        if scope["method"] != "POST":
+        would parse as one JSON body (other spellings of the media type: the view decides).
+        `content_type` and `accept` are the headers' first values, as the view's `Headers`
+        give them, read in the view's one pass over the headers (`request_headers`)."""
+        if scope["method"] != "POST" or content_type is None:
             return False
-        headers = Headers(scope=scope)
         # exactly: strawberry's parse of the header keeps the media type's case
-        if headers.get("content-type", "").split(";", 1)[0].strip() != "application/json":
+        media = content_type.decode("latin-1").split(";", 1)[0].strip()
+        if media != "application/json":
             return False
-        return self.view._get_stream_transport_from_headers(headers) is None
+        # strawberry's own choice, on the one header it reads (its first `accept`)
+        asked = {} if accept is None else {"accept": accept.decode("latin-1")}
+        return self.view._get_stream_transport_from_headers(asked) is None
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         view = self.view
@@ -117,6 +120,23 @@ class ThinPath:
         if written is not None:
             await written  # the answer leaves once its audit lines are written
         await response(scope, receive, send)
+
+
+def request_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The first content-type, accept and x-request-timeout-ms of the request, in one pass over
+    its raw headers, instead of a `Headers` built and scanned for each (names as Starlette
+    matches them: lower case, as ASGI servers give them; `accept` as strawberry finds it)."""
+    content_type = accept = timeout = None
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            if content_type is None:
+                content_type = value
+        elif key == b"x-request-timeout-ms":
+            if timeout is None:
+                timeout = value
+        elif accept is None and key.lower() == b"accept":  # strawberry lowers the names
+            accept = value
+    return content_type, accept, timeout
 
 
 def _operation(
