@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
@@ -79,7 +79,7 @@ class ThinPath:
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         view = self.view
         request = Request(scope, receive)
-        operation = _operation(view, await request.body())
+        operation = _operation(view, await _body(request, receive))
         if operation is None:  # the view's checks and refusals, on the bytes already read
             response = await _view_answer(view, request)
             await response(scope, receive, send)
@@ -137,6 +137,28 @@ def request_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | N
         elif accept is None and key.lower() == b"accept":  # strawberry lowers the names
             accept = value
     return content_type, accept, timeout
+
+
+async def _body(request: Request, receive: Receive) -> bytes:
+    """`Request.body()`'s bytes, read as `Request.stream` reads them (an `http.disconnect`
+    raises `ClientDisconnect`) but without its async generators, kept on the request as
+    `body()` keeps them: the view, the context and anything later read the same bytes."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+    request._stream_consumed = True
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body
+    return body
 
 
 def _operation(
