@@ -176,6 +176,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
             may_introspect=self.server.may_introspect(principal.roles),
         )
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """Strawberry's: an empty `Response` without status or headers, for resolvers and
+        extensions to set them on; made as a 204 (no content-length to compute, parse and
+        delete again) and its status then cleared, the same object as strawberry's."""
+        sub_response = Response(status_code=204)
+        sub_response.status_code = None  # type: ignore[assignment]  # strawberry's "unset"
+        return sub_response
+
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:

@@ -1,16 +1,18 @@
 """The thin road reads the request body itself (gateway/http/fastpath.py `_body`): the same
 bytes and the same disconnect as Starlette's `Request.body()`, kept on the request so that the
-view, when it answers instead, reads them again."""
+view, when it answers instead, reads them again; and the view's sub-response is strawberry's."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
+from strawberry.asgi import GraphQL
 
 from gateway.http.fastpath import _body
+from gateway.http.view import GraphQLView
 
 
 def _receiver(messages: list[Message]) -> Any:
@@ -57,3 +59,18 @@ async def test_a_client_gone_while_the_body_comes_is_starlettes_disconnect() -> 
     with pytest.raises(ClientDisconnect):
         await _body(request, request.receive)
     assert await request.is_disconnected()
+
+
+async def test_the_sub_response_is_strawberrys() -> None:
+    """GraphQLView.get_sub_response makes what strawberry's makes (no status, no headers,
+    no body, no background): what resolvers set on it is all the answer gets from it."""
+    request = _request(_receiver([]))
+    ours = await GraphQLView.get_sub_response(cast(GraphQLView, None), request)
+    theirs = await GraphQL.get_sub_response(cast(GraphQL[None, None], None), request)
+    for sub in (ours, theirs):
+        assert sub.status_code is None
+        assert sub.headers.raw == []
+        assert sub.body == b""
+        assert sub.background is None
+    ours.headers["x-set"] = "1"
+    assert ours.raw_headers == [(b"x-set", b"1")]
