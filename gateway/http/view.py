@@ -208,7 +208,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
         more)."""
         deadline = self.server.deadline_seconds
         text = "" if asked is None else asked.decode("latin-1")
-        if text.isdigit() and 0 < int(text) < deadline * 1000:
+        # ASCII digits only: "²" is a digit to `isdigit` and not to `int` (a 500 before)
+        if text.isascii() and text.isdigit() and 0 < int(text) < deadline * 1000:
             deadline = int(text) / 1000
         return deadline
 

@@ -1,9 +1,11 @@
 """The thin road reads the request body itself (gateway/http/fastpath.py `_body`): the same
 bytes and the same disconnect as Starlette's `Request.body()`, kept on the request so that the
-view, when it answers instead, reads them again; and the view's sub-response is strawberry's."""
+view, when it answers instead, reads them again; the view's sub-response is strawberry's; and
+the deadline a client asks for, read from the raw header."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -11,6 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.types import Message
 from strawberry.asgi import GraphQL
 
+from gateway.config import ServerSettings
 from gateway.http.fastpath import _body
 from gateway.http.view import GraphQLView
 
@@ -74,3 +77,15 @@ async def test_the_sub_response_is_strawberrys() -> None:
         assert sub.background is None
     ours.headers["x-set"] = "1"
     assert ours.raw_headers == [(b"x-set", b"1")]
+
+
+@pytest.mark.parametrize(
+    ("asked", "seconds"),
+    [(None, 2.0), (b"250", 0.25), (b"0", 2.0), (b"5000", 2.0), (b"12a", 2.0), (b"\xb2", 2.0)],
+    ids=["none", "shorter", "zero", "longer", "not-a-number", "superscript-two"],
+)
+def test_the_deadline_a_client_asks_for(asked: bytes | None, seconds: float) -> None:
+    """X-Request-Timeout-Ms shortens the configured deadline, never lengthens it; anything
+    but ASCII digits is ignored (latin-1 "²" is a digit to `str.isdigit`, not to `int`)."""
+    view = cast(GraphQLView, SimpleNamespace(server=ServerSettings(deadline_seconds=2.0)))
+    assert GraphQLView._deadline(view, asked) == seconds
