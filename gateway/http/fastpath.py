@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
-from starlette.datastructures import Headers
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.types import Receive, Scope, Send
 from strawberry.exceptions import MissingQueryError
@@ -41,7 +40,7 @@ from gateway.execution.direct import DirectRoad
 if TYPE_CHECKING:
     from gateway.http.view import GraphQLView
 
-__all__ = ["ThinPath"]
+__all__ = ["ThinPath", "request_headers"]
 
 _POST: HTTPMethod = "POST"
 _ALLOWED = frozenset(OperationType.from_http(_POST))
@@ -62,21 +61,25 @@ class ThinPath:
         self.direct = DirectRoad.for_schema(view.schema)
         """An operation with a cached plan skips `Schema.execute` (gateway/execution/direct.py)."""
 
-    def eligible(self, scope: Scope) -> bool:
+    def eligible(self, scope: Scope, content_type: bytes | None, accept: bytes | None) -> bool:
         """A POST of `application/json` asking for no streamed answer: a request the view
-        would parse as one JSON body (other spellings of the media type: the view decides)."""
-        if scope["method"] != "POST":
+        would parse as one JSON body (other spellings of the media type: the view decides).
+        `content_type` and `accept` are the headers' first values, as the view's `Headers`
+        give them, read in the view's one pass over the headers (`request_headers`)."""
+        if scope["method"] != "POST" or content_type is None:
             return False
-        headers = Headers(scope=scope)
         # exactly: strawberry's parse of the header keeps the media type's case
-        if headers.get("content-type", "").split(";", 1)[0].strip() != "application/json":
+        media = content_type.decode("latin-1").split(";", 1)[0].strip()
+        if media != "application/json":
             return False
-        return self.view._get_stream_transport_from_headers(headers) is None
+        # strawberry's own choice, on the one header it reads (its first `accept`)
+        asked = {} if accept is None else {"accept": accept.decode("latin-1")}
+        return self.view._get_stream_transport_from_headers(asked) is None
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         view = self.view
         request = Request(scope, receive)
-        operation = _operation(view, await request.body())
+        operation = _operation(view, await _body(request, receive))
         if operation is None:  # the view's checks and refusals, on the bytes already read
             response = await _view_answer(view, request)
             await response(scope, receive, send)
@@ -117,6 +120,45 @@ class ThinPath:
         if written is not None:
             await written  # the answer leaves once its audit lines are written
         await response(scope, receive, send)
+
+
+def request_headers(scope: Scope) -> tuple[bytes | None, bytes | None, bytes | None]:
+    """The first content-type, accept and x-request-timeout-ms of the request, in one pass over
+    its raw headers, instead of a `Headers` built and scanned for each (names as Starlette
+    matches them: lower case, as ASGI servers give them; `accept` as strawberry finds it)."""
+    content_type = accept = timeout = None
+    for key, value in scope["headers"]:
+        if key == b"content-type":
+            if content_type is None:
+                content_type = value
+        elif key == b"x-request-timeout-ms":
+            if timeout is None:
+                timeout = value
+        elif accept is None and key.lower() == b"accept":  # strawberry lowers the names
+            accept = value
+    return content_type, accept, timeout
+
+
+async def _body(request: Request, receive: Receive) -> bytes:
+    """`Request.body()`'s bytes, read as `Request.stream` reads them (an `http.disconnect`
+    raises `ClientDisconnect`) but without its async generators, kept on the request as
+    `body()` keeps them: the view, the context and anything later read the same bytes."""
+    chunks: list[bytes] = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.request":
+            chunk = message.get("body", b"")
+            if chunk:
+                chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        elif message["type"] == "http.disconnect":
+            request._is_disconnected = True
+            raise ClientDisconnect()
+    request._stream_consumed = True
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    request._body = body
+    return body
 
 
 def _operation(

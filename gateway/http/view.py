@@ -13,7 +13,6 @@ from typing import Any, cast
 
 import orjson
 import strawberry
-from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.types import Message, Receive, Scope, Send
@@ -33,7 +32,7 @@ from gateway.events.caps import CappedTransportWS, SubjectCaps
 from gateway.events.execute import Subscriptions
 from gateway.events.reads import EventReads
 from gateway.events.screen_pops import SocketContext
-from gateway.http.fastpath import ThinPath
+from gateway.http.fastpath import ThinPath, request_headers
 from gateway.http.graphiql import csp_header, render_graphiql_html
 from gateway.http.refusals import refuse
 from gateway.masking.access import Access
@@ -122,7 +121,8 @@ class GraphQLView(GraphQL[RequestContext, None]):
             await _answer(scope, send, 401, "invalid token", codes.UNAUTHENTICATED)
             return
         server = self.server
-        timeout = self._deadline(Headers(scope=scope))
+        content_type, accept, asked = request_headers(scope)  # each header read once
+        timeout = self._deadline(asked)
         telemetry = self.telemetry
         started = time.perf_counter()
         span = telemetry.tracing.operation(scope["headers"])  # a no-op unless tracing is on
@@ -135,7 +135,7 @@ class GraphQLView(GraphQL[RequestContext, None]):
             bounded = _receive_by(receive, body_by)
             thin = self.thin
             try:
-                if thin is not None and thin.eligible(scope):
+                if thin is not None and thin.eligible(scope, content_type, accept):
                     await thin.serve(scope, bounded, send)
                 else:
                     await super().__call__(scope, bounded, send)
@@ -176,6 +176,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
             may_introspect=self.server.may_introspect(principal.roles),
         )
 
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        """Strawberry's: an empty `Response` without status or headers, for resolvers and
+        extensions to set them on; made as a 204 (no content-length to compute, parse and
+        delete again) and its status then cleared, the same object as strawberry's."""
+        sub_response = Response(status_code=204)
+        sub_response.status_code = None  # type: ignore[assignment]  # strawberry's "unset"
+        return sub_response
+
     async def process_result(
         self, request: Request, result: ExecutionResult
     ) -> GraphQLHTTPResponse:
@@ -195,12 +203,14 @@ class GraphQLView(GraphQL[RequestContext, None]):
         response["extensions"] = extensions
         return response
 
-    def _deadline(self, headers: Headers) -> float:
-        """The configured deadline, or less if the client asks (never more)."""
+    def _deadline(self, asked: bytes | None) -> float:
+        """The configured deadline, or less if the client asks in X-Request-Timeout-Ms (never
+        more)."""
         deadline = self.server.deadline_seconds
-        asked = headers.get("x-request-timeout-ms", "")
-        if asked.isdigit() and 0 < int(asked) < deadline * 1000:
-            deadline = int(asked) / 1000
+        text = "" if asked is None else asked.decode("latin-1")
+        # ASCII digits only: "²" is a digit to `isdigit` and not to `int` (a 500 before)
+        if text.isascii() and text.isdigit() and 0 < int(text) < deadline * 1000:
+            deadline = int(text) / 1000
         return deadline
 
     async def render_graphql_ide(self, request: Request) -> Response:

@@ -31,7 +31,7 @@ from gateway.config import build_config
 from gateway.demo import demo_config
 from gateway.execution.direct import DirectRoad
 from gateway.execution.select import executor_class
-from gateway.http.fastpath import ThinPath
+from gateway.http.fastpath import ThinPath, request_headers
 from gateway.http.view import GraphQLView
 from gateway.masking.guard import Guard
 from gateway.masking.policy import Policy
@@ -547,3 +547,42 @@ def test_limits_that_depend_on_the_variables_with_a_cached_plan(
     body = answers.same()
     assert body["data"] is None
     assert [e["extensions"]["code"] for e in body["errors"]] == [code]
+
+
+@pytest.mark.parametrize(
+    ("headers", "taken"),
+    [
+        ({"content-type": "application/json; charset=utf-8"}, 1),
+        ({"content-type": "application/json ;charset=utf-8"}, 1),
+        ({"accept": "application/json"}, 1),
+        # strawberry finds no streamed transport on this view for them: plain JSON answers
+        ({"accept": "multipart/mixed"}, 1),
+        ({"accept": "text/event-stream"}, 1),
+    ],
+    ids=["charset", "spaces", "accept-json", "accept-multipart", "accept-sse"],
+)
+def test_the_road_is_chosen_by_the_requests_headers(
+    thin: Thin, headers: dict[str, str], taken: int
+) -> None:
+    """The headers read in one pass (`request_headers`) choose the road as strawberry's
+    `Headers` did, and both roads answer the same."""
+    answers = thin.both({"query": "{ __typename }"}, headers)
+    assert answers.taken == taken
+    assert answers.thin.status_code == answers.view.status_code
+    assert answers.thin.headers.get("content-type") == answers.view.headers.get("content-type")
+    assert answers.thin.content == answers.view.content or answers.same()
+
+
+def test_the_headers_are_read_once_as_starlette_and_strawberry_read_them() -> None:
+    scope = {
+        "headers": [
+            (b"Accept", b"multipart/mixed"),  # strawberry lowers the names it compares
+            (b"content-type", b"application/json"),
+            (b"accept", b"application/json"),
+            (b"content-type", b"text/plain"),  # the first of each, as `Headers.get`
+            (b"x-request-timeout-ms", b"250"),
+            (b"x-request-timeout-ms", b"9"),
+        ]
+    }
+    assert request_headers(scope) == (b"application/json", b"multipart/mixed", b"250")
+    assert request_headers({"headers": []}) == (None, None, None)
