@@ -4,30 +4,16 @@ writer keeps the order, and shutdown writes what is queued."""
 from __future__ import annotations
 
 import asyncio
-import threading
 from pathlib import Path
 
 import pytest
 
 from gateway.observability.audit import AuditLog
-
-
-class BlockingSink:
-    """A sink that stalls (a log shipper fallen behind) until released."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.written: list[bytes] = []
-
-    def __call__(self, lines: bytes) -> None:
-        self.entered.set()
-        assert self.release.wait(10)
-        self.written.append(lines)
+from tests.support.sinks import StalledSink
 
 
 async def test_a_stalled_sink_does_not_block_the_event_loop() -> None:
-    sink = BlockingSink()
+    sink = StalledSink()
     audit = AuditLog(sink, max_pending=4)
     assert audit.reserve()
     written = audit.submit(b'{"a":1}\n')
@@ -47,7 +33,7 @@ async def test_a_stalled_sink_does_not_block_the_event_loop() -> None:
 
 
 async def test_the_queue_is_bounded_and_places_come_back_once_written() -> None:
-    sink = BlockingSink()
+    sink = StalledSink()
     audit = AuditLog(sink, max_pending=2)
     assert audit.reserve() and audit.reserve()
     assert not audit.reserve()  # full: the caller refuses its operation (AUDIT_UNAVAILABLE)

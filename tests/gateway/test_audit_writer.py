@@ -5,26 +5,12 @@ batch written; a sink stalled at shutdown holds the shutdown no longer than its 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import pytest
 
 from gateway.observability import audit as audit_module
 from gateway.observability.audit import AuditLog
-
-
-class StalledSink:
-    """Stuck in its first write until released."""
-
-    def __init__(self) -> None:
-        self.entered = threading.Event()
-        self.release = threading.Event()
-        self.written: list[bytes] = []
-
-    def __call__(self, lines: bytes) -> None:
-        self.entered.set()
-        self.release.wait(10)
-        self.written.append(lines)
+from tests.support.sinks import StalledSink
 
 
 async def test_handing_lines_over_starts_no_task_on_the_loop() -> None:
