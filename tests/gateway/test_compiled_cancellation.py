@@ -123,19 +123,7 @@ async def test_cancelling_the_operation_cancels_the_waiting_root_fields_and_leav
         _plan('{ a: customer(id: "1") { id } b: interaction(id: "2") { id } }'),
         {"a": first.root(), "b": second.root()},
     )
-    before = asyncio.all_tasks()  # this test's task included
-    operation = asyncio.create_task(execute_plan(plan, CONTEXT, NO_VARIABLES))
-    when_done: list[set[asyncio.Task[Any]]] = []
-    operation.add_done_callback(lambda _: when_done.append(asyncio.all_tasks()))
-    await first.started.wait()
-    await second.started.wait()
-    operation.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await operation
-    # the moment the operation is over, nothing of it is still running: its fields were
-    # cancelled and waited for, their clean-up included
-    assert when_done == [before]
-    assert first.cleaned and second.cleaned
+    await _cancelled_once_started(plan, first, second)
 
 
 async def test_a_failing_non_null_root_field_cancels_its_siblings() -> None:
@@ -256,17 +244,7 @@ async def test_cancelling_an_operation_with_one_root_field_leaves_nothing_runnin
         {"customer": RootFetch(lambda context, args: found.wait(record))},
         {"accounts": first.fetch(), "cases": second.fetch()},
     )
-    before = asyncio.all_tasks()
-    operation = asyncio.create_task(execute_plan(plan, CONTEXT, NO_VARIABLES))
-    when_done: list[set[asyncio.Task[Any]]] = []
-    operation.add_done_callback(lambda _: when_done.append(asyncio.all_tasks()))
-    await first.started.wait()
-    await second.started.wait()
-    operation.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await operation
-    assert when_done == [before]
-    assert first.cleaned and second.cleaned
+    await _cancelled_once_started(plan, first, second)
 
 
 async def test_an_only_non_null_root_field_failing_nulls_the_answer() -> None:
@@ -279,3 +257,20 @@ async def test_an_only_non_null_root_field_failing_nulls_the_answer() -> None:
     assert data is None
     assert [(e.message, e.path) for e in errors] == [("no such ids", ["customers"])]
     assert _others() == before
+
+
+async def _cancelled_once_started(plan: Any, *waiting: Waiting) -> None:
+    """Run `plan`, cancel it once every one of `waiting` has started, and check that the moment
+    the operation is over nothing of it is still running: its fields were cancelled and waited
+    for, their clean-up included."""
+    before = asyncio.all_tasks()  # this test's task included
+    operation = asyncio.create_task(execute_plan(plan, CONTEXT, NO_VARIABLES))
+    when_done: list[set[asyncio.Task[Any]]] = []
+    operation.add_done_callback(lambda _: when_done.append(asyncio.all_tasks()))
+    for field in waiting:
+        await field.started.wait()
+    operation.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await operation
+    assert when_done == [before]
+    assert all(field.cleaned for field in waiting)
