@@ -67,13 +67,7 @@ async def test_a_level_woken_by_one_batch_sends_its_childrens_batch_the_next_tur
         {"customer": RootFetch(customer)},
         {"accounts": Fetch(_accounts), "transactions": Fetch(_transactions)},
     )
-    ticker = asyncio.ensure_future(core.tick())
-    try:
-        data, errors, _, _ = await execute_plan(
-            plan, SimpleNamespace(loaders=loaders, access=_ALLOW), NO_VARIABLES
-        )
-    finally:
-        ticker.cancel()
+    data, errors = await _ticking(core, plan, loaders)
     assert not errors
     assert data == {
         "customer": {"accounts": [{"id": "ACC-PTY-A", "transactions": [{"id": "TX-ACC-PTY-A"}]}]}
@@ -105,13 +99,7 @@ async def test_sibling_root_fields_children_keep_their_turns_and_share_a_call() 
         {"a": RootFetch(customer), "b": RootFetch(customer)},
         {"accounts": Fetch(_accounts)},
     )
-    ticker = asyncio.ensure_future(core.tick())
-    try:
-        data, errors, _, _ = await execute_plan(
-            plan, SimpleNamespace(loaders=loaders, access=_ALLOW), NO_VARIABLES
-        )
-    finally:
-        ticker.cancel()
+    data, errors = await _ticking(core, plan, loaders)
     assert not errors
     assert data == {
         "a": {"accounts": [{"id": "ACC-PTY-1"}]},
@@ -119,3 +107,15 @@ async def test_sibling_root_fields_children_keep_their_turns_and_share_a_call() 
     }
     assert core.calls == [["PTY-1", "PTY-2"]]
     assert core.started["accounts"] >= 6
+
+
+async def _ticking(core: Any, plan: Any, loaders: Loaders) -> tuple[Any, list[Any]]:
+    """`plan` run while the stand-in core counts the event loop's turns."""
+    ticker = asyncio.ensure_future(core.tick())
+    try:
+        data, errors, _, _ = await execute_plan(
+            plan, SimpleNamespace(loaders=loaders, access=_ALLOW), NO_VARIABLES
+        )
+    finally:
+        ticker.cancel()
+    return data, errors
