@@ -167,14 +167,7 @@ async def test_an_unexpected_failure_of_one_child_field_cancels_the_other_childr
 
         return settle()
 
-    record = SimpleNamespace(id="1", ccaas_profile_id="p1")
-    found = Waiting()
-    found.release.set()
-    plan = _rebind(
-        _plan('{ customer(id: "1") { accounts { id } cases { id } } }'),
-        {"customer": RootFetch(lambda context, args: found.wait(record))},
-        {"accounts": Fetch(broken), "cases": slow.fetch()},
-    )
+    plan = _customer_with(accounts=Fetch(broken), cases=slow.fetch())
     before = _others()
     with pytest.raises(RuntimeError, match="a bug in a binding"):
         await execute_plan(plan, CONTEXT, NO_VARIABLES)
@@ -236,14 +229,7 @@ async def test_cancelling_an_operation_with_one_root_field_leaves_nothing_runnin
     """Cancelled while the root field's two children wait: both are cancelled and waited
     for (their clean-up included) before the operation is over."""
     first, second = Waiting(), Waiting()
-    record = SimpleNamespace(id="1", ccaas_profile_id="p1")
-    found = Waiting()
-    found.release.set()
-    plan = _rebind(
-        _plan('{ customer(id: "1") { accounts { id } cases { id } } }'),
-        {"customer": RootFetch(lambda context, args: found.wait(record))},
-        {"accounts": first.fetch(), "cases": second.fetch()},
-    )
+    plan = _customer_with(accounts=first.fetch(), cases=second.fetch())
     await _cancelled_once_started(plan, first, second)
 
 
@@ -274,3 +260,16 @@ async def _cancelled_once_started(plan: Any, *waiting: Waiting) -> None:
         await operation
     assert when_done == [before]
     assert all(field.cleaned for field in waiting)
+
+
+def _customer_with(accounts: Any, cases: Any) -> Any:
+    """`{ customer { accounts cases } }`: a customer found at once, its two children's
+    fetches given."""
+    record = SimpleNamespace(id="1", ccaas_profile_id="p1")
+    found = Waiting()
+    found.release.set()
+    return _rebind(
+        _plan('{ customer(id: "1") { accounts { id } cases { id } } }'),
+        {"customer": RootFetch(lambda context, args: found.wait(record))},
+        {"accounts": accounts, "cases": cases},
+    )
