@@ -16,8 +16,9 @@ What it keeps of the aiohttp exchange (and tests/sources/test_wire*.py checks ov
   `max_keepalive` idle ones, each dropped after `_KEEPALIVE_SECONDS`;
 - a request cancelled (the call's budget) or failing mid-exchange aborts its connection;
 - a GET on a reused connection that the server had closed (EOF or reset before any byte of the
-  answer) is sent once more on a fresh connection, as aiohttp retries idempotent methods; a
-  PATCH never is (aiohttp does not retry it either: it may have been applied);
+  answer) is sent once more on a fresh connection, as aiohttp retries idempotent methods,
+  unless the source's `retries` is 0 (then no request is ever sent twice); a PATCH never is
+  (aiohttp does not retry it either: it may have been applied);
 - the query string exactly as aiohttp builds it (`yarl.URL.extend_query`, rebuilt without URL
   objects in `query.py`), a Host header, no proxies and no `.netrc` (nothing read from the
   environment); https with certificate and host name verification and SNI
@@ -248,7 +249,9 @@ class WireExchange:
                 raise ValueError("a header may not contain a line break")
             extra += f"{name}: {value}\r\n"
         request = f"GET {target} HTTP/1.1\r\n{self._fixed}{extra}\r\n".encode("latin-1")
-        return (await self._exchange(request, self._read, retry=True))[1]
+        # `retries = 0`: never a request twice, not even this resend (the caller asked for none)
+        retry = self.settings.retries > 0
+        return (await self._exchange(request, self._read, retry=retry))[1]
 
     async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
         target = URL(self._base + path).raw_path_qs

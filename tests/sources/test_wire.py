@@ -244,6 +244,19 @@ async def test_a_get_on_a_connection_the_server_closed_is_sent_once_more() -> No
     assert backend.connections == 2
 
 
+async def test_with_no_retries_a_get_is_never_sent_twice() -> None:
+    """`retries = 0` is "never a request twice": not even the resend of a GET on a reused
+    connection the server closed (a system that resets every connection after reading the
+    request would otherwise see each call twice, and only when a connection was idle)."""
+    async with serve(closes_the_idle_connection_on_the_next_request(1)) as backend:
+        exchange = wire(backend, retries=0)
+        assert await exchange.get("/x", []) == b'{"ok":true}'
+        with pytest.raises(SourceUnavailable):
+            await exchange.get("/x", [])
+        await exchange.aclose()
+    assert len(backend.requests) == 2 and backend.connections == 1
+
+
 async def test_a_patch_on_a_connection_the_server_closed_is_never_resent() -> None:
     async with serve(closes_the_idle_connection_on_the_next_request(1)) as backend:
         exchange = wire(backend)
