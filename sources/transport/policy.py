@@ -38,7 +38,13 @@ __all__ = ["Params", "SourceSettings", "Transport"]
 _NO_HEADERS: Headers = {}
 
 _MIN_ATTEMPT = 0.01
-"""A retry that would have less than this many seconds left is not worth starting."""
+"""An attempt, first or retry, that would have less than this many seconds of the request left
+is not worth starting: no system answers in that time, and the timeout it ends in would be the
+request's, not the system's. It also keeps a deadline's edge from depending on the timer: a
+wait bounded by the deadline (a caller's verification) ends within a timer's slack of it, with
+a few hundred microseconds left, or none; compiled execution sends the next level at once and
+standard a few turns later, so one sent a call ('did not answer in time') where the other
+skipped it ('no time left'): tests/differential/test_scenarios.py, faults timeout-ccaas."""
 
 
 class Transport:
@@ -194,6 +200,8 @@ class Transport:
         scope = current_scope()
         if scope is not None:
             left = scope.remaining(now)
+            if left < _MIN_ATTEMPT:
+                raise SourceTimeout(self.name, f"{self.name} call skipped: no time left")
             if left < budget:
                 budget = left
         if budget <= 0:

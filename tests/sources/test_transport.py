@@ -146,6 +146,23 @@ async def test_no_time_left_makes_no_call() -> None:
     await t.aclose()
 
 
+async def test_a_few_milliseconds_left_make_no_call() -> None:
+    """Less than 10 ms of the request left is no time for a call: it is skipped, as with
+    none left, not started to end in a timeout the system did not cause; and where a
+    deadline's edge falls between two dispatches, both executions answer the same."""
+    backend = Backend(ok())
+    t = transport(backend)
+    with request_scope(timeout=0.009, margin=0.0) as scope:
+        with pytest.raises(SourceTimeout, match="no time left"):
+            await t.get_json("/x")
+        assert scope.remaining() > 0  # there was time, too little of it
+    assert backend.calls == 0
+    with request_scope(timeout=0.5, margin=0.0):
+        await t.get_json("/x")  # ample time: the call is made
+    assert backend.calls == 1
+    await t.aclose()
+
+
 @pytest.mark.parametrize(
     "transient",
     [
