@@ -306,6 +306,12 @@ class Loader(Generic[K, V]):
             self._patient = more_patient(self._patient, scope) if self._noted else scope
             self._noted = True
 
+    @property
+    def queued_at(self) -> int:
+        """The queued batch's `seq` (the order batches were made in), -1 when none is queued."""
+        queued = self._queued
+        return -1 if queued is None else queued.seq
+
     def dispatch(self) -> None:
         """Send the queued keys now, without waiting out the turns: for a caller that knows
         no sibling will add one (the routing context). Each turn is an await of the event

@@ -152,17 +152,30 @@ class Loaders:
         that one batch's answer woke, and every other caller that batch woke runs before that
         turn (gateway/execution/run.py `_complete`). Sibling root fields are never hurried:
         they start at different depths (tests/differential/test_regressions.py, sibling root
-        fields); an only root field's batches go at once (`dispatch_since`)."""
-        for loader in self.made:
+        fields); an only root field's batches go at once (`dispatch_since`). In the order the
+        batches were made (`queued_since`)."""
+        for loader in self.queued_since(since):
             loader.hurry(since)
 
     def dispatch_since(self, since: int) -> None:
         """Send the batches queued since `since` (a `mark()`) now: the compiled executor has
         placed its only root field's value, which asks every key of the next level, and no
         other caller of this request could add one (gateway/execution/run.py `_root_field`).
-        Batches queued before the mark keep their turns."""
-        for loader in self.made:
+        Batches queued before the mark keep their turns. In the order the batches were made
+        (`queued_since`)."""
+        for loader in self.queued_since(since):
             loader.dispatch_since(since)
+
+    def queued_since(self, since: int) -> list[Loader[Any, Any]]:
+        """The loaders whose queued batch was made at or after `since` (a `mark()`), in the
+        order their batches were made, not the loaders': the compiled executor starts the
+        fields with the longest chain of calls below them first (gateway/execution/compile.py
+        `_longest_first`), so their batches, made first, go first, even from a loader an
+        earlier level made."""
+        queued = [loader for loader in self.made if loader.queued_at >= since]
+        if len(queued) > 1:
+            queued.sort(key=lambda loader: loader.queued_at)
+        return queued
 
     @staticmethod
     def after_answers() -> Awaitable[None] | None:

@@ -63,6 +63,11 @@ class Fetch:
     await for one value or Exception per parent."""
 
     start: Callable[[Loaders, Sequence[Any], Args], Awaitable[Settled]]
+    calls: int = 1
+    """Back-end calls the field makes one after another (`suggestedArticles`: its customers'
+    contacts, then their intents' articles): the compiled executor starts the fields with the
+    longest chain of calls below them first, so their batches go first (compile.py
+    `_longest_first`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,9 +83,12 @@ Binding = Read | Child | Fetch
 
 
 def capped(
-    field: Callable[[Loaders, Sequence[Any], int], Awaitable[Settled]], maximum: int
+    field: Callable[[Loaders, Sequence[Any], int], Awaitable[Settled]],
+    maximum: int,
+    calls: int = 1,
 ) -> Fetch:
-    """A field whose `first:` is checked against `maximum` (a bad one fails every parent)."""
+    """A field whose `first:` is checked against `maximum` (a bad one fails every parent);
+    `calls`: see `Fetch.calls`."""
 
     def start(loaders: Loaders, parents: Sequence[Any], args: Args) -> Awaitable[Settled]:
         try:
@@ -89,7 +97,7 @@ def capped(
             return fields.failing(exc, len(parents))
         return field(loaders, parents, first)
 
-    return Fetch(start)
+    return Fetch(start, calls)
 
 
 def plain(field: Callable[[Loaders, Sequence[Any]], Awaitable[Settled]]) -> Fetch:

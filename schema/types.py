@@ -421,7 +421,7 @@ CUSTOMER_BINDING: dict[str, Binding] = {
     "interactions": capped(fields.interactions_of, INTERACTIONS_MAX_FIRST),
     "cases": Fetch(_cases),
     "journey": plain(fields.journey_of),
-    "suggestedArticles": capped(fields.articles_for, ARTICLES_MAX_FIRST),
+    "suggestedArticles": capped(fields.articles_for, ARTICLES_MAX_FIRST, calls=2),
     "risk": plain(fields.risk_of),
     "discrepancies": plain(discrepancies.discrepancies_of),
 }

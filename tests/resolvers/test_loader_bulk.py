@@ -209,3 +209,29 @@ async def test_a_batch_hurried_by_an_answers_caller_waits_for_every_caller_woken
     right.dispatch()  # both answered in the same turn
     assert await first == ["a"] and await second == ["b"]
     assert calls == [["a", "b"]]
+
+
+async def test_loaders_send_the_batches_of_a_level_in_the_order_they_were_made() -> None:
+    """`dispatch_since` (and `hurry`) go by batch, not by loader: the compiled executor starts
+    the fields with the longest chain of calls first, so their batches are made first, and
+    they go first even from a loader an earlier level made."""
+    sent: list[str] = []
+
+    class Crm:
+        async def cases(self, ids: list[str]) -> list[Any]:
+            sent.append("cases")
+            return []
+
+        async def customers(self, key: str, ids: list[str]) -> list[Any]:
+            sent.append("customers")
+            return []
+
+    loaders = Loaders(cast(Any, SimpleNamespace(crm=Crm())))
+    loaders.customer.prime("003X", None)  # made by an earlier level: first in `made`
+    since = loaders.mark()
+    cases = loaders.cases.settle_many(["003A"])  # this level's first batch
+    customers = loaders.customer.settle_many(["003B"])
+    assert [loader.queued_at for loader in loaders.queued_since(since)] == [since, since + 1]
+    loaders.dispatch_since(since)
+    assert await cases == [[]] and await customers == [None]
+    assert sent == ["cases", "customers"]
