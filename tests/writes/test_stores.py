@@ -275,3 +275,56 @@ async def test_redis_a_claim_between_a_deferral_and_its_return_takes_the_write_a
     finally:
         await store.aclose()
         await probe.aclose()
+
+
+@pytest.mark.parametrize("meanwhile", ["deferred", "moved"])
+@pytest.mark.parametrize(("read", "expected"), [("pending", 1), ("oldest_pending", 1000.0)])
+async def test_redis_the_outbox_is_read_whole_while_a_worker_moves_a_write(
+    redis_url: str, meanwhile: str, read: str, expected: float
+) -> None:
+    """A write is in the stream (being delivered) or in `due` (waiting); a worker moves it from
+    one to the other at any moment — a deferral (XDEL + ZADD) or the mover (ZREM + XADD). The
+    depth and the oldest age read both in one step: `pending()` read ZCARD and XLEN in two round
+    trips, and a deferral between them hid the write from both — 0 while 30 were PENDING, when
+    bench.writes' drain saw a whole worker batch deferred at once (the CRM back, its breaker
+    still open) and stopped waiting with 29 writes undelivered; a move between them counted a
+    write twice."""
+    from gateway.writes.redis_store import RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    reader = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    worker = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    await reader.open()
+    await worker.open()
+    record = _record(now=1000.0)
+    assert await reader.reserve(record) is None
+    if meanwhile == "deferred":  # in the stream, delivered by the worker, deferred meanwhile
+        [claimed] = await worker.claim(1005.0, lease=3.0, limit=10)
+
+        async def move() -> None:
+            assert await worker.defer(replace(claimed, attempts=1, next_at=1020.0)) is True
+
+    else:  # in `due`, moved into the stream meanwhile
+
+        async def move() -> None:
+            assert [r.write_id for r in await worker.claim(1005.0, 3.0, 10)] == [record.write_id]
+
+    sent = reader._redis.execute_command
+    moved: list[str] = []
+
+    async def worker_after_the_first_command(*args: object, **options: object) -> object:
+        result = await sent(*args, **options)
+        if not moved:
+            moved.append(str(args[0]))
+            await move()
+        return result
+
+    reader._redis.execute_command = worker_after_the_first_command
+    try:
+        assert await getattr(reader, read)() == expected
+        assert moved  # the worker did move it while the outbox was read
+    finally:
+        await reader.aclose()
+        await worker.aclose()
+        await probe.aclose()
