@@ -120,6 +120,11 @@ return ids
 """
 # KEYS: due, stream; ARGV: how many of each. The ids waiting in both, read in one step (as _DEPTH)
 
+MAX_CONNECTIONS = 100
+"""Redis connections per process (redis-py's default); a command finding them all in use waits
+for one (up to CONNECTION_WAIT_SECONDS) instead of failing: a burst of writes on one replica."""
+CONNECTION_WAIT_SECONDS = 5.0
+
 FORGET_IDLE_SECONDS = 3600.0
 """A consumer of the group idle this long, holding nothing, is a replica gone for good."""
 
@@ -134,8 +139,14 @@ class RedisStore:
     ) -> None:
         import redis.asyncio as redis  # only when configured
 
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=MAX_CONNECTIONS,
+            timeout=CONNECTION_WAIT_SECONDS,
+        )
         # Any: redis-py types replies as bytes | str | None whatever decode_responses says
-        self._redis: Any = redis.from_url(url, decode_responses=True)
+        self._redis: Any = redis.Redis.from_pool(pool)  # closed with the client
         self._ttl_ms = int(retention_seconds * 1000)
         self._idle_ms = int(claim_idle_seconds * 1000)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"

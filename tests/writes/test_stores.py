@@ -328,3 +328,24 @@ async def test_redis_the_outbox_is_read_whole_while_a_worker_moves_a_write(
         await reader.aclose()
         await worker.aclose()
         await probe.aclose()
+
+
+async def test_redis_a_burst_of_writes_waits_for_a_connection_instead_of_failing(
+    redis_url: str,
+) -> None:
+    """More writes at once than the client's pool has connections (agents wrapping up together
+    at the end of a shift, on one replica): each waits for a connection. redis-py's default pool
+    raised MaxConnectionsError past 100 commands in flight, and the write was refused."""
+    from gateway.writes.redis_store import MAX_CONNECTIONS, RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    store = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    await store.open()
+    try:
+        burst = [_record(f"k-{i}", now=1000.0) for i in range(MAX_CONNECTIONS + 50)]
+        assert await asyncio.gather(*(store.reserve(r) for r in burst)) == [None] * len(burst)
+        assert await store.pending() == len(burst)
+    finally:
+        await store.aclose()
+        await probe.aclose()
