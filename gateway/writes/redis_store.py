@@ -265,8 +265,14 @@ class RedisStore:
         taken: list[WriteRecord] = []
         for entry_id, values in entries:
             write_id = values.get("id") if values else None
-            record = await self.get(write_id) if write_id else None
             held = self._entries.get(write_id) if write_id else None
+            if held is not None and held != entry_id and not await self._holds(held):
+                # a delivery here that ended without a verdict, its entry since taken over by
+                # another replica (XAUTOCLAIM): this process no longer holds the write
+                if write_id and self._entries.get(write_id) == held:
+                    del self._entries[write_id]
+                held = None
+            record = await self.get(write_id) if write_id else None
             if record is None or record.final or (held is not None and held != entry_id):
                 # settled meanwhile, expired, or a second entry of a write we hold
                 await self._redis.xack(PREFIX, GROUP, entry_id)
@@ -277,6 +283,14 @@ class RedisStore:
             self._entries[record.write_id] = entry_id
             taken.append(record)
         return taken
+
+    async def _holds(self, entry_id: str) -> bool:
+        """Whether `entry_id` is still in this consumer's pending list (not acknowledged, not
+        taken over by another replica)."""
+        mine = await self._redis.xpending_range(
+            PREFIX, GROUP, min=entry_id, max=entry_id, count=1, consumername=self.consumer
+        )
+        return bool(mine)
 
     async def dead_letters(self, limit: int) -> list[WriteRecord]:
         ids = await self._redis.zrevrange(f"{PREFIX}:dead", 0, max(limit, 1) - 1)

@@ -349,3 +349,37 @@ async def test_redis_a_burst_of_writes_waits_for_a_connection_instead_of_failing
     finally:
         await store.aclose()
         await probe.aclose()
+
+
+async def test_redis_a_delivery_taken_over_by_another_replica_is_not_held_here_any_more(
+    redis_url: str,
+) -> None:
+    """A replica's delivery ends without a verdict (an unexpected error in the attempt); another
+    replica takes its entry over (XAUTOCLAIM) and defers the write, which comes back into the
+    stream as a new entry. The first replica must take that entry, not drop it as a second one
+    of a write it still holds: it no longer holds it, and dropping it left the write PENDING in
+    neither `due` nor the stream — never delivered, and not counted as pending."""
+    from gateway.writes.redis_store import RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    first = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    second = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.0)
+    await first.open()
+    await second.open()
+    try:
+        record = _record(now=1000.0)
+        assert await first.reserve(record) is None
+        [stuck] = await first.claim(1005.0, lease=3.0, limit=10)  # then no verdict
+        [taken] = await second.claim(1005.0, lease=3.0, limit=10)
+        assert taken.write_id == stuck.write_id
+        assert await second.defer(replace(taken, attempts=1, next_at=1010.0)) is True
+        again = await first.claim(1010.0, lease=3.0, limit=10)
+        assert [r.write_id for r in again] == [record.write_id]
+        assert await first.pending() == 1
+        assert await first.settle(again[0].settled("APPLIED", 1011.0, record_id="00T1")) is True
+        assert await first.pending() == 0
+    finally:
+        await first.aclose()
+        await second.aclose()
+        await probe.aclose()
