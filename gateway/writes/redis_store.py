@@ -12,7 +12,9 @@ into the stream (one script: ZREM + XADD, so exactly one replica moves it) and r
 in the group. An entry stays in the group's pending list until its delivery is settled or
 deferred (XACK + XDEL); a replica that dies holding entries loses them to XAUTOCLAIM by another
 once they have been idle `claim_idle_seconds`. Delivery is at-least-once; the CRM's upsert by
-external id and the conditional settle scripts make it exactly-once in effect.
+external id and the conditional settle scripts make it exactly-once in effect. A write moves
+between `due` and the stream at any moment, so whatever reads both (the depth, the oldest age)
+reads them in one script.
 
 The scripts touch keys they compute (record keys by write id): standalone Redis or a single
 hash slot, not Redis Cluster across slots.
@@ -99,6 +101,30 @@ return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
 # KEYS: stream; ARGV: group, consumer. A consumer is removed only while it holds no entry: its
 # deliveries stay claimable by the others (XAUTOCLAIM) until they are acknowledged
 
+_DEPTH = """
+return redis.call('ZCARD', KEYS[1]) + redis.call('XLEN', KEYS[2])
+"""
+# KEYS: due, stream. One step: a worker moves writes between the two at any moment (a deferral
+# XDEL + ZADD, the mover ZREM + XADD); read in two round trips, a write moved between them was
+# counted twice or not at all (a whole batch deferred at once: "0 pending" with 30 undelivered)
+
+_WAITING = """
+local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
+for _, entry in ipairs(redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[1])) do
+  local fields = entry[2]
+  for i = 1, #fields, 2 do
+    if fields[i] == 'id' then ids[#ids + 1] = fields[i + 1] end
+  end
+end
+return ids
+"""
+# KEYS: due, stream; ARGV: how many of each. The ids waiting in both, read in one step (as _DEPTH)
+
+MAX_CONNECTIONS = 100
+"""Redis connections per process (redis-py's default); a command finding them all in use waits
+for one (up to CONNECTION_WAIT_SECONDS) instead of failing: a burst of writes on one replica."""
+CONNECTION_WAIT_SECONDS = 5.0
+
 FORGET_IDLE_SECONDS = 3600.0
 """A consumer of the group idle this long, holding nothing, is a replica gone for good."""
 
@@ -113,8 +139,14 @@ class RedisStore:
     ) -> None:
         import redis.asyncio as redis  # only when configured
 
+        pool = redis.BlockingConnectionPool.from_url(
+            url,
+            decode_responses=True,
+            max_connections=MAX_CONNECTIONS,
+            timeout=CONNECTION_WAIT_SECONDS,
+        )
         # Any: redis-py types replies as bytes | str | None whatever decode_responses says
-        self._redis: Any = redis.from_url(url, decode_responses=True)
+        self._redis: Any = redis.Redis.from_pool(pool)  # closed with the client
         self._ttl_ms = int(retention_seconds * 1000)
         self._idle_ms = int(claim_idle_seconds * 1000)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
@@ -124,6 +156,8 @@ class RedisStore:
         self._move = self._redis.register_script(_MOVE)
         self._requeue = self._redis.register_script(_REQUEUE)
         self._forget = self._redis.register_script(_FORGET)
+        self._depth = self._redis.register_script(_DEPTH)
+        self._waiting = self._redis.register_script(_WAITING)
         self._forget_idle_ms = int(forget_idle_seconds * 1000)
         self._forgotten_at = 0.0  # monotonic time of the last sweep of gone replicas
         self._entries: dict[str, str] = {}  # write id -> stream entry id this process holds
@@ -231,8 +265,14 @@ class RedisStore:
         taken: list[WriteRecord] = []
         for entry_id, values in entries:
             write_id = values.get("id") if values else None
-            record = await self.get(write_id) if write_id else None
             held = self._entries.get(write_id) if write_id else None
+            if held is not None and held != entry_id and not await self._holds(held):
+                # a delivery here that ended without a verdict, its entry since taken over by
+                # another replica (XAUTOCLAIM): this process no longer holds the write
+                if write_id and self._entries.get(write_id) == held:
+                    del self._entries[write_id]
+                held = None
+            record = await self.get(write_id) if write_id else None
             if record is None or record.final or (held is not None and held != entry_id):
                 # settled meanwhile, expired, or a second entry of a write we hold
                 await self._redis.xack(PREFIX, GROUP, entry_id)
@@ -243,6 +283,14 @@ class RedisStore:
             self._entries[record.write_id] = entry_id
             taken.append(record)
         return taken
+
+    async def _holds(self, entry_id: str) -> bool:
+        """Whether `entry_id` is still in this consumer's pending list (not acknowledged, not
+        taken over by another replica)."""
+        mine = await self._redis.xpending_range(
+            PREFIX, GROUP, min=entry_id, max=entry_id, count=1, consumername=self.consumer
+        )
+        return bool(mine)
 
     async def dead_letters(self, limit: int) -> list[WriteRecord]:
         ids = await self._redis.zrevrange(f"{PREFIX}:dead", 0, max(limit, 1) - 1)
@@ -276,9 +324,7 @@ class RedisStore:
     async def oldest_pending(self) -> float | None:
         """Over the first 1,000 writes waiting in `due` (by when next tried) and in the stream
         (by arrival): a bound on the scrape's cost; a deeper outbox alerts on depth anyway."""
-        due = await self._redis.zrange(f"{PREFIX}:due", 0, 999)
-        queued = await self._redis.xrange(PREFIX, count=1000)
-        ids = {*due, *(values.get("id") for _, values in queued if values and values.get("id"))}
+        ids = set(await self._waiting(keys=[f"{PREFIX}:due", PREFIX], args=[1000]))
         if not ids:
             return None
         raws = await self._redis.mget([self._record_key(i) for i in ids])
@@ -291,7 +337,5 @@ class RedisStore:
 
     async def pending(self) -> int:
         # entries are deleted when settled or deferred: the stream holds what is unread or
-        # being delivered, `due` what waits for its time
-        due = await self._redis.zcard(f"{PREFIX}:due")
-        queued = await self._redis.xlen(PREFIX)
-        return int(due) + int(queued)
+        # being delivered, `due` what waits for its time; both read in one step (_DEPTH)
+        return int(await self._depth(keys=[f"{PREFIX}:due", PREFIX]))

@@ -244,15 +244,19 @@ class OutboxWrites:
                     message=f"not delivered after {attempts} attempts: {message}",
                     dead=True,
                 )
-            return replace(later, next_at=now + self._backoff(max(attempts, 1)))
+            # never retried after its max age: dead-lettered then, while its record lives (Redis
+            # expires it retention_hours + 60 s after the reservation, and max_age <= retention)
+            next_at = min(now + self._backoff(max(attempts, 1)), self._dead_at(later))
+            return replace(later, next_at=next_at)
         sent = replace(record, attempts=record.attempts + 1)
         return sent.settled("APPLIED", self.clock(), record_id=done.record_id)
 
     def _expired(self, record: WriteRecord, now: float) -> bool:
-        return (
-            record.attempts >= self.settings.max_attempts
-            or now - record.created_at >= self.settings.max_age_seconds
-        )
+        return record.attempts >= self.settings.max_attempts or now >= self._dead_at(record)
+
+    def _dead_at(self, record: WriteRecord) -> float:
+        """When a write not delivered yet is dead-lettered (max_age_seconds)."""
+        return record.created_at + self.settings.max_age_seconds
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform over [0, min(max, base * 2**(attempt-1))]."""

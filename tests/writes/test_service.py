@@ -273,3 +273,34 @@ async def test_an_unreachable_store_at_start_does_not_stop_the_gateway() -> None
             await writes.submit(intent())
     finally:
         await writes.aclose()
+
+
+async def test_a_write_is_dead_lettered_at_max_age_even_when_its_backoff_reaches_past_it(
+    new_store: StoreFactory,
+) -> None:
+    """A write not delivered by `max_age_seconds` is dead-lettered then, not at its next retry
+    after: the backoff (up to 300 s by default) pushed that retry past max_age, and with the
+    default max_age = retention the Redis record had expired by then — the worker found no
+    record and dropped the write, neither delivered nor in the dead-letter list."""
+    now = [0.0]
+    settings = fast_settings(
+        max_age_seconds=100.0, backoff_base_seconds=50.0, backoff_max_seconds=300.0
+    )
+    crm = FakeCrm(mode="down")
+    writes = OutboxWrites(new_store(), crm, settings, clock=lambda: now[0], jitter=lambda: 1.0)
+    await writes.open()  # no worker: the test delivers, at the times it sets
+    try:
+        answer = await writes.submit(intent())
+        assert answer.status == "PENDING"
+        now[0] = 90.0
+        [due] = await writes.store.claim(now[0], lease=1.0, limit=10)
+        await writes._deliver(due)  # CRM still down: the next retry would be at 90 + 100
+        now[0] = 100.0
+        [last] = await writes.store.claim(now[0], lease=1.0, limit=10)
+        await writes._deliver(last)
+        dead = await writes.get(answer.write_id)
+        assert dead is not None and dead.status == "REJECTED" and dead.dead
+        assert dead.code == "SOURCE_UNAVAILABLE" and crm.calls == 2
+        assert [r.write_id for r in await writes.dead_letters()] == [answer.write_id]
+    finally:
+        await writes.aclose()

@@ -275,3 +275,111 @@ async def test_redis_a_claim_between_a_deferral_and_its_return_takes_the_write_a
     finally:
         await store.aclose()
         await probe.aclose()
+
+
+@pytest.mark.parametrize("meanwhile", ["deferred", "moved"])
+@pytest.mark.parametrize(("read", "expected"), [("pending", 1), ("oldest_pending", 1000.0)])
+async def test_redis_the_outbox_is_read_whole_while_a_worker_moves_a_write(
+    redis_url: str, meanwhile: str, read: str, expected: float
+) -> None:
+    """A write is in the stream (being delivered) or in `due` (waiting); a worker moves it from
+    one to the other at any moment — a deferral (XDEL + ZADD) or the mover (ZREM + XADD). The
+    depth and the oldest age read both in one step: `pending()` read ZCARD and XLEN in two round
+    trips, and a deferral between them hid the write from both — 0 while 30 were PENDING, when
+    bench.writes' drain saw a whole worker batch deferred at once (the CRM back, its breaker
+    still open) and stopped waiting with 29 writes undelivered; a move between them counted a
+    write twice."""
+    from gateway.writes.redis_store import RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    reader = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    worker = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    await reader.open()
+    await worker.open()
+    record = _record(now=1000.0)
+    assert await reader.reserve(record) is None
+    if meanwhile == "deferred":  # in the stream, delivered by the worker, deferred meanwhile
+        [claimed] = await worker.claim(1005.0, lease=3.0, limit=10)
+
+        async def move() -> None:
+            assert await worker.defer(replace(claimed, attempts=1, next_at=1020.0)) is True
+
+    else:  # in `due`, moved into the stream meanwhile
+
+        async def move() -> None:
+            assert [r.write_id for r in await worker.claim(1005.0, 3.0, 10)] == [record.write_id]
+
+    sent = reader._redis.execute_command
+    moved: list[str] = []
+
+    async def worker_after_the_first_command(*args: object, **options: object) -> object:
+        result = await sent(*args, **options)
+        if not moved:
+            moved.append(str(args[0]))
+            await move()
+        return result
+
+    reader._redis.execute_command = worker_after_the_first_command
+    try:
+        assert await getattr(reader, read)() == expected
+        assert moved  # the worker did move it while the outbox was read
+    finally:
+        await reader.aclose()
+        await worker.aclose()
+        await probe.aclose()
+
+
+async def test_redis_a_burst_of_writes_waits_for_a_connection_instead_of_failing(
+    redis_url: str,
+) -> None:
+    """More writes at once than the client's pool has connections (agents wrapping up together
+    at the end of a shift, on one replica): each waits for a connection. redis-py's default pool
+    raised MaxConnectionsError past 100 commands in flight, and the write was refused."""
+    from gateway.writes.redis_store import MAX_CONNECTIONS, RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    store = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    await store.open()
+    try:
+        burst = [_record(f"k-{i}", now=1000.0) for i in range(MAX_CONNECTIONS + 50)]
+        assert await asyncio.gather(*(store.reserve(r) for r in burst)) == [None] * len(burst)
+        assert await store.pending() == len(burst)
+    finally:
+        await store.aclose()
+        await probe.aclose()
+
+
+async def test_redis_a_delivery_taken_over_by_another_replica_is_not_held_here_any_more(
+    redis_url: str,
+) -> None:
+    """A replica's delivery ends without a verdict (an unexpected error in the attempt); another
+    replica takes its entry over (XAUTOCLAIM) and defers the write, which comes back into the
+    stream as a new entry. The first replica must take that entry, not drop it as a second one
+    of a write it still holds: it no longer holds it, and dropping it left the write PENDING in
+    neither `due` nor the stream — never delivered, and not counted as pending."""
+    from gateway.writes.redis_store import RedisStore
+
+    probe = redis.from_url(redis_url, decode_responses=True)
+    await probe.flushdb()
+    first = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
+    second = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.0)
+    await first.open()
+    await second.open()
+    try:
+        record = _record(now=1000.0)
+        assert await first.reserve(record) is None
+        [stuck] = await first.claim(1005.0, lease=3.0, limit=10)  # then no verdict
+        [taken] = await second.claim(1005.0, lease=3.0, limit=10)
+        assert taken.write_id == stuck.write_id
+        assert await second.defer(replace(taken, attempts=1, next_at=1010.0)) is True
+        again = await first.claim(1010.0, lease=3.0, limit=10)
+        assert [r.write_id for r in again] == [record.write_id]
+        assert await first.pending() == 1
+        assert await first.settle(again[0].settled("APPLIED", 1011.0, record_id="00T1")) is True
+        assert await first.pending() == 0
+    finally:
+        await first.aclose()
+        await second.aclose()
+        await probe.aclose()
