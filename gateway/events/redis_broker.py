@@ -46,6 +46,7 @@ from gateway.events.broker import (
 from gateway.events.mapping import CloudEvent
 from gateway.events.routes import Routes
 from gateway.events.settings import EventSettings
+from gateway.redis_client import redis_client
 
 __all__ = ["EXPORT_STREAM", "STREAM", "RedisStreamsBroker", "broker_of"]
 
@@ -166,10 +167,9 @@ class RedisStreamsBroker:
     ) -> None:
         if window < 1 or queue_size < 1 or export_maxlen < 1 or dedupe_seconds < 1:
             raise ValueError("window, export_maxlen, queue_size, dedupe_seconds must be >= 1")
-        import redis.asyncio as redis  # only when configured
-
-        # Any: redis-py types replies as bytes | str | None whatever decode_responses says
-        self._redis: Any = redis.from_url(url, decode_responses=True)
+        # Any: redis-py types replies as bytes | str | None whatever decode_responses says.
+        # A publish finding every connection in use waits for one (gateway/redis_client.py).
+        self._redis: Any = redis_client(url, decode_responses=True)
         self._script = self._redis.register_script(_PUBLISH)
         self._window, self._export_maxlen = window, export_maxlen
         self._queue_size, self._dedupe_seconds = queue_size, dedupe_seconds

@@ -24,6 +24,7 @@ from cachetools import TTLCache
 from graphql import GraphQLError
 
 from gateway.limits.lookups import Lookup, find_lookups
+from gateway.redis_client import redis_client
 from schema import Owner
 
 __all__ = [
@@ -264,9 +265,7 @@ return {1, 0}
 
 class _Redis:
     def __init__(self, url: str, seconds: float, clock: Callable[[], float] = time.time) -> None:
-        import redis.asyncio as redis  # only when configured
-
-        self.redis = redis.from_url(url)
+        self.redis = redis_client(url)  # waits for a connection: gateway/redis_client.py
         self.seconds = seconds
         self.clock = clock
         self.ttl = int(seconds) + 60

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 
 from cachetools import TTLCache
 
+from gateway.redis_client import redis_client
+
 __all__ = [
     "LocalLimiter",
     "RateLimitSettings",
@@ -103,9 +105,9 @@ class RedisLimiter:
     """Buckets in Redis, shared by every replica (one Lua script call per request)."""
 
     def __init__(self, url: str) -> None:
-        import redis.asyncio as redis  # only when configured
-
-        self._redis = redis.from_url(url)
+        # more requests in flight than the client has connections wait for one (up to 5 s);
+        # past that, as when Redis is unreachable, `acquire` raises: the request fails (500)
+        self._redis = redis_client(url)
         self._script = self._redis.register_script(_BUCKET_SCRIPT)
 
     async def acquire(self, issuer: str, subject: str, rule: Rule) -> float | None:

@@ -30,6 +30,7 @@ import socket
 import time
 from typing import Any
 
+from gateway.redis_client import redis_client
 from gateway.writes.model import WriteRecord
 
 __all__ = ["RedisStore"]
@@ -120,11 +121,6 @@ return ids
 """
 # KEYS: due, stream; ARGV: how many of each. The ids waiting in both, read in one step (as _DEPTH)
 
-MAX_CONNECTIONS = 100
-"""Redis connections per process (redis-py's default); a command finding them all in use waits
-for one (up to CONNECTION_WAIT_SECONDS) instead of failing: a burst of writes on one replica."""
-CONNECTION_WAIT_SECONDS = 5.0
-
 FORGET_IDLE_SECONDS = 3600.0
 """A consumer of the group idle this long, holding nothing, is a replica gone for good."""
 
@@ -137,16 +133,9 @@ class RedisStore:
         claim_idle_seconds: float,
         forget_idle_seconds: float = FORGET_IDLE_SECONDS,
     ) -> None:
-        import redis.asyncio as redis  # only when configured
-
-        pool = redis.BlockingConnectionPool.from_url(
-            url,
-            decode_responses=True,
-            max_connections=MAX_CONNECTIONS,
-            timeout=CONNECTION_WAIT_SECONDS,
-        )
-        # Any: redis-py types replies as bytes | str | None whatever decode_responses says
-        self._redis: Any = redis.Redis.from_pool(pool)  # closed with the client
+        # Any: redis-py types replies as bytes | str | None whatever decode_responses says.
+        # A burst of writes on one replica waits for a connection (gateway/redis_client.py).
+        self._redis: Any = redis_client(url, decode_responses=True)
         self._ttl_ms = int(retention_seconds * 1000)
         self._idle_ms = int(claim_idle_seconds * 1000)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"

@@ -336,7 +336,8 @@ async def test_redis_a_burst_of_writes_waits_for_a_connection_instead_of_failing
     """More writes at once than the client's pool has connections (agents wrapping up together
     at the end of a shift, on one replica): each waits for a connection. redis-py's default pool
     raised MaxConnectionsError past 100 commands in flight, and the write was refused."""
-    from gateway.writes.redis_store import MAX_CONNECTIONS, RedisStore
+    from gateway.redis_client import MAX_CONNECTIONS
+    from gateway.writes.redis_store import RedisStore
 
     probe = redis.from_url(redis_url, decode_responses=True)
     await probe.flushdb()
