@@ -192,9 +192,10 @@ async def test_a_data_budget_without_a_connection_after_the_wait_fails_as_if_unr
         await budget.aclose()
 
 
-def test_the_url_may_size_the_pool_and_its_wait() -> None:
+async def test_the_url_may_size_the_pool_and_its_wait() -> None:
     """`?max_connections=` and `?timeout=` in the URL win over the defaults (redis-py's
     `from_url`), so an operator can change both without a release. No connection is made."""
     client = redis_client("redis://127.0.0.1:1/0?max_connections=7&timeout=0.5")
     pool = client.connection_pool
     assert (pool.max_connections, getattr(pool, "timeout", None)) == (7, 0.5)
+    await client.aclose()
