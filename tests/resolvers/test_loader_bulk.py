@@ -150,21 +150,26 @@ async def test_hurry_leaves_batches_queued_before_the_mark_to_their_turns() -> N
     assert await first == ["a"] and await second == ["b"]
 
 
+class _Crm:
+    """A CRM that answers nothing and notes each call, in the order made."""
+
+    def __init__(self, calls: list[str]) -> None:
+        self.calls = calls
+
+    async def cases(self, ids: list[str]) -> list[Any]:
+        self.calls.append("cases")
+        return []
+
+    async def customers(self, key: str, ids: list[str]) -> list[Any]:
+        self.calls.append("customers")
+        return []
+
+
 async def test_loaders_hurry_only_the_batches_queued_since_the_mark() -> None:
     """What the compiled executor does once a level is placed: the batches its keys started
     go at their next turn; one queued before (another field's) keeps its turns."""
     calls: list[str] = []
-
-    class Crm:
-        async def cases(self, ids: list[str]) -> list[Any]:
-            calls.append("cases")
-            return []
-
-        async def customers(self, key: str, ids: list[str]) -> list[Any]:
-            calls.append("customers")
-            return []
-
-    loaders = Loaders(cast(Any, SimpleNamespace(crm=Crm())))
+    loaders = Loaders(cast(Any, SimpleNamespace(crm=_Crm(calls))))
     before = loaders.customer.settle_many(["003A"])
     since = loaders.mark()
     after = loaders.cases.settle_many(["003A"])
@@ -216,17 +221,7 @@ async def test_loaders_send_the_batches_of_a_level_in_the_order_they_were_made()
     the fields with the longest chain of calls first, so their batches are made first, and
     they go first even from a loader an earlier level made."""
     sent: list[str] = []
-
-    class Crm:
-        async def cases(self, ids: list[str]) -> list[Any]:
-            sent.append("cases")
-            return []
-
-        async def customers(self, key: str, ids: list[str]) -> list[Any]:
-            sent.append("customers")
-            return []
-
-    loaders = Loaders(cast(Any, SimpleNamespace(crm=Crm())))
+    loaders = Loaders(cast(Any, SimpleNamespace(crm=_Crm(sent))))
     loaders.customer.prime("003X", None)  # made by an earlier level: first in `made`
     since = loaders.mark()
     cases = loaders.cases.settle_many(["003A"])  # this level's first batch

@@ -26,6 +26,17 @@ async def store(new_store: StoreFactory) -> AsyncIterator[Store]:
         await opened.aclose()
 
 
+@pytest.fixture
+async def probe(redis_url: str) -> AsyncIterator[redis.Redis]:
+    """A client of the test's own on an emptied Redis: what the stores wrote, read directly."""
+    client = redis.from_url(redis_url, decode_responses=True)
+    await client.flushdb()
+    try:
+        yield client
+    finally:
+        await client.aclose()
+
+
 def _record(key: str = "k-1", now: float = 1000.0, **more: object) -> WriteRecord:
     return WriteRecord.of(intent(key, **more), now, lease=5.0)  # type: ignore[arg-type]
 
@@ -140,6 +151,7 @@ async def test_the_oldest_pending_write_is_known_wherever_it_waits(store: Store)
 
 async def test_redis_never_counts_a_delivered_write_twice_between_its_commands(
     redis_url: str,
+    probe: redis.Redis,
 ) -> None:
     """A write a replica delivered from the stream moves to `due` (deferred) or out (settled) in
     the same step as its stream entry goes: after every command the store sends, the outbox depth
@@ -147,8 +159,6 @@ async def test_redis_never_counts_a_delivered_write_twice_between_its_commands(
     their own after the script left a window in which the write was in both places."""
     from gateway.writes.redis_store import PREFIX, RedisStore
 
-    probe = redis.from_url(redis_url, decode_responses=True)
-    await probe.flushdb()
     store = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
     await store.open()
     depths: list[int] = []
@@ -171,20 +181,17 @@ async def test_redis_never_counts_a_delivered_write_twice_between_its_commands(
         assert await store.pending() == 0
     finally:
         await store.aclose()
-        await probe.aclose()
 
 
 async def test_redis_replicas_leave_the_consumer_group_but_never_with_a_delivery(
     redis_url: str,
+    probe: redis.Redis,
 ) -> None:
     """Each replica joins the `writers` group under a name of its own: one that stops leaves
     it, one that crashed is removed by another's sweep once idle, and neither happens while it
     holds a delivery (removing it would drop the entry from the group's pending list, and no
     replica could take the write over)."""
     from gateway.writes.redis_store import GROUP, PREFIX, RedisStore
-
-    probe = redis.from_url(redis_url, decode_responses=True)
-    await probe.flushdb()
 
     async def members() -> set[str]:
         return {str(c["name"]) for c in await probe.xinfo_consumers(PREFIX, GROUP)}
@@ -226,7 +233,6 @@ async def test_redis_replicas_leave_the_consumer_group_but_never_with_a_delivery
         assert await members() == set()
     finally:
         await gone.aclose()
-        await probe.aclose()
 
 
 def test_a_record_keeps_what_it_is_about_and_reads_one_written_by_another_version() -> None:
@@ -242,6 +248,7 @@ def test_a_record_keeps_what_it_is_about_and_reads_one_written_by_another_versio
 
 async def test_redis_a_claim_between_a_deferral_and_its_return_takes_the_write_again(
     redis_url: str,
+    probe: redis.Redis,
 ) -> None:
     """A worker defers a write due again at once (a short backoff) while another of its loops
     claims: the claim runs as soon as the deferral's script has, before `defer` returns. It must
@@ -250,8 +257,6 @@ async def test_redis_a_claim_between_a_deferral_and_its_return_takes_the_write_a
     test counted 984 of 1,000: one worker batch)."""
     from gateway.writes.redis_store import RedisStore
 
-    probe = redis.from_url(redis_url, decode_responses=True)
-    await probe.flushdb()
     store = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
     await store.open()
     sent = store._redis.execute_command
@@ -274,13 +279,12 @@ async def test_redis_a_claim_between_a_deferral_and_its_return_takes_the_write_a
         assert await store.pending() == 1
     finally:
         await store.aclose()
-        await probe.aclose()
 
 
 @pytest.mark.parametrize("meanwhile", ["deferred", "moved"])
 @pytest.mark.parametrize(("read", "expected"), [("pending", 1), ("oldest_pending", 1000.0)])
 async def test_redis_the_outbox_is_read_whole_while_a_worker_moves_a_write(
-    redis_url: str, meanwhile: str, read: str, expected: float
+    redis_url: str, meanwhile: str, read: str, expected: float, probe: redis.Redis
 ) -> None:
     """A write is in the stream (being delivered) or in `due` (waiting); a worker moves it from
     one to the other at any moment — a deferral (XDEL + ZADD) or the mover (ZREM + XADD). The
@@ -291,8 +295,6 @@ async def test_redis_the_outbox_is_read_whole_while_a_worker_moves_a_write(
     write twice."""
     from gateway.writes.redis_store import RedisStore
 
-    probe = redis.from_url(redis_url, decode_responses=True)
-    await probe.flushdb()
     reader = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
     worker = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
     await reader.open()
@@ -327,11 +329,11 @@ async def test_redis_the_outbox_is_read_whole_while_a_worker_moves_a_write(
     finally:
         await reader.aclose()
         await worker.aclose()
-        await probe.aclose()
 
 
 async def test_redis_a_burst_of_writes_waits_for_a_connection_instead_of_failing(
     redis_url: str,
+    probe: redis.Redis,
 ) -> None:
     """More writes at once than the client's pool has connections (agents wrapping up together
     at the end of a shift, on one replica): each waits for a connection. redis-py's default pool
@@ -339,8 +341,6 @@ async def test_redis_a_burst_of_writes_waits_for_a_connection_instead_of_failing
     from gateway.redis_client import MAX_CONNECTIONS
     from gateway.writes.redis_store import RedisStore
 
-    probe = redis.from_url(redis_url, decode_responses=True)
-    await probe.flushdb()
     store = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
     await store.open()
     try:
@@ -349,11 +349,11 @@ async def test_redis_a_burst_of_writes_waits_for_a_connection_instead_of_failing
         assert await store.pending() == len(burst)
     finally:
         await store.aclose()
-        await probe.aclose()
 
 
 async def test_redis_a_delivery_taken_over_by_another_replica_is_not_held_here_any_more(
     redis_url: str,
+    probe: redis.Redis,
 ) -> None:
     """A replica's delivery ends without a verdict (an unexpected error in the attempt); another
     replica takes its entry over (XAUTOCLAIM) and defers the write, which comes back into the
@@ -362,8 +362,6 @@ async def test_redis_a_delivery_taken_over_by_another_replica_is_not_held_here_a
     neither `due` nor the stream — never delivered, and not counted as pending."""
     from gateway.writes.redis_store import RedisStore
 
-    probe = redis.from_url(redis_url, decode_responses=True)
-    await probe.flushdb()
     first = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.5)
     second = RedisStore(redis_url, retention_seconds=3600, claim_idle_seconds=0.0)
     await first.open()
@@ -383,4 +381,3 @@ async def test_redis_a_delivery_taken_over_by_another_replica_is_not_held_here_a
     finally:
         await first.aclose()
         await second.aclose()
-        await probe.aclose()
