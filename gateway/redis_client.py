@@ -18,12 +18,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from redis.asyncio import Redis
 
-__all__ = ["CONNECTION_WAIT_SECONDS", "MAX_CONNECTIONS", "redis_client"]
+__all__ = ["CONNECTION_WAIT_SECONDS", "MAX_CONNECTIONS", "SOCKET_TIMEOUT_SECONDS", "redis_client"]
 
 MAX_CONNECTIONS = 100
 """Connections per client (redis-py's default): the most commands one client has in flight."""
 CONNECTION_WAIT_SECONDS = 5.0
 """How long a command waits for a free connection before it fails (a bounded wait, no hang)."""
+SOCKET_TIMEOUT_SECONDS = 5.0
+"""How long a command waits for Redis's reply, and a connection for Redis to accept it, before
+it fails (redis-py's `TimeoutError`, handled as an unreachable Redis): a Redis that accepts
+connections and never answers cannot hold a request. redis-py 8 defaults to 5 s; earlier
+versions, which pyproject allows, wait forever. Above the events reader's blocking read (1 s)."""
 
 
 def redis_client(url: str, *, decode_responses: bool = False) -> Redis:
@@ -36,5 +41,7 @@ def redis_client(url: str, *, decode_responses: bool = False) -> Redis:
         decode_responses=decode_responses,
         max_connections=MAX_CONNECTIONS,
         timeout=CONNECTION_WAIT_SECONDS,
+        socket_timeout=SOCKET_TIMEOUT_SECONDS,
+        socket_connect_timeout=SOCKET_TIMEOUT_SECONDS,
     )
     return redis.Redis.from_pool(pool)

@@ -326,7 +326,9 @@ class RedisStreamsBroker:
                 )
                 backoff = 0.05
             except (RedisError, OSError) as exc:
-                log.warning("events: Redis unreachable, retrying (%s)", type(exc).__name__)
+                # unreachable, or every connection of the pool busy past its wait: say what
+                # failed, not why it might have (gateway/redis_client.py)
+                log.warning("events: reading from Redis failed, retrying (%s)", type(exc).__name__)
                 await _pause(backoff)
                 backoff = min(backoff * 2, 5.0)
                 continue

@@ -199,3 +199,35 @@ async def test_the_url_may_size_the_pool_and_its_wait() -> None:
     pool = client.connection_pool
     assert (pool.max_connections, getattr(pool, "timeout", None)) == (7, 0.5)
     await client.aclose()
+
+
+async def test_a_redis_that_never_answers_fails_the_command_instead_of_holding_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A Redis that accepts the connection and never replies (a stuck server, a black-holing
+    proxy): the command fails with redis-py's TimeoutError after the client's socket timeout,
+    which every caller handles as an unreachable Redis, whatever redis-py's own default is
+    (none before redis-py 8)."""
+    from redis.exceptions import TimeoutError as RedisTimeoutError
+
+    import gateway.redis_client as module
+
+    held: list[asyncio.StreamWriter] = []
+
+    def accept(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)  # kept open, never written to
+
+    server = await asyncio.start_server(accept, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    monkeypatch.setattr(module, "SOCKET_TIMEOUT_SECONDS", 0.2)
+    client = module.redis_client(f"redis://127.0.0.1:{port}/0")
+    try:
+        with pytest.raises(RedisTimeoutError):
+            # the guard (not a timing assertion): redis-py's own default, 5 s, outlasts it
+            await asyncio.wait_for(client.ping(), 3)
+    finally:
+        await client.aclose()
+        for writer in held:
+            writer.close()
+        server.close()
+        await server.wait_closed()
