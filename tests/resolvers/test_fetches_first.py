@@ -17,6 +17,7 @@ from resolvers import Loaders
 from resolvers._loader import Loader, after_answers, mark
 from schema.bindings import Fetch, RootFetch
 from tests.gateway.test_compiled_cancellation import NO_VARIABLES, _plan, _rebind
+from tests.resolvers.test_loader_bulk import echo, noting
 
 _ALLOW = SimpleNamespace(decide=lambda *args: "allow")
 
@@ -111,16 +112,8 @@ async def test_a_caller_cancelled_while_it_waits_to_project_is_skipped() -> None
     cancelled, the other gets its value and the hurried batch still goes (`_flush` skips a
     cancelled waiter)."""
     sent: list[list[str]] = []
-
-    async def echo(keys: list[str]) -> list[str]:
-        return keys
-
-    async def below_fn(keys: list[str]) -> list[str]:
-        sent.append(list(keys))
-        return keys
-
     above: Loader[str, str] = Loader(echo)
-    below: Loader[str, str] = Loader(below_fn)
+    below = noting(sent)
     projected: list[str] = []
     loop = asyncio.get_running_loop()
     failures: list[dict[str, Any]] = []

@@ -104,6 +104,21 @@ async def test_answered_lists_the_keys_whose_values_arrived() -> None:
     assert loader.failed  # the rejected key is cached, and counts
 
 
+async def echo(keys: list[str]) -> list[str]:
+    """A batch function answering each key with itself."""
+    return keys
+
+
+def noting(calls: list[list[str]]) -> Loader[str, str]:
+    """A loader answering each key with itself that notes each call's keys, in call order."""
+
+    async def load(keys: list[str]) -> list[str]:
+        calls.append(list(keys))
+        return keys
+
+    return Loader(load)
+
+
 async def _turns_until_sent(loader: Loader[str, str], calls: list[list[str]]) -> int:
     for turn in range(1, 20):
         await asyncio.sleep(0)
@@ -116,12 +131,7 @@ async def test_a_hurried_batch_goes_at_its_next_turn_and_keeps_same_turn_keys() 
     """`hurry(mark)` (the compiled executor, once a level's keys are asked): the batch goes
     at its next turn, not its sixth, with the keys other callers add before that turn."""
     calls: list[list[str]] = []
-
-    async def load(keys: list[str]) -> list[str]:
-        calls.append(list(keys))
-        return keys
-
-    loader: Loader[str, str] = Loader(load)
+    loader = noting(calls)
     since = mark()
     first = loader.settle_many(["a", "b"])
     loader.hurry(since)
@@ -135,12 +145,7 @@ async def test_hurry_leaves_batches_queued_before_the_mark_to_their_turns() -> N
     """A batch another caller started before the mark may still be collecting keys from
     callers a few awaits away (sibling root fields): not hurried."""
     calls: list[list[str]] = []
-
-    async def load(keys: list[str]) -> list[str]:
-        calls.append(list(keys))
-        return keys
-
-    loader: Loader[str, str] = Loader(load)
+    loader = noting(calls)
     first = loader.settle_many(["a"])
     since = mark()
     second = loader.settle_many(["b"])
@@ -188,17 +193,9 @@ async def test_a_batch_hurried_by_an_answers_caller_waits_for_every_caller_woken
     level's batch once it has asked its key. It goes when both callers have run (the end of
     that turn, `_Answers`), with both keys: one call, as without the hurry."""
     calls: list[list[str]] = []
-
-    async def echo(keys: list[str]) -> list[str]:
-        return keys
-
-    async def child(keys: list[str]) -> list[str]:
-        calls.append(list(keys))
-        return keys
-
     left: Loader[str, str] = Loader(echo)
     right: Loader[str, str] = Loader(echo)
-    below: Loader[str, str] = Loader(child)
+    below = noting(calls)
 
     async def caller(parent: Loader[str, str], key: str) -> list[str | Exception]:
         await parent.settle_many([key])
