@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, M
 from functools import partial
 from typing import Any, Generic, TypeVar
 
+from resolvers._eager import start_task
 from sources import (
     RequestScope,
     SourceError,
@@ -361,9 +362,8 @@ class Loader(Generic[K, V]):
         # the request's deadline (issue #18)
         patient = self._patient if self._noted else current_scope()
         self._patient, self._noted = None, False
-        task = self.loop.create_task(
-            dispatch_queue_batch(self, batch), context=scope_context(patient)
-        )
+        # the call is written now, not at a later turn behind the other answers' reads
+        task = start_task(self.loop, dispatch_queue_batch(self, batch), scope_context(patient))
         self._running.add(task)
         task.add_done_callback(partial(self._ended, batch))
 
