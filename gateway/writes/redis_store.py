@@ -1,10 +1,16 @@
 """The outbox across replicas: Redis, when `[events] redis_url` is set.
 
     switchboard:writes:idem:<idem>   -> write id       taken atomically (SET NX in a script)
-    switchboard:writes:w:<write id>  -> record (JSON)  both expire after retention_hours
+    switchboard:writes:w:<write id>  -> record (JSON)  both kept while PENDING, then expire
+                                                       retention_hours after it is settled
     switchboard:writes:due           ZSET write id -> when it may be tried next (backoff)
     switchboard:writes               STREAM of write ids due now, consumer group `writers`
     switchboard:writes:dead          ZSET write id -> when it was dead-lettered
+
+A PENDING write has no expiry: whatever holds it up (a worker behind, a Redis outage, a claim
+waiting for claim_idle_seconds), it is delivered or dead-lettered, never lost, and its key
+is never free for a second write meanwhile. Settled, its record and key live retention_hours
+from then, so a dead letter is listed (and its key held) that long.
 
 A write waits in `due` (from its reservation on: a replica that dies during the direct attempt
 leaves it there, due once that attempt's lease is over); each replica's worker moves what is due
@@ -41,15 +47,16 @@ GROUP = "writers"
 _RESERVE = """
 local existing = redis.call('GET', KEYS[1])
 if existing then
-  local held = redis.call('GET', ARGV[5] .. existing)
+  local held = redis.call('GET', ARGV[4] .. existing)
   if held then return held end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[2], 'PX', tonumber(ARGV[3]) + 60000)
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+redis.call('ZADD', KEYS[3], ARGV[3], ARGV[1])
 return false
 """
-# KEYS: idem, record, due; ARGV: write id, record, ttl ms, next_at, record key prefix
+# KEYS: idem, record, due; ARGV: write id, record, next_at, record key prefix. No expiry while
+# PENDING (_SETTLE sets it)
 
 _SETTLE = """
 if ARGV[6] ~= '' then
@@ -58,19 +65,22 @@ if ARGV[6] ~= '' then
 end
 local current = redis.call('GET', KEYS[1])
 if not current or cjson.decode(current)['status'] ~= 'PENDING' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
 if ARGV[3] == 'PENDING' then
+  redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
   redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
 else
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[8])
+  if redis.call('GET', KEYS[5]) == ARGV[2] then redis.call('PEXPIRE', KEYS[5], ARGV[8]) end
   redis.call('ZREM', KEYS[2], ARGV[2])
   if ARGV[5] == '1' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2]) end
 end
 return 1
 """
-# KEYS: record, due, dead, stream; ARGV: record, write id, new status, score (next_at/updated_at),
-# dead, the stream entry this replica delivered it from ('' if none), the group. The entry goes in
-# the same step as the record's new place: a write is never in the stream and `due` at once (the
-# outbox depth counts it once)
+# KEYS: record, due, dead, stream, idem; ARGV: record, write id, new status, score (next_at/
+# updated_at), dead, the stream entry this replica delivered it from ('' if none), the group, ttl
+# ms. The entry goes in the same step as the record's new place: a write is never in the stream
+# and `due` at once (the outbox depth counts it once). Final: record and key expire together,
+# retention after now
 
 _MOVE = """
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
@@ -87,13 +97,13 @@ local current = redis.call('GET', KEYS[1])
 if not current then return 0 end
 local record = cjson.decode(current)
 if record['status'] ~= 'REJECTED' or not record['dead'] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[4]) + 60000)
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
+redis.call('SET', KEYS[1], ARGV[1])
+if redis.call('GET', KEYS[4]) == ARGV[2] then redis.call('PERSIST', KEYS[4]) end
 redis.call('ZREM', KEYS[3], ARGV[2])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
 return 1
 """
-# KEYS: record, due, dead, idem; ARGV: record, write id, next_at, ttl ms
+# KEYS: record, due, dead, idem; ARGV: record, write id, next_at. PENDING again: no expiry
 
 _FORGET = """
 if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
@@ -185,7 +195,6 @@ class RedisStore:
             args=[
                 record.write_id,
                 record.to_json().decode(),
-                self._ttl_ms,
                 repr(record.next_at),
                 f"{PREFIX}:w:",
             ],
@@ -202,7 +211,13 @@ class RedisStore:
         # entry, not drop it as a second one of a write this process still holds
         entry = self._entries.pop(record.write_id, None)
         changed = await self._settle(
-            keys=[self._record_key(record.write_id), f"{PREFIX}:due", f"{PREFIX}:dead", PREFIX],
+            keys=[
+                self._record_key(record.write_id),
+                f"{PREFIX}:due",
+                f"{PREFIX}:dead",
+                PREFIX,
+                f"{PREFIX}:idem:{record.idem}",
+            ],
             args=[
                 record.to_json().decode(),
                 record.write_id,
@@ -211,6 +226,7 @@ class RedisStore:
                 "1" if record.dead else "0",
                 entry or "",
                 GROUP,
+                self._ttl_ms,
             ],
         )
         return bool(changed)
@@ -301,7 +317,7 @@ class RedisStore:
                 f"{PREFIX}:dead",
                 f"{PREFIX}:idem:{record.idem}",
             ],
-            args=[again.to_json().decode(), write_id, repr(now), self._ttl_ms],
+            args=[again.to_json().decode(), write_id, repr(now)],
         )
         return again if done else None
 

@@ -244,8 +244,7 @@ class OutboxWrites:
                     message=f"not delivered after {attempts} attempts: {message}",
                     dead=True,
                 )
-            # never retried after its max age: dead-lettered then, while its record lives (Redis
-            # expires it retention_hours + 60 s after the reservation, and max_age <= retention)
+            # never retried after its max age: dead-lettered then, not at a retry long after
             next_at = min(now + self._backoff(max(attempts, 1)), self._dead_at(later))
             return replace(later, next_at=next_at)
         sent = replace(record, attempts=record.attempts + 1)

@@ -170,9 +170,11 @@ class SqliteStore:
 
     async def purge(self, before: float) -> int:
         def purge(db: sqlite3.Connection) -> int:
+            # by when it was settled: a dead letter made at max_age stays listed
+            # retention_hours, as it does in Redis
             with _transaction(db):
                 return db.execute(
-                    "DELETE FROM writes WHERE created_at < ? AND status != 'PENDING'", (before,)
+                    "DELETE FROM writes WHERE updated_at < ? AND status != 'PENDING'", (before,)
                 ).rowcount
 
         return await self._run(purge, lambda: 0)

@@ -52,8 +52,8 @@ class Store(Protocol):
         ...
 
     async def purge(self, before: float) -> int:
-        """Delete final writes made before `before`; the number deleted (Redis expires them by
-        itself and answers 0)."""
+        """Delete final writes settled before `before`, never a PENDING one; the number deleted
+        (Redis expires them by itself and answers 0)."""
         ...
 
     async def oldest_pending(self) -> float | None:
