@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from gateway.writes.model import (
     IdempotencyKeyReused,
     NotADeadLetter,
+    Unreadable,
     WriteIntent,
     WriteRecord,
     WriteResult,
@@ -162,6 +163,15 @@ class OutboxWrites:
 
     async def dead_letters(self, limit: int = 100) -> list[WriteRecord]:
         return await self.store.dead_letters(max(1, min(limit, 1000)))
+
+    async def unreadable(self, limit: int = 100) -> list[Unreadable]:
+        """Writes set aside because their record could not be read (listed with the dead
+        letters; read the raw record in the store itself)."""
+        return await self.store.unreadable(max(1, min(limit, 1000)))
+
+    async def unreadable_count(self) -> int:
+        """How many are set aside (the switchboard_outbox_unreadable gauge), up to 1,000."""
+        return len(await self.store.unreadable(1000))
 
     async def replay(self, write_id: str) -> WriteResult:
         again = (
