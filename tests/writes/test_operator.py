@@ -93,6 +93,28 @@ async def test_dead_letters_listed_and_replayed_on_the_internal_port_and_deliver
         assert (await public.get("/writes/dead-letters")).status_code == 404
 
 
+async def test_a_write_whose_record_cannot_be_read_is_listed_on_the_internal_port(
+    served: tuple[str, str, dict[str, Any]],
+) -> None:
+    _, admin, raw = served
+    outbox = raw["writes"]["outbox_path"]
+    other = OutboxWrites(
+        SqliteStore(outbox), FakeCrm(mode="down"), WriteSettings(**raw["writes"])
+    )  # max_attempts = 1: straight to the dead letters
+    await other.open()
+    try:
+        good, bad = [(await other.submit(task_intent(f"k-{i}", f"c-{i}"))).write_id for i in "ab"]
+    finally:
+        await other.aclose()
+    with sqlite3.connect(outbox) as db:
+        db.execute("UPDATE writes SET record = '{}' WHERE write_id = ?", (bad,))
+    async with httpx.AsyncClient(base_url=admin) as ops:
+        listed = (await ops.get("/writes/dead-letters")).json()
+    assert [d["writeId"] for d in listed["deadLetters"]] == [good]
+    [aside] = listed["unreadable"]
+    assert (aside["writeId"], aside["status"]) == (bad, "UNREADABLE") and aside["reason"]
+
+
 def _cli_config(sandbox: str, tmp_path: Path, outbox: Path) -> Path:
     config = tmp_path / "switchboard.toml"
     config.write_text(
