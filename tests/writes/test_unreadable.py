@@ -16,6 +16,7 @@ from gateway.observability.metrics import Metrics
 from gateway.writes import OutboxWrites, Store, WriteRecord
 from gateway.writes.redis_store import RedisStore
 from gateway.writes.sqlite_store import SqliteStore
+from gateway.writes.store import log_set_aside
 
 from .conftest import FakeCrm, StoreFactory, fast_settings, intent
 
@@ -157,6 +158,17 @@ async def test_an_unreadable_dead_letter_never_fails_the_listing_or_a_replay(
         assert all(NOTE not in r.getMessage() for r in caplog.records)
     finally:
         await writes.aclose()
+
+
+def test_the_set_aside_line_escapes_a_write_id_it_did_not_make(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The write id of a corrupted stream entry or row is store content: never a line of its own
+    in the log (log injection)."""
+    caplog.set_level(logging.ERROR, logger="switchboard.writes")
+    log_set_aside("w_1\nINFO forged line", "JSONDecodeError: unexpected end of data")
+    [line] = _set_aside_lines(caplog)
+    assert "\n" not in line.getMessage() and "'w_1\\nINFO forged line'" in line.getMessage()
 
 
 async def test_a_replay_that_meets_an_unreadable_dead_letter_sets_it_aside(
