@@ -136,7 +136,7 @@ def create_app(
         service = writes(on_settled)
     gate = WriteGate(service, rules_of(config.writes), events, guard.audit)
     if isinstance(service, OutboxWrites):  # the outbox's depth and age, read at each scrape
-        metrics.watch_outbox(service.pending, service.oldest_pending)
+        metrics.watch_outbox(service.pending, service.oldest_pending, service.unreadable_count)
     view = GraphQLView(
         schema,
         sources,

@@ -113,7 +113,13 @@ def _write_routes(writes: Writes) -> list[Route]:
         if not text.isdigit() or not 1 <= int(text) <= 1000:
             return JSONResponse({"error": "limit must be a whole number, 1-1000"}, 400)
         found = await writes.dead_letters(int(text))
-        return JSONResponse({"deadLetters": [record.summary() for record in found]})
+        aside = await writes.unreadable(int(text))  # records that could not be read
+        return JSONResponse(
+            {
+                "deadLetters": [record.summary() for record in found],
+                "unreadable": [record.summary() for record in aside],
+            }
+        )
 
     async def replay(request: Request) -> Response:
         try:

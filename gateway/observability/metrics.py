@@ -273,11 +273,14 @@ class Metrics:
         self,
         depth: Callable[[], Awaitable[int]],
         oldest: Callable[[], Awaitable[float | None]],
+        unreadable: Callable[[], Awaitable[int]] | None = None,
     ) -> None:
-        """The write-back outbox (gateway/writes/): writes still PENDING, and when the oldest
-        of them was reserved (time.time(); None when there is none). Both are reads of the
-        outbox's store, so they are awaited by `refresh`, before each scrape."""
+        """The write-back outbox (gateway/writes/): writes still PENDING, when the oldest of
+        them was reserved (time.time(); None when there is none), and how many were set aside
+        because their record could not be read. All are reads of the outbox's store, so they
+        are awaited by `refresh`, before each scrape."""
         self._watched.outbox = (depth, oldest)
+        self._watched.unreadable = unreadable
 
     async def refresh(self) -> None:
         """Read what needs I/O (the outbox), within a second; NaN when it cannot be read."""
@@ -289,11 +292,14 @@ class Metrics:
             async with asyncio.timeout(1.0):
                 pending = float(await depth())
                 since = await oldest()
+                aside = math.nan if watched.unreadable is None else await watched.unreadable()
         except Exception:  # the store is unreachable: the gauges say "unknown", not 0
             watched.outbox_values = (math.nan, math.nan)
+            watched.unreadable_value = math.nan
             return
         age = 0.0 if since is None else max(time.time() - since, 0.0)
         watched.outbox_values = (pending, age)
+        watched.unreadable_value = float(aside)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -356,6 +362,8 @@ class _Watched(Collector):
             tuple[Callable[[], Awaitable[int]], Callable[[], Awaitable[float | None]]] | None
         ) = None
         self.outbox_values = (math.nan, math.nan)
+        self.unreadable: Callable[[], Awaitable[int]] | None = None
+        self.unreadable_value = math.nan
 
     def describe(self) -> Iterable[Any]:
         return []  # collected at every scrape, never described ahead (the callbacks come later)
@@ -420,4 +428,12 @@ class _Watched(Collector):
                 "switchboard_outbox_oldest_age_seconds",
                 "Age of the oldest PENDING write (0 when none; NaN: the store is unreachable)",
                 value=age,
+            )
+        if self.outbox is not None and self.unreadable is not None:
+            yield GaugeMetricFamily(
+                "switchboard_outbox_unreadable",
+                "Writes set aside because their outbox record could not be read, kept "
+                "retention_hours (listed by `switchboard writes dead-letters`; NaN: the store "
+                "is unreachable)",
+                value=self.unreadable_value,
             )

@@ -36,7 +36,9 @@ def add_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     writes = commands.add_parser("writes", help="the write outbox: dead letters and replay")
     writes.add_argument("--config", required=True, help="path to switchboard.toml")
     actions = writes.add_subparsers(dest="action", required=True)
-    listing = actions.add_parser("dead-letters", help="list writes the worker gave up on")
+    listing = actions.add_parser(
+        "dead-letters", help="list writes the worker gave up on, and those it could not read"
+    )
     listing.add_argument("--limit", type=int, default=100, choices=range(1, 1001), metavar="N")
     again = actions.add_parser("replay", help="put a dead letter back into the outbox")
     again.add_argument("write_id")
@@ -50,6 +52,8 @@ async def run(config: Config, args: argparse.Namespace) -> int:
         if args.action == "dead-letters":
             for record in await service.dead_letters(args.limit):
                 print(json.dumps(record.summary()))
+            for aside in await service.unreadable(args.limit):  # "status": "UNREADABLE"
+                print(json.dumps(aside.summary()))
             return 0
         try:
             result = await service.replay(args.write_id)

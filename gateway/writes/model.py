@@ -21,6 +21,8 @@ from sources import CrmObject
 __all__ = [
     "Operation",
     "Status",
+    "Unreadable",
+    "UnreadableRecord",
     "WriteIntent",
     "WriteRecord",
     "WriteResult",
@@ -35,6 +37,7 @@ Operation = Literal["recordDisposition", "addCaseNote", "createCase"]
 Status = Literal["APPLIED", "PENDING", "REJECTED"]
 OPERATIONS: tuple[Operation, ...] = ("recordDisposition", "addCaseNote", "createCase")
 CRM_OBJECTS: tuple[CrmObject, ...] = ("Task", "CaseComment", "Case")
+STATUSES: tuple[Status, ...] = ("APPLIED", "PENDING", "REJECTED")
 
 
 class IdempotencyKeyReused(Exception):
@@ -47,6 +50,33 @@ class IdempotencyKeyReused(Exception):
 
 class NotADeadLetter(Exception):
     """`replay` of a write that is not in the dead-letter list (unknown, pending or applied)."""
+
+
+class UnreadableRecord(ValueError):
+    """A stored record this version cannot read: not JSON, a field missing or of another type,
+    or a status, operation or CRM object it does not know (a newer or older release's record
+    during a rolling upgrade, or a corrupted one). The message names the error's type and the
+    field, never a value: a record holds notes and case text."""
+
+
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A write whose record could not be read, set aside by the store (out of the outbox, never
+    retried, its raw record kept for `retention_hours` where an operator can read it) and listed
+    next to the dead letters."""
+
+    write_id: str
+    reason: str
+    """UnreadableRecord's message: the error's type and field, no value."""
+    set_aside_at: float
+
+    def summary(self) -> dict[str, object]:
+        return {
+            "writeId": self.write_id,
+            "status": "UNREADABLE",
+            "reason": self.reason,
+            "setAsideAt": self.set_aside_at,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,10 +202,30 @@ class WriteRecord:
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> WriteRecord:
-        # a field this version does not know (written by a newer replica during a rolling
-        # upgrade) is ignored, as one it knows but the record lacks takes its default
-        values = orjson.loads(raw)
-        return cls(**{k: v for k, v in values.items() if k in cls.__dataclass_fields__})
+        """The record `to_json` wrote, checked: UnreadableRecord for anything else. A field this
+        version does not know (written by a newer replica during a rolling upgrade) is ignored,
+        as one it knows but the record lacks takes its default; a value it cannot act on (an
+        unknown status would read as final, and the write be dropped) is refused."""
+        try:
+            values = orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise UnreadableRecord(f"JSONDecodeError: {exc.msg}") from None
+        if not isinstance(values, dict):
+            raise UnreadableRecord("not a JSON object")
+        known = {k: v for k, v in values.items() if k in cls.__dataclass_fields__}
+        for name in _REQUIRED:
+            if not isinstance(known.get(name), str):
+                raise UnreadableRecord(f"field {name} missing or not a string")
+        for name, types in _TYPES.items():
+            if name in known and not isinstance(known[name], types):
+                raise UnreadableRecord(f"field {name} is not of its type")
+        fields = known.get("fields", {})
+        if not all(isinstance(v, str | None) for v in fields.values()):
+            raise UnreadableRecord("field fields holds a value that is not a string")
+        for name, allowed in _ENUMS.items():
+            if name in known and known[name] not in allowed:
+                raise UnreadableRecord(f"field {name} has a value this version does not know")
+        return cls(**known)
 
     @classmethod
     def of(cls, intent: WriteIntent, now: float, lease: float) -> WriteRecord:
@@ -201,6 +251,38 @@ class WriteRecord:
             updated_at=now,
             next_at=now + lease,
         )
+
+
+_REQUIRED = (
+    "write_id",
+    "idem",
+    "body_hash",
+    "operation",
+    "issuer",
+    "subject",
+    "target",
+    "crm_object",
+    "external_id",
+)
+_NUMBER = (int, float)
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "fields": dict,
+    "status": str,
+    "record_id": (str, type(None)),
+    "code": (str, type(None)),
+    "message": (str, type(None)),
+    "attempts": int,
+    "created_at": _NUMBER,
+    "updated_at": _NUMBER,
+    "next_at": _NUMBER,
+    "customer_id": (str, type(None)),
+    "dead": bool,
+}
+_ENUMS: dict[str, tuple[str, ...]] = {
+    "status": STATUSES,
+    "operation": OPERATIONS,
+    "crm_object": CRM_OBJECTS,
+}
 
 
 def new_write_id() -> str:
@@ -237,6 +319,11 @@ class Writes(Protocol):
     async def get(self, write_id: str) -> WriteRecord | None: ...
 
     async def dead_letters(self, limit: int = 100) -> list[WriteRecord]: ...
+
+    async def unreadable(self, limit: int = 100) -> list[Unreadable]:
+        """Writes set aside because their record could not be read (listed with the dead
+        letters)."""
+        ...
 
     async def replay(self, write_id: str) -> WriteResult: ...
 

@@ -1,10 +1,20 @@
 """The outbox across replicas: Redis, when `[events] redis_url` is set.
 
     switchboard:writes:idem:<idem>   -> write id       taken atomically (SET NX in a script)
-    switchboard:writes:w:<write id>  -> record (JSON)  both expire after retention_hours
+    switchboard:writes:w:<write id>  -> record (JSON)  both kept while PENDING, then expire
+                                                       retention_hours after it is settled
     switchboard:writes:due           ZSET write id -> when it may be tried next (backoff)
     switchboard:writes               STREAM of write ids due now, consumer group `writers`
     switchboard:writes:dead          ZSET write id -> when it was dead-lettered
+    switchboard:writes:unreadable    ZSET write id -> when its record, unreadable, was set aside
+    switchboard:writes:unreadable:why  HASH write id -> why (UnreadableRecord's message)
+
+A PENDING write has no expiry: whatever holds it up (a worker behind, a Redis outage, a claim
+waiting for claim_idle_seconds), it is delivered or dead-lettered, never lost, and its key
+is never free for a second write meanwhile. Settled, its record and key live retention_hours
+from then, so a dead letter is listed (and its key held) that long. A record this version cannot
+read is set aside once (out of `due`, the stream and `dead`; its raw record kept
+retention_hours) instead of failing every claim that meets it.
 
 A write waits in `due` (from its reservation on: a replica that dies during the direct attempt
 leaves it there, due once that attempt's lease is over); each replica's worker moves what is due
@@ -30,96 +40,29 @@ import socket
 import time
 from typing import Any
 
+import orjson
+
 from gateway.redis_client import redis_client
-from gateway.writes.model import WriteRecord
+from gateway.writes.model import Unreadable, UnreadableRecord, WriteRecord
+from gateway.writes.redis_scripts import (
+    DEPTH,
+    FORGET,
+    MOVE,
+    PURGE,
+    REQUEUE,
+    RESERVE,
+    SET_ASIDE,
+    SETTLE,
+    WAITING,
+)
+from gateway.writes.store import log_set_aside
 
 __all__ = ["RedisStore"]
 
 PREFIX = "switchboard:writes"
 GROUP = "writers"
-
-_RESERVE = """
-local existing = redis.call('GET', KEYS[1])
-if existing then
-  local held = redis.call('GET', ARGV[5] .. existing)
-  if held then return held end
-end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[2], 'PX', tonumber(ARGV[3]) + 60000)
-redis.call('ZADD', KEYS[3], ARGV[4], ARGV[1])
-return false
-"""
-# KEYS: idem, record, due; ARGV: write id, record, ttl ms, next_at, record key prefix
-
-_SETTLE = """
-if ARGV[6] ~= '' then
-  redis.call('XACK', KEYS[4], ARGV[7], ARGV[6])
-  redis.call('XDEL', KEYS[4], ARGV[6])
-end
-local current = redis.call('GET', KEYS[1])
-if not current or cjson.decode(current)['status'] ~= 'PENDING' then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'KEEPTTL')
-if ARGV[3] == 'PENDING' then
-  redis.call('ZADD', KEYS[2], ARGV[4], ARGV[2])
-else
-  redis.call('ZREM', KEYS[2], ARGV[2])
-  if ARGV[5] == '1' then redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2]) end
-end
-return 1
-"""
-# KEYS: record, due, dead, stream; ARGV: record, write id, new status, score (next_at/updated_at),
-# dead, the stream entry this replica delivered it from ('' if none), the group. The entry goes in
-# the same step as the record's new place: a write is never in the stream and `due` at once (the
-# outbox depth counts it once)
-
-_MOVE = """
-local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
-for _, id in ipairs(ids) do
-  redis.call('ZREM', KEYS[1], id)
-  redis.call('XADD', KEYS[2], '*', 'id', id)
-end
-return #ids
-"""
-# KEYS: due, stream; ARGV: now, limit
-
-_REQUEUE = """
-local current = redis.call('GET', KEYS[1])
-if not current then return 0 end
-local record = cjson.decode(current)
-if record['status'] ~= 'REJECTED' or not record['dead'] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', tonumber(ARGV[4]) + 60000)
-redis.call('PEXPIRE', KEYS[4], ARGV[4])
-redis.call('ZREM', KEYS[3], ARGV[2])
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-return 1
-"""
-# KEYS: record, due, dead, idem; ARGV: record, write id, next_at, ttl ms
-
-_FORGET = """
-if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
-return redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
-"""
-# KEYS: stream; ARGV: group, consumer. A consumer is removed only while it holds no entry: its
-# deliveries stay claimable by the others (XAUTOCLAIM) until they are acknowledged
-
-_DEPTH = """
-return redis.call('ZCARD', KEYS[1]) + redis.call('XLEN', KEYS[2])
-"""
-# KEYS: due, stream. One step: a worker moves writes between the two at any moment (a deferral
-# XDEL + ZADD, the mover ZREM + XADD); read in two round trips, a write moved between them was
-# counted twice or not at all (a whole batch deferred at once: "0 pending" with 30 undelivered)
-
-_WAITING = """
-local ids = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[1]) - 1)
-for _, entry in ipairs(redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', ARGV[1])) do
-  local fields = entry[2]
-  for i = 1, #fields, 2 do
-    if fields[i] == 'id' then ids[#ids + 1] = fields[i + 1] end
-  end
-end
-return ids
-"""
-# KEYS: due, stream; ARGV: how many of each. The ids waiting in both, read in one step (as _DEPTH)
+UNREADABLE = f"{PREFIX}:unreadable"
+WHY = f"{PREFIX}:unreadable:why"
 
 FORGET_IDLE_SECONDS = 3600.0
 """A consumer of the group idle this long, holding nothing, is a replica gone for good."""
@@ -140,13 +83,15 @@ class RedisStore:
         self._idle_ms = int(claim_idle_seconds * 1000)
         self.consumer = f"{socket.gethostname()}-{os.getpid()}-{secrets.token_hex(4)}"
         """This process's name in the consumer group: unique per Writes instance."""
-        self._reserve = self._redis.register_script(_RESERVE)
-        self._settle = self._redis.register_script(_SETTLE)
-        self._move = self._redis.register_script(_MOVE)
-        self._requeue = self._redis.register_script(_REQUEUE)
-        self._forget = self._redis.register_script(_FORGET)
-        self._depth = self._redis.register_script(_DEPTH)
-        self._waiting = self._redis.register_script(_WAITING)
+        self._reserve = self._redis.register_script(RESERVE)
+        self._settle = self._redis.register_script(SETTLE)
+        self._move = self._redis.register_script(MOVE)
+        self._requeue = self._redis.register_script(REQUEUE)
+        self._forget = self._redis.register_script(FORGET)
+        self._depth = self._redis.register_script(DEPTH)
+        self._waiting = self._redis.register_script(WAITING)
+        self._set_aside_script = self._redis.register_script(SET_ASIDE)
+        self._purge = self._redis.register_script(PURGE)
         self._forget_idle_ms = int(forget_idle_seconds * 1000)
         self._forgotten_at = 0.0  # monotonic time of the last sweep of gone replicas
         self._entries: dict[str, str] = {}  # write id -> stream entry id this process holds
@@ -185,7 +130,6 @@ class RedisStore:
             args=[
                 record.write_id,
                 record.to_json().decode(),
-                self._ttl_ms,
                 repr(record.next_at),
                 f"{PREFIX}:w:",
             ],
@@ -202,7 +146,13 @@ class RedisStore:
         # entry, not drop it as a second one of a write this process still holds
         entry = self._entries.pop(record.write_id, None)
         changed = await self._settle(
-            keys=[self._record_key(record.write_id), f"{PREFIX}:due", f"{PREFIX}:dead", PREFIX],
+            keys=[
+                self._record_key(record.write_id),
+                f"{PREFIX}:due",
+                f"{PREFIX}:dead",
+                PREFIX,
+                f"{PREFIX}:idem:{record.idem}",
+            ],
             args=[
                 record.to_json().decode(),
                 record.write_id,
@@ -211,6 +161,7 @@ class RedisStore:
                 "1" if record.dead else "0",
                 entry or "",
                 GROUP,
+                self._ttl_ms,
             ],
         )
         return bool(changed)
@@ -261,7 +212,12 @@ class RedisStore:
                 if write_id and self._entries.get(write_id) == held:
                     del self._entries[write_id]
                 held = None
-            record = await self.get(write_id) if write_id else None
+            raw = await self._redis.get(self._record_key(write_id)) if write_id else None
+            try:
+                record = None if raw is None else WriteRecord.from_json(raw)
+            except UnreadableRecord as exc:
+                await self._set_aside(str(write_id), str(raw), exc, now, entry_id)
+                continue
             if record is None or record.final or (held is not None and held != entry_id):
                 # settled meanwhile, expired, or a second entry of a write we hold
                 await self._redis.xack(PREFIX, GROUP, entry_id)
@@ -272,6 +228,29 @@ class RedisStore:
             self._entries[record.write_id] = entry_id
             taken.append(record)
         return taken
+
+    async def _set_aside(
+        self, write_id: str, raw: str, error: UnreadableRecord, now: float, entry_id: str = ""
+    ) -> None:
+        """Take an unreadable record out of the outbox for good (see the module's docstring);
+        logged by the one call that does it. Rewritten since it was read: left for the next
+        read (its entry, unacknowledged, is claimed again)."""
+        self._entries.pop(write_id, None)
+        idem = _idem_of(raw)
+        added = await self._set_aside_script(
+            keys=[
+                self._record_key(write_id),
+                f"{PREFIX}:due",
+                f"{PREFIX}:dead",
+                PREFIX,
+                UNREADABLE,
+                WHY,
+                f"{PREFIX}:idem:{idem}" if idem else f"{PREFIX}:idem:-",
+            ],
+            args=[raw, write_id, entry_id, GROUP, repr(now), str(error), self._ttl_ms],
+        )
+        if added == 1:
+            log_set_aside(write_id, str(error))
 
     async def _holds(self, entry_id: str) -> bool:
         """Whether `entry_id` is still in this consumer's pending list (not acknowledged, not
@@ -286,11 +265,32 @@ class RedisStore:
         if not ids:
             return []
         raws = await self._redis.mget([self._record_key(i) for i in ids])
-        records = [WriteRecord.from_json(raw) for raw in raws if raw is not None]
+        records: list[WriteRecord] = []
+        for write_id, raw in zip(ids, raws, strict=True):
+            try:
+                if raw is not None:
+                    records.append(WriteRecord.from_json(raw))
+            except UnreadableRecord as exc:
+                await self._set_aside(write_id, raw, exc, time.time())
         return [r for r in records if r.dead and r.status == "REJECTED"][:limit]
 
+    async def unreadable(self, limit: int) -> list[Unreadable]:
+        found = await self._redis.zrevrange(UNREADABLE, 0, max(limit, 1) - 1, withscores=True)
+        if not found:
+            return []
+        why = await self._redis.hmget(WHY, [write_id for write_id, _ in found])
+        return [
+            Unreadable(write_id, reason or "unknown", float(at))
+            for (write_id, at), reason in zip(found, why, strict=True)
+        ][:limit]
+
     async def requeue(self, write_id: str, now: float) -> WriteRecord | None:
-        record = await self.get(write_id)
+        raw = await self._redis.get(self._record_key(write_id))
+        try:
+            record = None if raw is None else WriteRecord.from_json(raw)
+        except UnreadableRecord as exc:
+            await self._set_aside(write_id, raw, exc, now)
+            return None
         if record is None or not record.dead or record.status != "REJECTED":
             return None
         again = record.requeued(now)
@@ -301,13 +301,14 @@ class RedisStore:
                 f"{PREFIX}:dead",
                 f"{PREFIX}:idem:{record.idem}",
             ],
-            args=[again.to_json().decode(), write_id, repr(now), self._ttl_ms],
+            args=[again.to_json().decode(), write_id, repr(now)],
         )
         return again if done else None
 
     async def purge(self, before: float) -> int:
-        # records and keys expire by themselves; the dead-letter index is trimmed here
-        await self._redis.zremrangebyscore(f"{PREFIX}:dead", "-inf", repr(before))
+        # records and keys expire by themselves; the indexes of dead letters and of records set
+        # aside are trimmed here
+        await self._purge(keys=[f"{PREFIX}:dead", UNREADABLE, WHY], args=[repr(before)])
         return 0
 
     async def oldest_pending(self) -> float | None:
@@ -317,14 +318,29 @@ class RedisStore:
         if not ids:
             return None
         raws = await self._redis.mget([self._record_key(i) for i in ids])
-        created = [
-            r.created_at
-            for r in (WriteRecord.from_json(raw) for raw in raws if raw is not None)
-            if not r.final
-        ]
+        created = [r.created_at for r in map(_readable, raws) if r is not None and not r.final]
         return min(created, default=None)
 
     async def pending(self) -> int:
         # entries are deleted when settled or deferred: the stream holds what is unread or
-        # being delivered, `due` what waits for its time; both read in one step (_DEPTH)
+        # being delivered, `due` what waits for its time; both read in one step (DEPTH)
         return int(await self._depth(keys=[f"{PREFIX}:due", PREFIX]))
+
+
+def _readable(raw: str | None) -> WriteRecord | None:
+    """The record, or None when there is none or it cannot be read (the next claim sets it
+    aside): a read for a metric never fails on one record."""
+    try:
+        return None if raw is None else WriteRecord.from_json(raw)
+    except UnreadableRecord:
+        return None
+
+
+def _idem_of(raw: str) -> str | None:
+    """The reservation key an unreadable record names, when it names one: set aside, the key
+    expires with it."""
+    try:
+        idem = orjson.loads(raw).get("idem")
+    except (orjson.JSONDecodeError, AttributeError):
+        return None
+    return idem if isinstance(idem, str) and idem else None

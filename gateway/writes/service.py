@@ -33,6 +33,7 @@ from typing import Any, Protocol
 from gateway.writes.model import (
     IdempotencyKeyReused,
     NotADeadLetter,
+    Unreadable,
     WriteIntent,
     WriteRecord,
     WriteResult,
@@ -56,6 +57,12 @@ OnSettled = Callable[[WriteRecord], Awaitable[None]]
 LEASE_MARGIN = 1.0
 """Seconds a claim outlives the attempt it covers."""
 PURGE_EVERY = 60.0
+OUTAGE_POLL_MAX = 5.0
+"""Seconds between the worker's looks at an outbox it cannot read, at most (doubling from
+poll_seconds): a store that is down is not asked twice a second for as long as it is down."""
+OUTAGE_LOG_EVERY = 60.0
+"""Seconds between the worker's warnings while the outbox stays unreadable (the first failure
+and the recovery are logged at once)."""
 _WRITE_ID = re.compile(r"w_[0-9a-f]{32}")
 
 
@@ -163,6 +170,15 @@ class OutboxWrites:
     async def dead_letters(self, limit: int = 100) -> list[WriteRecord]:
         return await self.store.dead_letters(max(1, min(limit, 1000)))
 
+    async def unreadable(self, limit: int = 100) -> list[Unreadable]:
+        """Writes set aside because their record could not be read (listed with the dead
+        letters; read the raw record in the store itself)."""
+        return await self.store.unreadable(max(1, min(limit, 1000)))
+
+    async def unreadable_count(self) -> int:
+        """How many are set aside (the switchboard_outbox_unreadable gauge), up to 1,000."""
+        return len(await self.store.unreadable(1000))
+
     async def replay(self, write_id: str) -> WriteResult:
         again = (
             await self.store.requeue(write_id, self.clock())
@@ -244,8 +260,7 @@ class OutboxWrites:
                     message=f"not delivered after {attempts} attempts: {message}",
                     dead=True,
                 )
-            # never retried after its max age: dead-lettered then, while its record lives (Redis
-            # expires it retention_hours + 60 s after the reservation, and max_age <= retention)
+            # never retried after its max age: dead-lettered then, not at a retry long after
             next_at = min(now + self._backoff(max(attempts, 1)), self._dead_at(later))
             return replace(later, next_at=next_at)
         sent = replace(record, attempts=record.attempts + 1)
@@ -289,6 +304,8 @@ class OutboxWrites:
     async def _run(self) -> None:
         s = self.settings
         purged = 0.0
+        failures = 0  # passes in a row that could not read the outbox
+        warned = 0.0  # monotonic time of the last warning about it
         while not self._closing:
             try:
                 await self.open()
@@ -300,8 +317,19 @@ class OutboxWrites:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("writes outbox unavailable (%s); retrying", type(exc).__name__)
+                failures += 1
+                if failures == 1 or time.monotonic() - warned >= OUTAGE_LOG_EVERY:
+                    warned = time.monotonic()
+                    log.warning(
+                        "writes outbox unavailable (%s), %d pass(es) in a row; retrying",
+                        type(exc).__name__,
+                        failures,
+                    )
                 batch = []
+            else:
+                if failures:
+                    log.info("writes outbox available again after %d failed pass(es)", failures)
+                failures = 0
             if batch:
                 await asyncio.gather(*(self._deliver(r) for r in batch))
                 continue
@@ -310,7 +338,10 @@ class OutboxWrites:
             # the timeout expires is turned into TimeoutError, and the worker would never
             # stop) nor a task per poll (tasks that come and go look like leaks to anyone
             # counting the app's tasks)
-            timer = asyncio.get_running_loop().call_later(s.poll_seconds, self._wake.set)
+            delay = s.poll_seconds
+            if failures:
+                delay = min(delay * 2.0 ** min(failures, 20), max(delay, OUTAGE_POLL_MAX))
+            timer = asyncio.get_running_loop().call_later(delay, self._wake.set)
             try:
                 await self._wake.wait()
             finally:

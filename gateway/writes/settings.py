@@ -38,8 +38,8 @@ class WriteSettings:
     max_age_seconds: float = 86_400.0
     """A write not delivered by then is dead-lettered, whatever its attempts."""
     retention_hours: float = 24.0
-    """Outbox and idempotency records are deleted this long after they were made: a key
-    reused later is a new write."""
+    """Outbox and idempotency records are deleted this long after the write was settled (a
+    PENDING one never is): a key reused later is a new write."""
     backoff_base_seconds: float = 1.0
     backoff_max_seconds: float = 300.0
     """Retry n waits uniform(0, min(max, base * 2**(n-1))) seconds: full jitter."""

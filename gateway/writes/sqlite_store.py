@@ -6,19 +6,27 @@ process are serialised without a lock of ours. A caller cancelled while its stat
 leaves the statement to finish or roll back whole — every change is one transaction — so the
 file is consistent on every exit path, a SIGKILL included (WAL + synchronous=FULL: a write
 acknowledged as PENDING has reached the disk).
+
+A record this version cannot read (UnreadableRecord) is set aside by the read that meets it:
+its row's status becomes UNREADABLE (out of the outbox and the dead letters, its raw record kept
+where it is) and the table `unreadable` says when and why — so one such row never fails a claim,
+a listing or a replay. Final and set-aside rows are purged retention_hours after they were
+settled or set aside, PENDING ones never.
 """
 
 from __future__ import annotations
 
 import asyncio
 import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TypeVar
 
-from gateway.writes.model import WriteRecord
+from gateway.writes.model import Unreadable, UnreadableRecord, WriteRecord
+from gateway.writes.store import log_set_aside
 
 __all__ = ["SqliteStore"]
 
@@ -37,6 +45,11 @@ CREATE TABLE IF NOT EXISTS writes (
 );
 CREATE INDEX IF NOT EXISTS writes_due ON writes (status, next_at);
 CREATE INDEX IF NOT EXISTS writes_dead ON writes (dead, updated_at);
+CREATE TABLE IF NOT EXISTS unreadable (
+    write_id     TEXT PRIMARY KEY,
+    reason       TEXT NOT NULL,
+    set_aside_at REAL NOT NULL
+);
 """
 
 
@@ -121,58 +134,76 @@ class SqliteStore:
         return await self._run(lambda db: _update_pending(db, record), lambda: False)
 
     async def claim(self, now: float, lease: float, limit: int) -> list[WriteRecord]:
-        def claim(db: sqlite3.Connection) -> list[WriteRecord]:
+        def claim(db: sqlite3.Connection) -> _Read:
             with _transaction(db):
                 rows = db.execute(
-                    "SELECT record FROM writes WHERE status = 'PENDING' AND next_at <= ?"
-                    " ORDER BY next_at LIMIT ?",
+                    "SELECT write_id, record FROM writes WHERE status = 'PENDING'"
+                    " AND next_at <= ? ORDER BY next_at LIMIT ?",
                     (now, limit),
                 ).fetchall()
-                taken = [replace(WriteRecord.from_json(r[0]), next_at=now + lease) for r in rows]
+                read = _read(db, rows, now)
+                taken = [replace(r, next_at=now + lease) for r in read.records]
                 db.executemany(
                     "UPDATE writes SET next_at = ?, record = ? WHERE write_id = ?",
                     [(r.next_at, r.to_json(), r.write_id) for r in taken],
                 )
-                return taken
+                return _Read(taken, read.set_aside)
 
-        return await self._run(claim, list)
+        return _logged(await self._run(claim, _Read.none))
 
     async def dead_letters(self, limit: int) -> list[WriteRecord]:
-        def dead(db: sqlite3.Connection) -> list[WriteRecord]:
+        def dead(db: sqlite3.Connection) -> _Read:
+            with _transaction(db):
+                rows = db.execute(
+                    "SELECT write_id, record FROM writes WHERE dead = 1 AND status = 'REJECTED'"
+                    " ORDER BY updated_at DESC LIMIT ?",
+                    (limit,),
+                ).fetchall()
+                return _read(db, rows, time.time())
+
+        return _logged(await self._run(dead, _Read.none))
+
+    async def unreadable(self, limit: int) -> list[Unreadable]:
+        def unreadable(db: sqlite3.Connection) -> list[Unreadable]:
             rows = db.execute(
-                "SELECT record FROM writes WHERE dead = 1 AND status = 'REJECTED'"
-                " ORDER BY updated_at DESC LIMIT ?",
+                "SELECT write_id, reason, set_aside_at FROM unreadable"
+                " ORDER BY set_aside_at DESC LIMIT ?",
                 (limit,),
             ).fetchall()
-            return [WriteRecord.from_json(r[0]) for r in rows]
+            return [Unreadable(str(i), str(why), float(at)) for i, why, at in rows]
 
-        return await self._run(dead, list)
+        return await self._run(unreadable, list)
 
     async def requeue(self, write_id: str, now: float) -> WriteRecord | None:
-        def requeue(db: sqlite3.Connection) -> WriteRecord | None:
+        def requeue(db: sqlite3.Connection) -> _Read:
             with _transaction(db):
-                row = db.execute(
-                    "SELECT record FROM writes WHERE write_id = ? AND dead = 1"
+                rows = db.execute(
+                    "SELECT write_id, record FROM writes WHERE write_id = ? AND dead = 1"
                     " AND status = 'REJECTED'",
                     (write_id,),
-                ).fetchone()
-                if row is None:
-                    return None
-                again = WriteRecord.from_json(row[0]).requeued(now)
+                ).fetchall()
+                read = _read(db, rows, now)
+                if not read.records:
+                    return read
+                again = read.records[0].requeued(now)
                 db.execute(
                     "UPDATE writes SET status = ?, dead = 0, next_at = ?, created_at = ?,"
                     " updated_at = ?, record = ? WHERE write_id = ?",
                     (again.status, now, now, now, again.to_json(), write_id),
                 )
-                return again
+                return _Read([again], [])
 
-        return await self._run(requeue, lambda: None)
+        found = _logged(await self._run(requeue, _Read.none))
+        return found[0] if found else None
 
     async def purge(self, before: float) -> int:
         def purge(db: sqlite3.Connection) -> int:
+            # by when it was settled or set aside: a dead letter made at max_age stays listed
+            # retention_hours, as it does in Redis
             with _transaction(db):
+                db.execute("DELETE FROM unreadable WHERE set_aside_at < ?", (before,))
                 return db.execute(
-                    "DELETE FROM writes WHERE created_at < ? AND status != 'PENDING'", (before,)
+                    "DELETE FROM writes WHERE updated_at < ? AND status != 'PENDING'", (before,)
                 ).rowcount
 
         return await self._run(purge, lambda: 0)
@@ -192,6 +223,47 @@ class SqliteStore:
             return int(row[0])
 
         return await self._run(count, lambda: 0)
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """Records read on the store's thread, and those set aside (write id, why) on the way: logged
+    on the event loop's side, after their transaction committed."""
+
+    records: list[WriteRecord]
+    set_aside: list[tuple[str, str]]
+
+    @classmethod
+    def none(cls) -> _Read:
+        return cls([], [])
+
+
+def _read(db: sqlite3.Connection, rows: list[tuple[str, bytes]], now: float) -> _Read:
+    """The (write_id, record) rows read; one that cannot be read is set aside (in the caller's
+    transaction), once: a row set aside already is UNREADABLE and no query here meets it again."""
+    records: list[WriteRecord] = []
+    set_aside: list[tuple[str, str]] = []
+    for write_id, raw in rows:
+        try:
+            records.append(WriteRecord.from_json(raw))
+        except UnreadableRecord as exc:
+            db.execute(
+                "UPDATE writes SET status = 'UNREADABLE', dead = 0, updated_at = ?"
+                " WHERE write_id = ?",
+                (now, write_id),
+            )
+            db.execute(
+                "INSERT INTO unreadable VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (write_id, str(exc), now),
+            )
+            set_aside.append((write_id, str(exc)))
+    return _Read(records, set_aside)
+
+
+def _logged(read: _Read) -> list[WriteRecord]:
+    for write_id, why in read.set_aside:
+        log_set_aside(write_id, why)
+    return read.records
 
 
 def _thread() -> ThreadPoolExecutor:

@@ -8,11 +8,15 @@ or two replicas after a claim — cannot both report an outcome.
 
 from __future__ import annotations
 
+import logging
+import re
 from typing import Protocol
 
-from gateway.writes.model import WriteRecord
+from gateway.writes.model import Unreadable, WriteRecord
 
-__all__ = ["Store"]
+__all__ = ["Store", "log_set_aside"]
+
+log = logging.getLogger("switchboard.writes")
 
 
 class Store(Protocol):
@@ -46,14 +50,20 @@ class Store(Protocol):
         """Dead-lettered writes, newest first."""
         ...
 
+    async def unreadable(self, limit: int) -> list[Unreadable]:
+        """Writes whose record could not be read, set aside (newest first): out of the outbox
+        and the dead letters, each once, by whichever read (claim, dead_letters, requeue) met
+        it first; kept `retention_hours` from then."""
+        ...
+
     async def requeue(self, write_id: str, now: float) -> WriteRecord | None:
         """A dead letter back to PENDING, due now, its attempts and age reset; None if
         `write_id` is not a dead letter."""
         ...
 
     async def purge(self, before: float) -> int:
-        """Delete final writes made before `before`; the number deleted (Redis expires them by
-        itself and answers 0)."""
+        """Delete final writes settled (and unreadable ones set aside) before `before`, never a
+        PENDING one; the number deleted (Redis expires them by itself and answers 0)."""
         ...
 
     async def oldest_pending(self) -> float | None:
@@ -66,3 +76,19 @@ class Store(Protocol):
         ...
 
     async def aclose(self) -> None: ...
+
+
+def log_set_aside(write_id: str, reason: str) -> None:
+    """The one ERROR line per record set aside: its id and why, never the record (notes and
+    case text)."""
+    log.error(
+        "write %s: its outbox record cannot be read (%s); set aside, never delivered: see"
+        " `switchboard writes dead-letters`",
+        write_id if _WRITE_ID.fullmatch(write_id) else ascii(write_id[:80]),
+        reason,
+    )
+
+
+_WRITE_ID = re.compile(r"w_[0-9a-f]{32}")
+"""What the gateway makes (model.new_write_id); anything else read from the store (a corrupted
+stream entry) is logged escaped, never as lines of its own."""

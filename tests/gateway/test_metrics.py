@@ -272,6 +272,7 @@ def test_metrics_move_and_every_label_is_from_a_fixed_set(served: Served, driven
     assert "switchboard_audit_queue_depth" in scraped
     assert _total(scraped, "switchboard_outbox_depth") == 0  # no write made here
     assert _total(scraped, "switchboard_outbox_oldest_age_seconds") == 0
+    assert _total(scraped, "switchboard_outbox_unreadable") == 0
     assert _total(scraped, "switchboard_audit_queue_capacity") == 1024
 
 

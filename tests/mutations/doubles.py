@@ -16,6 +16,7 @@ import orjson
 from gateway.writes import (
     IdempotencyKeyReused,
     OnSettled,
+    Unreadable,
     WriteIntent,
     WriteRecord,
     WriteResult,
@@ -64,6 +65,9 @@ class FakeWrites:
         return self.records.get(write_id)
 
     async def dead_letters(self, limit: int = 100) -> list[WriteRecord]:
+        return []
+
+    async def unreadable(self, limit: int = 100) -> list[Unreadable]:
         return []
 
     async def replay(self, write_id: str) -> WriteResult:

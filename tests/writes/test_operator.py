@@ -5,6 +5,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -24,7 +26,7 @@ from sources.sandbox import running
 from sources.sandbox.server import background_server
 from tests.support.processes import ROOT
 
-from .conftest import FAST, task_intent
+from .conftest import FAST, FakeCrm, fast_settings, task_intent
 from .replica import crm_client
 
 NOTE = "wrap-up note"  # task_intent's Description: must never show to operators
@@ -91,8 +93,29 @@ async def test_dead_letters_listed_and_replayed_on_the_internal_port_and_deliver
         assert (await public.get("/writes/dead-letters")).status_code == 404
 
 
-def test_the_cli_lists_and_replays_dead_letters(sandbox: str, tmp_path: Path) -> None:
-    outbox = tmp_path / "outbox.sqlite3"
+async def test_a_write_whose_record_cannot_be_read_is_listed_on_the_internal_port(
+    served: tuple[str, str, dict[str, Any]],
+) -> None:
+    _, admin, raw = served
+    outbox = raw["writes"]["outbox_path"]
+    other = OutboxWrites(
+        SqliteStore(outbox), FakeCrm(mode="down"), WriteSettings(**raw["writes"])
+    )  # max_attempts = 1: straight to the dead letters
+    await other.open()
+    try:
+        good, bad = [(await other.submit(task_intent(f"k-{i}", f"c-{i}"))).write_id for i in "ab"]
+    finally:
+        await other.aclose()
+    with sqlite3.connect(outbox) as db:
+        db.execute("UPDATE writes SET record = '{}' WHERE write_id = ?", (bad,))
+    async with httpx.AsyncClient(base_url=admin) as ops:
+        listed = (await ops.get("/writes/dead-letters")).json()
+    assert [d["writeId"] for d in listed["deadLetters"]] == [good]
+    [aside] = listed["unreadable"]
+    assert (aside["writeId"], aside["status"]) == (bad, "UNREADABLE") and aside["reason"]
+
+
+def _cli_config(sandbox: str, tmp_path: Path, outbox: Path) -> Path:
     config = tmp_path / "switchboard.toml"
     config.write_text(
         f"""
@@ -116,6 +139,22 @@ claim_idle_seconds = 1.0
 """,
         encoding="utf-8",
     )
+    return config
+
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "gateway", "writes", "--config", str(config), *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_the_cli_lists_and_replays_dead_letters(sandbox: str, tmp_path: Path) -> None:
+    outbox = tmp_path / "outbox.sqlite3"
+    config = _cli_config(sandbox, tmp_path, outbox)
 
     httpx.post(f"{sandbox}/_sandbox/faults/writes", json={"mode": "error", "times": 1})
 
@@ -132,19 +171,41 @@ claim_idle_seconds = 1.0
 
     write_id = asyncio.run(dead_letter())
 
-    def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "gateway", "writes", "--config", str(config), *args],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-
-    listed = cli("dead-letters")
+    listed = _cli(config, "dead-letters")
     assert listed.returncode == 0, listed.stderr
     assert write_id in listed.stdout and NOTE not in listed.stdout
-    assert cli("replay", write_id).returncode == 0
-    again = cli("replay", write_id)
+    assert _cli(config, "replay", write_id).returncode == 0
+    again = _cli(config, "replay", write_id)
     assert again.returncode == 1 and "not in the dead-letter list" in again.stdout
-    assert cli("dead-letters").stdout == ""
+    assert _cli(config, "dead-letters").stdout == ""
+
+
+def test_the_cli_lists_a_write_whose_record_cannot_be_read(sandbox: str, tmp_path: Path) -> None:
+    """A dead letter whose record was corrupted is listed as UNREADABLE with why (never its
+    content), next to the readable ones, instead of failing the listing."""
+    outbox = tmp_path / "outbox.sqlite3"
+    config = _cli_config(sandbox, tmp_path, outbox)
+
+    async def dead_letters() -> list[str]:
+        crm, settings = FakeCrm(mode="down"), fast_settings(max_attempts=1)
+        writes = OutboxWrites(SqliteStore(str(outbox)), crm, settings)
+        await writes.open()
+        try:  # one attempt allowed, and it failed: dead letters at once
+            made = [await writes.submit(task_intent(f"k-{i}", f"contact-{i}")) for i in (1, 2)]
+            return [w.write_id for w in made]
+        finally:
+            await writes.aclose()
+
+    good, bad = asyncio.run(dead_letters())
+    with sqlite3.connect(outbox) as db:
+        db.execute("UPDATE writes SET record = 'not json' WHERE write_id = ?", (bad,))
+
+    listed = _cli(config, "dead-letters")
+    assert listed.returncode == 0, listed.stderr
+    lines = [json.loads(line) for line in listed.stdout.splitlines()]
+    assert [(line["writeId"], line["status"]) for line in lines] == [
+        (good, "REJECTED"),
+        (bad, "UNREADABLE"),
+    ]
+    assert "JSONDecodeError" in lines[1]["reason"] and NOTE not in listed.stdout
+    assert _cli(config, "dead-letters").stdout == listed.stdout

@@ -5,6 +5,7 @@ leaving the store defined."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -302,5 +303,39 @@ async def test_a_write_is_dead_lettered_at_max_age_even_when_its_backoff_reaches
         assert dead is not None and dead.status == "REJECTED" and dead.dead
         assert dead.code == "SOURCE_UNAVAILABLE" and crm.calls == 2
         assert [r.write_id for r in await writes.dead_letters()] == [answer.write_id]
+    finally:
+        await writes.aclose()
+
+
+async def test_an_outbox_that_cannot_be_read_is_warned_about_once_not_at_every_pass(
+    new_store: StoreFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The worker's look at the outbox fails while the store is down: one warning when it starts
+    failing, one line when it is back, and the looks in between spaced out (doubling). Before,
+    every pass (twice a second by default) logged a warning and asked the store again."""
+    store = new_store()
+    writes = OutboxWrites(store, FakeCrm(), fast_settings())
+    claims = 0
+    claim = store.claim
+    recovered = asyncio.Event()
+
+    async def failing_five_times(now: float, lease: float, limit: int) -> list[WriteRecord]:
+        nonlocal claims
+        claims += 1
+        if claims >= 7:
+            recovered.set()
+        if claims <= 5:
+            raise ConnectionError("store down")
+        return await claim(now, lease, limit)
+
+    store.claim = failing_five_times  # type: ignore[method-assign]
+    caplog.set_level(logging.INFO, logger="switchboard.writes")
+    await writes.start()
+    try:
+        async with asyncio.timeout(20):  # a guard, not a timing assertion
+            await recovered.wait()
+        lines = [r.getMessage() for r in caplog.records if "outbox" in r.getMessage()]
+        assert len([m for m in lines if "unavailable" in m]) == 1, lines
+        assert len([m for m in lines if "available again" in m]) == 1, lines
     finally:
         await writes.aclose()
