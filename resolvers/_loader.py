@@ -19,21 +19,19 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections import deque
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator, Sequence
 from functools import partial
 from typing import Any, Generic, TypeVar
 
 from resolvers._eager import start_task
 from sources import (
     RequestScope,
-    SourceError,
-    SourcePartial,
     current_scope,
     more_patient,
     scope_context,
 )
 
-__all__ = ["Loader", "after_answers", "by_key", "grouped", "mark", "settled"]
+__all__ = ["Loader", "after_answers", "mark"]
 
 DISPATCH_TURNS = 6
 """Event-loop turns between a batch's first key and its call."""
@@ -108,7 +106,6 @@ def after_answers() -> asyncio.Future[None] | None:
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
-R = TypeVar("R")
 
 
 class _Batch(Generic[K, V]):
@@ -446,45 +443,3 @@ async def _all(pending: Awaitable[list[V | Exception]]) -> list[V]:
         raise error
     finally:
         del error
-
-
-async def settled(fetch: Awaitable[list[R]]) -> tuple[list[R], dict[str, SourceError]]:
-    """A batch's records, plus the keys whose chunk failed (and why) when only some did."""
-    try:
-        return await fetch, {}
-    except SourcePartial as partial:
-        records: list[R] = partial.records  # type: ignore[assignment]
-        return records, dict.fromkeys(partial.failed, partial.error)
-
-
-def by_key(
-    records: Iterable[R],
-    keys: Sequence[str],
-    key: Callable[[R], str],
-    failed: Mapping[str, Exception] | None = None,
-) -> list[R | Exception | None]:
-    """Align records to `keys` by id, never by position: systems answer unordered, with gaps.
-    A key whose chunk failed gets its error, which rejects that key only."""
-    found: dict[str, R] = {}
-    for record in records:
-        found.setdefault(key(record), record)
-    if failed:
-        return [failed[k] if k in failed else found.get(k) for k in keys]
-    return [found.get(k) for k in keys]
-
-
-def grouped(
-    records: Iterable[R],
-    keys: Sequence[str],
-    key: Callable[[R], str],
-    failed: Mapping[str, Exception] | None = None,
-) -> list[list[R] | Exception]:
-    """Group child records under their parent keys (failed chunks: their error)."""
-    groups: dict[str, list[R]] = {k: [] for k in keys}
-    for record in records:
-        bucket = groups.get(key(record))
-        if bucket is not None:
-            bucket.append(record)
-    if failed:
-        return [failed[k] if k in failed else groups[k] for k in keys]
-    return [groups[k] for k in keys]

@@ -28,7 +28,8 @@ from sources.records import (
     Transaction,
 )
 
-from ._loader import Loader, after_answers, by_key, grouped, mark, settled
+from ._align import by_key, grouped, settled
+from ._loader import Loader, after_answers, mark
 
 __all__ = ["Loaders"]
 

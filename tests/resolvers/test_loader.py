@@ -10,7 +10,8 @@ import pytest
 import strawberry
 
 from resolvers import Loaders
-from resolvers._loader import Loader, by_key, grouped
+from resolvers._align import by_key, grouped
+from resolvers._loader import Loader
 
 
 async def test_loader_batches_one_tick_into_one_call() -> None:
