@@ -9,13 +9,11 @@ from .exchange import (
     ExchangeFactory,
     HttpClient,
     HttpxExchange,
-    MockExchange,
     Params,
-    Reply,
-    Request,
     open_exchange,
     probe,
 )
+from .mock import MockExchange, Reply, Request
 from .observe import CALL_STATUSES, Call, CallObserver
 from .policy import Transport
 

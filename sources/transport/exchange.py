@@ -8,10 +8,10 @@ one by the system's `client` setting (`[sources.<name>] client`, validated by ga
 parser, the same `Rules`; ~0.05 ms CPU per back-end call against ~0.13-0.3 ms for aiohttp and
 ~1-3 ms for httpx with sniffio on a 2-core machine: see docs/performance.md), **aiohttp** or
 **httpx** (the benchmark's comparisons, and fallbacks). Tests pass an exchange factory
-instead: `MockExchange.serving(handler)`, whose handler answers a `Request` with a `Reply` (or
-raises), or `HttpxExchange.over(transport)` for an `httpx.MockTransport`. The double *is* an
-exchange, as httpx's `MockTransport` is a
-transport, so nothing above this module knows it is being tested.
+instead: `MockExchange.serving(handler)` (`mock.py`), whose handler answers a `Request` with a
+`Reply` (or raises), or `HttpxExchange.over(transport)` for an `httpx.MockTransport`. The double
+*is* an exchange, as httpx's `MockTransport` is a transport, so nothing above this module knows
+it is being tested.
 
 What every exchange shares (`Rules`), and so what the tests over doubles check: typed errors
 from `sources._errors` that name the system and never a URL (`raise ... from exc`), the body
@@ -24,10 +24,8 @@ whole exchange (slow trickles included) and decodes the JSON.
 from __future__ import annotations
 
 import asyncio
-import inspect
 import math
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import aiohttp
@@ -48,10 +46,7 @@ __all__ = [
     "Headers",
     "HttpClient",
     "HttpxExchange",
-    "MockExchange",
     "Params",
-    "Reply",
-    "Request",
     "open_exchange",
     "probe",
 ]
@@ -354,92 +349,6 @@ class HttpxExchange:
 
     async def aclose(self) -> None:
         await self._client.aclose()
-
-
-@dataclass(frozen=True, slots=True)
-class Request:
-    """What a `MockExchange` handler is asked: which system, which path, which parameters."""
-
-    system: str
-    path: str
-    params: tuple[tuple[str, str], ...]
-    method: str = "GET"
-    body: bytes = b""
-    headers: Mapping[str, str] = field(default_factory=dict)
-    """What the gateway added to the call (the trace context), lower-case names."""
-
-    def param(self, key: str) -> list[str]:
-        """Every value of `key`, in order."""
-        return [value for name, value in self.params if name == key]
-
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """What a `MockExchange` handler answers: a status, headers (lower-case names), a body."""
-
-    status: int = 200
-    body: bytes = b"{}"
-    headers: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, value: Any, status: int = 200) -> Reply:
-        return cls(status, orjson.dumps(value))
-
-
-MockHandler = Callable[[Request], Reply | Awaitable[Reply]]
-
-
-class MockExchange:
-    """The test double, itself an exchange (as httpx's `MockTransport` is a transport): each
-    `get` asks `handler(request)` for a `Reply` and holds it to the same rules as the real
-    clients (status mapping, body cap). A handler may be async, and may raise: an `OSError`
-    (`ConnectionError`) is an unreachable system, a `TimeoutError` a timed-out one, a
-    `SourceError` passes as it is."""
-
-    kind = "mock"
-
-    def __init__(self, handler: MockHandler, settings: SourceSettings) -> None:
-        self.handler = handler
-        self.rules = Rules(settings)
-        self.calls = 0
-
-    @classmethod
-    def serving(cls, handler: MockHandler) -> ExchangeFactory:
-        """A factory of mock exchanges, one per system, all answered by `handler`."""
-        return lambda settings: cls(handler, settings)
-
-    async def get(self, path: str, params: Params, headers: Headers = _NO_HEADERS) -> bytes:
-        request = Request(self.rules.name, path, tuple(params), headers=dict(headers))
-        reply = await self._ask(request)
-        headers = {"content-length": str(len(reply.body)), **reply.headers}
-        self.rules.check_head(reply.status, headers.get)
-        if len(reply.body) > self.rules.cap:
-            raise self.rules.oversized()
-        return reply.body
-
-    async def patch(self, path: str, body: bytes) -> tuple[int, bytes]:
-        reply = await self._ask(Request(self.rules.name, path, (), "PATCH", body))
-        headers = {"content-length": str(len(reply.body)), **reply.headers}
-        self.rules.check_write_head(reply.status, headers.get)
-        if len(reply.body) > self.rules.cap:
-            raise self.rules.oversized()
-        return reply.status, reply.body
-
-    async def _ask(self, request: Request) -> Reply:
-        rules = self.rules
-        self.calls += 1
-        try:
-            reply = self.handler(request)
-            if inspect.isawaitable(reply):
-                reply = await reply
-        except TimeoutError as exc:
-            raise rules.timeout() from exc
-        except OSError as exc:
-            raise rules.unavailable() from exc
-        return reply
-
-    async def aclose(self) -> None:
-        return None
 
 
 async def probe(base_url: str, within: float = 1.0, path: str = "openapi.json") -> bool:

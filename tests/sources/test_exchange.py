@@ -22,7 +22,7 @@ from sources import (
     Transport,
 )
 from sources.transport import Reply, Request
-from sources.transport.exchange import MockHandler
+from sources.transport.mock import MockHandler
 
 BASE = "http://core.internal.example:9000/core"
 ROOT = Path(__file__).resolve().parents[2]
