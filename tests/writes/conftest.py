@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import redis.asyncio as redis
 
-from gateway.writes import Store, WriteIntent, WriteSettings
+from gateway.writes import OutboxWrites, Store, WriteIntent, WriteRecord, WriteSettings
 from gateway.writes.redis_store import RedisStore
 from gateway.writes.sqlite_store import SqliteStore
 from sources import SourceUnavailable, Upserted, WriteRejected
@@ -126,3 +126,14 @@ def task_intent(key: str, interaction: str, subject: str = "agent-0001") -> Writ
         "OwnerId": subject,
     }
     return intent(key, target=interaction, subject=subject, fields=fields)
+
+
+async def settled(writes: OutboxWrites, write_id: str) -> WriteRecord:
+    """The write once final (30 s: a guard against hanging, not a timing assertion); a write
+    not found yet (another replica's, a restarted one's) is looked for again."""
+    async with asyncio.timeout(30):
+        while True:
+            record = await writes.get(write_id)
+            if record is not None and record.final:
+                return record
+            await asyncio.sleep(0.01)

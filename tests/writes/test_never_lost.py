@@ -20,13 +20,13 @@ import httpx
 import pytest
 import redis.asyncio as redis
 
-from gateway.writes import OutboxWrites, WriteRecord
+from gateway.writes import OutboxWrites
 from gateway.writes.redis_store import GROUP, PREFIX
 from sources.sandbox import running
 from sources.sandbox.client import reset_stats, stats
 from tests.support.processes import ROOT
 
-from .conftest import StoreFactory, task_intent
+from .conftest import StoreFactory, settled, task_intent
 from .replica import SETTINGS, crm_client, store_for
 
 
@@ -68,15 +68,6 @@ async def tasks(sandbox: str, interaction: str) -> list[dict[str, Any]]:
 async def patches(sandbox: str) -> int:
     count: int = (await stats(sandbox))["crm"]["by_route"].get("PATCH /sobjects/Task", 0)
     return count
-
-
-async def settled(writes: OutboxWrites, write_id: str) -> WriteRecord:
-    async with asyncio.timeout(30):  # a guard against hanging, not a timing assertion
-        while True:
-            record = await writes.get(write_id)
-            if record is not None and record.final:
-                return record
-            await asyncio.sleep(0.02)
 
 
 async def stop(writes: OutboxWrites) -> None:

@@ -18,18 +18,7 @@ from gateway.writes import (
     WriteSettings,
 )
 
-from .conftest import FakeCrm, StoreFactory, fast_settings, intent
-
-
-async def settled(writes: OutboxWrites, write_id: str) -> WriteRecord:
-    """The write once final (a guard against hanging, not a timing assertion)."""
-    async with asyncio.timeout(20):
-        while True:
-            record = await writes.get(write_id)
-            assert record is not None
-            if record.final:
-                return record
-            await asyncio.sleep(0.01)
+from .conftest import FakeCrm, StoreFactory, fast_settings, intent, settled
 
 
 @pytest.fixture

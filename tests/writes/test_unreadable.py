@@ -4,7 +4,6 @@ letters, counted — and never stalls the delivery of the others (both stores)."
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -13,12 +12,12 @@ import orjson
 import pytest
 
 from gateway.observability.metrics import Metrics
-from gateway.writes import OutboxWrites, Store, WriteRecord
+from gateway.writes import OutboxWrites, Store
 from gateway.writes.redis_store import RedisStore
 from gateway.writes.sqlite_store import SqliteStore
 from gateway.writes.store import log_set_aside
 
-from .conftest import FakeCrm, StoreFactory, fast_settings, intent
+from .conftest import FakeCrm, StoreFactory, fast_settings, intent, settled
 
 NOTE = "customer Jane Roe asked about card 4111"
 """The payload nothing may log."""
@@ -67,16 +66,6 @@ async def _corrupt(store: Store, write_id: str, how: Callable[[bytes], bytes]) -
     return raw
 
 
-async def _settled(writes: OutboxWrites, write_id: str) -> WriteRecord:
-    async with asyncio.timeout(20):  # a guard against hanging, not a timing assertion
-        while True:
-            record = await writes.get(write_id)
-            assert record is not None
-            if record.final:
-                return record
-            await asyncio.sleep(0.01)
-
-
 def _set_aside_lines(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
     return [r for r in caplog.records if "cannot be read" in r.getMessage()]
 
@@ -103,12 +92,12 @@ async def test_an_unreadable_write_is_set_aside_once_and_the_others_are_delivere
         caplog.set_level(logging.INFO, logger="switchboard.writes")
         await writes.start()
         for good in (first, last):
-            assert (await _settled(writes, good.write_id)).status == "APPLIED"
+            assert (await settled(writes, good.write_id)).status == "APPLIED"
         # the worker keeps delivering what comes later
         crm.mode = "down"
         later = await writes.submit(intent("k-later", note=NOTE))
         crm.mode = "ok"
-        assert (await _settled(writes, later.write_id)).status == "APPLIED"
+        assert (await settled(writes, later.write_id)).status == "APPLIED"
         # four direct attempts (the CRM down), then each good write delivered once
         assert crm.calls == 4 + 3
         assert len(crm.records) == 3
@@ -145,7 +134,7 @@ async def test_an_unreadable_dead_letter_never_fails_the_listing_or_a_replay(
         caplog.set_level(logging.INFO, logger="switchboard.writes")
         dead = [await writes.submit(intent(f"k-{i}", note=NOTE)) for i in range(3)]
         for write in dead:
-            assert (await _settled(writes, write.write_id)).dead
+            assert (await settled(writes, write.write_id)).dead
         await _corrupt(writes.store, dead[1].write_id, _not_json)
         listed = {d.write_id for d in await writes.dead_letters()}
         assert listed == {dead[0].write_id, dead[2].write_id}
@@ -180,7 +169,7 @@ async def test_a_replay_that_meets_an_unreadable_dead_letter_sets_it_aside(
     try:
         caplog.set_level(logging.INFO, logger="switchboard.writes")
         write = await writes.submit(intent("k-1", note=NOTE))
-        assert (await _settled(writes, write.write_id)).dead
+        assert (await settled(writes, write.write_id)).dead
         await _corrupt(writes.store, write.write_id, _field_missing)
         with pytest.raises(Exception, match="not in the dead-letter list"):
             await writes.replay(write.write_id)
