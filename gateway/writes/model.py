@@ -9,6 +9,7 @@ the raw key, so one caller's keys can neither collide with nor reveal another's.
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -288,6 +289,15 @@ _ENUMS: dict[str, tuple[str, ...]] = {
 def new_write_id() -> str:
     """Opaque and unguessable: knowing one write's id says nothing of another's."""
     return "w_" + secrets.token_hex(16)
+
+
+_WRITE_ID = re.compile(r"w_[0-9a-f]{32}")
+
+
+def is_write_id(text: str) -> bool:
+    """Whether `text` has the shape `new_write_id` makes: anything else (a caller's guess, a
+    corrupted stream entry) names no write, and is never logged as it is."""
+    return _WRITE_ID.fullmatch(text) is not None
 
 
 def _digest(*parts: str) -> str:

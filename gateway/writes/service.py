@@ -24,7 +24,6 @@ import asyncio
 import contextlib
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from dataclasses import replace
@@ -37,6 +36,7 @@ from gateway.writes.model import (
     WriteIntent,
     WriteRecord,
     WriteResult,
+    is_write_id,
 )
 from gateway.writes.settings import WriteSettings
 from gateway.writes.store import Store
@@ -63,7 +63,6 @@ poll_seconds): a store that is down is not asked twice a second for as long as i
 OUTAGE_LOG_EVERY = 60.0
 """Seconds between the worker's warnings while the outbox stays unreadable (the first failure
 and the recovery are logged at once)."""
-_WRITE_ID = re.compile(r"w_[0-9a-f]{32}")
 
 
 class Upserter(Protocol):
@@ -163,7 +162,7 @@ class OutboxWrites:
                 mine.set_result(None)
 
     async def get(self, write_id: str) -> WriteRecord | None:
-        if not _WRITE_ID.fullmatch(write_id):
+        if not is_write_id(write_id):
             return None
         return await self.store.get(write_id)
 
@@ -180,11 +179,7 @@ class OutboxWrites:
         return len(await self.store.unreadable(1000))
 
     async def replay(self, write_id: str) -> WriteResult:
-        again = (
-            await self.store.requeue(write_id, self.clock())
-            if _WRITE_ID.fullmatch(write_id)
-            else None
-        )
+        again = await self.store.requeue(write_id, self.clock()) if is_write_id(write_id) else None
         if again is None:
             raise NotADeadLetter(f"{write_id} is not in the dead-letter list")
         log.info("write %s replayed into the outbox by an operator", write_id)

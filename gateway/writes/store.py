@@ -9,10 +9,9 @@ or two replicas after a claim — cannot both report an outcome.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Protocol
 
-from gateway.writes.model import Unreadable, WriteRecord
+from gateway.writes.model import Unreadable, WriteRecord, is_write_id
 
 __all__ = ["Store", "log_set_aside"]
 
@@ -84,11 +83,8 @@ def log_set_aside(write_id: str, reason: str) -> None:
     log.error(
         "write %s: its outbox record cannot be read (%s); set aside, never delivered: see"
         " `switchboard writes dead-letters`",
-        write_id if _WRITE_ID.fullmatch(write_id) else ascii(write_id[:80]),
+        # what the gateway did not make (a corrupted stream entry) is logged escaped, never as
+        # lines of its own
+        write_id if is_write_id(write_id) else ascii(write_id[:80]),
         reason,
     )
-
-
-_WRITE_ID = re.compile(r"w_[0-9a-f]{32}")
-"""What the gateway makes (model.new_write_id); anything else read from the store (a corrupted
-stream entry) is logged escaped, never as lines of its own."""
