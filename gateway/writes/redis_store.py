@@ -213,10 +213,8 @@ class RedisStore:
                     del self._entries[write_id]
                 held = None
             raw = await self._redis.get(self._record_key(write_id)) if write_id else None
-            try:
-                record = None if raw is None else WriteRecord.from_json(raw)
-            except UnreadableRecord as exc:
-                await self._set_aside(str(write_id), str(raw), exc, now, entry_id)
+            record, aside = await self._parsed(str(write_id), raw, now, entry_id)
+            if aside:
                 continue
             if record is None or record.final or (held is not None and held != entry_id):
                 # settled meanwhile, expired, or a second entry of a write we hold
@@ -228,6 +226,18 @@ class RedisStore:
             self._entries[record.write_id] = entry_id
             taken.append(record)
         return taken
+
+    async def _parsed(
+        self, write_id: str, raw: str | None, now: float, entry_id: str = ""
+    ) -> tuple[WriteRecord | None, bool]:
+        """The record read (None when there is none), or (None, True) when it cannot be read:
+        then it is set aside, unless rewritten meanwhile (`_set_aside`)."""
+        try:
+            return (None if raw is None else WriteRecord.from_json(raw)), False
+        except UnreadableRecord as exc:
+            assert raw is not None
+            await self._set_aside(write_id, raw, exc, now, entry_id)
+            return None, True
 
     async def _set_aside(
         self, write_id: str, raw: str, error: UnreadableRecord, now: float, entry_id: str = ""
@@ -267,11 +277,9 @@ class RedisStore:
         raws = await self._redis.mget([self._record_key(i) for i in ids])
         records: list[WriteRecord] = []
         for write_id, raw in zip(ids, raws, strict=True):
-            try:
-                if raw is not None:
-                    records.append(WriteRecord.from_json(raw))
-            except UnreadableRecord as exc:
-                await self._set_aside(write_id, raw, exc, time.time())
+            record, _ = await self._parsed(write_id, raw, time.time())
+            if record is not None:
+                records.append(record)
         return [r for r in records if r.dead and r.status == "REJECTED"][:limit]
 
     async def unreadable(self, limit: int) -> list[Unreadable]:
@@ -286,11 +294,7 @@ class RedisStore:
 
     async def requeue(self, write_id: str, now: float) -> WriteRecord | None:
         raw = await self._redis.get(self._record_key(write_id))
-        try:
-            record = None if raw is None else WriteRecord.from_json(raw)
-        except UnreadableRecord as exc:
-            await self._set_aside(write_id, raw, exc, now)
-            return None
+        record, _ = await self._parsed(write_id, raw, now)
         if record is None or not record.dead or record.status != "REJECTED":
             return None
         again = record.requeued(now)
