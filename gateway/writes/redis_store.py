@@ -325,6 +325,9 @@ class RedisStore:
         created = [r.created_at for r in map(_readable, raws) if r is not None and not r.final]
         return min(created, default=None)
 
+    async def unreadable_count(self) -> int:
+        return int(await self._redis.zcard(UNREADABLE))
+
     async def pending(self) -> int:
         # entries are deleted when settled or deferred: the stream holds what is unread or
         # being delivered, `due` what waits for its time; both read in one step (DEPTH)

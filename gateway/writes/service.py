@@ -175,8 +175,8 @@ class OutboxWrites:
         return await self.store.unreadable(max(1, min(limit, 1000)))
 
     async def unreadable_count(self) -> int:
-        """How many are set aside (the switchboard_outbox_unreadable gauge), up to 1,000."""
-        return len(await self.store.unreadable(1000))
+        """How many are set aside (the switchboard_outbox_unreadable gauge)."""
+        return await self.store.unreadable_count()
 
     async def replay(self, write_id: str) -> WriteResult:
         again = await self.store.requeue(write_id, self.clock()) if is_write_id(write_id) else None

@@ -224,6 +224,12 @@ class SqliteStore:
 
         return await self._run(count, lambda: 0)
 
+    async def unreadable_count(self) -> int:
+        def count(db: sqlite3.Connection) -> int:
+            return int(db.execute("SELECT count(*) FROM unreadable").fetchone()[0])
+
+        return await self._run(count, lambda: 0)
+
 
 @dataclass(frozen=True, slots=True)
 class _Read:

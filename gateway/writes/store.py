@@ -74,6 +74,11 @@ class Store(Protocol):
         """How many writes are PENDING (the outbox's depth)."""
         ...
 
+    async def unreadable_count(self) -> int:
+        """How many writes are set aside as unreadable (the switchboard_outbox_unreadable
+        gauge): a count, not a listing."""
+        ...
+
     async def aclose(self) -> None: ...
 
 
